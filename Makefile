@@ -1,0 +1,98 @@
+# prestack - one entry point: build, deps, test, demo.
+# `make V=1` for loud builds.
+
+BUILD    ?= build
+CLANG    ?= clang
+CC       ?= gcc
+BPFTOOL  ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
+ARCH     := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+PY       := /usr/bin/python3
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I$(BUILD) -Ixdp -Ictl
+BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wextra -Werror \
+	      -Wno-unused-parameter -I$(BUILD) -Ixdp
+LDLIBS   := -lbpf -lelf -lz
+
+BPF_SRCS := xdp/prestack.bpf.c xdp/client_pass.bpf.c
+BPF_OBJS := $(patsubst xdp/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
+SKELS    := $(patsubst xdp/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
+BPF_HDRS := $(wildcard xdp/*.h)
+
+CTL_SRCS := $(wildcard ctl/*.c)
+CTL_OBJS := $(patsubst ctl/%.c,$(BUILD)/ctl/%.o,$(CTL_SRCS))
+CTL_HDRS := $(wildcard ctl/*.h)
+
+UNIT_SRCS := $(wildcard tests/unit/*.c)
+UNIT_OBJS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%.o,$(UNIT_SRCS))
+UNIT_HDRS := $(wildcard tests/unit/*.h)
+
+.PHONY: all deps test test-unit test-live demo clean help
+.DELETE_ON_ERROR:
+.SECONDARY: $(SKELS) $(BPF_OBJS) $(BUILD)/vmlinux.h
+
+all: $(BUILD)/prestack $(BPF_OBJS) $(BUILD)/test_prog
+
+help:
+	@echo "make            build bpf objects, skeletons, build/prestack, build/test_prog"
+	@echo "make deps       install the Debian packages prestack needs (no-op if present)"
+	@echo "sudo make test  unit tests (BPF_PROG_TEST_RUN) and live tests in the netns testbed"
+	@echo "sudo make demo  testbed up, attach, warm, real GETs answered at XDP, teardown"
+	@echo "make clean      remove $(BUILD)/"
+
+deps:
+	$(Q)./scripts/deps.sh
+
+$(BUILD) $(BUILD)/ctl $(BUILD)/unit:
+	$(Q)mkdir -p $@
+
+$(BUILD)/vmlinux.h: | $(BUILD)
+	$(call msg,GEN,$@)
+	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/%.bpf.o: xdp/%.bpf.c $(BPF_HDRS) $(BUILD)/vmlinux.h | $(BUILD)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/ctl/%.o: ctl/%.c $(CTL_HDRS) xdp/prestack.h $(SKELS) | $(BUILD)/ctl
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/prestack: $(CTL_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lhiredis
+
+$(BUILD)/unit/%.o: tests/unit/%.c $(UNIT_HDRS) xdp/prestack.h $(SKELS) | $(BUILD)/unit
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/unit -c $< -o $@
+
+$(BUILD)/test_prog: $(UNIT_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+test: all
+	$(Q)./tests/run.sh
+
+test-unit: all
+	$(Q)./tests/run.sh unit
+
+test-live: all
+	$(Q)./tests/run.sh live
+
+demo: deps all
+	$(Q)./experiments/demo.sh
+
+clean:
+	$(Q)rm -rf $(BUILD)

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* maps.h - the maps of prestack.bpf.c; all but ps_scratch are pinned by ctl. */
+#ifndef PS_MAPS_H
+#define PS_MAPS_H
+
+#include "prestack.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ps_config);
+} ps_config SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, PS_ST__MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} ps_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, PS_FLOW_ENTRIES);
+	__type(key, struct ps_flow_key);
+	__type(value, struct ps_flow);
+} ps_flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PS_CACHE_ENTRIES);
+	__type(key, struct ps_cache_key);
+	__type(value, struct ps_cache_val);
+} ps_cache SEC(".maps");
+
+/* Bumped on every invalidation of a key hashing to the slot: a fill is
+ * stored only if its slot's epoch did not move since the GET passed. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PS_EPOCH_SLOTS);
+	__type(key, __u32);
+	__type(value, __u32);
+} ps_epochs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ps_meta);
+} ps_meta SEC(".maps");
+
+#endif

@@ -1,0 +1,278 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * prestack.h - plain structs and constants shared by the BPF programs
+ * (xdp/prestack.bpf.c), the control tool (ctl/) and the tests.
+ *
+ * Names follow DESIGN.md: "client space" is the sequence space the client
+ * sees on the wire, "kernel space" is what the server's tcp_sock holds.
+ * consumed = client bytes answered at XDP (never given to the kernel),
+ * injected = server bytes created at XDP (never sent by the kernel).
+ */
+#ifndef PRESTACK_H
+#define PRESTACK_H
+
+#ifndef __bpf__
+#include <linux/types.h>
+#endif
+
+/* Cache limits, chosen for the verifier and for one reply per MSS. */
+#define PS_KEY_MAX        64     /* bytes of a cached key */
+#define PS_VAL_MAX        1024   /* bytes of a cached value */
+/* "$1024\r\n" + value + "\r\n", rounded up to a multiple of 4 (csum) */
+#define PS_REPLY_MAX      1040
+#define PS_CACHE_ENTRIES  16384
+#define PS_FLOW_ENTRIES   65536
+#define PS_EPOCH_SLOTS    4096   /* power of two: invalidation epochs by key hash */
+#define PS_MAX_CMDS       16     /* commands answered from one segment */
+#define PS_PAYLOAD_MAX    2048   /* largest TCP payload the parsers look at */
+
+enum ps_mode {
+	PS_MODE_OFF     = 0, /* hook attached, everything passed untouched */
+	PS_MODE_NAIVE   = 1, /* answer every cached GET, one offset, no guards */
+	PS_MODE_GUARDED = 2, /* answer only when safe, never corrupt */
+	PS_MODE__MAX,
+};
+
+/* ps_config.flags */
+#define PS_CFG_REQUIRE_SOCK  (1u << 0) /* guarded: answer only if tcp_sock found and agrees */
+#define PS_CFG_FILL          (1u << 1) /* TC fills the cache from replies to missed GETs */
+#define PS_CFG_CHECK_SOCK    (1u << 2) /* read tcp_sock to count divergences */
+#define PS_CFG_DEFAULT (PS_CFG_REQUIRE_SOCK | PS_CFG_FILL | PS_CFG_CHECK_SOCK)
+
+/* Config map (array, 1 entry), written by the control tool at run time. */
+struct ps_config {
+	__u32 mode;      /* enum ps_mode */
+	__u32 flags;     /* PS_CFG_* */
+	__u16 port;      /* Redis port, host byte order */
+	__u16 pad;
+	__u32 cache_gen; /* bumped to flush the cache: entries of an older gen miss */
+};
+
+struct ps_cache_key {
+	__u32 len;               /* key length, 1..PS_KEY_MAX */
+	__u8  data[PS_KEY_MAX];  /* key bytes, zero padded */
+};
+
+/*
+ * A cached value, stored as the exact RESP reply bytes "$<n>\r\n<value>\r\n"
+ * (zero padded to a multiple of 4) together with their checksum, so the hit
+ * path copies bytes and adds one precomputed sum.
+ */
+struct ps_cache_val {
+	__u32 gen;        /* ps_config.cache_gen when filled */
+	__u32 reply_len;  /* bytes of reply[] that are the RESP reply */
+	__u32 csum;       /* 16-bit ones' complement sum of reply[0..reply_len)
+			   * in host byte order (as csum_partial/bpf_csum_diff
+			   * compute it), folded, not inverted */
+	__u32 val_len;    /* value length (reply_len minus the RESP framing) */
+	__u64 filled_ns;  /* bpf_ktime_get_ns() / CLOCK_MONOTONIC at fill */
+	__u32 source;     /* PS_FILL_* */
+	__u32 pad;
+	__u8  reply[PS_REPLY_MAX];
+};
+
+#define PS_FILL_USER 1 /* control tool (cache set / warm) */
+#define PS_FILL_TC   2 /* TC egress, from a reply to a missed GET */
+
+/* Flow key: always client -> server orientation, network byte order. */
+struct ps_flow_key {
+	__u32 cli_addr;
+	__u32 srv_addr;
+	__u16 cli_port;
+	__u16 srv_port;
+};
+
+/* ps_flow.state */
+enum ps_flow_state {
+	PS_FLOW_SYN     = 1, /* client SYN seen */
+	PS_FLOW_EST     = 2, /* SYN-ACK seen: both ISNs and options known */
+	PS_FLOW_CLOSING = 3, /* a FIN seen */
+};
+
+/* ps_flow.flags */
+#define PS_F_TS          (1u << 0)  /* timestamps negotiated */
+#define PS_F_SACK        (1u << 1)  /* SACK permitted */
+#define PS_F_WSCALE      (1u << 2)  /* window scaling negotiated */
+#define PS_F_UNTRUSTED   (1u << 3)  /* handed to the kernel for good (guarded) */
+#define PS_F_FIN_CLI     (1u << 4)
+#define PS_F_FIN_SRV     (1u << 5)
+#define PS_F_OTHER_DB    (1u << 6)  /* SELECTed a database: never answered */
+#define PS_F_FILL_ARMED  (1u << 7)  /* next reply is for fill_key */
+#define PS_F_ANSWERED    (1u << 8)  /* at least one segment answered (ans_* valid) */
+
+/* Why a flow became untrusted (ps_flow.untrusted_reason). */
+enum ps_untrust {
+	PS_UT_NONE = 0,
+	PS_UT_OOO,          /* client data out of order: stream parser lost */
+	PS_UT_REQ_PARSE,    /* request stream not RESP we can follow */
+	PS_UT_REP_PARSE,    /* reply stream not RESP we can follow */
+	PS_UT_PENDING,      /* more replies than requests (push/monitor/...) */
+	PS_UT_CMD,          /* command that changes reply accounting (SUBSCRIBE, MONITOR, CLIENT REPLY, RESET...) */
+	PS_UT_BIG_SEG,      /* segment larger than PS_PAYLOAD_MAX */
+	PS_UT_RETRANS,      /* retransmission overlapping consumed bytes we could not re-answer */
+	PS_UT__MAX,
+};
+
+/* Request stream parser state (client -> server), persisted per flow. */
+struct ps_req_parser {
+	__u8  state;     /* PS_RQ_* (parsing.h) */
+	__u8  cmd;       /* PS_CMD_* of the command being parsed */
+	__u8  neg;
+	__u8  split;     /* current command had a name/key split across segments */
+	__u32 nargs;     /* arguments announced by '*' */
+	__u32 arg_idx;   /* argument being parsed */
+	__u32 num;       /* number being parsed, then bytes left of the argument */
+};
+
+/* Reply stream parser state (server -> client), persisted per flow. */
+#define PS_RP_DEPTH 8
+struct ps_rep_parser {
+	__u8  state;     /* PS_RP_* */
+	__u8  type;      /* RESP type byte of the element being parsed */
+	__u8  depth;     /* aggregate nesting depth */
+	__u8  neg;
+	__u32 num;       /* number being parsed, then bytes left of a bulk */
+	__u32 left[PS_RP_DEPTH]; /* elements left at each depth */
+};
+
+struct ps_flow {
+	__u32 state;            /* enum ps_flow_state */
+	__u32 flags;            /* PS_F_* */
+	__u32 untrusted_reason; /* enum ps_untrust */
+	__u32 pad0;
+
+	/* client -> server stream */
+	__u32 cli_isn;
+	__u32 cli_nxt;        /* next client byte expected, client space (rcv_nxt + consumed) */
+	__u32 consumed;       /* client bytes answered at XDP */
+	__u32 cli_corr_pos;   /* client seq where the last consumed run ended */
+	__u32 cli_off_before; /* consumed before that run (seqadj history) */
+
+	/* server -> client stream */
+	__u32 srv_isn;
+	__u32 ksnd_nxt;       /* kernel's snd_nxt as seen at TC egress, kernel space */
+	__u32 srv_una;        /* highest ack from the client, client space */
+	__u32 injected;       /* server bytes created at XDP */
+	__u32 srv_corr_pos;   /* client-space seq where the last injected run ended */
+	__u32 srv_off_before; /* injected before that run */
+
+	/* options */
+	__u16 mss_cli;        /* MSS the client announced */
+	__u8  wscale_cli;     /* shift applied to the client's window */
+	__u8  wscale_srv;
+	__u16 cli_wnd_raw;    /* last window field from the client */
+	__u16 srv_wnd_raw;    /* last window field from the kernel */
+	__u32 ts_recent;      /* client's last TSval (our TSecr) */
+	__u32 ts_srv_last;    /* last TSval the kernel sent */
+	__u32 ts_off;         /* kernel TSval - ktime ms */
+
+	/* Redis request/reply accounting */
+	__u32 pending;        /* commands handed to the kernel not yet replied */
+	__u32 cmds_passed;
+	__u32 replies_seen;
+	struct ps_req_parser rq;
+	struct ps_rep_parser rp;
+
+	/* cache fill: the one pending GET that missed */
+	struct ps_cache_key fill_key;
+	__u32 fill_epoch;
+	__u32 fill_gen;
+
+	/* last answered segment, to recognise its retransmission */
+	__u32 ans_seq;        /* client seq of the answered request */
+	__u32 ans_len;        /* its payload length */
+	__u32 ans_srv_seq;    /* client-space seq of the injected reply */
+	__u32 ans_reply_len;
+	__u32 ans_csum;
+
+	/* per-flow counters */
+	__u64 hits;           /* GETs answered */
+	__u64 replies;        /* reply segments injected */
+	__u64 reply_bytes;
+	__u64 last_ns;
+};
+
+/*
+ * Counters: one per-CPU array indexed by this enum, summed in user space.
+ * The control tool prints them under the names in PS_STAT_NAMES, in order.
+ */
+enum ps_stat {
+	PS_ST_PKTS = 0,        /* packets seen by XDP */
+	PS_ST_TC_PKTS,         /* packets seen by TC egress */
+	PS_ST_NOT_OURS,        /* not IPv4/TCP to the port: passed untouched */
+	PS_ST_MALFORMED,       /* truncated/bad headers: passed untouched */
+	PS_ST_FRAGMENTS,       /* IPv4 fragments: passed untouched */
+	PS_ST_UNTRACKED,       /* TCP to the port of a flow we never saw open */
+	PS_ST_GET_HITS,        /* GET commands answered at XDP */
+	PS_ST_GET_MISSES,      /* GET commands whose key was not cached */
+	PS_ST_REPLIES,         /* reply segments XDP_TX'd */
+	PS_ST_REPLY_BYTES,     /* RESP payload bytes in them */
+	PS_ST_RETRANS_REPLIES, /* replies re-sent for a retransmitted request */
+	PS_ST_PASSED,          /* client segments handed to the kernel (translated) */
+	PS_ST_TRANSLATED,      /* segments whose seq/ack/SACK were rewritten (both dirs) */
+	PS_ST_DROPPED,         /* client segments dropped (retransmitted consumed bytes) */
+	PS_ST_INVALIDATIONS,   /* cache keys invalidated by writes */
+	PS_ST_FLUSHES,         /* whole-cache flushes (FLUSH*, scripts, unparsable writes) */
+	PS_ST_FILLS,           /* cache entries filled at TC egress */
+	PS_ST_FILL_SKIPPED,    /* replies not filled: key may have changed */
+	PS_ST_FLOWS_NEW,
+	PS_ST_FLOWS_CLOSED,
+	PS_ST_FLOWS_UNTRUSTED,
+	PS_ST_DIV_RCV_NXT,     /* tcp_sock rcv_nxt != mirror */
+	PS_ST_DIV_SND_NXT,     /* tcp_sock snd_nxt != mirror */
+	PS_ST_DIV_SND_UNA,     /* tcp_sock snd_una != mirror */
+	PS_ST_NOSOCK,          /* tracked flow without a tcp_sock */
+	/* fallbacks: an answerable-looking segment passed to the kernel, by reason */
+	PS_ST_FB_OOO,          /* not in order (seq != cli_nxt) */
+	PS_ST_FB_PARTIAL,      /* command incomplete or split */
+	PS_ST_FB_NOT_GET,      /* segment holds other commands too */
+	PS_ST_FB_MISS,         /* some key missed */
+	PS_ST_FB_PENDING,      /* kernel still owes replies on this flow */
+	PS_ST_FB_UNACKED,      /* kernel data not yet acked by the client */
+	PS_ST_FB_MSS,          /* reply larger than MSS / frame */
+	PS_ST_FB_WINDOW,       /* reply beyond the client's window */
+	PS_ST_FB_TS,           /* timestamps negotiated but missing */
+	PS_ST_FB_UNTRUSTED,    /* flow handed to the kernel for good */
+	PS_ST_FB_DIVERGED,     /* tcp_sock disagrees with the mirrors */
+	PS_ST_FB_STATE,        /* flow not established / closing / other db */
+	PS_ST__MAX,
+};
+
+#define PS_STAT_NAMES {                                                    \
+	"packets", "tc_packets", "not_ours", "malformed", "fragments",     \
+	"untracked", "get_hits", "get_misses", "replies", "reply_bytes",   \
+	"retrans_replies", "passed", "translated", "dropped",              \
+	"invalidations", "flushes", "fills", "fill_skipped",               \
+	"flows_new", "flows_closed", "flows_untrusted",                    \
+	"div_rcv_nxt", "div_snd_nxt", "div_snd_una", "nosock",             \
+	"fb_ooo", "fb_partial", "fb_not_get", "fb_miss", "fb_pending",     \
+	"fb_unacked", "fb_mss", "fb_window", "fb_ts", "fb_untrusted",      \
+	"fb_diverged", "fb_state",                                         \
+}
+/* derived in user space: fallbacks = sum(fb_*), divergences = sum(div_*),
+ * flows = entries in the flow map */
+
+/*
+ * Attachment record (array map "ps_meta", 1 entry), pinned with the maps so
+ * that detach knows what attach created.
+ */
+struct ps_meta {
+	__u32 ifindex;
+	__u32 created_clsact; /* 1 if attach created the clsact qdisc */
+	__u32 xdp_prog_id;
+	__u32 tc_prog_id;
+	__u32 tc_handle;
+	__u32 tc_priority;
+	__u32 xdp_flags;
+	__u16 port;
+	__u16 pad;
+	__u64 attached_unix; /* time(NULL) at attach */
+};
+
+/*
+ * Pin layout: PS_PIN_ROOT/<netns or "-">/<ifname>/{ps_config,ps_stats,
+ * ps_flows,ps_cache,ps_epochs,ps_meta,prog_xdp,prog_tc}
+ */
+#define PS_PIN_ROOT "/sys/fs/bpf/prestack"
+
+#endif /* PRESTACK_H */
