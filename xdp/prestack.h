@@ -99,6 +99,12 @@ enum ps_flow_state {
 #define PS_F_OTHER_DB    (1u << 6)  /* SELECTed a database: never answered */
 #define PS_F_FILL_ARMED  (1u << 7)  /* next reply is for fill_key */
 #define PS_F_ANSWERED    (1u << 8)  /* at least one segment answered (ans_* valid) */
+#define PS_F_REQ_DESYNC  (1u << 9)  /* request parser lost its place: writes unseen */
+#define PS_F_REP_DESYNC  (1u << 10) /* reply parser lost its place: pending unknown */
+#define PS_F_IN_MULTI    (1u << 11) /* inside MULTI: replies are +QUEUED */
+#define PS_F_CLI_TS      (1u << 12) /* client offered timestamps in its SYN */
+#define PS_F_CLI_SACK    (1u << 13)
+#define PS_F_CLI_WS      (1u << 14)
 
 /* Why a flow became untrusted (ps_flow.untrusted_reason). */
 enum ps_untrust {
@@ -115,13 +121,13 @@ enum ps_untrust {
 
 /* Request stream parser state (client -> server), persisted per flow. */
 struct ps_req_parser {
-	__u8  state;     /* PS_RQ_* (parsing.h) */
+	__u8  state;     /* PS_RQ_* (resp.h) */
 	__u8  cmd;       /* PS_CMD_* of the command being parsed */
-	__u8  neg;
-	__u8  split;     /* current command had a name/key split across segments */
+	__u8  pad[2];
 	__u32 nargs;     /* arguments announced by '*' */
 	__u32 arg_idx;   /* argument being parsed */
-	__u32 num;       /* number being parsed, then bytes left of the argument */
+	__u32 left;      /* number being parsed, then bytes left of the argument */
+	__u32 arg_len;   /* length of the argument being parsed */
 };
 
 /* Reply stream parser state (server -> client), persisted per flow. */

@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * parsing.h - Ethernet/IPv4/TCP parsing shared by XDP and TC, on direct
+ * packet pointers (TC pulls the headers into the linear area first).
+ * Honours ihl and doff; the payload length comes from tot_len, not from the
+ * frame, so Ethernet padding is never taken for data.
+ */
+#ifndef PS_PARSING_H
+#define PS_PARSING_H
+
+#define ETH_P_IP_BE   bpf_htons(0x0800)
+#define IP_MF         0x2000
+#define IP_OFFSET     0x1fff
+
+#define TCPF_FIN 0x01
+#define TCPF_SYN 0x02
+#define TCPF_RST 0x04
+#define TCPF_PSH 0x08
+#define TCPF_ACK 0x10
+
+#define TCPOPT_EOL       0
+#define TCPOPT_NOP       1
+#define TCPOPT_MSS       2
+#define TCPOPT_WINDOW    3
+#define TCPOPT_SACK_PERM 4
+#define TCPOPT_SACK      5
+#define TCPOPT_TS        8
+#define TCP_MAX_OPTLEN   40
+
+enum ps_parse_res {
+	PS_PARSE_OK = 0,
+	PS_PARSE_NOT_OURS,
+	PS_PARSE_MALFORMED,
+	PS_PARSE_FRAG,
+};
+
+/* What the programs need from one segment; seq/ack in host order. */
+struct ps_pkt {
+	__u32 l4_off;       /* TCP header offset from the frame start */
+	__u32 payload_off;
+	__u32 payload_len;
+	__u32 saddr, daddr; /* network order */
+	__u16 sport, dport; /* network order */
+	__u32 seq, ack;
+	__u16 window;
+	__u8  flags;        /* TCPF_* */
+	__u8  doff;         /* TCP header bytes */
+	__u8  ihl;          /* IP header bytes */
+	__u8  has_ts, has_mss, has_ws, has_sackperm;
+	__u8  ws;
+	__u8  sack_n;       /* SACK blocks present */
+	__u8  sack_off;     /* first SACK block, from the TCP header start */
+	__u16 mss;
+	__u32 tsval, tsecr;
+};
+
+/* 64 bytes so that every index can be masked with 63 for the verifier */
+struct ps_opts {
+	__u8 b[64];
+};
+
+/* Index masked with 63 after an empty asm: clang knows the index is small
+ * and would drop a plain mask, but the verifier does not know it. */
+#define OPT(o, x) ({ __u32 __i = (x); asm volatile("" : "+r"(__i)); \
+		     (o)->b[__i & 63]; })
+
+/* Make the verifier forget nothing but stop clang from merging or dropping
+ * a bounds check on x (it emits no instruction). */
+#define BARRIER_VAR(x) asm volatile("" : "+r"(x))
+
+/* For a helper's size argument already checked to be in 1..pow2: re-derive
+ * the bound on the very register passed (clang otherwise checks a copy). */
+#define BOUND_1_TO(x, pow2) do { BARRIER_VAR(x); \
+		x = (((x) - 1) & ((pow2) - 1)) + 1; } while (0)
+
+/*
+ * One TCP option at `off` of the copied options: records what we use and
+ * returns the offset of the next option, or TCP_MAX_OPTLEN to stop. A bad
+ * length ends the walk (the kernel judges the segment; we read what is
+ * sane). Global: each call returns an unknown scalar, so the states at
+ * the head of the caller's loop do not multiply by option kind.
+ */
+__noinline int tcp_opt_step(struct ps_opts *o, __u32 off, __u32 optlen,
+			    struct ps_pkt *p)
+{
+	__u8 kind, len;
+
+	if (!o || !p || off >= optlen || off >= TCP_MAX_OPTLEN - 1)
+		return TCP_MAX_OPTLEN;
+	kind = OPT(o, off);
+	if (kind == TCPOPT_EOL)
+		return TCP_MAX_OPTLEN;
+	if (kind == TCPOPT_NOP)
+		return off + 1;
+	len = OPT(o, off + 1);
+	if (len < 2 || off + len > optlen)
+		return TCP_MAX_OPTLEN;
+	if (kind == TCPOPT_MSS && len == 4) {
+		p->has_mss = 1;
+		p->mss = ((__u16)OPT(o, off + 2) << 8) | OPT(o, off + 3);
+	} else if (kind == TCPOPT_WINDOW && len == 3) {
+		p->has_ws = 1;
+		p->ws = OPT(o, off + 2) > 14 ? 14 : OPT(o, off + 2);
+	} else if (kind == TCPOPT_SACK_PERM && len == 2) {
+		p->has_sackperm = 1;
+	} else if (kind == TCPOPT_SACK && len >= 10 && ((len - 2) % 8) == 0) {
+		p->sack_n = (len - 2) / 8;
+		p->sack_off = 20 + off + 2;
+	} else if (kind == TCPOPT_TS && len == 10) {
+		p->has_ts = 1;
+		p->tsval = ((__u32)OPT(o, off + 2) << 24) |
+			   ((__u32)OPT(o, off + 3) << 16) |
+			   ((__u32)OPT(o, off + 4) << 8) | OPT(o, off + 5);
+		p->tsecr = ((__u32)OPT(o, off + 6) << 24) |
+			   ((__u32)OPT(o, off + 7) << 16) |
+			   ((__u32)OPT(o, off + 8) << 8) | OPT(o, off + 9);
+	}
+	return off + len;
+}
+
+/* Options copied out of the packet, at most 40 bytes. */
+static __always_inline void parse_tcp_opts(struct ps_opts *o, __u32 optlen,
+					   struct ps_pkt *p)
+{
+	int off = 0, i;
+
+	/* Fast path: the Linux data segment layout NOP NOP TS. */
+	if (optlen == 12 && o->b[0] == TCPOPT_NOP && o->b[1] == TCPOPT_NOP &&
+	    o->b[2] == TCPOPT_TS && o->b[3] == 10) {
+		p->has_ts = 1;
+		p->tsval = bpf_ntohl(*(__u32 *)&o->b[4]);
+		p->tsecr = bpf_ntohl(*(__u32 *)&o->b[8]);
+		return;
+	}
+	for (i = 0; i < TCP_MAX_OPTLEN; i++) {
+		off = tcp_opt_step(o, off, optlen, p);
+		if (off < 0 || off >= (int)optlen)
+			break;
+	}
+}
+
+/*
+ * Parse one frame's headers (not the TCP options). to_port: the TCP destination port must be `port`
+ * (client -> server, XDP); otherwise the source port must (TC egress).
+ */
+static __always_inline int ps_parse(void *data, void *data_end,
+				    struct ps_pkt *p, __u16 port_be, int to_port)
+{
+	struct ethhdr *eth = data;
+	struct iphdr *ip;
+	struct tcphdr *tcp;
+	__u32 ihl, doff, tot_len;
+
+	if ((void *)(eth + 1) > data_end)
+		return PS_PARSE_MALFORMED;
+	if (eth->h_proto != ETH_P_IP_BE)
+		return PS_PARSE_NOT_OURS;
+	ip = (void *)(eth + 1);
+	if ((void *)(ip + 1) > data_end)
+		return PS_PARSE_MALFORMED;
+	if (ip->protocol != IPPROTO_TCP)
+		return PS_PARSE_NOT_OURS;
+	if (ip->version != 4)
+		return PS_PARSE_MALFORMED;
+	ihl = ip->ihl * 4;
+	if (ihl < sizeof(*ip))
+		return PS_PARSE_MALFORMED;
+	if (ip->frag_off & bpf_htons(IP_MF | IP_OFFSET))
+		return PS_PARSE_FRAG;
+	tcp = (void *)ip + ihl;
+	if ((void *)(tcp + 1) > data_end)
+		return PS_PARSE_MALFORMED;
+	if (to_port ? tcp->dest != port_be : tcp->source != port_be)
+		return PS_PARSE_NOT_OURS;
+	doff = tcp->doff * 4;
+	tot_len = bpf_ntohs(ip->tot_len);
+	if (doff < sizeof(*tcp) || tot_len < ihl + doff ||
+	    (void *)ip + tot_len > data_end ||
+	    (void *)tcp + doff > data_end)
+		return PS_PARSE_MALFORMED;
+
+	p->l4_off = sizeof(*eth) + ihl;
+	p->payload_off = p->l4_off + doff;
+	p->payload_len = tot_len - ihl - doff;
+	p->saddr = ip->saddr;
+	p->daddr = ip->daddr;
+	p->sport = tcp->source;
+	p->dport = tcp->dest;
+	p->seq = bpf_ntohl(tcp->seq);
+	p->ack = bpf_ntohl(tcp->ack_seq);
+	p->window = bpf_ntohs(tcp->window);
+	p->flags = ((__u8 *)tcp)[13];
+	p->doff = doff;
+	p->ihl = ihl;
+	/* options: the caller copies them out and calls parse_tcp_opts */
+	return PS_PARSE_OK;
+}
+
+#endif

@@ -1,0 +1,567 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * resp.h - RESP stream parsers run with bpf_loop, one step per call:
+ *   requests (client -> server, XDP, scratch entry 0): count commands,
+ *     find plain "GET key" commands, invalidate keys of writes;
+ *   replies  (server -> client, TC, scratch entry 1): count top-level
+ *     replies (so "pending" is exact) and find a bulk string to fill from.
+ * Both keep their state in the flow across segments (guarded) or start
+ * afresh in every segment (naive, like BMC).
+ */
+#ifndef PS_RESP_H
+#define PS_RESP_H
+
+#include "scratch.h"
+
+enum ps_rq_state {
+	PS_RQ_IDLE = 0,   /* between commands */
+	PS_RQ_NARGS,      /* digits after '*' */
+	PS_RQ_NARGS_LF,
+	PS_RQ_DOLLAR,     /* expect '$' */
+	PS_RQ_ARGLEN,     /* digits after '$' */
+	PS_RQ_ARGLEN_LF,
+	PS_RQ_ARG,        /* argument bytes + CRLF, rq.left to go */
+	PS_RQ_INLINE,     /* inline command: up to '\n' */
+};
+
+enum ps_cmd {
+	PS_CMD_NONE = 0,
+	PS_CMD_GET,
+	PS_CMD_READ,     /* cannot modify a key */
+	PS_CMD_WRITE,    /* may modify its arguments (every arg that could be a key is invalidated) */
+	PS_CMD_FLUSH,    /* may modify keys we cannot see: flush the cache */
+	PS_CMD_SELECT,
+	PS_CMD_MULTI,
+	PS_CMD_EXEC,     /* EXEC: queued writes happen now -> flush */
+	PS_CMD_DISCARD,
+	PS_CMD_UNTRUST,  /* changes how replies pair with requests */
+	PS_CMD_CLIENT,   /* CLIENT REPLY OFF|SKIP untrusts, other CLIENT reads */
+	PS_CMD_SPLIT,    /* name split across segments: treat as FLUSH */
+};
+
+enum ps_rp_state {
+	PS_RP_TYPE = 0,
+	PS_RP_LINE,      /* simple string / error / integer ...: up to '\n' */
+	PS_RP_NUM,       /* length or count after $ * % ~ = ! */
+	PS_RP_NUM_LF,
+	PS_RP_BULK,      /* rp.num bytes left (payload + CRLF) */
+};
+
+#define PS_NUM_MAX 536870912u /* Redis's proto-max-bulk-len default (512 MB) */
+
+/* Pack an upper-cased command name of up to 16 bytes into two words. */
+#define PS_C(s, i) ((i) < sizeof(s) - 1 ? (__u64)(__u8)(s)[i] << (8 * ((i) & 7)) : 0)
+#define PS_W0(s) (PS_C(s, 0) | PS_C(s, 1) | PS_C(s, 2) | PS_C(s, 3) | \
+		  PS_C(s, 4) | PS_C(s, 5) | PS_C(s, 6) | PS_C(s, 7))
+#define PS_W1(s) (PS_C(s, 8) | PS_C(s, 9) | PS_C(s, 10) | PS_C(s, 11) | \
+		  PS_C(s, 12) | PS_C(s, 13) | PS_C(s, 14) | PS_C(s, 15))
+#define IS(s) (n == sizeof(s) - 1 && w0 == PS_W0(s) && w1 == PS_W1(s))
+
+/* Global (not static): the verifier checks it once, not at every call. */
+__noinline int ps_classify(__u64 w0, __u64 w1, __u32 n)
+{
+	if (IS("GET"))
+		return PS_CMD_GET;
+	/* cannot modify any key */
+	if (IS("MGET") || IS("EXISTS") || IS("STRLEN") || IS("GETRANGE") ||
+	    IS("SUBSTR") || IS("TTL") || IS("PTTL") || IS("EXPIRETIME") ||
+	    IS("PEXPIRETIME") || IS("TYPE") || IS("PING") || IS("ECHO") ||
+	    IS("INFO") || IS("DBSIZE") || IS("TIME") || IS("HELLO") ||
+	    IS("AUTH") || IS("COMMAND") || IS("CONFIG") || IS("SCAN") ||
+	    IS("KEYS") || IS("RANDOMKEY") || IS("LRANGE") || IS("LLEN") ||
+	    IS("LINDEX") || IS("LPOS") || IS("HGET") || IS("HMGET") ||
+	    IS("HGETALL") || IS("HLEN") || IS("HEXISTS") || IS("HKEYS") ||
+	    IS("HVALS") || IS("HSTRLEN") || IS("HSCAN") || IS("SMEMBERS") ||
+	    IS("SISMEMBER") || IS("SMISMEMBER") || IS("SCARD") ||
+	    IS("SSCAN") || IS("SRANDMEMBER") || IS("ZRANGE") ||
+	    IS("ZSCORE") || IS("ZMSCORE") || IS("ZCARD") || IS("ZRANK") ||
+	    IS("ZREVRANK") || IS("ZCOUNT") || IS("ZSCAN") || IS("XRANGE") ||
+	    IS("XREVRANGE") || IS("XLEN") || IS("QUIT") || IS("WATCH") ||
+	    IS("UNWATCH") || IS("OBJECT") || IS("DUMP") || IS("LASTSAVE") ||
+	    IS("ROLE") || IS("MEMORY") || IS("SLOWLOG") || IS("LATENCY") ||
+	    IS("BITCOUNT") || IS("GETBIT") || IS("BITPOS") || IS("LCS") ||
+	    IS("SINTER") || IS("SUNION") || IS("SDIFF") || IS("TOUCH") ||
+	    IS("GEOPOS") || IS("GEODIST") || IS("GEOHASH"))
+		return PS_CMD_READ;
+	/* may modify keys that are not among its arguments */
+	if (IS("FLUSHDB") || IS("FLUSHALL") || IS("SWAPDB") || IS("EVAL") ||
+	    IS("EVALSHA") || IS("EVAL_RO") || IS("EVALSHA_RO") ||
+	    IS("FCALL") || IS("FCALL_RO") || IS("MIGRATE") || IS("DEBUG") ||
+	    IS("RESTORE-ASKING") || IS("SCRIPT") || IS("FUNCTION"))
+		return PS_CMD_FLUSH;
+	if (IS("SELECT"))
+		return PS_CMD_SELECT;
+	if (IS("MULTI"))
+		return PS_CMD_MULTI;
+	if (IS("EXEC"))
+		return PS_CMD_EXEC;
+	if (IS("DISCARD"))
+		return PS_CMD_DISCARD;
+	if (IS("SUBSCRIBE") || IS("PSUBSCRIBE") || IS("SSUBSCRIBE") ||
+	    IS("MONITOR") || IS("RESET") || IS("SYNC") || IS("PSYNC") ||
+	    IS("REPLCONF"))
+		return PS_CMD_UNTRUST;
+	if (IS("CLIENT"))
+		return PS_CMD_CLIENT;
+	/* everything else, known writes and unknown commands alike */
+	return PS_CMD_WRITE;
+}
+#undef IS
+
+static __always_inline void ps_pack_upper(struct ps_scratch *s, __u32 off,
+					  __u32 n, __u64 *w0, __u64 *w1)
+{
+	__u64 a = 0, b = 0;
+	__u32 i;
+
+	for (i = 0; i < 16; i++) {
+		__u8 c;
+
+		if (i >= n)
+			break;
+		c = s->buf[(off + i) & PS_BUF_MASK];
+		if (c >= 'a' && c <= 'z')
+			c -= 'a' - 'A';
+		if (i < 8)
+			a |= (__u64)c << (8 * i);
+		else
+			b |= (__u64)c << (8 * (i - 8));
+	}
+	*w0 = a;
+	*w1 = b;
+}
+
+/* FNV-1a over the key bytes; the control tool computes the same. */
+static __always_inline __u32 ps_key_hash(const struct ps_cache_key *k)
+{
+	__u32 h = 2166136261u;
+	__u32 i;
+
+	for (i = 0; i < PS_KEY_MAX; i++) {
+		if (i >= k->len)
+			break;
+		h ^= k->data[i];
+		h *= 16777619u;
+	}
+	return h;
+}
+
+static __always_inline void ps_epoch_bump(const struct ps_cache_key *k)
+{
+	__u32 slot = ps_key_hash(k) & (PS_EPOCH_SLOTS - 1);
+	__u32 *e = bpf_map_lookup_elem(&ps_epochs, &slot);
+
+	if (e)
+		__sync_fetch_and_add(e, 1);
+}
+
+/* Build a zero-padded cache key from len bytes of buf at off. */
+static __always_inline int ps_key_from_buf(struct ps_cache_key *k,
+					   struct ps_scratch *s, __u32 off,
+					   __u32 len)
+{
+	__builtin_memset(k, 0, sizeof(*k));
+	if (len == 0 || len > PS_KEY_MAX)
+		return -1;
+	BOUND_1_TO(len, PS_KEY_MAX);
+	k->len = len;
+	/* probe_read: a variable-length copy out of a map value; the
+	 * destination bound (len <= PS_KEY_MAX) is what the verifier checks */
+	if (bpf_probe_read_kernel(k->data, len, &s->buf[off & PS_BUF_MASK]))
+		return -1;
+	return 0;
+}
+
+static __always_inline void ps_flush(struct ps_scratch *s)
+{
+	__u32 zero = 0;
+	struct ps_config *cfg = bpf_map_lookup_elem(&ps_config, &zero);
+
+	if (cfg)
+		__sync_fetch_and_add(&cfg->cache_gen, 1);
+	s->flushes++;
+}
+
+static __always_inline void ps_invalidate(struct ps_scratch *s, __u32 off,
+					  __u32 len)
+{
+	struct ps_cache_key k;
+
+	if (ps_key_from_buf(&k, s, off, len))
+		return;
+	/* the epoch moves even if the key is not cached: a fill that is
+	 * in flight for it must not land */
+	ps_epoch_bump(&k);
+	if (bpf_map_delete_elem(&ps_cache, &k) == 0)
+		s->invalidated++;
+}
+
+static __always_inline int ps_upper_is_reply(struct ps_scratch *s, __u32 off)
+{
+	__u64 w0, w1;
+
+	ps_pack_upper(s, off, 5, &w0, &w1);
+	return w0 == PS_W0("REPLY");
+}
+
+/* An argument is complete; it was entirely in this segment if arg_vis. */
+static __always_inline void rq_arg_done(struct ps_scratch *s,
+					struct ps_req_parser *rq)
+{
+	__u32 idx = rq->arg_idx, off = s->arg_off, alen = rq->arg_len;
+	int vis = s->arg_vis;
+
+	if (idx == 0) {
+		__u64 w0, w1;
+
+		if (!vis) {
+			rq->cmd = PS_CMD_SPLIT;
+			if (!s->naive)
+				ps_flush(s);
+			return;
+		}
+		if (alen > 16) {
+			rq->cmd = PS_CMD_WRITE;
+			return;
+		}
+		ps_pack_upper(s, off, alen, &w0, &w1);
+		rq->cmd = ps_classify(w0, w1, alen);
+		if (rq->cmd == PS_CMD_FLUSH)
+			ps_flush(s);
+		else if (rq->cmd == PS_CMD_UNTRUST)
+			s->rq_out |= RQO_UNTRUST;
+		return;
+	}
+
+	switch (rq->cmd) {
+	case PS_CMD_GET:
+		if (idx == 1 && vis && alen >= 1 && alen <= PS_KEY_MAX) {
+			s->cur_key_off = off;
+			s->cur_key_len = alen;
+		}
+		break;
+	case PS_CMD_CLIENT:
+		if (idx == 1 && vis && alen == 5 && ps_upper_is_reply(s, off))
+			s->rq_out |= RQO_UNTRUST;
+		break;
+	case PS_CMD_WRITE:
+	case PS_CMD_SPLIT:
+		/* only an argument that fits a cache key can name a cached key */
+		if (alen >= 1 && alen <= PS_KEY_MAX) {
+			if (vis)
+				ps_invalidate(s, off, alen);
+			else if (!s->naive)
+				ps_flush(s);
+		}
+		break;
+	}
+}
+
+static __always_inline void rq_cmd_done(struct ps_scratch *s,
+					struct ps_req_parser *rq)
+{
+	s->ncmds++;
+	if (rq->cmd == PS_CMD_GET && rq->nargs == 2 && s->cur_key_len) {
+		__u32 n = s->ngets;
+
+		if (n < PS_MAX_CMDS) {
+			s->key_off[n] = s->cur_key_off;
+			s->key_len[n] = s->cur_key_len;
+			s->ngets = n + 1;
+		} else {
+			s->rq_out |= RQO_TOO_MANY;
+		}
+	} else {
+		s->rq_out |= RQO_OTHER;
+	}
+	switch (rq->cmd) {
+	case PS_CMD_SELECT:
+		s->rq_out |= RQO_SELECT;
+		break;
+	case PS_CMD_MULTI:
+		s->multi_last = 1;
+		break;
+	case PS_CMD_EXEC:
+		ps_flush(s);
+		s->multi_last = 2;
+		break;
+	case PS_CMD_DISCARD:
+		s->multi_last = 2;
+		break;
+	}
+	rq->state = PS_RQ_IDLE;
+	rq->cmd = PS_CMD_NONE;
+	s->cur_key_len = 0;
+}
+
+static __always_inline int rq_error(struct ps_scratch *s)
+{
+	s->rq_out |= RQO_ERROR;
+	return 1;
+}
+
+/*
+ * One step of the request parser. Global so that the verifier checks its
+ * many branches once instead of once per state of every caller.
+ */
+__noinline int ps_rq_step(struct ps_scratch *s)
+{
+	__u32 pos, len;
+	struct ps_req_parser *rq;
+	__u8 c;
+
+	if (!s)
+		return 1;
+	pos = s->pos;
+	len = s->len;
+	if (pos >= len || pos >= PS_PAYLOAD_MAX)
+		return 1;
+	rq = &s->rq;
+	c = s->buf[pos & PS_BUF_MASK];
+
+	switch (rq->state) {
+	case PS_RQ_IDLE:
+		if (c == '*') {
+			rq->state = PS_RQ_NARGS;
+			rq->left = 0;
+			rq->cmd = PS_CMD_NONE;
+			s->cur_key_len = 0;
+		} else if (c != '\r' && c != '\n') {
+			/* inline command: we do not parse those, so it may
+			 * write anything */
+			rq->state = PS_RQ_INLINE;
+			s->rq_out |= RQO_OTHER;
+			if (!s->naive)
+				ps_flush(s);
+		}
+		break;
+	case PS_RQ_NARGS:
+	case PS_RQ_ARGLEN:
+		if (c >= '0' && c <= '9') {
+			if (rq->left > PS_NUM_MAX / 10)
+				return rq_error(s);
+			rq->left = rq->left * 10 + (c - '0');
+		} else if (c == '\r') {
+			rq->state++;
+		} else {
+			return rq_error(s);
+		}
+		break;
+	case PS_RQ_NARGS_LF:
+		if (c != '\n')
+			return rq_error(s);
+		rq->nargs = rq->left;
+		rq->arg_idx = 0;
+		/* "*0\r\n" is ignored by Redis: no command, no reply */
+		rq->state = rq->nargs ? PS_RQ_DOLLAR : PS_RQ_IDLE;
+		break;
+	case PS_RQ_DOLLAR:
+		if (c != '$')
+			return rq_error(s);
+		rq->state = PS_RQ_ARGLEN;
+		rq->left = 0;
+		break;
+	case PS_RQ_ARGLEN_LF:
+		if (c != '\n')
+			return rq_error(s);
+		rq->arg_len = rq->left;
+		rq->left = rq->arg_len + 2;
+		rq->state = PS_RQ_ARG;
+		s->arg_off = pos + 1;
+		s->arg_vis = 1;
+		break;
+	case PS_RQ_ARG: {
+		__u32 avail = len - pos, end;
+
+		if (rq->left > avail) {
+			/* continues in the next segment */
+			rq->left -= avail;
+			s->arg_vis = 0;
+			s->pos = len;
+			return 1;
+		}
+		end = pos + rq->left;
+		if (s->buf[(end - 1) & PS_BUF_MASK] != '\n' ||
+		    (rq->left >= 2 && s->buf[(end - 2) & PS_BUF_MASK] != '\r'))
+			return rq_error(s);
+		rq_arg_done(s, rq);
+		s->pos = end;
+		rq->arg_idx++;
+		if (rq->arg_idx >= rq->nargs)
+			rq_cmd_done(s, rq);
+		else
+			rq->state = PS_RQ_DOLLAR;
+		return 0;
+	}
+	case PS_RQ_INLINE:
+		if (c == '\n') {
+			rq->cmd = PS_CMD_FLUSH;
+			rq_cmd_done(s, rq);
+		}
+		break;
+	default:
+		return rq_error(s);
+	}
+	s->pos = pos + 1;
+	return 0;
+}
+
+/* bpf_loop callback around ps_rq_step */
+static long rq_step(__u32 i, void *unused)
+{
+	__u32 idx = PS_SCR_XDP;
+
+	/* bpf_loop wants exactly 0 or 1 back */
+	return ps_rq_step(bpf_map_lookup_elem(&ps_scratch, &idx)) ? 1 : 0;
+}
+
+/* ---- replies ---- */
+
+static __always_inline void rp_top_done(struct ps_scratch *s,
+					struct ps_rep_parser *rp, __u32 end,
+					int scalar)
+{
+	s->replies++;
+	if (s->replies == 1) {
+		s->first_off = s->top_start;
+		s->first_len = s->top_start != ~0u ? end - s->top_start : 0;
+		/* scalar: the reply itself just ended, not an aggregate */
+		s->first_bulk = scalar && rp->type == '$' && !rp->neg;
+		s->first_val_len = s->bulk_len;
+	}
+	s->top_start = ~0u;
+}
+
+static __always_inline void rp_elem_done(struct ps_scratch *s,
+					 struct ps_rep_parser *rp, __u32 end)
+{
+	int d;
+
+	rp->state = PS_RP_TYPE;
+	for (d = 0; d <= PS_RP_DEPTH; d++) {
+		__u32 i;
+
+		if (rp->depth == 0) {
+			rp_top_done(s, rp, end, d == 0);
+			return;
+		}
+		i = (rp->depth - 1) & (PS_RP_DEPTH - 1);
+		if (rp->left[i] > 1) {
+			rp->left[i]--;
+			return;
+		}
+		rp->left[i] = 0;
+		rp->depth--;
+	}
+}
+
+static __always_inline int rp_error(struct ps_scratch *s)
+{
+	s->rp_error = 1;
+	return 1;
+}
+
+/* One step of the reply parser; global like ps_rq_step. */
+__noinline int ps_rp_step(struct ps_scratch *s)
+{
+	__u32 pos, len;
+	struct ps_rep_parser *rp;
+	__u8 c;
+
+	if (!s)
+		return 1;
+	pos = s->pos;
+	len = s->len;
+	if (pos >= len || pos >= PS_PAYLOAD_MAX)
+		return 1;
+	rp = &s->rp;
+	c = s->buf[pos & PS_BUF_MASK];
+
+	switch (rp->state) {
+	case PS_RP_TYPE:
+		if (rp->depth == 0)
+			s->top_start = pos;
+		rp->type = c;
+		rp->num = 0;
+		rp->neg = 0;
+		switch (c) {
+		case '+': case '-': case ':': case '_': case '#': case ',':
+		case '(':
+			rp->state = PS_RP_LINE;
+			break;
+		case '$': case '=': case '!': case '*': case '%': case '~':
+			rp->state = PS_RP_NUM;
+			break;
+		default:
+			/* '>' push and '|' attribute break request/reply
+			 * pairing; anything else is not RESP */
+			return rp_error(s);
+		}
+		break;
+	case PS_RP_LINE:
+		if (c == '\n')
+			rp_elem_done(s, rp, pos + 1);
+		break;
+	case PS_RP_NUM:
+		if (c == '-' && rp->num == 0 && !rp->neg) {
+			rp->neg = 1;
+		} else if (c >= '0' && c <= '9') {
+			if (rp->num > PS_NUM_MAX / 10)
+				return rp_error(s);
+			rp->num = rp->num * 10 + (c - '0');
+		} else if (c == '\r') {
+			rp->state = PS_RP_NUM_LF;
+		} else {
+			return rp_error(s);
+		}
+		break;
+	case PS_RP_NUM_LF:
+		if (c != '\n')
+			return rp_error(s);
+		if (rp->type == '$' || rp->type == '=' || rp->type == '!') {
+			if (rp->neg) {
+				rp_elem_done(s, rp, pos + 1);
+			} else {
+				s->bulk_len = rp->num;
+				rp->num += 2;
+				rp->state = PS_RP_BULK;
+			}
+		} else if (rp->neg || rp->num == 0) {
+			rp_elem_done(s, rp, pos + 1);
+		} else {
+			if (rp->depth >= PS_RP_DEPTH)
+				return rp_error(s);
+			rp->left[rp->depth & (PS_RP_DEPTH - 1)] =
+				rp->type == '%' ? rp->num * 2 : rp->num;
+			rp->depth++;
+			rp->state = PS_RP_TYPE;
+		}
+		break;
+	case PS_RP_BULK: {
+		__u32 avail = len - pos;
+
+		if (rp->num > avail) {
+			rp->num -= avail;
+			s->pos = len;
+			return 1;
+		}
+		s->pos = pos + rp->num;
+		rp_elem_done(s, rp, s->pos);
+		return 0;
+	}
+	default:
+		return rp_error(s);
+	}
+	s->pos = pos + 1;
+	return 0;
+}
+
+/* bpf_loop callback around ps_rp_step */
+static long rp_step(__u32 i, void *unused)
+{
+	__u32 idx = PS_SCR_TC;
+
+	return ps_rp_step(bpf_map_lookup_elem(&ps_scratch, &idx)) ? 1 : 0;
+}
+
+#endif
