@@ -26,8 +26,10 @@ struct {
 	__type(value, struct ps_flow);
 } ps_flows SEC(".maps");
 
+/* LRU: entries of an older cache_gen (after a flush) are never looked up
+ * again and age out instead of filling the map */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, PS_CACHE_ENTRIES);
 	__type(key, struct ps_cache_key);
 	__type(value, struct ps_cache_val);

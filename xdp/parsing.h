@@ -140,11 +140,13 @@ static __always_inline void parse_tcp_opts(struct ps_opts *o, __u32 optlen,
 }
 
 /*
- * Parse one frame's headers (not the TCP options). to_port: the TCP destination port must be `port`
+ * Parse one frame's headers (not the TCP options); frame_len is the whole
+ * frame (XDP: data_end - data; TC: skb->len). to_port: the TCP destination port must be `port`
  * (client -> server, XDP); otherwise the source port must (TC egress).
  */
 static __always_inline int ps_parse(void *data, void *data_end,
-				    struct ps_pkt *p, __u16 port_be, int to_port)
+				    __u32 frame_len, struct ps_pkt *p,
+				    __u16 port_be, int to_port)
 {
 	struct ethhdr *eth = data;
 	struct iphdr *ip;
@@ -174,8 +176,10 @@ static __always_inline int ps_parse(void *data, void *data_end,
 		return PS_PARSE_NOT_OURS;
 	doff = tcp->doff * 4;
 	tot_len = bpf_ntohs(ip->tot_len);
+	/* the payload may sit in skb fragments: check tot_len against the
+	 * frame length, the headers against the linear data */
 	if (doff < sizeof(*tcp) || tot_len < ihl + doff ||
-	    (void *)ip + tot_len > data_end ||
+	    sizeof(*eth) + tot_len > frame_len ||
 	    (void *)tcp + doff > data_end)
 		return PS_PARSE_MALFORMED;
 

@@ -96,7 +96,12 @@ __noinline int xdp_translate(struct xdp_md *ctx, struct ps_pkt *p,
 		changed = 1;
 	}
 	if (p->flags & TCPF_ACK) {
-		n = bpf_htonl(cli_ack_to_k(f, p->ack, naive));
+		n = cli_ack_to_k(f, p->ack, naive);
+		/* what the kernel has been told (answered segments' acks
+		 * never reach it) */
+		if (after(n, f->ksnd_una))
+			f->ksnd_una = n;
+		n = bpf_htonl(n);
 		if (tcp->ack_seq != n) {
 			csum_replace4(&tcp->check, tcp->ack_seq, n);
 			tcp->ack_seq = n;
@@ -219,7 +224,13 @@ __noinline int assemble(struct ps_scratch *s, __u32 limit, __u32 gen)
 			continue;
 		}
 		v = bpf_map_lookup_elem(&ps_cache, &k);
-		if (!v || v->gen != gen) {
+		if (!v) {
+			miss++;
+			continue;
+		}
+		if (v->gen != gen) {
+			/* flushed since it was filled */
+			bpf_map_delete_elem(&ps_cache, &k);
 			miss++;
 			continue;
 		}
@@ -259,6 +270,33 @@ struct ps_pseudo {
 };
 
 /*
+ * Grow (or shrink) the frame by delta bytes: at the tail if it has room,
+ * else partly at the head. A veth frame built on the client's small linear
+ * skb has little tailroom, and the head keeps room for struct xdp_frame:
+ * try decreasing head shares. Returns 0 or -1 (frame unchanged).
+ */
+static __always_inline int grow_frame(struct xdp_md *ctx, int delta)
+{
+	const int shares[] = { 480, 384, 320, 256, 192, 128 };
+	int i;
+
+	if (!bpf_xdp_adjust_tail(ctx, delta))
+		return 0;
+	if (delta <= 0)
+		return -1;
+	for (i = 0; i < 6; i++) {
+		int head = delta < shares[i] ? delta : shares[i];
+
+		if (bpf_xdp_adjust_head(ctx, -head))
+			continue;
+		if (head == delta || !bpf_xdp_adjust_tail(ctx, delta - head))
+			return 0;
+		bpf_xdp_adjust_head(ctx, head);
+	}
+	return -1;
+}
+
+/*
  * Turn the request frame into the reply described by s->em: fresh headers
  * (no IP options; TCP options NOP NOP TS when em.ts), payload from s->rep.
  * Returns 0 when the frame holds the reply, -1 when nothing was changed,
@@ -272,7 +310,7 @@ __noinline int emit_reply(struct xdp_md *ctx, struct ps_scratch *s)
 	struct ps_reply_hdr h;
 	struct ps_pseudo ph;
 	__u32 thl, hlen, sum, tot;
-	int ts;
+	int ts, delta;
 
 	if (!s)
 		return -1;
@@ -332,8 +370,10 @@ __noinline int emit_reply(struct xdp_md *ctx, struct ps_scratch *s)
 	sum = csum_add32(sum, s->em.csum);
 	h.tcp.check = ~csum_fold32(sum);
 
-	if (bpf_xdp_adjust_tail(ctx, (int)(hlen + tot) -
-				     (int)(data_end - data)))
+	/* grow at the tail, or at the head when the tail has no room (a veth
+	 * frame built on a small skb); headers are written from offset 0 */
+	delta = (int)(hlen + tot) - (int)(data_end - data);
+	if (grow_frame(ctx, delta))
 		return -1;
 	/* every packet pointer is stale from here: helpers only */
 	if (ts) {
@@ -376,13 +416,13 @@ static __always_inline void em_setup(struct ps_scratch *s,
 }
 
 /*
- * Read the kernel's tcp_sock for this flow and compare it with the mirrors.
- * Returns 1 if the kernel is idle on this flow (has every byte we passed,
- * everything it sent is acked by `kack`, nothing unsent), 0 if not, -1
- * without a socket.
+ * Read the kernel's tcp_sock for this flow and compare it with the mirrors
+ * (counting divergences). Returns 1 if the kernel is idle on this flow: it
+ * has every byte we passed, nothing unsent, nothing it believes unacked;
+ * 0 if not; -1 without a socket.
  */
 __noinline int sock_check(struct xdp_md *ctx, struct ps_pkt *p,
-			  struct ps_flow *f, __u32 kack, __u32 naive)
+			  struct ps_flow *f)
 {
 	struct bpf_sock_tuple t = {};
 	struct bpf_sock *sk;
@@ -421,11 +461,13 @@ __noinline int sock_check(struct xdp_md *ctx, struct ps_pkt *p,
 		stat_inc(PS_ST_DIV_SND_NXT);
 		idle = 0;
 	}
-	if (snd_una != cli_ack_to_k(f, f->srv_una, naive)) {
+	/* the acks the kernel has been handed so far */
+	if (snd_una != f->ksnd_una) {
 		stat_inc(PS_ST_DIV_SND_UNA);
 		idle = 0;
 	}
-	if (write_seq != snd_nxt || kack != snd_nxt)
+	/* idle: nothing unsent (the mirrors agreeing covers the rest) */
+	if (write_seq != snd_nxt)
 		idle = 0;
 	return idle;
 }
@@ -521,6 +563,9 @@ __noinline int naive_data(struct xdp_md *ctx, struct ps_scratch *s,
 	len = p->payload_len;
 	end = seq + len;
 	s->add_pending = 0;
+	/* no guard reads it, but the divergences are what naive is for */
+	if (cfg->flags & PS_CFG_CHECK_SOCK)
+		sock_check(ctx, p, f);
 	__builtin_memset(&s->rq, 0, sizeof(s->rq));
 	/* a frame with IP options is never rewritten into a reply */
 	s->pos = 0;
@@ -594,7 +639,7 @@ __noinline int guarded_data(struct xdp_md *ctx, struct ps_scratch *s,
 			    struct ps_config *cfg, struct ps_pkt *p,
 			    struct ps_flow *f)
 {
-	__u32 seq, len, end, from = 0, srv_seq, kack, fb = 0, ngets;
+	__u32 seq, len, end, from = 0, srv_seq, fb = 0, ngets;
 	int idle_start, tot, r, pending_before;
 
 	if (!s || !cfg || !p || !f)
@@ -702,20 +747,28 @@ __noinline int guarded_data(struct xdp_md *ctx, struct ps_scratch *s,
 		fb = PS_ST_FB_TS;
 		goto passed_cmds;
 	}
-	/* kernel data still unacked could be retransmitted across our reply */
-	kack = cli_ack_to_k(f, f->srv_una, 0);
-	if (before(kack, f->ksnd_nxt)) {
+	/*
+	 * The kernel may retransmit what it believes unacked: [ksnd_una,
+	 * ksnd_nxt). Answered segments never hand it their ack, so that
+	 * range can lag behind the client. One level of seqadj history maps
+	 * those bytes right only if they were all sent after the previous
+	 * injected run (or the new run extends that run): otherwise a
+	 * retransmission would be shifted into the client's window.
+	 */
+	srv_seq = srv_nxt(f);
+	if (before(f->ksnd_una, f->ksnd_nxt) &&
+	    f->injected != f->srv_off_before && f->srv_corr_pos != srv_seq &&
+	    after(f->srv_corr_pos - f->injected, f->ksnd_una)) {
 		fb = PS_ST_FB_UNACKED;
 		goto passed_cmds;
 	}
-	srv_seq = srv_nxt(f);
 	if (after(srv_seq + tot,
 		  f->srv_una + ((__u32)f->cli_wnd_raw << (f->wscale_cli & 15)))) {
 		fb = PS_ST_FB_WINDOW;
 		goto passed_cmds;
 	}
 	if (cfg->flags & (PS_CFG_CHECK_SOCK | PS_CFG_REQUIRE_SOCK)) {
-		r = sock_check(ctx, p, f, kack, 0);
+		r = sock_check(ctx, p, f);
 		if ((cfg->flags & PS_CFG_REQUIRE_SOCK) && r != 1) {
 			fb = PS_ST_FB_DIVERGED;
 			goto passed_cmds;
@@ -831,7 +884,8 @@ int ps_xdp(struct xdp_md *ctx)
 	stat_inc(PS_ST_PKTS);
 	if (cfg->mode == PS_MODE_OFF || cfg->mode >= PS_MODE__MAX)
 		return XDP_PASS;
-	r = ps_parse(data, data_end, &p, bpf_htons(cfg->port), 1);
+	r = ps_parse(data, data_end, (__u32)(data_end - data), &p,
+		     bpf_htons(cfg->port), 1);
 	if (r == PS_PARSE_OK && p.doff > sizeof(struct tcphdr)) {
 		struct ps_opts o = {};
 		__u32 olen = p.doff - sizeof(struct tcphdr);
@@ -909,6 +963,7 @@ static __always_inline void tc_synack(struct ps_flow *f, const struct ps_pkt *p)
 {
 	f->srv_isn = p->seq;
 	f->ksnd_nxt = p->seq + 1;
+	f->ksnd_una = p->seq + 1;
 	f->srv_una = p->seq + 1;
 	f->srv_corr_pos = p->seq + 1;
 	if ((f->flags & PS_F_CLI_TS) && p->has_ts) {
@@ -1084,7 +1139,7 @@ int ps_tc(struct __sk_buff *skb)
 	bpf_skb_pull_data(skb, pull);
 	data = (void *)(long)skb->data;
 	data_end = (void *)(long)skb->data_end;
-	r = ps_parse(data, data_end, &p, bpf_htons(cfg->port), 0);
+	r = ps_parse(data, data_end, skb->len, &p, bpf_htons(cfg->port), 0);
 	if (r != PS_PARSE_OK)
 		return TC_ACT_OK;
 	if (p.doff > sizeof(struct tcphdr)) {

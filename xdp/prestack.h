@@ -157,10 +157,12 @@ struct ps_flow {
 	/* server -> client stream */
 	__u32 srv_isn;
 	__u32 ksnd_nxt;       /* kernel's snd_nxt as seen at TC egress, kernel space */
+	__u32 ksnd_una;       /* highest ack handed to the kernel, kernel space */
 	__u32 srv_una;        /* highest ack from the client, client space */
 	__u32 injected;       /* server bytes created at XDP */
 	__u32 srv_corr_pos;   /* client-space seq where the last injected run ended */
 	__u32 srv_off_before; /* injected before that run */
+	__u32 pad1;
 
 	/* options */
 	__u16 mss_cli;        /* MSS the client announced */
