@@ -140,7 +140,8 @@ __noinline int xdp_translate(struct xdp_md *ctx, struct ps_pkt *p,
 
 static __always_inline int xdp_handle_syn(struct ps_scratch *s,
 					  const struct ps_pkt *p,
-					  const struct ps_flow_key *key)
+					  const struct ps_flow_key *key,
+					  int naive)
 {
 	struct ps_flow *old = bpf_map_lookup_elem(&ps_flows, key);
 	struct ps_flow *f = &s->newflow;
@@ -164,6 +165,8 @@ static __always_inline int xdp_handle_syn(struct ps_scratch *s,
 	if (p->has_ws)
 		f->flags |= PS_F_CLI_WS;
 	f->cli_wnd_raw = p->window;
+	if (!naive)
+		f->flags |= PS_F_STREAM;
 	f->last_ns = bpf_ktime_get_ns();
 	if (bpf_map_update_elem(&ps_flows, key, f, BPF_ANY) == 0)
 		stat_inc(PS_ST_FLOWS_NEW);
@@ -563,6 +566,8 @@ __noinline int naive_data(struct xdp_md *ctx, struct ps_scratch *s,
 	len = p->payload_len;
 	end = seq + len;
 	s->add_pending = 0;
+	/* guarded can no longer trust this flow's parser state or pending */
+	f->flags &= ~PS_F_STREAM;
 	/* no guard reads it, but the divergences are what naive is for */
 	if (cfg->flags & PS_CFG_CHECK_SOCK)
 		sock_check(ctx, p, f);
@@ -649,6 +654,8 @@ __noinline int guarded_data(struct xdp_md *ctx, struct ps_scratch *s,
 	end = seq + len;
 	s->add_pending = 0;
 
+	if (!(f->flags & PS_F_STREAM))
+		untrust(f, PS_UT_MODE);
 	if (f->flags & PS_F_REQ_DESYNC) {
 		/* we no longer see this flow's writes: nothing cached can be
 		 * trusted once its data reaches Redis */
@@ -813,7 +820,7 @@ static __always_inline int xdp_tcp(struct xdp_md *ctx,
 	flow_key_cli(&key, p);
 
 	if ((p->flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN)
-		return xdp_handle_syn(s, p, &key);
+		return xdp_handle_syn(s, p, &key, naive);
 
 	f = bpf_map_lookup_elem(&ps_flows, &key);
 	if (!f) {
@@ -1084,6 +1091,7 @@ static __always_inline void tc_replies(struct __sk_buff *skb,
 	bpf_loop(PS_PAYLOAD_MAX + 1, rp_step, NULL, 0);
 
 	if (naive) {
+		f->flags &= ~PS_F_STREAM;
 		/* one segment, one complete bulk reply, or nothing */
 		if ((f->flags & PS_F_FILL_ARMED) && !s->rp_error &&
 		    s->replies == 1 && s->first_off == 0 && s->first_len == len)

@@ -105,6 +105,7 @@ enum ps_flow_state {
 #define PS_F_CLI_TS      (1u << 12) /* client offered timestamps in its SYN */
 #define PS_F_CLI_SACK    (1u << 13)
 #define PS_F_CLI_WS      (1u << 14)
+#define PS_F_STREAM      (1u << 15) /* guarded has followed both streams since the SYN */
 
 /* Why a flow became untrusted (ps_flow.untrusted_reason). */
 enum ps_untrust {
@@ -116,6 +117,7 @@ enum ps_untrust {
 	PS_UT_CMD,          /* command that changes reply accounting (SUBSCRIBE, MONITOR, CLIENT REPLY, RESET...) */
 	PS_UT_BIG_SEG,      /* segment larger than PS_PAYLOAD_MAX */
 	PS_UT_RETRANS,      /* retransmission overlapping consumed bytes we could not re-answer */
+	PS_UT_MODE,         /* opened or seen in another mode: accounting incomplete */
 	PS_UT__MAX,
 };
 
