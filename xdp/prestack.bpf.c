@@ -921,12 +921,14 @@ int ps_xdp(struct xdp_md *ctx)
 
 /* ----------------------------------------------------------------- TC -- */
 
+/* Replace the 32-bit field at `off` (from the frame start) of a segment
+ * whose TCP header starts at l4_off. */
 static __always_inline void tc_store32(struct __sk_buff *skb, __u32 l4_off,
 				       __u32 off, __u32 old, __u32 new)
 {
 	if (old == new)
 		return;
-	bpf_skb_store_bytes(skb, l4_off + off, &new, 4, 0);
+	bpf_skb_store_bytes(skb, off, &new, 4, 0);
 	/* l4_csum_replace handles CHECKSUM_PARTIAL skbs correctly */
 	bpf_l4_csum_replace(skb, l4_off + 16, old, new, 4);
 }
@@ -939,12 +941,12 @@ static __always_inline void tc_translate(struct __sk_buff *skb,
 	int changed = 0;
 
 	if (f->injected) {
-		tc_store32(skb, p->l4_off, 4, bpf_htonl(p->seq),
+		tc_store32(skb, p->l4_off, p->l4_off + 4, bpf_htonl(p->seq),
 			   bpf_htonl(k_seq_to_cli(f, p->seq, naive)));
 		changed = 1;
 	}
 	if (f->consumed && (p->flags & TCPF_ACK)) {
-		tc_store32(skb, p->l4_off, 8, bpf_htonl(p->ack),
+		tc_store32(skb, p->l4_off, p->l4_off + 8, bpf_htonl(p->ack),
 			   bpf_htonl(k_ack_to_cli(f, p->ack, naive)));
 		changed = 1;
 	}
@@ -956,9 +958,9 @@ static __always_inline void tc_translate(struct __sk_buff *skb,
 			break;
 		if (bpf_skb_load_bytes(skb, o, e, 8))
 			break;
-		tc_store32(skb, o, 0, e[0],
+		tc_store32(skb, p->l4_off, o, e[0],
 			   bpf_htonl(k_ack_to_cli(f, bpf_ntohl(e[0]), naive)));
-		tc_store32(skb, o, 4, e[1],
+		tc_store32(skb, p->l4_off, o + 4, e[1],
 			   bpf_htonl(k_ack_to_cli(f, bpf_ntohl(e[1]), naive)));
 		changed = 1;
 	}
