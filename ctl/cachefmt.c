@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: GPL-2.0
+/* cachefmt.c - cache keys and values in the layout of xdp/prestack.h. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include "cachefmt.h"
+
+__u32 ps_csum_partial(const void *buf, size_t len, __u32 seed)
+{
+	const unsigned char *p = buf;
+	__u64 sum = seed;
+	size_t i;
+
+	for (i = 0; i + 1 < len; i += 2) {
+		__u16 w;
+
+		memcpy(&w, p + i, 2);
+		sum += w;
+	}
+	if (len & 1) {
+		unsigned char last[2] = { p[len - 1], 0 };
+		__u16 w;
+
+		memcpy(&w, last, 2);
+		sum += w;
+	}
+	while (sum >> 32)
+		sum = (sum & 0xffffffff) + (sum >> 32);
+	return (__u32)sum;
+}
+
+__u16 ps_csum_fold(__u32 sum)
+{
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (__u16)sum;
+}
+
+__u32 ps_key_hash(const void *key, __u32 len)
+{
+	const unsigned char *p = key;
+	__u32 h = 2166136261u, i;
+
+	for (i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= 16777619u;
+	}
+	return h;
+}
+
+int ps_cache_key_build(struct ps_cache_key *k, const void *key, size_t len)
+{
+	memset(k, 0, sizeof(*k));
+	if (len == 0 || len > PS_KEY_MAX)
+		return -1;
+	k->len = (__u32)len;
+	memcpy(k->data, key, len);
+	return 0;
+}
+
+int ps_cache_val_build(struct ps_cache_val *v, const void *val, size_t len,
+		       __u32 gen, __u32 source)
+{
+	struct timespec ts;
+	int n;
+
+	memset(v, 0, sizeof(*v));
+	if (len > PS_VAL_MAX)
+		return -1;
+	n = snprintf((char *)v->reply, sizeof(v->reply), "$%zu\r\n", len);
+	memcpy(v->reply + n, val, len);
+	memcpy(v->reply + n + len, "\r\n", 2);
+	v->reply_len = (__u32)(n + len + 2);
+	v->val_len = (__u32)len;
+	v->csum = ps_csum_fold(ps_csum_partial(v->reply, v->reply_len, 0));
+	v->gen = gen;
+	v->source = source;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	v->filled_ns = (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
+	return 0;
+}

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* cachefmt.h - cache entries as the BPF programs expect them (no libbpf). */
+#ifndef PS_CACHEFMT_H
+#define PS_CACHEFMT_H
+
+#include <stddef.h>
+#include <linux/types.h>
+#include "prestack.h"
+
+/* ones' complement sum over native-endian 16-bit loads, like csum_partial */
+__u32 ps_csum_partial(const void *buf, size_t len, __u32 seed);
+__u16 ps_csum_fold(__u32 sum);
+/* FNV-1a, the hash the BPF side uses for invalidation epochs */
+__u32 ps_key_hash(const void *key, __u32 len);
+/* key: zero padded; -1 if len is 0 or over PS_KEY_MAX */
+int ps_cache_key_build(struct ps_cache_key *k, const void *key, size_t len);
+/* value: reply "$<n>\r\n<val>\r\n", its sum, gen; -1 if len > PS_VAL_MAX */
+int ps_cache_val_build(struct ps_cache_val *v, const void *val, size_t len,
+		       __u32 gen, __u32 source);
+
+#endif

@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# testbed.sh up|down|status [--no-redis]
+#
+# Two network namespaces joined by one veth pair, on the RFC 2544 benchmark
+# range, with Redis in the server namespace:
+#
+#   prestack-cli  ps-cli 198.18.0.2/24  <--->  ps-srv 198.18.0.1/24  prestack-srv
+#                 XDP_PASS program                redis-server :6379
+#
+# Offloads (TSO, GSO, GRO, checksums) are off on both ends: the server must
+# not see CHECKSUM_PARTIAL or GSO skbs at TC egress. `up` is idempotent,
+# `down` removes everything `up` made (Redis by the PID it recorded), and
+# an error or Ctrl-C during `up` leaves nothing behind.
+set -euo pipefail
+
+NS_CLI=prestack-cli
+NS_SRV=prestack-srv
+DEV_CLI=ps-cli
+DEV_SRV=ps-srv
+IP_CLI=198.18.0.2
+IP_SRV=198.18.0.1
+PORT=6379
+STATE=/run/prestack-testbed
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+PASS_OBJ=$TOP/build/client_pass.bpf.o
+OFFLOADS=(tso gso gro tx rx sg)
+
+usage() {
+	cat <<EOF
+usage: $0 up [--no-redis] | down | status
+
+  up        create $NS_CLI ($IP_CLI) and $NS_SRV ($IP_SRV:$PORT, redis-server)
+  down      remove everything up created (namespaces, veth, redis by PID)
+  status    show what is up; exit 0 if all of it is, 1 otherwise
+
+env PS_REDIS_ARGS: extra redis-server arguments
+EOF
+}
+
+die() { echo "testbed: $*" >&2; exit 1; }
+
+ns_exists() { ip netns list 2>/dev/null | grep -qw "^$1"; }
+
+redis_pid() {
+	local pid
+	[ -f "$STATE/redis.pid" ] || return 1
+	pid=$(cat "$STATE/redis.pid")
+	[ -n "$pid" ] && [ -d "/proc/$pid" ] &&
+		tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q redis-server || return 1
+	echo "$pid"
+}
+
+redis_ping() {
+	ip netns exec "$NS_SRV" redis-cli -h 127.0.0.1 -p "$PORT" ping 2>/dev/null |
+		grep -q PONG
+}
+
+offloads_off() {
+	local ns=$1 dev=$2 o out=()
+	for o in "${OFFLOADS[@]}"; do
+		if ip netns exec "$ns" ethtool -K "$dev" "$o" off >/dev/null 2>&1; then
+			out+=("$o=off")
+		else
+			out+=("$o=unchanged")
+		fi
+	done
+	echo "$ns/$dev ${out[*]}" >>"$STATE/offloads"
+}
+
+start_redis() {
+	# shellcheck disable=SC2086
+	ip netns exec "$NS_SRV" redis-server --bind "$IP_SRV" 127.0.0.1 \
+		--port "$PORT" --save '' --appendonly no --protected-mode no \
+		--daemonize yes --pidfile "$STATE/redis.pid.tmp" \
+		--logfile "$STATE/redis.log" ${PS_REDIS_ARGS:-}
+	for _ in $(seq 50); do
+		if [ -s "$STATE/redis.pid.tmp" ] && redis_ping; then
+			cp "$STATE/redis.pid.tmp" "$STATE/redis.pid"
+			return 0
+		fi
+		sleep 0.1
+	done
+	die "redis-server did not answer PING (see $STATE/redis.log)"
+}
+
+cmd_down() {
+	local pid
+	if pid=$(redis_pid); then
+		kill "$pid" 2>/dev/null || true
+		for _ in $(seq 50); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
+		[ -d "/proc/$pid" ] && kill -9 "$pid" 2>/dev/null || true
+	fi
+	ns_exists "$NS_CLI" && ip netns del "$NS_CLI"
+	ns_exists "$NS_SRV" && ip netns del "$NS_SRV"
+	rm -rf "$STATE"
+	return 0
+}
+
+cmd_up() {
+	local redis=1
+	for a in "$@"; do
+		case "$a" in
+		--no-redis) redis=0 ;;
+		*) usage >&2; exit 2 ;;
+		esac
+	done
+	[ "$(id -u)" -eq 0 ] || die "must run as root"
+	[ -f "$PASS_OBJ" ] || die "$PASS_OBJ missing: run make first"
+	if ns_exists "$NS_CLI" && ns_exists "$NS_SRV"; then
+		if [ $redis -eq 0 ] || redis_ping; then
+			echo "testbed: already up, nothing changed"
+			return 0
+		fi
+		start_redis
+		echo "testbed: already up; redis restarted (pid $(cat "$STATE/redis.pid"))"
+		return 0
+	fi
+
+	# anything half made (by us) goes first; then undo on error or Ctrl-C
+	cmd_down
+	trap 'echo "testbed: up failed, cleaning up" >&2; cmd_down; exit 1' ERR INT TERM
+	mkdir -p "$STATE"
+	ip netns add "$NS_CLI"
+	ip netns add "$NS_SRV"
+	ip link add "$DEV_CLI" netns "$NS_CLI" type veth peer name "$DEV_SRV" netns "$NS_SRV"
+	ip -n "$NS_CLI" addr add "$IP_CLI/24" dev "$DEV_CLI"
+	ip -n "$NS_SRV" addr add "$IP_SRV/24" dev "$DEV_SRV"
+	ip -n "$NS_CLI" link set lo up
+	ip -n "$NS_SRV" link set lo up
+	ip -n "$NS_CLI" link set "$DEV_CLI" up
+	ip -n "$NS_SRV" link set "$DEV_SRV" up
+	: >"$STATE/offloads"
+	offloads_off "$NS_CLI" "$DEV_CLI"
+	offloads_off "$NS_SRV" "$DEV_SRV"
+	# veth hands XDP_TX frames only to a peer that runs XDP itself
+	ip -n "$NS_CLI" link set dev "$DEV_CLI" xdpdrv obj "$PASS_OBJ" sec xdp
+	[ $redis -eq 1 ] && start_redis
+	trap - ERR INT TERM
+	echo "testbed: up ($NS_CLI $IP_CLI <-> $NS_SRV $IP_SRV:$PORT${redis:+, redis pid $(cat "$STATE/redis.pid" 2>/dev/null)})"
+}
+
+cmd_status() {
+	local ok=0 pid
+	for ns in "$NS_CLI" "$NS_SRV"; do
+		if ns_exists "$ns"; then echo "netns $ns: up"; else echo "netns $ns: missing"; ok=1; fi
+	done
+	if ns_exists "$NS_CLI"; then
+		ip -n "$NS_CLI" -br link show "$DEV_CLI" 2>/dev/null || ok=1
+		ip -n "$NS_CLI" link show "$DEV_CLI" 2>/dev/null | grep -q "prog/xdp" &&
+			echo "xdp on $DEV_CLI: yes" || { echo "xdp on $DEV_CLI: no"; ok=1; }
+	fi
+	if ns_exists "$NS_SRV"; then
+		ip -n "$NS_SRV" -br link show "$DEV_SRV" 2>/dev/null || ok=1
+		ip -n "$NS_SRV" link show "$DEV_SRV" 2>/dev/null | grep -q "prog/xdp" &&
+			echo "xdp on $DEV_SRV: yes (prestack attached?)" || echo "xdp on $DEV_SRV: no"
+	fi
+	[ -f "$STATE/offloads" ] && sed 's/^/offloads /' "$STATE/offloads"
+	if pid=$(redis_pid) && redis_ping; then
+		echo "redis: pid $pid, PING ok"
+	else
+		echo "redis: not running"; ok=1
+	fi
+	return $ok
+}
+
+case "${1:-}" in
+up) shift; cmd_up "$@" ;;
+down) cmd_down; echo "testbed: down" ;;
+status) cmd_status ;;
+-h|--help|help) usage ;;
+*) usage >&2; exit 2 ;;
+esac
