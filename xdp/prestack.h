@@ -125,11 +125,13 @@ enum ps_untrust {
 struct ps_req_parser {
 	__u8  state;     /* PS_RQ_* (resp.h) */
 	__u8  cmd;       /* PS_CMD_* of the command being parsed */
-	__u8  pad[2];
+	__u8  name_have; /* bytes of a split command name collected in name[] */
+	__u8  pad;
 	__u32 nargs;     /* arguments announced by '*' */
 	__u32 arg_idx;   /* argument being parsed */
 	__u32 left;      /* number being parsed, then bytes left of the argument */
 	__u32 arg_len;   /* length of the argument being parsed */
+	__u8  name[16];  /* command name split across segments */
 };
 
 /* Reply stream parser state (server -> client), persisted per flow. */

@@ -131,6 +131,49 @@ static __always_inline void ps_pack_upper(struct ps_scratch *s, __u32 off,
 	*w1 = b;
 }
 
+static __always_inline void ps_pack_name(const struct ps_req_parser *rq,
+					 __u32 n, __u64 *w0, __u64 *w1)
+{
+	__u64 a = 0, b = 0;
+	__u32 i;
+
+	for (i = 0; i < 16; i++) {
+		__u8 c;
+
+		if (i >= n)
+			break;
+		c = rq->name[i];
+		if (c >= 'a' && c <= 'z')
+			c -= 'a' - 'A';
+		if (i < 8)
+			a |= (__u64)c << (8 * i);
+		else
+			b |= (__u64)c << (8 * (i - 8));
+	}
+	*w0 = a;
+	*w1 = b;
+}
+
+/* Keep the bytes of a command name that continues in the next segment. */
+static __always_inline void rq_collect_name(struct ps_scratch *s,
+					    struct ps_req_parser *rq,
+					    __u32 pos, __u32 avail)
+{
+	__u32 i, have = rq->name_have, data_left;
+
+	if (rq->arg_idx != 0 || rq->arg_len > 16)
+		return;
+	/* rq->left counts the CRLF too */
+	data_left = rq->left > 2 ? rq->left - 2 : 0;
+	for (i = 0; i < 16; i++) {
+		if (i >= avail || i >= data_left || have >= 16)
+			break;
+		rq->name[have & 15] = s->buf[(pos + i) & PS_BUF_MASK];
+		have++;
+	}
+	rq->name_have = have;
+}
+
 /* FNV-1a over the key bytes; the control tool computes the same. */
 static __always_inline __u32 ps_key_hash(const struct ps_cache_key *k)
 {
@@ -214,17 +257,22 @@ static __always_inline void rq_arg_done(struct ps_scratch *s,
 	if (idx == 0) {
 		__u64 w0, w1;
 
-		if (!vis) {
-			rq->cmd = PS_CMD_SPLIT;
-			if (!s->naive)
-				ps_flush(s);
-			return;
-		}
 		if (alen > 16) {
 			rq->cmd = PS_CMD_WRITE;
 			return;
 		}
-		ps_pack_upper(s, off, alen, &w0, &w1);
+		if (!vis) {
+			/* the name came in pieces, collected in rq->name */
+			if (rq->name_have != alen) {
+				rq->cmd = PS_CMD_SPLIT;
+				if (!s->naive)
+					ps_flush(s);
+				return;
+			}
+			ps_pack_name(rq, alen, &w0, &w1);
+		} else {
+			ps_pack_upper(s, off, alen, &w0, &w1);
+		}
 		rq->cmd = ps_classify(w0, w1, alen);
 		if (rq->cmd == PS_CMD_FLUSH)
 			ps_flush(s);
@@ -367,6 +415,7 @@ __noinline int ps_rq_step(struct ps_scratch *s)
 		rq->arg_len = rq->left;
 		rq->left = rq->arg_len + 2;
 		rq->state = PS_RQ_ARG;
+		rq->name_have = 0;
 		s->arg_off = pos + 1;
 		s->arg_vis = 1;
 		break;
@@ -375,12 +424,15 @@ __noinline int ps_rq_step(struct ps_scratch *s)
 
 		if (rq->left > avail) {
 			/* continues in the next segment */
+			rq_collect_name(s, rq, pos, avail);
 			rq->left -= avail;
 			s->arg_vis = 0;
 			s->pos = len;
 			return 1;
 		}
 		end = pos + rq->left;
+		if (!s->arg_vis)
+			rq_collect_name(s, rq, pos, avail); /* the last piece */
 		if (s->buf[(end - 1) & PS_BUF_MASK] != '\n' ||
 		    (rq->left >= 2 && s->buf[(end - 2) & PS_BUF_MASK] != '\r'))
 			return rq_error(s);

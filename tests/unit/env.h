@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* env.h - a loaded (not attached) prestack and the fixture flow. */
+#ifndef PS_TEST_ENV_H
+#define PS_TEST_ENV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "prestack.h"
+#include "pkt.h"
+
+#define CLI_IP   0xc6120002u /* 198.18.0.2 */
+#define SRV_IP   0xc6120001u /* 198.18.0.1 */
+#define CLI_PORT 40000
+#define SRV_PORT 6379
+#define CISN     1000000u
+#define SISN     5000000u
+#define SRV_WIN  65160
+#define CLI_TSV  100u   /* client TSval in the SYN */
+#define SRV_TSV  7000u  /* server TSval in the SYN-ACK */
+
+extern const uint8_t CLI_MAC[6], SRV_MAC[6];
+
+struct env {
+	struct prestack_bpf *skel;
+	int xdp, tc, cfg, flows, cache, stats, epochs;
+	bool ts;            /* fixture flow negotiated timestamps */
+	uint32_t cseq;      /* client's next seq (client space) */
+	uint32_t sseq;      /* client's view of the server's next seq */
+	uint32_t kseq;      /* kernel's next seq (kernel space) */
+	uint32_t kack;      /* kernel's ack (kernel space) */
+	uint32_t tsval;     /* client's TSval, bumped per segment */
+};
+
+int env_open(struct env *e, uint32_t mode, uint32_t flags);
+void env_close(struct env *e);
+void env_set_mode(struct env *e, uint32_t mode, uint32_t flags);
+
+/* run one frame; *outlen gets the output length; returns the verdict */
+int xdp_run(struct env *e, const uint8_t *in, size_t len, uint8_t *out, size_t *outlen);
+int tc_run(struct env *e, const uint8_t *in, size_t len, uint8_t *out, size_t *outlen);
+
+uint64_t stat_get(struct env *e, int idx);
+int flow_get(struct env *e, struct ps_flow *f);
+int cache_put(struct env *e, const char *key, const char *val);
+int cache_has(struct env *e, const char *key, char *val, size_t cap);
+
+/* SYN, SYN-ACK, ACK of the fixture flow (with or without timestamps) */
+int handshake(struct env *e, bool ts);
+
+/* client -> server data segment in client space at e->cseq, acking e->sseq */
+size_t cli_seg(struct env *e, uint8_t *buf, const char *payload, size_t len,
+	       uint8_t flags);
+/* server -> client segment in kernel space at e->kseq, acking e->kack */
+size_t srv_seg(struct env *e, uint8_t *buf, const char *payload, size_t len,
+	       uint8_t flags);
+
+#endif
