@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# (d) 8 connections, 50 keys, 100000 mixed GET/SET/DEL in guarded mode, one
+# at a time in a random interleaving so the model is exact: zero wrong
+# values, zero stale reads, zero errors, and hits at XDP.
+. "$(dirname "$0")/lib.sh"
+plan 2
+setup guarded
+h0=$(stat get_hits)
+out=$(cli timeout 600 $PY "$TOP/tests/live/checker.py" --host $SRV --ops 100000 --conns 8 --keys 50 2>&1)
+r=$?
+echo "$out" | sed 's/^/#   /'
+ok $r "checker: every reply matches the model"
+h=$(( $(stat get_hits) - h0 ))
+ok $([ "$h" -gt 0 ]; echo $?) "GETs answered at XDP during the run ($h)"
+"$PS" stats "${TGT[@]}" --json | sed 's/^/#   /'
+finish
