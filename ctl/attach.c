@@ -419,22 +419,6 @@ int cmd_mode(int argc, char **argv)
 	return 0;
 }
 
-static long map_count(int fd, size_t key_size)
-{
-	char k[128], next[128];
-	void *prev = NULL;
-	long n = 0;
-
-	if (key_size > sizeof(k))
-		return -1;
-	while (bpf_map_get_next_key(fd, prev, next) == 0) {
-		memcpy(k, next, key_size);
-		prev = k;
-		n++;
-	}
-	return n;
-}
-
 static void status_one(const struct ps_target *t, bool json, bool first)
 {
 	struct ps_meta meta = {};
@@ -451,8 +435,8 @@ static void status_one(const struct ps_target *t, bool json, bool first)
 		goto out;
 	bpf_map_lookup_elem(mfd, &zero, &meta);
 	bpf_map_lookup_elem(cfd, &zero, &cfg);
-	flows = map_count(ffd, sizeof(struct ps_flow_key));
-	entries = map_count(kfd, sizeof(struct ps_cache_key));
+	flows = ps_map_count(ffd, sizeof(struct ps_flow_key));
+	entries = ps_map_count(kfd, sizeof(struct ps_cache_key));
 	if (json)
 		printf("%s{\"netns\":\"%s\",\"dev\":\"%s\",\"ifindex\":%u,\"port\":%u,"
 		       "\"mode\":\"%s\",\"xdp_prog_id\":%u,\"tc_prog_id\":%u,"

@@ -38,6 +38,8 @@ int ps_parse_u32(const char *s, __u32 min, __u32 max, __u32 *out);
 int ps_mode_parse(const char *s);
 const char *ps_mode_name(__u32 mode);
 void ps_json_str(FILE *f, const void *s, size_t n);
+/* entries in a map (walks the keys) */
+long ps_map_count(int fd, size_t key_size);
 /* flows with a non-zero offset: detaching or switching off corrupts them */
 int ps_count_offset_flows(int flows_fd, int *total);
 

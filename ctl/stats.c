@@ -47,20 +47,6 @@ static int read_stats(int fd, __u64 *out)
 	return 0;
 }
 
-static long count_keys(int fd, size_t ksz)
-{
-	char k[128], next[128];
-	void *prev = NULL;
-	long n = 0;
-
-	while (ksz <= sizeof(k) && bpf_map_get_next_key(fd, prev, next) == 0) {
-		memcpy(k, next, ksz);
-		prev = k;
-		n++;
-	}
-	return n;
-}
-
 static __u64 sum_prefix(const __u64 *c, const char *prefix)
 {
 	__u64 s = 0;
@@ -161,11 +147,11 @@ int cmd_stats(int argc, char **argv)
 	if (read_stats(sfd, cur))
 		return 1;
 	if (json)
-		print_json(cur, count_keys(ffd, sizeof(struct ps_flow_key)),
-			   count_keys(kfd, sizeof(struct ps_cache_key)), cfg.mode);
+		print_json(cur, ps_map_count(ffd, sizeof(struct ps_flow_key)),
+			   ps_map_count(kfd, sizeof(struct ps_cache_key)), cfg.mode);
 	else
-		print_table(cur, NULL, 0, count_keys(ffd, sizeof(struct ps_flow_key)),
-			    count_keys(kfd, sizeof(struct ps_cache_key)), cfg.mode);
+		print_table(cur, NULL, 0, ps_map_count(ffd, sizeof(struct ps_flow_key)),
+			    ps_map_count(kfd, sizeof(struct ps_cache_key)), cfg.mode);
 	if (!watch)
 		return 0;
 
@@ -183,14 +169,14 @@ int cmd_stats(int argc, char **argv)
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		bpf_map_lookup_elem(cfd, &zero, &cfg);
 		if (json)
-			print_json(cur, count_keys(ffd, sizeof(struct ps_flow_key)),
-				   count_keys(kfd, sizeof(struct ps_cache_key)), cfg.mode);
+			print_json(cur, ps_map_count(ffd, sizeof(struct ps_flow_key)),
+				   ps_map_count(kfd, sizeof(struct ps_cache_key)), cfg.mode);
 		else
 			print_table(cur, prev,
 				    (double)(t1.tv_sec - t0.tv_sec) +
 					    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
-				    count_keys(ffd, sizeof(struct ps_flow_key)),
-				    count_keys(kfd, sizeof(struct ps_cache_key)), cfg.mode);
+				    ps_map_count(ffd, sizeof(struct ps_flow_key)),
+				    ps_map_count(kfd, sizeof(struct ps_cache_key)), cfg.mode);
 		t0 = t1;
 	}
 	return 0;

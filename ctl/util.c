@@ -216,3 +216,19 @@ int ps_count_offset_flows(int fd, int *total)
 		*total = all;
 	return n;
 }
+
+long ps_map_count(int fd, size_t key_size)
+{
+	char k[128], next[128];
+	void *prev = NULL;
+	long n = 0;
+
+	if (key_size > sizeof(k))
+		return -1;
+	while (bpf_map_get_next_key(fd, prev, next) == 0) {
+		memcpy(k, next, key_size);
+		prev = k;
+		n++;
+	}
+	return n;
+}

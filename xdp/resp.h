@@ -108,8 +108,10 @@ __noinline int ps_classify(__u64 w0, __u64 w1, __u32 n)
 }
 #undef IS
 
-static __always_inline void ps_pack_upper(struct ps_scratch *s, __u32 off,
-					  __u32 n, __u64 *w0, __u64 *w1)
+/* Upper-case n <= 16 bytes of base[(off + i) & mask] into two words. */
+static __always_inline void ps_pack_upper(const __u8 *base, __u32 off,
+					  __u32 mask, __u32 n, __u64 *w0,
+					  __u64 *w1)
 {
 	__u64 a = 0, b = 0;
 	__u32 i;
@@ -119,30 +121,7 @@ static __always_inline void ps_pack_upper(struct ps_scratch *s, __u32 off,
 
 		if (i >= n)
 			break;
-		c = s->buf[(off + i) & PS_BUF_MASK];
-		if (c >= 'a' && c <= 'z')
-			c -= 'a' - 'A';
-		if (i < 8)
-			a |= (__u64)c << (8 * i);
-		else
-			b |= (__u64)c << (8 * (i - 8));
-	}
-	*w0 = a;
-	*w1 = b;
-}
-
-static __always_inline void ps_pack_name(const struct ps_req_parser *rq,
-					 __u32 n, __u64 *w0, __u64 *w1)
-{
-	__u64 a = 0, b = 0;
-	__u32 i;
-
-	for (i = 0; i < 16; i++) {
-		__u8 c;
-
-		if (i >= n)
-			break;
-		c = rq->name[i];
+		c = base[(off + i) & mask];
 		if (c >= 'a' && c <= 'z')
 			c -= 'a' - 'A';
 		if (i < 8)
@@ -243,7 +222,7 @@ static __always_inline int ps_upper_is_reply(struct ps_scratch *s, __u32 off)
 {
 	__u64 w0, w1;
 
-	ps_pack_upper(s, off, 5, &w0, &w1);
+	ps_pack_upper(s->buf, off, PS_BUF_MASK, 5, &w0, &w1);
 	return w0 == PS_W0("REPLY");
 }
 
@@ -269,9 +248,9 @@ static __always_inline void rq_arg_done(struct ps_scratch *s,
 					ps_flush(s);
 				return;
 			}
-			ps_pack_name(rq, alen, &w0, &w1);
+			ps_pack_upper(rq->name, 0, 15, alen, &w0, &w1);
 		} else {
-			ps_pack_upper(s, off, alen, &w0, &w1);
+			ps_pack_upper(s->buf, off, PS_BUF_MASK, alen, &w0, &w1);
 		}
 		rq->cmd = ps_classify(w0, w1, alen);
 		if (rq->cmd == PS_CMD_FLUSH)
