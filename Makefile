@@ -72,7 +72,7 @@ $(BUILD)/ctl/%.o: ctl/%.c $(CTL_HDRS) xdp/prestack.h $(SKELS) | $(BUILD)/ctl
 
 $(BUILD)/prestack: $(CTL_OBJS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lhiredis
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lhiredis -lpcap
 
 $(BUILD)/unit/%.o: tests/unit/%.c $(UNIT_HDRS) xdp/prestack.h $(SKELS) | $(BUILD)/unit
 	$(call msg,CC,$@)
@@ -96,3 +96,10 @@ demo: deps all
 
 clean:
 	$(Q)rm -rf $(BUILD)
+
+# the pcap suite: every pcaps/<scenario>.py writes <scenario>.pcap + .json
+PCAP_GENS := $(filter-out pcaps/lib.py,$(wildcard pcaps/*.py))
+.PHONY: pcaps
+pcaps:
+	$(Q)for g in $(PCAP_GENS); do (cd pcaps && $(PY) $$(basename $$g)) || exit 1; done
+	@echo "  PCAPS    $(words $(PCAP_GENS)) scenarios in pcaps/"

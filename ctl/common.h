@@ -55,5 +55,6 @@ int cmd_status(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_flows(int argc, char **argv);
 int cmd_cache(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
 
 #endif

@@ -17,6 +17,7 @@ static const struct subcmd cmds[] = {
 	{ "stats", cmd_stats, "counters (--json, --watch SECS)" },
 	{ "flows", cmd_flows, "per-flow mirrors (--json)" },
 	{ "cache", cmd_cache, "cache set|get|del|flush|list|warm" },
+	{ "replay", cmd_replay, "offline: a pcap through the programs (test run)" },
 };
 
 static void usage(FILE *f)

@@ -37,6 +37,7 @@ run_one() { # name, command...
 
 if [ "$what" != live ]; then
 	run_one unit ./build/test_prog
+	run_one replay-offline /usr/bin/python3 tests/replay_check.py
 fi
 if [ "$what" != unit ]; then
 	for t in tests/live/test-*.sh; do

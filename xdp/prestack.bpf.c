@@ -39,8 +39,15 @@ static __always_inline void stat_inc(__u32 idx)
 	stat_add(idx, 1);
 }
 
+/* The kernel's TCP timestamp clock is CLOCK_MONOTONIC in ms (plus a
+ * per-connection offset learnt from the SYN-ACK); replay overrides it. */
 static __always_inline __u32 now_ms(void)
 {
+	__u32 zero = 0;
+	struct ps_config *cfg = bpf_map_lookup_elem(&ps_config, &zero);
+
+	if (cfg && cfg->clock_ms)
+		return cfg->clock_ms;
 	return (__u32)(bpf_ktime_get_ns() / 1000000);
 }
 

@@ -46,6 +46,9 @@ struct ps_config {
 	__u16 port;      /* Redis port, host byte order */
 	__u16 pad;
 	__u32 cache_gen; /* bumped to flush the cache: entries of an older gen miss */
+	__u32 clock_ms;  /* 0: real clock; else the ms clock the programs use
+			  * (offline replay sets it from pcap timestamps so
+			  * that reply TSvals are reproducible) */
 };
 
 struct ps_cache_key {
