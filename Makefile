@@ -103,3 +103,8 @@ PCAP_GENS := $(filter-out pcaps/lib.py,$(wildcard pcaps/*.py))
 pcaps:
 	$(Q)for g in $(PCAP_GENS); do (cd pcaps && $(PY) $$(basename $$g)) || exit 1; done
 	@echo "  PCAPS    $(words $(PCAP_GENS)) scenarios in pcaps/"
+
+# every scenario offline in every mode: results/failures-replay.{csv,png,pdf}
+.PHONY: replay-suite
+replay-suite: all
+	$(Q)$(PY) experiments/replay_suite.py

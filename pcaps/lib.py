@@ -46,6 +46,9 @@ class Conv:
         self.sv, self.kack = sisn, cisn
         self.ctsv, self.stsv = 100, 7000
         self.ipid = 1
+        self.isn_s = sisn
+        self.expected = b""     # what the client must receive, in order
+        self.stale = []         # cached values that would be stale if served
 
     # -- frames --------------------------------------------------------
     def _tick(self, ms=1):
@@ -97,6 +100,7 @@ class Conv:
             n = len(payload) + (1 if "F" in flags or "S" in flags else 0)
             self.k += n
             self.sv += n
+            self.expected += payload
         return p
 
     # -- steps -----------------------------------------------------------
@@ -126,6 +130,7 @@ class Conv:
         """The client sends what prestack answers (the kernel never sees it)."""
         p = self.c2s(payload)
         self.sv += len(reply)
+        self.expected += reply
         return p
 
     def to_kernel(self, payload, reply=None, flags="PA"):
@@ -149,7 +154,9 @@ class Conv:
         wrpcap(os.path.join(here, name + ".pcap"), self.frames)
         meta = {"name": name, "description": description, "cache": cache,
                 "frames": len(self.frames), "expect": expect,
-                "live": live or {}, "checks": checks or []}
+                "live": live or {}, "checks": checks or [],
+                "expected_stream": self.expected.decode("latin1"),
+                "server_isn": self.isn_s, "stale_values": self.stale}
         with open(os.path.join(here, name + ".json"), "w") as f:
             json.dump(meta, f, indent=2, sort_keys=True)
             f.write("\n")

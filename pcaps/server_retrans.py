@@ -12,6 +12,7 @@ k0 = c.k
 c.to_kernel(resp("SET", "x", "1"), b"+OK\r\n")
 sv_before = c.sv - 5            # the client never got the +OK
 c.c2s(resp("GET", "foo"), ack=sv_before)
+c.expected += bulk("bar")      # answered at XDP, after the +OK
 c.s2c(b"+OK\r\n", seq=k0, advance=False, ms=200)
 c.write("server_retrans", __doc__.strip(), {"foo": "bar"},
         {"off": "POP PO P O", "naive": "POP PO T O", "guarded": "POP PO T O"},

@@ -6,10 +6,10 @@ from lib import Conv, bulk, resp
 
 c = Conv()
 c.handshake()
-c.to_kernel(resp("GET", "foo"), bulk("bar"))
+c.hit(resp("GET", "foo"), bulk("bar"))
 c.c2s(resp("GET", "foo"), opts=[])
 c.kack = c.c
 c.s2c(bulk("bar"))
 c.write("timestamps", __doc__.strip(), {"foo": "bar"},
-        {"off": "POP PO P O", "naive": "POP TO T O", "guarded": "POP TO P O"},
+        {"off": "POP P P O", "naive": "POP T T O", "guarded": "POP T P O"},
         live={"off": "correct", "naive": "correct", "guarded": "correct"})
