@@ -107,4 +107,4 @@ pcaps:
 # every scenario offline in every mode: results/failures-replay.{csv,png,pdf}
 .PHONY: replay-suite
 replay-suite: all
-	$(Q)$(PY) experiments/replay_suite.py
+	$(Q)$(PY) experiments/replay_suite.py --live

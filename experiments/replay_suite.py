@@ -33,9 +33,10 @@ RESULTS = os.path.join(TOP, "results")
 MODES = ["off", "naive", "guarded"]
 LETTER = {("c2s", "pass"): "P", ("c2s", "tx"): "T", ("c2s", "drop"): "D",
           ("s2c", "ok"): "O"}
-OUTCOMES = ["correct", "stall", "stale", "wrong-bytes", "n/a", "error"]
+OUTCOMES = ["correct", "stall", "stale", "wrong-bytes", "reset", "n/a", "error"]
 COLORS = {"correct": "#4caf50", "stall": "#ffb300", "stale": "#fb8c00",
-          "wrong-bytes": "#e53935", "n/a": "#e0e0e0", "error": "#757575"}
+          "wrong-bytes": "#e53935", "reset": "#8e24aa", "n/a": "#e0e0e0",
+          "error": "#757575"}
 
 
 def sh(*cmd):
@@ -100,15 +101,16 @@ def run(meta, pcap, mode, tmp):
             "received": len(got), "expected": len(meta["expected_stream"])}
 
 
-def matrix(rows, path):
+def matrix(rows, path, key="offline_outcome", title="what the client receives (offline replay, pcaps/)"):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
     names = sorted({r["scenario"] for r in rows})
-    cell = {(r["scenario"], r["mode"]): r["offline_outcome"] for r in rows}
-    exact = {(r["scenario"], r["mode"]): r["model_exact"] for r in rows}
+    cell = {(r["scenario"], r["mode"]): r[key] for r in rows}
+    live_panel = key != "offline_outcome"
+    exact = {(r["scenario"], r["mode"]): 1 if live_panel else r["model_exact"] for r in rows}
     fig, ax = plt.subplots(figsize=(6.4, 0.36 * len(names) + 1.4))
     for y, n in enumerate(names):
         for x, m in enumerate(MODES):
@@ -122,10 +124,11 @@ def matrix(rows, path):
     ax.set_xticks([i + 0.5 for i in range(len(MODES))], MODES)
     ax.set_yticks([i + 0.5 for i in range(len(names))], names, fontsize=8)
     ax.xaxis.tick_top()
-    ax.set_title("what the client receives (offline replay, pcaps/)", fontsize=9, pad=22)
-    ax.legend(handles=[Patch(color=COLORS[o], label=o) for o in OUTCOMES[:5]] +
-              [Patch(facecolor="white", edgecolor="black", hatch="///",
-                     label="approximate (decides unlike the capture)")],
+    ax.set_title(title, fontsize=9, pad=22)
+    ax.legend(handles=[Patch(color=COLORS[o], label=o) for o in OUTCOMES[:6]] +
+              ([] if live_panel else
+               [Patch(facecolor="white", edgecolor="black", hatch="///",
+                      label="approximate (decides unlike the capture)")]),
               loc="upper center", bbox_to_anchor=(0.5, -0.01), ncol=3, fontsize=7,
               frameon=False)
     fig.tight_layout()
@@ -133,7 +136,19 @@ def matrix(rows, path):
         fig.savefig(f"{path}.{ext}", dpi=150)
 
 
+def live(name, mode):
+    """experiments/liveplay against the testbed; None if it failed to run."""
+    r = subprocess.run([os.path.join(TOP, "experiments", "liveplay"), name, "--mode", mode],
+                       capture_output=True, text=True, timeout=120)
+    try:
+        return json.loads(r.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        sys.stderr.write(f"liveplay {name} {mode} failed: {r.stderr[-300:]}\n")
+        return None
+
+
 def main():
+    do_live = "--live" in sys.argv
     os.makedirs(RESULTS, exist_ok=True)
     machine = {"host_kernel": platform.release(),
                "cpu": sh("sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2").strip(),
@@ -155,6 +170,10 @@ def main():
                 world = meta["expect"]["guarded"].replace(" ", "")
                 exact = int(mode != "off" and r is not None and r["trace"] == world)
                 c = r["counters"] if r else {}
+                lv = live(meta["name"], mode) if do_live else None
+                if do_live:
+                    print(f"  live {meta['name']:<22} {mode:<8} "
+                          f"{lv['outcome'] if lv else 'error'}", flush=True)
                 rows.append({
                     "scenario": meta["name"], "mode": mode,
                     "expected_trace": want, "offline_trace": r["trace"] if r else "",
@@ -163,7 +182,10 @@ def main():
                                         r["outcome"] if r else "error"),
                     "model_exact": exact,
                     "predicted_live": meta["live"].get(mode, ""),
-                    "live_outcome": "not-run",
+                    "live_outcome": (lv["outcome"] if lv else "error") if do_live else "not-run",
+                    "live_hits": lv.get("get_hits", "") if lv else "",
+                    "live_retrans_replies": lv.get("retrans_replies", "") if lv else "",
+                    "live_capture": lv.get("capture", "") if lv else "",
                     "bytes_received": r["received"] if r else 0,
                     "bytes_expected": r["expected"] if r else 0,
                     "get_hits": c.get("get_hits", 0), "replies": c.get("replies", 0),
@@ -179,13 +201,19 @@ def main():
         w.writeheader()
         w.writerows(rows)
     matrix(rows, os.path.join(RESULTS, "failures-replay-matrix"))
+    if do_live:
+        matrix(rows, os.path.join(RESULTS, "failures-replay-live-matrix"), "live_outcome",
+               "what the client receives (live replay, testbed)")
     width = max(len(r["scenario"]) for r in rows)
-    print(f"{'scenario':<{width}}  " + "  ".join(f"{m:<11}" for m in MODES))
+    print(f"{'scenario (offline / live)':<{width + 4}}  " + "  ".join(f"{m:<24}" for m in MODES))
     for n in sorted({r["scenario"] for r in rows}):
-        cells = {r["mode"]: r["offline_outcome"] for r in rows if r["scenario"] == n}
-        print(f"{n:<{width}}  " + "  ".join(f"{cells[m]:<11}" for m in MODES))
+        cells = {r["mode"]: f"{r['offline_outcome']} / {r['live_outcome']}"
+                 for r in rows if r["scenario"] == n}
+        print(f"{n:<{width + 4}}  " + "  ".join(f"{cells[m]:<24}" for m in MODES))
     print(f"wrote {out} and results/failures-replay-matrix.{{png,pdf}}")
-    bad = [r for r in rows if r["mode"] == "guarded" and r["offline_outcome"] in ("wrong-bytes", "stale")]
+    bad = [r for r in rows if r["mode"] == "guarded" and
+           (r["offline_outcome"] in ("wrong-bytes", "stale") or
+            r["live_outcome"] in ("wrong-bytes", "stale"))]
     if bad:
         print("guarded delivered wrong or stale bytes in: " + ", ".join(r["scenario"] for r in bad))
         return 1

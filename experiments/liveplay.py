@@ -1,0 +1,165 @@
+#!/usr/bin/python3
+"""liveplay.py - replay the client side of a pcaps/ scenario against the
+live server (run inside prestack-cli by experiments/liveplay).
+
+The client's own sequence numbers are the capture's (we are the client);
+acks are rebased to the live server's ISN and never acknowledge more than
+was received; TSecr echoes the live server's last TSval. Frames go out at
+layer 2 (AF_PACKET), so the nftables rule that drops this namespace's
+kernel RSTs for the port does not drop ours. Pacing: after each frame with
+data, wait for the server's bytes to settle (or the capture's own gap when
+it is longer). Then classify what arrived against the expected stream:
+correct, wrong-bytes, stale, stall, reset. Prints one JSON line.
+"""
+import argparse
+import json
+import sys
+import time
+
+from scapy.all import (IP, TCP, AsyncSniffer, Ether, Raw, conf, rdpcap,  # noqa: E402
+                       sendp)
+
+ap = argparse.ArgumentParser(description=__doc__)
+ap.add_argument("pcap")
+ap.add_argument("--meta", required=True, help="the scenario's .json")
+ap.add_argument("--iface", default="ps-cli")
+ap.add_argument("--dst-mac", required=True, help="the server veth's MAC")
+ap.add_argument("--settle", type=float, default=0.15)
+ap.add_argument("--tail", type=float, default=1.5, help="seconds to wait at the end")
+a = ap.parse_args()
+conf.verb = 0
+
+meta = json.load(open(a.meta))
+frames = rdpcap(a.pcap)
+cport = next(p[TCP].sport for p in frames if TCP in p and p[TCP].dport == 6379)
+isn_pcap = meta["server_isn"]
+
+captured = []  # AsyncSniffer.results is only set once it stops
+sniff = AsyncSniffer(iface=a.iface, store=False, prn=captured.append,
+                     filter=f"tcp and src port 6379 and dst port {cport}")
+sniff.start()
+time.sleep(0.3)
+
+state = {"isn": None, "tsval": 0, "seen": 0}
+
+
+def server_pkts():
+    return [p for p in list(captured) if TCP in p]
+
+
+def update():
+    """Learn the live ISN and the server's TSval; return the contiguous
+    bytes received so far (client space, from ISN + 1)."""
+    pk = server_pkts()
+    for p in pk[state["seen"]:]:
+        t = p[TCP]
+        if t.flags & 0x12 == 0x12 and state["isn"] is None:
+            state["isn"] = t.seq
+        for o in t.options:
+            if o[0] == "Timestamp":
+                state["tsval"] = max(state["tsval"], o[1][0])
+    state["seen"] = len(pk)
+
+
+def reassemble():
+    data, conflict, rst = {}, False, False
+    if state["isn"] is None:
+        return b"", False, False, False
+    for p in server_pkts():
+        t = p[TCP]
+        if t.flags & 0x04:
+            rst = True
+        pl = bytes(t.payload)
+        off = (t.seq - (state["isn"] + 1)) & 0xffffffff
+        if off > 1 << 30:
+            continue  # before our window (SYN-ACK)
+        for i, b in enumerate(pl):
+            if data.setdefault(off + i, b) != b:
+                conflict = True
+    out = bytearray()
+    while len(out) in data:
+        out.append(data[len(out)])
+    extra = any(o >= len(out) for o in data)
+    return bytes(out), conflict, rst, extra
+
+
+def settle(limit):
+    t0 = time.time()
+    last, last_change = len(server_pkts()), time.time()
+    while time.time() - t0 < limit:
+        time.sleep(0.02)
+        n = len(server_pkts())
+        if n != last:
+            last, last_change = n, time.time()
+        elif time.time() - last_change > a.settle and time.time() - t0 > a.settle:
+            break
+    update()
+
+
+prev_t = None
+for p in frames:
+    if TCP not in p or p[TCP].dport != 6379:
+        continue
+    gap = 0 if prev_t is None else float(p.time - prev_t)
+    prev_t = p.time
+    if gap > 0.05:
+        time.sleep(gap)
+    t = p[TCP]
+    update()
+    ack = 0
+    if t.flags & 0x10 and state["isn"] is not None:
+        got, _, _, _ = reassemble()
+        rcv_nxt = (state["isn"] + 1 + len(got)) & 0xffffffff
+        want = (t.ack - isn_pcap + state["isn"]) & 0xffffffff
+        # never ack what did not arrive
+        ack = want if ((rcv_nxt - want) & 0xffffffff) < 1 << 31 else rcv_nxt
+    opts = []
+    for o in t.options:
+        if o[0] == "Timestamp":
+            opts.append(("Timestamp", (o[1][0], state["tsval"] if t.flags & 0x10 else 0)))
+        elif o[0] == "SAck" and state["isn"] is not None:
+            opts.append(("SAck", tuple((e - isn_pcap + state["isn"]) & 0xffffffff
+                                       for e in o[1])))
+        else:
+            opts.append(o)
+    q = (Ether(dst=a.dst_mac) / IP(src=p[IP].src, dst=p[IP].dst, id=p[IP].id, flags="DF") /
+         TCP(sport=t.sport, dport=t.dport, seq=t.seq, ack=ack, flags=t.flags,
+             window=t.window, options=opts))
+    if len(t.payload):
+        q = q / Raw(bytes(t.payload))
+    sendp(q, iface=a.iface)
+    if t.flags & 0x02:
+        for _ in range(100):
+            time.sleep(0.02)
+            update()
+            if state["isn"] is not None:
+                break
+        if state["isn"] is None:
+            sniff.stop()
+            print(json.dumps({"outcome": "stall", "why": "no SYN-ACK"}))
+            sys.exit(0)
+    else:
+        settle(1.0)
+
+time.sleep(a.tail)
+update()
+sniff.stop()
+got, conflict, rst, extra = reassemble()
+want = meta["expected_stream"].encode("latin1")
+if not conflict and got == want and not extra:
+    outcome = "correct"
+elif any((b"$%d\r\n%s\r\n" % (len(v), v.encode())) in got and
+         (b"$%d\r\n%s\r\n" % (len(v), v.encode())) not in want
+         for v in meta.get("stale_values", [])):
+    outcome = "stale"
+elif not conflict and want.startswith(got) and len(got) < len(want):
+    outcome = "reset" if rst else "stall"
+elif rst and not conflict and got == want:
+    outcome = "reset"
+else:
+    outcome = "wrong-bytes"
+if rst and outcome == "correct":
+    outcome = "reset"
+print(json.dumps({"outcome": outcome, "received": len(got), "expected": len(want),
+                  "conflict": conflict, "rst": rst,
+                  "server_segments": len(server_pkts())}))
