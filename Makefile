@@ -22,7 +22,7 @@ BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wextra -Werror \
 	      -Wno-unused-parameter -I$(BUILD) -Ixdp
 LDLIBS   := -lbpf -lelf -lz
 
-BPF_SRCS := xdp/prestack.bpf.c xdp/client_pass.bpf.c
+BPF_SRCS := xdp/prestack.bpf.c xdp/client_pass.bpf.c xdp/reflector.bpf.c
 BPF_OBJS := $(patsubst xdp/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
 SKELS    := $(patsubst xdp/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
 BPF_HDRS := $(wildcard xdp/*.h)
@@ -39,7 +39,7 @@ UNIT_HDRS := $(wildcard tests/unit/*.h)
 .DELETE_ON_ERROR:
 .SECONDARY: $(SKELS) $(BPF_OBJS) $(BUILD)/vmlinux.h
 
-all: $(BUILD)/prestack $(BPF_OBJS) $(BUILD)/test_prog
+all: $(BUILD)/prestack $(BPF_OBJS) $(BUILD)/test_prog $(BUILD)/pktcost
 
 help:
 	@echo "make            build bpf objects, skeletons, build/prestack, build/test_prog"
@@ -108,3 +108,15 @@ pcaps:
 .PHONY: replay-suite
 replay-suite: all
 	$(Q)$(PY) experiments/replay_suite.py --live
+
+# ---- benchmarks (issue 5): never part of `make test` beyond a smoke run
+$(BUILD)/bench:
+	$(Q)mkdir -p $@
+
+$(BUILD)/bench/%.o: experiments/bench/%.c $(UNIT_HDRS) xdp/prestack.h $(SKELS) | $(BUILD)/bench
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/unit -c $< -o $@
+
+$(BUILD)/pktcost: $(BUILD)/bench/pktcost.o $(BUILD)/unit/env.o $(BUILD)/unit/pkt.o $(BUILD)/ctl/cachefmt.o
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)

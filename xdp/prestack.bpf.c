@@ -203,6 +203,11 @@ __noinline int rq_parse(struct xdp_md *ctx, struct ps_scratch *s,
 	s->multi_last = 0;
 	s->invalidated = 0;
 	s->flushes = 0;
+	/* the common case without the byte-by-byte parser */
+	if (ps_fast_gets(s))
+		return 0;
+	s->ngets = 0;
+	s->ncmds = 0;
 	bpf_loop(PS_PAYLOAD_MAX + 1, rq_step, NULL, 0);
 	if (s->invalidated)
 		stat_add(PS_ST_INVALIDATIONS, s->invalidated);

@@ -437,6 +437,75 @@ __noinline int ps_rq_step(struct ps_scratch *s)
 	return 0;
 }
 
+/* Little-endian constants of the canonical GET header "*2\r\n$3\r\nGET\r\n$". */
+#define PS_GET_HDR8 0x0a0d33240a0d322aull /* "*2\r\n$3\r\n" */
+#define PS_GET_HDR4 0x0d544547u           /* "GET\r" */
+#define PS_GET_HDR2 0x240au               /* "\n$" */
+
+static __always_inline __u64 ld64(const struct ps_scratch *s, __u32 off)
+{
+	return *(const __u64 *)&s->buf[off & PS_BUF_MASK];
+}
+
+/*
+ * Fast path for what clients send: one or more "*2\r\n$3\r\nGET\r\n$<n>\r\n
+ * <key>\r\n" back to back, from a command boundary, filling the segment
+ * exactly. Fills ngets/ncmds/key_off/key_len as the general parser would
+ * and returns 1; returns 0 (nothing changed) for anything else, which then
+ * goes through the general parser. Global: verified once.
+ */
+__noinline int ps_fast_gets(struct ps_scratch *s)
+{
+	__u32 pos = 0, len, n = 0, i;
+
+	if (!s)
+		return 0;
+	len = s->len;
+	if (s->pos || s->rq.state != PS_RQ_IDLE || len > PS_PAYLOAD_MAX)
+		return 0;
+	for (i = 0; i < PS_MAX_CMDS; i++) {
+		__u32 klen, d0, d1, koff;
+
+		/* 14 header bytes, 1-2 length digits, CRLF, key, CRLF */
+		if (pos + 20 > len || pos > PS_PAYLOAD_MAX - 32)
+			return 0;
+		if (ld64(s, pos) != PS_GET_HDR8 ||
+		    *(const __u32 *)&s->buf[(pos + 8) & PS_BUF_MASK] != PS_GET_HDR4 ||
+		    *(const __u16 *)&s->buf[(pos + 12) & PS_BUF_MASK] != PS_GET_HDR2)
+			return 0;
+		d0 = s->buf[(pos + 14) & PS_BUF_MASK];
+		d1 = s->buf[(pos + 15) & PS_BUF_MASK];
+		if (d0 < '1' || d0 > '9')
+			return 0;
+		if (d1 == '\r') {
+			klen = d0 - '0';
+			koff = pos + 17;
+		} else if (d1 >= '0' && d1 <= '9' &&
+			   s->buf[(pos + 16) & PS_BUF_MASK] == '\r') {
+			klen = (d0 - '0') * 10 + (d1 - '0');
+			koff = pos + 18;
+		} else {
+			return 0;
+		}
+		if (klen > PS_KEY_MAX || koff + klen + 2 > len ||
+		    s->buf[(koff - 1) & PS_BUF_MASK] != '\n' ||
+		    s->buf[(koff + klen) & PS_BUF_MASK] != '\r' ||
+		    s->buf[(koff + klen + 1) & PS_BUF_MASK] != '\n')
+			return 0;
+		s->key_off[i & (PS_MAX_CMDS - 1)] = koff;
+		s->key_len[i & (PS_MAX_CMDS - 1)] = klen;
+		n++;
+		pos = koff + klen + 2;
+		if (pos == len) {
+			s->ngets = n;
+			s->ncmds = n;
+			s->pos = len;
+			return 1;
+		}
+	}
+	return 0;
+}
+
 /* bpf_loop callback around ps_rq_step */
 static long rq_step(__u32 i, void *unused)
 {
