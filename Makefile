@@ -120,3 +120,9 @@ $(BUILD)/bench/%.o: experiments/bench/%.c $(UNIT_HDRS) xdp/prestack.h $(SKELS) |
 $(BUILD)/pktcost: $(BUILD)/bench/pktcost.o $(BUILD)/unit/env.o $(BUILD)/unit/pkt.o $(BUILD)/ctl/cachefmt.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+.PHONY: bench bench-quick
+bench: all
+	$(Q)./experiments/bench/run.sh
+bench-quick: all
+	$(Q)./experiments/bench/run.sh --quick
