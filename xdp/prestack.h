@@ -49,6 +49,8 @@ struct ps_config {
 	__u32 clock_ms;  /* 0: real clock; else the ms clock the programs use
 			  * (offline replay sets it from pcap timestamps so
 			  * that reply TSvals are reproducible) */
+	__u32 extra_work; /* benchmarks only: empty bpf_loop iterations spent
+			   * on every answered segment (BMC's dummy cache) */
 };
 
 struct ps_cache_key {

@@ -2,6 +2,9 @@
 """e2e.py - redis-benchmark GET against Redis alone and prestack in each
 mode, side by side in one run, on the netns testbed.
 
+Workloads: GET only, and a 90/10 GET/SET mix (two redis-benchmark processes
+side by side, clients and requests 9:1: redis-benchmark runs one command
+type per process; throughput is their sum, latency the GET group's).
 Configurations: redis (nothing attached), off, naive, guarded. Repetitions
 are interleaved (rep 1 of every configuration, then rep 2, ...; the order of
 configurations rotates), never back to back. Per run: throughput, p50, p99
@@ -43,6 +46,7 @@ if a.quick:
     SIZES, CLIENTS, PIPES, REPS, N = [64], [50], [1], 1, 20000
 else:
     SIZES, CLIENTS, PIPES, REPS, N = [16, 64, 256, 1024], [1, 10, 50, 200], [1, 16], a.reps, a.requests
+WORKLOADS = ["get", "mix"]
 CONFIGS = ["redis", "off", "naive", "guarded"]
 KEYSPACE = 1000
 
@@ -101,17 +105,36 @@ def populate(size):
     srv("redis-cli", "-h", "127.0.0.1", input=cmds)
 
 
-def bench(size, clients, pipe, n):
-    r = cli("timeout", "600", "redis-benchmark", "-h", "198.18.0.1", "-t", "get",
-            "-n", str(n), "-c", str(clients), "-P", str(pipe), "-d", str(size),
-            "-r", str(KEYSPACE), "--csv", check=False)
-    rows = list(csv.reader(io.StringIO(r.stdout)))
-    if r.returncode or len(rows) < 2:
+def rb_cmd(test, size, clients, pipe, n):
+    return ["ip", "netns", "exec", "prestack-cli", "timeout", "600", "redis-benchmark",
+            "-h", "198.18.0.1", "-t", test, "-n", str(n), "-c", str(clients),
+            "-P", str(pipe), "-d", str(size), "-r", str(KEYSPACE), "--csv"]
+
+
+def parse(out):
+    rows = list(csv.reader(io.StringIO(out)))
+    if len(rows) < 2:
         return None
-    h, v = rows[0], rows[1]
-    d = dict(zip(h, v))
+    d = dict(zip(rows[0], rows[1]))
     return {"rps": float(d["rps"]), "p50_ms": float(d["p50_latency_ms"]),
             "p99_ms": float(d["p99_latency_ms"])}
+
+
+def bench(size, clients, pipe, n, workload):
+    if workload == "get":
+        r = subprocess.run(rb_cmd("get", size, clients, pipe, n), capture_output=True, text=True)
+        return parse(r.stdout) if r.returncode == 0 else None
+    # 90/10: a GET group and a SET group side by side, clients and requests
+    # 9:1 (redis-benchmark runs one command type per process)
+    gc, sc = max(1, clients * 9 // 10), max(1, clients // 10)
+    gp = subprocess.Popen(rb_cmd("get", size, gc, pipe, n * 9 // 10), stdout=subprocess.PIPE, text=True)
+    sp = subprocess.Popen(rb_cmd("set", size, sc, pipe, n // 10), stdout=subprocess.PIPE, text=True)
+    g, _ = gp.communicate()
+    s_, _ = sp.communicate()
+    g, s_ = parse(g), parse(s_)
+    if gp.returncode or sp.returncode or not g or not s_:
+        return None
+    return {"rps": g["rps"] + s_["rps"], "p50_ms": g["p50_ms"], "p99_ms": g["p99_ms"]}
 
 
 def main():
@@ -133,17 +156,19 @@ def main():
                 order = CONFIGS[rep % len(CONFIGS):] + CONFIGS[:rep % len(CONFIGS)]
                 for cfg in order:
                     set_config(cfg)
-                    for clients in CLIENTS:
-                        for pipe in PIPES:
+                    for workload, clients, pipe in [(w, c, p) for w in WORKLOADS for c in CLIENTS
+                                                    for p in PIPES
+                                                    if w == "get" or (c == 50 and p == 1)]:
                             n = N * (4 if pipe > 1 else 1)
                             pid = redis_pid()
                             s0, c0, h0 = *cpu_now(pid), stats().get("get_hits", 0)
                             t0 = time.monotonic()
-                            r = bench(size, clients, pipe, n)
+                            r = bench(size, clients, pipe, n, workload)
                             secs = time.monotonic() - t0
                             s1, c1 = cpu_now(pid)
                             hits = stats().get("get_hits", 0) - h0 if cfg != "redis" else 0
-                            row = {**meta, "config": cfg, "rep": rep + 1, "value_size": size,
+                            row = {**meta, "config": cfg, "rep": rep + 1, "workload": workload,
+                                   "value_size": size,
                                    "clients": clients, "pipeline": pipe, "requests": n,
                                    "rps": r["rps"] if r else "", "p50_ms": r["p50_ms"] if r else "",
                                    "p99_ms": r["p99_ms"] if r else "",
@@ -153,7 +178,7 @@ def main():
                                    "redis_cpu_us_per_req": round((c1 - c0) * 1e6 / n, 3),
                                    "get_hits": hits, "error": "" if r else "benchmark failed"}
                             rows.append(row)
-                            print(f"{cfg:8} d={size:<5} c={clients:<4} P={pipe:<3} rep {rep + 1}: "
+                            print(f"{cfg:8} {workload:3} d={size:<5} c={clients:<4} P={pipe:<3} rep {rep + 1}: "
                                   f"{row['rps'] or 'FAILED'} req/s p99 {row['p99_ms']} ms "
                                   f"cpu {row['server_cpu_us_per_req']} us/req hits {hits}", flush=True)
     finally:
@@ -176,9 +201,10 @@ def summarize(rows):
     """Medians with min/max per configuration and the ratio to Redis alone,
     the ratio taken within each repetition."""
     out = []
-    keys = sorted({(r["value_size"], r["clients"], r["pipeline"]) for r in rows})
-    for size, clients, pipe in keys:
-        same = [r for r in rows if (r["value_size"], r["clients"], r["pipeline"]) == (size, clients, pipe) and r["rps"] != ""]
+    keys = sorted({(r["workload"], r["value_size"], r["clients"], r["pipeline"]) for r in rows})
+    for wl, size, clients, pipe in keys:
+        same = [r for r in rows if (r["workload"], r["value_size"], r["clients"], r["pipeline"]) ==
+                (wl, size, clients, pipe) and r["rps"] != ""]
         for cfg in CONFIGS:
             mine = [r for r in same if r["config"] == cfg]
             if not mine:
@@ -190,7 +216,8 @@ def summarize(rows):
                     ratios.append(r["rps"] / base[0]["rps"])
             rps = [r["rps"] for r in mine]
             out.append({"date": mine[0]["date"], "commit": mine[0]["commit"], "kernel": mine[0]["kernel"],
-                        "config": cfg, "value_size": size, "clients": clients, "pipeline": pipe,
+                        "config": cfg, "workload": wl, "value_size": size, "clients": clients,
+                        "pipeline": pipe,
                         "reps": len(mine), "rps_median": statistics.median(rps),
                         "rps_min": min(rps), "rps_max": max(rps),
                         "p50_ms_median": statistics.median(r["p50_ms"] for r in mine),
@@ -202,7 +229,7 @@ def summarize(rows):
         w = csv.DictWriter(f, fieldnames=list(out[0].keys()))
         w.writeheader()
         w.writerows(out)
-    print("wrote results/bench-e2e.csv (appended) and results/bench-e2e-summary.csv")
+    print(f"wrote {RES}/bench-e2e.csv (appended) and {RES}/bench-e2e-summary.csv")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,9 @@
  * timing of the program (test_run's duration) is recorded per run; the
  * median of RUNS runs is reported. CSV on stdout.
  *
- * usage: pktcost [RUNS] [--quick]
+ * usage: pktcost [RUNS]            every path, every mode
+ *        pktcost [RUNS] --dummy    the dummy-cache curve: a naive 16-byte hit
+ *                                  with N empty bpf_loop iterations added
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -71,6 +73,74 @@ static size_t build(struct env *e, const struct fixture *f, uint8_t *buf)
 	}
 }
 
+static uint32_t hit_median(uint32_t mode, uint32_t flags, uint32_t extra, int runs,
+			   uint32_t *ns)
+{
+	struct ps_flow_key k = { htonl(CLI_IP), htonl(SRV_IP), htons(CLI_PORT),
+				 htons(SRV_PORT) };
+	static char val[16] = "xxxxxxxxxxxxxxxx";
+	const char *req = "*2\r\n$3\r\nGET\r\n$4\r\nv016\r\n";
+	struct ps_cache_key ck;
+	struct ps_cache_val cv;
+	struct ps_config cfg;
+	struct ps_flow snap;
+	uint32_t zero = 0, med;
+	uint8_t in[1600];
+	struct env e;
+	size_t len;
+	int v = 0;
+
+	if (env_open(&e, PS_MODE_GUARDED, PS_CFG_FILL) || handshake(&e, true))
+		return 0;
+	ps_cache_key_build(&ck, "v016", 4);
+	ps_cache_val_build(&cv, val, 16, 1, PS_FILL_USER);
+	bpf_map_update_elem(e.cache, &ck, &cv, BPF_ANY);
+	env_set_mode(&e, mode, flags);
+	bpf_map_lookup_elem(e.cfg, &zero, &cfg);
+	cfg.extra_work = extra;
+	bpf_map_update_elem(e.cfg, &zero, &cfg, BPF_ANY);
+	bpf_map_lookup_elem(e.flows, &k, &snap);
+	len = cli_seg(&e, in, req, strlen(req), TF_PSH | TF_ACK);
+	for (int r = 0; r < runs; r++) {
+		bpf_map_update_elem(e.flows, &k, &snap, BPF_ANY);
+		if (one_run(e.xdp, in, len, &ns[r], &v) || v != 3)
+			return 0;
+	}
+	qsort(ns, (size_t)runs, sizeof(*ns), cmp_u32);
+	med = ns[runs / 2];
+	env_close(&e);
+	return med;
+}
+
+static int dummy_curve(int runs, uint32_t *ns)
+{
+	static const uint32_t extra[] = { 0, 8, 16, 32, 64, 128, 256, 512, 1024, 2048 };
+	struct utsname u;
+	uint32_t base;
+
+	uname(&u);
+	printf("kernel,series,extra_iterations,ns_median,added_ns,mpps_per_core\n");
+	base = hit_median(PS_MODE_NAIVE, PS_CFG_FILL, 0, runs, ns);
+	for (size_t i = 0; i < sizeof(extra) / sizeof(extra[0]); i++) {
+		uint32_t m = hit_median(PS_MODE_NAIVE, PS_CFG_FILL, extra[i], runs, ns);
+
+		if (!m)
+			return 1;
+		printf("%s,naive+dummy,%u,%u,%d,%.3f\n", u.release, extra[i], m,
+		       (int)m - (int)base, 1000.0 / m);
+	}
+	/* where the real guards sit on that curve */
+	{
+		uint32_t g = hit_median(PS_MODE_GUARDED, PS_CFG_FILL, 0, runs, ns);
+		uint32_t gs = hit_median(PS_MODE_GUARDED, PS_CFG_FILL | PS_CFG_CHECK_SOCK, 0, runs, ns);
+
+		printf("%s,guarded,0,%u,%d,%.3f\n", u.release, g, (int)g - (int)base, 1000.0 / g);
+		printf("%s,guarded+sock,0,%u,%d,%.3f\n", u.release, gs, (int)gs - (int)base,
+		       1000.0 / gs);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const char *modes[] = { "off", "naive", "guarded", "guarded+sock" };
@@ -95,6 +165,8 @@ int main(int argc, char **argv)
 
 	if (!ns)
 		return 1;
+	if (argc > 2 && !strcmp(argv[2], "--dummy"))
+		return dummy_curve(runs, ns);
 	uname(&u);
 	for (int i = 0; i < 4; i++)
 		memset(vals[i], 'x', (size_t)sizes[i]);

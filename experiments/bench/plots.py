@@ -3,7 +3,9 @@
 
   bench-e2e-throughput.{png,pdf}   throughput and p99 vs clients, per mode
   bench-e2e-cpu.{png,pdf}          server-side CPU per request vs value size
+  bench-e2e-speedup.{png,pdf}      throughput ratio to Redis alone vs value size
   bench-pktcost.{png,pdf}          ns/packet per path and mode, reflector floor
+  bench-dummy.{png,pdf}            throughput vs added work, guards marked
 """
 import csv
 import os
@@ -35,7 +37,7 @@ def save(fig, name):
 
 
 def e2e():
-    rows = load("bench-e2e-summary.csv")
+    rows = [r for r in load("bench-e2e-summary.csv") if r.get("workload", "get") == "get"]
     if not rows:
         return
     pipes = sorted({int(r["pipeline"]) for r in rows})
@@ -79,6 +81,27 @@ def e2e():
     ax.legend(fontsize=8)
     save(fig, "bench-e2e-cpu")
 
+    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    allrows = load("bench-e2e-summary.csv")
+    for wl, ls in (("get", "-"), ("mix", "--")):
+        for cfg in CONFIGS[1:]:
+            pts = sorted((int(r["value_size"]), float(r["speedup_vs_redis_median"]))
+                         for r in allrows if r["config"] == cfg and r.get("workload", "get") == wl
+                         and int(r["pipeline"]) == 1 and int(r["clients"]) == 50
+                         and r["speedup_vs_redis_median"] != "")
+            if pts:
+                c, m = STYLE[cfg]
+                ax.plot([q[0] for q in pts], [q[1] for q in pts], color=c, marker=m, ls=ls,
+                        label=f"{cfg} {wl}")
+    ax.axhline(1, color="k", lw=1)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("value size (bytes)")
+    ax.set_ylabel("throughput / Redis alone\n(same repetition, median)")
+    ax.set_title("50 clients, no pipelining", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    save(fig, "bench-e2e-speedup")
+
 
 def pktcost():
     rows = load("bench-pktcost.csv")
@@ -111,6 +134,29 @@ def pktcost():
     save(fig, "bench-pktcost")
 
 
+def dummy():
+    rows = load("bench-dummy.csv")
+    if not rows:
+        return
+    curve = [r for r in rows if r["series"] == "naive+dummy"]
+    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    ax.plot([int(r["added_ns"]) for r in curve], [float(r["mpps_per_core"]) for r in curve],
+            "k.-", label="naive hit + N empty iterations")
+    for r in rows:
+        if r["series"] != "naive+dummy":
+            ax.plot(int(r["added_ns"]), float(r["mpps_per_core"]), "o", ms=8,
+                    color="tab:blue" if r["series"] == "guarded" else "tab:cyan",
+                    label=f"{r['series']} (+{r['added_ns']} ns)")
+    ax.set_xscale("symlog", linthresh=50)
+    ax.set_xlabel("ns of work added to a hit")
+    ax.set_ylabel("hits per second per core (M)")
+    ax.set_title("dummy-cache curve (BPF_PROG_TEST_RUN)", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    save(fig, "bench-dummy")
+
+
 if __name__ == "__main__":
     e2e()
     pktcost()
+    dummy()
