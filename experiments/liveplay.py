@@ -13,11 +13,15 @@ correct, wrong-bytes, stale, stall, reset. Prints one JSON line.
 """
 import argparse
 import json
+import os
 import sys
 import time
 
 from scapy.all import (IP, TCP, AsyncSniffer, Ether, Raw, conf, rdpcap,  # noqa: E402
                        sendp)
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from outcome import classify, reassemble  # noqa: E402
 
 ap = argparse.ArgumentParser(description=__doc__)
 ap.add_argument("pcap")
@@ -61,26 +65,12 @@ def update():
     state["seen"] = len(pk)
 
 
-def reassemble():
-    data, conflict, rst = {}, False, False
+def received():
     if state["isn"] is None:
         return b"", False, False, False
-    for p in server_pkts():
-        t = p[TCP]
-        if t.flags & 0x04:
-            rst = True
-        pl = bytes(t.payload)
-        off = (t.seq - (state["isn"] + 1)) & 0xffffffff
-        if off > 1 << 30:
-            continue  # before our window (SYN-ACK)
-        for i, b in enumerate(pl):
-            if data.setdefault(off + i, b) != b:
-                conflict = True
-    out = bytearray()
-    while len(out) in data:
-        out.append(data[len(out)])
-    extra = any(o >= len(out) for o in data)
-    return bytes(out), conflict, rst, extra
+    segs = [(p[TCP].seq, bytes(p[TCP].payload), bool(p[TCP].flags & 0x04))
+            for p in server_pkts()]
+    return reassemble(segs, state["isn"])
 
 
 def settle(limit):
@@ -108,7 +98,7 @@ for p in frames:
     update()
     ack = 0
     if t.flags & 0x10 and state["isn"] is not None:
-        got, _, _, _ = reassemble()
+        got, _, _, _ = received()
         rcv_nxt = (state["isn"] + 1 + len(got)) & 0xffffffff
         want = (t.ack - isn_pcap + state["isn"]) & 0xffffffff
         # never ack what did not arrive
@@ -144,22 +134,9 @@ for p in frames:
 time.sleep(a.tail)
 update()
 sniff.stop()
-got, conflict, rst, extra = reassemble()
+got, conflict, extra, rst = received()
 want = meta["expected_stream"].encode("latin1")
-if not conflict and got == want and not extra:
-    outcome = "correct"
-elif any((b"$%d\r\n%s\r\n" % (len(v), v.encode())) in got and
-         (b"$%d\r\n%s\r\n" % (len(v), v.encode())) not in want
-         for v in meta.get("stale_values", [])):
-    outcome = "stale"
-elif not conflict and want.startswith(got) and len(got) < len(want):
-    outcome = "reset" if rst else "stall"
-elif rst and not conflict and got == want:
-    outcome = "reset"
-else:
-    outcome = "wrong-bytes"
-if rst and outcome == "correct":
-    outcome = "reset"
+outcome = classify(got, conflict, extra, rst, meta)
 print(json.dumps({"outcome": outcome, "received": len(got), "expected": len(want),
                   "conflict": conflict, "rst": rst,
                   "server_segments": len(server_pkts())}))

@@ -25,14 +25,13 @@ import subprocess
 import sys
 import tempfile
 
-from scapy.all import IP, TCP, rdpcap  # noqa: E402
+from scapy.all import TCP, rdpcap  # noqa: E402
+
+from outcome import classify, reassemble, replay, trace  # noqa: E402
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PS = os.path.join(TOP, "build", "prestack")
 RESULTS = os.path.join(TOP, "results")
 MODES = ["off", "naive", "guarded"]
-LETTER = {("c2s", "pass"): "P", ("c2s", "tx"): "T", ("c2s", "drop"): "D",
-          ("s2c", "ok"): "O"}
 OUTCOMES = ["correct", "stall", "stale", "wrong-bytes", "reset", "n/a", "error"]
 COLORS = {"correct": "#4caf50", "stall": "#ffb300", "stale": "#fb8c00",
           "wrong-bytes": "#e53935", "reset": "#8e24aa", "n/a": "#e0e0e0",
@@ -44,60 +43,24 @@ def sh(*cmd):
 
 
 def client_stream(out_pcap, isn):
-    """Bytes the client receives, by seq; None on conflicting overlaps."""
-    data = {}
-    conflict = False
-    for p in rdpcap(out_pcap):
-        if TCP not in p or p[TCP].sport != 6379:
-            continue
-        pl = bytes(p[TCP].payload)
-        off = (p[TCP].seq - (isn + 1)) & 0xffffffff
-        for i, b in enumerate(pl):
-            if data.setdefault(off + i, b) != b:
-                conflict = True
-    out = bytearray()
-    while len(out) in data:
-        out.append(data[len(out)])
-    extra = any(o >= len(out) for o in data)  # bytes after a hole
-    return bytes(out), conflict, extra
+    """What the client receives, from the replay's output pcap."""
+    segs = [(p[TCP].seq, bytes(p[TCP].payload), bool(p[TCP].flags & 0x04))
+            for p in rdpcap(out_pcap) if TCP in p and p[TCP].sport == 6379]
+    return reassemble(segs, isn)
 
 
-def classify(got, conflict, extra, meta):
-    want = meta["expected_stream"].encode("latin1")
-    if not conflict and got == want and not extra:
-        return "correct"
-    for v in meta.get("stale_values", []):
-        vb = v.encode()
-        bulk = b"$%d\r\n%s\r\n" % (len(vb), vb)
-        if bulk in got and bulk not in want:
-            return "stale"
-    if not conflict and want.startswith(got) and len(got) < len(want):
-        return "stall"
-    return "wrong-bytes"
-
-
-def run(meta, pcap, mode, tmp):
-    cf = os.path.join(tmp, "cache.txt")
-    with open(cf, "w") as f:
-        for k, v in meta["cache"].items():
-            f.write(f"{k}={v}\n")
-    out = os.path.join(tmp, f"{meta['name']}-{mode}.pcap")
-    rows = os.path.join(tmp, f"{meta['name']}-{mode}.csv")
-    r = subprocess.run([PS, "replay", pcap, "--mode", mode, "--cache-file", cf,
-                        "-o", out, "--csv", rows], capture_output=True, text=True)
-    if r.returncode:
+def run(meta, mode, tmp):
+    rows, out, _ = replay(meta, mode, tmp, f"{meta['name']}-{mode}")
+    if rows is None:
         return None
-    with open(rows) as f:
-        rows = list(csv.DictReader(f))
-    trace = "".join(LETTER.get((x["dir"], x["verdict"]), "?") for x in rows)
     counters = {}
     for x in rows:
         for kv in filter(None, x["counters"].split(";")):
             k, v = kv.split("=+")
             counters[k] = counters.get(k, 0) + int(v)
-    got, conflict, extra = client_stream(out, meta["server_isn"])
-    return {"trace": trace, "counters": counters,
-            "outcome": classify(got, conflict, extra, meta),
+    got, conflict, extra, rst = client_stream(out, meta["server_isn"])
+    return {"trace": trace(rows), "counters": counters,
+            "outcome": classify(got, conflict, extra, rst, meta),
             "received": len(got), "expected": len(meta["expected_stream"])}
 
 
@@ -158,9 +121,8 @@ def main():
     with tempfile.TemporaryDirectory(prefix="ps-suite-") as tmp:
         for js in sorted(f for f in os.listdir(os.path.join(TOP, "pcaps")) if f.endswith(".json")):
             meta = json.load(open(os.path.join(TOP, "pcaps", js)))
-            pcap = os.path.join(TOP, "pcaps", meta["name"] + ".pcap")
             for mode in MODES:
-                r = run(meta, pcap, mode, tmp)
+                r = run(meta, mode, tmp)
                 want = meta["expect"][mode].replace(" ", "")
                 # the capture's kernel frames are those of a server behind
                 # guarded prestack: the model is exact when the mode decides

@@ -4,7 +4,6 @@
 one, and each exact-field check must hold. Also: the replay is
 deterministic, the pcaps regenerate byte for byte, tshark reads them.
 Prints TAP."""
-import csv
 import glob
 import hashlib
 import json
@@ -14,9 +13,8 @@ import sys
 import tempfile
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PS = os.path.join(TOP, "build", "prestack")
-LETTER = {("c2s", "pass"): "P", ("c2s", "tx"): "T", ("c2s", "drop"): "D",
-          ("s2c", "ok"): "O"}
+sys.path.insert(0, os.path.join(TOP, "experiments"))
+from outcome import replay, trace  # noqa: E402
 
 n = 0
 failed = 0
@@ -32,22 +30,6 @@ def ok(cond, what, diag=None):
         print(f"not ok {n} - {what}")
         for line in (diag or "").splitlines():
             print(f"#   {line}")
-
-
-def replay(pcap, mode, meta, tmp, tag):
-    cf = os.path.join(tmp, "cache.txt")
-    with open(cf, "w") as f:
-        for k, v in meta["cache"].items():
-            f.write(f"{k}={v}\n")
-    out = os.path.join(tmp, f"{tag}.pcap")
-    rows = os.path.join(tmp, f"{tag}.csv")
-    r = subprocess.run([PS, "replay", pcap, "--mode", mode, "--cache-file", cf,
-                        "-o", out, "--csv", rows], capture_output=True, text=True)
-    if r.returncode:
-        return None, None, r.stderr
-    with open(rows) as f:
-        data = list(csv.DictReader(f))
-    return data, out, ""
 
 
 def main():
@@ -77,13 +59,12 @@ def main():
 
         for js in scenarios:
             meta = json.load(open(js))
-            pcap = js[:-5] + ".pcap"
             for mode, want in meta["expect"].items():
-                rows, out, err = replay(pcap, mode, meta, tmp, f"{meta['name']}-{mode}")
+                rows, out, err = replay(meta, mode, tmp, f"{meta['name']}-{mode}")
                 if rows is None:
                     ok(False, f"{meta['name']} [{mode}] replays", err)
                     continue
-                got = "".join(LETTER.get((r["dir"], r["verdict"]), "?") for r in rows)
+                got = trace(rows)
                 want_c = want.replace(" ", "")
                 diag = f"want {want_c}\ngot  {got}"
                 for c in meta.get("checks", []):
@@ -96,7 +77,7 @@ def main():
                                  f"{c['value']} ({c['why']})")
                 ok(got == want_c, f"{meta['name']} [{mode}] verdicts {want}", diag)
                 if mode == "guarded":
-                    rows2, out2, _ = replay(pcap, mode, meta, tmp, f"{meta['name']}-again")
+                    rows2, out2, _ = replay(meta, mode, tmp, f"{meta['name']}-again")
                     same = (rows2 is not None and
                             hashlib.sha256(open(out, "rb").read()).digest() ==
                             hashlib.sha256(open(out2, "rb").read()).digest())
