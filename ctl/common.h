@@ -56,5 +56,6 @@ int cmd_stats(int argc, char **argv);
 int cmd_flows(int argc, char **argv);
 int cmd_cache(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
+int cmd_coherence(int argc, char **argv);
 
 #endif

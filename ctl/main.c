@@ -18,6 +18,7 @@ static const struct subcmd cmds[] = {
 	{ "flows", cmd_flows, "per-flow mirrors (--json)" },
 	{ "cache", cmd_cache, "cache set|get|del|flush|list|warm" },
 	{ "replay", cmd_replay, "offline: a pcap through the programs (test run)" },
+	{ "coherence", cmd_coherence, "invalidate on Redis keyspace events (other writers, expiry)" },
 };
 
 static void usage(FILE *f)
