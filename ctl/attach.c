@@ -10,6 +10,7 @@
 #include <linux/if_link.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <hiredis/hiredis.h>
 #include "common.h"
 #include "loader.h"
 
@@ -88,6 +89,31 @@ static __u32 prog_id(int fd)
 	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
 }
 
+/*
+ * Does the Redis on 127.0.0.1:port (in the current netns) require AUTH?
+ * 1 yes, 0 no, -1 could not tell.
+ */
+static int redis_requires_auth(__u32 port)
+{
+	struct timeval tv = { 1, 0 };
+	redisContext *rc = redisConnectWithTimeout("127.0.0.1", (int)port, tv);
+	redisReply *r;
+	int ret = -1;
+
+	if (!rc || rc->err)
+		goto out;
+	redisSetTimeout(rc, tv);
+	r = redisCommand(rc, "PING");
+	if (r) {
+		ret = r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "NOAUTH", 6);
+		freeReplyObject(r);
+	}
+out:
+	if (rc)
+		redisFree(rc);
+	return ret;
+}
+
 static void attach_usage(FILE *f)
 {
 	fprintf(f,
@@ -101,7 +127,10 @@ static void attach_usage(FILE *f)
 		"  --netns NS     named network namespace of IF (ip netns)\n"
 		"  --port PORT    Redis port (default 6379)\n"
 		"  --mode M       off | naive | guarded (default guarded)\n"
-		"  --skb          generic (skb) XDP instead of native\n");
+		"  --skb          generic (skb) XDP instead of native\n"
+		"  --auth         Redis requires AUTH: answer only flows whose AUTH\n"
+		"                 succeeded (detected by a PING to 127.0.0.1:PORT in\n"
+		"                 the namespace when possible)\n");
 }
 
 int cmd_attach(int argc, char **argv)
@@ -111,10 +140,13 @@ int cmd_attach(int argc, char **argv)
 		{ "port", required_argument, NULL, 'p' },
 		{ "mode", required_argument, NULL, 'm' },
 		{ "skb", no_argument, NULL, 's' },
+		{ "auth", no_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_EGRESS);
+	__u32 cfg_flags = PS_CFG_DEFAULT;
+	int auth;
 	LIBBPF_OPTS(bpf_tc_opts, tco, .handle = 1, .priority = 1);
 	const char *dev = NULL, *netns = NULL;
 	struct prestack_bpf *skel = NULL;
@@ -145,6 +177,7 @@ int cmd_attach(int argc, char **argv)
 			}
 			break;
 		case 's': xdp_flags = XDP_FLAGS_SKB_MODE; break;
+		case 'a': cfg_flags |= PS_CFG_AUTH; break;
 		case 'h': attach_usage(stdout); return 0;
 		default: attach_usage(stderr); return EXIT_USAGE;
 		}
@@ -174,10 +207,19 @@ int cmd_attach(int argc, char **argv)
 			netns ? " in netns " : "", netns ? netns : "");
 		return 1;
 	}
+	auth = redis_requires_auth(port);
+	if (auth == 1 && !(cfg_flags & PS_CFG_AUTH)) {
+		cfg_flags |= PS_CFG_AUTH;
+		printf("Redis on 127.0.0.1:%u requires AUTH: only flows whose AUTH succeeded are answered\n",
+		       port);
+	} else if (auth < 0 && !(cfg_flags & PS_CFG_AUTH)) {
+		fprintf(stderr, "prestack: could not reach Redis on 127.0.0.1:%u to check for AUTH; "
+			"pass --auth if it requires a password\n", port);
+	}
 	if (ps_loader_open(&skel, ps_verbose))
 		return 1;
 	if (ps_config_write(bpf_map__fd(skel->maps.ps_config), (__u32)mode,
-			    PS_CFG_DEFAULT, (__u16)port, 1)) {
+			    cfg_flags, (__u16)port, 1)) {
 		fprintf(stderr, "prestack: cannot write config: %s\n", strerror(errno));
 		goto cleanup;
 	}

@@ -19,7 +19,7 @@ static void cache_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: prestack cache set KEY VALUE | get KEY | del KEY | flush | list [--json]\n"
-		"                      | warm --redis HOST:PORT [--match PATTERN] [--max N]\n"
+		"                      | warm --redis HOST:PORT [--match PATTERN] [--max N] [--password P]\n"
 		"       each also takes [--dev IF] [--netns NS]\n"
 		"\n"
 		"Keys are 1..%d bytes, values 0..%d bytes. set and del move the key's\n"
@@ -139,7 +139,7 @@ static int parse_hostport(const char *s, char *host, size_t hn, int *port)
 }
 
 static int cache_warm(const struct cache_maps *m, const char *redis,
-		      const char *match, __u32 max)
+		      const char *match, __u32 max, const char *password)
 {
 	long loaded = 0, big = 0, ttl = 0, notstr = 0;
 	char host[256], cursor[32] = "0";
@@ -158,6 +158,17 @@ static int cache_warm(const struct cache_maps *m, const char *redis,
 		goto out;
 	}
 	redisSetTimeout(rc, tv);
+	if (password) {
+		redisReply *a = redisCommand(rc, "AUTH %s", password);
+
+		if (!a || a->type == REDIS_REPLY_ERROR) {
+			fprintf(stderr, "prestack cache warm: AUTH failed: %s\n", a ? a->str : rc->errstr);
+			if (a)
+				freeReplyObject(a);
+			goto out;
+		}
+		freeReplyObject(a);
+	}
 	do {
 		redisReply *r = redisCommand(rc, "SCAN %s MATCH %s COUNT 1000", cursor, match);
 
@@ -217,10 +228,12 @@ int cmd_cache(int argc, char **argv)
 		{ "match", required_argument, NULL, 'M' },
 		{ "max", required_argument, NULL, 'x' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "password", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	const char *dev = NULL, *netns = NULL, *redis = NULL, *match = "*", *sub;
+	const char *password = NULL;
 	__u32 max = PS_CACHE_ENTRIES;
 	struct cache_maps m;
 	struct ps_target t;
@@ -229,7 +242,7 @@ int cmd_cache(int argc, char **argv)
 	char **args;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "+d:n:r:M:x:jh", opts, NULL)) != -1 ||
+	while ((c = getopt_long(argc, argv, "+d:n:r:M:x:P:jh", opts, NULL)) != -1 ||
 	       optind < argc) {
 		if (c == -1) {
 			/* a positional word: skip it and keep parsing options
@@ -249,6 +262,7 @@ int cmd_cache(int argc, char **argv)
 			}
 			break;
 		case 'j': json = true; break;
+		case 'P': password = optarg; break;
 		case 'h': cache_usage(stdout); return 0;
 		default: cache_usage(stderr); return EXIT_USAGE;
 		}
@@ -264,6 +278,7 @@ int cmd_cache(int argc, char **argv)
 
 			if (!strchr(o, '=') && (!strcmp(o, "dev") || !strcmp(o, "netns") ||
 			    !strcmp(o, "redis") || !strcmp(o, "match") || !strcmp(o, "max") ||
+			    !strcmp(o, "password") || !strcmp(o, "P") ||
 			    !strcmp(o, "d") || !strcmp(o, "n") || !strcmp(o, "r") ||
 			    !strcmp(o, "M") || !strcmp(o, "x")))
 				i++; /* its value */
@@ -351,7 +366,7 @@ int cmd_cache(int argc, char **argv)
 	} else {
 		if (ps_netns_enter(t.netns))
 			goto out;
-		c = cache_warm(&m, redis, match, max);
+		c = cache_warm(&m, redis, match, max, password);
 	}
 out:
 	free(args);

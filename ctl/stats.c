@@ -185,7 +185,7 @@ int cmd_stats(int argc, char **argv)
 static const char *flag_names[] = {
 	"ts", "sack", "wscale", "untrusted", "fin_cli", "fin_srv", "other_db",
 	"fill_armed", "answered", "req_desync", "rep_desync", "in_multi",
-	"cli_ts", "cli_sack", "cli_ws", "stream",
+	"cli_ts", "cli_sack", "cli_ws", "stream", "authed",
 };
 
 static const char *untrust_names[] = {

@@ -50,9 +50,9 @@ redis_pid() {
 	echo "$pid"
 }
 
-redis_ping() {
+redis_ping() { # alive: PONG, or NOAUTH when it requires a password
 	ip netns exec "$NS_SRV" redis-cli -h 127.0.0.1 -p "$PORT" ping 2>/dev/null |
-		grep -q PONG
+		grep -qE 'PONG|NOAUTH'
 }
 
 offloads_off() {

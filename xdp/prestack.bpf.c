@@ -201,6 +201,7 @@ __noinline int rq_parse(struct xdp_md *ctx, struct ps_scratch *s,
 	s->cur_key_len = 0;
 	s->arg_vis = 0;
 	s->multi_last = 0;
+	s->auth_pos = 0;
 	s->invalidated = 0;
 	s->flushes = 0;
 	/* the common case without the byte-by-byte parser */
@@ -601,7 +602,7 @@ __noinline int naive_data(struct xdp_md *ctx, struct ps_scratch *s,
 	s->naive = 1;
 	if (rq_parse(ctx, s, p->payload_off, len) == 0 &&
 	    all_gets(s, 1) && p->ihl == sizeof(struct iphdr) &&
-	    f->state != PS_FLOW_SYN &&
+	    f->state != PS_FLOW_SYN && !(cfg->flags & PS_CFG_AUTH) &&
 	    !(f->flags & (PS_F_OTHER_DB | PS_F_IN_MULTI))) {
 		tot = assemble(s, MTU_PAYLOAD_MAX - 12, cfg->cache_gen);
 		if (s->asm_misses)
@@ -771,6 +772,10 @@ __noinline int guarded_data(struct xdp_md *ctx, struct ps_scratch *s,
 		fb = PS_ST_FB_STATE;
 		goto passed_cmds;
 	}
+	if ((cfg->flags & PS_CFG_AUTH) && !(f->flags & PS_F_AUTHED)) {
+		fb = PS_ST_FB_AUTH;
+		goto passed_cmds;
+	}
 	if (pending_before) {
 		fb = PS_ST_FB_PENDING;
 		goto passed_cmds;
@@ -823,6 +828,8 @@ passed_cmds:
 	/* Redis owes one reply per command completed in what we pass; the
 	 * caller adds it atomically (TC subtracts on the other CPU) */
 	s->add_pending = s->ncmds;
+	if (s->auth_pos)
+		f->auth_reply_idx = f->cmds_passed + s->auth_pos;
 	f->cmds_passed += s->ncmds;
 	f->cli_nxt = end;
 pass:
@@ -1113,6 +1120,9 @@ static __always_inline void tc_replies(struct __sk_buff *skb,
 		s->rp = f->rp;
 	s->replies = 0;
 	s->rp_error = 0;
+	s->rep_base = f->replies_seen;
+	s->auth_idx = naive ? 0 : f->auth_reply_idx;
+	s->auth_result = 0;
 	s->top_start = ~0u;
 	s->first_off = ~0u;
 	s->first_bulk = 0;
@@ -1134,6 +1144,11 @@ static __always_inline void tc_replies(struct __sk_buff *skb,
 	}
 	f->rp = s->rp;
 	f->replies_seen += s->replies;
+	if (s->auth_result) {
+		if (s->auth_result == 1)
+			f->flags |= PS_F_AUTHED;
+		f->auth_reply_idx = 0;
+	}
 	if (!s->replies)
 		return;
 	pending = f->pending;

@@ -37,6 +37,8 @@ enum ps_mode {
 #define PS_CFG_REQUIRE_SOCK  (1u << 0) /* guarded: answer only if tcp_sock found and agrees */
 #define PS_CFG_FILL          (1u << 1) /* TC fills the cache from replies to missed GETs */
 #define PS_CFG_CHECK_SOCK    (1u << 2) /* read tcp_sock to count divergences */
+#define PS_CFG_AUTH          (1u << 3) /* Redis requires AUTH: answer only flows
+					* whose AUTH/HELLO succeeded (guarded) */
 #define PS_CFG_DEFAULT (PS_CFG_REQUIRE_SOCK | PS_CFG_FILL | PS_CFG_CHECK_SOCK)
 
 /* Config map (array, 1 entry), written by the control tool at run time. */
@@ -111,6 +113,7 @@ enum ps_flow_state {
 #define PS_F_CLI_SACK    (1u << 13)
 #define PS_F_CLI_WS      (1u << 14)
 #define PS_F_STREAM      (1u << 15) /* guarded has followed both streams since the SYN */
+#define PS_F_AUTHED      (1u << 16) /* an AUTH/HELLO of this flow got a non-error reply */
 
 /* Why a flow became untrusted (ps_flow.untrusted_reason). */
 enum ps_untrust {
@@ -195,6 +198,11 @@ struct ps_flow {
 	__u32 fill_epoch;
 	__u32 fill_gen;
 
+	/* the reply (1-based, counting every reply of the flow) that answers
+	 * the last AUTH/HELLO handed to the kernel; 0: none outstanding */
+	__u32 auth_reply_idx;
+	__u32 pad2;
+
 	/* last answered segment, to recognise its retransmission */
 	__u32 ans_seq;        /* client seq of the answered request */
 	__u32 ans_len;        /* its payload length */
@@ -252,6 +260,7 @@ enum ps_stat {
 	PS_ST_FB_UNTRUSTED,    /* flow handed to the kernel for good */
 	PS_ST_FB_DIVERGED,     /* tcp_sock disagrees with the mirrors */
 	PS_ST_FB_STATE,        /* flow not established / closing / other db */
+	PS_ST_FB_AUTH,         /* Redis requires AUTH and this flow has not passed it */
 	PS_ST__MAX,
 };
 
@@ -264,7 +273,7 @@ enum ps_stat {
 	"div_rcv_nxt", "div_snd_nxt", "div_snd_una", "nosock",             \
 	"fb_ooo", "fb_partial", "fb_not_get", "fb_miss", "fb_pending",     \
 	"fb_unacked", "fb_mss", "fb_window", "fb_ts", "fb_untrusted",      \
-	"fb_diverged", "fb_state",                                         \
+	"fb_diverged", "fb_state", "fb_auth",                              \
 }
 /* derived in user space: fallbacks = sum(fb_*), divergences = sum(div_*),
  * flows = entries in the flow map */

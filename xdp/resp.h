@@ -37,6 +37,7 @@ enum ps_cmd {
 	PS_CMD_UNTRUST,  /* changes how replies pair with requests */
 	PS_CMD_CLIENT,   /* CLIENT REPLY OFF|SKIP untrusts, other CLIENT reads */
 	PS_CMD_SPLIT,    /* name split across segments: treat as FLUSH */
+	PS_CMD_AUTH,     /* AUTH or HELLO: its reply says whether the flow may be answered */
 };
 
 enum ps_rp_state {
@@ -66,8 +67,8 @@ __noinline int ps_classify(__u64 w0, __u64 w1, __u32 n)
 	if (IS("MGET") || IS("EXISTS") || IS("STRLEN") || IS("GETRANGE") ||
 	    IS("SUBSTR") || IS("TTL") || IS("PTTL") || IS("EXPIRETIME") ||
 	    IS("PEXPIRETIME") || IS("TYPE") || IS("PING") || IS("ECHO") ||
-	    IS("INFO") || IS("DBSIZE") || IS("TIME") || IS("HELLO") ||
-	    IS("AUTH") || IS("COMMAND") || IS("CONFIG") || IS("SCAN") ||
+	    IS("INFO") || IS("DBSIZE") || IS("TIME") ||
+	    IS("COMMAND") || IS("CONFIG") || IS("SCAN") ||
 	    IS("KEYS") || IS("RANDOMKEY") || IS("LRANGE") || IS("LLEN") ||
 	    IS("LINDEX") || IS("LPOS") || IS("HGET") || IS("HMGET") ||
 	    IS("HGETALL") || IS("HLEN") || IS("HEXISTS") || IS("HKEYS") ||
@@ -89,6 +90,8 @@ __noinline int ps_classify(__u64 w0, __u64 w1, __u32 n)
 	    IS("FCALL") || IS("FCALL_RO") || IS("MIGRATE") || IS("DEBUG") ||
 	    IS("RESTORE-ASKING") || IS("SCRIPT") || IS("FUNCTION"))
 		return PS_CMD_FLUSH;
+	if (IS("AUTH") || IS("HELLO"))
+		return PS_CMD_AUTH;
 	if (IS("SELECT"))
 		return PS_CMD_SELECT;
 	if (IS("MULTI"))
@@ -315,6 +318,13 @@ static __always_inline void rq_cmd_done(struct ps_scratch *s,
 	case PS_CMD_DISCARD:
 		s->multi_last = 2;
 		break;
+	case PS_CMD_AUTH:
+		s->auth_pos = s->ncmds;
+		/* AUTH user pass, HELLO n AUTH user pass: a named ACL user may
+		 * not be allowed the key; such a flow is never answered */
+		if (rq->nargs >= 3)
+			s->rq_out |= RQO_UNTRUST;
+		break;
 	}
 	rq->state = PS_RQ_IDLE;
 	rq->cmd = PS_CMD_NONE;
@@ -522,6 +532,8 @@ static __always_inline void rp_top_done(struct ps_scratch *s,
 					int scalar)
 {
 	s->replies++;
+	if (s->auth_idx && s->rep_base + s->replies == s->auth_idx)
+		s->auth_result = s->top_type == '-' ? 2 : 1;
 	if (s->replies == 1) {
 		s->first_off = s->top_start;
 		s->first_len = s->top_start != ~0u ? end - s->top_start : 0;
@@ -579,8 +591,10 @@ __noinline int ps_rp_step(struct ps_scratch *s)
 
 	switch (rp->state) {
 	case PS_RP_TYPE:
-		if (rp->depth == 0)
+		if (rp->depth == 0) {
 			s->top_start = pos;
+			s->top_type = c;
+		}
 		rp->type = c;
 		rp->num = 0;
 		rp->neg = 0;

@@ -47,6 +47,7 @@ struct ps_scratch {
 	__u32 arg_off;                /* where the current argument's bytes begin */
 	__u32 arg_vis;                /* ... and they began in this segment */
 	__u32 multi_last;             /* 1: MULTI seen last, 2: EXEC/DISCARD seen last */
+	__u32 auth_pos;               /* 1-based position among this segment's commands of its last AUTH/HELLO */
 	__u32 invalidated;
 	__u32 flushes;
 	/* reply parse results */
@@ -58,6 +59,10 @@ struct ps_scratch {
 	__u32 first_bulk;             /* it was a non-null bulk string */
 	__u32 first_val_len;
 	__u32 bulk_len;               /* length of the bulk being skipped */
+	__u32 top_type;               /* type byte of the top-level reply being parsed */
+	__u32 rep_base;               /* flow's replies_seen before this segment */
+	__u32 auth_idx;               /* flow's auth_reply_idx */
+	__u32 auth_result;            /* 0 none, 1 the AUTH reply was ok, 2 an error */
 	__u32 naive;
 	/* assemble() results */
 	__u32 asm_csum;               /* partial sum of rep[0..tot) */

@@ -693,6 +693,46 @@ out:
 	env_close(&e);
 }
 
+static void t_auth(void)
+{
+	struct ps_flow f;
+	struct env e;
+
+	if (setup(&e, PS_MODE_GUARDED, true))
+		goto out;
+	env_set_mode(&e, PS_MODE_GUARDED, PS_CFG_FILL | PS_CFG_AUTH);
+	cache_put(&e, "foo", "bar");
+	/* not authenticated: Redis answers (with NOAUTH), never the cache */
+	expect_pass(&e, S(GET_FOO), 0, 0);
+	CHECK_EQ(stat_get(&e, PS_ST_FB_AUTH), 1);
+	expect_srv(&e, S("-NOAUTH Authentication required.\r\n"), 0, 0);
+	/* a wrong password is still not authenticated */
+	expect_pass(&e, S("*2\r\n$4\r\nAUTH\r\n$5\r\nwrong\r\n"), 0, 0);
+	expect_srv(&e, S("-WRONGPASS invalid username-password pair\r\n"), 0, 0);
+	expect_pass(&e, S(GET_FOO), 0, 0);
+	CHECK_EQ(stat_get(&e, PS_ST_FB_AUTH), 2);
+	expect_srv(&e, S("-NOAUTH Authentication required.\r\n"), 0, 0);
+	CHECK_EQ(flow_get(&e, &f), 0);
+	CHECK_EQ(f.flags & PS_F_AUTHED, 0);
+	/* AUTH pipelined with a PING: its reply is the first of the two */
+	expect_pass(&e, S("*2\r\n$4\r\nAUTH\r\n$6\r\nsecret\r\n*1\r\n$4\r\nPING\r\n"), 0, 0);
+	expect_srv(&e, S("+OK\r\n+PONG\r\n"), 0, 0);
+	CHECK_EQ(flow_get(&e, &f), 0);
+	CHECK(f.flags & PS_F_AUTHED, "a successful AUTH did not mark the flow");
+	CHECK_EQ(f.auth_reply_idx, 0);
+	expect_answer(&e, S(GET_FOO), S("$3\r\nbar\r\n"));
+	/* authenticating as a named ACL user: never answered again */
+	expect_pass(&e, S("*3\r\n$4\r\nAUTH\r\n$5\r\nalice\r\n$2\r\npw\r\n"), sizeof(GET_FOO) - 1, 9);
+	CHECK_EQ(flow_get(&e, &f), 0);
+	CHECK(f.flags & PS_F_UNTRUSTED, "AUTH as a named user did not untrust the flow");
+	/* naive never answers when Redis requires AUTH */
+	env_set_mode(&e, PS_MODE_NAIVE, PS_CFG_FILL | PS_CFG_AUTH);
+	len = cli_seg(&e, in, S(GET_FOO), TF_PSH | TF_ACK);
+	CHECK_EQ(xdp_run(&e, in, len, out, &olen), XDP_PASS);
+out:
+	env_close(&e);
+}
+
 struct tcase {
 	const char *name;
 	void (*fn)(void);
@@ -720,6 +760,7 @@ static const struct tcase tests[] = {
 	{ "MULTI/EXEC/SELECT", t_select_multi },
 	{ "client SACK blocks translated", t_sack_translation },
 	{ "FIN/ACK and RST free the flow", t_close },
+	{ "AUTH required: only flows whose AUTH succeeded are answered", t_auth },
 };
 
 int main(void)
