@@ -52,7 +52,7 @@ int cmd_coherence(int argc, char **argv)
 	struct ps_target t;
 	char host[256], *colon;
 	long events = 0, deleted = 0;
-	int c, cache_fd, epoch_fd, ret = 1;
+	int c, cache_fd, epoch_fd, vol_fd, ret = 1;
 	__u32 port = 0, db = 0;
 	time_t last = time(NULL);
 
@@ -85,7 +85,8 @@ int cmd_coherence(int argc, char **argv)
 		return 1;
 	cache_fd = ps_pin_open(&t, "ps_cache", sizeof(struct ps_cache_val));
 	epoch_fd = ps_pin_open(&t, "ps_epochs", sizeof(__u32));
-	if (cache_fd < 0 || epoch_fd < 0 || ps_netns_enter(t.netns))
+	vol_fd = ps_pin_open(&t, "ps_volatile", sizeof(__u32));
+	if (cache_fd < 0 || epoch_fd < 0 || vol_fd < 0 || ps_netns_enter(t.netns))
 		return 1;
 
 	rc = redisConnectWithTimeout(host, (int)port, tv);
@@ -158,7 +159,13 @@ int cmd_coherence(int argc, char **argv)
 				events++;
 				if (!ps_cache_key_build(&k, key->str, key->len)) {
 					__u32 slot = ps_key_hash(k.data, k.len) & (PS_EPOCH_SLOTS - 1), e = 0;
+					const redisReply *ch = m->element[2];
+					__u32 one = 1;
 
+					/* a TTL set behind XDP's back: never fill it */
+					if (ch->type == REDIS_REPLY_STRING && ch->len > 7 &&
+					    !strcmp(ch->str + ch->len - 7, ":expire"))
+						bpf_map_update_elem(vol_fd, &k, &one, BPF_ANY);
 					/* the epoch first: a fill in flight must not land */
 					bpf_map_lookup_elem(epoch_fd, &slot, &e);
 					e++;

@@ -51,4 +51,13 @@ struct {
 	__type(value, struct ps_meta);
 } ps_meta SEC(".maps");
 
+/* Keys that were given a TTL (at XDP, or by a keyspace event): never
+ * filled, since Redis expires them where we cannot see it. Sticky (LRU). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, PS_CACHE_ENTRIES);
+	__type(key, struct ps_cache_key);
+	__type(value, __u32);
+} ps_volatile SEC(".maps");
+
 #endif

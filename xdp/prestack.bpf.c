@@ -1054,6 +1054,9 @@ static __always_inline void tc_fill(struct ps_scratch *s,
 	e = bpf_map_lookup_elem(&ps_epochs, &slot);
 	if (!e || *e != f->fill_epoch || cfg->cache_gen != f->fill_gen)
 		goto skipped;
+	/* a key with a TTL expires where we cannot see it */
+	if (bpf_map_lookup_elem(&ps_volatile, &f->fill_key))
+		goto skipped;
 
 	BOUND_1_TO(rlen, 2048);
 	if (rlen > PS_REPLY_MAX)

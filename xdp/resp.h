@@ -38,6 +38,8 @@ enum ps_cmd {
 	PS_CMD_CLIENT,   /* CLIENT REPLY OFF|SKIP untrusts, other CLIENT reads */
 	PS_CMD_SPLIT,    /* name split across segments: treat as FLUSH */
 	PS_CMD_AUTH,     /* AUTH or HELLO: its reply says whether the flow may be answered */
+	PS_CMD_TTL,      /* a write that gives arg 1 a TTL: never fill that key */
+	PS_CMD_SET,      /* a write; with options (PX, EX, KEEPTTL...) a TTL too */
 };
 
 enum ps_rp_state {
@@ -92,6 +94,11 @@ __noinline int ps_classify(__u64 w0, __u64 w1, __u32 n)
 		return PS_CMD_FLUSH;
 	if (IS("AUTH") || IS("HELLO"))
 		return PS_CMD_AUTH;
+	if (IS("SET"))
+		return PS_CMD_SET;
+	if (IS("SETEX") || IS("PSETEX") || IS("EXPIRE") || IS("PEXPIRE") ||
+	    IS("EXPIREAT") || IS("PEXPIREAT") || IS("GETEX") || IS("RESTORE"))
+		return PS_CMD_TTL;
 	if (IS("SELECT"))
 		return PS_CMD_SELECT;
 	if (IS("MULTI"))
@@ -208,12 +215,15 @@ static __always_inline void ps_flush(struct ps_scratch *s)
 }
 
 static __always_inline void ps_invalidate(struct ps_scratch *s, __u32 off,
-					  __u32 len)
+					  __u32 len, int volatile_key)
 {
 	struct ps_cache_key k;
+	__u32 one = 1;
 
 	if (ps_key_from_buf(&k, s, off, len))
 		return;
+	if (volatile_key)
+		bpf_map_update_elem(&ps_volatile, &k, &one, BPF_ANY);
 	/* the epoch moves even if the key is not cached: a fill that is
 	 * in flight for it must not land */
 	ps_epoch_bump(&k);
@@ -276,10 +286,16 @@ static __always_inline void rq_arg_done(struct ps_scratch *s,
 		break;
 	case PS_CMD_WRITE:
 	case PS_CMD_SPLIT:
+	case PS_CMD_SET:
+	case PS_CMD_TTL:
 		/* only an argument that fits a cache key can name a cached key */
 		if (alen >= 1 && alen <= PS_KEY_MAX) {
+			/* SET k v with options may set a TTL: conservative */
+			int ttl = idx == 1 && (rq->cmd == PS_CMD_TTL ||
+					       (rq->cmd == PS_CMD_SET && rq->nargs > 3));
+
 			if (vis)
-				ps_invalidate(s, off, alen);
+				ps_invalidate(s, off, alen, ttl);
 			else if (!s->naive)
 				ps_flush(s);
 		}

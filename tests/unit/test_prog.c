@@ -321,6 +321,30 @@ out:
 	env_close(&e);
 }
 
+static void t_ttl_not_filled(void)
+{
+	const char *get = "*2\r\n$3\r\nGET\r\n$2\r\ntk\r\n";
+	struct env e;
+
+	if (setup(&e, PS_MODE_GUARDED, true))
+		goto out;
+	/* SET with PX: Redis will expire it where we cannot see */
+	expect_pass(&e, S("*5\r\n$3\r\nSET\r\n$2\r\ntk\r\n$1\r\nv\r\n$2\r\nPX\r\n$3\r\n100\r\n"), 0, 0);
+	expect_srv(&e, S("+OK\r\n"), 0, 0);
+	expect_pass(&e, get, strlen(get), 0, 0);
+	expect_srv(&e, S("$1\r\nv\r\n"), 0, 0);
+	CHECK_EQ(stat_get(&e, PS_ST_FILLS), 0);
+	CHECK(!cache_has(&e, "tk", NULL, 0), "a key with a TTL was filled");
+	/* a plain SET of another key still fills */
+	expect_pass(&e, S("*3\r\n$3\r\nSET\r\n$2\r\npk\r\n$1\r\nv\r\n"), 0, 0);
+	expect_srv(&e, S("+OK\r\n"), 0, 0);
+	expect_pass(&e, S("*2\r\n$3\r\nGET\r\n$2\r\npk\r\n"), 0, 0);
+	expect_srv(&e, S("$1\r\nv\r\n"), 0, 0);
+	CHECK_EQ(stat_get(&e, PS_ST_FILLS), 1);
+out:
+	env_close(&e);
+}
+
 static void t_fill_skipped_after_write(void)
 {
 	const char *req = "*2\r\n$3\r\nGET\r\n$2\r\nkk\r\n";
@@ -749,6 +773,7 @@ static const struct tcase tests[] = {
 	{ "SET/DEL/INCR invalidate, a missed GET's reply fills", t_set_invalidates },
 	{ "fill from TC, then answered", t_fill_then_hit },
 	{ "fill skipped when the key's epoch moved", t_fill_skipped_after_write },
+	{ "keys given a TTL are never filled", t_ttl_not_filled },
 	{ "non-Redis TCP, UDP, IPv6, ARP pass untouched", t_not_ours },
 	{ "malformed headers pass untouched, state unchanged", t_malformed },
 	{ "fragments untouched, IP options never answered", t_fragments_and_ipopts },

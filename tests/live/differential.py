@@ -1,0 +1,134 @@
+#!/usr/bin/python3
+"""Differential test: one random command stream, sent over N connections to
+the prestack-fronted Redis (through the client namespace: XDP sees it) and
+over N connections to a plain reference Redis; every reply compared.
+
+A second path writes to the fronted Redis behind XDP's back (a connection
+on loopback inside the server namespace, mirrored to the reference), and
+some keys get TTLs. Two servers expire keys independently, so a GET within
+GRACE of a key's expiry is not compared (counted as skipped).
+
+usage: differential.py --front HOST:PORT --side HOST:PORT --ref HOST:PORT
+"""
+import argparse
+import random
+import sys
+import time
+
+import redis
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--front", required=True, help="fronted Redis, through XDP")
+ap.add_argument("--side", required=True, help="the same Redis, a path XDP never sees")
+ap.add_argument("--ref", required=True, help="reference Redis")
+ap.add_argument("--side-ref", required=True, help="the reference, reached from --side-netns")
+ap.add_argument("--side-netns", required=True, help="namespace of the side path (ip netns)")
+ap.add_argument("--ops", type=int, default=200000)
+ap.add_argument("--conns", type=int, default=8)
+ap.add_argument("--keys", type=int, default=60)
+ap.add_argument("--seed", type=int, default=7)
+ap.add_argument("--max-seconds", type=float, default=400)
+a = ap.parse_args()
+GRACE = 0.025
+
+
+def conn(hp):
+    h, p = hp.rsplit(":", 1)
+    return redis.Redis(host=h, port=int(p), single_connection_client=True, socket_timeout=10)
+
+
+rnd = random.Random(a.seed)
+front = [conn(a.front) for _ in range(a.conns)]
+ref = [conn(a.ref) for _ in range(a.conns)]
+
+def in_netns(name, fn):
+    """Run fn inside a named network namespace; sockets stay there."""
+    import ctypes
+    import os
+    libc = ctypes.CDLL(None, use_errno=True)
+    here = os.open("/proc/self/ns/net", os.O_RDONLY)
+    there = os.open(f"/var/run/netns/{name}", os.O_RDONLY)
+    try:
+        if libc.setns(there, 0x40000000):  # CLONE_NEWNET
+            raise OSError(ctypes.get_errno(), "setns")
+        return fn()
+    finally:
+        libc.setns(here, 0x40000000)
+        os.close(here)
+        os.close(there)
+
+
+def connected(hp):
+    c = conn(hp)
+    c.ping()  # connect now, inside the namespace
+    return c
+
+
+side, side_ref = in_netns(a.side_netns, lambda: (connected(a.side), connected(a.side_ref)))
+keys = [f"dk:{i}" for i in range(a.keys)]
+for c in (side, side_ref):
+    c.flushall()
+expiry = {}          # key -> monotonic deadline (harness view)
+compared = skipped = mismatches = 0
+t0 = time.monotonic()
+
+
+def near_expiry(k):
+    d = expiry.get(k)
+    return d is not None and abs(time.monotonic() - d) < GRACE
+
+
+def run(c, op, k, v):
+    try:
+        if op == "get":
+            return c.get(k)
+        if op == "set":
+            return c.set(k, v)
+        if op == "setpx":
+            return c.set(k, v, px=150)
+        if op == "del":
+            return c.delete(k)
+        if op == "incr":
+            return c.incr(k)
+        if op == "append":
+            return c.append(k, v)
+        if op == "mget":
+            return c.mget(k, keys[0])
+    except redis.ResponseError as e:
+        return ("error", str(e).split()[0])
+    raise ValueError(op)
+
+
+OPS = ["get"] * 60 + ["set"] * 12 + ["setpx"] * 4 + ["del"] * 6 + ["incr"] * 6 + \
+      ["append"] * 4 + ["mget"] * 3 + ["side"] * 5
+for i in range(a.ops):
+    if time.monotonic() - t0 > a.max_seconds:
+        print(f"time bound hit after {i} ops")
+        mismatches += 1
+        break
+    op, k = rnd.choice(OPS), rnd.choice(keys)
+    v = f"{i}:" + "v" * rnd.randrange(0, 120)
+    if op == "side":
+        # a write XDP never sees, mirrored to the reference
+        run(side, "set", k, v)
+        run(side_ref, "set", k, v)
+        expiry.pop(k, None)
+        continue
+    j = rnd.randrange(a.conns)
+    skip = op in ("get", "mget", "incr", "append") and (near_expiry(k) or near_expiry(keys[0]))
+    got, want = run(front[j], op, k, v), run(ref[j], op, k, v)
+    if op == "setpx":
+        expiry[k] = time.monotonic() + 0.150
+    elif op in ("set", "del"):
+        expiry.pop(k, None)
+    if skip:
+        skipped += 1
+        continue
+    compared += 1
+    if got != want:
+        mismatches += 1
+        if mismatches <= 10:
+            print(f"op {i}: {op} {k}: fronted {got!r} reference {want!r}")
+print(f"ops={a.ops} compared={compared} skipped_near_expiry={skipped} mismatches={mismatches} "
+      f"seconds={time.monotonic() - t0:.1f}")
+sys.exit(1 if mismatches else 0)
