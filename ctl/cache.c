@@ -45,15 +45,6 @@ static __u32 cache_gen(const struct cache_maps *m)
 	return c.cache_gen;
 }
 
-static void epoch_bump(const struct cache_maps *m, const struct ps_cache_key *k)
-{
-	__u32 slot = ps_key_hash(k->data, k->len) & (PS_EPOCH_SLOTS - 1), e = 0;
-
-	bpf_map_lookup_elem(m->epochs, &slot, &e);
-	e++;
-	bpf_map_update_elem(m->epochs, &slot, &e, BPF_ANY);
-}
-
 static int cache_put(const struct cache_maps *m, const void *key, size_t klen,
 		     const void *val, size_t vlen)
 {
@@ -63,7 +54,7 @@ static int cache_put(const struct cache_maps *m, const void *key, size_t klen,
 	if (ps_cache_key_build(&k, key, klen) ||
 	    ps_cache_val_build(&v, val, vlen, cache_gen(m), PS_FILL_USER))
 		return -1;
-	epoch_bump(m, &k);
+	ps_epoch_bump(m->epochs, &k);
 	return bpf_map_update_elem(m->cache, &k, &v, BPF_ANY);
 }
 
@@ -342,8 +333,7 @@ int cmd_cache(int argc, char **argv)
 
 		ps_cache_key_build(&k, args[1], strlen(args[1]));
 		if (!strcmp(sub, "del")) {
-			epoch_bump(&m, &k);
-			if (bpf_map_delete_elem(m.cache, &k)) {
+			if (ps_invalidate_key(m.cache, m.epochs, &k)) {
 				fprintf(stderr, "prestack cache del: %s: not cached\n", args[1]);
 				goto out;
 			}

@@ -158,7 +158,6 @@ int cmd_coherence(int argc, char **argv)
 
 				events++;
 				if (!ps_cache_key_build(&k, key->str, key->len)) {
-					__u32 slot = ps_key_hash(k.data, k.len) & (PS_EPOCH_SLOTS - 1), e = 0;
 					const redisReply *ch = m->element[2];
 					__u32 one = 1;
 
@@ -166,11 +165,7 @@ int cmd_coherence(int argc, char **argv)
 					if (ch->type == REDIS_REPLY_STRING && ch->len > 7 &&
 					    !strcmp(ch->str + ch->len - 7, ":expire"))
 						bpf_map_update_elem(vol_fd, &k, &one, BPF_ANY);
-					/* the epoch first: a fill in flight must not land */
-					bpf_map_lookup_elem(epoch_fd, &slot, &e);
-					e++;
-					bpf_map_update_elem(epoch_fd, &slot, &e, BPF_ANY);
-					if (!bpf_map_delete_elem(cache_fd, &k))
+					if (!ps_invalidate_key(cache_fd, epoch_fd, &k))
 						deleted++;
 				}
 			}

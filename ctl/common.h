@@ -38,6 +38,10 @@ int ps_parse_u32(const char *s, __u32 min, __u32 max, __u32 *out);
 int ps_mode_parse(const char *s);
 const char *ps_mode_name(__u32 mode);
 void ps_json_str(FILE *f, const void *s, size_t n);
+/* move the key's invalidation epoch (a fill in flight will not land) */
+void ps_epoch_bump(int epochs_fd, const struct ps_cache_key *k);
+/* epoch, then delete from the cache; 0 if an entry was deleted */
+int ps_invalidate_key(int cache_fd, int epochs_fd, const struct ps_cache_key *k);
 /* entries in a map (walks the keys) */
 long ps_map_count(int fd, size_t key_size);
 /* flows with a non-zero offset: detaching or switching off corrupts them */

@@ -13,6 +13,7 @@
 #include <linux/magic.h>
 #include <bpf/bpf.h>
 #include "common.h"
+#include "cachefmt.h"
 
 bool ps_verbose;
 
@@ -231,4 +232,21 @@ long ps_map_count(int fd, size_t key_size)
 		n++;
 	}
 	return n;
+}
+
+void ps_epoch_bump(int epochs_fd, const struct ps_cache_key *k)
+{
+	__u32 slot = ps_key_hash(k->data, k->len) & (PS_EPOCH_SLOTS - 1), e = 0;
+
+	bpf_map_lookup_elem(epochs_fd, &slot, &e);
+	e++;
+	bpf_map_update_elem(epochs_fd, &slot, &e, BPF_ANY);
+}
+
+int ps_invalidate_key(int cache_fd, int epochs_fd, const struct ps_cache_key *k)
+{
+	/* the epoch first, as the XDP program does: a fill in flight for
+	 * this key must not land after the delete */
+	ps_epoch_bump(epochs_fd, k);
+	return bpf_map_delete_elem(cache_fd, k);
 }

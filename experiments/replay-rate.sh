@@ -16,6 +16,7 @@ TOP=$(cd "$(dirname "$0")/.." && pwd)
 PS="$TOP/build/prestack"
 TB="$TOP/experiments/testbed.sh"
 TGT=(--netns prestack-srv --dev ps-srv)
+. "$TOP/experiments/rate_lib.sh"
 loops=200 gets=1000
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -31,7 +32,7 @@ done
 
 tmp=$(mktemp -d)
 cleanup() {
-	ip netns exec prestack-cli nft delete table inet prestack_rate 2>/dev/null || true
+	rate_teardown prestack_rate
 	"$PS" detach "${TGT[@]}" --force >/dev/null 2>&1 || true
 	"$TB" down >/dev/null 2>&1 || true
 	rm -rf "$tmp"
@@ -40,21 +41,9 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 "$TB" up >/dev/null
-/usr/bin/python3 "$TOP/experiments/rate_pcaps.py" "$tmp" "$gets" \
-	"$(ip -n prestack-cli -br link show ps-cli | awk '{print $3}')" \
-	"$(ip -n prestack-srv -br link show ps-srv | awk '{print $3}')"
+rate_setup "$tmp" "$gets" prestack_rate
 "$PS" attach "${TGT[@]}" --mode naive >/dev/null
-for i in $(seq 0 99); do echo "SET rate:$i value-$i"; done |
-	ip netns exec prestack-srv redis-cli -h 127.0.0.1 >/dev/null
 "$PS" cache warm --redis 127.0.0.1:6379 --match 'rate:*' "${TGT[@]}" >/dev/null
-ip netns exec prestack-cli nft -f - <<NFT
-table inet prestack_rate {
-	chain out {
-		type filter hook output priority 0; policy accept;
-		tcp sport 41000 tcp flags rst drop
-	}
-}
-NFT
 ip netns exec prestack-cli tcpreplay -q -i ps-cli "$tmp/rate-syn.pcap" >/dev/null
 sleep 0.3
 "$PS" flows "${TGT[@]}" | grep -q " est " ||

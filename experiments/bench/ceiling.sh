@@ -11,6 +11,7 @@ PS="$TOP/build/prestack"
 TB="$TOP/experiments/testbed.sh"
 TGT=(--netns prestack-srv --dev ps-srv)
 RES=${PS_RESULTS:-$TOP/results}
+. "$TOP/experiments/rate_lib.sh"
 loops=100 reps=3
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -23,7 +24,7 @@ done
 [ "$(id -u)" -eq 0 ] || { echo "ceiling: run as root" >&2; exit 1; }
 tmp=$(mktemp -d)
 cleanup() {
-	ip netns exec prestack-cli nft delete table inet prestack_ceiling 2>/dev/null || true
+	rate_teardown prestack_ceiling
 	ip -n prestack-srv link set dev ps-srv xdpdrv off 2>/dev/null || true
 	"$PS" detach "${TGT[@]}" --force >/dev/null 2>&1 || true
 	"$TB" down >/dev/null 2>&1 || true
@@ -32,19 +33,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 "$TB" up >/dev/null
-/usr/bin/python3 "$TOP/experiments/rate_pcaps.py" "$tmp" 1000 \
-	"$(ip -n prestack-cli -br link show ps-cli | awk '{print $3}')" \
-	"$(ip -n prestack-srv -br link show ps-srv | awk '{print $3}')"
-for i in $(seq 0 99); do echo "SET rate:$i value-$i"; done |
-	ip netns exec prestack-srv redis-cli -h 127.0.0.1 >/dev/null
-ip netns exec prestack-cli nft -f - <<NFT
-table inet prestack_ceiling {
-	chain out {
-		type filter hook output priority 0; policy accept;
-		tcp sport 41000 tcp flags rst drop
-	}
-}
-NFT
+rate_setup "$tmp" 1000 prestack_ceiling
 rx() { ip -n prestack-cli -s -j link show ps-cli | jq '.[0].stats64.rx.packets'; }
 measure() { # -> "frames seconds"
 	local r0 r1 t0 t1
