@@ -35,17 +35,18 @@ UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_OBJS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%.o,$(UNIT_SRCS))
 UNIT_HDRS := $(wildcard tests/unit/*.h)
 
-.PHONY: all deps test test-unit test-live demo clean help
+.PHONY: all deps test test-unit test-live demo clean help fuzz
 .DELETE_ON_ERROR:
 .SECONDARY: $(SKELS) $(BPF_OBJS) $(BUILD)/vmlinux.h
 
-all: $(BUILD)/prestack $(BPF_OBJS) $(BUILD)/test_prog $(BUILD)/pktcost
+all: $(BUILD)/prestack $(BPF_OBJS) $(BUILD)/test_prog $(BUILD)/pktcost $(BUILD)/fuzz/fuzz_parsers
 
 help:
 	@echo "make            build bpf objects, skeletons, build/prestack, build/test_prog"
 	@echo "make deps       install the Debian packages prestack needs (no-op if present)"
 	@echo "sudo make test  unit tests (BPF_PROG_TEST_RUN) and live tests in the netns testbed"
 	@echo "sudo make demo  testbed up, attach, warm, real GETs answered at XDP, teardown"
+	@echo "make fuzz       libFuzzer on the RESP and TCP option parsers (FUZZ_TIME=300 s)"
 	@echo "make clean      remove $(BUILD)/"
 
 deps:
@@ -81,6 +82,18 @@ $(BUILD)/unit/%.o: tests/unit/%.c $(UNIT_HDRS) xdp/prestack.h $(SKELS) | $(BUILD
 $(BUILD)/test_prog: $(UNIT_OBJS) $(BUILD)/ctl/cachefmt.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+# the XDP program's parsers built as user-space C for libFuzzer (issue 6)
+FUZZ_TIME ?= 300
+FUZZ_CFLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter \
+	       -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Itests/fuzz -Ixdp
+$(BUILD)/fuzz/fuzz_parsers: tests/fuzz/fuzz_parsers.c tests/fuzz/bpf_user.h $(BPF_HDRS)
+	$(call msg,FUZZ-CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $< -o $@
+
+fuzz: $(BUILD)/fuzz/fuzz_parsers
+	$(Q)./tests/fuzz/run.sh $(FUZZ_TIME)
 
 test: all
 	$(Q)./tests/run.sh

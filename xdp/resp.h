@@ -428,7 +428,12 @@ __noinline int ps_rq_step(struct ps_scratch *s)
 		__u32 avail = len - pos, end;
 
 		if (rq->left > avail) {
-			/* continues in the next segment */
+			/* continues in the next segment; if only its LF does,
+			 * this segment's last byte must be the CR (the check
+			 * below cannot see it any more; found by the fuzzer) */
+			if (rq->left - avail == 1 &&
+			    s->buf[(len - 1) & PS_BUF_MASK] != '\r')
+				return rq_error(s);
 			rq_collect_name(s, rq, pos, avail);
 			rq->left -= avail;
 			s->arg_vis = 0;

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * bpf_user.h - just enough of the BPF environment to compile xdp/parsing.h
+ * and xdp/resp.h as ordinary C for libFuzzer. Maps become small arrays
+ * owned by the harness (bpf_user.c); helpers become plain functions with
+ * the semantics the parsers rely on. Nothing here is used by the BPF build.
+ */
+#ifndef PS_BPF_USER_H
+#define PS_BPF_USER_H
+
+#include <stdint.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <linux/types.h>
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/tcp.h>
+
+#define SEC(name)
+#ifndef __always_inline
+#define __always_inline inline __attribute__((always_inline))
+#endif
+#define __noinline __attribute__((noinline))
+#define __uint(name, val) int (*name)[val]
+#define __type(name, val) __typeof__(val) *name
+#define bpf_htons(x) htons(x)
+#define bpf_ntohs(x) ntohs(x)
+#define bpf_htonl(x) htonl(x)
+#define bpf_ntohl(x) ntohl(x)
+
+void *bpf_map_lookup_elem(void *map, const void *key);
+long bpf_map_update_elem(void *map, const void *key, const void *value, __u64 flags);
+long bpf_map_delete_elem(void *map, const void *key);
+long bpf_probe_read_kernel(void *dst, __u32 size, const void *src);
+long bpf_loop(__u32 nr_loops, void *callback_fn, void *callback_ctx, __u64 flags);
+
+#endif

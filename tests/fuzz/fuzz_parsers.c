@@ -1,0 +1,541 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fuzz_parsers.c - libFuzzer harness for the parsers of the XDP program,
+ * compiled as user-space C from the very headers the BPF object is built
+ * from (xdp/parsing.h, xdp/resp.h) through tests/fuzz/bpf_user.h.
+ *
+ * Input: byte 0 picks the target, byte 1 a split point, the rest is data.
+ *   requests: the RESP request parser as XDP runs it (fast path first,
+ *     then the byte-by-byte parser), checked against an independent
+ *     reference parser (commands, GET keys, protocol errors), against
+ *     itself split in two segments (command counts add up; every key the
+ *     whole segment invalidates is invalidated, or the cache flushed), and
+ *     the fast path against the general parser on the same bytes;
+ *   replies: the RESP2/3 reply parser as TC runs it, against a reference
+ *     (top-level replies, errors, first bulk string) and split in two;
+ *   frame: ps_parse + parse_tcp_opts on an exactly-sized heap copy, so
+ *     ASan sees any read past the frame; offsets must stay in the frame.
+ * Any disagreement aborts with a message (a crash for libFuzzer).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <errno.h>
+#include "bpf_user.h"
+#include "prestack.h"
+#include "maps.h"
+#include "scratch.h"
+#include "parsing.h"
+#include "resp.h"
+
+/* ---- the maps the parsers touch ---- */
+
+static struct ps_config cfg;
+static __u32 epochs[PS_EPOCH_SLOTS];
+static struct ps_scratch scratch[2];
+
+#define LOG_MAX 4096
+static struct ps_cache_key inval_log[LOG_MAX]; /* keys deleted from ps_cache */
+static unsigned inval_n;
+
+void *bpf_map_lookup_elem(void *map, const void *key)
+{
+	__u32 i = *(const __u32 *)key;
+
+	if (map == &ps_config)
+		return i == 0 ? &cfg : NULL;
+	if (map == &ps_epochs)
+		return i < PS_EPOCH_SLOTS ? &epochs[i] : NULL;
+	if (map == &ps_scratch)
+		return i < 2 ? &scratch[i] : NULL;
+	fprintf(stderr, "fuzz: lookup in an unexpected map\n");
+	abort();
+}
+
+long bpf_map_update_elem(void *map, const void *key, const void *value, __u64 flags)
+{
+	(void)key; (void)value; (void)flags;
+	if (map != &ps_volatile) {
+		fprintf(stderr, "fuzz: update of an unexpected map\n");
+		abort();
+	}
+	return 0;
+}
+
+long bpf_map_delete_elem(void *map, const void *key)
+{
+	if (map != &ps_cache) {
+		fprintf(stderr, "fuzz: delete from an unexpected map\n");
+		abort();
+	}
+	if (inval_n < LOG_MAX)
+		memcpy(&inval_log[inval_n++], key, sizeof(struct ps_cache_key));
+	return -ENOENT; /* nothing is cached here */
+}
+
+long bpf_probe_read_kernel(void *dst, __u32 size, const void *src)
+{
+	memcpy(dst, src, size);
+	return 0;
+}
+
+long bpf_loop(__u32 nr_loops, void *callback_fn, void *callback_ctx, __u64 flags)
+{
+	long (*cb)(__u32, void *) = (long (*)(__u32, void *))callback_fn;
+	__u32 i;
+
+	(void)flags;
+	for (i = 0; i < nr_loops; i++)
+		if (cb(i, callback_ctx))
+			return i + 1;
+	return i;
+}
+
+#define FAIL(...) do { fprintf(stderr, "fuzz: " __VA_ARGS__); \
+		       fputc('\n', stderr); abort(); } while (0)
+
+/* ---- requests ---- */
+
+/* One segment through the request parser the way rq_parse() runs it. */
+static struct ps_scratch *rq_segment(const __u8 *d, __u32 n, int fresh)
+{
+	struct ps_scratch *s = &scratch[PS_SCR_XDP];
+
+	if (fresh)
+		memset(&s->rq, 0, sizeof(s->rq));
+	memcpy(s->buf, d, n);
+	s->len = n;
+	s->pos = 0;
+	s->rq_out = 0;
+	s->ncmds = 0;
+	s->ngets = 0;
+	s->cur_key_len = 0;
+	s->arg_vis = 0;
+	s->multi_last = 0;
+	s->auth_pos = 0;
+	s->invalidated = 0;
+	s->flushes = 0;
+	s->naive = 0;
+	if (ps_fast_gets(s))
+		return s;
+	s->ngets = 0;
+	s->ncmds = 0;
+	bpf_loop(PS_PAYLOAD_MAX + 1, rq_step, NULL, 0);
+	return s;
+}
+
+struct ref_rq {
+	unsigned ncmds, ngets, error;
+	__u32 koff[PS_MAX_CMDS + 1], klen[PS_MAX_CMDS + 1];
+};
+
+/* A RESP number up to CRLF: 1 done, 0 ran out of data, -1 malformed.
+ * Same limit as the parser: more digits than fit PS_NUM_MAX is an error. */
+static int ref_num(const __u8 *b, __u32 n, __u32 *p, __u64 *v)
+{
+	*v = 0;
+	for (; *p < n; (*p)++) {
+		__u8 c = b[*p];
+
+		if (c == '\r') {
+			if (*p + 1 >= n)
+				return 0;
+			if (b[*p + 1] != '\n')
+				return -1;
+			*p += 2;
+			return 1;
+		}
+		if (c < '0' || c > '9' || *v > PS_NUM_MAX / 10)
+			return -1;
+		*v = *v * 10 + (__u64)(c - '0');
+	}
+	return 0;
+}
+
+static int ref_is_get(const __u8 *name, __u64 len)
+{
+	return len == 3 && (name[0] | 0x20) == 'g' && (name[1] | 0x20) == 'e' &&
+	       (name[2] | 0x20) == 't';
+}
+
+/* What Redis's request grammar says this byte string holds, written for
+ * clarity rather than for the verifier. */
+static int sabotage;
+
+static void ref_requests(const __u8 *b, __u32 n, struct ref_rq *r)
+{
+	__u32 p = 0;
+
+	memset(r, 0, sizeof(*r));
+	while (p < n) {
+		__u64 nargs, i, alen;
+		__u32 koff = 0, klen = 0;
+		int is_get = 0, rc;
+
+		if (b[p] == '\r' || b[p] == '\n') {
+			p++;
+			continue;
+		}
+		if (b[p] != '*') {             /* inline command, up to LF */
+			const __u8 *lf = memchr(b + p, '\n', n - p);
+
+			if (!lf)
+				return;
+			r->ncmds++;
+			p = (__u32)(lf - b) + 1;
+			continue;
+		}
+		p++;
+		rc = ref_num(b, n, &p, &nargs);
+		if (rc <= 0) {
+			r->error = rc < 0;
+			return;
+		}
+		for (i = 0; i < nargs; i++) {
+			if (p >= n)
+				return;
+			if (b[p++] != '$') {
+				r->error = 1;
+				return;
+			}
+			rc = ref_num(b, n, &p, &alen);
+			if (rc <= 0) {
+				r->error = rc < 0;
+				return;
+			}
+			/* the parser judges the CR as soon as it has it */
+			if ((__u64)p + alen + 1 == n && b[p + alen] != '\r') {
+				r->error = 1;
+				return;
+			}
+			if ((__u64)p + alen + 2 > n)
+				return;
+			if (b[p + alen] != '\r' || b[p + alen + 1] != '\n') {
+				r->error = 1;
+				return;
+			}
+			if (i == 0)
+				is_get = ref_is_get(b + p, alen);
+			if (i == 1 && alen >= 1 && alen <= PS_KEY_MAX) {
+				koff = p;
+				/* PS_FUZZ_SABOTAGE: a wrong reference, to show
+				 * that the comparison can fail (tests/fuzz/run.sh) */
+				klen = (__u32)alen - (sabotage && alen == 3);
+			}
+			p += (__u32)alen + 2;
+		}
+		if (nargs == 0)
+			continue;              /* "*0\r\n": no command */
+		r->ncmds++;
+		if (is_get && nargs == 2 && klen && r->ngets <= PS_MAX_CMDS) {
+			r->koff[r->ngets] = koff;
+			r->klen[r->ngets] = klen;
+			r->ngets++;
+		}
+	}
+}
+
+static int key_in_log(const struct ps_cache_key *k, unsigned from, unsigned to)
+{
+	unsigned i;
+
+	for (i = from; i < to; i++)
+		if (!memcmp(&inval_log[i], k, sizeof(*k)))
+			return 1;
+	return 0;
+}
+
+static void fuzz_requests(const __u8 *d, __u32 n, __u32 split)
+{
+	struct ref_rq ref;
+	struct ps_scratch *s;
+	unsigned whole_ncmds, whole_err, whole_flush, w_from, w_to, i;
+	unsigned ncmds2, err2, flush2, s_from;
+
+	if (n > PS_PAYLOAD_MAX)
+		n = PS_PAYLOAD_MAX;
+	ref_requests(d, n, &ref);
+
+	inval_n = 0;
+	s = rq_segment(d, n, 1);
+	w_from = 0;
+	w_to = inval_n;
+	whole_ncmds = s->ncmds;
+	whole_err = !!(s->rq_out & RQO_ERROR);
+	whole_flush = s->flushes;
+	if (whole_ncmds != ref.ncmds || whole_err != ref.error)
+		FAIL("requests: parser %u commands (error %u), reference %u (error %u)",
+		     whole_ncmds, whole_err, ref.ncmds, ref.error);
+	if (!(s->rq_out & RQO_TOO_MANY)) {
+		if (s->ngets != ref.ngets)
+			FAIL("requests: parser %u GETs, reference %u", s->ngets, ref.ngets);
+		for (i = 0; i < s->ngets; i++)
+			if (s->key_off[i] != ref.koff[i] || s->key_len[i] != ref.klen[i])
+				FAIL("requests: GET %u key at %u+%u, reference %u+%u", i,
+				     s->key_off[i], s->key_len[i], ref.koff[i], ref.klen[i]);
+	}
+	for (i = 0; i < s->ngets && i < PS_MAX_CMDS; i++)
+		if (s->key_off[i] + s->key_len[i] + 2 > n || s->key_len[i] > PS_KEY_MAX)
+			FAIL("requests: GET key outside the segment");
+
+	/* the fast path must agree with the general parser on its inputs */
+	memset(&s->rq, 0, sizeof(s->rq));
+	s->pos = 0;
+	if (ps_fast_gets(s)) {
+		struct ps_scratch fast = scratch[PS_SCR_XDP];
+
+		s->pos = 0;
+		s->ngets = s->ncmds = 0;
+		s->rq_out = 0;
+		bpf_loop(PS_PAYLOAD_MAX + 1, rq_step, NULL, 0);
+		if (fast.ngets != s->ngets || fast.ncmds != s->ncmds || s->rq_out != 0)
+			FAIL("fast path: %u GETs/%u commands, general parser %u/%u (out %#x)",
+			     fast.ngets, fast.ncmds, s->ngets, s->ncmds, s->rq_out);
+		for (i = 0; i < fast.ngets; i++)
+			if (fast.key_off[i] != s->key_off[i] || fast.key_len[i] != s->key_len[i])
+				FAIL("fast path: key %u differs", i);
+	}
+
+	/* the same bytes in two segments, parser state carried over */
+	split = n ? split % (n + 1) : 0;
+	s_from = inval_n;
+	s = rq_segment(d, split, 1);
+	ncmds2 = s->ncmds;
+	err2 = !!(s->rq_out & RQO_ERROR);
+	flush2 = s->flushes;
+	if (!err2) {
+		s = rq_segment(d + split, n - split, 0);
+		ncmds2 += s->ncmds;
+		err2 = !!(s->rq_out & RQO_ERROR);
+		flush2 += s->flushes;
+	}
+	if (ncmds2 != whole_ncmds || err2 != whole_err)
+		FAIL("requests split at %u: %u commands (error %u), whole %u (error %u)",
+		     split, ncmds2, err2, whole_ncmds, whole_err);
+	/* coherence: what the whole segment invalidates, the split one must
+	 * invalidate too, unless it flushed the cache instead */
+	if (!flush2 && inval_n < LOG_MAX)
+		for (i = w_from; i < w_to; i++)
+			if (!key_in_log(&inval_log[i], s_from, inval_n))
+				FAIL("requests split at %u: a key invalidated whole was not "
+				     "invalidated split, and nothing was flushed", split);
+	(void)whole_flush;
+}
+
+/* ---- replies ---- */
+
+struct ref_rp {
+	unsigned replies, error;
+	__u32 first_len, first_bulk, first_val_len;
+};
+
+/* One element at nesting depth `depth`: 1 complete, 0 out of data, -1 error.
+ * bulk, blen: it was a non-null '$' bulk string of that length. */
+static int ref_elem(const __u8 *b, __u32 n, __u32 *p, unsigned depth,
+		    int *bulk, __u64 *blen)
+{
+	__u8 t;
+	__u64 v = 0, i, cnt;
+	int neg = 0, rc;
+
+	*bulk = 0;
+	if (*p >= n)
+		return 0;
+	t = b[(*p)++];
+	switch (t) {
+	case '+': case '-': case ':': case '_': case '#': case ',': case '(': {
+		const __u8 *lf = memchr(b + *p, '\n', n - *p);
+
+		if (!lf)
+			return 0;
+		*p = (__u32)(lf - b) + 1;
+		return 1;
+	}
+	case '$': case '=': case '!': case '*': case '%': case '~':
+		break;
+	default:
+		return -1;
+	}
+	/* the parser's number: digits, one '-' while the value is still 0 */
+	for (;;) {
+		__u8 c;
+
+		if (*p >= n)
+			return 0;
+		c = b[(*p)++];
+		if (c == '-' && v == 0 && !neg)
+			neg = 1;
+		else if (c >= '0' && c <= '9') {
+			if (v > PS_NUM_MAX / 10)
+				return -1;
+			v = v * 10 + (c - '0');
+		} else if (c == '\r')
+			break;
+		else
+			return -1;
+	}
+	if (*p >= n)
+		return 0;
+	if (b[(*p)++] != '\n')
+		return -1;
+	if (t == '$' || t == '=' || t == '!') {
+		if (neg)
+			return 1;
+		if ((__u64)*p + v + 2 > n)
+			return 0;
+		*p += (__u32)v + 2;
+		*bulk = t == '$';
+		*blen = v;
+		return 1;
+	}
+	if (neg || v == 0)
+		return 1;
+	if (depth >= PS_RP_DEPTH)
+		return -1;
+	cnt = t == '%' ? v * 2 : v;
+	for (i = 0; i < cnt; i++) {
+		int sub_bulk;
+		__u64 sub_len;
+
+		rc = ref_elem(b, n, p, depth + 1, &sub_bulk, &sub_len);
+		if (rc <= 0)
+			return rc;
+	}
+	return 1;
+}
+
+static void ref_replies(const __u8 *b, __u32 n, struct ref_rp *r)
+{
+	__u32 p = 0;
+
+	memset(r, 0, sizeof(*r));
+	while (p < n) {
+		__u32 start = p;
+		__u64 blen = 0;
+		int bulk, rc = ref_elem(b, n, &p, 0, &bulk, &blen);
+
+		if (rc <= 0) {
+			r->error = rc < 0;
+			return;
+		}
+		if (++r->replies == 1) {
+			r->first_len = p - start;
+			r->first_bulk = bulk;
+			r->first_val_len = (__u32)blen;
+		}
+	}
+}
+
+static struct ps_scratch *rp_segment(const __u8 *d, __u32 n, int fresh)
+{
+	struct ps_scratch *s = &scratch[PS_SCR_TC];
+
+	if (fresh)
+		memset(&s->rp, 0, sizeof(s->rp));
+	memcpy(s->buf, d, n);
+	s->len = n;
+	s->pos = 0;
+	s->replies = 0;
+	s->rp_error = 0;
+	s->rep_base = 0;
+	s->auth_idx = 0;
+	s->auth_result = 0;
+	s->top_start = ~0u;
+	s->first_off = ~0u;
+	s->first_bulk = 0;
+	bpf_loop(PS_PAYLOAD_MAX + 1, rp_step, NULL, 0);
+	return s;
+}
+
+static void fuzz_replies(const __u8 *d, __u32 n, __u32 split)
+{
+	struct ref_rp ref;
+	struct ps_scratch *s;
+	unsigned replies, err;
+
+	if (n > PS_PAYLOAD_MAX)
+		n = PS_PAYLOAD_MAX;
+	ref_replies(d, n, &ref);
+	s = rp_segment(d, n, 1);
+	if (s->replies != ref.replies || s->rp_error != ref.error)
+		FAIL("replies: parser %u (error %u), reference %u (error %u)",
+		     s->replies, s->rp_error, ref.replies, ref.error);
+	if (s->replies >= 1) {
+		if (s->first_off != 0 || s->first_len != ref.first_len ||
+		    s->first_bulk != ref.first_bulk ||
+		    (ref.first_bulk && s->first_val_len != ref.first_val_len))
+			FAIL("replies: first reply %u+%u bulk %u/%u, reference 0+%u bulk %u/%u",
+			     s->first_off, s->first_len, s->first_bulk, s->first_val_len,
+			     ref.first_len, ref.first_bulk, ref.first_val_len);
+	}
+	replies = s->replies;
+	err = s->rp_error;
+
+	split = n ? split % (n + 1) : 0;
+	s = rp_segment(d, split, 1);
+	if (!s->rp_error) {
+		unsigned first = s->replies;
+
+		s = rp_segment(d + split, n - split, 0);
+		s->replies += first;
+	}
+	if (s->replies != replies || s->rp_error != err)
+		FAIL("replies split at %u: %u (error %u), whole %u (error %u)",
+		     split, s->replies, s->rp_error, replies, err);
+}
+
+/* ---- frames ---- */
+
+static void fuzz_frame(const __u8 *d, __u32 n, __u32 sel)
+{
+	/* two bytes of headroom put the IP header on a 4-byte boundary, as
+	 * NET_IP_ALIGN does for the kernel's buffers; the end is exact */
+	__u8 *mem = malloc(n + 2), *f = mem + 2;
+	struct ps_pkt p;
+	int r;
+
+	if (!mem)
+		abort();
+	memcpy(f, d, n);
+	memset(&p, 0, sizeof(p));
+	r = ps_parse(f, f + n, n, &p, htons(6379), sel & 1);
+	if (r == PS_PARSE_OK) {
+		struct ps_opts o;
+		__u32 optlen = p.doff - sizeof(struct tcphdr);
+
+		if (p.payload_off + p.payload_len > n || p.l4_off + p.doff > n ||
+		    p.payload_off != p.l4_off + p.doff || p.doff > 60 || p.ihl > 60)
+			FAIL("frame: offsets %u/%u+%u outside %u bytes", p.l4_off,
+			     p.payload_off, p.payload_len, n);
+		memset(&o, 0, sizeof(o));
+		memcpy(o.b, f + p.l4_off + sizeof(struct tcphdr), optlen);
+		parse_tcp_opts(&o, optlen, &p);
+		if (p.sack_n && p.sack_off + 8u * p.sack_n > p.doff)
+			FAIL("frame: SACK blocks %u+%u past the header (%u)", p.sack_off,
+			     8u * p.sack_n, p.doff);
+		if (p.has_ws && p.ws > 14)
+			FAIL("frame: window scale %u", p.ws);
+	}
+	free(mem);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc; (void)argv;
+	sabotage = getenv("PS_FUZZ_SABOTAGE") != NULL;
+	return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	__u32 n;
+
+	if (size < 2)
+		return 0;
+	n = size - 2 > 4 * PS_PAYLOAD_MAX ? 4 * PS_PAYLOAD_MAX : (__u32)(size - 2);
+	switch (data[0] % 3) {
+	case 0: fuzz_requests(data + 2, n, data[1] * 7u); break;
+	case 1: fuzz_replies(data + 2, n, data[1] * 7u); break;
+	default: fuzz_frame(data + 2, n, data[0] / 3); break;
+	}
+	return 0;
+}
