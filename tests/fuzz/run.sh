@@ -16,7 +16,8 @@ if [ ! -x "$bin" ]; then
 fi
 mkdir -p "$corpus"
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+tmpd=$(mktemp -d)
+trap 'rm -rf "$log" "$tmpd"' EXIT
 n=0 bad=0
 t() { # ok?, description
 	n=$((n + 1))
@@ -25,11 +26,11 @@ t() { # ok?, description
 
 echo "1..3"
 # the oracle is live: a deliberately wrong reference must be caught at once
-PS_FUZZ_SABOTAGE=1 "$bin" -runs=0 tests/fuzz/seeds >"$log" 2>&1
+PS_FUZZ_SABOTAGE=1 "$bin" -runs=0 -artifact_prefix="$tmpd/" tests/fuzz/seeds >"$log" 2>&1
 grep -q '^fuzz: requests: GET 0 key at' "$log"
 t $? "a wrong reference parser is caught on the seeds (the checks can fail)"
 
-"$bin" -runs=0 tests/fuzz/seeds >"$log" 2>&1
+"$bin" -runs=0 -artifact_prefix="$tmpd/" tests/fuzz/seeds >"$log" 2>&1
 t $? "seeds (incl. past findings) pass"
 
 "$bin" -max_total_time="$secs" -max_len=3000 -timeout=10 -print_final_stats=1 \
