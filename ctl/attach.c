@@ -16,7 +16,7 @@
 
 static const char *pin_names[] = { "ps_config", "ps_stats", "ps_flows",
 				   "ps_cache", "ps_epochs", "ps_meta",
-				   "ps_volatile", "prog_xdp", "prog_tc" };
+				   "ps_volatile", "ps_cmds", "prog_xdp", "prog_tc" };
 #define N_PINS (sizeof(pin_names) / sizeof(pin_names[0]))
 
 static void unpin_all(const struct ps_target *t)
@@ -61,6 +61,7 @@ static int pin_skel(struct prestack_bpf *skel, const struct ps_target *t)
 		{ skel->maps.ps_epochs, "ps_epochs" },
 		{ skel->maps.ps_meta, "ps_meta" },
 		{ skel->maps.ps_volatile, "ps_volatile" },
+		{ skel->maps.ps_cmds, "ps_cmds" },
 	};
 	char path[PATH_MAX];
 	size_t i;
@@ -131,7 +132,15 @@ static void attach_usage(FILE *f)
 		"  --skb          generic (skb) XDP instead of native\n"
 		"  --auth         Redis requires AUTH: answer only flows whose AUTH\n"
 		"                 succeeded (detected by a PING to 127.0.0.1:PORT in\n"
-		"                 the namespace when possible)\n");
+		"                 the namespace when possible)\n"
+		"  --password P   password to read Redis's command table with, when it\n"
+		"                 requires AUTH (or REDISCLI_AUTH in the environment)\n"
+		"  --builtin-commands  do not load Redis's command table (COMMAND);\n"
+		"                 use the built-in read/write list only\n"
+		"\n"
+		"Redis's command table is read from 127.0.0.1:PORT in the namespace:\n"
+		"it decides which commands invalidate their key arguments (write),\n"
+		"flush the cache (write without keys, scripts) or neither (read).\n");
 }
 
 int cmd_attach(int argc, char **argv)
@@ -142,6 +151,8 @@ int cmd_attach(int argc, char **argv)
 		{ "mode", required_argument, NULL, 'm' },
 		{ "skb", no_argument, NULL, 's' },
 		{ "auth", no_argument, NULL, 'a' },
+		{ "password", required_argument, NULL, 'P' },
+		{ "builtin-commands", no_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -149,7 +160,9 @@ int cmd_attach(int argc, char **argv)
 	__u32 cfg_flags = PS_CFG_DEFAULT;
 	int auth;
 	LIBBPF_OPTS(bpf_tc_opts, tco, .handle = 1, .priority = 1);
-	const char *dev = NULL, *netns = NULL;
+	const char *dev = NULL, *netns = NULL, *password = getenv("REDISCLI_AUTH");
+	struct ps_cmdtable_counts cmds;
+	bool builtin_cmds = false;
 	struct prestack_bpf *skel = NULL;
 	__u32 port = 6379, xdp_flags = XDP_FLAGS_DRV_MODE;
 	int mode = PS_MODE_GUARDED, c, err, ifindex, ret = 1;
@@ -160,7 +173,7 @@ int cmd_attach(int argc, char **argv)
 	__u32 zero = 0;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "d:n:p:m:sh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:n:p:m:sP:Bh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': dev = optarg; break;
 		case 'n': netns = optarg; break;
@@ -179,6 +192,8 @@ int cmd_attach(int argc, char **argv)
 			break;
 		case 's': xdp_flags = XDP_FLAGS_SKB_MODE; break;
 		case 'a': cfg_flags |= PS_CFG_AUTH; break;
+		case 'P': password = optarg; break;
+		case 'B': builtin_cmds = true; break;
 		case 'h': attach_usage(stdout); return 0;
 		default: attach_usage(stderr); return EXIT_USAGE;
 		}
@@ -223,6 +238,17 @@ int cmd_attach(int argc, char **argv)
 			    cfg_flags, (__u16)port, 1)) {
 		fprintf(stderr, "prestack: cannot write config: %s\n", strerror(errno));
 		goto cleanup;
+	}
+	/* before XDP sees a packet: no window with the built-in guesses */
+	if (builtin_cmds) {
+		printf("command table: built-in list only (--builtin-commands)\n");
+	} else if (ps_cmdtable_load(bpf_map__fd(skel->maps.ps_cmds), port, password, &cmds)) {
+		fprintf(stderr, "prestack: could not read Redis's command table from 127.0.0.1:%u%s; "
+			"using the built-in list (unknown commands invalidate every key-sized argument)\n",
+			port, auth == 1 && !password ? " (it requires AUTH: pass --password)" : "");
+	} else {
+		printf("command table from Redis: %u commands (%u read, %u write, %u flush)\n",
+		       cmds.total, cmds.read, cmds.write, cmds.flush);
 	}
 
 	err = bpf_xdp_attach(ifindex, bpf_program__fd(skel->progs.ps_xdp),
@@ -303,7 +329,38 @@ static void target_usage(FILE *f, const char *cmd, const char *args,
 		cmd, args, what);
 }
 
-static int do_detach(const struct ps_target *t, bool force)
+/*
+ * Drain: stop answering and tracking new flows, keep translating the
+ * flows that carry offsets until they close or `secs` pass. Returns the
+ * flows still carrying offsets (0: safe to detach); on a timeout the
+ * fast path is switched back on.
+ */
+static int drain(const struct ps_target *t, int flows_fd, __u32 secs, int *total)
+{
+	struct timespec t0, now;
+	int cfg_fd = ps_pin_open(t, "ps_config", sizeof(struct ps_config));
+	int n = ps_count_offset_flows(flows_fd, total);
+
+	if (cfg_fd < 0 || ps_config_update(cfg_fd, -1, PS_CFG_DRAIN, 0, NULL))
+		return n ? n : -1;
+	printf("draining: nothing answered any more, %d flows with offsets still translated\n", n);
+	fflush(stdout);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (n > 0 && !ps_stop) {
+		struct timespec ts = { 0, 200 * 1000 * 1000 };
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - t0.tv_sec >= (time_t)secs)
+			break;
+		nanosleep(&ts, NULL);
+		n = ps_count_offset_flows(flows_fd, total);
+	}
+	if (n)
+		ps_config_update(cfg_fd, -1, 0, PS_CFG_DRAIN, NULL);
+	return n;
+}
+
+static int do_detach(const struct ps_target *t, bool force, __u32 drain_secs)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_EGRESS);
 	LIBBPF_OPTS(bpf_tc_opts, tco);
@@ -316,6 +373,16 @@ static int do_detach(const struct ps_target *t, bool force)
 	if (flows_fd < 0 || meta_fd < 0)
 		return 1;
 	n = ps_count_offset_flows(flows_fd, &total);
+	if (n && drain_secs && !force) {
+		n = drain(t, flows_fd, drain_secs, &total);
+		if (n) {
+			fprintf(stderr,
+				"prestack: %d of %d flows still carry offsets after %u s of draining;\n"
+				"not detached, answering again. Retry, or --force to cut them.\n",
+				n, total, drain_secs);
+			return 1;
+		}
+	}
 	if (n && !force) {
 		fprintf(stderr,
 			"prestack: %d of %d flows carry a non-zero offset (bytes answered at XDP):\n"
@@ -359,27 +426,38 @@ int cmd_detach(int argc, char **argv)
 	static const struct option opts[] = {
 		PS_TARGET_OPTS,
 		{ "force", no_argument, NULL, 'f' },
+		{ "drain", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	const char *dev = NULL, *netns = NULL;
 	bool force = false;
+	__u32 drain_secs = 0;
 	struct ps_target t;
 	int c;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "d:n:fh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:n:fD:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': dev = optarg; break;
 		case 'n': netns = optarg; break;
 		case 'f': force = true; break;
+		case 'D':
+			if (ps_parse_u32(optarg, 1, 86400, &drain_secs)) {
+				fprintf(stderr, "prestack detach: bad --drain '%s' (1..86400 s)\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
 		case 'h':
-			target_usage(stdout, "detach", " [--force]",
+			target_usage(stdout, "detach", " [--drain SECS] [--force]",
 				     "Detach prestack and remove its pins. Refused while flows carry\n"
-				     "a non-zero offset unless --force (their streams would break).");
+				     "a non-zero offset (their streams would break), unless --force.\n"
+				     "  --drain SECS  first stop answering and tracking new flows and wait\n"
+				     "                up to SECS for the flows with offsets to close\n"
+				     "                (still translated meanwhile); refused if some remain");
 			return 0;
 		default:
-			target_usage(stderr, "detach", " [--force]", "");
+			target_usage(stderr, "detach", " [--drain SECS] [--force]", "");
 			return EXIT_USAGE;
 		}
 	}
@@ -389,7 +467,8 @@ int cmd_detach(int argc, char **argv)
 	}
 	if (ps_target_find(&t, netns, dev))
 		return 1;
-	return do_detach(&t, force);
+	ps_stop_on_signals();
+	return do_detach(&t, force, drain_secs);
 }
 
 int cmd_mode(int argc, char **argv)
@@ -444,8 +523,7 @@ int cmd_mode(int argc, char **argv)
 			return 1;
 		}
 	}
-	cfg.mode = (__u32)mode;
-	if (bpf_map_update_elem(fd, &zero, &cfg, BPF_ANY)) {
+	if (ps_config_update(fd, mode, 0, 0, NULL)) {
 		fprintf(stderr, "prestack: cannot update config: %s\n", strerror(errno));
 		return 1;
 	}

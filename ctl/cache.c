@@ -63,13 +63,9 @@ static int cache_flush(const struct cache_maps *m)
 {
 	struct ps_cache_key k;
 	struct ps_config c;
-	__u32 zero = 0;
 	long n = 0;
 
-	if (bpf_map_lookup_elem(m->config, &zero, &c))
-		return -1;
-	c.cache_gen++;
-	if (bpf_map_update_elem(m->config, &zero, &c, BPF_ANY))
+	if (ps_config_update(m->config, -1, 0, 0, &c))
 		return -1;
 	while (bpf_map_get_next_key(m->cache, NULL, &k) == 0) {
 		bpf_map_delete_elem(m->cache, &k);

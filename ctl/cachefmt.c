@@ -79,3 +79,23 @@ int ps_cache_val_build(struct ps_cache_val *v, const void *val, size_t len,
 	v->filled_ns = (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
 	return 0;
 }
+
+int ps_cmd_key_build(struct ps_cmd_key *k, const void *name, size_t n)
+{
+	const unsigned char *p = name;
+	size_t i;
+
+	memset(k, 0, sizeof(*k));
+	if (n == 0 || n > 16)
+		return -1;
+	for (i = 0; i < n; i++) {
+		__u64 c = p[i] >= 'a' && p[i] <= 'z' ? p[i] - ('a' - 'A') : p[i];
+
+		if (i < 8)
+			k->w0 |= c << (8 * i);
+		else
+			k->w1 |= c << (8 * (i - 8));
+	}
+	k->n = (__u32)n;
+	return 0;
+}

@@ -4,6 +4,7 @@
 #define PS_COMMON_H
 
 #include <stdbool.h>
+#include <signal.h>
 #include <stdio.h>
 #include <limits.h>
 #include <net/if.h>
@@ -42,10 +43,25 @@ void ps_json_str(FILE *f, const void *s, size_t n);
 void ps_epoch_bump(int epochs_fd, const struct ps_cache_key *k);
 /* epoch, then delete from the cache; 0 if an entry was deleted */
 int ps_invalidate_key(int cache_fd, int epochs_fd, const struct ps_cache_key *k);
+/* set by SIGINT/SIGTERM once ps_stop_on_signals() ran (no SA_RESTART:
+ * sleeps and polls return early) */
+extern volatile sig_atomic_t ps_stop;
+void ps_stop_on_signals(void);
+/* ps_config read-modify-write (mode < 0: unchanged); always moves
+ * cache_gen, i.e. flushes the cache, so no concurrent BPF flush is lost */
+int ps_config_update(int fd, int mode, __u32 set, __u32 clear, struct ps_config *out);
 /* entries in a map (walks the keys) */
 long ps_map_count(int fd, size_t key_size);
 /* flows with a non-zero offset: detaching or switching off corrupts them */
 int ps_count_offset_flows(int flows_fd, int *total);
+
+/* Redis's COMMAND table into ps_cmds (ctl/cmdtable.c); -1 if Redis on
+ * 127.0.0.1:port (current netns) could not be asked */
+struct ps_cmdtable_counts {
+	unsigned total, read, write, flush, skipped;
+};
+int ps_cmdtable_load(int map_fd, __u32 port, const char *password,
+		     struct ps_cmdtable_counts *n);
 
 /* the common --dev/--netns options, for getopt_long tables */
 #define PS_TARGET_OPTS \

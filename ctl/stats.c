@@ -16,13 +16,6 @@ static const char *stat_names[] = PS_STAT_NAMES;
 _Static_assert(sizeof(stat_names) / sizeof(stat_names[0]) == PS_ST__MAX,
 	       "PS_STAT_NAMES and enum ps_stat disagree");
 
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
 
 /* Sum every counter over the possible CPUs. */
 static int read_stats(int fd, __u64 *out)
@@ -155,13 +148,12 @@ int cmd_stats(int argc, char **argv)
 	if (!watch)
 		return 0;
 
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	ps_stop_on_signals();
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (!stop) {
-		for (__u32 i = 0; i < watch * 10 && !stop; i++)
+	while (!ps_stop) {
+		for (__u32 i = 0; i < watch * 10 && !ps_stop; i++)
 			usleep(100000);
-		if (stop)
+		if (ps_stop)
 			break;
 		memcpy(prev, cur, sizeof(cur));
 		if (read_stats(sfd, cur))

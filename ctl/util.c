@@ -250,3 +250,41 @@ int ps_invalidate_key(int cache_fd, int epochs_fd, const struct ps_cache_key *k)
 	ps_epoch_bump(epochs_fd, k);
 	return bpf_map_delete_elem(cache_fd, k);
 }
+
+int ps_config_update(int fd, int mode, __u32 set, __u32 clear, struct ps_config *out)
+{
+	struct ps_config c;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(fd, &zero, &c))
+		return -1;
+	if (mode >= 0)
+		c.mode = (__u32)mode;
+	c.flags = (c.flags | set) & ~clear;
+	/* BPF bumps cache_gen atomically in place; a whole-value write could
+	 * undo a bump made since our read. Moving it once more makes such a
+	 * lost flush a flush anyway. */
+	c.cache_gen++;
+	if (bpf_map_update_elem(fd, &zero, &c, BPF_ANY))
+		return -1;
+	if (out)
+		*out = c;
+	return 0;
+}
+
+volatile sig_atomic_t ps_stop;
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	ps_stop = 1;
+}
+
+void ps_stop_on_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_stop_signal };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}

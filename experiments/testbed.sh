@@ -27,10 +27,11 @@ OFFLOADS=(tso gso gro tx rx sg)
 
 usage() {
 	cat <<EOF
-usage: $0 up [--no-redis] | down | status
+usage: $0 up [--no-redis] | down | status | redis-restart
 
   up        create $NS_CLI ($IP_CLI) and $NS_SRV ($IP_SRV:$PORT, redis-server)
   down      remove everything up created (namespaces, veth, redis by PID)
+  redis-restart  stop the testbed's redis and start it again (empty)
   status    show what is up; exit 0 if all of it is, 1 otherwise
 
 env PS_REDIS_ARGS: extra redis-server arguments
@@ -83,13 +84,25 @@ start_redis() {
 	die "redis-server did not answer PING (see $STATE/redis.log)"
 }
 
-cmd_down() {
+stop_redis() {
 	local pid
 	if pid=$(redis_pid); then
 		kill "$pid" 2>/dev/null || true
 		for _ in $(seq 50); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
 		[ -d "/proc/$pid" ] && kill -9 "$pid" 2>/dev/null || true
 	fi
+	return 0
+}
+
+cmd_redis_restart() { # the same arguments, an empty dataset (no RDB is saved)
+	ns_exists "$NS_SRV" || die "testbed is not up"
+	stop_redis
+	start_redis
+	echo "testbed: redis restarted (pid $(cat "$STATE/redis.pid"))"
+}
+
+cmd_down() {
+	stop_redis
 	ns_exists "$NS_CLI" && ip netns del "$NS_CLI"
 	ns_exists "$NS_SRV" && ip netns del "$NS_SRV"
 	rm -rf "$STATE"
@@ -167,6 +180,7 @@ case "${1:-}" in
 up) shift; cmd_up "$@" ;;
 down) cmd_down; echo "testbed: down" ;;
 status) cmd_status ;;
+redis-restart) cmd_redis_restart ;;
 -h|--help|help) usage ;;
 *) usage >&2; exit 2 ;;
 esac

@@ -19,8 +19,12 @@ struct {
 	__type(value, __u64);
 } ps_stats SEC(".maps");
 
+/* A plain hash, not LRU: evicting a flow whose offsets are not zero would
+ * hand its later segments to the kernel untranslated, a corrupt stream.
+ * When full, a new flow is simply not tracked (never answered, counted
+ * flows_full); entries go on FIN/RST and `prestack flows --reap`. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, PS_FLOW_ENTRIES);
 	__type(key, struct ps_flow_key);
 	__type(value, struct ps_flow);
@@ -59,5 +63,14 @@ struct {
 	__type(key, struct ps_cache_key);
 	__type(value, __u32);
 } ps_volatile SEC(".maps");
+
+/* Redis's command table (COMMAND at attach, ctl/cmdtable.c): overrides
+ * the built-in read/write guess of ps_classify for every command it names. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PS_CMD_ENTRIES);
+	__type(key, struct ps_cmd_key);
+	__type(value, __u32);
+} ps_cmds SEC(".maps");
 
 #endif

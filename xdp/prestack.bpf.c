@@ -177,6 +177,8 @@ static __always_inline int xdp_handle_syn(struct ps_scratch *s,
 	f->last_ns = bpf_ktime_get_ns();
 	if (bpf_map_update_elem(&ps_flows, key, f, BPF_ANY) == 0)
 		stat_inc(PS_ST_FLOWS_NEW);
+	else
+		stat_inc(PS_ST_FLOWS_FULL);
 	return XDP_PASS;
 }
 
@@ -602,7 +604,7 @@ __noinline int naive_data(struct xdp_md *ctx, struct ps_scratch *s,
 	s->naive = 1;
 	if (rq_parse(ctx, s, p->payload_off, len) == 0 &&
 	    all_gets(s, 1) && p->ihl == sizeof(struct iphdr) &&
-	    f->state != PS_FLOW_SYN && !(cfg->flags & PS_CFG_AUTH) &&
+	    f->state != PS_FLOW_SYN && !(cfg->flags & (PS_CFG_AUTH | PS_CFG_DRAIN)) &&
 	    !(f->flags & (PS_F_OTHER_DB | PS_F_IN_MULTI))) {
 		tot = assemble(s, MTU_PAYLOAD_MAX - 12, cfg->cache_gen);
 		if (s->asm_misses)
@@ -767,7 +769,7 @@ __noinline int guarded_data(struct xdp_md *ctx, struct ps_scratch *s,
 		fb = PS_ST_FB_UNTRUSTED;
 		goto passed_cmds;
 	}
-	if (f->state != PS_FLOW_EST ||
+	if (f->state != PS_FLOW_EST || (cfg->flags & PS_CFG_DRAIN) ||
 	    (f->flags & (PS_F_OTHER_DB | PS_F_IN_MULTI))) {
 		fb = PS_ST_FB_STATE;
 		goto passed_cmds;
@@ -852,8 +854,15 @@ static __always_inline int xdp_tcp(struct xdp_md *ctx,
 		return XDP_PASS;
 	flow_key_cli(&key, p);
 
-	if ((p->flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN)
+	if ((p->flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN) {
+		/* draining: a new connection is never tracked (nor an old
+		 * entry of the same 4-tuple kept for it) */
+		if (cfg->flags & PS_CFG_DRAIN) {
+			bpf_map_delete_elem(&ps_flows, &key);
+			return XDP_PASS;
+		}
 		return xdp_handle_syn(s, p, &key, naive);
+	}
 
 	f = bpf_map_lookup_elem(&ps_flows, &key);
 	if (!f) {

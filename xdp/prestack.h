@@ -23,6 +23,7 @@
 #define PS_CACHE_ENTRIES  16384
 #define PS_FLOW_ENTRIES   65536
 #define PS_EPOCH_SLOTS    4096   /* power of two: invalidation epochs by key hash */
+#define PS_CMD_ENTRIES    1024   /* Redis command table (COMMAND) loaded at attach */
 #define PS_MAX_CMDS       16     /* commands answered from one segment */
 #define PS_PAYLOAD_MAX    2048   /* largest TCP payload the parsers look at */
 
@@ -39,6 +40,8 @@ enum ps_mode {
 #define PS_CFG_CHECK_SOCK    (1u << 2) /* read tcp_sock to count divergences */
 #define PS_CFG_AUTH          (1u << 3) /* Redis requires AUTH: answer only flows
 					* whose AUTH/HELLO succeeded (guarded) */
+#define PS_CFG_DRAIN         (1u << 4) /* detach --drain: answer nothing, track no new
+					  * flow, keep translating the old ones */
 #define PS_CFG_DEFAULT (PS_CFG_REQUIRE_SOCK | PS_CFG_FILL | PS_CFG_CHECK_SOCK)
 
 /* Config map (array, 1 entry), written by the control tool at run time. */
@@ -243,6 +246,7 @@ enum ps_stat {
 	PS_ST_FLOWS_NEW,
 	PS_ST_FLOWS_CLOSED,
 	PS_ST_FLOWS_UNTRUSTED,
+	PS_ST_FLOWS_FULL,      /* SYN not tracked: flow map full (never answered) */
 	PS_ST_DIV_RCV_NXT,     /* tcp_sock rcv_nxt != mirror */
 	PS_ST_DIV_SND_NXT,     /* tcp_sock snd_nxt != mirror */
 	PS_ST_DIV_SND_UNA,     /* tcp_sock snd_una != mirror */
@@ -269,7 +273,7 @@ enum ps_stat {
 	"untracked", "get_hits", "get_misses", "replies", "reply_bytes",   \
 	"retrans_replies", "passed", "translated", "dropped",              \
 	"invalidations", "flushes", "fills", "fill_skipped",               \
-	"flows_new", "flows_closed", "flows_untrusted",                    \
+	"flows_new", "flows_closed", "flows_untrusted", "flows_full",      \
 	"div_rcv_nxt", "div_snd_nxt", "div_snd_una", "nosock",             \
 	"fb_ooo", "fb_partial", "fb_not_get", "fb_miss", "fb_pending",     \
 	"fb_unacked", "fb_mss", "fb_window", "fb_ts", "fb_untrusted",      \
@@ -282,6 +286,21 @@ enum ps_stat {
  * Attachment record (array map "ps_meta", 1 entry), pinned with the maps so
  * that detach knows what attach created.
  */
+/* A command name as the RESP parser packs it: upper-cased, bytes 0-7
+ * little-endian in w0, 8-15 in w1, n its length (1..16). */
+struct ps_cmd_key {
+	__u64 w0, w1;
+	__u32 n;
+	__u32 pad;
+};
+
+/* ps_cmds values: what Redis's own command table says a command may do */
+enum ps_cmd_class {
+	PS_CLASS_READ = 1,   /* modifies no key */
+	PS_CLASS_WRITE = 2,  /* modifies keys among its arguments */
+	PS_CLASS_FLUSH = 3,  /* modifies keys it does not name (flush) */
+};
+
 struct ps_meta {
 	__u32 ifindex;
 	__u32 created_clsact; /* 1 if attach created the clsact qdisc */

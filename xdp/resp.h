@@ -60,8 +60,9 @@ enum ps_rp_state {
 		  PS_C(s, 12) | PS_C(s, 13) | PS_C(s, 14) | PS_C(s, 15))
 #define IS(s) (n == sizeof(s) - 1 && w0 == PS_W0(s) && w1 == PS_W1(s))
 
-/* Global (not static): the verifier checks it once, not at every call. */
-__noinline int ps_classify(__u64 w0, __u64 w1, __u32 n)
+/* The built-in table: the commands whose handling is special (GET, AUTH,
+ * SELECT, MULTI, TTLs, ...) and a read/write guess for the rest. */
+static __always_inline int ps_classify_builtin(__u64 w0, __u64 w1, __u32 n)
 {
 	if (IS("GET"))
 		return PS_CMD_GET;
@@ -117,6 +118,30 @@ __noinline int ps_classify(__u64 w0, __u64 w1, __u32 n)
 	return PS_CMD_WRITE;
 }
 #undef IS
+
+/*
+ * Special commands keep their built-in class; for the others Redis's own
+ * table (ps_cmds, loaded at attach) decides read, write or flush when it
+ * has the command, else the built-in guess stands (unknown: a write).
+ * Global (not static): the verifier checks it once, not at every call.
+ */
+__noinline int ps_classify(__u64 w0, __u64 w1, __u32 n)
+{
+	int c = ps_classify_builtin(w0, w1, n);
+	struct ps_cmd_key k = { .w0 = w0, .w1 = w1, .n = n };
+	__u32 *cls;
+
+	if (c != PS_CMD_READ && c != PS_CMD_WRITE)
+		return c;
+	cls = bpf_map_lookup_elem(&ps_cmds, &k);
+	if (!cls)
+		return c;
+	if (*cls == PS_CLASS_READ)
+		return PS_CMD_READ;
+	if (*cls == PS_CLASS_FLUSH)
+		return PS_CMD_FLUSH;
+	return PS_CMD_WRITE;
+}
 
 /* Upper-case n <= 16 bytes of base[(off + i) & mask] into two words. */
 static __always_inline void ps_pack_upper(const __u8 *base, __u32 off,

@@ -47,6 +47,8 @@ void *bpf_map_lookup_elem(void *map, const void *key)
 		return i < PS_EPOCH_SLOTS ? &epochs[i] : NULL;
 	if (map == &ps_scratch)
 		return i < 2 ? &scratch[i] : NULL;
+	if (map == &ps_cmds)
+		return NULL; /* no command table: the built-in one decides */
 	fprintf(stderr, "fuzz: lookup in an unexpected map\n");
 	abort();
 }

@@ -4,11 +4,15 @@
  * BPF_PROG_TEST_RUN: verdicts, exact output bytes, checksums, mirrors,
  * counters. Each test loads its own copy of the programs and maps.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stddef.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "prestack.skel.h"
 #include "cachefmt.h"
 #include "env.h"
 #include "tap.h"
@@ -757,6 +761,101 @@ out:
 	env_close(&e);
 }
 
+static void cmd_class(struct env *e, const char *name, uint32_t cls)
+{
+	struct ps_cmd_key k;
+
+	CHECK(ps_cmd_key_build(&k, name, strlen(name)) == 0 &&
+	      bpf_map_update_elem(bpf_map__fd(e->skel->maps.ps_cmds), &k, &cls, BPF_ANY) == 0,
+	      "cannot load %s into ps_cmds", name);
+}
+
+/* Redis's command table (ps_cmds) overrides the built-in read/write guess,
+ * never the special commands */
+static void t_cmdtable(void)
+{
+	const char *hrand = "*2\r\n$10\r\nHRANDFIELD\r\n$3\r\nfoo\r\n";
+	struct env e;
+	uint64_t fl;
+
+	if (setup(&e, PS_MODE_GUARDED, true))
+		goto out;
+	cache_put(&e, "foo", "bar");
+	expect_pass(&e, hrand, strlen(hrand), 0, 0);
+	CHECK(!cache_has(&e, "foo", NULL, 0), "built-in: an unknown command did not invalidate");
+	expect_srv(&e, S("$-1\r\n"), 0, 0);
+
+	cmd_class(&e, "hrandfield", PS_CLASS_READ);
+	cache_put(&e, "foo", "bar");
+	expect_pass(&e, hrand, strlen(hrand), 0, 0);
+	CHECK(cache_has(&e, "foo", NULL, 0), "a read in Redis's table invalidated its argument");
+	expect_srv(&e, S("$-1\r\n"), 0, 0);
+
+	cmd_class(&e, "XYZCMD", PS_CLASS_FLUSH);
+	fl = stat_get(&e, PS_ST_FLUSHES);
+	expect_pass(&e, S("*1\r\n$6\r\nxyzcmd\r\n"), 0, 0);
+	CHECK_EQ(stat_get(&e, PS_ST_FLUSHES), fl + 1);
+	expect_srv(&e, S("+OK\r\n"), 0, 0);
+
+	/* a table cannot turn SET into a read */
+	cmd_class(&e, "SET", PS_CLASS_READ);
+	cache_put(&e, "foo", "bar");
+	expect_pass(&e, S("*3\r\n$3\r\nSET\r\n$3\r\nfoo\r\n$3\r\nnew\r\n"), 0, 0);
+	CHECK(!cache_has(&e, "foo", NULL, 0), "SET did not invalidate with a table saying read");
+	expect_srv(&e, S("+OK\r\n"), 0, 0);
+out:
+	env_close(&e);
+}
+
+/* Flow map at capacity: the live translated flow keeps its offsets (no
+ * eviction), a new flow is not tracked and its segments pass untouched. */
+static void t_flows_full(void)
+{
+	struct pkt_spec syn = { .smac = CLI_MAC, .dmac = SRV_MAC, .saddr = CLI_IP,
+				.daddr = SRV_IP, .sport = 50000, .dport = SRV_PORT,
+				.seq = 77, .flags = TF_SYN, .window = 65535 };
+	uint32_t i, n = PS_FLOW_ENTRIES - 1, filled = 0;
+	struct ps_flow_key *keys = calloc(n, sizeof(*keys));
+	struct ps_flow *vals = calloc(n, sizeof(*vals));
+	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+	struct env e;
+
+	if (setup(&e, PS_MODE_GUARDED, true) || !keys || !vals)
+		goto out;
+	cache_put(&e, "foo", "bar");
+	expect_answer(&e, S(GET_FOO), S("$3\r\nbar\r\n"));  /* offsets now 22/9 */
+	for (i = 0; i < n; i++) {
+		keys[i].cli_addr = htonl(0xc6130000u + i); /* 198.19.x.y: other clients */
+		keys[i].srv_addr = htonl(SRV_IP);
+		keys[i].cli_port = htons(1024 + (i & 0x7fff));
+		keys[i].srv_port = htons(SRV_PORT);
+		vals[i].state = PS_FLOW_EST;
+	}
+	filled = n;
+	if (bpf_map_update_batch(e.flows, keys, vals, &filled, &bo))
+		CHECK(0, "batch update failed: %s", strerror(errno));
+	CHECK_EQ(filled, PS_FLOW_ENTRIES - 1);          /* the fixture flow is the last */
+	len = pkt_build(in, sizeof(in), &syn);
+	CHECK_EQ(xdp_run(&e, in, len, out, &olen), XDP_PASS);
+	CHECK_EQ(stat_get(&e, PS_ST_FLOWS_FULL), 1);
+	syn.flags = TF_PSH | TF_ACK;
+	syn.seq = 78;
+	syn.ack = 1;
+	syn.payload = GET_FOO;
+	syn.payload_len = sizeof(GET_FOO) - 1;
+	len = pkt_build(in, sizeof(in), &syn);
+	CHECK_EQ(xdp_run(&e, in, len, out, &olen), XDP_PASS);
+	CHECK(olen == len && !memcmp(in, out, len), "untracked flow's GET changed");
+	/* the fixture flow is still tracked and translated, and answered */
+	expect_pass(&e, S("*2\r\n$3\r\nGET\r\n$4\r\nmiss\r\n"), 22, 9);
+	expect_srv(&e, S("$-1\r\n"), 22, 9);
+	expect_answer(&e, S(GET_FOO), S("$3\r\nbar\r\n"));
+out:
+	free(keys);
+	free(vals);
+	env_close(&e);
+}
+
 struct tcase {
 	const char *name;
 	void (*fn)(void);
@@ -786,6 +885,8 @@ static const struct tcase tests[] = {
 	{ "client SACK blocks translated", t_sack_translation },
 	{ "FIN/ACK and RST free the flow", t_close },
 	{ "AUTH required: only flows whose AUTH succeeded are answered", t_auth },
+	{ "Redis's command table decides read/write/flush, not for specials", t_cmdtable },
+	{ "flow map full: no eviction of a translated flow, new flow untouched", t_flows_full },
 };
 
 int main(void)

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Lifecycle (issue 6, part 6): Redis's command table loaded at attach;
+# FLUSHALL and a Redis restart behind XDP's back flush the cache (through
+# `prestack coherence`); detach refused or drained while a connection
+# carries offsets, never corrupting it; a connection opened before attach
+# is left alone.
+. "$(dirname "$0")/lib.sh"
+plan 17
+COH_PID= HOLD_PID=
+cleanup() {
+	[ -n "$HOLD_PID" ] && kill "$HOLD_PID" 2>/dev/null && wait "$HOLD_PID" 2>/dev/null
+	[ -n "$COH_PID" ] && kill "$COH_PID" 2>/dev/null && wait "$COH_PID" 2>/dev/null
+	teardown
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+teardown
+"$TB" up >/dev/null || { echo "Bail out! testbed up failed"; exit 1; }
+
+# --- a connection that exists before attach: never tracked, never answered
+coproc HOLD { cli "$PY" "$TOP/tests/live/holdconn.py" $SRV; }
+HOLD_PID=$HOLD_PID
+q() { echo "$*" >&"${HOLD[1]}"; local l; IFS= read -r -t 10 l <&"${HOLD[0]}"; echo "$l"; }
+IFS= read -r -t 10 l <&"${HOLD[0]}"
+srv_redis set pre v0 >/dev/null
+
+out=$("$PS" attach "${TGT[@]}" --mode guarded)
+n=$(sed -n 's/^command table from Redis: \([0-9]*\) commands.*/\1/p' <<<"$out")
+m=$(bpftool -j map dump pinned "/sys/fs/bpf/prestack/$NS_SRV/ps-srv/ps_cmds" | jq length)
+ok $([ "${n:-0}" -ge 100 ] && [ "$m" = "$n" ]; echo $?) \
+	"attach loads Redis's command table ($n commands, $m in ps_cmds)"
+"$PS" cache warm --redis 127.0.0.1:6379 "${TGT[@]}" >/dev/null
+h0=$(stat get_hits)
+is "$(q GET pre)" v0 "a connection opened before attach gets Redis's value"
+is "$(( $(stat get_hits) - h0 ))" 0 "... and is never answered at XDP (untracked)"
+echo >&"${HOLD[1]}"; exec {HOLD[1]}>&-; wait "$HOLD_PID" 2>/dev/null; HOLD_PID=
+
+# --- coherence: FLUSHALL on loopback, then a Redis restart
+log=$(mktemp)
+"$PS" coherence --redis 127.0.0.1:6379 "${TGT[@]}" >"$log" 2>&1 &
+COH_PID=$!
+for _ in $(seq 50); do grep -q watching "$log" && break; sleep 0.1; done
+srv_redis set fk v1 >/dev/null
+cli redis-cli -h $SRV GET fk >/dev/null          # miss, fills
+h0=$(stat get_hits)
+is "$(cli redis-cli -h $SRV GET fk)" v1 "fk cached"
+is "$(( $(stat get_hits) - h0 ))" 1 "... answered at XDP"
+srv_redis flushall >/dev/null
+sleep 0.2
+is "$(cli redis-cli -h $SRV GET fk)" "" "FLUSHALL on loopback (no keyspace event) flushed the cache"
+
+srv_redis set rk before >/dev/null
+cli redis-cli -h $SRV GET rk >/dev/null
+h0=$(stat get_hits)
+is "$(cli redis-cli -h $SRV GET rk)" before "rk cached"
+"$TB" redis-restart >/dev/null
+for _ in $(seq 100); do grep -q reconnected "$log" && break; sleep 0.1; done
+ok $(grep -q reconnected "$log"; echo $?) "coherence saw the restart and reconnected"
+is "$(cli redis-cli -h $SRV GET rk)" "" "after a Redis restart (empty) the old value is not served"
+srv_redis set rk after >/dev/null
+cli redis-cli -h $SRV GET rk >/dev/null
+h1=$(stat get_hits)
+is "$(cli redis-cli -h $SRV GET rk)" after "filling resumed after the reconnect"
+is "$(( $(stat get_hits) - h1 ))" 1 "... and answered at XDP again"
+kill "$COH_PID"; wait "$COH_PID" 2>/dev/null; COH_PID=
+sed 's/^/#   /' "$log"; rm -f "$log"
+
+# --- detach with a live connection that carries offsets
+srv_redis set dk dv >/dev/null
+coproc HOLD { cli "$PY" "$TOP/tests/live/holdconn.py" $SRV; }
+HOLD_PID=$HOLD_PID
+IFS= read -r -t 10 l <&"${HOLD[0]}"
+q GET dk >/dev/null; q GET dk >/dev/null              # fill, then answered
+"$PS" detach "${TGT[@]}" >/dev/null 2>&1
+ok $([ $? -ne 0 ] && [ -d "/sys/fs/bpf/prestack/$NS_SRV/ps-srv" ]; echo $?) \
+	"detach refused while a connection carries offsets"
+"$PS" detach "${TGT[@]}" --drain 1 >/dev/null 2>&1
+ok $([ $? -ne 0 ] && [ -d "/sys/fs/bpf/prestack/$NS_SRV/ps-srv" ]; echo $?) \
+	"detach --drain 1 refused when the connection stays open"
+is "$(q GET dk)" dv "... the connection is intact after the refused drain"
+h0=$(stat get_hits)                                   # (the drain flushed: refilled)
+q GET dk >/dev/null
+ok $([ "$(( $(stat get_hits) - h0 ))" -eq 1 ]; echo $?) "... and answered at XDP again"
+"$PS" detach "${TGT[@]}" --drain 20 >/dev/null 2>&1 &
+DPID=$!
+sleep 0.5
+h0=$(stat get_hits)
+r1=$(q GET dk); r2=$(q SET dk dv2); r3=$(q GET dk)
+ok $([ "$r1 $r2 $r3" = "dv True dv2" ] && [ "$(( $(stat get_hits) - h0 ))" -eq 0 ]; echo $?) \
+	"while draining: nothing answered at XDP, replies correct ($r1 $r2 $r3)"
+echo >&"${HOLD[1]}"; exec {HOLD[1]}>&-; wait "$HOLD_PID" 2>/dev/null; HOLD_PID=
+wait "$DPID"
+ok $([ $? -eq 0 ] && [ ! -d "/sys/fs/bpf/prestack/$NS_SRV/ps-srv" ]; echo $?) \
+	"the drain completes once the connection closed: detached"
+finish
