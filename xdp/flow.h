@@ -17,6 +17,22 @@
 
 #include "prestack.h"
 
+/*
+ * ps_flow.flags is written by XDP (client segments) and TC (server
+ * segments), which may run on two CPUs at once for one flow: a plain
+ * |= or &= could lose the other side's bit (PS_F_UNTRUSTED, PS_F_AUTHED,
+ * FIN). Atomic or/and (BPF_ATOMIC, needs -mcpu=v3) cannot.
+ */
+static __always_inline void flow_set(struct ps_flow *f, __u32 bits)
+{
+	__sync_fetch_and_or(&f->flags, bits);
+}
+
+static __always_inline void flow_clear(struct ps_flow *f, __u32 bits)
+{
+	__sync_fetch_and_and(&f->flags, ~bits);
+}
+
 static __always_inline int before(__u32 a, __u32 b)
 {
 	return (__s32)(a - b) < 0;

@@ -54,7 +54,7 @@ static __always_inline __u32 now_ms(void)
 static __always_inline void untrust(struct ps_flow *f, __u32 reason)
 {
 	if (!(f->flags & PS_F_UNTRUSTED)) {
-		f->flags |= PS_F_UNTRUSTED;
+		flow_set(f, PS_F_UNTRUSTED);
 		f->untrusted_reason = reason;
 		stat_inc(PS_ST_FLOWS_UNTRUSTED);
 	}
@@ -522,7 +522,7 @@ static __always_inline void account_answer(struct ps_flow *f, __u32 seq,
 	f->ans_srv_seq = srv_seq;
 	f->ans_reply_len = tot;
 	f->ans_csum = csum;
-	f->flags |= PS_F_ANSWERED;
+	flow_set(f, PS_F_ANSWERED);
 	f->hits += ngets;
 	f->replies++;
 	f->reply_bytes += tot;
@@ -545,7 +545,7 @@ static __always_inline void arm_fill(struct ps_flow *f, struct ps_scratch *s,
 		return;
 	f->fill_epoch = *e;
 	f->fill_gen = cfg->cache_gen;
-	f->flags |= PS_F_FILL_ARMED;
+	flow_set(f, PS_F_FILL_ARMED);
 }
 
 static __always_inline __u32 reply_limit(const struct ps_flow *f)
@@ -572,11 +572,11 @@ static __always_inline void apply_rq_flags(struct ps_flow *f,
 					   const struct ps_scratch *s)
 {
 	if (s->rq_out & RQO_SELECT)
-		f->flags |= PS_F_OTHER_DB;
+		flow_set(f, PS_F_OTHER_DB);
 	if (s->multi_last == 1)
-		f->flags |= PS_F_IN_MULTI;
+		flow_set(f, PS_F_IN_MULTI);
 	else if (s->multi_last == 2)
-		f->flags &= ~PS_F_IN_MULTI;
+		flow_clear(f, PS_F_IN_MULTI);
 }
 
 /* naive: BMC-style, every segment parsed alone, one offset, no guards. */
@@ -594,7 +594,7 @@ __noinline int naive_data(struct xdp_md *ctx, struct ps_scratch *s,
 	end = seq + len;
 	s->add_pending = 0;
 	/* guarded can no longer trust this flow's parser state or pending */
-	f->flags &= ~PS_F_STREAM;
+	flow_clear(f, PS_F_STREAM);
 	/* no guard reads it, but the divergences are what naive is for */
 	if (cfg->flags & PS_CFG_CHECK_SOCK)
 		sock_check(ctx, p, f);
@@ -720,7 +720,7 @@ __noinline int guarded_data(struct xdp_md *ctx, struct ps_scratch *s,
 	s->pos = from;
 	s->naive = 0;
 	if (rq_parse(ctx, s, p->payload_off, len)) {
-		f->flags |= PS_F_REQ_DESYNC;
+		flow_set(f, PS_F_REQ_DESYNC);
 		untrust(f, PS_UT_BIG_SEG);
 		ps_flush(s);
 		stat_inc(PS_ST_FLUSHES);
@@ -728,7 +728,7 @@ __noinline int guarded_data(struct xdp_md *ctx, struct ps_scratch *s,
 		goto pass;
 	}
 	if (s->rq_out & RQO_ERROR) {
-		f->flags |= PS_F_REQ_DESYNC;
+		flow_set(f, PS_F_REQ_DESYNC);
 		untrust(f, PS_UT_REQ_PARSE);
 		ps_flush(s);
 		stat_inc(PS_ST_FLUSHES);
@@ -904,7 +904,7 @@ static __always_inline int xdp_tcp(struct xdp_md *ctx,
 		end = p->seq + p->payload_len;
 		if (end == f->cli_nxt)
 			f->cli_nxt = end + 1;
-		f->flags |= PS_F_FIN_CLI;
+		flow_set(f, PS_F_FIN_CLI);
 		f->state = PS_FLOW_CLOSING;
 	}
 	/* last ACK of the server's FIN after both FINs: the flow is done */
@@ -1018,14 +1018,14 @@ static __always_inline void tc_synack(struct ps_flow *f, const struct ps_pkt *p)
 	f->srv_una = p->seq + 1;
 	f->srv_corr_pos = p->seq + 1;
 	if ((f->flags & PS_F_CLI_TS) && p->has_ts) {
-		f->flags |= PS_F_TS;
+		flow_set(f, PS_F_TS);
 		f->ts_srv_last = p->tsval;
 		f->ts_off = p->tsval - now_ms();
 	}
 	if ((f->flags & PS_F_CLI_SACK) && p->has_sackperm)
-		f->flags |= PS_F_SACK;
+		flow_set(f, PS_F_SACK);
 	if ((f->flags & PS_F_CLI_WS) && p->has_ws) {
-		f->flags |= PS_F_WSCALE;
+		flow_set(f, PS_F_WSCALE);
 		f->wscale_srv = p->ws;
 	} else {
 		f->wscale_cli = 0;
@@ -1052,7 +1052,7 @@ static __always_inline void tc_fill(struct ps_scratch *s,
 	struct ps_cache_val *v = &s->fill;
 	__u32 rlen = s->first_len, plen, c1, c2, c3, sum = 0, slot, *e;
 
-	f->flags &= ~PS_F_FILL_ARMED;
+	flow_clear(f, PS_F_FILL_ARMED);
 	if (!(cfg->flags & PS_CFG_FILL))
 		return;
 	if (!s->first_bulk || s->first_off == ~0u ||
@@ -1119,7 +1119,7 @@ static __always_inline void tc_replies(struct __sk_buff *skb,
 	if (len == 0 || len > PS_PAYLOAD_MAX ||
 	    bpf_skb_load_bytes(skb, p->payload_off, s->buf, len)) {
 		if (!naive) {
-			f->flags |= PS_F_REP_DESYNC;
+			flow_set(f, PS_F_REP_DESYNC);
 			untrust(f, PS_UT_BIG_SEG);
 		}
 		return;
@@ -1141,16 +1141,16 @@ static __always_inline void tc_replies(struct __sk_buff *skb,
 	bpf_loop(PS_PAYLOAD_MAX + 1, rp_step, NULL, 0);
 
 	if (naive) {
-		f->flags &= ~PS_F_STREAM;
+		flow_clear(f, PS_F_STREAM);
 		/* one segment, one complete bulk reply, or nothing */
 		if ((f->flags & PS_F_FILL_ARMED) && !s->rp_error &&
 		    s->replies == 1 && s->first_off == 0 && s->first_len == len)
 			tc_fill(s, cfg, f);
-		f->flags &= ~PS_F_FILL_ARMED;
+		flow_clear(f, PS_F_FILL_ARMED);
 		return;
 	}
 	if (s->rp_error) {
-		f->flags |= PS_F_REP_DESYNC;
+		flow_set(f, PS_F_REP_DESYNC);
 		untrust(f, PS_UT_REP_PARSE);
 		return;
 	}
@@ -1158,7 +1158,7 @@ static __always_inline void tc_replies(struct __sk_buff *skb,
 	f->replies_seen += s->replies;
 	if (s->auth_result) {
 		if (s->auth_result == 1)
-			f->flags |= PS_F_AUTHED;
+			flow_set(f, PS_F_AUTHED);
 		f->auth_reply_idx = 0;
 	}
 	if (!s->replies)
@@ -1167,7 +1167,7 @@ static __always_inline void tc_replies(struct __sk_buff *skb,
 	if (s->replies > pending) {
 		/* more replies than requests: pushes, MONITOR, ... */
 		untrust(f, PS_UT_PENDING);
-		f->flags &= ~PS_F_FILL_ARMED;
+		flow_clear(f, PS_F_FILL_ARMED);
 		return;
 	}
 	/* no atomic sub in the BPF ISA: add the two's complement */
@@ -1257,7 +1257,7 @@ int ps_tc(struct __sk_buff *skb)
 	}
 
 	if (p.flags & TCPF_FIN) {
-		f->flags |= PS_F_FIN_SRV;
+		flow_set(f, PS_F_FIN_SRV);
 		f->state = PS_FLOW_CLOSING;
 	}
 	/* the kernel acks the client's FIN after both FINs: done */
