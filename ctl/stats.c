@@ -204,11 +204,94 @@ static const char *state_name(__u32 s)
 	       s == PS_FLOW_CLOSING ? "closing" : "?";
 }
 
+/* Is there a live TCP socket local srv:sport, remote cli:cport in this
+ * netns (any state but TIME_WAIT/CLOSE)? -1 if /proc/net/tcp unreadable. */
+static int sock_alive(const struct ps_flow_key *k)
+{
+	FILE *f = fopen("/proc/net/tcp", "r");
+	char line[512];
+	int found = 0;
+
+	if (!f)
+		return -1;
+	if (!fgets(line, sizeof(line), f)) {      /* header */
+		fclose(f);
+		return -1;
+	}
+	while (!found && fgets(line, sizeof(line), f)) {
+		unsigned int la, lp, ra, rp, st;
+
+		/* addresses are the raw network-order words printed %08X */
+		if (sscanf(line, " %*d: %8X:%4X %8X:%4X %2X", &la, &lp, &ra, &rp, &st) != 5)
+			continue;
+		found = la == k->srv_addr && lp == ntohs(k->srv_port) &&
+			ra == k->cli_addr && rp == ntohs(k->cli_port) &&
+			st != 6 /* TIME_WAIT */ && st != 7 /* CLOSE */;
+	}
+	fclose(f);
+	return found;
+}
+
+/*
+ * Entries whose connection is gone without a FIN or RST seen (timeouts,
+ * a vanished peer) are never evicted (ps_flows is not LRU): remove them
+ * when the server has no socket for them any more and they were idle for
+ * `idle_s` seconds. Never touches a live connection's state.
+ */
+static int reap(const struct ps_target *t, int fd, __u32 idle_s)
+{
+	struct ps_flow_key k, next, *prev = NULL, *dead = NULL;
+	struct timespec now;
+	size_t ndead = 0, cap = 0, i;
+	int total = 0;
+	struct ps_flow f;
+
+	if (ps_netns_enter(t->netns))
+		return 1;
+	clock_gettime(CLOCK_MONOTONIC, &now);  /* bpf_ktime_get_ns's clock */
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		__u64 now_ns = (__u64)now.tv_sec * 1000000000ull + (__u64)now.tv_nsec;
+		int alive;
+
+		k = next;
+		prev = &k;
+		if (bpf_map_lookup_elem(fd, &k, &f))
+			continue;
+		total++;
+		if (now_ns - f.last_ns < (__u64)idle_s * 1000000000ull)
+			continue;
+		alive = sock_alive(&k);
+		if (alive < 0) {
+			fprintf(stderr, "prestack flows: cannot read /proc/net/tcp\n");
+			free(dead);
+			return 1;
+		}
+		if (alive)
+			continue;
+		if (ndead == cap) {
+			struct ps_flow_key *d = realloc(dead, (cap = cap ? cap * 2 : 64) * sizeof(*d));
+
+			if (!d) {
+				free(dead);
+				return 1;
+			}
+			dead = d;
+		}
+		dead[ndead++] = k;
+	}
+	for (i = 0; i < ndead; i++)
+		bpf_map_delete_elem(fd, &dead[i]);
+	printf("reaped %zu of %d flows (no server socket, idle >= %u s)\n", ndead, total, idle_s);
+	free(dead);
+	return 0;
+}
+
 int cmd_flows(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		PS_TARGET_OPTS,
 		{ "json", no_argument, NULL, 'j' },
+		{ "reap", optional_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -216,7 +299,8 @@ int cmd_flows(int argc, char **argv)
 	struct ps_flow_key k, next, *prev = NULL;
 	struct ps_target t;
 	struct ps_flow f;
-	bool json = false;
+	bool json = false, do_reap = false;
+	__u32 idle_s = 60;
 	int c, fd, n = 0;
 
 	optind = 0;
@@ -225,13 +309,22 @@ int cmd_flows(int argc, char **argv)
 		case 'd': dev = optarg; break;
 		case 'n': netns = optarg; break;
 		case 'j': json = true; break;
+		case 'r':
+			do_reap = true;
+			if (optarg && ps_parse_u32(optarg, 0, 86400, &idle_s)) {
+				fprintf(stderr, "prestack flows: bad --reap '%s' (idle seconds)\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
 		case 'h':
-			printf("usage: prestack flows [--dev IF] [--netns NS] [--json]\n\n"
+			printf("usage: prestack flows [--dev IF] [--netns NS] [--json | --reap[=IDLE_S]]\n\n"
 			       "Each tracked flow's mirrors: cli_nxt, consumed, srv_nxt, srv_una,\n"
-			       "injected, the offset history, pending replies, hits.\n");
+			       "injected, the offset history, pending replies, hits.\n"
+			       "  --reap[=IDLE_S]  remove flows the server has no socket for any more\n"
+			       "                   (closed without a FIN/RST seen), idle >= IDLE_S s (60)\n");
 			return 0;
 		default:
-			fprintf(stderr, "usage: prestack flows [--dev IF] [--netns NS] [--json]\n");
+			fprintf(stderr, "usage: prestack flows [--dev IF] [--netns NS] [--json | --reap[=IDLE_S]]\n");
 			return EXIT_USAGE;
 		}
 	}
@@ -244,6 +337,8 @@ int cmd_flows(int argc, char **argv)
 	fd = ps_pin_open(&t, "ps_flows", sizeof(struct ps_flow));
 	if (fd < 0)
 		return 1;
+	if (do_reap)
+		return reap(&t, fd, idle_s);
 	if (json)
 		printf("[");
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {

@@ -5,7 +5,7 @@
 # carries offsets, never corrupting it; a connection opened before attach
 # is left alone.
 . "$(dirname "$0")/lib.sh"
-plan 17
+plan 19
 COH_PID= HOLD_PID=
 cleanup() {
 	[ -n "$HOLD_PID" ] && kill "$HOLD_PID" 2>/dev/null && wait "$HOLD_PID" 2>/dev/null
@@ -71,6 +71,19 @@ coproc HOLD { cli "$PY" "$TOP/tests/live/holdconn.py" $SRV; }
 HOLD_PID=$HOLD_PID
 IFS= read -r -t 10 l <&"${HOLD[0]}"
 q GET dk >/dev/null; q GET dk >/dev/null              # fill, then answered
+
+# a flow whose connection vanished without a FIN/RST seen: reaped; the
+# live one is kept
+vsize=$(bpftool -j map show pinned "/sys/fs/bpf/prestack/$NS_SRV/ps-srv/ps_flows" | jq .bytes_value)
+key="c6 12 00 02 c6 12 00 01 00 07 18 eb"              # 198.18.0.2:7 -> :6379
+bpftool map update pinned "/sys/fs/bpf/prestack/$NS_SRV/ps-srv/ps_flows" key hex $key \
+	value hex $(printf '00 %.0s' $(seq "$vsize")) 2>/dev/null
+n_before=$("$PS" flows "${TGT[@]}" --json | jq length)
+"$PS" flows "${TGT[@]}" --reap=0 | sed 's/^/#   /'
+n_after=$("$PS" flows "${TGT[@]}" --json | jq length)
+is "$n_before -> $n_after" "2 -> 1" "flows --reap removes a flow without a server socket"
+ok $("$PS" flows "${TGT[@]}" --json | jq -e '.[0].consumed > 0' >/dev/null; echo $?) \
+	"... and keeps the live one with its offsets"
 "$PS" detach "${TGT[@]}" >/dev/null 2>&1
 ok $([ $? -ne 0 ] && [ -d "/sys/fs/bpf/prestack/$NS_SRV/ps-srv" ]; echo $?) \
 	"detach refused while a connection carries offsets"
