@@ -39,13 +39,15 @@ UNIT_HDRS := $(wildcard tests/unit/*.h)
 .DELETE_ON_ERROR:
 .SECONDARY: $(SKELS) $(BPF_OBJS) $(BUILD)/vmlinux.h
 
-all: $(BUILD)/prestack $(BPF_OBJS) $(BUILD)/test_prog $(BUILD)/pktcost $(BUILD)/fuzz/fuzz_parsers
+all: $(BUILD)/prestack $(BPF_OBJS) $(BUILD)/test_prog $(BUILD)/pktcost $(BUILD)/fuzz/fuzz_parsers \
+     $(BUILD)/mbx
 
 help:
 	@echo "make            build bpf objects, skeletons, build/prestack, build/test_prog"
 	@echo "make deps       install the Debian packages prestack needs (no-op if present)"
 	@echo "sudo make test  unit tests (BPF_PROG_TEST_RUN) and live tests in the netns testbed"
 	@echo "sudo make demo  testbed up, attach, warm, real GETs answered at XDP, teardown"
+	@echo "sudo make failures  live fault scenarios (middlebox) x modes -> results/failures-live.csv"
 	@echo "make fuzz       libFuzzer on the RESP and TCP option parsers (FUZZ_TIME=300 s)"
 	@echo "make clean      remove $(BUILD)/"
 
@@ -82,6 +84,11 @@ $(BUILD)/unit/%.o: tests/unit/%.c $(UNIT_HDRS) xdp/prestack.h $(SKELS) | $(BUILD
 $(BUILD)/test_prog: $(UNIT_OBJS) $(BUILD)/ctl/cachefmt.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+# the fault-injecting middlebox of the --mbx testbed (issue 4)
+$(BUILD)/mbx: experiments/mbx/mbx.c | $(BUILD)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< -o $@
 
 # the XDP program's parsers built as user-space C for libFuzzer (issue 6)
 FUZZ_TIME ?= 300
@@ -121,6 +128,12 @@ pcaps:
 .PHONY: replay-suite
 replay-suite: all
 	$(Q)$(PY) experiments/replay_suite.py --live
+
+# live failure scenarios through the middlebox, every mode (issue 4):
+# results/failures-live.{csv,png,pdf}, captures and mbx logs in results/failures/
+.PHONY: failures
+failures: all
+	$(Q)$(PY) experiments/failures/run.py
 
 # ---- benchmarks (issue 5): never part of `make test` beyond a smoke run
 $(BUILD)/bench:

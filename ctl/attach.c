@@ -128,7 +128,7 @@ static void attach_usage(FILE *f)
 		"  --dev IF       interface facing the clients (required)\n"
 		"  --netns NS     named network namespace of IF (ip netns)\n"
 		"  --port PORT    Redis port (default 6379)\n"
-		"  --mode M       off | naive | guarded (default guarded)\n"
+		"  --mode M       off | naive | guarded | retrans (default guarded)\n"
 		"  --skb          generic (skb) XDP instead of native\n"
 		"  --auth         Redis requires AUTH: answer only flows whose AUTH\n"
 		"                 succeeded (detected by a PING to 127.0.0.1:PORT in\n"
@@ -186,7 +186,7 @@ int cmd_attach(int argc, char **argv)
 		case 'm':
 			mode = ps_mode_parse(optarg);
 			if (mode < 0) {
-				fprintf(stderr, "prestack attach: bad --mode '%s' (off, naive, guarded)\n", optarg);
+				fprintf(stderr, "prestack attach: bad --mode '%s' (off, naive, guarded, retrans)\n", optarg);
 				return EXIT_USAGE;
 			}
 			break;
@@ -493,17 +493,17 @@ int cmd_mode(int argc, char **argv)
 		case 'n': netns = optarg; break;
 		case 'f': force = true; break;
 		case 'h':
-			target_usage(stdout, "mode", " off|naive|guarded [--force]",
+			target_usage(stdout, "mode", " off|naive|guarded|retrans [--force]",
 				     "Switch mode at run time. Switching to off forgets every flow; it is\n"
 				     "refused while flows carry a non-zero offset unless --force.");
 			return 0;
 		default:
-			target_usage(stderr, "mode", " off|naive|guarded [--force]", "");
+			target_usage(stderr, "mode", " off|naive|guarded|retrans [--force]", "");
 			return EXIT_USAGE;
 		}
 	}
 	if (optind != argc - 1 || (mode = ps_mode_parse(argv[optind])) < 0) {
-		fprintf(stderr, "prestack mode: give one of off, naive, guarded\n");
+		fprintf(stderr, "prestack mode: give one of off, naive, guarded, retrans\n");
 		return EXIT_USAGE;
 	}
 	if (ps_target_find(&t, netns, dev))

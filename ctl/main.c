@@ -12,7 +12,7 @@ struct subcmd {
 static const struct subcmd cmds[] = {
 	{ "attach", cmd_attach, "load and attach to an interface (XDP + TC egress)" },
 	{ "detach", cmd_detach, "detach and remove the pins" },
-	{ "mode", cmd_mode, "switch mode: off | naive | guarded" },
+	{ "mode", cmd_mode, "switch mode: off | naive | guarded | retrans" },
 	{ "status", cmd_status, "show attachments" },
 	{ "stats", cmd_stats, "counters (--json, --watch SECS)" },
 	{ "flows", cmd_flows, "per-flow mirrors (--json)" },

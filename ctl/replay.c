@@ -48,7 +48,7 @@ static void replay_usage(FILE *f)
 		"cache (--cache-file: one KEY=VALUE per line). The programs' clock is\n"
 		"the capture's, so the same input gives the same bytes.\n"
 		"\n"
-		"  --mode M   off | naive | guarded (default guarded)\n");
+		"  --mode M   off | naive | guarded | retrans (default guarded)\n");
 }
 
 static int load_cache_line(struct replay *r, const char *kv)

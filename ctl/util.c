@@ -32,7 +32,7 @@ int ps_parse_u32(const char *s, __u32 min, __u32 max, __u32 *out)
 	return 0;
 }
 
-static const char *mode_names[] = { "off", "naive", "guarded" };
+static const char *mode_names[] = { "off", "naive", "guarded", "retrans" };
 
 int ps_mode_parse(const char *s)
 {

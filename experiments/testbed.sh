@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# testbed.sh up|down|status [--no-redis]
+# testbed.sh up [--no-redis] [--mbx] | down | status | redis-restart | mbx [MBX ARGS]
 #
 # Two network namespaces joined by one veth pair, on the RFC 2544 benchmark
 # range, with Redis in the server namespace:
 #
 #   prestack-cli  ps-cli 198.18.0.2/24  <--->  ps-srv 198.18.0.1/24  prestack-srv
 #                 XDP_PASS program                redis-server :6379
+#
+# With --mbx a third namespace sits between them, bridging at L2 through
+# build/mbx (experiments/mbx/mbx.c), which injects faults by rule:
+#
+#   prestack-cli ps-cli <-> m-cli  prestack-mbx  m-srv <-> ps-srv prestack-srv
+#                               build/mbx       XDP_PASS
 #
 # Offloads (TSO, GSO, GRO, checksums) are off on both ends: the server must
 # not see CHECKSUM_PARTIAL or GSO skbs at TC egress. `up` is idempotent,
@@ -23,13 +29,20 @@ PORT=6379
 STATE=/run/prestack-testbed
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 PASS_OBJ=$TOP/build/client_pass.bpf.o
+NS_MBX=prestack-mbx
+MBX_CLI=m-cli
+MBX_SRV=m-srv
+MBX_BIN=$TOP/build/mbx
 OFFLOADS=(tso gso gro tx rx sg)
 
 usage() {
 	cat <<EOF
-usage: $0 up [--no-redis] | down | status | redis-restart
+usage: $0 up [--no-redis] [--mbx] | down | status | redis-restart | mbx [ARGS]
 
-  up        create $NS_CLI ($IP_CLI) and $NS_SRV ($IP_SRV:$PORT, redis-server)
+  up        create $NS_CLI ($IP_CLI) and $NS_SRV ($IP_SRV:$PORT, redis-server);
+            --mbx: with $NS_MBX between them, build/mbx forwarding (no rules)
+  mbx ARGS  restart build/mbx with ARGS (--rule R ... --log F.csv --seed N);
+            no ARGS: plain forwarding again
   down      remove everything up created (namespaces, veth, redis by PID)
   redis-restart  stop the testbed's redis and start it again (empty)
   status    show what is up; exit 0 if all of it is, 1 otherwise
@@ -94,6 +107,47 @@ stop_redis() {
 	return 0
 }
 
+mbx_pid() {
+	local pid
+	[ -f "$STATE/mbx.pid" ] || return 1
+	pid=$(cat "$STATE/mbx.pid")
+	[ -n "$pid" ] && [ -d "/proc/$pid" ] &&
+		tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "$MBX_BIN" || return 1
+	echo "$pid"
+}
+
+stop_mbx() {
+	local pid
+	if pid=$(mbx_pid); then
+		kill "$pid" 2>/dev/null || true
+		for _ in $(seq 50); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
+		[ -d "/proc/$pid" ] && kill -9 "$pid" 2>/dev/null || true
+	fi
+	rm -f "$STATE/mbx.pid"
+	return 0
+}
+
+start_mbx() { # mbx arguments
+	[ -x "$MBX_BIN" ] || die "$MBX_BIN missing: run make first"
+	ip netns exec "$NS_MBX" "$MBX_BIN" --a "$MBX_CLI" --b "$MBX_SRV" "$@" \
+		>>"$STATE/mbx.out" 2>&1 &
+	echo $! >"$STATE/mbx.pid"
+	# bound and polling before anyone sends
+	for _ in $(seq 50); do
+		grep -q "rule(s)" "$STATE/mbx.out" 2>/dev/null && break
+		mbx_pid >/dev/null || die "mbx exited: $(tail -2 "$STATE/mbx.out")"
+		sleep 0.05
+	done
+}
+
+cmd_mbx() {
+	ns_exists "$NS_MBX" || die "testbed is not up with --mbx"
+	stop_mbx
+	: >"$STATE/mbx.out"
+	start_mbx "$@"
+	echo "testbed: mbx pid $(cat "$STATE/mbx.pid") ${*:-(no rules)}"
+}
+
 cmd_redis_restart() { # the same arguments, an empty dataset (no RDB is saved)
 	ns_exists "$NS_SRV" || die "testbed is not up"
 	stop_redis
@@ -103,6 +157,8 @@ cmd_redis_restart() { # the same arguments, an empty dataset (no RDB is saved)
 
 cmd_down() {
 	stop_redis
+	stop_mbx
+	ns_exists "$NS_MBX" && ip netns del "$NS_MBX"
 	ns_exists "$NS_CLI" && ip netns del "$NS_CLI"
 	ns_exists "$NS_SRV" && ip netns del "$NS_SRV"
 	rm -rf "$STATE"
@@ -110,16 +166,17 @@ cmd_down() {
 }
 
 cmd_up() {
-	local redis=1
+	local redis=1 mbx=0
 	for a in "$@"; do
 		case "$a" in
 		--no-redis) redis=0 ;;
+		--mbx) mbx=1 ;;
 		*) usage >&2; exit 2 ;;
 		esac
 	done
 	[ "$(id -u)" -eq 0 ] || die "must run as root"
 	[ -f "$PASS_OBJ" ] || die "$PASS_OBJ missing: run make first"
-	if ns_exists "$NS_CLI" && ns_exists "$NS_SRV"; then
+	if ns_exists "$NS_CLI" && ns_exists "$NS_SRV" && [ $mbx -eq 0 ] && ! ns_exists "$NS_MBX"; then
 		if [ $redis -eq 0 ] || redis_ping; then
 			echo "testbed: already up, nothing changed"
 			return 0
@@ -135,7 +192,14 @@ cmd_up() {
 	mkdir -p "$STATE"
 	ip netns add "$NS_CLI"
 	ip netns add "$NS_SRV"
-	ip link add "$DEV_CLI" netns "$NS_CLI" type veth peer name "$DEV_SRV" netns "$NS_SRV"
+	if [ $mbx -eq 1 ]; then
+		ip netns add "$NS_MBX"
+		ip -n "$NS_MBX" link set lo up
+		ip link add "$DEV_CLI" netns "$NS_CLI" type veth peer name "$MBX_CLI" netns "$NS_MBX"
+		ip link add "$DEV_SRV" netns "$NS_SRV" type veth peer name "$MBX_SRV" netns "$NS_MBX"
+	else
+		ip link add "$DEV_CLI" netns "$NS_CLI" type veth peer name "$DEV_SRV" netns "$NS_SRV"
+	fi
 	ip -n "$NS_CLI" addr add "$IP_CLI/24" dev "$DEV_CLI"
 	ip -n "$NS_SRV" addr add "$IP_SRV/24" dev "$DEV_SRV"
 	ip -n "$NS_CLI" link set lo up
@@ -146,10 +210,22 @@ cmd_up() {
 	offloads_off "$NS_CLI" "$DEV_CLI"
 	offloads_off "$NS_SRV" "$DEV_SRV"
 	# veth hands XDP_TX frames only to a peer that runs XDP itself
-	ip -n "$NS_CLI" link set dev "$DEV_CLI" xdpdrv obj "$PASS_OBJ" sec xdp
+	if [ $mbx -eq 1 ]; then
+		ip -n "$NS_MBX" link set "$MBX_CLI" up
+		ip -n "$NS_MBX" link set "$MBX_SRV" up
+		offloads_off "$NS_MBX" "$MBX_CLI"
+		offloads_off "$NS_MBX" "$MBX_SRV"
+		ip -n "$NS_MBX" link set dev "$MBX_SRV" xdpdrv obj "$PASS_OBJ" sec xdp
+		: >"$STATE/mbx.out"
+		start_mbx
+	else
+		ip -n "$NS_CLI" link set dev "$DEV_CLI" xdpdrv obj "$PASS_OBJ" sec xdp
+	fi
 	[ $redis -eq 1 ] && start_redis
 	trap - ERR INT TERM
-	echo "testbed: up ($NS_CLI $IP_CLI <-> $NS_SRV $IP_SRV:$PORT${redis:+, redis pid $(cat "$STATE/redis.pid" 2>/dev/null)})"
+	local via=""
+	[ $mbx -eq 1 ] && via="$NS_MBX (mbx pid $(cat "$STATE/mbx.pid")) <-> "
+	echo "testbed: up ($NS_CLI $IP_CLI <-> $via$NS_SRV $IP_SRV:$PORT${redis:+, redis pid $(cat "$STATE/redis.pid" 2>/dev/null)})"
 }
 
 cmd_status() {
@@ -159,8 +235,14 @@ cmd_status() {
 	done
 	if ns_exists "$NS_CLI"; then
 		ip -n "$NS_CLI" -br link show "$DEV_CLI" 2>/dev/null || ok=1
-		ip -n "$NS_CLI" link show "$DEV_CLI" 2>/dev/null | grep -q "prog/xdp" &&
-			echo "xdp on $DEV_CLI: yes" || { echo "xdp on $DEV_CLI: no"; ok=1; }
+		if ns_exists "$NS_MBX"; then
+			ip -n "$NS_MBX" link show "$MBX_SRV" 2>/dev/null | grep -q "prog/xdp" &&
+				echo "xdp on $MBX_SRV: yes" || { echo "xdp on $MBX_SRV: no"; ok=1; }
+			if pid=$(mbx_pid); then echo "mbx: pid $pid"; else echo "mbx: not running"; ok=1; fi
+		else
+			ip -n "$NS_CLI" link show "$DEV_CLI" 2>/dev/null | grep -q "prog/xdp" &&
+				echo "xdp on $DEV_CLI: yes" || { echo "xdp on $DEV_CLI: no"; ok=1; }
+		fi
 	fi
 	if ns_exists "$NS_SRV"; then
 		ip -n "$NS_SRV" -br link show "$DEV_SRV" 2>/dev/null || ok=1
@@ -181,6 +263,7 @@ up) shift; cmd_up "$@" ;;
 down) cmd_down; echo "testbed: down" ;;
 status) cmd_status ;;
 redis-restart) cmd_redis_restart ;;
+mbx) shift; cmd_mbx "$@" ;;
 -h|--help|help) usage ;;
 *) usage >&2; exit 2 ;;
 esac

@@ -64,6 +64,15 @@ struct {
 	__type(value, __u32);
 } ps_volatile SEC(".maps");
 
+/* retrans mode: the exact bytes of each injected reply until acked (LRU:
+ * an evicted one is counted rtx_gone when wanted) */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, PS_RTX_ENTRIES);
+	__type(key, struct ps_rtx_key);
+	__type(value, struct ps_rtx_val);
+} ps_rtx SEC(".maps");
+
 /* Redis's command table (COMMAND at attach, ctl/cmdtable.c): overrides
  * the built-in read/write guess of ps_classify for every command it names. */
 struct {

@@ -667,6 +667,118 @@ static __always_inline int guarded_retrans(struct xdp_md *ctx,
 	return XDP_TX;
 }
 
+/*
+ * retrans mode: keep the reply just emitted (s->rep, s->asm_csum) until
+ * the client acks it: bytes in ps_rtx, keyed by flow and reply seq; the
+ * request it answered in the flow's ring.
+ */
+static __always_inline void rtx_store(struct ps_scratch *s,
+				      const struct ps_pkt *p, struct ps_flow *f,
+				      __u32 seq, __u32 len, __u32 srv_seq,
+				      __u32 tot)
+{
+	struct ps_rtx_key k = {};
+	struct ps_rtx_ent *e;
+	__u32 n = tot;
+
+	if (n == 0 || n > PS_RTX_BYTES)
+		return;
+	BOUND_1_TO(n, PS_RTX_BYTES);
+	/* probe_read: a variable-length copy between two map values */
+	if (bpf_probe_read_kernel(s->rtx.rep, n, s->rep))
+		return;
+	s->rtx.len = tot;
+	s->rtx.csum = s->asm_csum;
+	flow_key_cli(&k.flow, p);
+	k.srv_seq = srv_seq;
+	if (bpf_map_update_elem(&ps_rtx, &k, &s->rtx, BPF_ANY))
+		return;
+	e = &f->rtx[f->rtx_next & (PS_RTX_RING - 1)];
+	e->req_seq = seq;
+	e->req_len = len;
+	e->srv_seq = srv_seq;
+	e->rep_len = tot;
+	f->rtx_next++;
+	stat_inc(PS_ST_RTX_STORED);
+}
+
+/* Re-send ring entry `slot` in place of segment p, acking its request
+ * (as the original did). Global: verified once. */
+__noinline int rtx_resend(struct xdp_md *ctx, struct ps_scratch *s,
+			  struct ps_pkt *p, struct ps_flow *f, __u32 slot)
+{
+	struct ps_rtx_key k = {};
+	struct ps_rtx_val *v;
+	struct ps_rtx_ent *e;
+	__u32 n;
+
+	if (!ctx || !s || !p || !f)
+		return -1;
+	e = &f->rtx[slot & (PS_RTX_RING - 1)];
+	flow_key_cli(&k.flow, p);
+	k.srv_seq = e->srv_seq;
+	v = bpf_map_lookup_elem(&ps_rtx, &k);
+	if (!v || v->len != e->rep_len) {
+		stat_inc(PS_ST_RTX_GONE);
+		return -1;
+	}
+	n = v->len;
+	if (n == 0 || n > PS_RTX_BYTES)
+		return -1;
+	BOUND_1_TO(n, PS_RTX_BYTES);
+	if (bpf_probe_read_kernel(s->rep, n, v->rep))
+		return -1;
+	s->asm_csum = v->csum;
+	em_setup(s, p, f, e->srv_seq, e->req_seq + e->req_len, e->rep_len);
+	return emit_reply(ctx, s) ? -1 : 0;
+}
+
+/* A retransmitted request we answered (from its first byte: Linux may
+ * collapse several into one segment; the rest comes again once acked). */
+static __always_inline int rtx_request(struct xdp_md *ctx, struct ps_scratch *s,
+				       struct ps_pkt *p, struct ps_flow *f)
+{
+	__u32 i;
+
+	for (i = 0; i < PS_RTX_RING; i++) {
+		struct ps_rtx_ent *e = &f->rtx[i];
+
+		if (e->rep_len && e->req_seq == p->seq && p->payload_len >= e->req_len &&
+		    !before(e->srv_seq, f->srv_una) &&
+		    rtx_resend(ctx, s, p, f, i) == 0) {
+			stat_inc(PS_ST_RTX_REQ);
+			return XDP_TX;
+		}
+	}
+	return -1;
+}
+
+/* A pure ACK stuck at the start of a reply we injected: with a SACK block
+ * (the client holds later data) or at the second one, the reply was lost;
+ * this ACK becomes its retransmission (the kernel loses nothing by not
+ * seeing it: the hole is in bytes it never sent). */
+static __always_inline int rtx_dupack(struct xdp_md *ctx, struct ps_scratch *s,
+				      struct ps_pkt *p, struct ps_flow *f)
+{
+	__u32 i;
+
+	for (i = 0; i < PS_RTX_RING; i++) {
+		struct ps_rtx_ent *e = &f->rtx[i];
+
+		if (!e->rep_len || e->srv_seq != p->ack)
+			continue;
+		f->dupacks++;
+		if (!p->sack_n && f->dupacks < 2)
+			return -1;
+		f->dupacks = 0;
+		if (rtx_resend(ctx, s, p, f, i))
+			return -1;
+		stat_inc(PS_ST_RTX_DUPACK);
+		return XDP_TX;
+	}
+	return -1;
+}
+
 /* guarded: answer only when it is safe, otherwise hand to the kernel. */
 __noinline int guarded_data(struct xdp_md *ctx, struct ps_scratch *s,
 			    struct ps_config *cfg, struct ps_pkt *p,
@@ -703,6 +815,9 @@ __noinline int guarded_data(struct xdp_md *ctx, struct ps_scratch *s,
 		if (f->consumed != f->cli_off_before &&
 		    before(seq, f->cli_corr_pos) &&
 		    after(end, cli_run_start(f))) {
+			if (cfg->mode == PS_MODE_RETRANS &&
+			    rtx_request(ctx, s, p, f) == XDP_TX)
+				return XDP_TX;
 			r = guarded_retrans(ctx, s, cfg, p, f);
 			if (r == XDP_TX)
 				return r;
@@ -818,6 +933,8 @@ __noinline int guarded_data(struct xdp_md *ctx, struct ps_scratch *s,
 	r = emit_reply(ctx, s);
 	if (r == 0) {
 		account_answer(f, seq, len, srv_seq, tot, s->asm_csum, ngets);
+		if (cfg->mode == PS_MODE_RETRANS)
+			rtx_store(s, p, f, seq, len, srv_seq, tot);
 		return XDP_TX;
 	}
 	if (r == -2)
@@ -880,6 +997,15 @@ static __always_inline int xdp_tcp(struct xdp_md *ctx,
 		return XDP_PASS;
 	}
 
+	if (cfg->mode == PS_MODE_RETRANS && p->payload_len == 0 &&
+	    (p->flags & (TCPF_ACK | TCPF_FIN | TCPF_SYN | TCPF_RST)) == TCPF_ACK) {
+		if (p->ack == f->srv_una && before(p->ack, srv_nxt(f))) {
+			if (rtx_dupack(ctx, s, p, f) == XDP_TX)
+				return XDP_TX;
+		} else {
+			f->dupacks = 0;
+		}
+	}
 	if ((p->flags & TCPF_ACK) && after(p->ack, f->srv_una) &&
 	    !after(p->ack, srv_nxt(f)))
 		f->srv_una = p->ack;

@@ -23,6 +23,7 @@
 #define PS_CACHE_ENTRIES  16384
 #define PS_FLOW_ENTRIES   65536
 #define PS_EPOCH_SLOTS    4096   /* power of two: invalidation epochs by key hash */
+#define PS_RTX_ENTRIES    8192   /* retrans mode: injected replies kept */
 #define PS_CMD_ENTRIES    1024   /* Redis command table (COMMAND) loaded at attach */
 #define PS_MAX_CMDS       16     /* commands answered from one segment */
 #define PS_PAYLOAD_MAX    2048   /* largest TCP payload the parsers look at */
@@ -31,6 +32,9 @@ enum ps_mode {
 	PS_MODE_OFF     = 0, /* hook attached, everything passed untouched */
 	PS_MODE_NAIVE   = 1, /* answer every cached GET, one offset, no guards */
 	PS_MODE_GUARDED = 2, /* answer only when safe, never corrupt */
+	PS_MODE_RETRANS = 3, /* guarded + a retransmission buffer for injected
+			      * replies: re-sent on a retransmitted request or
+			      * a duplicate ACK until the client acks them */
 	PS_MODE__MAX,
 };
 
@@ -156,6 +160,27 @@ struct ps_rep_parser {
 	__u32 left[PS_RP_DEPTH]; /* elements left at each depth */
 };
 
+/* retrans mode: one injected reply the client has perhaps not received */
+#define PS_RTX_RING  4
+#define PS_RTX_BYTES 2048      /* power of two >= the largest reply payload */
+struct ps_rtx_ent {
+	__u32 req_seq;         /* client seq of the request it answered */
+	__u32 req_len;
+	__u32 srv_seq;         /* client-space seq of the reply */
+	__u32 rep_len;         /* 0: slot empty */
+};
+
+struct ps_rtx_key {
+	struct ps_flow_key flow;
+	__u32 srv_seq;
+};
+
+struct ps_rtx_val {
+	__u32 len;             /* reply payload bytes */
+	__u32 csum;            /* their partial sum */
+	__u8  rep[PS_RTX_BYTES];
+};
+
 struct ps_flow {
 	__u32 state;            /* enum ps_flow_state */
 	__u32 flags;            /* PS_F_* */
@@ -213,6 +238,11 @@ struct ps_flow {
 	__u32 ans_reply_len;
 	__u32 ans_csum;
 
+	/* retrans mode: the last PS_RTX_RING answers (bytes in ps_rtx) */
+	struct ps_rtx_ent rtx[PS_RTX_RING];
+	__u32 rtx_next;       /* ring slot the next answer goes to */
+	__u32 dupacks;        /* consecutive ACKs stuck at an injected reply */
+
 	/* per-flow counters */
 	__u64 hits;           /* GETs answered */
 	__u64 replies;        /* reply segments injected */
@@ -265,6 +295,11 @@ enum ps_stat {
 	PS_ST_FB_DIVERGED,     /* tcp_sock disagrees with the mirrors */
 	PS_ST_FB_STATE,        /* flow not established / closing / other db */
 	PS_ST_FB_AUTH,         /* Redis requires AUTH and this flow has not passed it */
+	/* retrans mode */
+	PS_ST_RTX_STORED,      /* injected replies kept for retransmission */
+	PS_ST_RTX_REQ,         /* re-sent for a retransmitted request */
+	PS_ST_RTX_DUPACK,      /* re-sent for duplicate ACKs / a SACK hole */
+	PS_ST_RTX_GONE,        /* wanted, but evicted from ps_rtx */
 	PS_ST__MAX,
 };
 
@@ -278,6 +313,7 @@ enum ps_stat {
 	"fb_ooo", "fb_partial", "fb_not_get", "fb_miss", "fb_pending",     \
 	"fb_unacked", "fb_mss", "fb_window", "fb_ts", "fb_untrusted",      \
 	"fb_diverged", "fb_state", "fb_auth",                              \
+	"rtx_stored", "rtx_req", "rtx_dupack", "rtx_gone",                 \
 }
 /* derived in user space: fallbacks = sum(fb_*), divergences = sum(div_*),
  * flows = entries in the flow map */

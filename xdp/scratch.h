@@ -32,6 +32,7 @@ struct ps_scratch {
 	__u8  rep[PS_REP_BUF];
 	struct ps_cache_val fill;     /* TC: value being filled */
 	struct ps_flow newflow;       /* XDP: flow being created */
+	struct ps_rtx_val rtx;        /* XDP: reply being stored (retrans) */
 	struct ps_req_parser rq;
 	struct ps_rep_parser rp;
 	__u32 pos;                    /* parse position in buf */

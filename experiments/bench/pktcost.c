@@ -143,7 +143,7 @@ static int dummy_curve(int runs, uint32_t *ns)
 
 int main(int argc, char **argv)
 {
-	static const char *modes[] = { "off", "naive", "guarded", "guarded+sock" };
+	static const char *modes[] = { "off", "naive", "guarded", "guarded+sock", "retrans" };
 	static char vals[4][1100];
 	static const int sizes[] = { 16, 64, 256, 1024 };
 	struct fixture fx[] = {
@@ -192,8 +192,9 @@ int main(int argc, char **argv)
 	}
 	reflector_bpf__destroy(refl);
 
-	for (int m = 0; m < 4; m++) {
-		uint32_t mode = m == 0 ? PS_MODE_OFF : m == 1 ? PS_MODE_NAIVE : PS_MODE_GUARDED;
+	for (int m = 0; m < 5; m++) {
+		uint32_t mode = m == 0 ? PS_MODE_OFF : m == 1 ? PS_MODE_NAIVE :
+				m == 4 ? PS_MODE_RETRANS : PS_MODE_GUARDED;
 		uint32_t flags = PS_CFG_FILL | (m == 3 ? PS_CFG_CHECK_SOCK : 0);
 
 		for (size_t f = 0; f < sizeof(fx) / sizeof(fx[0]); f++) {

@@ -113,10 +113,11 @@ def pktcost():
         lab = r["path"] + (f" {r['value_size']}B" if r["path"] == "get_hit" else "")
         if r["mode"] != "reflector" and lab not in paths:
             paths.append(lab)
-    modes = [m for m in ["off", "naive", "guarded", "guarded+sock"] if any(r["mode"] == m for r in rows)]
+    modes = [m for m in ["off", "naive", "guarded", "guarded+sock", "retrans"] if any(r["mode"] == m for r in rows)]
     fig, ax = plt.subplots(figsize=(9, 3.8))
     w = 0.8 / len(modes)
-    colors = {"off": "0.6", "naive": "tab:red", "guarded": "tab:blue", "guarded+sock": "tab:cyan"}
+    colors = {"off": "0.6", "naive": "tab:red", "guarded": "tab:blue", "guarded+sock": "tab:cyan",
+              "retrans": "tab:green"}
     for i, m in enumerate(modes):
         ys = []
         for lab in paths:

@@ -1,0 +1,281 @@
+#!/usr/bin/python3
+"""run.py - failure scenarios with real TCP stacks (issue 4).
+
+  sudo /usr/bin/python3 experiments/failures/run.py [--modes off,naive,guarded]
+        [--only SCENARIO,...] [--out results/failures-live.csv] [--quick]
+
+Brings the testbed up with the middlebox (testbed.sh up --mbx), and for
+every scenario and mode: attaches prestack, sets the middlebox's fault
+rule, runs the client (client.py: a RESP client with a model of the store)
+in the client namespace, and records its verdicts, stalls, resets, both
+ends' TCP counters (nstat), the middlebox's actions and prestack's
+counters. One CSV row per cell, a figure (fault x mode) from the CSV, the
+client-side capture of every cell that is not plain correct and every
+middlebox log under results/failures/. Everything it started is stopped,
+also on Ctrl-C.
+"""
+import argparse
+import csv
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PS = os.path.join(TOP, "build/prestack")
+TB = os.path.join(TOP, "experiments/testbed.sh")
+CLIENT = os.path.join(TOP, "experiments/failures/client.py")
+PY = "/usr/bin/python3"
+NS_CLI, NS_SRV = "prestack-cli", "prestack-srv"
+TGT = ["--netns", NS_SRV, "--dev", "ps-srv"]
+SRV = "198.18.0.1"
+GETP = r"prefix=*2\r\n$3\r\nGET"
+
+# name, workload, mbx rules, what it shows
+SCENARIOS = [
+    ("clean", "seq", [], "no fault: the baseline"),
+    ("lost_xdp_reply", "seq", ["dir=s2c,prefix=$,ipid0=1,nth=2,action=drop"],
+     "the 2nd reply injected at XDP is lost"),
+    ("lost_xdp_reply_pipelined", "gets", ["dir=s2c,prefix=$,ipid0=1,nth=2,action=drop"],
+     "4 GETs in flight, the 2nd injected reply lost: later replies arrive, the client only SACKs"),
+    ("lost_client_get", "seq", [f"dir=c2s,{GETP},nth=5,action=drop"],
+     "the 5th client GET is lost (client retransmits)"),
+    ("dup_get", "seq", [f"dir=c2s,{GETP},nth=5,action=dup"],
+     "the 5th client GET arrives twice"),
+    ("reordered", "pipe", ["dir=c2s,payload=1,nth=7,count=2,action=reorder"],
+     "client segments 7 and 8 (GETs of a pipelined round) swapped with their successors"),
+    ("split_get", "seq", [f"dir=c2s,{GETP},nth=4,count=3,action=split,k=3"],
+     "GETs 4-6 split into 3 segments each (mid-command)"),
+    ("coalesced", "pipe", ["dir=c2s,payload=1,every=1,action=coalesce,ms=2"],
+     "back-to-back client segments merged into one"),
+    ("pipelined_miss_hit", "pipe", [], "SET + 4 GETs in 5 segments back to back, misses and hits mixed"),
+    ("lost_server_reply", "pipe", ["dir=s2c,prefix=+OK,ipid0=0,nth=3,action=drop"],
+     "the kernel's reply to a pipelined SET is lost while GETs behind it are in flight"),
+    ("small_window", "clamp", [], "client SO_RCVBUF 1 KB, 200-byte values"),
+    ("loss_1pct", "load", ["dir=any,p=0.01,action=drop"], "1% random loss, 4 connections"),
+    ("loss_5pct", "load", ["dir=any,p=0.05,action=drop"], "5% random loss, 4 connections"),
+]
+
+NSTAT = ["TcpRetransSegs", "TcpOutRsts", "TcpExtTCPTimeouts", "TcpExtTCPLossProbes"]
+PS_COUNTERS = ["get_hits", "retrans_replies", "rtx_stored", "rtx_req", "rtx_dupack", "rtx_gone",
+               "dropped", "fallbacks", "divergences",
+               "flows_untrusted", "translated"]
+
+
+def sh(*cmd, check=True, capture=True, timeout=120):
+    r = subprocess.run(cmd, stdout=subprocess.PIPE if capture else None,
+                       stderr=subprocess.STDOUT if capture else None, text=True,
+                       timeout=timeout)
+    if check and r.returncode:
+        raise RuntimeError(f"{' '.join(cmd)} -> {r.returncode}: {r.stdout}")
+    return r.stdout if capture else ""
+
+
+def nstat(ns):
+    out = sh("ip", "netns", "exec", ns, "nstat", "-az", "--json", check=False)
+    try:
+        d = json.loads(out)
+        return d.get("kernel", d)
+    except ValueError:
+        return {}
+
+
+def ps_stats():
+    try:
+        return json.loads(sh(PS, "stats", *TGT, "--json"))
+    except (RuntimeError, ValueError):
+        return {}
+
+
+def outcome(r):
+    if r["wrong"]:
+        return "wrong"
+    if r["stale"]:
+        return "stale"
+    if r["timeouts"]:
+        return "stall"
+    if r["resets"] or r["error"]:
+        return "reset" if r["resets"] else "error"
+    if r["stalls_100ms"]:
+        return "recovered"
+    return "correct"
+
+
+def git_commit():
+    try:
+        return sh("git", "-C", TOP, "rev-parse", "--short", "HEAD").strip()
+    except RuntimeError:
+        return "unknown"
+
+
+def run_cell(sc, mode, outdir, a):
+    name, workload, rules, _ = sc
+    base = os.path.join(outdir, f"{name}-{mode}")
+    sh(PS, "detach", *TGT, "--force", check=False)
+    sh(TB, "mbx")
+    # the key space over loopback (no fault touches it), then the cache
+    sh("ip", "netns", "exec", NS_SRV, "redis-cli", "flushall")
+    kv = []
+    for i in range(8):
+        kv += [f"fk{i}", f"init-fk{i}"]
+    sh("ip", "netns", "exec", NS_SRV, "redis-cli", "mset", *kv)
+    sh(PS, "attach", *TGT, "--mode", mode)
+    sh(PS, "cache", "warm", "--redis", "127.0.0.1:6379", *TGT)
+    pcap = base + ".pcap"
+    dump = subprocess.Popen(["ip", "netns", "exec", NS_CLI, "tcpdump", "-U", "-s", "256",
+                             "-i", "ps-cli", "-w", pcap, "tcp port 6379"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.3)
+    margs = []
+    for r in rules:
+        margs += ["--rule", r]
+    sh(TB, "mbx", *margs, "--log", base + ".mbx.csv", "--seed", str(a.seed))
+    n0c, n0s, p0 = nstat(NS_CLI), nstat(NS_SRV), ps_stats()
+    ops = 30 if a.quick else 60
+    secs = 3 if a.quick else 8
+    try:
+        out = sh("ip", "netns", "exec", NS_CLI, PY, CLIENT, "--host", SRV,
+                 "--workload", workload, "--ops", str(ops), "--secs", str(secs),
+                 "--seed", str(a.seed), "--timeout", "3", "--preloaded",
+                 timeout=secs + 60)
+        res = json.loads(out.strip().splitlines()[-1])
+    except (RuntimeError, ValueError, subprocess.TimeoutExpired) as e:
+        res = {"correct": 0, "wrong": 0, "stale": 0, "error": 1, "replies": 0,
+               "stalls_100ms": 0, "max_ms": 0, "p50_ms": 0, "timeouts": 1, "resets": 0,
+               "bad": [f"client failed: {e}"]}
+    n1c, n1s, p1 = nstat(NS_CLI), nstat(NS_SRV), ps_stats()
+    time.sleep(0.3)
+    dump.send_signal(signal.SIGINT)
+    dump.wait(timeout=10)
+    sh(TB, "mbx")                                 # plain forwarding again
+    with open(base + ".mbx.csv") as f:
+        actions = max(0, sum(1 for _ in f) - 1)
+    row = {"scenario": name, "mode": mode, "workload": workload,
+           "rule": " ; ".join(rules), "outcome": outcome(res)}
+    for k in ["replies", "correct", "wrong", "stale", "error", "timeouts", "resets",
+              "stalls_100ms", "max_ms", "p50_ms"]:
+        row[k] = res.get(k, 0)
+    for ns, n0, n1, tag in [(NS_CLI, n0c, n1c, "cli"), (NS_SRV, n0s, n1s, "srv")]:
+        for k in NSTAT:
+            row[f"{tag}_{k}"] = n1.get(k, 0) - n0.get(k, 0)
+    row["mbx_actions"] = actions
+    for k in PS_COUNTERS:
+        row[k] = p1.get(k, 0) - p0.get(k, 0)
+    if row["outcome"] == "correct":
+        os.unlink(pcap)
+        row["capture"] = ""
+    else:
+        row["capture"] = os.path.relpath(pcap, TOP)
+    row["bad"] = " | ".join(res.get("bad", []))[:300]
+    sh(PS, "detach", *TGT, "--force", check=False)
+    return row
+
+
+COLORS = {"correct": "#4caf50", "recovered": "#c5e1a5", "stall": "#ff9800",
+          "reset": "#9e9e9e", "error": "#9e9e9e", "stale": "#9c27b0", "wrong": "#f44336"}
+
+
+def plot(csv_path, out_base):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    rows = list(csv.DictReader(open(csv_path)))
+    scen = list(dict.fromkeys(r["scenario"] for r in rows))
+    modes = list(dict.fromkeys(r["mode"] for r in rows))
+    fig, ax = plt.subplots(figsize=(2.2 + 1.6 * len(modes), 0.45 * len(scen) + 1.4))
+    for r in rows:
+        y, x = scen.index(r["scenario"]), modes.index(r["mode"])
+        ax.add_patch(plt.Rectangle((x, y), 1, 1, color=COLORS.get(r["outcome"], "white"),
+                                   ec="white"))
+        label = r["outcome"]
+        if r["outcome"] == "recovered":
+            label += f"\n{float(r['max_ms']):.0f} ms"
+        elif r["outcome"] == "stall":
+            label += f"\n{r['timeouts']} conn. > 3 s"
+        elif r["outcome"] in ("wrong", "stale"):
+            label += f" ({r[r['outcome']]})"
+        ax.text(x + 0.5, y + 0.5, label, ha="center", va="center", fontsize=7)
+    ax.set_xlim(0, len(modes))
+    ax.set_ylim(len(scen), 0)
+    ax.set_xticks([i + 0.5 for i in range(len(modes))], modes)
+    ax.set_yticks([i + 0.5 for i in range(len(scen))], scen, fontsize=8)
+    ax.tick_params(length=0)
+    ax.set_title("live failures: outcome per fault and mode\n(recovered: longest reply wait;"
+                 " stall: connections without a reply for 3 s)",
+                 fontsize=9)
+    ax.legend(handles=[Patch(color=c, label=k) for k, c in COLORS.items() if k != "error"],
+              loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=7)
+    fig.tight_layout()
+    for ext in ("png", "pdf"):
+        fig.savefig(f"{out_base}.{ext}", dpi=130)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--modes", default="off,naive,guarded,retrans")
+    ap.add_argument("--only", default="", help="comma-separated scenario names")
+    ap.add_argument("--out", default=os.path.join(TOP, "results/failures-live.csv"))
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--quick", action="store_true", help="fewer operations, shorter load")
+    ap.add_argument("--plot-only", action="store_true")
+    a = ap.parse_args()
+    if a.plot_only:
+        plot(a.out, os.path.splitext(a.out)[0])
+        return 0
+    if os.geteuid() != 0:
+        print("run.py: needs root (namespaces, BPF)", file=sys.stderr)
+        return 2
+    names = [s[0] for s in SCENARIOS]
+    only = [x for x in a.only.split(",") if x]
+    for x in only:
+        if x not in names:
+            print(f"run.py: unknown scenario {x!r} (have: {', '.join(names)})", file=sys.stderr)
+            return 2
+    modes = [m for m in a.modes.split(",") if m]
+    outdir = os.path.join(os.path.dirname(a.out), "failures")
+    os.makedirs(outdir, exist_ok=True)
+    meta = {"machine": platform.node(), "kernel": platform.release(), "commit": git_commit()}
+    rows = []
+
+    def stop(*_):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        sh(PS, "detach", *TGT, "--force", check=False)
+        sh(TB, "down")
+        sh(TB, "up", "--mbx")
+        for sc in SCENARIOS:
+            if only and sc[0] not in only:
+                continue
+            for mode in modes:
+                t0 = time.monotonic()
+                row = {**meta, **run_cell(sc, mode, outdir, a)}
+                rows.append(row)
+                print(f"{sc[0]:20s} {mode:8s} {row['outcome']:9s} replies={row['replies']} "
+                      f"wrong={row['wrong']} stale={row['stale']} max={row['max_ms']}ms "
+                      f"mbx={row['mbx_actions']} hits={row['get_hits']} "
+                      f"({time.monotonic() - t0:.1f}s)", flush=True)
+    except KeyboardInterrupt:
+        print("run.py: interrupted, cleaning up", file=sys.stderr)
+    except (RuntimeError, OSError, subprocess.SubprocessError) as e:
+        print(f"run.py: {e}; cleaning up, writing the cells done", file=sys.stderr)
+    finally:
+        sh(PS, "detach", *TGT, "--force", check=False)
+        sh(TB, "down", check=False)
+    if rows:
+        with open(a.out, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
+            w.writeheader()
+            w.writerows(rows)
+        plot(a.out, os.path.splitext(a.out)[0])
+        print(f"wrote {os.path.relpath(a.out, TOP)} and its .png/.pdf ({len(rows)} cells)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
