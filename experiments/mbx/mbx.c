@@ -36,7 +36,9 @@
  * --log writes one CSV row per action (for reorder and coalesce when the
  * held frame leaves, the note says how). SIGUSR1 prints the counts;
  * SIGINT/SIGTERM send whatever is held, print the counts and exit 0.
- * Bad arguments exit 2. Offloads must be off on the veths (tso gso gro tx).
+ * Bad arguments exit 2. TSO, GSO and GRO must be off on the veths (frames
+ * over RX_CAP are not forwarded, over the MTU the peer refuses them); a TCP
+ * checksum left to tx offload is filled in here.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -46,6 +48,7 @@
 #include <net/if.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,8 +109,8 @@ struct tcpv {
 
 static struct rule rules[MAX_RULES];
 static int nrules;
-static struct pkt *held;               /* sorted by due_us */
-static unsigned long nheld;
+static struct pkt *held, *tail;        /* sorted by due_us */
+static unsigned long nheld, nkind[A_N][2];  /* held, by action and direction */
 static int sock[2];                    /* [C2S] bound to A, [S2C] bound to B */
 static unsigned mtu[2] = { 1500, 1500 };   /* of the output interface */
 static FILE *logf;
@@ -284,21 +287,38 @@ static int hold(int d, const unsigned char *b, size_t len, int kind, int rule,
 	p->rule = rule;
 	p->idx = i;
 	p->due_us = due;
-	for (pp = &held; *pp && (*pp)->due_us <= due; pp = &(*pp)->next)
-		;
+	if (!tail || tail->due_us <= due)       /* the usual case: goes last */
+		pp = tail ? &tail->next : &held;
+	else
+		for (pp = &held; (*pp)->due_us <= due; pp = &(*pp)->next)
+			;
 	p->next = *pp;
 	*pp = p;
+	if (!p->next)
+		tail = p;
 	nheld++;
+	nkind[kind][d]++;
 	return 1;
+}
+
+/* take *pp out of the queue; pp is &held or &prev->next */
+static struct pkt *unlink_held(struct pkt **pp)
+{
+	struct pkt *p = *pp;
+
+	*pp = p->next;
+	if (tail == p)
+		tail = pp == &held ? NULL : (struct pkt *)((char *)pp - offsetof(struct pkt, next));
+	nheld--;
+	nkind[p->kind][p->dir]--;
+	return p;
 }
 
 /* send and free *pp (unlinking it); reorder and coalesce are logged now */
 static void release(struct pkt **pp, const char *note)
 {
-	struct pkt *p = *pp;
+	struct pkt *p = unlink_held(pp);
 
-	*pp = p->next;
-	nheld--;
 	xmit(p->dir, p->b, p->len);
 	if (p->kind == A_REORDER || p->kind == A_COALESCE)
 		log_row(p->dir, p->idx, p->kind, p->rule, p->b, p->len, note);
@@ -426,6 +446,7 @@ static int act(int i, int d, const unsigned char *b, size_t len, const struct tc
 	case A_DUP:
 		xmit(d, b, len);
 		xmit(d, b, len);
+		snprintf(note, sizeof(note), "sent twice");
 		break;
 	case A_DELAY:
 		if (!hold(d, b, len, A_DELAY, i, n, due))
@@ -456,16 +477,6 @@ static int act(int i, int d, const unsigned char *b, size_t len, const struct tc
 	return 1;
 }
 
-/* unlink *pp and free it, without sending */
-static void discard(struct pkt **pp)
-{
-	struct pkt *p = *pp;
-
-	*pp = p->next;
-	nheld--;
-	free(p);
-}
-
 static void on_frame(int d, const unsigned char *b, size_t len)
 {
 	unsigned long n = ++idx[d], tx0 = n_tx;
@@ -479,7 +490,7 @@ static void on_frame(int d, const unsigned char *b, size_t len)
 	 * flow that carries data or SYN/FIN/RST (pure ACKs pass it by). That
 	 * follower is not matched against the rules.
 	 */
-	for (pp = &held; tcp && *pp; pp = &(*pp)->next) {
+	for (pp = &held; tcp && nkind[A_COALESCE][d] && *pp; pp = &(*pp)->next) {
 		const char *why;
 		struct tcpv th;
 
@@ -492,7 +503,7 @@ static void on_frame(int d, const unsigned char *b, size_t len)
 		if (!why) {
 			snprintf(note, sizeof(note), "merged with idx %lu (+%zu bytes)", n, t.plen);
 			log_row(d, (*pp)->idx, A_COALESCE, (*pp)->rule, (*pp)->b, (*pp)->len, note);
-			discard(pp);
+			free(unlink_held(pp));
 		} else {
 			snprintf(note, sizeof(note), "sent unchanged before idx %lu: %s", n, why);
 			release(pp, note);
@@ -509,7 +520,7 @@ done:
 	/* something of this frame went out: frames held to reorder follow it */
 	if (n_tx == tx0)
 		return;
-	for (pp = &held; *pp;) {
+	for (pp = &held; nkind[A_REORDER][d] && *pp;) {
 		if ((*pp)->kind == A_REORDER && (*pp)->dir == d && (*pp)->idx < n) {
 			snprintf(note, sizeof(note), "sent after idx %lu", n);
 			release(pp, note);
@@ -642,7 +653,7 @@ static int parse_rule(const char *spec, struct rule *r, char *err, size_t errlen
 				goto bad;
 			r->ms = (unsigned)x;
 		} else if (!strcmp(kv, "k")) {
-			if (!num(v, 64, &x) || x < 2)
+			if (!num(v, 65535, &x) || x < 2)
 				goto bad;
 			r->k = (unsigned)x;
 		} else if (!strcmp(kv, "action")) {
@@ -853,6 +864,7 @@ int main(int argc, char **argv)
 	};
 	const char *ia = NULL, *ib = NULL, *logpath = NULL;
 	struct sigaction sa = { .sa_handler = on_signal };
+	sigset_t block, unblocked;
 	unsigned long long seed = 1;
 	int c, i;
 
@@ -917,6 +929,12 @@ int main(int argc, char **argv)
 		fprintf(logf, "t_us,idx,dir,action,rule,len,flags,seq,ack,payload_len,note\n");
 		fflush(logf);
 	}
+	/* the signals are only delivered inside ppoll: none lands unseen */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &block, &unblocked);
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
@@ -941,7 +959,7 @@ int main(int argc, char **argv)
 			ts.tv_nsec = (long)(wait % 1000000u) * 1000;
 			tp = &ts;
 		}
-		n = ppoll(pfd, 2, tp, NULL);
+		n = ppoll(pfd, 2, tp, &unblocked);
 		if (want_summary) {
 			want_summary = 0;
 			summary();
