@@ -19,6 +19,7 @@ import csv
 import json
 import os
 import platform
+import re
 import signal
 import subprocess
 import sys
@@ -125,10 +126,15 @@ def run_cell(sc, mode, outdir, a):
     sh(PS, "attach", *TGT, "--mode", mode)
     sh(PS, "cache", "warm", "--redis", "127.0.0.1:6379", *TGT)
     pcap = base + ".pcap"
-    dump = subprocess.Popen(["ip", "netns", "exec", NS_CLI, "tcpdump", "-U", "-s", "256",
-                             "-i", "ps-cli", "-w", pcap, "tcp port 6379"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(0.3)
+    # --immediate-mode: without it libpcap hands packets over in blocks and
+    # the last block of a short run can be lost when tcpdump is stopped
+    dump = subprocess.Popen(["ip", "netns", "exec", NS_CLI, "tcpdump", "-U", "--immediate-mode",
+                             "-s", "256", "-i", "ps-cli", "-w", pcap, "tcp port 6379"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    ready = dump.stderr.readline()                # "listening on ps-cli, ..."
+    if "listening" not in ready:
+        dump.kill()
+        raise RuntimeError(f"tcpdump did not start: {ready.strip()}")
     margs = []
     for r in rules:
         margs += ["--rule", r]
@@ -149,7 +155,10 @@ def run_cell(sc, mode, outdir, a):
     n1c, n1s, p1 = nstat(NS_CLI), nstat(NS_SRV), ps_stats()
     time.sleep(0.3)
     dump.send_signal(signal.SIGINT)
-    dump.wait(timeout=10)
+    tail = dump.communicate(timeout=10)[1]
+    m = re.search(r"(\d+) packets? dropped by kernel", tail)
+    if m and int(m.group(1)):
+        print(f"run.py: {name}/{mode}: tcpdump lost {m.group(1)} packets", file=sys.stderr)
     sh(TB, "mbx")                                 # plain forwarding again
     with open(base + ".mbx.csv") as f:
         actions = max(0, sum(1 for _ in f) - 1)
