@@ -35,6 +35,16 @@ TGT = ["--netns", NS_SRV, "--dev", "ps-srv"]
 SRV = "198.18.0.1"
 GETP = r"prefix=*2\r\n$3\r\nGET"
 
+# How long the client waits for a reply before it calls the connection
+# stalled. One fault is repaired within ~200 ms (Linux's minimum RTO), so 3 s
+# is plenty; under random loss one segment can be lost several times in a
+# row, and the kernel's backed-off RTO repairs five consecutive losses only
+# after 0.2+0.4+0.8+1.6+3.2 = 6.2 s: a stall there must outlast that, or a
+# slow but working TCP recovery is counted as one (seen: a kernel reply lost
+# four times, repaired after 3.6 s).
+PATIENCE_S = {"loss_1pct": 10, "loss_5pct": 10}
+PATIENCE_DEFAULT_S = 3
+
 # name, workload, mbx rules, what it shows
 SCENARIOS = [
     ("clean", "seq", [], "no fault: the baseline"),
@@ -140,12 +150,13 @@ def run_cell(sc, mode, outdir, a):
         margs += ["--rule", r]
     sh(TB, "mbx", *margs, "--log", base + ".mbx.csv", "--seed", str(a.seed))
     n0c, n0s, p0 = nstat(NS_CLI), nstat(NS_SRV), ps_stats()
+    patience = PATIENCE_S.get(name, PATIENCE_DEFAULT_S)
     ops = 30 if a.quick else 60
     secs = 3 if a.quick else 8
     try:
         out = sh("ip", "netns", "exec", NS_CLI, PY, CLIENT, "--host", SRV,
                  "--workload", workload, "--ops", str(ops), "--secs", str(secs),
-                 "--seed", str(a.seed), "--timeout", "3", "--preloaded",
+                 "--seed", str(a.seed), "--timeout", str(patience), "--preloaded",
                  timeout=secs + 60)
         res = json.loads(out.strip().splitlines()[-1])
     except (RuntimeError, ValueError, subprocess.TimeoutExpired) as e:
@@ -163,7 +174,7 @@ def run_cell(sc, mode, outdir, a):
     with open(base + ".mbx.csv") as f:
         actions = max(0, sum(1 for _ in f) - 1)
     row = {"scenario": name, "mode": mode, "workload": workload,
-           "rule": " ; ".join(rules), "outcome": outcome(res)}
+           "rule": " ; ".join(rules), "patience_s": patience, "outcome": outcome(res)}
     for k in ["replies", "correct", "wrong", "stale", "error", "timeouts", "resets",
               "stalls_100ms", "max_ms", "p50_ms"]:
         row[k] = res.get(k, 0)
@@ -205,7 +216,7 @@ def plot(csv_path, out_base):
         if r["outcome"] == "recovered":
             label += f"\n{float(r['max_ms']):.0f} ms"
         elif r["outcome"] == "stall":
-            label += f"\n{r['timeouts']} conn. > 3 s"
+            label += f"\n{r['timeouts']} conn. > {r.get('patience_s', 3)} s"
         elif r["outcome"] in ("wrong", "stale"):
             label += f" ({r[r['outcome']]})"
         ax.text(x + 0.5, y + 0.5, label, ha="center", va="center", fontsize=7)
