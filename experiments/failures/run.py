@@ -226,8 +226,11 @@ def plot(csv_path, out_base):
     ax.set_yticks([i + 0.5 for i in range(len(scen))], scen, fontsize=8)
     ax.tick_params(length=0)
     ax.set_title("live failures: outcome per fault and mode\n(recovered: longest reply wait;"
-                 " stall: connections without a reply for 3 s)",
+                 " stall: connections left without a reply for the client's patience)",
                  fontsize=9)
+    src = rows[0] if rows else {}
+    fig.text(0.01, 0.005, f"{os.path.basename(csv_path)}: machine {src.get('machine', '?')},"
+             f" kernel {src.get('kernel', '?')}, commit {src.get('commit', '?')}", fontsize=6)
     ax.legend(handles=[Patch(color=c, label=k) for k, c in COLORS.items() if k != "error"],
               loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=7)
     fig.tight_layout()
