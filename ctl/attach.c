@@ -120,6 +120,7 @@ static void attach_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: prestack attach --dev IF [--netns NS] [--port PORT] [--mode M] [--skb]\n"
+		"                       [--auth] [--password P] [--builtin-commands] [--no-ack-hold]\n"
 		"\n"
 		"Load prestack and attach it to IF: XDP ingress (GET fast path) and\n"
 		"TC egress (translation, cache fill). Maps are pinned under\n"
@@ -136,7 +137,10 @@ static void attach_usage(FILE *f)
 		"  --password P   password to read Redis's command table with, when it\n"
 		"                 requires AUTH (or REDISCLI_AUTH in the environment)\n"
 		"  --builtin-commands  do not load Redis's command table (COMMAND);\n"
-		"                 use the built-in read/write list only\n"
+		"                 use the built-in read/write list only\n"		"  --no-ack-hold  guarded: let the kernel's retransmissions acknowledge a\n"
+		"                 request answered at XDP before the client has acked\n"
+		"                 its reply (an ablation: a lost reply can then stall\n"
+		"                 the connection; see README, live failures)\n"
 		"\n"
 		"Redis's command table is read from 127.0.0.1:PORT in the namespace:\n"
 		"it decides which commands invalidate their key arguments (write),\n"
@@ -153,6 +157,7 @@ int cmd_attach(int argc, char **argv)
 		{ "auth", no_argument, NULL, 'a' },
 		{ "password", required_argument, NULL, 'P' },
 		{ "builtin-commands", no_argument, NULL, 'B' },
+		{ "no-ack-hold", no_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -173,7 +178,7 @@ int cmd_attach(int argc, char **argv)
 	__u32 zero = 0;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "d:n:p:m:sP:Bh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:n:p:m:sP:BHh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': dev = optarg; break;
 		case 'n': netns = optarg; break;
@@ -194,6 +199,7 @@ int cmd_attach(int argc, char **argv)
 		case 'a': cfg_flags |= PS_CFG_AUTH; break;
 		case 'P': password = optarg; break;
 		case 'B': builtin_cmds = true; break;
+		case 'H': cfg_flags |= PS_CFG_NO_ACK_HOLD; break;
 		case 'h': attach_usage(stdout); return 0;
 		default: attach_usage(stderr); return EXIT_USAGE;
 		}
@@ -232,6 +238,9 @@ int cmd_attach(int argc, char **argv)
 		fprintf(stderr, "prestack: could not reach Redis on 127.0.0.1:%u to check for AUTH; "
 			"pass --auth if it requires a password\n", port);
 	}
+	if (cfg_flags & PS_CFG_NO_ACK_HOLD)
+		printf("ACK hold off (--no-ack-hold): kernel retransmissions may ack requests "
+		       "whose replies were lost\n");
 	if (ps_loader_open(&skel, ps_verbose))
 		return 1;
 	if (ps_config_write(bpf_map__fd(skel->maps.ps_config), (__u32)mode,

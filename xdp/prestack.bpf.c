@@ -1101,11 +1101,35 @@ static __always_inline void tc_store32(struct __sk_buff *skb, __u32 l4_off,
 	bpf_l4_csum_replace(skb, l4_off + 16, old, new, 4);
 }
 
+/*
+ * guarded: should this kernel segment's ACK stop at the last answered
+ * request? The client's ACK of the kernel's previous reply rides on that
+ * request, which the kernel never sees; if the injected reply is lost, the
+ * kernel retransmits its own reply at RTO with an ACK field that, translated,
+ * covers the request. The client then takes the request as delivered, never
+ * resends it, and nobody resends the injected bytes: a stall (README, the
+ * random-loss cells). Until the client has acked the injected reply, a
+ * retransmission by the kernel therefore acks only up to the request, so the
+ * client's own RTO resends it and guarded_retrans answers it again. New
+ * kernel data keeps the full ACK: the client did send what it acks, and
+ * holding it back would make the client resend requests the kernel has.
+ */
+static __always_inline int tc_hold_ack(const struct ps_config *cfg,
+				       const struct ps_pkt *p,
+				       const struct ps_flow *f)
+{
+	return cfg->mode == PS_MODE_GUARDED &&
+	       !(cfg->flags & PS_CFG_NO_ACK_HOLD) && (f->flags & PS_F_ANSWERED) &&
+	       p->payload_len && before(p->seq, f->ksnd_nxt) &&
+	       before(f->srv_una, f->ans_srv_seq + f->ans_reply_len);
+}
+
 static __always_inline void tc_translate(struct __sk_buff *skb,
 					 const struct ps_pkt *p,
-					 const struct ps_flow *f, int naive)
+					 const struct ps_flow *f, int naive,
+					 int hold)
 {
-	__u32 i, e[2];
+	__u32 i, e[2], ack;
 	int changed = 0;
 
 	if (f->injected) {
@@ -1114,8 +1138,13 @@ static __always_inline void tc_translate(struct __sk_buff *skb,
 		changed = 1;
 	}
 	if (f->consumed && (p->flags & TCPF_ACK)) {
+		ack = k_ack_to_cli(f, p->ack, naive);
+		if (hold && after(ack, f->ans_seq)) {
+			ack = f->ans_seq;
+			stat_inc(PS_ST_ACK_HELD);
+		}
 		tc_store32(skb, p->l4_off, p->l4_off + 8, bpf_htonl(p->ack),
-			   bpf_htonl(k_ack_to_cli(f, p->ack, naive)));
+			   bpf_htonl(ack));
 		changed = 1;
 	}
 	/* the kernel's SACK blocks name client bytes in kernel space */
@@ -1358,7 +1387,7 @@ int ps_tc(struct __sk_buff *skb)
 	if (f->state == PS_FLOW_SYN)
 		return TC_ACT_OK;
 
-	tc_translate(skb, &p, f, naive);
+	tc_translate(skb, &p, f, naive, tc_hold_ack(cfg, &p, f));
 	if (p.flags & TCPF_RST) {
 		bpf_map_delete_elem(&ps_flows, &key);
 		stat_inc(PS_ST_FLOWS_CLOSED);

@@ -46,6 +46,9 @@ enum ps_mode {
 					* whose AUTH/HELLO succeeded (guarded) */
 #define PS_CFG_DRAIN         (1u << 4) /* detach --drain: answer nothing, track no new
 					  * flow, keep translating the old ones */
+#define PS_CFG_NO_ACK_HOLD   (1u << 5) /* guarded: let kernel retransmissions ack
+					  * answered requests (the ablation of the
+					  * ACK hold, attach --no-ack-hold) */
 #define PS_CFG_DEFAULT (PS_CFG_REQUIRE_SOCK | PS_CFG_FILL | PS_CFG_CHECK_SOCK)
 
 /* Config map (array, 1 entry), written by the control tool at run time. */
@@ -300,6 +303,8 @@ enum ps_stat {
 	PS_ST_RTX_REQ,         /* re-sent for a retransmitted request */
 	PS_ST_RTX_DUPACK,      /* re-sent for duplicate ACKs / a SACK hole */
 	PS_ST_RTX_GONE,        /* wanted, but evicted from ps_rtx */
+	/* guarded mode */
+	PS_ST_ACK_HELD,        /* kernel retransmissions whose ACK stopped at an answered request */
 	PS_ST__MAX,
 };
 
@@ -314,6 +319,7 @@ enum ps_stat {
 	"fb_unacked", "fb_mss", "fb_window", "fb_ts", "fb_untrusted",      \
 	"fb_diverged", "fb_state", "fb_auth",                              \
 	"rtx_stored", "rtx_req", "rtx_dupack", "rtx_gone",                 \
+	"ack_held",                                                        \
 }
 /* derived in user space: fallbacks = sum(fb_*), divergences = sum(div_*),
  * flows = entries in the flow map */

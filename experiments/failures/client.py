@@ -2,7 +2,7 @@
 """client.py - the failure experiments' Redis client, with a model of the
 store, run inside the client namespace.
 
-  client.py --host H --workload seq|pipe|gets|load|clamp [--ops N] [--secs S]
+  client.py --host H --workload seq|pipe|gets|setget|load|clamp [--ops N] [--secs S]
             [--conns C] [--seed N] [--timeout T]
 
 Speaks RESP over a plain TCP socket (TCP_NODELAY, one send() per command)
@@ -198,6 +198,29 @@ def gets_session(a, model, st, rnd, ops):
         c.close()
 
 
+def setget_session(a, model, st, rnd, ops):
+    """Rounds of SET on a key of its own (Redis replies) and then GET of a
+    cached key (answered at XDP), one at a time: the GET's segment carries
+    the client's ACK of the kernel's +OK, so if the GET's reply is lost the
+    kernel's RTO retransmits that +OK."""
+    c = Conn(a.host, a.port, a.timeout)
+    try:
+        for _ in range(max(1, ops // 2)):
+            v = ("w%d" % rnd.randrange(10**6)).encode()
+            (r,), lat = timed(c, cmd("SET", "fw", v))
+            if r != ("+", "OK"):
+                st.add("error", lat, f"SET fw: {r!r}")
+                continue
+            model.set("fw", v)
+            st.add("correct", lat, "")
+            g = rnd.choice(KEYS)
+            (r,), lat = timed(c, cmd("GET", g))
+            verdict = "error" if isinstance(r, tuple) else model.judge(g, r)
+            st.add(verdict, lat, f"GET {g}: got {r!r} want {model.cur.get(g)!r}")
+    finally:
+        c.close()
+
+
 def guarded_run(fn, st):
     try:
         fn()
@@ -213,7 +236,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--host", required=True)
     ap.add_argument("--port", type=int, default=6379)
-    ap.add_argument("--workload", choices=["seq", "pipe", "gets", "load", "clamp"], required=True)
+    ap.add_argument("--workload", choices=["seq", "pipe", "gets", "setget", "load", "clamp"], required=True)
     ap.add_argument("--ops", type=int, default=60)
     ap.add_argument("--secs", type=float, default=8.0)
     ap.add_argument("--conns", type=int, default=4)
@@ -250,6 +273,8 @@ def main():
         guarded_run(lambda: pipe_session(a, model, st, rnd, a.ops), st)
     elif a.workload == "gets":
         guarded_run(lambda: gets_session(a, model, st, rnd, a.ops), st)
+    elif a.workload == "setget":
+        guarded_run(lambda: setget_session(a, model, st, rnd, a.ops), st)
     else:
         deadline = time.monotonic() + a.secs
         ths = [threading.Thread(target=guarded_run, args=(

@@ -52,6 +52,10 @@ SCENARIOS = [
      "the 2nd reply injected at XDP is lost"),
     ("lost_xdp_reply_pipelined", "gets", ["dir=s2c,prefix=$,ipid0=1,nth=2,action=drop"],
      "4 GETs in flight, the 2nd injected reply lost: later replies arrive, the client only SACKs"),
+    ("lost_xdp_reply_after_set", "setget", ["dir=s2c,prefix=$,ipid0=1,nth=2,action=drop",
+                                            f"dir=c2s,{GETP},nth=3,action=drop"],
+     "SET, then a GET answered at XDP: its reply lost, then the client's retransmission of "
+     "the GET (the 3rd GET on the wire); the kernel retransmits its +OK"),
     ("lost_client_get", "seq", [f"dir=c2s,{GETP},nth=5,action=drop"],
      "the 5th client GET is lost (client retransmits)"),
     ("dup_get", "seq", [f"dir=c2s,{GETP},nth=5,action=dup"],
@@ -70,8 +74,14 @@ SCENARIOS = [
     ("loss_5pct", "load", ["dir=any,p=0.05,action=drop"], "5% random loss, 4 connections"),
 ]
 
+# column -> attach arguments; guarded-nohold is guarded without the ACK hold
+# (attach --no-ack-hold): the ablation that shows what the hold repairs
+MODES = {"off": ["--mode", "off"], "naive": ["--mode", "naive"],
+         "guarded-nohold": ["--mode", "guarded", "--no-ack-hold"],
+         "guarded": ["--mode", "guarded"], "retrans": ["--mode", "retrans"]}
+
 NSTAT = ["TcpRetransSegs", "TcpOutRsts", "TcpExtTCPTimeouts", "TcpExtTCPLossProbes"]
-PS_COUNTERS = ["get_hits", "retrans_replies", "rtx_stored", "rtx_req", "rtx_dupack", "rtx_gone",
+PS_COUNTERS = ["get_hits", "retrans_replies", "ack_held", "rtx_stored", "rtx_req", "rtx_dupack", "rtx_gone",
                "dropped", "fallbacks", "divergences",
                "flows_untrusted", "translated"]
 
@@ -133,7 +143,7 @@ def run_cell(sc, mode, outdir, a):
     for i in range(8):
         kv += [f"fk{i}", f"init-fk{i}"]
     sh("ip", "netns", "exec", NS_SRV, "redis-cli", "mset", *kv)
-    sh(PS, "attach", *TGT, "--mode", mode)
+    sh(PS, "attach", *TGT, *MODES[mode])
     sh(PS, "cache", "warm", "--redis", "127.0.0.1:6379", *TGT)
     pcap = base + ".pcap"
     # --immediate-mode: without it libpcap hands packets over in blocks and
@@ -240,7 +250,7 @@ def plot(csv_path, out_base):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--modes", default="off,naive,guarded,retrans")
+    ap.add_argument("--modes", default=",".join(MODES))
     ap.add_argument("--only", default="", help="comma-separated scenario names")
     ap.add_argument("--out", default=os.path.join(TOP, "results/failures-live.csv"))
     ap.add_argument("--seed", type=int, default=1)
@@ -260,6 +270,10 @@ def main():
             print(f"run.py: unknown scenario {x!r} (have: {', '.join(names)})", file=sys.stderr)
             return 2
     modes = [m for m in a.modes.split(",") if m]
+    for m in modes:
+        if m not in MODES:
+            print(f"run.py: unknown mode {m!r} (have: {', '.join(MODES)})", file=sys.stderr)
+            return 2
     outdir = os.path.join(os.path.dirname(a.out), "failures")
     os.makedirs(outdir, exist_ok=True)
     meta = {"machine": platform.node(), "kernel": platform.release(), "commit": git_commit()}

@@ -859,6 +859,95 @@ out:
 /* retrans mode: an injected reply is kept until acked and re-sent, from
  * its stored bytes, for a retransmitted request that is not the last one
  * answered and for a duplicate ACK with a SACK block above it */
+/*
+ * A kernel reply, then a GET answered at XDP whose segment carries the
+ * client's ACK of that reply; the kernel, never having seen the ACK,
+ * retransmits its reply. Returns the ACK field TC gives the retransmission;
+ * *get_seq gets the GET's first byte.
+ */
+static uint32_t retransmit_after_answer(struct env *e, uint32_t *get_seq,
+					bool naive)
+{
+	const char *set = "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n";
+	uint32_t kseq0;
+
+	cache_put(e, "foo", "bar");
+	expect_pass(e, set, strlen(set), 0, 0);
+	kseq0 = e->kseq;
+	expect_srv(e, S("+OK\r\n"), 0, 0); /* new data: the full ACK */
+	*get_seq = e->cseq;
+	expect_answer(e, S(GET_FOO), S("$3\r\nbar\r\n"));
+	e->kseq = kseq0;
+	len = srv_seg(e, in, S("+OK\r\n"), TF_PSH | TF_ACK);
+	e->kseq += 5;
+	CHECK_EQ(tc_run(e, in, len, out, &olen), TC_OK);
+	CHECK(pkt_csum_ok(out, olen), "TC checksum wrong");
+	/* nothing was injected before it (naive shifts it by the total) */
+	CHECK_EQ(rd32(out + OFF_TCP + 4), kseq0 + (naive ? 9 : 0));
+	return rd32(out + OFF_TCP + 8);
+}
+
+static void t_ack_hold(void)
+{
+	const char *ping = "*1\r\n$4\r\nPING\r\n";
+	const uint32_t G = sizeof(GET_FOO) - 1, I = 9;
+	uint32_t get_seq, ack, sseq;
+	struct env e;
+
+	/* guarded: the retransmission acks only up to the answered GET, so
+	 * the client will resend the GET if it lost the reply */
+	if (setup(&e, PS_MODE_GUARDED, true))
+		goto out;
+	ack = retransmit_after_answer(&e, &get_seq, false);
+	CHECK_EQ(ack, get_seq);
+	CHECK_EQ(stat_get(&e, PS_ST_ACK_HELD), 1);
+	/* new kernel data while the reply is still unacked: the full ACK (a
+	 * PING whose ACK field stops before the injected reply) */
+	sseq = e.sseq;
+	e.sseq -= I;
+	len = cli_seg(&e, in, ping, strlen(ping), TF_PSH | TF_ACK);
+	CHECK_EQ(xdp_run(&e, in, len, out, &olen), XDP_PASS);
+	e.cseq += strlen(ping);
+	e.kack += strlen(ping);
+	e.sseq = sseq;
+	expect_srv(&e, S("+PONG\r\n"), G, I);
+	/* the client acks the reply: retransmissions ack everything again */
+	len = cli_seg(&e, in, NULL, 0, TF_ACK);
+	CHECK_EQ(xdp_run(&e, in, len, out, &olen), XDP_PASS);
+	e.kseq -= 7;
+	len = srv_seg(&e, in, S("+PONG\r\n"), TF_PSH | TF_ACK);
+	e.kseq += 7;
+	CHECK_EQ(tc_run(&e, in, len, out, &olen), TC_OK);
+	CHECK_EQ(rd32(out + OFF_TCP + 8), e.kack + G);
+	CHECK_EQ(stat_get(&e, PS_ST_ACK_HELD), 1);
+	env_close(&e);
+	/* naive and retrans never hold the ACK back (retrans re-sends the
+	 * stored reply on the client's D-SACK instead) */
+	if (setup(&e, PS_MODE_NAIVE, true))
+		goto out;
+	ack = retransmit_after_answer(&e, &get_seq, true);
+	CHECK_EQ(ack, get_seq + G);
+	CHECK_EQ(stat_get(&e, PS_ST_ACK_HELD), 0);
+	env_close(&e);
+	if (setup(&e, PS_MODE_RETRANS, true))
+		goto out;
+	ack = retransmit_after_answer(&e, &get_seq, false);
+	CHECK_EQ(ack, get_seq + G);
+	CHECK_EQ(stat_get(&e, PS_ST_ACK_HELD), 0);
+	env_close(&e);
+	/* nor does guarded with the ablation flag (attach --no-ack-hold) */
+	if (env_open(&e, PS_MODE_GUARDED, PS_CFG_FILL | PS_CFG_NO_ACK_HOLD) ||
+	    handshake(&e, true)) {
+		CHECK(0, "setup failed");
+		goto out;
+	}
+	ack = retransmit_after_answer(&e, &get_seq, false);
+	CHECK_EQ(ack, get_seq + G);
+	CHECK_EQ(stat_get(&e, PS_ST_ACK_HELD), 0);
+out:
+	env_close(&e);
+}
+
 static void t_retrans_mode(void)
 {
 	uint8_t reply2[1600], opt[24] = { 1, 1, 8, 10 };
@@ -962,6 +1051,7 @@ static const struct tcase tests[] = {
 	{ "Redis's command table decides read/write/flush, not for specials", t_cmdtable },
 	{ "flow map full: no eviction of a translated flow, new flow untouched", t_flows_full },
 	{ "retrans: stored reply re-sent for an older request and a SACK hole", t_retrans_mode },
+	{ "guarded: a kernel retransmission acks only up to an answered GET until its reply is acked", t_ack_hold },
 };
 
 int main(void)
