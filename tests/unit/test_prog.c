@@ -856,9 +856,6 @@ out:
 	env_close(&e);
 }
 
-/* retrans mode: an injected reply is kept until acked and re-sent, from
- * its stored bytes, for a retransmitted request that is not the last one
- * answered and for a duplicate ACK with a SACK block above it */
 /*
  * A kernel reply, then a GET answered at XDP whose segment carries the
  * client's ACK of that reply; the kernel, never having seen the ACK,
@@ -890,6 +887,11 @@ static uint32_t retransmit_after_answer(struct env *e, uint32_t *get_seq,
 static void t_ack_hold(void)
 {
 	const char *ping = "*1\r\n$4\r\nPING\r\n";
+	static const struct { uint32_t mode, flags; } nohold[] = {
+		{ PS_MODE_NAIVE, PS_CFG_FILL },
+		{ PS_MODE_RETRANS, PS_CFG_FILL },
+		{ PS_MODE_GUARDED, PS_CFG_FILL | PS_CFG_NO_ACK_HOLD },
+	};
 	const uint32_t G = sizeof(GET_FOO) - 1, I = 9;
 	uint32_t get_seq, ack, sseq;
 	struct env e;
@@ -922,32 +924,27 @@ static void t_ack_hold(void)
 	CHECK_EQ(stat_get(&e, PS_ST_ACK_HELD), 1);
 	env_close(&e);
 	/* naive and retrans never hold the ACK back (retrans re-sends the
-	 * stored reply on the client's D-SACK instead) */
-	if (setup(&e, PS_MODE_NAIVE, true))
-		goto out;
-	ack = retransmit_after_answer(&e, &get_seq, true);
-	CHECK_EQ(ack, get_seq + G);
-	CHECK_EQ(stat_get(&e, PS_ST_ACK_HELD), 0);
-	env_close(&e);
-	if (setup(&e, PS_MODE_RETRANS, true))
-		goto out;
-	ack = retransmit_after_answer(&e, &get_seq, false);
-	CHECK_EQ(ack, get_seq + G);
-	CHECK_EQ(stat_get(&e, PS_ST_ACK_HELD), 0);
-	env_close(&e);
-	/* nor does guarded with the ablation flag (attach --no-ack-hold) */
-	if (env_open(&e, PS_MODE_GUARDED, PS_CFG_FILL | PS_CFG_NO_ACK_HOLD) ||
-	    handshake(&e, true)) {
-		CHECK(0, "setup failed");
-		goto out;
+	 * stored reply on the client's D-SACK instead), nor does guarded with
+	 * the ablation flag (attach --no-ack-hold) */
+	for (size_t i = 0; i < sizeof(nohold) / sizeof(nohold[0]); i++) {
+		if (env_open(&e, nohold[i].mode, nohold[i].flags) ||
+		    handshake(&e, true)) {
+			CHECK(0, "setup failed");
+			goto out;
+		}
+		ack = retransmit_after_answer(&e, &get_seq,
+					      nohold[i].mode == PS_MODE_NAIVE);
+		CHECK_EQ(ack, get_seq + G);
+		CHECK_EQ(stat_get(&e, PS_ST_ACK_HELD), 0);
+		env_close(&e);
 	}
-	ack = retransmit_after_answer(&e, &get_seq, false);
-	CHECK_EQ(ack, get_seq + G);
-	CHECK_EQ(stat_get(&e, PS_ST_ACK_HELD), 0);
 out:
 	env_close(&e);
 }
 
+/* retrans mode: an injected reply is kept until acked and re-sent, from
+ * its stored bytes, for a retransmitted request that is not the last one
+ * answered and for a duplicate ACK with a SACK block above it */
 static void t_retrans_mode(void)
 {
 	uint8_t reply2[1600], opt[24] = { 1, 1, 8, 10 };
