@@ -36,18 +36,6 @@ __u16 ps_csum_fold(__u32 sum)
 	return (__u16)sum;
 }
 
-__u32 ps_key_hash(const void *key, __u32 len)
-{
-	const unsigned char *p = key;
-	__u32 h = 2166136261u, i;
-
-	for (i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= 16777619u;
-	}
-	return h;
-}
-
 int ps_cache_key_build(struct ps_cache_key *k, const void *key, size_t len)
 {
 	memset(k, 0, sizeof(*k));

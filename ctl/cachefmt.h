@@ -6,12 +6,11 @@
 #include <stddef.h>
 #include <linux/types.h>
 #include "prestack.h"
+#include "keyhash.h" /* ps_key_hash, ps_key_slot: the same code as the BPF side */
 
 /* ones' complement sum over native-endian 16-bit loads, like csum_partial */
 __u32 ps_csum_partial(const void *buf, size_t len, __u32 seed);
 __u16 ps_csum_fold(__u32 sum);
-/* FNV-1a, the hash the BPF side uses for invalidation epochs */
-__u32 ps_key_hash(const void *key, __u32 len);
 /* key: zero padded; -1 if len is 0 or over PS_KEY_MAX */
 int ps_cache_key_build(struct ps_cache_key *k, const void *key, size_t len);
 /* value: reply "$<n>\r\n<val>\r\n", its sum, gen; -1 if len > PS_VAL_MAX */

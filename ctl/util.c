@@ -236,7 +236,7 @@ long ps_map_count(int fd, size_t key_size)
 
 void ps_epoch_bump(int epochs_fd, const struct ps_cache_key *k)
 {
-	__u32 slot = ps_key_hash(k->data, k->len) & (PS_EPOCH_SLOTS - 1), e = 0;
+	__u32 slot = ps_key_slot(k->data, k->len), e = 0;
 
 	bpf_map_lookup_elem(epochs_fd, &slot, &e);
 	e++;

@@ -365,7 +365,7 @@ static void t_fill_skipped_after_write(void)
 		uint32_t ep;
 		char key[] = "kk";
 
-		slot = ps_key_hash(key, 2) & (PS_EPOCH_SLOTS - 1);
+		slot = ps_key_slot((const __u8 *)key, 2);
 		bpf_map_lookup_elem(other.epochs, &slot, &ep);
 		ep++;
 		bpf_map_update_elem(other.epochs, &slot, &ep, 0);
