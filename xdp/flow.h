@@ -1,21 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * flow.h - sequence-space translation between the client's view and the
- * kernel's, in the manner of netfilter's seqadj: per direction the offset
- * before and after the last run of changed bytes, and the position of its
- * end. Consecutive runs with nothing in between coalesce into one.
- *
- *   client -> kernel seq  : client seq  - consumed   (cli_* history)
- *   client -> kernel ack  : client ack  - injected   (srv_* history)
- *   kernel -> client seq  : kernel seq  + injected
- *   kernel -> client ack  : kernel ack  + consumed
- *
- * naive mode uses the current totals for everything (one offset).
+ * flow.h - per-flow state shared by both hooks: the flow key (always in
+ * client -> server orientation, whichever direction the segment goes),
+ * flag updates that tolerate the other hook running at once, handing a
+ * flow to the kernel for good, and removing a finished flow.
  */
 #ifndef PS_FLOW_H
 #define PS_FLOW_H
 
-#include "prestack.h"
+#include "helpers.h"
+#include "parsing.h"
 
 /*
  * ps_flow.flags is written by XDP (client segments) and TC (server
@@ -33,74 +27,43 @@ static __always_inline void flow_clear(struct ps_flow *f, __u32 bits)
 	__sync_fetch_and_and(&f->flags, ~bits);
 }
 
-static __always_inline int before(__u32 a, __u32 b)
+/* The flow a segment belongs to: from_cli for client -> server segments
+ * (XDP ingress), 0 for the server's (TC egress). */
+static __always_inline void flow_key(struct ps_flow_key *k,
+				     const struct ps_pkt *p, int from_cli)
 {
-	return (__s32)(a - b) < 0;
+	k->cli_addr = from_cli ? p->saddr : p->daddr;
+	k->srv_addr = from_cli ? p->daddr : p->saddr;
+	k->cli_port = from_cli ? p->sport : p->dport;
+	k->srv_port = from_cli ? p->dport : p->sport;
 }
 
-static __always_inline int after(__u32 a, __u32 b)
+/* Hand the flow to the kernel for good (guarded), remembering why. */
+static __always_inline void untrust(struct ps_flow *f, __u32 reason)
 {
-	return before(b, a);
+	if (!(f->flags & PS_F_UNTRUSTED)) {
+		flow_set(f, PS_F_UNTRUSTED);
+		f->untrusted_reason = reason;
+		stat_inc(PS_ST_FLOWS_UNTRUSTED);
+	}
 }
 
-/* First client seq of the last consumed run. */
-static __always_inline __u32 cli_run_start(const struct ps_flow *f)
+/* The flow is over (RST, or the last ACK after both FINs). */
+static __always_inline void flow_close(const struct ps_flow_key *k)
 {
-	return f->cli_corr_pos - (f->consumed - f->cli_off_before);
+	bpf_map_delete_elem(&ps_flows, k);
+	stat_inc(PS_ST_FLOWS_CLOSED);
 }
 
-/* Client seq -> kernel seq (bytes outside the last consumed run). */
-static __always_inline __u32 cli_seq_to_k(const struct ps_flow *f, __u32 seq,
-					  int naive)
+/*
+ * Both FINs have been seen and this pure ACK (no FIN of its own) acks the
+ * peer's FIN: `acked` says the latter, in the caller's direction.
+ */
+static __always_inline int flow_done(const struct ps_flow *f,
+				     const struct ps_pkt *p, int acked)
 {
-	if (naive || f->consumed == f->cli_off_before ||
-	    !before(seq, f->cli_corr_pos))
-		return seq - f->consumed;
-	return seq - f->cli_off_before;
-}
-
-/* Client ack (server stream, client space) -> kernel ack. An ack that ends
- * inside an injected run acknowledges, for the kernel, what it sent before
- * the run; older acks map with the older offset (so they stay old). */
-static __always_inline __u32 cli_ack_to_k(const struct ps_flow *f, __u32 ack,
-					  int naive)
-{
-	__u32 k, kc;
-
-	if (naive || f->injected == f->srv_off_before ||
-	    !before(ack, f->srv_corr_pos))
-		return ack - f->injected;
-	k = ack - f->srv_off_before;
-	kc = f->srv_corr_pos - f->injected;
-	return after(k, kc) ? kc : k;
-}
-
-/* Kernel seq (server stream) -> client seq. */
-static __always_inline __u32 k_seq_to_cli(const struct ps_flow *f, __u32 k,
-					  int naive)
-{
-	__u32 kc = f->srv_corr_pos - f->injected;
-
-	if (naive || f->injected == f->srv_off_before || !before(k, kc))
-		return k + f->injected;
-	return k + f->srv_off_before;
-}
-
-/* Kernel ack (client stream, kernel space) -> client ack. */
-static __always_inline __u32 k_ack_to_cli(const struct ps_flow *f, __u32 k,
-					  int naive)
-{
-	__u32 kc = f->cli_corr_pos - f->consumed;
-
-	if (naive || f->consumed == f->cli_off_before || !before(k, kc))
-		return k + f->consumed;
-	return k + f->cli_off_before;
-}
-
-/* Next server byte as the client sees it. */
-static __always_inline __u32 srv_nxt(const struct ps_flow *f)
-{
-	return f->ksnd_nxt + f->injected;
+	return (f->flags & PS_F_FIN_SRV) && (f->flags & PS_F_FIN_CLI) &&
+	       (p->flags & TCPF_ACK) && !(p->flags & TCPF_FIN) && acked;
 }
 
 #endif

@@ -8,24 +8,7 @@
 #ifndef PS_PARSING_H
 #define PS_PARSING_H
 
-#define ETH_P_IP_BE   bpf_htons(0x0800)
-#define IP_MF         0x2000
-#define IP_OFFSET     0x1fff
-
-#define TCPF_FIN 0x01
-#define TCPF_SYN 0x02
-#define TCPF_RST 0x04
-#define TCPF_PSH 0x08
-#define TCPF_ACK 0x10
-
-#define TCPOPT_EOL       0
-#define TCPOPT_NOP       1
-#define TCPOPT_MSS       2
-#define TCPOPT_WINDOW    3
-#define TCPOPT_SACK_PERM 4
-#define TCPOPT_SACK      5
-#define TCPOPT_TS        8
-#define TCP_MAX_OPTLEN   40
+#include "helpers.h"
 
 enum ps_parse_res {
 	PS_PARSE_OK = 0,
@@ -64,15 +47,6 @@ struct ps_opts {
 #define OPT(o, x) ({ __u32 __i = (x); asm volatile("" : "+r"(__i)); \
 		     (o)->b[__i & 63]; })
 
-/* Make the verifier forget nothing but stop clang from merging or dropping
- * a bounds check on x (it emits no instruction). */
-#define BARRIER_VAR(x) asm volatile("" : "+r"(x))
-
-/* For a helper's size argument already checked to be in 1..pow2: re-derive
- * the bound on the very register passed (clang otherwise checks a copy). */
-#define BOUND_1_TO(x, pow2) do { BARRIER_VAR(x); \
-		x = (((x) - 1) & ((pow2) - 1)) + 1; } while (0)
-
 /*
  * One TCP option at `off` of the copied options: records what we use and
  * returns the offset of the next option, or TCP_MAX_OPTLEN to stop. A bad
@@ -95,18 +69,21 @@ __noinline int tcp_opt_step(struct ps_opts *o, __u32 off, __u32 optlen,
 	len = OPT(o, off + 1);
 	if (len < 2 || off + len > optlen)
 		return TCP_MAX_OPTLEN;
-	if (kind == TCPOPT_MSS && len == 4) {
+	if (kind == TCPOPT_MSS && len == TCPOLEN_MSS) {
 		p->has_mss = 1;
 		p->mss = ((__u16)OPT(o, off + 2) << 8) | OPT(o, off + 3);
-	} else if (kind == TCPOPT_WINDOW && len == 3) {
+	} else if (kind == TCPOPT_WINDOW && len == TCPOLEN_WINDOW) {
 		p->has_ws = 1;
-		p->ws = OPT(o, off + 2) > 14 ? 14 : OPT(o, off + 2);
-	} else if (kind == TCPOPT_SACK_PERM && len == 2) {
+		p->ws = OPT(o, off + 2) > TCP_WSCALE_MAX ? TCP_WSCALE_MAX :
+							    OPT(o, off + 2);
+	} else if (kind == TCPOPT_SACK_PERM && len == TCPOLEN_SACK_PERM) {
 		p->has_sackperm = 1;
-	} else if (kind == TCPOPT_SACK && len >= 10 && ((len - 2) % 8) == 0) {
-		p->sack_n = (len - 2) / 8;
-		p->sack_off = 20 + off + 2;
-	} else if (kind == TCPOPT_TS && len == 10) {
+	} else if (kind == TCPOPT_SACK &&
+		   len >= TCPOLEN_SACK_BASE + TCPOLEN_SACK_BLOCK &&
+		   ((len - TCPOLEN_SACK_BASE) % TCPOLEN_SACK_BLOCK) == 0) {
+		p->sack_n = (len - TCPOLEN_SACK_BASE) / TCPOLEN_SACK_BLOCK;
+		p->sack_off = TCP_HDR_MIN + off + TCPOLEN_SACK_BASE;
+	} else if (kind == TCPOPT_TS && len == TCPOLEN_TS) {
 		p->has_ts = 1;
 		p->tsval = ((__u32)OPT(o, off + 2) << 24) |
 			   ((__u32)OPT(o, off + 3) << 16) |
@@ -125,8 +102,9 @@ static __always_inline void parse_tcp_opts(struct ps_opts *o, __u32 optlen,
 	int off = 0, i;
 
 	/* Fast path: the Linux data segment layout NOP NOP TS. */
-	if (optlen == 12 && o->b[0] == TCPOPT_NOP && o->b[1] == TCPOPT_NOP &&
-	    o->b[2] == TCPOPT_TS && o->b[3] == 10) {
+	if (optlen == TCPOLEN_TS_ALIGNED && o->b[0] == TCPOPT_NOP &&
+	    o->b[1] == TCPOPT_NOP && o->b[2] == TCPOPT_TS &&
+	    o->b[3] == TCPOLEN_TS) {
 		p->has_ts = 1;
 		p->tsval = bpf_ntohl(*(__u32 *)&o->b[4]);
 		p->tsecr = bpf_ntohl(*(__u32 *)&o->b[8]);
@@ -193,11 +171,61 @@ static __always_inline int ps_parse(void *data, void *data_end,
 	p->seq = bpf_ntohl(tcp->seq);
 	p->ack = bpf_ntohl(tcp->ack_seq);
 	p->window = bpf_ntohs(tcp->window);
-	p->flags = ((__u8 *)tcp)[13];
+	p->flags = ((__u8 *)tcp)[TCP_FLAGS_BYTE];
 	p->doff = doff;
 	p->ihl = ihl;
 	/* options: the caller copies them out and calls parse_tcp_opts */
 	return PS_PARSE_OK;
+}
+
+/* Bytes of the packet, by the hook's own helper (xdp is a constant at
+ * every call site, so only one branch is ever emitted). */
+static __always_inline long ps_load_bytes(void *ctx, int xdp, __u32 off,
+					  void *to, __u32 len)
+{
+	if (xdp)
+		return bpf_xdp_load_bytes(ctx, off, to, len);
+	return bpf_skb_load_bytes(ctx, off, to, len);
+}
+
+/*
+ * Headers and TCP options of the segment in ctx, for either hook: to the
+ * Redis port at XDP (ingress), from it at TC (egress). TC first pulls every
+ * header byte into the linear area. Returns PS_PARSE_*.
+ */
+static __always_inline int ps_parse_ctx(void *ctx, int xdp, __u16 port_be,
+					struct ps_pkt *p)
+{
+	void *data, *data_end;
+	__u32 frame_len;
+	int r;
+
+	if (xdp) {
+		struct xdp_md *x = ctx;
+
+		data = (void *)(long)x->data;
+		data_end = (void *)(long)x->data_end;
+		frame_len = (__u32)(data_end - data);
+	} else {
+		struct __sk_buff *skb = ctx;
+
+		bpf_skb_pull_data(skb, skb->len < HDRS_MAX ? skb->len : HDRS_MAX);
+		data = (void *)(long)skb->data;
+		data_end = (void *)(long)skb->data_end;
+		frame_len = skb->len;
+	}
+	r = ps_parse(data, data_end, frame_len, p, port_be, xdp);
+	if (r == PS_PARSE_OK && p->doff > sizeof(struct tcphdr)) {
+		struct ps_opts o = {};
+		__u32 olen = p->doff - sizeof(struct tcphdr);
+
+		if (olen > TCP_MAX_OPTLEN ||
+		    ps_load_bytes(ctx, xdp, p->l4_off + sizeof(struct tcphdr),
+				  &o, olen))
+			return PS_PARSE_MALFORMED;
+		parse_tcp_opts(&o, olen, p);
+	}
+	return r;
 }
 
 #endif

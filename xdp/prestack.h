@@ -3,7 +3,7 @@
  * prestack.h - plain structs and constants shared by the BPF programs
  * (xdp/prestack.bpf.c), the control tool (ctl/) and the tests.
  *
- * Names follow DESIGN.md: "client space" is the sequence space the client
+ * Names (docs/architecture.md): "client space" is the sequence space the client
  * sees on the wire, "kernel space" is what the server's tcp_sock holds.
  * consumed = client bytes answered at XDP (never given to the kernel),
  * injected = server bytes created at XDP (never sent by the kernel).

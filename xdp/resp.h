@@ -12,6 +12,8 @@
 #define PS_RESP_H
 
 #include "scratch.h"
+#include "commands.h"
+#include "cache.h"
 
 enum ps_rq_state {
 	PS_RQ_IDLE = 0,   /* between commands */
@@ -24,24 +26,6 @@ enum ps_rq_state {
 	PS_RQ_INLINE,     /* inline command: up to '\n' */
 };
 
-enum ps_cmd {
-	PS_CMD_NONE = 0,
-	PS_CMD_GET,
-	PS_CMD_READ,     /* cannot modify a key */
-	PS_CMD_WRITE,    /* may modify its arguments (every arg that could be a key is invalidated) */
-	PS_CMD_FLUSH,    /* may modify keys we cannot see: flush the cache */
-	PS_CMD_SELECT,
-	PS_CMD_MULTI,
-	PS_CMD_EXEC,     /* EXEC: queued writes happen now -> flush */
-	PS_CMD_DISCARD,
-	PS_CMD_UNTRUST,  /* changes how replies pair with requests */
-	PS_CMD_CLIENT,   /* CLIENT REPLY OFF|SKIP untrusts, other CLIENT reads */
-	PS_CMD_SPLIT,    /* name split across segments: treat as FLUSH */
-	PS_CMD_AUTH,     /* AUTH or HELLO: its reply says whether the flow may be answered */
-	PS_CMD_TTL,      /* a write that gives arg 1 a TTL: never fill that key */
-	PS_CMD_SET,      /* a write; with options (PX, EX, KEEPTTL...) a TTL too */
-};
-
 enum ps_rp_state {
 	PS_RP_TYPE = 0,
 	PS_RP_LINE,      /* simple string / error / integer ...: up to '\n' */
@@ -51,122 +35,6 @@ enum ps_rp_state {
 };
 
 #define PS_NUM_MAX 536870912u /* Redis's proto-max-bulk-len default (512 MB) */
-
-/* Pack an upper-cased command name of up to 16 bytes into two words. */
-#define PS_C(s, i) ((i) < sizeof(s) - 1 ? (__u64)(__u8)(s)[i] << (8 * ((i) & 7)) : 0)
-#define PS_W0(s) (PS_C(s, 0) | PS_C(s, 1) | PS_C(s, 2) | PS_C(s, 3) | \
-		  PS_C(s, 4) | PS_C(s, 5) | PS_C(s, 6) | PS_C(s, 7))
-#define PS_W1(s) (PS_C(s, 8) | PS_C(s, 9) | PS_C(s, 10) | PS_C(s, 11) | \
-		  PS_C(s, 12) | PS_C(s, 13) | PS_C(s, 14) | PS_C(s, 15))
-#define IS(s) (n == sizeof(s) - 1 && w0 == PS_W0(s) && w1 == PS_W1(s))
-
-/* The built-in table: the commands whose handling is special (GET, AUTH,
- * SELECT, MULTI, TTLs, ...) and a read/write guess for the rest. */
-static __always_inline int ps_classify_builtin(__u64 w0, __u64 w1, __u32 n)
-{
-	if (IS("GET"))
-		return PS_CMD_GET;
-	/* cannot modify any key */
-	if (IS("MGET") || IS("EXISTS") || IS("STRLEN") || IS("GETRANGE") ||
-	    IS("SUBSTR") || IS("TTL") || IS("PTTL") || IS("EXPIRETIME") ||
-	    IS("PEXPIRETIME") || IS("TYPE") || IS("PING") || IS("ECHO") ||
-	    IS("INFO") || IS("DBSIZE") || IS("TIME") ||
-	    IS("COMMAND") || IS("CONFIG") || IS("SCAN") ||
-	    IS("KEYS") || IS("RANDOMKEY") || IS("LRANGE") || IS("LLEN") ||
-	    IS("LINDEX") || IS("LPOS") || IS("HGET") || IS("HMGET") ||
-	    IS("HGETALL") || IS("HLEN") || IS("HEXISTS") || IS("HKEYS") ||
-	    IS("HVALS") || IS("HSTRLEN") || IS("HSCAN") || IS("SMEMBERS") ||
-	    IS("SISMEMBER") || IS("SMISMEMBER") || IS("SCARD") ||
-	    IS("SSCAN") || IS("SRANDMEMBER") || IS("ZRANGE") ||
-	    IS("ZSCORE") || IS("ZMSCORE") || IS("ZCARD") || IS("ZRANK") ||
-	    IS("ZREVRANK") || IS("ZCOUNT") || IS("ZSCAN") || IS("XRANGE") ||
-	    IS("XREVRANGE") || IS("XLEN") || IS("QUIT") || IS("WATCH") ||
-	    IS("UNWATCH") || IS("OBJECT") || IS("DUMP") || IS("LASTSAVE") ||
-	    IS("ROLE") || IS("MEMORY") || IS("SLOWLOG") || IS("LATENCY") ||
-	    IS("BITCOUNT") || IS("GETBIT") || IS("BITPOS") || IS("LCS") ||
-	    IS("SINTER") || IS("SUNION") || IS("SDIFF") || IS("TOUCH") ||
-	    IS("GEOPOS") || IS("GEODIST") || IS("GEOHASH"))
-		return PS_CMD_READ;
-	/* may modify keys that are not among its arguments */
-	if (IS("FLUSHDB") || IS("FLUSHALL") || IS("SWAPDB") || IS("EVAL") ||
-	    IS("EVALSHA") || IS("EVAL_RO") || IS("EVALSHA_RO") ||
-	    IS("FCALL") || IS("FCALL_RO") || IS("MIGRATE") || IS("DEBUG") ||
-	    IS("RESTORE-ASKING") || IS("SCRIPT") || IS("FUNCTION"))
-		return PS_CMD_FLUSH;
-	if (IS("AUTH") || IS("HELLO"))
-		return PS_CMD_AUTH;
-	if (IS("SET"))
-		return PS_CMD_SET;
-	if (IS("SETEX") || IS("PSETEX") || IS("EXPIRE") || IS("PEXPIRE") ||
-	    IS("EXPIREAT") || IS("PEXPIREAT") || IS("GETEX") || IS("RESTORE"))
-		return PS_CMD_TTL;
-	if (IS("SELECT"))
-		return PS_CMD_SELECT;
-	if (IS("MULTI"))
-		return PS_CMD_MULTI;
-	if (IS("EXEC"))
-		return PS_CMD_EXEC;
-	if (IS("DISCARD"))
-		return PS_CMD_DISCARD;
-	if (IS("SUBSCRIBE") || IS("PSUBSCRIBE") || IS("SSUBSCRIBE") ||
-	    IS("MONITOR") || IS("RESET") || IS("SYNC") || IS("PSYNC") ||
-	    IS("REPLCONF"))
-		return PS_CMD_UNTRUST;
-	if (IS("CLIENT"))
-		return PS_CMD_CLIENT;
-	/* everything else, known writes and unknown commands alike */
-	return PS_CMD_WRITE;
-}
-#undef IS
-
-/*
- * Special commands keep their built-in class; for the others Redis's own
- * table (ps_cmds, loaded at attach) decides read, write or flush when it
- * has the command, else the built-in guess stands (unknown: a write).
- * Global (not static): the verifier checks it once, not at every call.
- */
-__noinline int ps_classify(__u64 w0, __u64 w1, __u32 n)
-{
-	int c = ps_classify_builtin(w0, w1, n);
-	struct ps_cmd_key k = { .w0 = w0, .w1 = w1, .n = n };
-	__u32 *cls;
-
-	if (c != PS_CMD_READ && c != PS_CMD_WRITE)
-		return c;
-	cls = bpf_map_lookup_elem(&ps_cmds, &k);
-	if (!cls)
-		return c;
-	if (*cls == PS_CLASS_READ)
-		return PS_CMD_READ;
-	if (*cls == PS_CLASS_FLUSH)
-		return PS_CMD_FLUSH;
-	return PS_CMD_WRITE;
-}
-
-/* Upper-case n <= 16 bytes of base[(off + i) & mask] into two words. */
-static __always_inline void ps_pack_upper(const __u8 *base, __u32 off,
-					  __u32 mask, __u32 n, __u64 *w0,
-					  __u64 *w1)
-{
-	__u64 a = 0, b = 0;
-	__u32 i;
-
-	for (i = 0; i < 16; i++) {
-		__u8 c;
-
-		if (i >= n)
-			break;
-		c = base[(off + i) & mask];
-		if (c >= 'a' && c <= 'z')
-			c -= 'a' - 'A';
-		if (i < 8)
-			a |= (__u64)c << (8 * i);
-		else
-			b |= (__u64)c << (8 * (i - 8));
-	}
-	*w0 = a;
-	*w1 = b;
-}
 
 /* Keep the bytes of a command name that continues in the next segment. */
 static __always_inline void rq_collect_name(struct ps_scratch *s,
@@ -186,74 +54,6 @@ static __always_inline void rq_collect_name(struct ps_scratch *s,
 		have++;
 	}
 	rq->name_have = have;
-}
-
-/* FNV-1a over the key bytes; the control tool computes the same. */
-static __always_inline __u32 ps_key_hash(const struct ps_cache_key *k)
-{
-	__u32 h = 2166136261u;
-	__u32 i;
-
-	for (i = 0; i < PS_KEY_MAX; i++) {
-		if (i >= k->len)
-			break;
-		h ^= k->data[i];
-		h *= 16777619u;
-	}
-	return h;
-}
-
-static __always_inline void ps_epoch_bump(const struct ps_cache_key *k)
-{
-	__u32 slot = ps_key_hash(k) & (PS_EPOCH_SLOTS - 1);
-	__u32 *e = bpf_map_lookup_elem(&ps_epochs, &slot);
-
-	if (e)
-		__sync_fetch_and_add(e, 1);
-}
-
-/* Build a zero-padded cache key from len bytes of buf at off. */
-static __always_inline int ps_key_from_buf(struct ps_cache_key *k,
-					   struct ps_scratch *s, __u32 off,
-					   __u32 len)
-{
-	__builtin_memset(k, 0, sizeof(*k));
-	if (len == 0 || len > PS_KEY_MAX)
-		return -1;
-	BOUND_1_TO(len, PS_KEY_MAX);
-	k->len = len;
-	/* probe_read: a variable-length copy out of a map value; the
-	 * destination bound (len <= PS_KEY_MAX) is what the verifier checks */
-	if (bpf_probe_read_kernel(k->data, len, &s->buf[off & PS_BUF_MASK]))
-		return -1;
-	return 0;
-}
-
-static __always_inline void ps_flush(struct ps_scratch *s)
-{
-	__u32 zero = 0;
-	struct ps_config *cfg = bpf_map_lookup_elem(&ps_config, &zero);
-
-	if (cfg)
-		__sync_fetch_and_add(&cfg->cache_gen, 1);
-	s->flushes++;
-}
-
-static __always_inline void ps_invalidate(struct ps_scratch *s, __u32 off,
-					  __u32 len, int volatile_key)
-{
-	struct ps_cache_key k;
-	__u32 one = 1;
-
-	if (ps_key_from_buf(&k, s, off, len))
-		return;
-	if (volatile_key)
-		bpf_map_update_elem(&ps_volatile, &k, &one, BPF_ANY);
-	/* the epoch moves even if the key is not cached: a fill that is
-	 * in flight for it must not land */
-	ps_epoch_bump(&k);
-	if (bpf_map_delete_elem(&ps_cache, &k) == 0)
-		s->invalidated++;
 }
 
 static __always_inline int ps_upper_is_reply(struct ps_scratch *s, __u32 off)
@@ -571,6 +371,42 @@ static long rq_step(__u32 i, void *unused)
 	return ps_rq_step(bpf_map_lookup_elem(&ps_scratch, &idx)) ? 1 : 0;
 }
 
+/*
+ * A request parse of len bytes in s->buf: clear every per-segment output.
+ * The caller sets where to start (s->pos), the carried-over parser state
+ * (s->rq) and s->naive. The fuzzer starts its parses here too, so a new
+ * output field is reset in one place.
+ */
+static __always_inline void rq_reset(struct ps_scratch *s, __u32 len)
+{
+	s->len = len;
+	s->rq_out = 0;
+	s->ncmds = 0;
+	s->ngets = 0;
+	s->cur_key_len = 0;
+	s->arg_vis = 0;
+	s->multi_last = 0;
+	s->auth_pos = 0;
+	s->invalidated = 0;
+	s->flushes = 0;
+}
+
+/* The general parser alone, byte by byte from s->pos. */
+static __always_inline void rq_run_general(struct ps_scratch *s)
+{
+	s->ngets = 0;
+	s->ncmds = 0;
+	bpf_loop(PS_PAYLOAD_MAX + 1, rq_step, NULL, 0);
+}
+
+/* Parse the segment: the canonical-GET fast path, else the general one. */
+static __always_inline void rq_run(struct ps_scratch *s)
+{
+	if (ps_fast_gets(s))
+		return;
+	rq_run_general(s);
+}
+
 /* ---- replies ---- */
 
 static __always_inline void rp_top_done(struct ps_scratch *s,
@@ -722,6 +558,31 @@ static long rp_step(__u32 i, void *unused)
 	__u32 idx = PS_SCR_TC;
 
 	return ps_rp_step(bpf_map_lookup_elem(&ps_scratch, &idx)) ? 1 : 0;
+}
+
+/*
+ * A reply parse of len bytes in s->buf: clear every per-segment output.
+ * rep_base: replies the flow has seen before this segment; auth_idx: the
+ * 1-based index of the reply that answers an AUTH/HELLO, 0 for none. The
+ * caller sets s->pos and the carried-over state s->rp.
+ */
+static __always_inline void rp_reset(struct ps_scratch *s, __u32 len,
+				     __u32 rep_base, __u32 auth_idx)
+{
+	s->len = len;
+	s->replies = 0;
+	s->rp_error = 0;
+	s->rep_base = rep_base;
+	s->auth_idx = auth_idx;
+	s->auth_result = 0;
+	s->top_start = ~0u;
+	s->first_off = ~0u;
+	s->first_bulk = 0;
+}
+
+static __always_inline void rp_run(struct ps_scratch *s)
+{
+	bpf_loop(PS_PAYLOAD_MAX + 1, rp_step, NULL, 0);
 }
 
 #endif

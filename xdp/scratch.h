@@ -8,13 +8,16 @@
 #define PS_SCRATCH_H
 
 #include "prestack.h"
+#include "consts.h"
 
 #define PS_SCR_XDP 0
 #define PS_SCR_TC  1
 
 #define PS_BUF_MASK (PS_PAYLOAD_MAX - 1)
-#define PS_REP_BUF  4096            /* reply assembly, masked offsets */
-#define PS_REP_MASK 2047            /* reply offset < 2048, + PS_REPLY_MAX fits */
+/* reply assembly: offsets are masked below PS_REPLY_BOUND, and one more
+ * reply of up to PS_REPLY_MAX bytes must fit after any of them */
+#define PS_REP_MASK (PS_REPLY_BOUND - 1)
+#define PS_REP_BUF  (2 * PS_REPLY_BOUND)
 
 /* request-parse outputs (ps_scratch.rq_out) */
 #define RQO_ERROR     (1u << 0)  /* not RESP we follow */

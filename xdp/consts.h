@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * consts.h - the BPF program's named numbers, each with where it comes
+ * from. Limits shared with user space (cache sizes, map sizes) live in
+ * prestack.h; these are the wire-format and verifier numbers only the
+ * BPF side uses. Every one can be overridden with -D at build time.
+ */
+#ifndef PS_CONSTS_H
+#define PS_CONSTS_H
+
+/* ---- wire formats ---- */
+#ifndef ETH_HDR_LEN
+#define ETH_HDR_LEN       14    /* dst MAC + src MAC + EtherType */
+#endif
+#define ETH_P_IP_BE       bpf_htons(0x0800)
+#define IP_HDR_MAX        60    /* ihl is 4 bits of 32-bit words: 15 * 4 */
+#define TCP_HDR_MIN       20
+#define TCP_HDR_MAX       60    /* doff is 4 bits of 32-bit words: 15 * 4 */
+#define TCP_MAX_OPTLEN    (TCP_HDR_MAX - TCP_HDR_MIN) /* 40 */
+/* the TCP header of a frame starts at most here: Ethernet + IPv4 with options */
+#define L4_OFF_MAX        (ETH_HDR_LEN + IP_HDR_MAX)  /* 74 */
+/* every header byte of a frame lies below this: Ethernet + IPv4 + TCP, maxima */
+#define HDRS_MAX          (L4_OFF_MAX + TCP_HDR_MAX)  /* 134 */
+
+#define IP_DF             0x4000 /* frag_off, host order: Don't Fragment */
+#define IP_MF             0x2000 /* frag_off: More Fragments */
+#define IP_OFFSET         0x1fff /* frag_off: fragment offset */
+#define IP_TTL_DEFAULT    64     /* net.ipv4.ip_default_ttl */
+
+#define TCPF_FIN 0x01
+#define TCPF_SYN 0x02
+#define TCPF_RST 0x04
+#define TCPF_PSH 0x08
+#define TCPF_ACK 0x10
+/* byte 13 of the TCP header holds the flags above (CWR ECE URG ACK PSH RST SYN FIN) */
+#define TCP_FLAGS_BYTE    13
+
+#define TCPOPT_EOL        0
+#define TCPOPT_NOP        1
+#define TCPOPT_MSS        2
+#define TCPOPT_WINDOW     3
+#define TCPOPT_SACK_PERM  4
+#define TCPOPT_SACK       5
+#define TCPOPT_TS         8
+#define TCPOLEN_MSS       4
+#define TCPOLEN_WINDOW    3
+#define TCPOLEN_SACK_PERM 2
+#define TCPOLEN_SACK_BASE 2     /* kind + length, then 8 bytes a block */
+#define TCPOLEN_SACK_BLOCK 8    /* left edge + right edge */
+#define TCP_SACK_BLOCKS_MAX 4   /* (40 - 2) / 8 */
+#define TCPOLEN_TS        10    /* kind, length, TSval, TSecr */
+#define TCPOLEN_TS_ALIGNED 12   /* NOP NOP TS, the layout Linux sends */
+#define TCP_WSCALE_MAX    14    /* RFC 7323: larger shifts are taken as 14 */
+
+#define MSS_DEFAULT       536   /* RFC 9293: no MSS option means 536 */
+#define MTU_PAYLOAD_MAX   1460  /* 1500 - IPv4 (20) - TCP without options (20) */
+
+/* ---- TC ---- */
+#define TC_ACT_OK         0
+#define TC_ACT_SHOT       2
+/* bpf_skc_lookup_tcp's netns argument: the packet's own namespace */
+#define BPF_F_CURRENT_NETNS_ (-1)
+
+/* ---- reply frames ---- */
+/*
+ * A veth frame built on a small client skb has little tailroom, and its
+ * head keeps room for struct xdp_frame: grow_frame tries these shares of
+ * the growth at the head, largest first (multiples of 64 down to 128).
+ */
+#define PS_HEAD_SHARES    { 480, 384, 320, 256, 192, 128 }
+#define PS_HEAD_SHARES_N  6
+
+/* Helper size arguments are bounded with BOUND_1_TO(x, pow2): the powers
+ * of two above the largest value they take. */
+#define PS_REPLY_BOUND    2048  /* >= PS_REPLY_MAX (1040) */
+#define PS_CSUM_CHUNK     512   /* bpf_csum_diff takes at most 512 bytes a call */
+
+#endif

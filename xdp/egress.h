@@ -1,0 +1,251 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * egress.h - the kernel's segments at TC egress: seq/ack/SACK translated
+ * into the client's space (with guarded's ACK hold), Redis's replies
+ * counted so that "pending" is exact, the cache filled from the reply to
+ * a GET that missed, flow state kept from the server's side.
+ */
+#ifndef PS_EGRESS_H
+#define PS_EGRESS_H
+
+#include "helpers.h"
+#include "parsing.h"
+#include "flow.h"
+#include "seqadj.h"
+#include "scratch.h"
+#include "resp.h"
+#include "cache.h"
+
+/* Replace the 32-bit field at `off` (from the frame start) of a segment
+ * whose TCP header starts at l4_off. */
+static __always_inline void tc_store32(struct __sk_buff *skb, __u32 l4_off,
+				       __u32 off, __u32 old, __u32 new)
+{
+	if (old == new)
+		return;
+	bpf_skb_store_bytes(skb, off, &new, sizeof(new), 0);
+	/* l4_csum_replace handles CHECKSUM_PARTIAL skbs correctly */
+	bpf_l4_csum_replace(skb, l4_off + offsetof(struct tcphdr, check), old,
+			    new, sizeof(new));
+}
+
+/*
+ * guarded: should this kernel segment's ACK stop at the last answered
+ * request? The client's ACK of the kernel's previous reply rides on that
+ * request, which the kernel never sees; if the injected reply is lost, the
+ * kernel retransmits its own reply at RTO with an ACK field that, translated,
+ * covers the request. The client then takes the request as delivered, never
+ * resends it, and nobody resends the injected bytes: a stall (README, the
+ * random-loss cells). Until the client has acked the injected reply, a
+ * retransmission by the kernel therefore acks only up to the request, so the
+ * client's own RTO resends it and guarded_retrans answers it again. New
+ * kernel data keeps the full ACK: the client did send what it acks, and
+ * holding it back would make the client resend requests the kernel has.
+ */
+static __always_inline int tc_hold_ack(const struct ps_config *cfg,
+				       const struct ps_pkt *p,
+				       const struct ps_flow *f)
+{
+	return cfg->mode == PS_MODE_GUARDED &&
+	       !(cfg->flags & PS_CFG_NO_ACK_HOLD) && (f->flags & PS_F_ANSWERED) &&
+	       p->payload_len && before(p->seq, f->ksnd_nxt) &&
+	       before(f->srv_una, f->ans_srv_seq + f->ans_reply_len);
+}
+
+static __always_inline void tc_translate(struct __sk_buff *skb,
+					 const struct ps_pkt *p,
+					 const struct ps_flow *f, int naive,
+					 int hold)
+{
+	__u32 i, e[2], ack;
+	int changed = 0;
+
+	if (f->injected) {
+		tc_store32(skb, p->l4_off, p->l4_off + offsetof(struct tcphdr, seq),
+			   bpf_htonl(p->seq),
+			   bpf_htonl(k_seq_to_cli(f, p->seq, naive)));
+		changed = 1;
+	}
+	if (f->consumed && (p->flags & TCPF_ACK)) {
+		ack = k_ack_to_cli(f, p->ack, naive);
+		if (hold && after(ack, f->ans_seq)) {
+			ack = f->ans_seq;
+			stat_inc(PS_ST_ACK_HELD);
+		}
+		tc_store32(skb, p->l4_off,
+			   p->l4_off + offsetof(struct tcphdr, ack_seq), bpf_htonl(p->ack),
+			   bpf_htonl(ack));
+		changed = 1;
+	}
+	/* the kernel's SACK blocks name client bytes in kernel space */
+	for (i = 0; i < TCP_SACK_BLOCKS_MAX && f->consumed; i++) {
+		__u32 o = p->l4_off + p->sack_off + i * TCPOLEN_SACK_BLOCK;
+
+		if (i >= p->sack_n)
+			break;
+		if (bpf_skb_load_bytes(skb, o, e, 8))
+			break;
+		tc_store32(skb, p->l4_off, o, e[0],
+			   bpf_htonl(k_ack_to_cli(f, bpf_ntohl(e[0]), naive)));
+		tc_store32(skb, p->l4_off, o + 4, e[1],
+			   bpf_htonl(k_ack_to_cli(f, bpf_ntohl(e[1]), naive)));
+		changed = 1;
+	}
+	if (changed)
+		stat_inc(PS_ST_TRANSLATED);
+}
+
+static __always_inline void tc_synack(struct ps_flow *f, const struct ps_pkt *p)
+{
+	f->srv_isn = p->seq;
+	f->ksnd_nxt = p->seq + 1;
+	f->ksnd_una = p->seq + 1;
+	f->srv_una = p->seq + 1;
+	f->srv_corr_pos = p->seq + 1;
+	if ((f->flags & PS_F_CLI_TS) && p->has_ts) {
+		flow_set(f, PS_F_TS);
+		f->ts_srv_last = p->tsval;
+		f->ts_off = p->tsval - now_ms();
+	}
+	if ((f->flags & PS_F_CLI_SACK) && p->has_sackperm)
+		flow_set(f, PS_F_SACK);
+	if ((f->flags & PS_F_CLI_WS) && p->has_ws) {
+		flow_set(f, PS_F_WSCALE);
+		f->wscale_srv = p->ws;
+	} else {
+		f->wscale_cli = 0;
+		f->wscale_srv = 0;
+	}
+	f->srv_wnd_raw = p->window;
+	f->state = PS_FLOW_EST;
+}
+
+/* Count replies in new server bytes; fill the cache when one answers the
+ * armed GET. */
+static __always_inline void tc_replies(struct __sk_buff *skb,
+				       const struct ps_config *cfg,
+				       const struct ps_pkt *p, struct ps_flow *f,
+				       __u32 from, int naive)
+{
+	__u32 sidx = PS_SCR_TC, len = p->payload_len, pending;
+	struct ps_scratch *s = bpf_map_lookup_elem(&ps_scratch, &sidx);
+
+	if (!s)
+		return;
+	if (!naive && (f->flags & (PS_F_UNTRUSTED | PS_F_REP_DESYNC)))
+		return;
+	if (len == 0 || len > PS_PAYLOAD_MAX ||
+	    bpf_skb_load_bytes(skb, p->payload_off, s->buf, len)) {
+		if (!naive) {
+			flow_set(f, PS_F_REP_DESYNC);
+			untrust(f, PS_UT_BIG_SEG);
+		}
+		return;
+	}
+	s->pos = from;
+	if (naive)
+		__builtin_memset(&s->rp, 0, sizeof(s->rp));
+	else
+		s->rp = f->rp;
+	rp_reset(s, len, f->replies_seen, naive ? 0 : f->auth_reply_idx);
+	rp_run(s);
+
+	if (naive) {
+		flow_clear(f, PS_F_STREAM);
+		/* one segment, one complete bulk reply, or nothing */
+		if ((f->flags & PS_F_FILL_ARMED) && !s->rp_error &&
+		    s->replies == 1 && s->first_off == 0 && s->first_len == len)
+			cache_fill(s, cfg, f);
+		flow_clear(f, PS_F_FILL_ARMED);
+		return;
+	}
+	if (s->rp_error) {
+		flow_set(f, PS_F_REP_DESYNC);
+		untrust(f, PS_UT_REP_PARSE);
+		return;
+	}
+	f->rp = s->rp;
+	f->replies_seen += s->replies;
+	if (s->auth_result) {
+		if (s->auth_result == 1)
+			flow_set(f, PS_F_AUTHED);
+		f->auth_reply_idx = 0;
+	}
+	if (!s->replies)
+		return;
+	pending = f->pending;
+	if (s->replies > pending) {
+		/* more replies than requests: pushes, MONITOR, ... */
+		untrust(f, PS_UT_PENDING);
+		flow_clear(f, PS_F_FILL_ARMED);
+		return;
+	}
+	/* no atomic sub in the BPF ISA: add the two's complement */
+	__sync_fetch_and_add(&f->pending, -s->replies);
+	/* armed only when the GET was all that was pending: the first reply
+	 * completed since is its reply */
+	if (f->flags & PS_F_FILL_ARMED)
+		cache_fill(s, cfg, f);
+}
+
+/*
+ * A server segment at TC egress: learn the server side of its flow from
+ * the SYN-ACK, translate seq/ack/SACK into the client's space, count the
+ * replies in its new bytes (filling the cache), keep the server-side
+ * mirrors. Egress never drops: returns TC_ACT_OK.
+ */
+static __always_inline int ps_egress(struct __sk_buff *skb,
+				     struct ps_config *cfg, struct ps_pkt *p)
+{
+	struct ps_flow_key key;
+	struct ps_flow *f;
+	__u32 end, from = 0;
+	int naive = cfg->mode == PS_MODE_NAIVE;
+
+	flow_key(&key, p, 0);
+	f = bpf_map_lookup_elem(&ps_flows, &key);
+	if (!f)
+		return TC_ACT_OK;
+
+	if ((p->flags & (TCPF_SYN | TCPF_ACK)) == (TCPF_SYN | TCPF_ACK)) {
+		if (f->state == PS_FLOW_SYN && p->ack == f->cli_isn + 1)
+			tc_synack(f, p);
+		return TC_ACT_OK;
+	}
+	if (f->state == PS_FLOW_SYN)
+		return TC_ACT_OK;
+
+	tc_translate(skb, p, f, naive, tc_hold_ack(cfg, p, f));
+	if (p->flags & TCPF_RST) {
+		flow_close(&key);
+		return TC_ACT_OK;
+	}
+
+	end = p->seq + p->payload_len;
+	if (p->payload_len && after(end, f->ksnd_nxt)) {
+		/* new bytes from the kernel (skip what was counted already) */
+		if (before(p->seq, f->ksnd_nxt))
+			from = f->ksnd_nxt - p->seq;
+		tc_replies(skb, cfg, p, f, from, naive);
+	}
+	if (p->flags & TCPF_FIN)
+		end++;
+	if (after(end, f->ksnd_nxt))
+		f->ksnd_nxt = end;
+	f->srv_wnd_raw = p->window;
+	if (p->has_ts && !before(p->tsval, f->ts_srv_last)) {
+		f->ts_srv_last = p->tsval;
+		f->ts_off = p->tsval - now_ms();
+	}
+
+	if (p->flags & TCPF_FIN) {
+		flow_set(f, PS_F_FIN_SRV);
+		f->state = PS_FLOW_CLOSING;
+	}
+	/* the kernel acks the client's FIN after both FINs: done */
+	if (flow_done(f, p, !before(k_ack_to_cli(f, p->ack, naive), f->cli_nxt)))
+		flow_close(&key);
+	return TC_ACT_OK;
+}
+
+#endif

@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * guarded.h - answer only when it is safe, otherwise hand the segment to
+ * the kernel, and never corrupt the stream. Both RESP streams are followed
+ * across segments from the SYN; each reason not to answer is counted
+ * (fb_*); a flow whose state can no longer be trusted is handed to the
+ * kernel for good (untrusted_reason).
+ */
+#ifndef PS_GUARDED_H
+#define PS_GUARDED_H
+
+#include "ingress_common.h"
+#include "reply.h"
+#include "rtx.h"
+#include "tcpsock.h"
+
+/* guarded_veto's answers besides a PS_ST_FB_* counter */
+#define PS_FB_NONE   0     /* pass, count no fallback (PS_ST_PKTS is never one) */
+#define PS_FB_ANSWER (~0u) /* every guard holds: answer */
+
+/*
+ * May the segment just parsed be answered? Its GETs are looked up and
+ * their replies assembled on the way (s->rep, *tot). Returns PS_FB_ANSWER,
+ * or the fallback counter that says why not (PS_FB_NONE when the segment
+ * held no GET at all), checked in this order: what the segment holds, the
+ * cache, the frame, the flow's state, Redis's replies owed, timestamps,
+ * the kernel's retransmission range, the client's window, the tcp_sock.
+ */
+static __always_inline __u32 guarded_veto(struct xdp_md *ctx,
+					  struct ps_scratch *s,
+					  struct ps_config *cfg,
+					  struct ps_pkt *p, struct ps_flow *f,
+					  int idle_start, __u32 pending_before,
+					  int *tot, __u32 *srv_seq)
+{
+	__u32 ngets = s->ngets;
+	int r;
+
+	if (!all_gets(s, idle_start)) {
+		if (ngets || f->rq.cmd == PS_CMD_GET)
+			return (s->rq_out & RQO_OTHER) ? PS_ST_FB_NOT_GET :
+							 PS_ST_FB_PARTIAL;
+		return PS_FB_NONE;
+	}
+	*tot = assemble(s, reply_limit(f), cfg->cache_gen);
+	if (s->asm_misses) {
+		stat_add(PS_ST_GET_MISSES, s->asm_misses);
+		if (ngets == 1 && pending_before == 0 &&
+		    !(f->flags & PS_F_UNTRUSTED))
+			arm_fill(f, s, cfg);
+		return PS_ST_FB_MISS;
+	}
+	if (*tot < 0)
+		return PS_ST_FB_MSS;
+	/* XXX: a frame with IP options is never rewritten */
+	if (p->ihl != sizeof(struct iphdr))
+		return PS_ST_FB_STATE;
+	if (f->flags & PS_F_UNTRUSTED)
+		return PS_ST_FB_UNTRUSTED;
+	if (f->state != PS_FLOW_EST || (cfg->flags & PS_CFG_DRAIN) ||
+	    (f->flags & (PS_F_OTHER_DB | PS_F_IN_MULTI)))
+		return PS_ST_FB_STATE;
+	if ((cfg->flags & PS_CFG_AUTH) && !(f->flags & PS_F_AUTHED))
+		return PS_ST_FB_AUTH;
+	if (pending_before)
+		return PS_ST_FB_PENDING;
+	if ((f->flags & PS_F_TS) && !p->has_ts)
+		return PS_ST_FB_TS;
+	/*
+	 * The kernel may retransmit what it believes unacked: [ksnd_una,
+	 * ksnd_nxt). Answered segments never hand it their ack, so that
+	 * range can lag behind the client. One level of seqadj history maps
+	 * those bytes right only if they were all sent after the previous
+	 * injected run (or the new run extends that run): otherwise a
+	 * retransmission would be shifted into the client's window.
+	 */
+	*srv_seq = srv_nxt(f);
+	if (before(f->ksnd_una, f->ksnd_nxt) &&
+	    f->injected != f->srv_off_before && f->srv_corr_pos != *srv_seq &&
+	    after(f->srv_corr_pos - f->injected, f->ksnd_una))
+		return PS_ST_FB_UNACKED;
+	if (after(*srv_seq + *tot,
+		  f->srv_una + ((__u32)f->cli_wnd_raw << (f->wscale_cli & 15))))
+		return PS_ST_FB_WINDOW;
+	if (cfg->flags & (PS_CFG_CHECK_SOCK | PS_CFG_REQUIRE_SOCK)) {
+		r = sock_check(ctx, p, f);
+		if ((cfg->flags & PS_CFG_REQUIRE_SOCK) && r != 1)
+			return PS_ST_FB_DIVERGED;
+	}
+	return PS_FB_ANSWER;
+}
+
+/* Hand the segment to the kernel, translated into its sequence space. */
+static __always_inline int guarded_pass(struct xdp_md *ctx, struct ps_pkt *p,
+					struct ps_flow *f)
+{
+	xdp_translate(ctx, p, f, cli_seq_to_k(f, p->seq, 0), 0);
+	stat_inc(PS_ST_PASSED);
+	return XDP_PASS;
+}
+
+/* guarded: answer only when it is safe, otherwise hand to the kernel. */
+__noinline int guarded_data(struct xdp_md *ctx, struct ps_scratch *s,
+			    struct ps_config *cfg, struct ps_pkt *p,
+			    struct ps_flow *f)
+{
+	__u32 seq, len, end, from = 0, srv_seq = 0, fb, ngets, pending_before;
+	int idle_start, tot = 0, r;
+
+	if (!s || !cfg || !p || !f)
+		return XDP_PASS;
+	seq = p->seq;
+	len = p->payload_len;
+	end = seq + len;
+	s->add_pending = 0;
+
+	if (!(f->flags & PS_F_STREAM))
+		untrust(f, PS_UT_MODE);
+	if (f->flags & PS_F_REQ_DESYNC) {
+		/* we no longer see this flow's writes: nothing cached can be
+		 * trusted once its data reaches Redis */
+		ps_flush(s);
+		stat_inc(PS_ST_FLUSHES);
+		stat_inc(PS_ST_FB_UNTRUSTED);
+		return guarded_pass(ctx, p, f);
+	}
+	if (after(seq, f->cli_nxt)) {
+		/* Ahead of a hole. Dropping it keeps the request parser in
+		 * step; the client sends it again after the hole fills. */
+		stat_inc(PS_ST_FB_OOO);
+		stat_inc(PS_ST_DROPPED);
+		return XDP_DROP;
+	}
+	if (before(seq, f->cli_nxt)) {
+		if (f->consumed != f->cli_off_before &&
+		    before(seq, f->cli_corr_pos) &&
+		    after(end, cli_run_start(f))) {
+			if (cfg->mode == PS_MODE_RETRANS &&
+			    rtx_request(ctx, s, p, f) == XDP_TX)
+				return XDP_TX;
+			r = guarded_retrans(ctx, s, cfg, p, f);
+			if (r == XDP_TX)
+				return r;
+			/* the kernel must never see consumed bytes */
+			stat_inc(PS_ST_DROPPED);
+			return XDP_DROP;
+		}
+		if (!after(end, f->cli_nxt))
+			return guarded_pass(ctx, p, f); /* old bytes the kernel has: it acks them */
+		from = f->cli_nxt - seq; /* parse only the new part */
+	}
+
+	s->rq = f->rq;
+	idle_start = from == 0 && f->rq.state == PS_RQ_IDLE;
+	s->pos = from;
+	s->naive = 0;
+	if (rq_parse(ctx, s, p->payload_off, len)) {
+		flow_set(f, PS_F_REQ_DESYNC);
+		untrust(f, PS_UT_BIG_SEG);
+		ps_flush(s);
+		stat_inc(PS_ST_FLUSHES);
+		f->cli_nxt = end;
+		return guarded_pass(ctx, p, f);
+	}
+	if (s->rq_out & RQO_ERROR) {
+		flow_set(f, PS_F_REQ_DESYNC);
+		untrust(f, PS_UT_REQ_PARSE);
+		ps_flush(s);
+		stat_inc(PS_ST_FLUSHES);
+	} else {
+		f->rq = s->rq;
+	}
+	if (s->rq_out & RQO_UNTRUST)
+		untrust(f, PS_UT_CMD);
+	apply_rq_flags(f, s);
+
+	ngets = s->ngets;
+	pending_before = f->pending;
+	fb = guarded_veto(ctx, s, cfg, p, f, idle_start, pending_before, &tot,
+			  &srv_seq);
+	if (fb == PS_FB_ANSWER) {
+		extra_work(cfg);
+		em_setup(s, p, f, srv_seq, end, tot);
+		r = emit_reply(ctx, s);
+		if (r == 0) {
+			account_answer(f, seq, len, srv_seq, tot, s->asm_csum,
+				       ngets);
+			if (cfg->mode == PS_MODE_RETRANS)
+				rtx_store(s, p, f, seq, len, srv_seq, tot);
+			return XDP_TX;
+		}
+		if (r == -2)
+			return XDP_DROP;
+		fb = PS_ST_FB_MSS;
+	}
+	if (fb != PS_FB_NONE)
+		stat_inc(fb);
+	/* Redis owes one reply per command completed in what we pass; the
+	 * caller adds it atomically (TC subtracts on the other CPU) */
+	s->add_pending = s->ncmds;
+	if (s->auth_pos)
+		f->auth_reply_idx = f->cmds_passed + s->auth_pos;
+	f->cmds_passed += s->ncmds;
+	f->cli_nxt = end;
+	return guarded_pass(ctx, p, f);
+}
+
+#endif

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * helpers.h - what every part of the program uses: counters, the clock,
+ * sequence-number comparison and the verifier idioms.
+ */
+#ifndef PS_HELPERS_H
+#define PS_HELPERS_H
+
+#include "prestack.h"
+#include "consts.h"
+#include "maps.h"
+
+/* Make the verifier forget nothing but stop clang from merging or dropping
+ * a bounds check on x (it emits no instruction). */
+#define BARRIER_VAR(x) asm volatile("" : "+r"(x))
+
+/* For a helper's size argument already checked to be in 1..pow2: re-derive
+ * the bound on the very register passed (clang otherwise checks a copy). */
+#define BOUND_1_TO(x, pow2) do { BARRIER_VAR(x); \
+		x = (((x) - 1) & ((pow2) - 1)) + 1; } while (0)
+
+static __always_inline void stat_add(__u32 idx, __u64 v)
+{
+	__u64 *c = bpf_map_lookup_elem(&ps_stats, &idx);
+
+	if (c)
+		*c += v;
+}
+
+static __always_inline void stat_inc(__u32 idx)
+{
+	stat_add(idx, 1);
+}
+
+/* The kernel's TCP timestamp clock is CLOCK_MONOTONIC in ms (plus a
+ * per-connection offset learnt from the SYN-ACK); replay overrides it. */
+static __always_inline __u32 now_ms(void)
+{
+	__u32 zero = 0;
+	struct ps_config *cfg = bpf_map_lookup_elem(&ps_config, &zero);
+
+	if (cfg && cfg->clock_ms)
+		return cfg->clock_ms;
+	return (__u32)(bpf_ktime_get_ns() / 1000000);
+}
+
+/* Sequence-number order, modulo 2^32 (the kernel's before()/after()). */
+static __always_inline int before(__u32 a, __u32 b)
+{
+	return (__s32)(a - b) < 0;
+}
+
+static __always_inline int after(__u32 a, __u32 b)
+{
+	return before(b, a);
+}
+
+#endif

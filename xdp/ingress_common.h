@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * ingress_common.h - what every ingress path (naive, guarded, retrans)
+ * does with a client segment: track a new flow from its SYN, rewrite its
+ * seq/ack/SACK into the kernel's space, run the request parser over its
+ * payload, and record an answered run in the mirrors.
+ */
+#ifndef PS_INGRESS_COMMON_H
+#define PS_INGRESS_COMMON_H
+
+#include "helpers.h"
+#include "parsing.h"
+#include "flow.h"
+#include "seqadj.h"
+#include "scratch.h"
+#include "resp.h"
+
+/*
+ * Rewrite seq, ack and SACK edges of a client segment in place.
+ * Global functions (no `static`) are verified once, on their own; the
+ * verifier would otherwise walk them again for every caller state. They
+ * see map values as plain memory, so atomics stay in the static callers.
+ */
+__noinline int xdp_translate(struct xdp_md *ctx, struct ps_pkt *p,
+			     struct ps_flow *f, __u32 kseq, __u32 naive)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	__u32 off, o, n, i;
+	struct tcphdr *tcp;
+	int changed = 0;
+
+	if (!p || !f)
+		return 0;
+	off = p->l4_off;
+
+	/* the bound the verifier needs for data + off */
+	if (off > L4_OFF_MAX)
+		return 0;
+	tcp = data + off;
+	if ((void *)(tcp + 1) > data_end)
+		return 0;
+	n = bpf_htonl(kseq);
+	if (tcp->seq != n) {
+		csum_replace4(&tcp->check, tcp->seq, n);
+		tcp->seq = n;
+		changed = 1;
+	}
+	if (p->flags & TCPF_ACK) {
+		n = cli_ack_to_k(f, p->ack, naive);
+		/* what the kernel has been told (answered segments' acks
+		 * never reach it) */
+		if (after(n, f->ksnd_una))
+			f->ksnd_una = n;
+		n = bpf_htonl(n);
+		if (tcp->ack_seq != n) {
+			csum_replace4(&tcp->check, tcp->ack_seq, n);
+			tcp->ack_seq = n;
+			changed = 1;
+		}
+	}
+	/* SACK blocks name server bytes in client space, like the ack */
+	for (i = 0; i < TCP_SACK_BLOCKS_MAX; i++) {
+		__u32 *edge;
+
+		if (i >= p->sack_n)
+			break;
+		o = off + p->sack_off + i * TCPOLEN_SACK_BLOCK;
+		if (o > HDRS_MAX)
+			break;
+		edge = data + o;
+		if ((void *)(edge + 2) > data_end)
+			break;
+		n = bpf_htonl(cli_ack_to_k(f, bpf_ntohl(edge[0]), naive));
+		if (edge[0] != n) {
+			csum_replace4(&tcp->check, edge[0], n);
+			edge[0] = n;
+			changed = 1;
+		}
+		n = bpf_htonl(cli_ack_to_k(f, bpf_ntohl(edge[1]), naive));
+		if (edge[1] != n) {
+			csum_replace4(&tcp->check, edge[1], n);
+			edge[1] = n;
+			changed = 1;
+		}
+	}
+	if (changed)
+		stat_inc(PS_ST_TRANSLATED);
+	return changed;
+}
+
+static __always_inline int xdp_handle_syn(struct ps_scratch *s,
+					  const struct ps_pkt *p,
+					  const struct ps_flow_key *key,
+					  int naive)
+{
+	struct ps_flow *old = bpf_map_lookup_elem(&ps_flows, key);
+	struct ps_flow *f = &s->newflow;
+
+	/* a retransmitted SYN keeps the flow it opened */
+	if (old && old->state == PS_FLOW_SYN && old->cli_isn == p->seq)
+		return XDP_PASS;
+	__builtin_memset(f, 0, sizeof(*f));
+	f->state = PS_FLOW_SYN;
+	f->cli_isn = p->seq;
+	f->cli_nxt = p->seq + 1;
+	f->cli_corr_pos = f->cli_nxt;
+	f->mss_cli = p->has_mss ? p->mss : MSS_DEFAULT;
+	f->wscale_cli = p->has_ws ? p->ws : 0;
+	if (p->has_ts) {
+		f->flags |= PS_F_CLI_TS;
+		f->ts_recent = p->tsval;
+	}
+	if (p->has_sackperm)
+		f->flags |= PS_F_CLI_SACK;
+	if (p->has_ws)
+		f->flags |= PS_F_CLI_WS;
+	f->cli_wnd_raw = p->window;
+	if (!naive)
+		f->flags |= PS_F_STREAM;
+	f->last_ns = bpf_ktime_get_ns();
+	if (bpf_map_update_elem(&ps_flows, key, f, BPF_ANY) == 0)
+		stat_inc(PS_ST_FLOWS_NEW);
+	else
+		stat_inc(PS_ST_FLOWS_FULL);
+	return XDP_PASS;
+}
+
+/*
+ * Copy the payload into scratch and run the request parser from s->pos,
+ * starting in state s->rq, with s->naive: the caller sets all three.
+ */
+__noinline int rq_parse(struct xdp_md *ctx, struct ps_scratch *s,
+			__u32 payload_off, __u32 len)
+{
+	if (!s)
+		return -1;
+	if (len == 0 || len > PS_PAYLOAD_MAX)
+		return -1;
+	BOUND_1_TO(len, PS_PAYLOAD_MAX);
+	if (bpf_xdp_load_bytes(ctx, payload_off, s->buf, len))
+		return -1;
+	rq_reset(s, len);
+	/* the common case without the byte-by-byte parser */
+	if (ps_fast_gets(s))
+		return 0;
+	rq_run_general(s);
+	if (s->invalidated)
+		stat_add(PS_ST_INVALIDATIONS, s->invalidated);
+	if (s->flushes)
+		stat_add(PS_ST_FLUSHES, s->flushes);
+	return 0;
+}
+
+/* Record an answered run in the mirrors (both modes). */
+static __always_inline void account_answer(struct ps_flow *f, __u32 seq,
+					   __u32 len, __u32 srv_seq, __u32 tot,
+					   __u32 csum, __u32 ngets)
+{
+	/* seqadj: a run adjacent to the previous one extends it */
+	if (f->cli_corr_pos != seq || f->consumed == f->cli_off_before)
+		f->cli_off_before = f->consumed;
+	if (f->srv_corr_pos != srv_seq || f->injected == f->srv_off_before)
+		f->srv_off_before = f->injected;
+	f->consumed += len;
+	f->cli_corr_pos = seq + len;
+	f->srv_corr_pos = srv_seq + tot;
+	f->injected += tot;
+	f->cli_nxt = seq + len;
+	f->ans_seq = seq;
+	f->ans_len = len;
+	f->ans_srv_seq = srv_seq;
+	f->ans_reply_len = tot;
+	f->ans_csum = csum;
+	flow_set(f, PS_F_ANSWERED);
+	f->hits += ngets;
+	f->replies++;
+	f->reply_bytes += tot;
+	stat_add(PS_ST_GET_HITS, ngets);
+	stat_inc(PS_ST_REPLIES);
+	stat_add(PS_ST_REPLY_BYTES, tot);
+}
+
+/* The segment is one or more complete plain GETs and nothing else. */
+static __always_inline int all_gets(const struct ps_scratch *s, int idle_start)
+{
+	return idle_start && s->rq.state == PS_RQ_IDLE && s->ngets > 0 &&
+	       s->ngets == s->ncmds &&
+	       !(s->rq_out & (RQO_ERROR | RQO_OTHER | RQO_TOO_MANY));
+}
+
+/* Apply what the parser saw to the flow's command-level state. */
+static __always_inline void apply_rq_flags(struct ps_flow *f,
+					   const struct ps_scratch *s)
+{
+	if (s->rq_out & RQO_SELECT)
+		flow_set(f, PS_F_OTHER_DB);
+	if (s->multi_last == 1)
+		flow_set(f, PS_F_IN_MULTI);
+	else if (s->multi_last == 2)
+		flow_clear(f, PS_F_IN_MULTI);
+}
+
+#endif
