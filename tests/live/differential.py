@@ -7,7 +7,8 @@ A second path writes to the fronted Redis behind XDP's back (a connection
 on loopback inside the server namespace, mirrored to the reference), and
 some keys get TTLs. Two servers expire keys independently, so a command
 whose reply depends on the key's existence (GET, MGET, INCR, APPEND, DEL)
-within GRACE of its expiry is not compared (counted as skipped).
+within GRACE of its expiry is not compared, and a write of that kind is
+not sent at all (counted as skipped).
 
 usage: differential.py --front HOST:PORT --side HOST:PORT --ref HOST:PORT
 """
@@ -121,6 +122,12 @@ for i in range(a.ops):
     # the other)
     skip = op in ("get", "mget", "incr", "append", "del") and \
         (near_expiry(k) or (op == "mget" and near_expiry(keys[0])))
+    if skip and op in ("incr", "append", "del"):
+        # a write that lands on either side of the expiry in the two
+        # servers would leave them different for every later command (seen:
+        # APPEND near a PX 150 expiry, 98 from one server, 99 from the other)
+        skipped += 1
+        continue
     got, want = run(front[j], op, k, v), run(ref[j], op, k, v)
     if op == "setpx":
         expiry[k] = time.monotonic() + 0.150
