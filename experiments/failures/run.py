@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""run.py - failure scenarios with real TCP stacks (issue 4).
+"""run.py - failure scenarios with real TCP stacks, through the middlebox.
 
   sudo /usr/bin/python3 experiments/failures/run.py [--modes off,naive,guarded]
         [--only SCENARIO,...] [--out results/failures-live.csv] [--quick]

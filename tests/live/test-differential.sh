@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Differential test (issue 6): 200,000 commands over 8 connections to the
+# Differential test: 200,000 commands over 8 connections to the
 # prestack-fronted Redis (guarded, coherence running) and to a reference
 # Redis, writes from a path XDP never sees, keys with TTLs: every reply the
 # same.

@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
-# Lifecycle (issue 6, part 6): Redis's command table loaded at attach;
-# FLUSHALL and a Redis restart behind XDP's back flush the cache (through
-# `prestack coherence`); detach refused or drained while a connection
-# carries offsets, never corrupting it; a connection opened before attach
-# is left alone.
+# Lifecycle: Redis's command table loaded at attach; FLUSHALL and a Redis
+# restart behind XDP's back flush the cache (through `prestack coherence`);
+# detach refused or drained while a connection carries offsets, never
+# corrupting it; a connection opened before attach is left alone.
 . "$(dirname "$0")/lib.sh"
 plan 19
 COH_PID= HOLD_PID=
