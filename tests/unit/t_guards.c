@@ -38,7 +38,6 @@ void t_ooo_and_split(struct env *e)
 
 void t_pending(struct env *e)
 {
-
 	cache_put(e, "foo", "bar");
 	expect_pass(e, S("*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$1\r\ny\r\n"), 0, 0);
 	/* Redis has not answered the SET yet: a hit would overtake it */
@@ -52,7 +51,6 @@ void t_pending(struct env *e)
 
 void t_require_sock(struct env *e)
 {
-
 	env_set_mode(e, PS_MODE_GUARDED, PS_CFG_FILL | PS_CFG_REQUIRE_SOCK);
 	cache_put(e, "foo", "bar");
 	expect_pass(e, S(GET_FOO), 0, 0);

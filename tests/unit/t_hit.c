@@ -29,7 +29,6 @@ void t_hit(struct env *e)
 
 void t_pipelined(struct env *e)
 {
-
 	cache_put(e, "foo", "bar");
 	cache_put(e, "baz", "quux!");
 	expect_answer(e, S(GET_FOO "*2\r\n$3\r\nGET\r\n$3\r\nbaz\r\n"),
@@ -43,7 +42,6 @@ void t_pipelined(struct env *e)
 
 void t_mixed_segment(struct env *e)
 {
-
 	cache_put(e, "foo", "bar");
 	expect_pass(e, S(GET_FOO "*1\r\n$4\r\nPING\r\n"), 0, 0);
 	CHECK_EQ(stat_get(e, PS_ST_FB_NOT_GET), 1);
@@ -52,7 +50,6 @@ void t_mixed_segment(struct env *e)
 
 void t_mode_off(struct env *e)
 {
-
 	cache_put(e, "foo", "bar");
 	env_set_mode(e, PS_MODE_OFF, PS_CFG_FILL);
 	len = cli_seg(e, in, S(GET_FOO), TF_PSH | TF_ACK);
