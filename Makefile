@@ -85,12 +85,12 @@ $(BUILD)/test_prog: $(UNIT_OBJS) $(BUILD)/ctl/cachefmt.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-# the fault-injecting middlebox of the --mbx testbed (issue 4)
+# the fault-injecting middlebox of the --mbx testbed
 $(BUILD)/mbx: experiments/mbx/mbx.c | $(BUILD)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< -o $@
 
-# the XDP program's parsers built as user-space C for libFuzzer (issue 6)
+# the XDP program's parsers built as user-space C for libFuzzer
 FUZZ_TIME ?= 300
 FUZZ_CFLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter \
 	       -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Itests/fuzz -Ixdp
@@ -129,13 +129,13 @@ pcaps:
 replay-suite: all
 	$(Q)$(PY) experiments/replay_suite.py --live
 
-# live failure scenarios through the middlebox, every mode (issue 4):
+# live failure scenarios through the middlebox, every mode:
 # results/failures-live.{csv,png,pdf}, captures and mbx logs in results/failures/
 .PHONY: failures
 failures: all
 	$(Q)$(PY) experiments/failures/run.py
 
-# ---- benchmarks (issue 5): never part of `make test` beyond a smoke run
+# ---- benchmarks: never part of `make test` beyond a smoke run
 $(BUILD)/bench:
 	$(Q)mkdir -p $@
 

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """liveplay.py - replay the client side of a pcaps/ scenario against the
-live server (run inside prestack-cli by experiments/liveplay).
+live server (run inside the client namespace by experiments/liveplay).
 
 The client's own sequence numbers are the capture's (we are the client);
 acks are rebased to the live server's ISN and never acknowledge more than
@@ -20,13 +20,14 @@ import time
 from scapy.all import (IP, TCP, AsyncSniffer, Ether, Raw, conf, rdpcap,  # noqa: E402
                        sendp)
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from outcome import classify, reassemble  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+from prestack_lib.outcome import classify, reassemble  # noqa: E402
+from prestack_lib.testbed import DEV_CLI, PORT  # noqa: E402
 
 ap = argparse.ArgumentParser(description=__doc__)
 ap.add_argument("pcap")
 ap.add_argument("--meta", required=True, help="the scenario's .json")
-ap.add_argument("--iface", default="ps-cli")
+ap.add_argument("--iface", default=DEV_CLI)
 ap.add_argument("--dst-mac", required=True, help="the server veth's MAC")
 ap.add_argument("--settle", type=float, default=0.15)
 ap.add_argument("--tail", type=float, default=1.5, help="seconds to wait at the end")
@@ -35,12 +36,12 @@ conf.verb = 0
 
 meta = json.load(open(a.meta))
 frames = rdpcap(a.pcap)
-cport = next(p[TCP].sport for p in frames if TCP in p and p[TCP].dport == 6379)
+cport = next(p[TCP].sport for p in frames if TCP in p and p[TCP].dport == PORT)
 isn_pcap = meta["server_isn"]
 
 captured = []  # AsyncSniffer.results is only set once it stops
 sniff = AsyncSniffer(iface=a.iface, store=False, prn=captured.append,
-                     filter=f"tcp and src port 6379 and dst port {cport}")
+                     filter=f"tcp and src port {PORT} and dst port {cport}")
 sniff.start()
 time.sleep(0.3)
 
@@ -88,7 +89,7 @@ def settle(limit):
 
 prev_t = None
 for p in frames:
-    if TCP not in p or p[TCP].dport != 6379:
+    if TCP not in p or p[TCP].dport != PORT:
         continue
     gap = 0 if prev_t is None else float(p.time - prev_t)
     prev_t = p.time

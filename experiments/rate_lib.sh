@@ -1,5 +1,6 @@
-# experiments/rate_lib.sh - sourced by replay-rate.sh and bench/ceiling.sh:
-# the shared setup for replaying GET frames with tcpreplay into the testbed.
+# experiments/rate_lib.sh - sourced by replay-rate.sh and bench/ceiling.sh
+# (after testbed.env): the shared setup for replaying GET frames with
+# tcpreplay into the testbed.
 
 # rate_setup DIR N NFT_TABLE: rate-syn.pcap + rate-gets.pcap (N GETs) with
 # the testbed's own MACs in DIR, keys rate:0..99 in Redis, and the client
@@ -7,11 +8,11 @@
 rate_setup() {
 	local dir=$1 n=$2 table=$3
 	/usr/bin/python3 "$TOP/experiments/rate_pcaps.py" "$dir" "$n" \
-		"$(ip -n prestack-cli -br link show ps-cli | awk '{print $3}')" \
-		"$(ip -n prestack-srv -br link show ps-srv | awk '{print $3}')"
+		"$(ip -n "$NS_CLI" -br link show "$DEV_CLI" | awk '{print $3}')" \
+		"$(ip -n "$NS_SRV" -br link show "$DEV_SRV" | awk '{print $3}')"
 	for i in $(seq 0 99); do echo "SET rate:$i value-$i"; done |
-		ip netns exec prestack-srv redis-cli -h 127.0.0.1 >/dev/null
-	ip netns exec prestack-cli nft -f - <<NFT
+		ip netns exec "$NS_SRV" redis-cli -h 127.0.0.1 -p "$PORT" >/dev/null
+	ip netns exec "$NS_CLI" nft -f - <<NFT
 table inet $table {
 	chain out {
 		type filter hook output priority 0; policy accept;
@@ -23,5 +24,5 @@ NFT
 
 # rate_teardown NFT_TABLE
 rate_teardown() {
-	ip netns exec prestack-cli nft delete table inet "$1" 2>/dev/null || true
+	ip netns exec "$NS_CLI" nft delete table inet "$1" 2>/dev/null || true
 }

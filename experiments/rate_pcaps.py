@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """rate_pcaps.py OUTDIR N SRC_MAC DST_MAC - pcaps for replay-rate.sh: rate-syn.pcap (one
-SYN from 198.18.0.2:41000) and rate-gets.pcap (N pipelined-free GETs of
+SYN from the testbed client, port 41000) and rate-gets.pcap (N pipelined-free GETs of
 rate:0..99 on that connection, contiguous sequence numbers)."""
 import os
 import sys

@@ -15,7 +15,8 @@ set -euo pipefail
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 PS="$TOP/build/prestack"
 TB="$TOP/experiments/testbed.sh"
-TGT=(--netns prestack-srv --dev ps-srv)
+. "$TOP/experiments/testbed.env"
+TGT=(--netns "$NS_SRV" --dev "$DEV_SRV")
 . "$TOP/experiments/rate_lib.sh"
 loops=200 gets=1000
 while [ $# -gt 0 ]; do
@@ -43,7 +44,7 @@ trap 'exit 130' INT TERM
 "$TB" up >/dev/null
 rate_setup "$tmp" "$gets" prestack_rate
 "$PS" attach "${TGT[@]}" --mode naive >/dev/null
-"$PS" cache warm --redis 127.0.0.1:6379 --match 'rate:*' "${TGT[@]}" >/dev/null
+"$PS" cache warm --redis "127.0.0.1:$PORT" --match 'rate:*' "${TGT[@]}" >/dev/null
 ip netns exec prestack-cli tcpreplay -q -i ps-cli "$tmp/rate-syn.pcap" >/dev/null
 sleep 0.3
 "$PS" flows "${TGT[@]}" | grep -q " est " ||

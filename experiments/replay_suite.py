@@ -13,7 +13,7 @@ compared with the scenario's expected RESP stream:
   stall        a prefix is right but bytes are missing (nobody sends them)
 
 This is a model of the client: it takes every segment, window or not (the
-live replay, issue 3 part 3, measures real clients). Writes
+live replay, experiments/liveplay, measures real clients). Writes
 results/failures-replay.csv and results/failures-replay-matrix.{png,pdf}.
 """
 import csv
@@ -27,9 +27,10 @@ import tempfile
 
 from scapy.all import TCP, rdpcap  # noqa: E402
 
-from outcome import classify, reassemble, replay, trace  # noqa: E402
-
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(TOP, "pylib"))
+from prestack_lib.outcome import classify, reassemble, replay, trace  # noqa: E402
+from prestack_lib.testbed import PORT  # noqa: E402
 RESULTS = os.path.join(TOP, "results")
 MODES = ["off", "naive", "guarded"]
 OUTCOMES = ["correct", "stall", "stale", "wrong-bytes", "reset", "n/a", "error"]
@@ -45,7 +46,7 @@ def sh(*cmd):
 def client_stream(out_pcap, isn):
     """What the client receives, from the replay's output pcap."""
     segs = [(p[TCP].seq, bytes(p[TCP].payload), bool(p[TCP].flags & 0x04))
-            for p in rdpcap(out_pcap) if TCP in p and p[TCP].sport == 6379]
+            for p in rdpcap(out_pcap) if TCP in p and p[TCP].sport == PORT]
     return reassemble(segs, isn)
 
 

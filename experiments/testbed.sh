@@ -2,7 +2,8 @@
 # testbed.sh up [--no-redis] [--mbx] | down | status | redis-restart | mbx [MBX ARGS]
 #
 # Two network namespaces joined by one veth pair, on the RFC 2544 benchmark
-# range, with Redis in the server namespace:
+# range, with Redis in the server namespace (names and addresses are
+# defined in testbed.env):
 #
 #   prestack-cli  ps-cli 198.18.0.2/24  <--->  ps-srv 198.18.0.1/24  prestack-srv
 #                 XDP_PASS program                redis-server :6379
@@ -19,19 +20,10 @@
 # an error or Ctrl-C during `up` leaves nothing behind.
 set -euo pipefail
 
-NS_CLI=prestack-cli
-NS_SRV=prestack-srv
-DEV_CLI=ps-cli
-DEV_SRV=ps-srv
-IP_CLI=198.18.0.2
-IP_SRV=198.18.0.1
-PORT=6379
-STATE=/run/prestack-testbed
 TOP=$(cd "$(dirname "$0")/.." && pwd)
+. "$TOP/experiments/testbed.env"
+STATE=/run/prestack-testbed
 PASS_OBJ=$TOP/build/client_pass.bpf.o
-NS_MBX=prestack-mbx
-MBX_CLI=m-cli
-MBX_SRV=m-srv
 MBX_BIN=$TOP/build/mbx
 OFFLOADS=(tso gso gro tx rx sg)
 
@@ -200,8 +192,8 @@ cmd_up() {
 	else
 		ip link add "$DEV_CLI" netns "$NS_CLI" type veth peer name "$DEV_SRV" netns "$NS_SRV"
 	fi
-	ip -n "$NS_CLI" addr add "$IP_CLI/24" dev "$DEV_CLI"
-	ip -n "$NS_SRV" addr add "$IP_SRV/24" dev "$DEV_SRV"
+	ip -n "$NS_CLI" addr add "$IP_CLI/$PREFIX" dev "$DEV_CLI"
+	ip -n "$NS_SRV" addr add "$IP_SRV/$PREFIX" dev "$DEV_SRV"
 	ip -n "$NS_CLI" link set lo up
 	ip -n "$NS_SRV" link set lo up
 	ip -n "$NS_CLI" link set "$DEV_CLI" up

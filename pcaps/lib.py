@@ -14,9 +14,10 @@ import sys
 
 from scapy.all import IP, TCP, Ether, Raw, wrpcap  # noqa: E402
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+from prestack_lib.testbed import IP_CLI, IP_SRV, PORT  # noqa: E402
+
 CLI_MAC, SRV_MAC = "02:00:00:00:00:02", "02:00:00:00:00:01"
-CLI_IP, SRV_IP = "198.18.0.2", "198.18.0.1"
-PORT = 6379
 T0 = 1700000000.0
 
 
@@ -67,7 +68,7 @@ class Conv:
         self.ctsv += 1
         s = self.c if seq is None else seq
         p = (Ether(src=CLI_MAC, dst=SRV_MAC) /
-             IP(src=CLI_IP, dst=SRV_IP, id=self.ipid, flags="DF") /
+             IP(src=IP_CLI, dst=IP_SRV, id=self.ipid, flags="DF") /
              TCP(sport=self.cport, dport=PORT, seq=s,
                  ack=self.sv if ack is None else ack, flags=flags,
                  window=self.cwin if window is None else window,
@@ -88,7 +89,7 @@ class Conv:
         self.stsv += 1
         s = self.k if seq is None else seq
         p = (Ether(src=SRV_MAC, dst=CLI_MAC) /
-             IP(src=SRV_IP, dst=CLI_IP, id=0, flags="DF") /
+             IP(src=IP_SRV, dst=IP_CLI, id=0, flags="DF") /
              TCP(sport=PORT, dport=self.cport, seq=s,
                  ack=self.kack if ack is None else ack, flags=flags,
                  window=509, options=self._opts(self.stsv, self.ctsv)))
@@ -117,7 +118,7 @@ class Conv:
         sa += [("NOP", None), ("WScale", 7)]
         self._tick()
         p = (Ether(src=SRV_MAC, dst=CLI_MAC) /
-             IP(src=SRV_IP, dst=CLI_IP, id=0, flags="DF") /
+             IP(src=IP_SRV, dst=IP_CLI, id=0, flags="DF") /
              TCP(sport=PORT, dport=self.cport, seq=self.k, ack=self.kack,
                  flags="SA", window=65160, options=sa))
         p.time = self.t

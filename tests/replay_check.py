@@ -13,8 +13,8 @@ import sys
 import tempfile
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(TOP, "experiments"))
-from outcome import replay, trace  # noqa: E402
+sys.path.insert(0, os.path.join(TOP, "pylib"))
+from prestack_lib.outcome import replay, trace  # noqa: E402
 
 n = 0
 failed = 0

@@ -9,7 +9,8 @@ set -euo pipefail
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 PS="$TOP/build/prestack"
 TB="$TOP/experiments/testbed.sh"
-TGT=(--netns prestack-srv --dev ps-srv)
+. "$TOP/experiments/testbed.env"
+TGT=(--netns "$NS_SRV" --dev "$DEV_SRV")
 RES=${PS_RESULTS:-$TOP/results}
 . "$TOP/experiments/rate_lib.sh"
 loops=100 reps=3
@@ -25,7 +26,7 @@ done
 tmp=$(mktemp -d)
 cleanup() {
 	rate_teardown prestack_ceiling
-	ip -n prestack-srv link set dev ps-srv xdpdrv off 2>/dev/null || true
+	ip -n "$NS_SRV" link set dev "$DEV_SRV" xdpdrv off 2>/dev/null || true
 	"$PS" detach "${TGT[@]}" --force >/dev/null 2>&1 || true
 	"$TB" down >/dev/null 2>&1 || true
 	rm -rf "$tmp"
@@ -34,11 +35,11 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 "$TB" up >/dev/null
 rate_setup "$tmp" 1000 prestack_ceiling
-rx() { ip -n prestack-cli -s -j link show ps-cli | jq '.[0].stats64.rx.packets'; }
+rx() { ip -n "$NS_CLI" -s -j link show "$DEV_CLI" | jq '.[0].stats64.rx.packets'; }
 measure() { # -> "frames seconds"
 	local r0 r1 t0 t1
 	r0=$(rx); t0=$(date +%s.%N)
-	ip netns exec prestack-cli tcpreplay -q -i ps-cli --topspeed --loop "$loops" \
+	ip netns exec "$NS_CLI" tcpreplay -q -i "$DEV_CLI" --topspeed --loop "$loops" \
 		"$tmp/rate-gets.pcap" >/dev/null 2>&1
 	t1=$(date +%s.%N); sleep 0.2; r1=$(rx)
 	echo "$((r1 - r0)) $(echo "$t1 - $t0" | bc -l)"
@@ -51,14 +52,14 @@ cpu=\"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')\"
 sent=$((loops * 1000))
 for rep in $(seq 1 "$reps"); do
 	# the floor
-	ip -n prestack-srv link set dev ps-srv xdpdrv obj "$TOP/build/reflector.bpf.o" sec xdp
+	ip -n "$NS_SRV" link set dev "$DEV_SRV" xdpdrv obj "$TOP/build/reflector.bpf.o" sec xdp
 	read -r fr fs < <(measure)
-	ip -n prestack-srv link set dev ps-srv xdpdrv off
+	ip -n "$NS_SRV" link set dev "$DEV_SRV" xdpdrv off
 	frate=$(printf '%.0f' "$(echo "$fr / $fs" | bc -l)")
 	# prestack's hit path: the flow learnt from a live SYN-ACK first
 	"$PS" attach "${TGT[@]}" --mode naive >/dev/null
-	"$PS" cache warm --redis 127.0.0.1:6379 --match 'rate:*' "${TGT[@]}" >/dev/null
-	ip netns exec prestack-cli tcpreplay -q -i ps-cli "$tmp/rate-syn.pcap" >/dev/null 2>&1
+	"$PS" cache warm --redis "127.0.0.1:$PORT" --match 'rate:*' "${TGT[@]}" >/dev/null
+	ip netns exec "$NS_CLI" tcpreplay -q -i "$DEV_CLI" "$tmp/rate-syn.pcap" >/dev/null 2>&1
 	sleep 0.3
 	read -r pr ps_ < <(measure)
 	"$PS" detach "${TGT[@]}" --force >/dev/null

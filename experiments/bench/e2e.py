@@ -28,9 +28,11 @@ import sys
 import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(TOP, "pylib"))
+from prestack_lib.testbed import IP_SRV, NS_CLI, NS_SRV, PORT, TGT  # noqa: E402
+
 PS = os.path.join(TOP, "build", "prestack")
 TB = os.path.join(TOP, "experiments", "testbed.sh")
-TGT = ["--netns", "prestack-srv", "--dev", "ps-srv"]
 RES = os.environ.get("PS_RESULTS") or os.path.join(TOP, "results")
 HZ = os.sysconf("SC_CLK_TCK")
 
@@ -56,11 +58,11 @@ def run(*cmd, check=True, **kw):
 
 
 def cli(*cmd, **kw):
-    return run("ip", "netns", "exec", "prestack-cli", *cmd, **kw)
+    return run("ip", "netns", "exec", NS_CLI, *cmd, **kw)
 
 
 def srv(*cmd, **kw):
-    return run("ip", "netns", "exec", "prestack-srv", *cmd, **kw)
+    return run("ip", "netns", "exec", NS_SRV, *cmd, **kw)
 
 
 def redis_pid():
@@ -94,7 +96,7 @@ def set_config(cfg):
         run(PS, "attach", *TGT, "--mode", cfg)
     else:
         run(PS, "mode", cfg, *TGT, "--force")
-    run(PS, "cache", "warm", "--redis", "127.0.0.1:6379", *TGT)
+    run(PS, "cache", "warm", "--redis", f"127.0.0.1:{PORT}", *TGT)
 
 
 def populate(size):
@@ -106,8 +108,8 @@ def populate(size):
 
 
 def rb_cmd(test, size, clients, pipe, n):
-    return ["ip", "netns", "exec", "prestack-cli", "timeout", "600", "redis-benchmark",
-            "-h", "198.18.0.1", "-t", test, "-n", str(n), "-c", str(clients),
+    return ["ip", "netns", "exec", NS_CLI, "timeout", "600", "redis-benchmark",
+            "-h", IP_SRV, "-p", str(PORT), "-t", test, "-n", str(n), "-c", str(clients),
             "-P", str(pipe), "-d", str(size), "-r", str(KEYSPACE), "--csv"]
 
 

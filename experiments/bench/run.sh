@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# experiments/bench/run.sh [--quick] - issue 5's benchmarks, in one run:
+# experiments/bench/run.sh [--quick] - every benchmark, in one run:
 # per-packet cost and the dummy-cache curve (pktcost), the packet-rate
 # ceiling against a reflector (ceiling.sh), end to end (e2e.py); CSVs into
 # results/ (or $PS_RESULTS), then the plots. --quick: about a minute.

@@ -2,8 +2,8 @@
 """client.py - the failure experiments' Redis client, with a model of the
 store, run inside the client namespace.
 
-  client.py --host H --workload seq|pipe|gets|setget|load|clamp [--ops N] [--secs S]
-            [--conns C] [--seed N] [--timeout T]
+  client.py --host H --port P --workload seq|pipe|gets|setget|load|clamp [--ops N]
+            [--secs S] [--conns C] [--seed N] [--timeout T]
 
 Speaks RESP over a plain TCP socket (TCP_NODELAY, one send() per command)
 so that the segments on the wire are exactly the commands. Every reply is
@@ -235,7 +235,7 @@ def guarded_run(fn, st):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--host", required=True)
-    ap.add_argument("--port", type=int, default=6379)
+    ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--workload", choices=["seq", "pipe", "gets", "setget", "load", "clamp"], required=True)
     ap.add_argument("--ops", type=int, default=60)
     ap.add_argument("--secs", type=float, default=8.0)

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""run.py - failure scenarios with real TCP stacks (issue 4).
+"""run.py - failure scenarios with real TCP stacks, through the middlebox.
 
   sudo /usr/bin/python3 experiments/failures/run.py [--modes off,naive,guarded]
         [--only SCENARIO,...] [--out results/failures-live.csv] [--quick]
@@ -26,13 +26,13 @@ import sys
 import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(TOP, "pylib"))
+from prestack_lib.testbed import DEV_CLI, IP_SRV, NS_CLI, NS_SRV, PORT, TGT  # noqa: E402
+
 PS = os.path.join(TOP, "build/prestack")
 TB = os.path.join(TOP, "experiments/testbed.sh")
 CLIENT = os.path.join(TOP, "experiments/failures/client.py")
 PY = "/usr/bin/python3"
-NS_CLI, NS_SRV = "prestack-cli", "prestack-srv"
-TGT = ["--netns", NS_SRV, "--dev", "ps-srv"]
-SRV = "198.18.0.1"
 GETP = r"prefix=*2\r\n$3\r\nGET"
 
 # How long the client waits for a reply before it calls the connection
@@ -144,14 +144,14 @@ def run_cell(sc, mode, outdir, a):
         kv += [f"fk{i}", f"init-fk{i}"]
     sh("ip", "netns", "exec", NS_SRV, "redis-cli", "mset", *kv)
     sh(PS, "attach", *TGT, *MODES[mode])
-    sh(PS, "cache", "warm", "--redis", "127.0.0.1:6379", *TGT)
+    sh(PS, "cache", "warm", "--redis", f"127.0.0.1:{PORT}", *TGT)
     pcap = base + ".pcap"
     # --immediate-mode: without it libpcap hands packets over in blocks and
     # the last block of a short run can be lost when tcpdump is stopped
     dump = subprocess.Popen(["ip", "netns", "exec", NS_CLI, "tcpdump", "-U", "--immediate-mode",
-                             "-s", "256", "-i", "ps-cli", "-w", pcap, "tcp port 6379"],
+                             "-s", "256", "-i", DEV_CLI, "-w", pcap, f"tcp port {PORT}"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    ready = dump.stderr.readline()                # "listening on ps-cli, ..."
+    ready = dump.stderr.readline()                # "listening on <dev>, ..."
     if "listening" not in ready:
         dump.kill()
         raise RuntimeError(f"tcpdump did not start: {ready.strip()}")
@@ -164,7 +164,7 @@ def run_cell(sc, mode, outdir, a):
     ops = 30 if a.quick else 60
     secs = 3 if a.quick else 8
     try:
-        out = sh("ip", "netns", "exec", NS_CLI, PY, CLIENT, "--host", SRV,
+        out = sh("ip", "netns", "exec", NS_CLI, PY, CLIENT, "--host", IP_SRV, "--port", str(PORT),
                  "--workload", workload, "--ops", str(ops), "--secs", str(secs),
                  "--seed", str(a.seed), "--timeout", str(patience), "--preloaded",
                  timeout=secs + 60)

@@ -11,7 +11,7 @@ import redis
 
 ap = argparse.ArgumentParser(description=__doc__)
 ap.add_argument("--host", required=True)
-ap.add_argument("--port", type=int, default=6379)
+ap.add_argument("--port", type=int, required=True)
 ap.add_argument("--ops", type=int, default=100000)
 ap.add_argument("--conns", type=int, default=8)
 ap.add_argument("--keys", type=int, default=50)

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""holdconn.py HOST [PORT] - one TCP connection to Redis that stays open,
+"""holdconn.py HOST PORT - one TCP connection to Redis that stays open,
 driven line by line from stdin: "GET k", "SET k v", ... ; each reply is
 printed on one line ("(nil)" for a null, "ERR ..." for an error).
 EOF closes the connection. Used by the lifecycle test (bash coproc)."""
@@ -8,7 +8,7 @@ import sys
 import redis
 
 host = sys.argv[1]
-port = int(sys.argv[2]) if len(sys.argv) > 2 else 6379
+port = int(sys.argv[2])
 r = redis.Redis(host=host, port=port, single_connection_client=True,
                 socket_timeout=5)
 r.ping()

@@ -1,14 +1,15 @@
 #!/usr/bin/python3
-"""One python3-redis connection, GETs of cached keys interleaved with
-writes, counters, deletes, PINGs and misses; every reply against a model."""
+"""interleave.py HOST PORT - one python3-redis connection, GETs of cached
+keys interleaved with writes, counters, deletes, PINGs and misses; every
+reply against a model."""
 import random
 import sys
 
 import redis
 
-host = sys.argv[1]
+host, port = sys.argv[1], int(sys.argv[2])
 rnd = random.Random(2)
-r = redis.Redis(host=host, port=6379, single_connection_client=True,
+r = redis.Redis(host=host, port=port, single_connection_client=True,
                 socket_timeout=5)
 model = {f"key{i}": f"value-{i}".encode() for i in range(20)}
 wrong = 0

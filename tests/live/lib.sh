@@ -3,13 +3,12 @@
 # also on failure or Ctrl-C.
 set -uo pipefail
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+. "$TOP/experiments/testbed.env"
 PS="$TOP/build/prestack"
 TB="$TOP/experiments/testbed.sh"
 PY=/usr/bin/python3
-NS_CLI=prestack-cli
-NS_SRV=prestack-srv
-TGT=(--netns "$NS_SRV" --dev ps-srv)
-SRV=198.18.0.1
+TGT=(--netns "$NS_SRV" --dev "$DEV_SRV")
+REDIS_LO=127.0.0.1:$PORT # Redis on loopback inside the server namespace
 T_N=0
 T_FAIL=0
 
@@ -48,6 +47,7 @@ is() { # got want description
 finish() { [ "$T_FAIL" -eq 0 ]; }
 
 cli() { ip netns exec "$NS_CLI" "$@"; }
-srv_redis() { ip netns exec "$NS_SRV" redis-cli -h 127.0.0.1 "$@"; }
+cli_redis() { cli redis-cli -h "$IP_SRV" -p "$PORT" "$@"; } # through the veth: XDP sees it
+srv_redis() { ip netns exec "$NS_SRV" redis-cli -h 127.0.0.1 -p "$PORT" "$@"; }
 stat() { "$PS" stats "${TGT[@]}" --json | jq -r ".$1"; }
 getcalls() { srv_redis info commandstats | tr -d '\r' | sed -n 's/^cmdstat_get:calls=\([0-9]*\),.*/\1/p' | grep . || echo 0; }

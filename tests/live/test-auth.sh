@@ -13,15 +13,15 @@ ok $(echo "$out" | grep -q "requires AUTH"; echo $?) "attach detects that Redis 
 auth() { srv_redis -a secret --no-auth-warning "$@"; }
 auth set k cached-value >/dev/null
 auth acl setuser alice on '>pw' '~other:*' '+get' >/dev/null
-"$PS" cache warm --redis 127.0.0.1:6379 --password secret "${TGT[@]}" >/dev/null
+"$PS" cache warm --redis "$REDIS_LO" --password secret "${TGT[@]}" >/dev/null
 h0=$(stat get_hits)
-r=$(cli redis-cli -h $SRV GET k 2>&1)
+r=$(cli_redis GET k 2>&1)
 echo "#   unauthenticated GET k -> $r"
 ok $(echo "$r" | grep -q NOAUTH; echo $?) "unauthenticated client gets NOAUTH from Redis"
 is "$(( $(stat get_hits) - h0 ))" 0 "nothing answered at XDP for it"
-is "$(cli redis-cli -h $SRV -a secret --no-auth-warning GET k)" cached-value "authenticated client gets the value"
+is "$(cli_redis -a secret --no-auth-warning GET k)" cached-value "authenticated client gets the value"
 is "$(( $(stat get_hits) - h0 ))" 1 "... answered at XDP"
-r=$(cli redis-cli -h $SRV --user alice --pass pw --no-auth-warning GET k 2>&1)
+r=$(cli_redis --user alice --pass pw --no-auth-warning GET k 2>&1)
 echo "#   alice GET k -> $r"
 ok $(echo "$r" | grep -q NOPERM && [ "$(( $(stat get_hits) - h0 ))" = 1 ]; echo $?) \
 	"a named ACL user without access gets NOPERM from Redis, not the cache"

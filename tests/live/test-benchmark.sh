@@ -6,10 +6,10 @@ plan 3
 setup guarded
 # without -r redis-benchmark uses the literal key "key:__rand_int__"
 srv_redis set key:__rand_int__ xxx >/dev/null
-"$PS" cache warm --redis 127.0.0.1:6379 "${TGT[@]}" >/dev/null
+"$PS" cache warm --redis "$REDIS_LO" "${TGT[@]}" >/dev/null
 h0=$(stat get_hits)
 raw=$(mktemp)
-cli timeout 300 redis-benchmark -h $SRV -t get,set -c 50 -n 100000 -q >"$raw" 2>&1
+cli timeout 300 redis-benchmark -h "$IP_SRV" -p "$PORT" -t get,set -c 50 -n 100000 -q >"$raw" 2>&1
 r=$?
 out=$(tr '\r' '\n' <"$raw" | grep -v 'rps=' | grep '[^[:space:]]')
 rm -f "$raw"

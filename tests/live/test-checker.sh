@@ -6,7 +6,7 @@
 plan 2
 setup guarded
 h0=$(stat get_hits)
-out=$(cli timeout 600 $PY "$TOP/tests/live/checker.py" --host $SRV --ops 100000 --conns 8 --keys 50 2>&1)
+out=$(cli timeout 600 $PY "$TOP/tests/live/checker.py" --host "$IP_SRV" --port "$PORT" --ops 100000 --conns 8 --keys 50 2>&1)
 r=$?
 echo "$out" | sed 's/^/#   /'
 ok $r "checker: every reply matches the model"

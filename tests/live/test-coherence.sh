@@ -11,13 +11,13 @@ setup guarded
 trap cleanup_coh EXIT
 srv_redis set ck v1 >/dev/null
 srv_redis set ck2 keep >/dev/null
-"$PS" cache warm --redis 127.0.0.1:6379 "${TGT[@]}" >/dev/null
+"$PS" cache warm --redis "$REDIS_LO" "${TGT[@]}" >/dev/null
 h0=$(stat get_hits)
-is "$(cli redis-cli -h $SRV GET ck)" v1 "cached value served"
+is "$(cli_redis GET ck)" v1 "cached value served"
 is "$(( $(stat get_hits) - h0 ))" 1 "answered at XDP"
 
 log=$(mktemp)
-"$PS" coherence --redis 127.0.0.1:6379 "${TGT[@]}" >"$log" 2>&1 &
+"$PS" coherence --redis "$REDIS_LO" "${TGT[@]}" >"$log" 2>&1 &
 COH_PID=$!
 for _ in $(seq 50); do grep -q watching "$log" && break; sleep 0.1; done
 ok $(grep -q watching "$log"; echo $?) "coherence subscribed"
@@ -28,12 +28,12 @@ srv_redis set ck v2 >/dev/null
 for _ in $(seq 200); do "$PS" cache get ck "${TGT[@]}" >/dev/null 2>&1 || break; sleep 0.005; done
 t1=$(date +%s%N)
 echo "#   staleness window (write on loopback -> invalidated): $(( (t1 - t0) / 1000 )) us (polled every 5 ms)"
-is "$(cli redis-cli -h $SRV GET ck)" v2 "a write XDP never saw is visible to the next GET"
+is "$(cli_redis GET ck)" v2 "a write XDP never saw is visible to the next GET"
 
 # expiry: an EXPIRE event invalidates at once, the key then disappears
 srv_redis pexpire ck2 300 >/dev/null
 sleep 0.6
-is "$(cli redis-cli -h $SRV GET ck2)" "" "an expired key is not served from the cache"
+is "$(cli_redis GET ck2)" "" "an expired key is not served from the cache"
 kill "$COH_PID"; wait "$COH_PID" 2>/dev/null; COH_PID=
 ok $(grep -q "events" "$log"; echo $?) "coherence exits on SIGTERM with its counts"
 sed 's/^/#   /' "$log"

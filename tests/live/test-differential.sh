@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Differential test (issue 6): 200,000 commands over 8 connections to the
+# Differential test: 200,000 commands over 8 connections to the
 # prestack-fronted Redis (guarded, coherence running) and to a reference
 # Redis, writes from a path XDP never sees, keys with TTLs: every reply the
 # same.
@@ -13,20 +13,22 @@ cleanup_diff() {
 }
 setup guarded
 trap cleanup_diff EXIT
-# the reference: a second redis-server in the server namespace, port 6380
-ip netns exec "$NS_SRV" redis-server --port 6380 --bind 198.18.0.1 127.0.0.1 --save '' \
+# the reference: a second redis-server in the server namespace, on the next port
+REF_PORT=$((PORT + 1))
+ip netns exec "$NS_SRV" redis-server --port "$REF_PORT" --bind "$IP_SRV" 127.0.0.1 --save '' \
 	--appendonly no --protected-mode no --daemonize yes \
 	--pidfile /run/prestack-testbed/ref.pid --logfile /run/prestack-testbed/ref.log
 for _ in $(seq 50); do [ -s /run/prestack-testbed/ref.pid ] && break; sleep 0.1; done
 REF_PID=$(cat /run/prestack-testbed/ref.pid)
-"$PS" coherence --redis 127.0.0.1:6379 "${TGT[@]}" >/dev/null 2>&1 &
+"$PS" coherence --redis "$REDIS_LO" "${TGT[@]}" >/dev/null 2>&1 &
 COH_PID=$!
 sleep 0.5
 h0=$(stat get_hits)
-# the client talks to both through the veth (only port 6379 is prestack's);
+# the client talks to both through the veth (only $PORT is prestack's);
 # the side path is a loopback connection inside the server namespace
 out=$(ip netns exec "$NS_CLI" timeout 500 $PY "$TOP/tests/live/differential.py" \
-	--front $SRV:6379 --ref $SRV:6380 --side 127.0.0.1:6379 --side-ref 127.0.0.1:6380 \
+	--front "$IP_SRV:$PORT" --ref "$IP_SRV:$REF_PORT" --side "$REDIS_LO" \
+	--side-ref "127.0.0.1:$REF_PORT" \
 	--side-netns "$NS_SRV" 2>&1)
 r=$?
 echo "$out" | tail -12 | sed 's/^/#   /'

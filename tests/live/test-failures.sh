@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 4: the key live faults through the middlebox, in every mode, via
+# The key live faults through the middlebox, in every mode, via
 # experiments/failures/run.py --quick; asserts what the matrix
 # (results/failures-live.csv) records for them:
 #  lost_xdp_reply (the 2nd reply injected at XDP dropped, one request in

@@ -6,9 +6,9 @@ plan 4
 for mode in naive guarded; do
 	setup $mode
 	for i in $(seq 0 19); do echo "SET key$i value-$i"; done | srv_redis >/dev/null
-	"$PS" cache warm --redis 127.0.0.1:6379 "${TGT[@]}" >/dev/null
+	"$PS" cache warm --redis "$REDIS_LO" "${TGT[@]}" >/dev/null
 	h0=$(stat get_hits)
-	out=$(cli $PY "$TOP/tests/live/interleave.py" $SRV 2>&1)
+	out=$(cli $PY "$TOP/tests/live/interleave.py" "$IP_SRV" "$PORT" 2>&1)
 	r=$?
 	echo "$out" | sed 's/^/#   /'
 	ok $r "$mode: interleaved commands on one connection all correct, connection healthy"

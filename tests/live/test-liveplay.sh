@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Live replay smoke test, one scenario per mode (issue 3): the outcome the
+# Live replay smoke test, one scenario per mode: the outcome the
 # replay-suite matrix records for it. experiments/liveplay sets up and tears
 # down the testbed itself.
 . "$(dirname "$0")/lib.sh"

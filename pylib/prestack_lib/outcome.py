@@ -1,13 +1,13 @@
-"""outcome.py - shared by the replay suite, the live replayer and the
-offline replay test: running `prestack replay` on a scenario, rebuilding the
+"""outcome.py - for the replay suite, the live replayer and the offline
+replay test: running `prestack replay` on a scenario, rebuilding the
 byte stream a client receives from server segments, and classifying it
 against the scenario's expected RESP stream."""
 import csv
 import os
 import subprocess
 
-TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PS = os.path.join(TOP, "build", "prestack")
+from . import PS, TOP
+
 LETTER = {("c2s", "pass"): "P", ("c2s", "tx"): "T", ("c2s", "drop"): "D",
           ("s2c", "ok"): "O"}
 

@@ -1,0 +1,14 @@
+"""prestack_lib - Python code shared by experiments/, tests/ and pcaps/.
+
+Scripts put this directory's parent (pylib/) on sys.path and import from
+here:
+
+  outcome   `prestack replay` of a scenario, verdict traces, the client's
+            byte stream rebuilt from server segments and its classification
+  testbed   the testbed's names and addresses, read from
+            experiments/testbed.env (the file the shell scripts source)
+"""
+import os
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PS = os.path.join(TOP, "build", "prestack")

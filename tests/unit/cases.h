@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* cases.h - every unit case, by file; test_main.c lists them in one table. */
+#ifndef PS_TEST_CASES_H
+#define PS_TEST_CASES_H
+
+#include "env.h"
+
+/* t_flows.c */
+void t_syn_synack(struct env *e);
+void t_close(struct env *e);
+void t_flows_full(struct env *e);
+/* t_hit.c */
+void t_hit(struct env *e);
+void t_pipelined(struct env *e);
+void t_mixed_segment(struct env *e);
+void t_mode_off(struct env *e);
+/* t_translate.c */
+void t_translation(struct env *e);
+void t_sack_translation(struct env *e);
+/* t_cache.c */
+void t_set_invalidates(struct env *e);
+void t_fill_then_hit(struct env *e);
+void t_ttl_not_filled(struct env *e);
+void t_fill_skipped_after_write(struct env *e);
+/* t_parse.c */
+void t_not_ours(struct env *e);
+void t_malformed(struct env *e);
+void t_fragments_and_ipopts(struct env *e);
+/* t_guards.c */
+void t_ooo_and_split(struct env *e);
+void t_pending(struct env *e);
+void t_require_sock(struct env *e);
+void t_select_multi(struct env *e);
+void t_auth(struct env *e);
+void t_ack_hold(struct env *e);
+/* t_retrans.c */
+void t_retransmission(struct env *e);
+void t_retrans_mode(struct env *e);
+/* t_cmdtable.c */
+void t_cmdtable(struct env *e);
+
+#endif

@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * t_cache.c - cache coherence: writes invalidate, missed GETs' replies
+ * fill, but never a key with a TTL or one written while the GET was in
+ * flight.
+ */
+#include <string.h>
+#include <bpf/bpf.h>
+#include "cachefmt.h"
+#include "fixture.h"
+#include "cases.h"
+
+void t_set_invalidates(struct env *e)
+{
+	char v[64];
+
+	cache_put(e, "foo", "bar");
+	cache_put(e, "k1", "1");
+	cache_put(e, "k2", "2");
+	cache_put(e, "k3", "3");
+	expect_pass(e, S("*3\r\n$3\r\nSET\r\n$3\r\nfoo\r\n$3\r\nnew\r\n"), 0, 0);
+	CHECK(!cache_has(e, "foo", NULL, 0), "foo still cached after SET");
+	CHECK(stat_get(e, PS_ST_INVALIDATIONS) >= 1, "no invalidation counted");
+	expect_srv(e, S("+OK\r\n"), 0, 0);
+	expect_pass(e, S(GET_FOO), 0, 0); /* a miss now */
+	expect_srv(e, S("$3\r\nnew\r\n"), 0, 0);
+	CHECK(cache_has(e, "foo", v, sizeof(v)) && !strcmp(v, "$3\r\nnew\r\n"),
+	      "the reply to the missed GET did not fill the cache");
+	expect_pass(e, S("*3\r\n$3\r\nDEL\r\n$2\r\nk1\r\n$2\r\nk2\r\n"), 0, 0);
+	CHECK(!cache_has(e, "k1", NULL, 0) && !cache_has(e, "k2", NULL, 0),
+	      "DEL k1 k2 left a key cached");
+	CHECK(cache_has(e, "k3", NULL, 0), "DEL invalidated k3");
+	expect_srv(e, S(":2\r\n"), 0, 0);
+	/* case-insensitive command names */
+	expect_pass(e, S("*2\r\n$4\r\nincr\r\n$2\r\nk3\r\n"), 0, 0);
+	CHECK(!cache_has(e, "k3", NULL, 0), "incr k3 left k3 cached");
+}
+
+void t_fill_then_hit(struct env *e)
+{
+	const char *req = "*2\r\n$3\r\nGET\r\n$5\r\nmiss1\r\n";
+
+	expect_pass(e, req, strlen(req), 0, 0);
+	expect_srv(e, S("$5\r\nhello\r\n"), 0, 0);
+	CHECK_EQ(stat_get(e, PS_ST_FILLS), 1);
+	expect_answer(e, req, strlen(req), S("$5\r\nhello\r\n"));
+}
+
+void t_ttl_not_filled(struct env *e)
+{
+	const char *get = "*2\r\n$3\r\nGET\r\n$2\r\ntk\r\n";
+
+	/* SET with PX: Redis will expire it where we cannot see */
+	expect_pass(e, S("*5\r\n$3\r\nSET\r\n$2\r\ntk\r\n$1\r\nv\r\n$2\r\nPX\r\n$3\r\n100\r\n"), 0, 0);
+	expect_srv(e, S("+OK\r\n"), 0, 0);
+	expect_pass(e, get, strlen(get), 0, 0);
+	expect_srv(e, S("$1\r\nv\r\n"), 0, 0);
+	CHECK_EQ(stat_get(e, PS_ST_FILLS), 0);
+	CHECK(!cache_has(e, "tk", NULL, 0), "a key with a TTL was filled");
+	/* a plain SET of another key still fills */
+	expect_pass(e, S("*3\r\n$3\r\nSET\r\n$2\r\npk\r\n$1\r\nv\r\n"), 0, 0);
+	expect_srv(e, S("+OK\r\n"), 0, 0);
+	expect_pass(e, S("*2\r\n$3\r\nGET\r\n$2\r\npk\r\n"), 0, 0);
+	expect_srv(e, S("$1\r\nv\r\n"), 0, 0);
+	CHECK_EQ(stat_get(e, PS_ST_FILLS), 1);
+}
+
+void t_fill_skipped_after_write(struct env *e)
+{
+	const char *req = "*2\r\n$3\r\nGET\r\n$2\r\nkk\r\n";
+
+	expect_pass(e, req, strlen(req), 0, 0);
+	/* another connection's write to kk lands before the reply: the
+	 * reply may hold the old value, it must not be cached */
+	{
+		struct env other = *e;
+		uint32_t slot;
+		uint32_t ep;
+		char key[] = "kk";
+
+		slot = ps_key_slot((const __u8 *)key, 2);
+		bpf_map_lookup_elem(other.epochs, &slot, &ep);
+		ep++;
+		bpf_map_update_elem(other.epochs, &slot, &ep, 0);
+	}
+	expect_srv(e, S("$3\r\nold\r\n"), 0, 0);
+	CHECK_EQ(stat_get(e, PS_ST_FILLS), 0);
+	CHECK_EQ(stat_get(e, PS_ST_FILL_SKIPPED), 1);
+	CHECK(!cache_has(e, "kk", NULL, 0), "stale value cached");
+}

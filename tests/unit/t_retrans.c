@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * t_retrans.c - retransmitted requests: re-answered identically or
+ * dropped, and retrans mode's stored replies.
+ */
+#include <string.h>
+#include "fixture.h"
+#include "cases.h"
+
+void t_retransmission(struct env *e)
+{
+	uint8_t first[1600];
+	size_t flen;
+	struct ps_flow f;
+
+	cache_put(e, "foo", "bar");
+	expect_answer(e, S(GET_FOO), S("$3\r\nbar\r\n"));
+	memcpy(first, out, olen);
+	flen = olen;
+	/* the same request again: the very same reply, mirrors unchanged */
+	e->cseq -= sizeof(GET_FOO) - 1;
+	e->tsval--;
+	len = cli_seg(e, in, S(GET_FOO), TF_PSH | TF_ACK);
+	CHECK_EQ(xdp_run(e, in, len, out, &olen), XDP_TX);
+	CHECK_EQ(olen, flen);
+	/* identical but for the TSval, which follows the clock */
+	CHECK(!memcmp(out, first, OFF_TCP + 16) &&
+	      !memcmp(out + OFF_TCP + 28, first + OFF_TCP + 28, flen - OFF_TCP - 28),
+	      "retransmitted reply differs");
+	CHECK(pkt_csum_ok(out, olen), "retransmitted reply checksum");
+	CHECK_EQ(stat_get(e, PS_ST_RETRANS_REPLIES), 1);
+	CHECK_EQ(flow_get(e, &f), 0);
+	CHECK_EQ(f.consumed, sizeof(GET_FOO) - 1);
+	CHECK_EQ(f.injected, 9);
+	/* if the value changed meanwhile the bytes cannot be reproduced:
+	 * drop rather than hand consumed bytes to the kernel */
+	cache_put(e, "foo", "BAR!");
+	CHECK_EQ(xdp_run(e, in, len, out, &olen), XDP_DROP);
+	CHECK_EQ(stat_get(e, PS_ST_DROPPED), 1);
+	/* naive answers it again as new: injected counted twice */
+	env_set_mode(e, PS_MODE_NAIVE, PS_CFG_FILL);
+	cache_put(e, "foo", "bar");
+	CHECK_EQ(xdp_run(e, in, len, out, &olen), XDP_TX);
+	CHECK_EQ(flow_get(e, &f), 0);
+	CHECK_EQ(f.injected, 18);
+}
+
+/* retrans mode: an injected reply is kept until acked and re-sent, from
+ * its stored bytes, for a retransmitted request that is not the last one
+ * answered and for a duplicate ACK with a SACK block above it */
+void t_retrans_mode(struct env *e)
+{
+	uint8_t reply2[1600], opt[24] = { 1, 1, 8, 10 };
+	uint32_t s1, c2, ss;
+	size_t r2len;
+
+	cache_put(e, "foo", "bar");
+	s1 = e->sseq;
+	expect_answer(e, S(GET_FOO), S("$3\r\nbar\r\n"));   /* reply 1 at s1 */
+	c2 = e->cseq;
+	expect_answer(e, S(GET_FOO), S("$3\r\nbar\r\n"));   /* reply 2 at s1+9 */
+	memcpy(reply2, out, olen);
+	r2len = olen;
+	/* request 3 leaves before reply 2 arrives: it acks reply 1 only */
+	ss = e->sseq;
+	e->sseq = s1 + 9;
+	len = cli_seg(e, in, S(GET_FOO), TF_PSH | TF_ACK);
+	e->sseq = ss;
+	CHECK_EQ(xdp_run(e, in, len, out, &olen), XDP_TX);
+	CHECK_EQ(rd32(out + OFF_TCP + 4), s1 + 18);
+	e->cseq += sizeof(GET_FOO) - 1;
+	e->sseq += 9;
+	CHECK_EQ(stat_get(e, PS_ST_RTX_STORED), 3);
+	cache_put(e, "foo", "BAR!");   /* the stored bytes count, not the cache */
+
+	/* request 2 again (not the last answered: guarded would drop it);
+	 * the same bytes but TSval/TSecr, which follow the clock and the
+	 * client's newest TSval */
+	ss = e->sseq;
+	e->cseq = c2;
+	e->sseq = s1 + 9;
+	len = cli_seg(e, in, S(GET_FOO), TF_PSH | TF_ACK);
+	e->cseq += 2 * (sizeof(GET_FOO) - 1);
+	e->sseq = ss;
+	CHECK_EQ(xdp_run(e, in, len, out, &olen), XDP_TX);
+	CHECK_EQ(olen, r2len);
+	CHECK(olen == r2len && !memcmp(out, reply2, OFF_TCP + 16) &&
+	      !memcmp(out + OFF_TCP + 32, reply2 + OFF_TCP + 32, r2len - OFF_TCP - 32),
+	      "re-sent reply 2 differs from the original");
+	CHECK(pkt_csum_ok(out, olen), "re-sent reply checksum");
+	CHECK_EQ(stat_get(e, PS_ST_RTX_REQ), 1);
+
+	/* reply 2 lost, reply 3 arrived: ACK at s1+9 with SACK [s1+18, s1+27) */
+	{
+		struct pkt_spec sp = { .smac = CLI_MAC, .dmac = SRV_MAC, .saddr = CLI_IP,
+				       .daddr = SRV_IP, .sport = CLI_PORT, .dport = SRV_PORT,
+				       .seq = e->cseq, .ack = s1 + 9, .flags = TF_ACK,
+				       .window = 502, .tcpopt = opt, .tcpopt_len = 24,
+				       .pad_to = 1200 };
+		uint32_t tv = e->tsval++, l = s1 + 18, r = s1 + 27;
+
+		opt[4] = tv >> 24; opt[5] = tv >> 16; opt[6] = tv >> 8; opt[7] = tv;
+		opt[8] = SRV_TSV >> 24; opt[9] = SRV_TSV >> 16; opt[10] = SRV_TSV >> 8;
+		opt[11] = SRV_TSV & 0xff;
+		opt[12] = 1; opt[13] = 1; opt[14] = 5; opt[15] = 10;
+		opt[16] = l >> 24; opt[17] = l >> 16; opt[18] = l >> 8; opt[19] = l;
+		opt[20] = r >> 24; opt[21] = r >> 16; opt[22] = r >> 8; opt[23] = r;
+		len = pkt_build(in, sizeof(in), &sp);
+	}
+	CHECK_EQ(xdp_run(e, in, len, out, &olen), XDP_TX);
+	CHECK(olen == r2len && !memcmp(out, reply2, OFF_TCP + 16) &&
+	      !memcmp(out + OFF_TCP + 32, reply2 + OFF_TCP + 32, r2len - OFF_TCP - 32),
+	      "reply 2 re-sent for the SACK hole differs from the original");
+	CHECK_EQ(stat_get(e, PS_ST_RTX_DUPACK), 1);
+}

@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * test_main.c - the unit tests: fixture packets through ps_xdp and ps_tc
+ * with BPF_PROG_TEST_RUN, checking verdicts, exact output bytes,
+ * checksums, flow state and counters. One table of cases, run in order,
+ * each between fixture_setup and fixture_teardown; prints TAP.
+ */
+#include <stdio.h>
+#include <unistd.h>
+#include "fixture.h"
+#include "cases.h"
+
+int tap_n, tap_fail, tap_case_fail;
+
+void hexdiff(const unsigned char *got, const unsigned char *want, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (got[i] != want[i]) {
+			printf("#   first difference at byte %zu: got %02x want %02x\n",
+			       i, got[i], want[i]);
+			return;
+		}
+}
+
+/* the fixture a case starts from: the fixture flow set up with or without
+ * timestamps, or the object only loaded */
+#define TS(m)     { .mode = PS_MODE_##m, .ts = true }
+#define NOTS(m)   { .mode = PS_MODE_##m, .ts = false }
+#define LOADED(m) { .mode = PS_MODE_##m, .no_flow = true }
+
+static const struct tcase {
+	const char *name;
+	void (*fn)(struct env *e);
+	struct fixture fx;
+} tests[] = {
+	{ "SYN opens a flow, SYN-ACK learns the server side", t_syn_synack, LOADED(GUARDED) },
+	{ "guarded: GET hit answered with exact bytes (timestamps)", t_hit, TS(GUARDED) },
+	{ "guarded: GET hit answered with exact bytes (no timestamps)", t_hit, NOTS(GUARDED) },
+	{ "naive: GET hit answered with exact bytes", t_hit, TS(NAIVE) },
+	{ "pipelined GETs answered in one reply; one miss passes all", t_pipelined, TS(GUARDED) },
+	{ "GET mixed with another command is passed", t_mixed_segment, TS(GUARDED) },
+	{ "miss passed translated, reply translated back, history", t_translation, TS(GUARDED) },
+	{ "SET/DEL/INCR invalidate, a missed GET's reply fills", t_set_invalidates, TS(GUARDED) },
+	{ "fill from TC, then answered", t_fill_then_hit, TS(GUARDED) },
+	{ "fill skipped when the key's epoch moved", t_fill_skipped_after_write, TS(GUARDED) },
+	{ "keys given a TTL are never filled", t_ttl_not_filled, TS(GUARDED) },
+	{ "non-Redis TCP, UDP, IPv6, ARP pass untouched", t_not_ours, TS(GUARDED) },
+	{ "malformed headers pass untouched, state unchanged", t_malformed, TS(GUARDED) },
+	{ "fragments untouched, IP options never answered", t_fragments_and_ipopts, NOTS(GUARDED) },
+	{ "mode off passes everything untouched", t_mode_off, TS(GUARDED) },
+	{ "guarded: out of order dropped, split GET passed", t_ooo_and_split, TS(GUARDED) },
+	{ "guarded: pending reply blocks a hit (naive answers)", t_pending, TS(GUARDED) },
+	{ "retransmitted GET re-answered identically, or dropped", t_retransmission, TS(GUARDED) },
+	{ "guarded + require_sock: no tcp_sock, no answer", t_require_sock, TS(GUARDED) },
+	{ "MULTI/EXEC/SELECT", t_select_multi, TS(GUARDED) },
+	{ "client SACK blocks translated", t_sack_translation, NOTS(GUARDED) },
+	{ "FIN/ACK and RST free the flow", t_close, TS(GUARDED) },
+	{ "AUTH required: only flows whose AUTH succeeded are answered", t_auth, TS(GUARDED) },
+	{ "Redis's command table decides read/write/flush, not for specials", t_cmdtable,
+	  TS(GUARDED) },
+	{ "flow map full: no eviction of a translated flow, new flow untouched", t_flows_full,
+	  TS(GUARDED) },
+	{ "retrans: stored reply re-sent for an older request and a SACK hole", t_retrans_mode,
+	  TS(RETRANS) },
+	{ "guarded: a kernel retransmission acks only up to an answered GET until its reply is acked",
+	  t_ack_hold, TS(GUARDED) },
+};
+
+int main(void)
+{
+	size_t n = sizeof(tests) / sizeof(tests[0]);
+	struct env e;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (geteuid() != 0) {
+		printf("1..0 # SKIP BPF_PROG_TEST_RUN needs root\n");
+		return 1;
+	}
+	printf("1..%zu\n", n);
+	for (size_t i = 0; i < n; i++) {
+		tap_case_fail = 0;
+		if (!fixture_setup(&e, &tests[i].fx))
+			tests[i].fn(&e);
+		fixture_teardown(&e);
+		tap_n++;
+		if (tap_case_fail) {
+			tap_fail++;
+			printf("not ok %d - %s\n", tap_n, tests[i].name);
+		} else {
+			printf("ok %d - %s\n", tap_n, tests[i].name);
+		}
+	}
+	printf("%d passed, %d failed\n", tap_n - tap_fail, tap_fail);
+	return tap_fail ? 1 : 0;
+}
