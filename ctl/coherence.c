@@ -49,60 +49,58 @@ static void disconnect(struct coh *c)
 	c->sub = c->ctl = NULL;
 }
 
+/* keyevent ('E') for every class ('A' includes expired, evicted) */
+static int enable_keyevents(struct coh *c, bool announce)
+{
+	redisReply *r;
+	const char *cur;
+	int ret = -1;
+
+	r = ps_redis_reply(c->ctl, "CONFIG GET",
+			   redisCommand(c->ctl, "CONFIG GET notify-keyspace-events"), 0);
+	if (!r)
+		goto cleanup;
+	cur = r->type == REDIS_REPLY_ARRAY && r->elements == 2 ? r->element[1]->str : "";
+	if (!strchr(cur, 'E') || !strchr(cur, 'A')) {
+		if (ps_redis_ok(c->ctl, "CONFIG SET notify-keyspace-events",
+				redisCommand(c->ctl, "CONFIG SET notify-keyspace-events KEA")))
+			goto cleanup;
+		if (announce)
+			printf("enabled notify-keyspace-events KEA (was \"%s\")\n", cur);
+	}
+	ret = 0;
+cleanup:
+	if (r)
+		freeReplyObject(r);
+	return ret;
+}
+
 /* Both connections up and subscribed; 0 on success. */
 static int subscribe(struct coh *c, bool announce)
 {
-	redisReply *r;
-	long long id;
+	redisReply *r = NULL;
+	int ret = -1;
 
 	c->sub = connect_one(c);
 	c->ctl = c->sub ? connect_one(c) : NULL;
-	if (!c->ctl)
-		goto fail;
-	r = ps_redis_reply(c->ctl, "CONFIG GET", redisCommand(c->ctl, "CONFIG GET notify-keyspace-events"), 0);
-	if (!r)
-		goto fail;
-	{
-		const char *cur = r->type == REDIS_REPLY_ARRAY && r->elements == 2 ?
-				  r->element[1]->str : "";
-
-		/* keyevent ('E') for every class ('A' includes expired, evicted) */
-		if (!strchr(cur, 'E') || !strchr(cur, 'A')) {
-			redisReply *s = ps_redis_reply(c->ctl, "CONFIG SET notify-keyspace-events",
-					       redisCommand(c->ctl, "CONFIG SET notify-keyspace-events KEA"), 0);
-
-			if (!s) {
-				freeReplyObject(r);
-				goto fail;
-			}
-			if (announce)
-				printf("enabled notify-keyspace-events KEA (was \"%s\")\n", cur);
-			freeReplyObject(s);
-		}
+	if (!c->ctl || enable_keyevents(c, announce))
+		goto cleanup;
+	r = ps_redis_reply(c->sub, "CLIENT ID", redisCommand(c->sub, "CLIENT ID"),
+			   REDIS_REPLY_INTEGER);
+	if (!r ||
+	    ps_redis_ok(c->sub, "PSUBSCRIBE",
+			redisCommand(c->sub, "PSUBSCRIBE __keyevent@%u__:*", c->db)) ||
+	    ps_redis_ok(c->sub, "SUBSCRIBE", redisCommand(c->sub, "SUBSCRIBE " TRACK_CHANNEL)) ||
+	    ps_redis_ok(c->ctl, "CLIENT TRACKING",
+			redisCommand(c->ctl, "CLIENT TRACKING on REDIRECT %lld BCAST", r->integer)))
+		goto cleanup;
+	ret = 0;
+cleanup:
+	if (r)
 		freeReplyObject(r);
-	}
-	r = ps_redis_reply(c->sub, "CLIENT ID", redisCommand(c->sub, "CLIENT ID"), 0);
-	if (!r)
-		goto fail;
-	id = r->integer;
-	freeReplyObject(r);
-	r = ps_redis_reply(c->sub, "PSUBSCRIBE", redisCommand(c->sub, "PSUBSCRIBE __keyevent@%u__:*", c->db), 0);
-	if (!r)
-		goto fail;
-	freeReplyObject(r);
-	r = ps_redis_reply(c->sub, "SUBSCRIBE", redisCommand(c->sub, "SUBSCRIBE " TRACK_CHANNEL), 0);
-	if (!r)
-		goto fail;
-	freeReplyObject(r);
-	r = ps_redis_reply(c->ctl, "CLIENT TRACKING",
-		   redisCommand(c->ctl, "CLIENT TRACKING on REDIRECT %lld BCAST", id), 0);
-	if (!r)
-		goto fail;
-	freeReplyObject(r);
-	return 0;
-fail:
-	disconnect(c);
-	return -1;
+	if (ret)
+		disconnect(c);
+	return ret;
 }
 
 /* Flush the cache; fill on or off. */

@@ -8,23 +8,18 @@ redisContext *ps_redis_connect(const char *host, __u32 port, int secs,
 {
 	struct timeval tv = { secs, 0 };
 	redisContext *rc = redisConnectWithTimeout(host, (int)port, tv);
-	redisReply *r;
 
 	if (!rc || rc->err) {
 		if (!quiet)
 			ps_err("cannot connect to %s:%u: %s", host, port,
 			       rc ? rc->errstr : "out of memory");
-		goto fail;
+		goto cleanup;
 	}
 	redisSetTimeout(rc, tv);
-	if (password) {
-		r = ps_redis_reply(rc, "AUTH", redisCommand(rc, "AUTH %s", password), 0);
-		if (!r)
-			goto fail;
-		freeReplyObject(r);
-	}
+	if (password && ps_redis_ok(rc, "AUTH", redisCommand(rc, "AUTH %s", password)))
+		goto cleanup;
 	return rc;
-fail:
+cleanup:
 	if (rc)
 		redisFree(rc);
 	return NULL;
@@ -39,4 +34,13 @@ redisReply *ps_redis_reply(redisContext *rc, const char *what, redisReply *r, in
 	if (r)
 		freeReplyObject(r);
 	return NULL;
+}
+
+int ps_redis_ok(redisContext *rc, const char *what, redisReply *r)
+{
+	r = ps_redis_reply(rc, what, r, 0);
+	if (!r)
+		return -1;
+	freeReplyObject(r);
+	return 0;
 }

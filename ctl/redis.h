@@ -15,5 +15,7 @@ redisContext *ps_redis_connect(const char *host, __u32 port, int secs,
 /* r if it is a reply of `type` (0: any but an error); else it is freed
  * and NULL returned after "WHAT failed: why" */
 redisReply *ps_redis_reply(redisContext *rc, const char *what, redisReply *r, int type);
+/* 0 if r is no error (it is freed either way), else -1 after the message */
+int ps_redis_ok(redisContext *rc, const char *what, redisReply *r);
 
 #endif
