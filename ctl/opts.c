@@ -13,6 +13,8 @@
 #define HELP_COL 24      /* where option help starts in --help */
 #define WRAP_COL 78      /* usage lines are wrapped before it */
 #define MAX_OPTS 32      /* options of one command, the shared ones included */
+#define DEV_MAX (IF_NAMESIZE - 1)
+#define NETNS_MAX (sizeof(((struct ps_target *)0)->netns) - 1)
 
 struct parsed {
 	bool help;
@@ -27,18 +29,18 @@ static const struct ps_opt help_opts[] = {
 /* --dev/--netns: for attach they name the new attachment ... */
 static const struct ps_opt new_target_opts[] = {
 	PS_OPT("dev", 'd', PS_OPT_STR, "IF", struct ps_call, dev,
-	       "interface facing the clients", .max = IF_NAMESIZE - 1, .required = true),
+	       "interface facing the clients", .max = DEV_MAX, .required = true),
 	PS_OPT("netns", 'n', PS_OPT_STR, "NS", struct ps_call, netns,
-	       "named network namespace of IF (ip netns)", .max = sizeof(((struct ps_target *)0)->netns) - 1),
+	       "named network namespace of IF (ip netns)", .max = NETNS_MAX),
 	{}
 };
 
 /* ... for the other commands they choose among the existing ones */
 static const struct ps_opt target_opts[] = {
 	PS_OPT("dev", 'd', PS_OPT_STR, "IF", struct ps_call, dev,
-	       "the attachment on IF (default: the only one)", .max = IF_NAMESIZE - 1),
+	       "the attachment on IF (default: the only one)", .max = DEV_MAX),
 	PS_OPT("netns", 'n', PS_OPT_STR, "NS", struct ps_call, netns,
-	       "the attachment in network namespace NS", .max = sizeof(((struct ps_target *)0)->netns) - 1),
+	       "the attachment in network namespace NS", .max = NETNS_MAX),
 	{}
 };
 
