@@ -224,6 +224,7 @@ static int attach_run(struct ps_call *c, void *opts)
 	ret = 0;
 
 cleanup:
+	/* undo what was done; what stays behind is said (nothing records it) */
 	if (ret) {
 		if (made_dir)
 			ps_unpin_all(t);
@@ -231,14 +232,21 @@ cleanup:
 			tco.prog_fd = 0;
 			tco.prog_id = 0;
 			tco.flags = 0;
-			bpf_tc_detach(&hook, &tco);
+			err = bpf_tc_detach(&hook, &tco);
+			if (err)
+				ps_err("left TC egress attached on %s: %s", t->dev, strerror(-err));
 		}
 		if (created) {
 			hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
-			bpf_tc_hook_destroy(&hook);
+			err = bpf_tc_hook_destroy(&hook);
+			if (err)
+				ps_err("left clsact on %s: %s", t->dev, strerror(-err));
 		}
-		if (xdp_on)
-			bpf_xdp_detach(ifindex, xdp_flags, NULL);
+		if (xdp_on) {
+			err = bpf_xdp_detach(ifindex, xdp_flags, NULL);
+			if (err)
+				ps_err("left XDP attached on %s: %s", t->dev, strerror(-err));
+		}
 	}
 	prestack_bpf__destroy(skel);
 	return ret;

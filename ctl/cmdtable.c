@@ -17,6 +17,7 @@
  * Quirk: PFCOUNT is flagged readonly but rewrites the HyperLogLog's cached
  * cardinality in the value's bytes, so a GET after it differs: a write.
  */
+#include <errno.h>
 #include <string.h>
 #include <strings.h>
 #include <bpf/bpf.h>
@@ -105,6 +106,8 @@ int ps_cmdtable_load(int map_fd, __u32 port, const char *password,
 			continue;
 		}
 		if (bpf_map_update_elem(map_fd, &k, &cls, BPF_ANY)) {
+			ps_err("cannot store command %s in ps_cmds: %s",
+			       e->element[0]->str, strerror(errno));
 			n->skipped++;
 			continue;
 		}
