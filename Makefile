@@ -35,11 +35,11 @@ UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_OBJS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%.o,$(UNIT_SRCS))
 UNIT_HDRS := $(wildcard tests/unit/*.h)
 
-.PHONY: all deps test test-unit test-live demo clean help fuzz
+.PHONY: all deps test test-unit test-live demo clean help fuzz install uninstall
 .DELETE_ON_ERROR:
 .SECONDARY: $(SKELS) $(BPF_OBJS) $(BUILD)/vmlinux.h
 
-all: $(BUILD)/prestack $(BPF_OBJS) $(BUILD)/test_prog $(BUILD)/pktcost $(BUILD)/fuzz/fuzz_parsers \
+all: $(BUILD)/prestack $(BUILD)/prestack.8 $(BPF_OBJS) $(BUILD)/test_prog $(BUILD)/pktcost $(BUILD)/fuzz/fuzz_parsers \
      $(BUILD)/mbx
 
 help:
@@ -49,6 +49,8 @@ help:
 	@echo "sudo make demo  testbed up, attach, warm, real GETs answered at XDP, teardown"
 	@echo "sudo make failures  live fault scenarios (middlebox) x modes -> results/failures-live.csv"
 	@echo "make fuzz       libFuzzer on the RESP and TCP option parsers (FUZZ_TIME=300 s)"
+	@echo "make install    prestack, prestack(8), the BPF object under \$$(DESTDIR)\$$(PREFIX) (/usr/local)"
+	@echo "make uninstall  remove what make install put there"
 	@echo "make clean      remove $(BUILD)/"
 
 deps:
@@ -76,6 +78,11 @@ $(BUILD)/ctl/%.o: ctl/%.c $(CTL_HDRS) xdp/prestack.h $(SKELS) | $(BUILD)/ctl
 $(BUILD)/prestack: $(CTL_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lhiredis -lpcap
+
+# the man page, generated from the tool's own tables of commands and options
+$(BUILD)/prestack.8: $(BUILD)/prestack
+	$(call msg,MAN,$@)
+	$(Q)$< --man > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/unit/%.o: tests/unit/%.c $(UNIT_HDRS) xdp/prestack.h $(SKELS) | $(BUILD)/unit
 	$(call msg,CC,$@)
@@ -116,6 +123,27 @@ demo: deps all
 
 clean:
 	$(Q)rm -rf $(BUILD)
+
+# ---- install, as a distribution package would: PREFIX and DESTDIR honoured
+PREFIX  ?= /usr/local
+SBINDIR := $(PREFIX)/sbin
+PSLIBDIR := $(PREFIX)/lib/prestack
+MAN8DIR := $(PREFIX)/share/man/man8
+
+# The BPF programs are embedded in the tool as a skeleton (bpftool gen
+# skeleton): nothing is loaded from $(PSLIBDIR) at run time. prestack.bpf.o
+# is installed there anyway, for inspection (bpftool btf dump, llvm-objdump).
+install: $(BUILD)/prestack $(BUILD)/prestack.8 $(BUILD)/prestack.bpf.o
+	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)install -D -m 0755 $(BUILD)/prestack $(DESTDIR)$(SBINDIR)/prestack
+	$(Q)install -D -m 0644 $(BUILD)/prestack.bpf.o $(DESTDIR)$(PSLIBDIR)/prestack.bpf.o
+	$(Q)install -D -m 0644 $(BUILD)/prestack.8 $(DESTDIR)$(MAN8DIR)/prestack.8
+
+uninstall:
+	$(call msg,UNINSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)rm -f $(DESTDIR)$(SBINDIR)/prestack $(DESTDIR)$(MAN8DIR)/prestack.8 \
+		$(DESTDIR)$(PSLIBDIR)/prestack.bpf.o
+	$(Q)if [ -d $(DESTDIR)$(PSLIBDIR) ]; then rmdir $(DESTDIR)$(PSLIBDIR); fi
 
 # the pcap suite: every pcaps/<scenario>.py writes <scenario>.pcap + .json
 PCAP_GENS := $(filter-out pcaps/lib.py,$(wildcard pcaps/*.py))

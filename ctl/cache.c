@@ -1,100 +1,127 @@
 // SPDX-License-Identifier: GPL-2.0
 /* cache.c - cache set|get|del|flush|list|warm. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 #include <bpf/bpf.h>
-#include <hiredis/hiredis.h>
-#include "common.h"
 #include "cachefmt.h"
+#include "opts.h"
+#include "redis.h"
 
-struct cache_maps {
-	int cache, epochs, config;
+struct cache_opts {
+	struct ps_hostport redis;
+	const char *match, *password;
+	__u32 max;
+	bool json;
+	const struct cache_sub *sub;  /* the subcommand, found by cache_check */
 };
 
-static void cache_usage(FILE *f)
-{
-	fprintf(f,
-		"usage: prestack cache set KEY VALUE | get KEY | del KEY | flush | list [--json]\n"
-		"                      | warm --redis HOST:PORT [--match PATTERN] [--max N] [--password P]\n"
-		"       each also takes [--dev IF] [--netns NS]\n"
-		"\n"
-		"Keys are 1..%d bytes, values 0..%d bytes. set and del move the key's\n"
-		"invalidation epoch (a fill in flight for it is dropped); flush bumps the\n"
-		"cache generation. warm copies string keys without a TTL from Redis\n"
-		"(connecting from inside --netns).\n", PS_KEY_MAX, PS_VAL_MAX);
-}
-
-static int open_maps(const struct ps_target *t, struct cache_maps *m)
-{
-	m->cache = ps_pin_open(t, "ps_cache", sizeof(struct ps_cache_val));
-	m->epochs = ps_pin_open(t, "ps_epochs", sizeof(__u32));
-	m->config = ps_pin_open(t, "ps_config", sizeof(struct ps_config));
-	return m->cache < 0 || m->epochs < 0 || m->config < 0 ? -1 : 0;
-}
-
-static __u32 cache_gen(const struct cache_maps *m)
-{
-	struct ps_config c = {};
-	__u32 zero = 0;
-
-	bpf_map_lookup_elem(m->config, &zero, &c);
-	return c.cache_gen;
-}
-
-static int cache_put(const struct cache_maps *m, const void *key, size_t klen,
+/* a key or value of the command line into an entry of the current
+ * generation; the key's epoch moves first; -1 after a message */
+static int cache_put(const struct ps_maps *m, const void *key, size_t klen,
 		     const void *val, size_t vlen)
 {
+	struct ps_config cfg;
 	struct ps_cache_val v;
 	struct ps_cache_key k;
 
-	if (ps_cache_key_build(&k, key, klen) ||
-	    ps_cache_val_build(&v, val, vlen, cache_gen(m), PS_FILL_USER))
+	if (ps_cache_key_build(&k, key, klen) || ps_config_read(m, &cfg) ||
+	    ps_cache_val_build(&v, val, vlen, cfg.cache_gen, PS_FILL_USER))
 		return -1;
-	ps_epoch_bump(m->epochs, &k);
-	return bpf_map_update_elem(m->cache, &k, &v, BPF_ANY);
-}
-
-/* flush: bump the generation (entries of an older one miss) and drop all */
-static int cache_flush(const struct cache_maps *m)
-{
-	struct ps_cache_key k;
-	struct ps_config c;
-	long n = 0;
-
-	if (ps_config_update(m->config, -1, 0, 0, &c))
+	if (ps_epoch_bump(m->epochs, &k) || bpf_map_update_elem(m->cache, &k, &v, BPF_ANY)) {
+		ps_err("cannot insert '%.*s': %s", (int)klen, (const char *)key, strerror(errno));
 		return -1;
-	while (bpf_map_get_next_key(m->cache, NULL, &k) == 0) {
-		bpf_map_delete_elem(m->cache, &k);
-		n++;
 	}
-	printf("flushed %ld entries (generation %u)\n", n, c.cache_gen);
 	return 0;
 }
 
-static int cache_list(const struct cache_maps *m, bool json)
+static int cache_set(struct ps_call *c, const struct cache_opts *o)
+{
+	(void)o;
+	return cache_put(&c->maps, c->argv[1], strlen(c->argv[1]), c->argv[2],
+			 strlen(c->argv[2])) ? 1 : 0;
+}
+
+static int cache_get(struct ps_call *c, const struct cache_opts *o)
+{
+	struct ps_cache_key k;
+	struct ps_cache_val v;
+	struct ps_config cfg;
+
+	(void)o;
+	if (ps_config_read(&c->maps, &cfg))
+		return 1;
+	ps_cache_key_build(&k, c->argv[1], strlen(c->argv[1]));
+	if (bpf_map_lookup_elem(c->maps.cache, &k, &v) || v.gen != cfg.cache_gen ||
+	    v.reply_len < v.val_len + 4 || v.reply_len > PS_REPLY_MAX) {
+		ps_err("%s: not cached", c->argv[1]);
+		return 1;
+	}
+	/* the value sits between "$<n>\r\n" and the final "\r\n" */
+	fwrite(v.reply + (v.reply_len - v.val_len - 2), 1, v.val_len, stdout);
+	putchar('\n');
+	return 0;
+}
+
+static int cache_del(struct ps_call *c, const struct cache_opts *o)
+{
+	struct ps_cache_key k;
+	int r;
+
+	(void)o;
+	ps_cache_key_build(&k, c->argv[1], strlen(c->argv[1]));
+	r = ps_invalidate_key(c->maps.cache, c->maps.epochs, &k);
+	if (r < 0)
+		ps_err("%s: cannot move its epoch: %s", c->argv[1], strerror(errno));
+	else if (r)
+		ps_err("%s: not cached", c->argv[1]);
+	return r ? 1 : 0;
+}
+
+/* flush: bump the generation (entries of an older one miss) and drop all */
+static int cache_flush(struct ps_call *c, const struct cache_opts *o)
+{
+	struct ps_config cfg;
+	long n;
+
+	(void)o;
+	if (ps_config_update(c->maps.config, -1, 0, 0, &cfg)) {
+		ps_err("cannot bump the cache generation: %s", strerror(errno));
+		return 1;
+	}
+	n = ps_map_clear(c->maps.cache, sizeof(struct ps_cache_key));
+	if (n < 0) {
+		ps_err("generation %u is new, but the old entries could not be deleted: %s",
+		       cfg.cache_gen, strerror(errno));
+		return 1;
+	}
+	printf("flushed %ld entries (generation %u)\n", n, cfg.cache_gen);
+	return 0;
+}
+
+static int cache_list(struct ps_call *c, const struct cache_opts *o)
 {
 	struct ps_cache_key k, next, *prev = NULL;
 	struct ps_cache_val v;
+	struct ps_config cfg;
 	struct timespec now;
-	__u32 gen = cache_gen(m);
 	int n = 0;
 
+	if (ps_config_read(&c->maps, &cfg))
+		return 1;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (json)
+	if (o->json)
 		printf("[");
-	while (bpf_map_get_next_key(m->cache, prev, &next) == 0) {
+	while (bpf_map_get_next_key(c->maps.cache, prev, &next) == 0) {
 		double age;
 
 		k = next;
 		prev = &k;
-		if (bpf_map_lookup_elem(m->cache, &k, &v) || v.gen != gen)
+		if (bpf_map_lookup_elem(c->maps.cache, &k, &v) || v.gen != cfg.cache_gen)
 			continue;
 		age = ((double)now.tv_sec * 1e9 + (double)now.tv_nsec - (double)v.filled_ns) / 1e9;
-		if (json) {
+		if (o->json) {
 			printf("%s{\"key\":", n ? "," : "");
 			ps_json_str(stdout, k.data, k.len);
 			printf(",\"len\":%u,\"source\":\"%s\",\"age_s\":%.3f}", v.val_len,
@@ -105,69 +132,37 @@ static int cache_list(const struct cache_maps *m, bool json)
 		}
 		n++;
 	}
-	if (json)
+	if (o->json)
 		printf("]\n");
 	else
 		printf("%d entries\n", n);
 	return 0;
 }
 
-static int parse_hostport(const char *s, char *host, size_t hn, int *port)
-{
-	const char *c = strrchr(s, ':');
-	__u32 p;
-
-	if (!c || c == s || (size_t)(c - s) >= hn || ps_parse_u32(c + 1, 1, 65535, &p))
-		return -1;
-	memcpy(host, s, (size_t)(c - s));
-	host[c - s] = 0;
-	*port = (int)p;
-	return 0;
-}
-
-static int cache_warm(const struct cache_maps *m, const char *redis,
-		      const char *match, __u32 max, const char *password)
+static int cache_warm(struct ps_call *c, const struct cache_opts *o)
 {
 	long loaded = 0, big = 0, ttl = 0, notstr = 0;
-	char host[256], cursor[32] = "0";
-	struct timeval tv = { 5, 0 };
-	redisContext *rc;
-	int port, ret = 1;
+	redisContext *rc = NULL;
+	redisReply *r = NULL;
+	char cursor[32] = "0";
+	int ret = 1;
 
-	if (parse_hostport(redis, host, sizeof(host), &port)) {
-		fprintf(stderr, "prestack cache warm: bad --redis '%s' (HOST:PORT)\n", redis);
-		return EXIT_USAGE;
-	}
-	rc = redisConnectWithTimeout(host, port, tv);
-	if (!rc || rc->err) {
-		fprintf(stderr, "prestack cache warm: cannot connect to %s: %s\n", redis,
-			rc ? rc->errstr : "out of memory");
-		goto out;
-	}
-	redisSetTimeout(rc, tv);
-	if (password) {
-		redisReply *a = redisCommand(rc, "AUTH %s", password);
-
-		if (!a || a->type == REDIS_REPLY_ERROR) {
-			fprintf(stderr, "prestack cache warm: AUTH failed: %s\n", a ? a->str : rc->errstr);
-			if (a)
-				freeReplyObject(a);
-			goto out;
-		}
-		freeReplyObject(a);
-	}
+	if (ps_netns_enter(c->t.netns))
+		goto cleanup;
+	rc = ps_redis_connect(o->redis.host, o->redis.port, 5, o->password, false);
+	if (!rc)
+		goto cleanup;
 	do {
-		redisReply *r = redisCommand(rc, "SCAN %s MATCH %s COUNT 1000", cursor, match);
-
-		if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
-			fprintf(stderr, "prestack cache warm: SCAN failed: %s\n",
-				r && r->type == REDIS_REPLY_ERROR ? r->str : rc->errstr);
-			if (r)
-				freeReplyObject(r);
-			goto out;
+		r = ps_redis_reply(rc, "SCAN", redisCommand(rc, "SCAN %s MATCH %s COUNT 1000", cursor,
+						      o->match), REDIS_REPLY_ARRAY);
+		if (!r)
+			goto cleanup;
+		if (r->elements != 2) {
+			ps_err("SCAN failed: %zu elements in its reply", r->elements);
+			goto cleanup;
 		}
 		snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
-		for (size_t i = 0; i < r->element[1]->elements && loaded < max; i++) {
+		for (size_t i = 0; i < r->element[1]->elements && loaded < o->max; i++) {
 			redisReply *kr = r->element[1]->element[i], *t, *v;
 
 			if (kr->len == 0 || kr->len > PS_KEY_MAX) {
@@ -184,177 +179,121 @@ static int cache_warm(const struct cache_maps *m, const char *redis,
 			}
 			freeReplyObject(t);
 			v = redisCommand(rc, "GET %b", kr->str, kr->len);
-			if (!v || v->type != REDIS_REPLY_STRING) {
+			if (!v || v->type != REDIS_REPLY_STRING)
 				notstr++;
-			} else if (v->len > PS_VAL_MAX) {
+			else if (v->len > PS_VAL_MAX)
 				big++;
-			} else if (cache_put(m, kr->str, kr->len, v->str, v->len)) {
-				fprintf(stderr, "prestack cache warm: insert failed: %s\n", strerror(errno));
-			} else {
+			else if (!cache_put(&c->maps, kr->str, kr->len, v->str, v->len))
 				loaded++;
-			}
 			if (v)
 				freeReplyObject(v);
 		}
 		freeReplyObject(r);
-	} while (strcmp(cursor, "0") && loaded < max);
+		r = NULL;
+	} while (strcmp(cursor, "0") && loaded < o->max);
 	printf("warmed %ld keys from %s (skipped: %ld over the size limits, %ld with a TTL, %ld not strings)\n",
-	       loaded, redis, big, ttl, notstr);
+	       loaded, o->redis.text, big, ttl, notstr);
 	ret = 0;
-out:
+cleanup:
+	if (r)
+		freeReplyObject(r);
 	if (rc)
 		redisFree(rc);
 	return ret;
 }
 
-int cmd_cache(int argc, char **argv)
+struct cache_sub {
+	const char *name;
+	int nargs;              /* words, the subcommand's included */
+	bool key, value;        /* argv[1] is a key, argv[2] a value */
+	int (*run)(struct ps_call *c, const struct cache_opts *o);
+};
+
+static const struct cache_sub cache_subs[] = {
+	{ "set", 3, true, true, cache_set },
+	{ "get", 2, true, false, cache_get },
+	{ "del", 2, true, false, cache_del },
+	{ "flush", 1, false, false, cache_flush },
+	{ "list", 1, false, false, cache_list },
+	{ "warm", 1, false, false, cache_warm },
+};
+
+static int cache_check(const struct ps_call *c, void *opts)
 {
-	static const struct option opts[] = {
-		PS_TARGET_OPTS,
-		{ "redis", required_argument, NULL, 'r' },
-		{ "match", required_argument, NULL, 'M' },
-		{ "max", required_argument, NULL, 'x' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "password", required_argument, NULL, 'P' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
-	const char *dev = NULL, *netns = NULL, *redis = NULL, *match = "*", *sub;
-	const char *password = NULL;
-	__u32 max = PS_CACHE_ENTRIES;
-	struct cache_maps m;
-	struct ps_target t;
-	bool json = false;
-	int c, nargs;
-	char **args;
+	struct cache_opts *o = opts;
+	const struct cache_sub *s = NULL;
 
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "+d:n:r:M:x:P:jh", opts, NULL)) != -1 ||
-	       optind < argc) {
-		if (c == -1) {
-			/* a positional word: skip it and keep parsing options
-			 * after it (cache set KEY VALUE --dev X) */
-			optind++;
-			continue;
-		}
-		switch (c) {
-		case 'd': dev = optarg; break;
-		case 'n': netns = optarg; break;
-		case 'r': redis = optarg; break;
-		case 'M': match = optarg; break;
-		case 'x':
-			if (ps_parse_u32(optarg, 1, PS_CACHE_ENTRIES, &max)) {
-				fprintf(stderr, "prestack cache: bad --max '%s'\n", optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'j': json = true; break;
-		case 'P': password = optarg; break;
-		case 'h': cache_usage(stdout); return 0;
-		default: cache_usage(stderr); return EXIT_USAGE;
-		}
+	for (size_t i = 0; i < sizeof(cache_subs) / sizeof(cache_subs[0]); i++)
+		if (!strcmp(c->argv[0], cache_subs[i].name))
+			s = &cache_subs[i];
+	if (!s) {
+		ps_err("unknown subcommand '%s'", c->argv[0]);
+		return -1;
 	}
-	/* positional words, in order, wherever they stood */
-	args = calloc((size_t)argc, sizeof(*args));
-	if (!args)
-		return 1;
-	nargs = 0;
-	for (int i = 1; i < argc; i++) {
-		if (argv[i][0] == '-' && argv[i][1]) {
-			const char *o = argv[i] + (argv[i][1] == '-' ? 2 : 1);
-
-			if (!strchr(o, '=') && (!strcmp(o, "dev") || !strcmp(o, "netns") ||
-			    !strcmp(o, "redis") || !strcmp(o, "match") || !strcmp(o, "max") ||
-			    !strcmp(o, "password") || !strcmp(o, "P") ||
-			    !strcmp(o, "d") || !strcmp(o, "n") || !strcmp(o, "r") ||
-			    !strcmp(o, "M") || !strcmp(o, "x")))
-				i++; /* its value */
-			continue;
-		}
-		args[nargs++] = argv[i];
+	if (c->argc != s->nargs) {
+		ps_err("%s: wrong number of arguments", s->name);
+		return -1;
 	}
-	if (!nargs) {
-		cache_usage(stderr);
-		free(args);
-		return EXIT_USAGE;
+	if ((s->key && (!*c->argv[1] || strlen(c->argv[1]) > PS_KEY_MAX)) ||
+	    (s->value && strlen(c->argv[2]) > PS_VAL_MAX)) {
+		if (s->value)
+			ps_err("%s: key must be 1..%d bytes, value 0..%d bytes", s->name,
+			       PS_KEY_MAX, PS_VAL_MAX);
+		else
+			ps_err("%s: key must be 1..%d bytes", s->name, PS_KEY_MAX);
+		return -1;
 	}
-	sub = args[0];
-#define NEED(n) do { if (nargs != (n)) { \
-		fprintf(stderr, "prestack cache %s: wrong number of arguments\n", sub); \
-		cache_usage(stderr); free(args); return EXIT_USAGE; } } while (0)
-	if (!strcmp(sub, "set")) {
-		NEED(3);
-		if (!*args[1] || strlen(args[1]) > PS_KEY_MAX ||
-		    strlen(args[2]) > PS_VAL_MAX) {
-			fprintf(stderr, "prestack cache set: key must be 1..%d bytes, value 0..%d bytes\n",
-				PS_KEY_MAX, PS_VAL_MAX);
-			free(args);
-			return EXIT_USAGE;
-		}
-	} else if (!strcmp(sub, "get") || !strcmp(sub, "del")) {
-		NEED(2);
-		if (!*args[1] || strlen(args[1]) > PS_KEY_MAX) {
-			fprintf(stderr, "prestack cache %s: key must be 1..%d bytes\n", sub, PS_KEY_MAX);
-			free(args);
-			return EXIT_USAGE;
-		}
-	} else if (!strcmp(sub, "flush") || !strcmp(sub, "list")) {
-		NEED(1);
-	} else if (!strcmp(sub, "warm")) {
-		NEED(1);
-		if (!redis) {
-			fprintf(stderr, "prestack cache warm: --redis HOST:PORT is required\n");
-			free(args);
-			return EXIT_USAGE;
-		}
-	} else {
-		fprintf(stderr, "prestack cache: unknown subcommand '%s'\n", sub);
-		cache_usage(stderr);
-		free(args);
-		return EXIT_USAGE;
+	if (s->run == cache_warm && !o->redis.text) {
+		ps_err("warm: --redis HOST:PORT is required");
+		return -1;
 	}
-
-	c = 1;
-	if (ps_target_find(&t, netns, dev) || open_maps(&t, &m))
-		goto out;
-	if (!strcmp(sub, "set")) {
-		if (cache_put(&m, args[1], strlen(args[1]), args[2], strlen(args[2]))) {
-			fprintf(stderr, "prestack cache set: %s\n", strerror(errno));
-			goto out;
-		}
-		c = 0;
-	} else if (!strcmp(sub, "get") || !strcmp(sub, "del")) {
-		struct ps_cache_key k;
-		struct ps_cache_val v;
-
-		ps_cache_key_build(&k, args[1], strlen(args[1]));
-		if (!strcmp(sub, "del")) {
-			if (ps_invalidate_key(m.cache, m.epochs, &k)) {
-				fprintf(stderr, "prestack cache del: %s: not cached\n", args[1]);
-				goto out;
-			}
-			c = 0;
-			goto out;
-		}
-		if (bpf_map_lookup_elem(m.cache, &k, &v) || v.gen != cache_gen(&m) ||
-		    v.reply_len < v.val_len + 4 || v.reply_len > PS_REPLY_MAX) {
-			fprintf(stderr, "prestack cache get: %s: not cached\n", args[1]);
-			goto out;
-		}
-		/* the value sits between "$<n>\r\n" and the final "\r\n" */
-		fwrite(v.reply + (v.reply_len - v.val_len - 2), 1, v.val_len, stdout);
-		putchar('\n');
-		c = 0;
-	} else if (!strcmp(sub, "flush")) {
-		c = cache_flush(&m) ? 1 : 0;
-	} else if (!strcmp(sub, "list")) {
-		c = cache_list(&m, json);
-	} else {
-		if (ps_netns_enter(t.netns))
-			goto out;
-		c = cache_warm(&m, redis, match, max, password);
-	}
-out:
-	free(args);
-	return c;
+	o->sub = s;
+	return 0;
 }
+
+static int cache_run(struct ps_call *c, void *opts)
+{
+	const struct cache_opts *o = opts;
+
+	return o->sub->run(c, o);
+}
+
+static const struct cache_opts cache_defaults = {
+	.match = "*",
+	.max = PS_CACHE_ENTRIES,
+};
+
+static const struct ps_opt cache_opts[] = {
+	PS_OPT("json", 'j', PS_OPT_FLAG, NULL, struct cache_opts, json,
+	       "list: one JSON array of objects"),
+	PS_OPT("redis", 'r', PS_OPT_HOSTPORT, "HOST:PORT", struct cache_opts, redis,
+	       "warm: the Redis to copy from"),
+	PS_OPT("match", 'M', PS_OPT_STR, "PATTERN", struct cache_opts, match,
+	       "warm: only keys matching PATTERN"),
+	PS_OPT("max", 'x', PS_OPT_U32, "N", struct cache_opts, max,
+	       "warm: at most N keys", .min = 1, .max = PS_CACHE_ENTRIES),
+	PS_OPT("password", 'P', PS_OPT_STR, "P", struct cache_opts, password,
+	       "warm: AUTH with P"),
+	{}
+};
+
+const struct ps_cmd ps_cmd_cache = {
+	.name = "cache",
+	.summary = "cache set|get|del|flush|list|warm",
+	.args = "set KEY VALUE | get KEY | del KEY | flush | list | warm",
+	.description =
+		"Keys are 1.." PS_STR(PS_KEY_MAX) " bytes, values 0.." PS_STR(PS_VAL_MAX)
+		" bytes. set and del move\n"
+		"the key's invalidation epoch (a fill in flight for it is dropped);\n"
+		"flush bumps the cache generation. warm copies string keys without a\n"
+		"TTL from Redis (connecting from inside --netns).",
+	.opts = cache_opts,
+	.opts_size = sizeof(struct cache_opts),
+	.defaults = &cache_defaults,
+	.target = PS_TGT_ONE,
+	.maps = PS_MAP_CACHE | PS_MAP_EPOCHS | PS_MAP_CONFIG,
+	.min_args = 1,
+	.max_args = 3,
+	.check = cache_check,
+	.run = cache_run,
+};

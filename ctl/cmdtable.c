@@ -17,12 +17,13 @@
  * Quirk: PFCOUNT is flagged readonly but rewrites the HyperLogLog's cached
  * cardinality in the value's bytes, so a GET after it differs: a write.
  */
+#include <errno.h>
 #include <string.h>
 #include <strings.h>
 #include <bpf/bpf.h>
-#include <hiredis/hiredis.h>
 #include "common.h"
 #include "cachefmt.h"
+#include "redis.h"
 
 static int has_flag(const redisReply *flags, const char *name)
 {
@@ -79,25 +80,17 @@ static __u32 entry_class(const redisReply *e)
 int ps_cmdtable_load(int map_fd, __u32 port, const char *password,
 		     struct ps_cmdtable_counts *n)
 {
-	struct timeval tv = { 2, 0 };
-	redisContext *rc = redisConnectWithTimeout("127.0.0.1", (int)port, tv);
+	redisContext *rc = ps_redis_connect("127.0.0.1", port, 2, password, true);
 	redisReply *r = NULL;
 	int ret = -1;
 	size_t i;
 
 	memset(n, 0, sizeof(*n));
-	if (!rc || rc->err)
-		goto out;
-	redisSetTimeout(rc, tv);
-	if (password) {
-		r = redisCommand(rc, "AUTH %s", password);
-		if (!r || r->type == REDIS_REPLY_ERROR)
-			goto out;
-		freeReplyObject(r);
-	}
+	if (!rc)
+		goto cleanup;
 	r = redisCommand(rc, "COMMAND");
 	if (!r || r->type != REDIS_REPLY_ARRAY)
-		goto out;
+		goto cleanup;
 	for (i = 0; i < r->elements; i++) {
 		const redisReply *e = r->element[i];
 		struct ps_cmd_key k;
@@ -113,6 +106,8 @@ int ps_cmdtable_load(int map_fd, __u32 port, const char *password,
 			continue;
 		}
 		if (bpf_map_update_elem(map_fd, &k, &cls, BPF_ANY)) {
+			ps_err("cannot store command %s in ps_cmds: %s",
+			       e->element[0]->str, strerror(errno));
 			n->skipped++;
 			continue;
 		}
@@ -122,7 +117,7 @@ int ps_cmdtable_load(int map_fd, __u32 port, const char *password,
 		n->flush += cls == PS_CLASS_FLUSH;
 	}
 	ret = 0;
-out:
+cleanup:
 	if (r)
 		freeReplyObject(r);
 	if (rc)

@@ -13,76 +13,31 @@
  * Runs until Ctrl-C.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <bpf/bpf.h>
-#include <hiredis/hiredis.h>
-#include "common.h"
 #include "cachefmt.h"
+#include "opts.h"
+#include "redis.h"
 
 #define TRACK_CHANNEL "__redis__:invalidate"
-
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: prestack coherence --redis HOST:PORT [--db N] [--password P]\n"
-		"                          [--dev IF] [--netns NS]\n"
-		"\n"
-		"Invalidate what XDP cannot see being written: subscribes to keyspace\n"
-		"notifications (__keyevent@N__:*: writes by other clients, expiry,\n"
-		"eviction; enables notify-keyspace-events \"KEA\" if off) and to client\n"
-		"tracking broadcasts (FLUSHALL/FLUSHDB flush the cache). If the\n"
-		"connection drops (Redis restarted), the cache is flushed and not\n"
-		"filled until it is back. Runs until Ctrl-C; counts every 10 s.\n"
-		"  --password P   AUTH with P (or REDISCLI_AUTH in the environment)\n");
-}
 
 struct coh {
 	const char *host;
 	__u32 port, db;
 	const char *password;
-	int cfg_fd, cache_fd, epoch_fd, vol_fd;
+	const struct ps_maps *maps;
 	bool fill;                      /* PS_CFG_FILL was on when we started */
 	redisContext *sub, *ctl;        /* subscriber; tracking owner */
 	long events, deleted, flushes, reconnects;
+	long errors;                    /* map updates that failed: exit 1 */
 };
 
-static redisReply *cmd_ok(redisContext *rc, const char *what, redisReply *r)
+static redisContext *connect_one(const struct coh *c)
 {
-	if (!r || r->type == REDIS_REPLY_ERROR) {
-		fprintf(stderr, "prestack coherence: %s failed: %s\n", what,
-			r ? r->str : rc->errstr);
-		if (r)
-			freeReplyObject(r);
-		return NULL;
-	}
-	return r;
-}
-
-static redisContext *connect_one(struct coh *c)
-{
-	struct timeval tv = { 2, 0 };
-	redisContext *rc = redisConnectWithTimeout(c->host, (int)c->port, tv);
-	redisReply *r;
-
-	if (!rc || rc->err) {
-		if (rc)
-			redisFree(rc);
-		return NULL;
-	}
-	redisSetTimeout(rc, tv);
-	if (c->password) {
-		r = cmd_ok(rc, "AUTH", redisCommand(rc, "AUTH %s", c->password));
-		if (!r) {
-			redisFree(rc);
-			return NULL;
-		}
-		freeReplyObject(r);
-	}
-	return rc;
+	return ps_redis_connect(c->host, c->port, 2, c->password, true);
 }
 
 static void disconnect(struct coh *c)
@@ -94,67 +49,69 @@ static void disconnect(struct coh *c)
 	c->sub = c->ctl = NULL;
 }
 
+/* keyevent ('E') for every class ('A' includes expired, evicted) */
+static int enable_keyevents(struct coh *c, bool announce)
+{
+	redisReply *r;
+	const char *cur;
+	int ret = -1;
+
+	r = ps_redis_reply(c->ctl, "CONFIG GET",
+			   redisCommand(c->ctl, "CONFIG GET notify-keyspace-events"), 0);
+	if (!r)
+		goto cleanup;
+	cur = r->type == REDIS_REPLY_ARRAY && r->elements == 2 ? r->element[1]->str : "";
+	if (!strchr(cur, 'E') || !strchr(cur, 'A')) {
+		if (ps_redis_ok(c->ctl, "CONFIG SET notify-keyspace-events",
+				redisCommand(c->ctl, "CONFIG SET notify-keyspace-events KEA")))
+			goto cleanup;
+		if (announce)
+			printf("enabled notify-keyspace-events KEA (was \"%s\")\n", cur);
+	}
+	ret = 0;
+cleanup:
+	if (r)
+		freeReplyObject(r);
+	return ret;
+}
+
 /* Both connections up and subscribed; 0 on success. */
 static int subscribe(struct coh *c, bool announce)
 {
-	redisReply *r;
-	long long id;
+	redisReply *r = NULL;
+	int ret = -1;
 
 	c->sub = connect_one(c);
 	c->ctl = c->sub ? connect_one(c) : NULL;
-	if (!c->ctl)
-		goto fail;
-	r = cmd_ok(c->ctl, "CONFIG GET", redisCommand(c->ctl, "CONFIG GET notify-keyspace-events"));
-	if (!r)
-		goto fail;
-	{
-		const char *cur = r->type == REDIS_REPLY_ARRAY && r->elements == 2 ?
-				  r->element[1]->str : "";
-
-		/* keyevent ('E') for every class ('A' includes expired, evicted) */
-		if (!strchr(cur, 'E') || !strchr(cur, 'A')) {
-			redisReply *s = cmd_ok(c->ctl, "CONFIG SET notify-keyspace-events",
-					       redisCommand(c->ctl, "CONFIG SET notify-keyspace-events KEA"));
-
-			if (!s) {
-				freeReplyObject(r);
-				goto fail;
-			}
-			if (announce)
-				printf("enabled notify-keyspace-events KEA (was \"%s\")\n", cur);
-			freeReplyObject(s);
-		}
+	if (!c->ctl || enable_keyevents(c, announce))
+		goto cleanup;
+	r = ps_redis_reply(c->sub, "CLIENT ID", redisCommand(c->sub, "CLIENT ID"),
+			   REDIS_REPLY_INTEGER);
+	if (!r ||
+	    ps_redis_ok(c->sub, "PSUBSCRIBE",
+			redisCommand(c->sub, "PSUBSCRIBE __keyevent@%u__:*", c->db)) ||
+	    ps_redis_ok(c->sub, "SUBSCRIBE", redisCommand(c->sub, "SUBSCRIBE " TRACK_CHANNEL)) ||
+	    ps_redis_ok(c->ctl, "CLIENT TRACKING",
+			redisCommand(c->ctl, "CLIENT TRACKING on REDIRECT %lld BCAST", r->integer)))
+		goto cleanup;
+	ret = 0;
+cleanup:
+	if (r)
 		freeReplyObject(r);
-	}
-	r = cmd_ok(c->sub, "CLIENT ID", redisCommand(c->sub, "CLIENT ID"));
-	if (!r)
-		goto fail;
-	id = r->integer;
-	freeReplyObject(r);
-	r = cmd_ok(c->sub, "PSUBSCRIBE", redisCommand(c->sub, "PSUBSCRIBE __keyevent@%u__:*", c->db));
-	if (!r)
-		goto fail;
-	freeReplyObject(r);
-	r = cmd_ok(c->sub, "SUBSCRIBE", redisCommand(c->sub, "SUBSCRIBE " TRACK_CHANNEL));
-	if (!r)
-		goto fail;
-	freeReplyObject(r);
-	r = cmd_ok(c->ctl, "CLIENT TRACKING",
-		   redisCommand(c->ctl, "CLIENT TRACKING on REDIRECT %lld BCAST", id));
-	if (!r)
-		goto fail;
-	freeReplyObject(r);
-	return 0;
-fail:
-	disconnect(c);
-	return -1;
+	if (ret)
+		disconnect(c);
+	return ret;
 }
 
 /* Flush the cache; fill on or off. */
 static void flush(struct coh *c, bool fill)
 {
-	ps_config_update(c->cfg_fd, -1, fill && c->fill ? PS_CFG_FILL : 0,
-			 fill ? 0 : PS_CFG_FILL, NULL);
+	if (ps_config_update(c->maps->config, -1, fill && c->fill ? PS_CFG_FILL : 0,
+			     fill ? 0 : PS_CFG_FILL, NULL)) {
+		ps_err("cannot flush the cache: %s", strerror(errno));
+		c->errors++;
+		return;
+	}
 	c->flushes++;
 }
 
@@ -183,13 +140,23 @@ static void on_message(struct coh *c, const redisReply *m)
 	if (!ps_cache_key_build(&k, key->str, key->len)) {
 		const redisReply *ch = m->element[2];
 		__u32 one = 1;
+		int r;
 
 		/* a TTL set behind XDP's back: never fill it */
 		if (ch->type == REDIS_REPLY_STRING && ch->len > 7 &&
-		    !strcmp(ch->str + ch->len - 7, ":expire"))
-			bpf_map_update_elem(c->vol_fd, &k, &one, BPF_ANY);
-		if (!ps_invalidate_key(c->cache_fd, c->epoch_fd, &k))
-			c->deleted++;
+		    !strcmp(ch->str + ch->len - 7, ":expire") &&
+		    bpf_map_update_elem(c->maps->vol, &k, &one, BPF_ANY)) {
+			ps_err("cannot mark '%.*s' volatile: %s", (int)k.len, k.data,
+			       strerror(errno));
+			c->errors++;
+		}
+		r = ps_invalidate_key(c->maps->cache, c->maps->epochs, &k);
+		if (r < 0) {
+			ps_err("cannot invalidate '%.*s': %s", (int)k.len, k.data,
+			       strerror(errno));
+			c->errors++;
+		}
+		c->deleted += r == 0;
 	}
 }
 
@@ -200,66 +167,46 @@ static void report(const struct coh *c)
 	fflush(stdout);
 }
 
-int cmd_coherence(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		PS_TARGET_OPTS,
-		{ "redis", required_argument, NULL, 'r' },
-		{ "db", required_argument, NULL, 'b' },
-		{ "password", required_argument, NULL, 'P' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
-	const char *dev = NULL, *netns = NULL, *redis = NULL;
-	struct coh c = { .password = getenv("REDISCLI_AUTH") };
-	struct ps_config cfg;
-	struct ps_target t;
-	char host[256], *colon;
-	int ch, ret = 1;
-	__u32 zero = 0;
-	time_t last = time(NULL);
+struct coherence_opts {
+	struct ps_hostport redis;
+	__u32 db;
+	const char *password;
+};
 
-	optind = 0;
-	while ((ch = getopt_long(argc, argv, "d:n:r:b:P:h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'd': dev = optarg; break;
-		case 'n': netns = optarg; break;
-		case 'r': redis = optarg; break;
-		case 'P': c.password = optarg; break;
-		case 'b':
-			if (ps_parse_u32(optarg, 0, 65535, &c.db)) {
-				fprintf(stderr, "prestack coherence: bad --db '%s'\n", optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return EXIT_USAGE;
-		}
-	}
-	colon = redis ? strrchr(redis, ':') : NULL;
-	if (optind < argc || !colon || colon == redis || (size_t)(colon - redis) >= sizeof(host) ||
-	    ps_parse_u32(colon + 1, 1, 65535, &c.port)) {
-		fprintf(stderr, "prestack coherence: --redis HOST:PORT is required\n");
-		usage(stderr);
-		return EXIT_USAGE;
-	}
-	memcpy(host, redis, (size_t)(colon - redis));
-	host[colon - redis] = 0;
-	c.host = host;
-	if (ps_target_find(&t, netns, dev))
-		return 1;
-	c.cfg_fd = ps_pin_open(&t, "ps_config", sizeof(struct ps_config));
-	c.cache_fd = ps_pin_open(&t, "ps_cache", sizeof(struct ps_cache_val));
-	c.epoch_fd = ps_pin_open(&t, "ps_epochs", sizeof(__u32));
-	c.vol_fd = ps_pin_open(&t, "ps_volatile", sizeof(__u32));
-	if (c.cfg_fd < 0 || c.cache_fd < 0 || c.epoch_fd < 0 || c.vol_fd < 0 ||
-	    bpf_map_lookup_elem(c.cfg_fd, &zero, &cfg) || ps_netns_enter(t.netns))
-		return 1;
+static const struct ps_opt coherence_opts[] = {
+	PS_OPT("redis", 'r', PS_OPT_HOSTPORT, "HOST:PORT", struct coherence_opts, redis,
+	       "the Redis to watch", .required = true),
+	PS_OPT("db", 'b', PS_OPT_U32, "N", struct coherence_opts, db,
+	       "the database whose keyspace events count", .min = 0, .max = 65535),
+	PS_OPT("password", 'P', PS_OPT_STR, "P", struct coherence_opts, password,
+	       "AUTH with P (or REDISCLI_AUTH in the environment)"),
+	{}
+};
+
+static const struct coherence_opts coherence_defaults = { .db = 0 };
+
+static int coherence_run(struct ps_call *call, void *opts)
+{
+	const struct coherence_opts *o = opts;
+	const char *redis = o->redis.text;
+	struct coh c = {
+		.host = o->redis.host,
+		.port = o->redis.port,
+		.db = o->db,
+		.password = o->password ? o->password : getenv("REDISCLI_AUTH"),
+		.maps = &call->maps,
+	};
+	time_t last = time(NULL);
+	struct ps_config cfg;
+	int ret = 1;
+
+	if (ps_config_read(&call->maps, &cfg) || ps_netns_enter(call->t.netns))
+		goto cleanup;
 	c.fill = cfg.flags & PS_CFG_FILL;
 
 	if (subscribe(&c, true)) {
-		fprintf(stderr, "prestack coherence: cannot subscribe on %s\n", redis);
-		return 1;
+		ps_err("cannot subscribe on %s", redis);
+		goto cleanup;
 	}
 	/* whatever was written before we listened */
 	flush(&c, true);
@@ -272,13 +219,16 @@ int cmd_coherence(int argc, char **argv)
 		void *rep = NULL;
 		int n = poll(&pfd, 1, 500);
 
-		if (n < 0 && errno != EINTR)
+		if (n < 0 && errno != EINTR) {
+			ps_err("poll: %s", strerror(errno));
+			c.errors++;
 			break;
+		}
 		if (n > 0 && redisBufferRead(c.sub) != REDIS_OK) {
 			/* nothing can be seen now: no cache until we are back */
 			flush(&c, false);
-			fprintf(stderr, "prestack coherence: connection lost (%s): cache flushed, "
-				"filling stopped; reconnecting\n", c.sub->errstr);
+			ps_err("connection lost (%s): cache flushed, filling stopped; reconnecting",
+			       c.sub->errstr);
 			disconnect(&c);
 			while (!ps_stop && subscribe(&c, false)) {
 				struct timespec ts = { 0, 250 * 1000 * 1000 };
@@ -305,9 +255,31 @@ int cmd_coherence(int argc, char **argv)
 	}
 	report(&c);
 	/* stopped while Redis was away: filling back as it was */
-	if (!c.sub && c.fill)
-		ps_config_update(c.cfg_fd, -1, PS_CFG_FILL, 0, NULL);
-	ret = 0;
+	if (!c.sub && c.fill && ps_config_update(c.maps->config, -1, PS_CFG_FILL, 0, NULL)) {
+		ps_err("cannot switch filling back on: %s", strerror(errno));
+		c.errors++;
+	}
+	ret = c.errors ? 1 : 0;
+cleanup:
 	disconnect(&c);
 	return ret;
 }
+
+const struct ps_cmd ps_cmd_coherence = {
+	.name = "coherence",
+	.summary = "invalidate on Redis keyspace events (other writers, expiry)",
+	.description =
+		"Invalidate what XDP cannot see being written: subscribes to keyspace\n"
+		"notifications (__keyevent@N__:*: writes by other clients, expiry,\n"
+		"eviction; enables notify-keyspace-events \"KEA\" if off) and to client\n"
+		"tracking broadcasts (FLUSHALL/FLUSHDB flush the cache). If the\n"
+		"connection drops (Redis restarted), the cache is flushed and not\n"
+		"filled until it is back. Runs until Ctrl-C; counts every 10 s.\n"
+		"It connects from inside --netns.",
+	.opts = coherence_opts,
+	.opts_size = sizeof(struct coherence_opts),
+	.defaults = &coherence_defaults,
+	.target = PS_TGT_ONE,
+	.maps = PS_MAP_CONFIG | PS_MAP_CACHE | PS_MAP_EPOCHS | PS_MAP_VOLATILE,
+	.run = coherence_run,
+};

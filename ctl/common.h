@@ -10,8 +10,12 @@
 #include <net/if.h>
 #include <linux/types.h>
 #include "prestack.h"
+#include "log.h"
 
 #define EXIT_USAGE 2
+/* a macro's value as a string literal */
+#define PS_STR_(x) #x
+#define PS_STR(x) PS_STR_(x)
 
 extern bool ps_verbose;
 
@@ -31,17 +35,43 @@ int ps_scan(const char *netns, const char *dev, struct ps_target *found, int max
 /* Enter a named network namespace (only the net namespace: the bpffs
  * mount stays the host's). NULL or "" does nothing. */
 int ps_netns_enter(const char *netns);
-/* bpf_obj_get of PS_PIN_ROOT/<ns>/<dev>/<name>, checking the value size */
-int ps_pin_open(const struct ps_target *t, const char *name, __u32 value_size);
+/* Remove an attachment's pins (whatever is in its dir), the dir, and its
+ * parents if empty. Prints why on failure. */
+int ps_unpin_all(const struct ps_target *t);
 int ps_mount_bpffs(void);
 
+/* The pinned maps of one attachment (xdp/maps.h pins them by name), as
+ * fds, -1 when not open. */
+struct ps_maps {
+	int config, stats, flows, cache, epochs, meta, vol, cmds;
+};
+enum {
+	PS_MAP_CONFIG = 1u << 0,
+	PS_MAP_STATS = 1u << 1,
+	PS_MAP_FLOWS = 1u << 2,
+	PS_MAP_CACHE = 1u << 3,
+	PS_MAP_EPOCHS = 1u << 4,
+	PS_MAP_META = 1u << 5,
+	PS_MAP_VOLATILE = 1u << 6,
+	PS_MAP_CMDS = 1u << 7,
+};
+/* open the maps in `which` (PS_MAP_*), checking their value sizes; on
+ * failure prints why, and what was opened is still to be closed */
+int ps_maps_open(struct ps_maps *m, const struct ps_target *t, unsigned which);
+void ps_maps_close(struct ps_maps *m);
+/* ps_config's one entry; prints why on failure */
+int ps_config_read(const struct ps_maps *m, struct ps_config *c);
+
 int ps_parse_u32(const char *s, __u32 min, __u32 max, __u32 *out);
+/* HOST:PORT; -1 if the host does not fit in hn bytes or the port is bad */
+int ps_parse_hostport(const char *s, char *host, size_t hn, __u32 *port);
 int ps_mode_parse(const char *s);
 const char *ps_mode_name(__u32 mode);
 void ps_json_str(FILE *f, const void *s, size_t n);
 /* move the key's invalidation epoch (a fill in flight will not land) */
-void ps_epoch_bump(int epochs_fd, const struct ps_cache_key *k);
-/* epoch, then delete from the cache; 0 if an entry was deleted */
+int ps_epoch_bump(int epochs_fd, const struct ps_cache_key *k);
+/* epoch, then delete from the cache; 0 if an entry was deleted, 1 if there
+ * was none, -1 if the epoch could not be moved */
 int ps_invalidate_key(int cache_fd, int epochs_fd, const struct ps_cache_key *k);
 /* set by SIGINT/SIGTERM once ps_stop_on_signals() ran (no SA_RESTART:
  * sleeps and polls return early) */
@@ -50,8 +80,15 @@ void ps_stop_on_signals(void);
 /* ps_config read-modify-write (mode < 0: unchanged); always moves
  * cache_gen, i.e. flushes the cache, so no concurrent BPF flush is lost */
 int ps_config_update(int fd, int mode, __u32 set, __u32 clear, struct ps_config *out);
+/* the counters' names, by enum ps_stat */
+extern const char *const ps_stat_names[];
+/* every counter of ps_stats summed over the possible CPUs; prints why on
+ * failure */
+int ps_stats_read(int fd, __u64 *out);
 /* entries in a map (walks the keys) */
 long ps_map_count(int fd, size_t key_size);
+/* delete every entry: how many, or -1 (errno) if one could not be */
+long ps_map_clear(int fd, size_t key_size);
 /* flows with a non-zero offset: detaching or switching off corrupts them */
 int ps_count_offset_flows(int flows_fd, int *total);
 
@@ -62,20 +99,5 @@ struct ps_cmdtable_counts {
 };
 int ps_cmdtable_load(int map_fd, __u32 port, const char *password,
 		     struct ps_cmdtable_counts *n);
-
-/* the common --dev/--netns options, for getopt_long tables */
-#define PS_TARGET_OPTS \
-	{ "dev", required_argument, NULL, 'd' }, \
-	{ "netns", required_argument, NULL, 'n' }
-
-int cmd_attach(int argc, char **argv);
-int cmd_detach(int argc, char **argv);
-int cmd_mode(int argc, char **argv);
-int cmd_status(int argc, char **argv);
-int cmd_stats(int argc, char **argv);
-int cmd_flows(int argc, char **argv);
-int cmd_cache(int argc, char **argv);
-int cmd_replay(int argc, char **argv);
-int cmd_coherence(int argc, char **argv);
 
 #endif

@@ -5,32 +5,36 @@
 #include <string.h>
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
+#include "common.h"
 #include "loader.h"
-
-static bool loader_verbose;
 
 static int print_fn(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	if (level == LIBBPF_DEBUG && !loader_verbose)
+	if (level == LIBBPF_DEBUG && !ps_verbose)
 		return 0;
 	return vfprintf(stderr, fmt, ap);
 }
 
-int ps_loader_open(struct prestack_bpf **out, bool verbose)
+int ps_loader_open(struct prestack_bpf **out, const char *pin_root)
 {
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_root);
 	struct prestack_bpf *skel;
+	struct bpf_map *m;
 	int err;
 
-	loader_verbose = verbose;
 	libbpf_set_print(print_fn);
-	skel = prestack_bpf__open();
+	skel = prestack_bpf__open_opts(&opts);
 	if (!skel) {
-		fprintf(stderr, "prestack: cannot open BPF object: %s\n", strerror(errno));
+		ps_err("cannot open BPF object: %s", strerror(errno));
 		return -1;
 	}
+	/* without a root libbpf would pin under /sys/fs/bpf itself */
+	if (!pin_root)
+		bpf_object__for_each_map(m, skel->obj)
+			bpf_map__set_pin_path(m, NULL);
 	err = prestack_bpf__load(skel);
 	if (err) {
-		fprintf(stderr, "prestack: cannot load BPF programs (%d); -v shows the verifier log\n", err);
+		ps_err("cannot load BPF programs (%d); -v shows the verifier log", err);
 		prestack_bpf__destroy(skel);
 		return -1;
 	}

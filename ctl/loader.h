@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /* loader.h - open and load the BPF objects without attaching them: attach
- * uses it, and so will the offline pcap replayer (BPF_PROG_TEST_RUN). */
+ * uses it, and so does the offline pcap replayer (BPF_PROG_TEST_RUN). */
 #ifndef PS_LOADER_H
 #define PS_LOADER_H
 
-#include <stdbool.h>
 #include "prestack.h"
 #include "prestack.skel.h"
 
-int ps_loader_open(struct prestack_bpf **skel, bool verbose);
+/* pin_root: the attachment's dir, where libbpf pins the maps xdp/maps.h
+ * declares LIBBPF_PIN_BY_NAME (it must exist and hold no pins); NULL:
+ * nothing pinned, the maps are this process's own. Prints why on failure. */
+int ps_loader_open(struct prestack_bpf **skel, const char *pin_root);
 /* write the config map: mode, flags, port, cache generation */
 int ps_config_write(int map_fd, __u32 mode, __u32 flags, __u16 port, __u32 gen);
 

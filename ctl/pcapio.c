@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <pcap/pcap.h>
+#include "log.h"
 #include "pcapio.h"
 
 struct pio {
@@ -15,17 +16,19 @@ struct pio *pio_open_read(const char *path)
 	char err[PCAP_ERRBUF_SIZE];
 	struct pio *p = calloc(1, sizeof(*p));
 
-	if (!p)
+	if (!p) {
+		ps_err("out of memory");
 		return NULL;
+	}
 	p->path = path;
 	p->pc = pcap_open_offline(path, err);
 	if (!p->pc) {
-		fprintf(stderr, "pcap: %s\n", err);
+		ps_err("pcap: %s", err);
 		free(p);
 		return NULL;
 	}
 	if (pcap_datalink(p->pc) != DLT_EN10MB) {
-		fprintf(stderr, "pcap: %s is not an Ethernet capture\n", path);
+		ps_err("pcap: %s is not an Ethernet capture", path);
 		pio_close(p);
 		return NULL;
 	}
@@ -47,7 +50,7 @@ int pio_next(struct pio *p, struct pio_pkt *pkt)
 	}
 	if (r == PCAP_ERROR_BREAK)
 		return 0;
-	fprintf(stderr, "pcap: %s: %s\n", p->path, pcap_geterr(p->pc));
+	ps_err("pcap: %s: %s", p->path, pcap_geterr(p->pc));
 	return -1;
 }
 
@@ -55,14 +58,15 @@ struct pio *pio_open_write(const char *path)
 {
 	struct pio *p = calloc(1, sizeof(*p));
 
-	if (!p)
+	if (!p) {
+		ps_err("out of memory");
 		return NULL;
+	}
 	p->path = path;
 	p->pc = pcap_open_dead(DLT_EN10MB, 65535);
 	p->dump = p->pc ? pcap_dump_open(p->pc, path) : NULL;
 	if (!p->dump) {
-		fprintf(stderr, "pcap: cannot write %s: %s\n", path,
-			p->pc ? pcap_geterr(p->pc) : "no memory");
+		ps_err("pcap: cannot write %s: %s", path, p->pc ? pcap_geterr(p->pc) : "no memory");
 		pio_close(p);
 		return NULL;
 	}

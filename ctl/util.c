@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
-/* util.c - pins, namespaces, number parsing, JSON strings. */
+/* util.c - errors, pins, namespaces, number parsing, JSON strings. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -12,10 +14,33 @@
 #include <sys/vfs.h>
 #include <linux/magic.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include "common.h"
 #include "cachefmt.h"
 
 bool ps_verbose;
+
+const char *const ps_stat_names[] = PS_STAT_NAMES;
+_Static_assert(sizeof(ps_stat_names) / sizeof(ps_stat_names[0]) == PS_ST__MAX,
+	       "PS_STAT_NAMES and enum ps_stat disagree");
+
+static const char *log_cmd;
+
+void ps_log_cmd(const char *name)
+{
+	log_cmd = name;
+}
+
+void ps_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "prestack%s%s: ", log_cmd ? " " : "", log_cmd ? log_cmd : "");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
 
 int ps_parse_u32(const char *s, __u32 min, __u32 max, __u32 *out)
 {
@@ -29,6 +54,17 @@ int ps_parse_u32(const char *s, __u32 min, __u32 max, __u32 *out)
 	if (errno || *end || v < min || v > max)
 		return -1;
 	*out = (__u32)v;
+	return 0;
+}
+
+int ps_parse_hostport(const char *s, char *host, size_t hn, __u32 *port)
+{
+	const char *c = strrchr(s, ':');
+
+	if (!c || c == s || (size_t)(c - s) >= hn || ps_parse_u32(c + 1, 1, 65535, port))
+		return -1;
+	memcpy(host, s, (size_t)(c - s));
+	host[c - s] = 0;
 	return 0;
 }
 
@@ -71,8 +107,7 @@ int ps_mount_bpffs(void)
 		return 0;
 	mkdir("/sys/fs/bpf", 0755);
 	if (mount("bpf", "/sys/fs/bpf", "bpf", 0, NULL)) {
-		fprintf(stderr, "prestack: cannot mount bpffs on /sys/fs/bpf: %s\n",
-			strerror(errno));
+		ps_err("cannot mount bpffs on /sys/fs/bpf: %s", strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -88,13 +123,11 @@ int ps_netns_enter(const char *netns)
 	snprintf(path, sizeof(path), "/var/run/netns/%s", netns);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		fprintf(stderr, "prestack: no network namespace '%s' (%s)\n", netns,
-			strerror(errno));
+		ps_err("no network namespace '%s' (%s)", netns, strerror(errno));
 		return -1;
 	}
 	if (setns(fd, CLONE_NEWNET)) {
-		fprintf(stderr, "prestack: cannot enter netns '%s': %s\n", netns,
-			strerror(errno));
+		ps_err("cannot enter netns '%s': %s", netns, strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -161,19 +194,43 @@ int ps_target_find(struct ps_target *t, const char *netns, const char *dev)
 		return 0;
 	}
 	if (n == 0) {
-		fprintf(stderr, "prestack: not attached%s%s%s%s (see: prestack status)\n",
+		ps_err("not attached%s%s%s%s (see: prestack status)",
 			dev ? " on " : "", dev ? dev : "",
 			netns ? " in netns " : "", netns ? netns : "");
 		return -1;
 	}
-	fprintf(stderr, "prestack: %d attachments, choose one with --dev/--netns:\n", n);
+	ps_err("%d attachments, choose one with --dev/--netns:", n);
 	for (i = 0; i < n && i < 16; i++)
 		fprintf(stderr, "  --netns %s --dev %s\n",
 			*found[i].netns ? found[i].netns : "''", found[i].dev);
 	return -1;
 }
 
-int ps_pin_open(const struct ps_target *t, const char *name, __u32 value_size)
+/* one table of the pinned maps' names and value sizes, for the openers */
+static const struct {
+	unsigned bit;
+	size_t off;
+	const char *name;
+	__u32 value_size;
+} pinned_maps[] = {
+	{ PS_MAP_CONFIG, offsetof(struct ps_maps, config), "ps_config", sizeof(struct ps_config) },
+	{ PS_MAP_STATS, offsetof(struct ps_maps, stats), "ps_stats", sizeof(__u64) },
+	{ PS_MAP_FLOWS, offsetof(struct ps_maps, flows), "ps_flows", sizeof(struct ps_flow) },
+	{ PS_MAP_CACHE, offsetof(struct ps_maps, cache), "ps_cache", sizeof(struct ps_cache_val) },
+	{ PS_MAP_EPOCHS, offsetof(struct ps_maps, epochs), "ps_epochs", sizeof(__u32) },
+	{ PS_MAP_META, offsetof(struct ps_maps, meta), "ps_meta", sizeof(struct ps_meta) },
+	{ PS_MAP_VOLATILE, offsetof(struct ps_maps, vol), "ps_volatile", sizeof(__u32) },
+	{ PS_MAP_CMDS, offsetof(struct ps_maps, cmds), "ps_cmds", sizeof(__u32) },
+};
+#define N_PINNED_MAPS (sizeof(pinned_maps) / sizeof(pinned_maps[0]))
+
+static int *map_fd(struct ps_maps *m, size_t i)
+{
+	return (int *)((char *)m + pinned_maps[i].off);
+}
+
+/* bpf_obj_get of <dir>/<name>, checking the value size */
+static int pin_open(const struct ps_target *t, const char *name, __u32 value_size)
 {
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
@@ -183,19 +240,88 @@ int ps_pin_open(const struct ps_target *t, const char *name, __u32 value_size)
 	snprintf(path, sizeof(path), "%s/%s", t->dir, name);
 	fd = bpf_obj_get(path);
 	if (fd < 0) {
-		fprintf(stderr, "prestack: cannot open %s: %s\n", path, strerror(errno));
+		ps_err("cannot open %s: %s", path, strerror(errno));
 		return -1;
 	}
-	if (value_size) {
-		if (bpf_obj_get_info_by_fd(fd, &info, &len) ||
-		    info.value_size != value_size) {
-			fprintf(stderr, "prestack: %s has value size %u, this tool expects %u: rebuild or re-attach\n",
-				path, info.value_size, value_size);
-			close(fd);
-			return -1;
-		}
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) || info.value_size != value_size) {
+		ps_err("%s has value size %u, this tool expects %u: rebuild or re-attach",
+		       path, info.value_size, value_size);
+		close(fd);
+		return -1;
 	}
 	return fd;
+}
+
+int ps_maps_open(struct ps_maps *m, const struct ps_target *t, unsigned which)
+{
+	size_t i;
+
+	for (i = 0; i < N_PINNED_MAPS; i++)
+		*map_fd(m, i) = -1;
+	for (i = 0; i < N_PINNED_MAPS; i++) {
+		if (!(which & pinned_maps[i].bit))
+			continue;
+		*map_fd(m, i) = pin_open(t, pinned_maps[i].name, pinned_maps[i].value_size);
+		if (*map_fd(m, i) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+void ps_maps_close(struct ps_maps *m)
+{
+	for (size_t i = 0; i < N_PINNED_MAPS; i++) {
+		if (*map_fd(m, i) >= 0)
+			close(*map_fd(m, i));
+		*map_fd(m, i) = -1;
+	}
+}
+
+int ps_config_read(const struct ps_maps *m, struct ps_config *c)
+{
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(m->config, &zero, c)) {
+		ps_err("cannot read ps_config: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* rmdir that tolerates "not there" and, with `if_empty`, "not empty" */
+static int rmdir_quiet(const char *path, bool if_empty)
+{
+	if (rmdir(path) == 0 || errno == ENOENT ||
+	    (if_empty && (errno == ENOTEMPTY || errno == EEXIST)))
+		return 0;
+	ps_err("cannot remove %s: %s", path, strerror(errno));
+	return -1;
+}
+
+int ps_unpin_all(const struct ps_target *t)
+{
+	char path[PATH_MAX];
+	struct dirent *e;
+	DIR *d;
+	int ret = 0;
+
+	/* everything in the dir is a pin of ours: the maps libbpf pinned
+	 * by name at load (pin_root_path) and the two programs */
+	d = opendir(t->dir);
+	if (d) {
+		while ((e = readdir(d)))
+			if (e->d_name[0] != '.' && unlinkat(dirfd(d), e->d_name, 0)) {
+				ps_err("cannot remove %s/%s: %s", t->dir, e->d_name,
+				       strerror(errno));
+				ret = -1;
+			}
+		closedir(d);
+	}
+	snprintf(path, sizeof(path), "%s/%s", PS_PIN_ROOT, *t->netns ? t->netns : "-");
+	if (rmdir_quiet(t->dir, false) || rmdir_quiet(path, true) ||
+	    rmdir_quiet(PS_PIN_ROOT, true))
+		ret = -1;
+	return ret;
 }
 
 int ps_count_offset_flows(int fd, int *total)
@@ -234,21 +360,66 @@ long ps_map_count(int fd, size_t key_size)
 	return n;
 }
 
-void ps_epoch_bump(int epochs_fd, const struct ps_cache_key *k)
+int ps_stats_read(int fd, __u64 *out)
+{
+	int ncpu = libbpf_num_possible_cpus(), ret = -1;
+	__u64 *v = NULL;
+	__u32 k;
+
+	if (ncpu <= 0 || !(v = calloc((size_t)ncpu, sizeof(*v)))) {
+		ps_err("cannot size the per-CPU counters");
+		goto cleanup;
+	}
+	for (k = 0; k < PS_ST__MAX; k++) {
+		out[k] = 0;
+		if (bpf_map_lookup_elem(fd, &k, v)) {
+			ps_err("cannot read counter %s: %s", ps_stat_names[k], strerror(errno));
+			goto cleanup;
+		}
+		for (int i = 0; i < ncpu; i++)
+			out[k] += v[i];
+	}
+	ret = 0;
+cleanup:
+	free(v);
+	return ret;
+}
+
+long ps_map_clear(int fd, size_t key_size)
+{
+	char k[128];
+	long n = 0;
+
+	if (key_size > sizeof(k)) {
+		errno = EINVAL;
+		return -1;
+	}
+	/* the first key each time: the one before it is gone */
+	while (bpf_map_get_next_key(fd, NULL, k) == 0) {
+		if (bpf_map_delete_elem(fd, k) && errno != ENOENT)
+			return -1;
+		n++;
+	}
+	return n;
+}
+
+int ps_epoch_bump(int epochs_fd, const struct ps_cache_key *k)
 {
 	__u32 slot = ps_key_slot(k->data, k->len), e = 0;
 
-	bpf_map_lookup_elem(epochs_fd, &slot, &e);
+	if (bpf_map_lookup_elem(epochs_fd, &slot, &e))
+		return -1;
 	e++;
-	bpf_map_update_elem(epochs_fd, &slot, &e, BPF_ANY);
+	return bpf_map_update_elem(epochs_fd, &slot, &e, BPF_ANY);
 }
 
 int ps_invalidate_key(int cache_fd, int epochs_fd, const struct ps_cache_key *k)
 {
 	/* the epoch first, as the XDP program does: a fill in flight for
 	 * this key must not land after the delete */
-	ps_epoch_bump(epochs_fd, k);
-	return bpf_map_delete_elem(cache_fd, k);
+	if (ps_epoch_bump(epochs_fd, k))
+		return -1;
+	return bpf_map_delete_elem(cache_fd, k) ? 1 : 0;
 }
 
 int ps_config_update(int fd, int mode, __u32 set, __u32 clear, struct ps_config *out)

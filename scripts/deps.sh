@@ -5,7 +5,7 @@ set -euo pipefail
 PKGS=(clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libhiredis-dev
       libpcap-dev redis-server redis-tools python3-redis python3-scapy
       python3-matplotlib tcpdump tshark tcpreplay nftables ethtool iproute2
-      jq gcc make libclang-rt-dev)
+      jq gcc make libclang-rt-dev groff-base man-db)
 
 missing=()
 for p in "${PKGS[@]}"; do

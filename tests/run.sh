@@ -39,6 +39,7 @@ if [ "$what" != live ]; then
 	run_one unit ./build/test_prog
 	run_one replay-offline /usr/bin/python3 tests/replay_check.py
 	run_one fuzz-smoke ./tests/fuzz/run.sh "${PS_FUZZ_SMOKE:-30}"
+	run_one install ./tests/install-check.sh
 fi
 if [ "$what" != unit ]; then
 	for t in tests/live/test-*.sh; do

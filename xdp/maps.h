@@ -1,15 +1,28 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* maps.h - the maps of prestack.bpf.c; all but ps_scratch are pinned by ctl. */
+/*
+ * maps.h - the maps of prestack.bpf.c. Those an attachment shares with
+ * later `prestack` invocations are pinned by name: libbpf pins them at
+ * load under the pin_root_path ctl gives at open, PS_PIN_ROOT/<netns or
+ * ->/<ifname>/<map name> (ctl/loader.c). ps_rtx is the programs' own (not
+ * pinned); ps_scratch lives in scratch.h.
+ */
 #ifndef PS_MAPS_H
 #define PS_MAPS_H
 
 #include "prestack.h"
+
+#ifdef PS_BPF_USER_H
+/* compiled as user-space C by the fuzz harness (tests/fuzz/bpf_user.h):
+ * no libbpf enum there, and nothing is pinned */
+#define LIBBPF_PIN_BY_NAME 1
+#endif
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct ps_config);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ps_config SEC(".maps");
 
 struct {
@@ -17,6 +30,7 @@ struct {
 	__uint(max_entries, PS_ST__MAX);
 	__type(key, __u32);
 	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ps_stats SEC(".maps");
 
 /* A plain hash, not LRU: evicting a flow whose offsets are not zero would
@@ -28,6 +42,7 @@ struct {
 	__uint(max_entries, PS_FLOW_ENTRIES);
 	__type(key, struct ps_flow_key);
 	__type(value, struct ps_flow);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ps_flows SEC(".maps");
 
 /* LRU: entries of an older cache_gen (after a flush) are never looked up
@@ -37,6 +52,7 @@ struct {
 	__uint(max_entries, PS_CACHE_ENTRIES);
 	__type(key, struct ps_cache_key);
 	__type(value, struct ps_cache_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ps_cache SEC(".maps");
 
 /* Bumped on every invalidation of a key hashing to the slot: a fill is
@@ -46,6 +62,7 @@ struct {
 	__uint(max_entries, PS_EPOCH_SLOTS);
 	__type(key, __u32);
 	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ps_epochs SEC(".maps");
 
 struct {
@@ -53,6 +70,7 @@ struct {
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct ps_meta);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ps_meta SEC(".maps");
 
 /* Keys that were given a TTL (at XDP, or by a keyspace event): never
@@ -62,6 +80,7 @@ struct {
 	__uint(max_entries, PS_CACHE_ENTRIES);
 	__type(key, struct ps_cache_key);
 	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ps_volatile SEC(".maps");
 
 /* retrans mode: the exact bytes of each injected reply until acked (LRU:
@@ -80,6 +99,7 @@ struct {
 	__uint(max_entries, PS_CMD_ENTRIES);
 	__type(key, struct ps_cmd_key);
 	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ps_cmds SEC(".maps");
 
 #endif

@@ -31,11 +31,20 @@ void env_set_mode(struct env *e, uint32_t mode, uint32_t flags)
 
 int env_open(struct env *e, uint32_t mode, uint32_t flags)
 {
+	struct bpf_map *m;
+
 	memset(e, 0, sizeof(*e));
 	libbpf_set_print(quiet);
-	e->skel = prestack_bpf__open_and_load();
+	e->skel = prestack_bpf__open();
 	if (!e->skel)
 		return -1;
+	/* each test owns fresh maps: none of xdp/maps.h's pins by name */
+	bpf_object__for_each_map(m, e->skel->obj)
+		bpf_map__set_pin_path(m, NULL);
+	if (prestack_bpf__load(e->skel)) {
+		env_close(e);
+		return -1;
+	}
 	e->xdp = bpf_program__fd(e->skel->progs.ps_xdp);
 	e->tc = bpf_program__fd(e->skel->progs.ps_tc);
 	e->cfg = bpf_map__fd(e->skel->maps.ps_config);

@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: GPL-2.0
+/* status.c - mode and status: an attachment's configuration, switched and shown. */
+#include <errno.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include "opts.h"
+
+struct mode_opts {
+	bool force;
+	int mode;       /* the positional word */
+};
+
+static const struct ps_opt mode_opts[] = {
+	PS_OPT("force", 'f', PS_OPT_FLAG, NULL, struct mode_opts, force,
+	       "switch to off even if flows carry offsets"),
+	{}
+};
+
+static int mode_check(const struct ps_call *c, void *opts)
+{
+	struct mode_opts *o = opts;
+
+	o->mode = ps_mode_parse(c->argv[0]);
+	if (o->mode < 0) {
+		ps_err("give one of off, naive, guarded, retrans");
+		return -1;
+	}
+	return 0;
+}
+
+static int mode_run(struct ps_call *c, void *opts)
+{
+	const struct mode_opts *o = opts;
+	struct ps_config cfg;
+	long forgotten = 0;
+	int n, total;
+
+	if (ps_config_read(&c->maps, &cfg))
+		return 1;
+	if (o->mode == PS_MODE_OFF && cfg.mode != PS_MODE_OFF) {
+		n = ps_count_offset_flows(c->maps.flows, &total);
+		if (n && !o->force) {
+			ps_err("%d of %d flows carry a non-zero offset: off stops translating\n"
+			       "them and would corrupt those connections. Let them close, or use --force.",
+			       n, total);
+			return 1;
+		}
+	}
+	if (ps_config_update(c->maps.config, o->mode, 0, 0, NULL)) {
+		ps_err("cannot update config: %s", strerror(errno));
+		return 1;
+	}
+	/* off touches no flow: whatever is tracked now would be stale when a
+	 * mode comes back, so forget it (those connections stay unanswered,
+	 * never corrupted) */
+	if (o->mode == PS_MODE_OFF)
+		forgotten = ps_map_clear(c->maps.flows, sizeof(struct ps_flow_key));
+	if (forgotten < 0) {
+		ps_err("mode is off, but the tracked flows could not be forgotten: %s",
+		       strerror(errno));
+		return 1;
+	}
+	printf("mode %s -> %s\n", ps_mode_name(cfg.mode), ps_mode_name((__u32)o->mode));
+	return 0;
+}
+
+const struct ps_cmd ps_cmd_mode = {
+	.name = "mode",
+	.summary = "switch mode: off | naive | guarded | retrans",
+	.args = "off|naive|guarded|retrans",
+	.description =
+		"Switch mode at run time. Switching to off forgets every flow; it is\n"
+		"refused while flows carry a non-zero offset unless --force.",
+	.opts = mode_opts,
+	.opts_size = sizeof(struct mode_opts),
+	.target = PS_TGT_ONE,
+	.maps = PS_MAP_CONFIG | PS_MAP_FLOWS,
+	.min_args = 1,
+	.max_args = 1,
+	.check = mode_check,
+	.run = mode_run,
+};
+
+/* one attachment's line (or JSON object); -1 after a message */
+static int status_one(const struct ps_target *t, bool json, bool first)
+{
+	struct ps_meta meta;
+	struct ps_config cfg;
+	struct ps_maps m;
+	long flows, entries;
+	__u32 zero = 0;
+	int ret = -1;
+
+	if (ps_maps_open(&m, t, PS_MAP_META | PS_MAP_CONFIG | PS_MAP_FLOWS | PS_MAP_CACHE) ||
+	    ps_config_read(&m, &cfg))
+		goto cleanup;
+	if (bpf_map_lookup_elem(m.meta, &zero, &meta)) {
+		ps_err("cannot read ps_meta of %s: %s", t->dir, strerror(errno));
+		goto cleanup;
+	}
+	flows = ps_map_count(m.flows, sizeof(struct ps_flow_key));
+	entries = ps_map_count(m.cache, sizeof(struct ps_cache_key));
+	if (json)
+		printf("%s{\"netns\":\"%s\",\"dev\":\"%s\",\"ifindex\":%u,\"port\":%u,"
+		       "\"mode\":\"%s\",\"xdp_prog_id\":%u,\"tc_prog_id\":%u,"
+		       "\"flows\":%ld,\"cache_entries\":%ld,\"cache_gen\":%u}",
+		       first ? "" : ",", t->netns, t->dev, meta.ifindex, meta.port,
+		       ps_mode_name(cfg.mode), meta.xdp_prog_id, meta.tc_prog_id,
+		       flows, entries, cfg.cache_gen);
+	else
+		printf("%s%s%s: ifindex %u, port %u, mode %s, xdp prog %u, tc prog %u, "
+		       "%ld flows, %ld cache entries (generation %u)\n",
+		       t->dev, *t->netns ? " in netns " : "", t->netns, meta.ifindex,
+		       meta.port, ps_mode_name(cfg.mode), meta.xdp_prog_id,
+		       meta.tc_prog_id, flows, entries, cfg.cache_gen);
+	ret = 0;
+cleanup:
+	ps_maps_close(&m);
+	return ret;
+}
+
+struct status_opts {
+	bool json;
+};
+
+static const struct ps_opt status_opts[] = {
+	PS_OPT("json", 'j', PS_OPT_FLAG, NULL, struct status_opts, json,
+	       "one JSON array of objects"),
+	{}
+};
+
+static int status_run(struct ps_call *c, void *opts)
+{
+	const struct status_opts *o = opts;
+	struct ps_target all[16];
+	int n, i, shown = 0, ret = 0;
+
+	n = ps_scan(c->netns, c->dev, all, 16);
+	if (o->json)
+		printf("[");
+	else if (!n)
+		printf("not attached%s\n", c->dev || c->netns ? " there" : " anywhere");
+	for (i = 0; i < n && i < 16; i++) {
+		if (status_one(&all[i], o->json, shown == 0))
+			ret = 1;
+		else
+			shown++;
+	}
+	if (o->json)
+		printf("]\n");
+	return ret;
+}
+
+const struct ps_cmd ps_cmd_status = {
+	.name = "status",
+	.summary = "show attachments",
+	.description =
+		"Show the attachments (all, or the one chosen), their mode,\n"
+		"programs, flows and cache size.",
+	.opts = status_opts,
+	.opts_size = sizeof(struct status_opts),
+	.target = PS_TGT_FILTER,
+	.run = status_run,
+};
