@@ -11,12 +11,6 @@
 
 #include "prestack.h"
 
-#ifdef PS_BPF_USER_H
-/* compiled as user-space C by the fuzz harness (tests/fuzz/bpf_user.h):
- * no libbpf enum there, and nothing is pinned */
-#define LIBBPF_PIN_BY_NAME 1
-#endif
-
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);

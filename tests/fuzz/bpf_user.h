@@ -25,6 +25,7 @@
 #define __noinline __attribute__((noinline))
 #define __uint(name, val) int (*name)[val]
 #define __type(name, val) __typeof__(val) *name
+#define LIBBPF_PIN_BY_NAME 1 /* libbpf's enum; nothing is pinned here */
 #define bpf_htons(x) htons(x)
 #define bpf_ntohs(x) ntohs(x)
 #define bpf_htonl(x) htonl(x)
