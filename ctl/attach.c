@@ -16,7 +16,7 @@
 
 static const char *pin_names[] = { "ps_config", "ps_stats", "ps_flows",
 				   "ps_cache", "ps_epochs", "ps_meta",
-				   "ps_volatile", "ps_cmds", "prog_xdp", "prog_tc" };
+				   "ps_ttl", "ps_cmds", "prog_xdp", "prog_tc" };
 #define N_PINS (sizeof(pin_names) / sizeof(pin_names[0]))
 
 static void unpin_all(const struct ps_target *t)
@@ -60,7 +60,7 @@ static int pin_skel(struct prestack_bpf *skel, const struct ps_target *t)
 		{ skel->maps.ps_cache, "ps_cache" },
 		{ skel->maps.ps_epochs, "ps_epochs" },
 		{ skel->maps.ps_meta, "ps_meta" },
-		{ skel->maps.ps_volatile, "ps_volatile" },
+		{ skel->maps.ps_ttl, "ps_ttl" },
 		{ skel->maps.ps_cmds, "ps_cmds" },
 	};
 	char path[PATH_MAX];

@@ -182,12 +182,12 @@ static void on_message(struct coh *c, const redisReply *m)
 	c->events++;
 	if (!ps_cache_key_build(&k, key->str, key->len)) {
 		const redisReply *ch = m->element[2];
-		__u32 one = 1;
+		__u64 unknown = PS_TTL_UNKNOWN;
 
 		/* a TTL set behind XDP's back: never fill it */
 		if (ch->type == REDIS_REPLY_STRING && ch->len > 7 &&
 		    !strcmp(ch->str + ch->len - 7, ":expire"))
-			bpf_map_update_elem(c->vol_fd, &k, &one, BPF_ANY);
+			bpf_map_update_elem(c->vol_fd, &k, &unknown, BPF_ANY);
 		if (!ps_invalidate_key(c->cache_fd, c->epoch_fd, &k))
 			c->deleted++;
 	}
@@ -251,7 +251,7 @@ int cmd_coherence(int argc, char **argv)
 	c.cfg_fd = ps_pin_open(&t, "ps_config", sizeof(struct ps_config));
 	c.cache_fd = ps_pin_open(&t, "ps_cache", sizeof(struct ps_cache_val));
 	c.epoch_fd = ps_pin_open(&t, "ps_epochs", sizeof(__u32));
-	c.vol_fd = ps_pin_open(&t, "ps_volatile", sizeof(__u32));
+	c.vol_fd = ps_pin_open(&t, "ps_ttl", sizeof(__u64));
 	if (c.cfg_fd < 0 || c.cache_fd < 0 || c.epoch_fd < 0 || c.vol_fd < 0 ||
 	    bpf_map_lookup_elem(c.cfg_fd, &zero, &cfg) || ps_netns_enter(t.netns))
 		return 1;

@@ -36,6 +36,8 @@ static __always_inline __u32 guarded_veto(struct xdp_md *ctx,
 	__u32 ngets = s->ngets;
 	int r;
 
+	if (s->rq_out & RQO_BIG)
+		return ngets ? PS_ST_FB_BIG : PS_FB_NONE;
 	if (!all_gets(s, idle_start)) {
 		if (ngets || f->rq.cmd == PS_CMD_GET)
 			return (s->rq_out & RQO_OTHER) ? PS_ST_FB_NOT_GET :
@@ -156,7 +158,7 @@ __noinline int guarded_data(struct xdp_md *ctx, struct ps_scratch *s,
 	s->naive = 0;
 	if (rq_parse(ctx, s, p->payload_off, len)) {
 		flow_set(f, PS_F_REQ_DESYNC);
-		untrust(f, PS_UT_BIG_SEG);
+		untrust(f, PS_UT_UNREADABLE);
 		ps_flush(s);
 		stat_inc(PS_ST_FLUSHES);
 		f->cli_nxt = end;

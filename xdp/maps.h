@@ -55,14 +55,15 @@ struct {
 	__type(value, struct ps_meta);
 } ps_meta SEC(".maps");
 
-/* Keys that were given a TTL (at XDP, or by a keyspace event): never
- * filled, since Redis expires them where we cannot see it. Sticky (LRU). */
+/* Keys with a TTL: expiry or PS_TTL_UNKNOWN (prestack.h). A plain hash:
+ * an evicted entry would make a key with a TTL look like one without. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, PS_CACHE_ENTRIES);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PS_TTL_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct ps_cache_key);
-	__type(value, __u32);
-} ps_volatile SEC(".maps");
+	__type(value, __u64);
+} ps_ttl SEC(".maps");
 
 /* retrans mode: the exact bytes of each injected reply until acked (LRU:
  * an evicted one is counted rtx_gone when wanted) */
