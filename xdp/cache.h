@@ -62,21 +62,27 @@ static __always_inline void ps_flush(struct ps_scratch *s)
 	s->flushes++;
 }
 
+/* ps_lease[PS_LEASE_TTL_LOST]: a TTL mark was lost, fill nothing. */
+static __always_inline __u64 *ttl_lost(void)
+{
+	__u32 idx = PS_LEASE_TTL_LOST;
+
+	return bpf_map_lookup_elem(&ps_lease, &idx);
+}
+
 /* The key's TTL may change: not filled until the watcher learns it. If
  * the mark does not fit, no key can be trusted to have no TTL: flush and
- * stop filling (PS_CFG_TTL_LOST). */
+ * stop filling. */
 static __always_inline void ps_ttl_unknown(struct ps_scratch *s,
 					   const struct ps_cache_key *k)
 {
-	__u64 unknown = PS_TTL_UNKNOWN;
-	__u32 zero = 0;
-	struct ps_config *cfg;
+	__u64 unknown = PS_TTL_UNKNOWN, *lost;
 
 	if (!bpf_map_update_elem(&ps_ttl, k, &unknown, BPF_ANY))
 		return;
-	cfg = bpf_map_lookup_elem(&ps_config, &zero);
-	if (cfg)
-		__sync_fetch_and_or(&cfg->flags, PS_CFG_TTL_LOST);
+	lost = ttl_lost();
+	if (lost)
+		*lost = 1;
 	ps_flush(s);
 	stat_inc(PS_ST_TTL_LOST);
 }
@@ -168,12 +174,13 @@ static __always_inline void cache_fill(struct __sk_buff *skb, __u32 payload_off,
 {
 	struct ps_cache_val *v = &s->fill;
 	__u32 rlen = s->first_len, plen, c1, c2, c3, sum = 0, *e;
-	__u64 *ttl, expires = 0;
+	__u64 *ttl, *lost, expires = 0;
 
 	flow_clear(f, PS_F_FILL_ARMED);
 	if (!(cfg->flags & PS_CFG_FILL))
 		return;
-	if (cfg->flags & PS_CFG_TTL_LOST)
+	lost = ttl_lost();
+	if (!lost || *lost)
 		goto skipped;
 	if (!s->first_bulk || s->first_off == ~0u ||
 	    s->first_val_len > PS_VAL_MAX || rlen == 0 ||

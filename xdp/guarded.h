@@ -23,7 +23,7 @@
  * their replies assembled on the way (s->rep, *tot). Returns PS_FB_ANSWER,
  * or the fallback counter that says why not (PS_FB_NONE when the segment
  * held no GET at all), checked in this order: what the segment holds, the
- * cache, the frame, the flow's state, Redis's replies owed, timestamps,
+ * coherence lease, the cache, the frame, the flow's state, Redis's replies owed, timestamps,
  * the kernel's retransmission range, the client's window, the tcp_sock.
  */
 static __always_inline __u32 guarded_veto(struct xdp_md *ctx,
@@ -44,6 +44,8 @@ static __always_inline __u32 guarded_veto(struct xdp_md *ctx,
 							 PS_ST_FB_PARTIAL;
 		return PS_FB_NONE;
 	}
+	if (!lease_ok(cfg))
+		return PS_ST_FB_LEASE;
 	*tot = assemble(s, reply_limit(f), cfg->cache_gen);
 	if (s->asm_misses) {
 		stat_add(PS_ST_GET_MISSES, s->asm_misses);

@@ -55,6 +55,14 @@ struct {
 	__type(value, struct ps_meta);
 } ps_meta SEC(".maps");
 
+/* The coherence lease and the TTL-lost mark (enum ps_lease_idx). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PS_LEASE__MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} ps_lease SEC(".maps");
+
 /* Keys with a TTL: expiry or PS_TTL_UNKNOWN (prestack.h). A plain hash:
  * an evicted entry would make a key with a TTL look like one without. */
 struct {

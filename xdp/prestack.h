@@ -51,10 +51,7 @@ enum ps_mode {
 					  * answered requests (the ablation of the
 					  * ACK hold, attach --no-ack-hold) */
 #define PS_CFG_LEASE         (1u << 6) /* answer only while the coherence watcher's
-					  * lease (ps_config.lease_ns) is fresh */
-#define PS_CFG_TTL_LOST      (1u << 7) /* ps_ttl was full once: a key's TTL may be
-					  * unknown without a mark, so nothing is
-					  * filled until the watcher rebuilds it */
+					  * lease (ps_lease) is fresh */
 #define PS_CFG_DEFAULT (PS_CFG_REQUIRE_SOCK | PS_CFG_FILL | PS_CFG_CHECK_SOCK)
 
 /* Config map (array, 1 entry), written by the control tool at run time. */
@@ -69,10 +66,21 @@ struct ps_config {
 			  * that reply TSvals are reproducible) */
 	__u32 extra_work; /* benchmarks only: empty bpf_loop iterations spent
 			   * on every answered segment (BMC's dummy cache) */
-	__u64 lease_ns;   /* with PS_CFG_LEASE: XDP answers only before this
-			   * CLOCK_MONOTONIC time; the coherence watcher moves
-			   * it forward after each round trip that proves it
-			   * has applied every keyspace event before it */
+};
+
+/*
+ * ps_lease (array): entries the control tool and the BPF program each
+ * write alone, so that neither read-modify-writes what the other owns.
+ */
+enum ps_lease_idx {
+	PS_LEASE_UNTIL = 0,   /* with PS_CFG_LEASE, XDP answers only before this
+			       * CLOCK_MONOTONIC time (ns); the coherence watcher
+			       * moves it forward after each round trip that
+			       * proves it has applied every keyspace event
+			       * published before it */
+	PS_LEASE_TTL_LOST,    /* set by BPF when a TTL mark did not fit ps_ttl:
+			       * nothing is filled until the next attach */
+	PS_LEASE__MAX,
 };
 
 /*
