@@ -7,9 +7,19 @@
  *  - client tracking in broadcast mode, redirected to the same connection:
  *    Redis sends a null invalidation on FLUSHALL/FLUSHDB, which names no
  *    key and has no keyspace event: the whole cache is flushed;
+ *  - TTLs: every key an event names is marked "TTL unknown" in ps_ttl
+ *    (not filled) and then asked with PTTL; its expiry, on our clock, goes
+ *    into ps_ttl, or the entry goes if the key has no TTL. At start, and
+ *    after each reconnection, a SCAN learns the TTL of every key that has
+ *    one, with filling stopped meanwhile;
+ *  - the lease: a PING on the subscribed connection every LEASE_EVERY_MS;
+ *    its PONG comes after every event published before the PING, all of
+ *    them applied by then, so XDP may answer until LEASE_MS after the PING
+ *    was sent (ps_lease). A dead, hung or disconnected watcher stops
+ *    renewing: XDP answers nothing once the lease runs out;
  *  - the connection itself: while it is down (Redis restarted, network)
  *    nothing would be seen, so the cache is flushed and filling stopped
- *    until it is back, subscribed, and flushed once more.
+ *    until it is back, subscribed, scanned, and flushed once more.
  * Runs until Ctrl-C.
  */
 #include <errno.h>
@@ -23,6 +33,18 @@
 #include "redis.h"
 
 #define TRACK_CHANNEL "__redis__:invalidate"
+#define NS_PER_MS       1000000ull
+/* One proof of liveness lets XDP answer for LEASE_MS; one is sought every
+ * LEASE_EVERY_MS, so a lease is renewed about three times before it ends
+ * and a watcher that stops is noticed within LEASE_MS. */
+#define LEASE_MS        300
+#define LEASE_EVERY_MS  100
+/* NTP slews a clock by at most 500 ppm: an expiry learnt as "PTTL ms from
+ * now" is taken that much earlier on our clock than on Redis's. */
+#define SLEW_PPM        500
+#define TTL_QUEUE       4096   /* keys waiting for PTTL */
+#define SCAN_COUNT      1000
+
 
 struct coh {
 	const char *host;
@@ -30,10 +52,192 @@ struct coh {
 	const char *password;
 	const struct ps_maps *maps;
 	bool fill;                      /* PS_CFG_FILL was on when we started */
-	redisContext *sub, *ctl;        /* subscriber; tracking owner */
-	long events, deleted, flushes, reconnects;
+	redisContext *sub, *ctl;        /* subscriber; tracking owner, PTTL, SCAN */
+	long events, deleted, flushes, reconnects, ttls, renewals;
 	long errors;                    /* map updates that failed: exit 1 */
+	struct ps_cache_key queue[TTL_QUEUE]; /* TTL unknown, to ask */
+	unsigned queued;
+	bool queue_lost;                /* a key did not fit: ask them all again */
+	bool ping_out;                  /* a PING awaits its PONG */
+	__u64 ping_ns;                  /* when it was sent */
+	__u64 last_ping_ns;
 };
+static __u64 mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
+}
+
+/* A key's TTL is about to be learnt: not filled meanwhile. The mark goes
+ * in before the epoch moves, as the XDP program does it. */
+static void ttl_unknown(struct coh *c, const struct ps_cache_key *k)
+{
+	__u64 unknown = PS_TTL_UNKNOWN;
+
+	if (bpf_map_update_elem(c->maps->ttl, k, &unknown, BPF_ANY)) {
+		/* not marked: the key could be filled with no TTL, so no answer
+		 * is safe; the lease is not renewed until a new scan */
+		ps_err("cannot mark the TTL of '%.*s' unknown: %s", (int)k->len, k->data,
+		       strerror(errno));
+		c->errors++;
+		c->queue_lost = true;
+		return;
+	}
+	if (c->queued < TTL_QUEUE)
+		c->queue[c->queued++] = *k;
+	else
+		c->queue_lost = true;
+}
+
+/* What PTTL said, sent at t_ns, into ps_ttl: an expiry on our clock, a
+ * little early for the drift, or no entry when the key has no TTL. */
+static void ttl_learnt(struct coh *c, const struct ps_cache_key *k,
+		       const redisReply *r, __u64 t_ns)
+{
+	__u64 exp;
+
+	if (!r || r->type != REDIS_REPLY_INTEGER)
+		return;   /* stays unknown: never filled */
+	if (r->integer < 0) {
+		bpf_map_delete_elem(c->maps->ttl, k);
+		return;
+	}
+	exp = (__u64)r->integer * NS_PER_MS;
+	exp = t_ns + exp - exp / 1000000 * SLEW_PPM;
+	bpf_map_update_elem(c->maps->ttl, k, &exp, BPF_ANY);
+	c->ttls++;
+}
+
+static __u32 epoch_of(struct coh *c, const struct ps_cache_key *k)
+{
+	__u32 slot = ps_key_slot(k->data, k->len), e = 0;
+
+	bpf_map_lookup_elem(c->maps->epochs, &slot, &e);
+	return e;
+}
+
+/*
+ * PTTL for n keys, pipelined on the control connection. A key whose
+ * invalidation epoch moved meanwhile (XDP saw a write to it, which may
+ * have marked its TTL unknown after our read) is left unknown; the
+ * keyspace event of that write brings it back here. -1: connection lost.
+ */
+static int ask_ttls(struct coh *c, const struct ps_cache_key *keys, unsigned n)
+{
+	__u32 ep[SCAN_COUNT];
+	__u64 t;
+	unsigned i;
+
+	if (n > SCAN_COUNT)
+		return -1;
+	for (i = 0; i < n; i++)
+		ep[i] = epoch_of(c, &keys[i]);
+	t = mono_ns();
+	for (i = 0; i < n; i++)
+		redisAppendCommand(c->ctl, "PTTL %b", keys[i].data, (size_t)keys[i].len);
+	for (i = 0; i < n; i++) {
+		redisReply *r = NULL;
+
+		if (redisGetReply(c->ctl, (void **)&r) != REDIS_OK)
+			return -1;
+		if (epoch_of(c, &keys[i]) == ep[i])
+			ttl_learnt(c, &keys[i], r, t);
+		freeReplyObject(r);
+	}
+	return 0;
+}
+
+static int drain_queue(struct coh *c)
+{
+	unsigned i, n;
+
+	for (i = 0; i < c->queued; i += n) {
+		n = c->queued - i < SCAN_COUNT ? c->queued - i : SCAN_COUNT;
+		if (ask_ttls(c, c->queue + i, n))
+			return -1;
+	}
+	c->queued = 0;
+	return 0;
+}
+
+/*
+ * Learn the TTL of every key that has one (SCAN + PTTL), after dropping
+ * every TTL we knew: run with filling stopped, so no key is cached on a
+ * TTL not yet known. Keys that do not fit a cache key are never cached.
+ */
+static int scan_ttls(struct coh *c)
+{
+	struct ps_cache_key k, next;
+	struct ps_cache_key *keys = c->queue;
+	char cursor[32] = "0";
+
+	while (bpf_map_get_next_key(c->maps->ttl, NULL, &next) == 0) {
+		k = next;
+		bpf_map_delete_elem(c->maps->ttl, &k);
+	}
+	c->queued = 0;
+	do {
+		redisReply *r = redisCommand(c->ctl, "SCAN %s COUNT %d", cursor, SCAN_COUNT);
+		unsigned n = 0;
+
+		if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+		    r->element[0]->type != REDIS_REPLY_STRING ||
+		    r->element[1]->type != REDIS_REPLY_ARRAY) {
+			if (r)
+				freeReplyObject(r);
+			return -1;
+		}
+		snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+		for (size_t i = 0; i < r->element[1]->elements && n < SCAN_COUNT; i++) {
+			const redisReply *e = r->element[1]->element[i];
+
+			if (e->type == REDIS_REPLY_STRING &&
+			    !ps_cache_key_build(&keys[n], e->str, e->len))
+				n++;
+		}
+		freeReplyObject(r);
+		if (ask_ttls(c, keys, n))
+			return -1;
+	} while (strcmp(cursor, "0"));
+	return 0;
+}
+
+/* Ask for a PONG on the subscribed connection (no reply awaited here). */
+static int send_ping(struct coh *c)
+{
+	int done = 0;
+
+	c->ping_ns = mono_ns();
+	c->last_ping_ns = c->ping_ns;
+	if (redisAppendCommand(c->sub, "PING") != REDIS_OK)
+		return -1;
+	while (!done)
+		if (redisBufferWrite(c->sub, &done) != REDIS_OK)
+			return -1;
+	c->ping_out = true;
+	return 0;
+}
+
+/* The PONG: every event before it has been applied. */
+static void renew_lease(struct coh *c)
+{
+	__u32 idx = PS_LEASE_UNTIL;
+	__u64 until = c->ping_ns + LEASE_MS * NS_PER_MS;
+
+	c->ping_out = false;
+	if (c->queue_lost)
+		return;   /* TTLs not asked are only unknown: safe, but say so */
+	if (bpf_map_update_elem(c->maps->lease, &idx, &until, BPF_ANY)) {
+		ps_err("cannot renew the lease: %s", strerror(errno));
+		c->errors++;
+		return;
+	}
+	c->renewals++;
+}
+
+
 
 static redisContext *connect_one(const struct coh *c)
 {
@@ -120,6 +324,13 @@ static void on_message(struct coh *c, const redisReply *m)
 	const redisReply *key;
 	struct ps_cache_key k;
 
+	/* ["pong", ""]: the answer to our PING in subscribed mode */
+	if (m->type == REDIS_REPLY_ARRAY && m->elements == 2 &&
+	    m->element[0]->type == REDIS_REPLY_STRING &&
+	    !strcmp(m->element[0]->str, "pong")) {
+		renew_lease(c);
+		return;
+	}
 	if (m->type != REDIS_REPLY_ARRAY || m->elements < 3 ||
 	    m->element[0]->type != REDIS_REPLY_STRING)
 		return;
@@ -138,18 +349,10 @@ static void on_message(struct coh *c, const redisReply *m)
 	key = m->element[3];
 	c->events++;
 	if (!ps_cache_key_build(&k, key->str, key->len)) {
-		const redisReply *ch = m->element[2];
-		__u32 one = 1;
 		int r;
 
-		/* a TTL set behind XDP's back: never fill it */
-		if (ch->type == REDIS_REPLY_STRING && ch->len > 7 &&
-		    !strcmp(ch->str + ch->len - 7, ":expire") &&
-		    bpf_map_update_elem(c->maps->vol, &k, &one, BPF_ANY)) {
-			ps_err("cannot mark '%.*s' volatile: %s", (int)k.len, k.data,
-			       strerror(errno));
-			c->errors++;
-		}
+		/* whatever the event, the key's TTL may have changed */
+		ttl_unknown(c, &k);
 		r = ps_invalidate_key(c->maps->cache, c->maps->epochs, &k);
 		if (r < 0) {
 			ps_err("cannot invalidate '%.*s': %s", (int)k.len, k.data,
@@ -162,8 +365,9 @@ static void on_message(struct coh *c, const redisReply *m)
 
 static void report(const struct coh *c)
 {
-	printf("events %ld, cached keys invalidated %ld, flushes %ld, reconnects %ld\n",
-	       c->events, c->deleted, c->flushes, c->reconnects);
+	printf("events %ld, cached keys invalidated %ld, flushes %ld, reconnects %ld, "
+	       "TTLs learnt %ld, lease renewals %ld\n",
+	       c->events, c->deleted, c->flushes, c->reconnects, c->ttls, c->renewals);
 	fflush(stdout);
 }
 
@@ -208,7 +412,13 @@ static int coherence_run(struct ps_call *call, void *opts)
 		ps_err("cannot subscribe on %s", redis);
 		goto cleanup;
 	}
-	/* whatever was written before we listened */
+	/* no fill while the TTLs are learnt; then whatever was written before
+	 * we listened goes */
+	flush(&c, false);
+	if (scan_ttls(&c)) {
+		ps_err("cannot scan the TTLs on %s", redis);
+		goto cleanup;
+	}
 	flush(&c, true);
 	printf("watching db %u on %s: invalidating keys written behind XDP's back\n", c.db, redis);
 	fflush(stdout);
@@ -217,20 +427,32 @@ static int coherence_run(struct ps_call *call, void *opts)
 	while (!ps_stop) {
 		struct pollfd pfd = { .fd = c.sub->fd, .events = POLLIN };
 		void *rep = NULL;
-		int n = poll(&pfd, 1, 500);
+		int n;
 
+		/* a PING every LEASE_EVERY_MS (one that fails to go out is
+		 * noticed by the read below); one never answered renews nothing */
+		if (!c.ping_out && mono_ns() - c.last_ping_ns >= LEASE_EVERY_MS * NS_PER_MS)
+			send_ping(&c);
+		n = poll(&pfd, 1, 10);
 		if (n < 0 && errno != EINTR) {
 			ps_err("poll: %s", strerror(errno));
 			c.errors++;
 			break;
 		}
-		if (n > 0 && redisBufferRead(c.sub) != REDIS_OK) {
+		if (c.ping_out && mono_ns() - c.ping_ns > LEASE_MS * NS_PER_MS)
+			c.ping_out = false;   /* lost: ask again (the lease ran out) */
+		if ((n > 0 && redisBufferRead(c.sub) != REDIS_OK) ||
+		    (c.queued && drain_queue(&c))) {
 			/* nothing can be seen now: no cache until we are back */
 			flush(&c, false);
 			ps_err("connection lost (%s): cache flushed, filling stopped; reconnecting",
 			       c.sub->errstr);
 			disconnect(&c);
-			while (!ps_stop && subscribe(&c, false)) {
+			c.ping_out = false;
+			c.queued = 0;
+			c.queue_lost = false;
+			while (!ps_stop && (subscribe(&c, false) || scan_ttls(&c))) {
+				disconnect(&c);
 				struct timespec ts = { 0, 250 * 1000 * 1000 };
 
 				nanosleep(&ts, NULL);
@@ -247,6 +469,14 @@ static int coherence_run(struct ps_call *call, void *opts)
 			on_message(&c, rep);
 			freeReplyObject(rep);
 			rep = NULL;
+		}
+		if (c.queue_lost && !c.queued) {
+			/* more keys than the queue held: learn every TTL again */
+			flush(&c, false);
+			if (scan_ttls(&c) == 0) {
+				c.queue_lost = false;
+				flush(&c, true);
+			}
 		}
 		if (time(NULL) - last >= 10) {
 			report(&c);
@@ -274,12 +504,16 @@ const struct ps_cmd ps_cmd_coherence = {
 		"eviction; enables notify-keyspace-events \"KEA\" if off) and to client\n"
 		"tracking broadcasts (FLUSHALL/FLUSHDB flush the cache). If the\n"
 		"connection drops (Redis restarted), the cache is flushed and not\n"
-		"filled until it is back. Runs until Ctrl-C; counts every 10 s.\n"
+		"filled until it is back. Learns the TTL of every key an event names\n"
+		"(PTTL) and, at start, of every key (SCAN). Renews the lease XDP\n"
+		"answers under (attach sets it) by a PING every 100 ms whose PONG\n"
+		"proves every earlier event applied; a lease lasts 300 ms.\n"
+		"Runs until Ctrl-C; counts every 10 s.\n"
 		"It connects from inside --netns.",
 	.opts = coherence_opts,
 	.opts_size = sizeof(struct coherence_opts),
 	.defaults = &coherence_defaults,
 	.target = PS_TGT_ONE,
-	.maps = PS_MAP_CONFIG | PS_MAP_CACHE | PS_MAP_EPOCHS | PS_MAP_VOLATILE,
+	.maps = PS_MAP_CONFIG | PS_MAP_CACHE | PS_MAP_EPOCHS | PS_MAP_TTL | PS_MAP_LEASE,
 	.run = coherence_run,
 };

@@ -43,7 +43,7 @@ int ps_mount_bpffs(void);
 /* The pinned maps of one attachment (xdp/maps.h pins them by name), as
  * fds, -1 when not open. */
 struct ps_maps {
-	int config, stats, flows, cache, epochs, meta, vol, cmds;
+	int config, stats, flows, cache, epochs, meta, ttl, cmds, lease;
 };
 enum {
 	PS_MAP_CONFIG = 1u << 0,
@@ -52,8 +52,9 @@ enum {
 	PS_MAP_CACHE = 1u << 3,
 	PS_MAP_EPOCHS = 1u << 4,
 	PS_MAP_META = 1u << 5,
-	PS_MAP_VOLATILE = 1u << 6,
+	PS_MAP_TTL = 1u << 6,
 	PS_MAP_CMDS = 1u << 7,
+	PS_MAP_LEASE = 1u << 8,
 };
 /* open the maps in `which` (PS_MAP_*), checking their value sizes; on
  * failure prints why, and what was opened is still to be closed */

@@ -143,7 +143,7 @@ static const char *flag_names[] = {
 };
 
 static const char *untrust_names[] = {
-	"none", "ooo", "req_parse", "rep_parse", "pending", "cmd", "big_seg",
+	"none", "ooo", "req_parse", "rep_parse", "pending", "cmd", "unreadable",
 	"retrans", "mode",
 };
 

@@ -219,8 +219,9 @@ static const struct {
 	{ PS_MAP_CACHE, offsetof(struct ps_maps, cache), "ps_cache", sizeof(struct ps_cache_val) },
 	{ PS_MAP_EPOCHS, offsetof(struct ps_maps, epochs), "ps_epochs", sizeof(__u32) },
 	{ PS_MAP_META, offsetof(struct ps_maps, meta), "ps_meta", sizeof(struct ps_meta) },
-	{ PS_MAP_VOLATILE, offsetof(struct ps_maps, vol), "ps_volatile", sizeof(__u32) },
+	{ PS_MAP_TTL, offsetof(struct ps_maps, ttl), "ps_ttl", sizeof(__u64) },
 	{ PS_MAP_CMDS, offsetof(struct ps_maps, cmds), "ps_cmds", sizeof(__u32) },
+	{ PS_MAP_LEASE, offsetof(struct ps_maps, lease), "ps_lease", sizeof(__u64) },
 };
 #define N_PINNED_MAPS (sizeof(pinned_maps) / sizeof(pinned_maps[0]))
 

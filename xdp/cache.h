@@ -62,18 +62,43 @@ static __always_inline void ps_flush(struct ps_scratch *s)
 	s->flushes++;
 }
 
-/* Invalidate the key at buf[off..off+len); volatile_key: it was given a
- * TTL, never fill it again. */
+/* ps_lease[PS_LEASE_TTL_LOST]: a TTL mark was lost, fill nothing. */
+static __always_inline __u64 *ttl_lost(void)
+{
+	__u32 idx = PS_LEASE_TTL_LOST;
+
+	return bpf_map_lookup_elem(&ps_lease, &idx);
+}
+
+/* The key's TTL may change: not filled until the watcher learns it. If
+ * the mark does not fit, no key can be trusted to have no TTL: flush and
+ * stop filling. */
+static __always_inline void ps_ttl_unknown(struct ps_scratch *s,
+					   const struct ps_cache_key *k)
+{
+	__u64 unknown = PS_TTL_UNKNOWN, *lost;
+
+	if (!bpf_map_update_elem(&ps_ttl, k, &unknown, BPF_ANY))
+		return;
+	lost = ttl_lost();
+	if (lost)
+		*lost = 1;
+	ps_flush(s);
+	stat_inc(PS_ST_TTL_LOST);
+}
+
+/* Invalidate the key at buf[off..off+len); ttl_change: the command may
+ * change its TTL too. */
 static __always_inline void ps_invalidate(struct ps_scratch *s, __u32 off,
-					  __u32 len, int volatile_key)
+					  __u32 len, int ttl_change)
 {
 	struct ps_cache_key k;
-	__u32 one = 1;
 
 	if (ps_key_from_buf(&k, s, off, len))
 		return;
-	if (volatile_key)
-		bpf_map_update_elem(&ps_volatile, &k, &one, BPF_ANY);
+	/* before the epoch moves: a fill that sees the new epoch sees the mark */
+	if (ttl_change)
+		ps_ttl_unknown(s, &k);
 	/* the epoch moves even if the key is not cached: a fill that is
 	 * in flight for it must not land */
 	ps_epoch_bump(&k);
@@ -81,14 +106,28 @@ static __always_inline void ps_invalidate(struct ps_scratch *s, __u32 off,
 		s->invalidated++;
 }
 
-/* The entry for k if it is of generation gen; an older one is deleted. */
+/* Is an expiry (0: none) far enough away to answer now? */
+static __always_inline int ttl_ok(__u64 expires_ns)
+{
+	return !expires_ns || bpf_ktime_get_ns() + PS_TTL_MARGIN_NS < expires_ns;
+}
+
+/* The entry for k if it is of generation gen and not about to expire; an
+ * older one is deleted, one near its expiry is left to Redis. */
 static __always_inline struct ps_cache_val *
 cache_lookup(struct ps_cache_key *k, __u32 gen)
 {
 	struct ps_cache_val *v = bpf_map_lookup_elem(&ps_cache, k);
 
-	if (v && v->gen != gen) {
+	if (!v)
+		return NULL;
+	if (v->gen != gen) {
 		/* flushed since it was filled */
+		bpf_map_delete_elem(&ps_cache, k);
+		return NULL;
+	}
+	if (!ttl_ok(v->expires_ns)) {
+		stat_inc(PS_ST_TTL_REFUSED);
 		bpf_map_delete_elem(&ps_cache, k);
 		return NULL;
 	}
@@ -123,20 +162,26 @@ static __always_inline __u32 csum_chunk(__u8 *p, __u32 n, __u32 seed)
 }
 
 /*
- * Store the first reply of this segment (s->first_*, found by the reply
- * parser in s->buf) as the value of the armed key, unless the key may have
- * changed since its GET passed (epoch, generation) or has a TTL.
+ * Store the first reply of this segment (s->first_*: where the reply
+ * parser found it in the payload at payload_off of skb) as the value of
+ * the armed key, unless the key may have changed since its GET passed
+ * (epoch, generation) or has a TTL.
  */
-static __always_inline void cache_fill(struct ps_scratch *s,
+static __always_inline void cache_fill(struct __sk_buff *skb, __u32 payload_off,
+				       struct ps_scratch *s,
 				       const struct ps_config *cfg,
 				       struct ps_flow *f)
 {
 	struct ps_cache_val *v = &s->fill;
 	__u32 rlen = s->first_len, plen, c1, c2, c3, sum = 0, *e;
+	__u64 *ttl, *lost, expires = 0;
 
 	flow_clear(f, PS_F_FILL_ARMED);
 	if (!(cfg->flags & PS_CFG_FILL))
 		return;
+	lost = ttl_lost();
+	if (!lost || *lost)
+		goto skipped;
 	if (!s->first_bulk || s->first_off == ~0u ||
 	    s->first_val_len > PS_VAL_MAX || rlen == 0 ||
 	    rlen > PS_REPLY_MAX - 3)
@@ -144,15 +189,19 @@ static __always_inline void cache_fill(struct ps_scratch *s,
 	e = ps_epoch_of(&f->fill_key);
 	if (!e || *e != f->fill_epoch || cfg->cache_gen != f->fill_gen)
 		goto skipped;
-	/* a key with a TTL expires where we cannot see it */
-	if (bpf_map_lookup_elem(&ps_volatile, &f->fill_key))
-		goto skipped;
+	/* a key with a TTL is cached with its expiry, one whose TTL is
+	 * being learnt is not cached */
+	ttl = bpf_map_lookup_elem(&ps_ttl, &f->fill_key);
+	if (ttl) {
+		expires = *ttl;
+		if (expires == PS_TTL_UNKNOWN || !ttl_ok(expires))
+			goto skipped;
+	}
 
 	BOUND_1_TO(rlen, PS_REPLY_BOUND);
 	if (rlen > PS_REPLY_MAX)
 		goto skipped;
-	if (bpf_probe_read_kernel(v->reply, rlen,
-				  &s->buf[s->first_off & PS_BUF_MASK]))
+	if (bpf_skb_load_bytes(skb, payload_off + s->first_off, v->reply, rlen))
 		goto skipped;
 	/* csum_diff takes multiples of 4 and at most PS_CSUM_CHUNK bytes a
 	 * call: zero the pad up to the next multiple of 4, then three chunks
@@ -177,6 +226,7 @@ static __always_inline void cache_fill(struct ps_scratch *s,
 	v->val_len = s->first_val_len;
 	v->filled_ns = bpf_ktime_get_ns();
 	v->source = PS_FILL_TC;
+	v->expires_ns = expires;
 	if (bpf_map_update_elem(&ps_cache, &f->fill_key, v, BPF_ANY) == 0) {
 		stat_inc(PS_ST_FILLS);
 		return;

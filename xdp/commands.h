@@ -25,8 +25,9 @@ enum ps_cmd {
 	PS_CMD_CLIENT,   /* CLIENT REPLY OFF|SKIP untrusts, other CLIENT reads */
 	PS_CMD_SPLIT,    /* name split across segments: treat as FLUSH */
 	PS_CMD_AUTH,     /* AUTH or HELLO: its reply says whether the flow may be answered */
-	PS_CMD_TTL,      /* a write that gives arg 1 a TTL: never fill that key */
+	PS_CMD_TTL,      /* a write that may change arg 1's TTL: unknown until learnt */
 	PS_CMD_SET,      /* a write; with options (PX, EX, KEEPTTL...) a TTL too */
+	PS_CMD_TTL_DST,  /* RENAME/COPY: arg 2 takes arg 1's value and TTL */
 };
 
 /* Pack an upper-cased command name of up to 16 bytes into two words. */
@@ -75,8 +76,11 @@ static __always_inline int ps_classify_builtin(__u64 w0, __u64 w1, __u32 n)
 	if (IS("SET"))
 		return PS_CMD_SET;
 	if (IS("SETEX") || IS("PSETEX") || IS("EXPIRE") || IS("PEXPIRE") ||
-	    IS("EXPIREAT") || IS("PEXPIREAT") || IS("GETEX") || IS("RESTORE"))
+	    IS("EXPIREAT") || IS("PEXPIREAT") || IS("GETEX") || IS("RESTORE") ||
+	    IS("PERSIST"))
 		return PS_CMD_TTL;
+	if (IS("RENAME") || IS("RENAMENX") || IS("COPY"))
+		return PS_CMD_TTL_DST;
 	if (IS("SELECT"))
 		return PS_CMD_SELECT;
 	if (IS("MULTI"))

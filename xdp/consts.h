@@ -55,6 +55,14 @@
 #define MSS_DEFAULT       536   /* RFC 9293: no MSS option means 536 */
 #define MTU_PAYLOAD_MAX   1460  /* 1500 - IPv4 (20) - TCP without options (20) */
 
+/* ---- segments of any size ---- */
+/* The parsers read a segment one window of PS_PAYLOAD_MAX bytes at a time.
+ * TC egress sees the kernel's GSO super-segments, up to 64 KB whatever
+ * ethtool says (software GSO runs after the hook): an IPv4 segment holds
+ * at most 65535 - 20 - 20 payload bytes, 32 windows of 2048. */
+#define PS_SEG_MAX        65535
+#define PS_WINDOWS_MAX    ((PS_SEG_MAX + PS_PAYLOAD_MAX - 1) / PS_PAYLOAD_MAX)
+
 /* ---- TC ---- */
 #define TC_ACT_OK         0
 #define TC_ACT_SHOT       2

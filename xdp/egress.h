@@ -120,6 +120,48 @@ static __always_inline void tc_synack(struct ps_flow *f, const struct ps_pkt *p)
 	f->state = PS_FLOW_EST;
 }
 
+/*
+ * Run the reply parser over payload bytes [from, len) of the skb, one
+ * window of at most PS_PAYLOAD_MAX bytes at a time: the parser keeps its
+ * state across windows as it does across segments, and offsets it reports
+ * are from the payload start (s->base). The body of a bulk string is
+ * skipped unread but for its last byte. Returns 0, or -1 when a window
+ * could not be read. Global: verified once.
+ */
+__noinline int tc_walk(struct __sk_buff *skb, struct ps_scratch *s,
+		       __u32 payload_off, __u32 from, __u32 len)
+{
+	__u32 base = from, n, w;
+
+	if (!skb || !s)
+		return -1;
+	for (w = 0; w < PS_WINDOWS_MAX; w++) {
+		if (base >= len || s->rp_error)
+			return 0;
+		if (s->rp.state == PS_RP_BULK && s->rp.num > 1) {
+			n = s->rp.num - 1;
+			if (n > len - base)
+				n = len - base;
+			s->rp.num -= n;
+			base += n;
+			if (base >= len)
+				return 0;
+		}
+		n = len - base;
+		if (n > PS_PAYLOAD_MAX)
+			n = PS_PAYLOAD_MAX;
+		BOUND_1_TO(n, PS_PAYLOAD_MAX);
+		if (bpf_skb_load_bytes(skb, payload_off + base, s->buf, n))
+			return -1;
+		s->base = base;
+		s->len = n;
+		s->pos = 0;
+		rp_run(s);
+		base += n;
+	}
+	return base >= len || s->rp_error ? 0 : -1;
+}
+
 /* Count replies in new server bytes; fill the cache when one answers the
  * armed GET. */
 static __always_inline void tc_replies(struct __sk_buff *skb,
@@ -134,28 +176,25 @@ static __always_inline void tc_replies(struct __sk_buff *skb,
 		return;
 	if (!naive && (f->flags & (PS_F_UNTRUSTED | PS_F_REP_DESYNC)))
 		return;
-	if (len == 0 || len > PS_PAYLOAD_MAX ||
-	    bpf_skb_load_bytes(skb, p->payload_off, s->buf, len)) {
-		if (!naive) {
-			flow_set(f, PS_F_REP_DESYNC);
-			untrust(f, PS_UT_BIG_SEG);
-		}
-		return;
-	}
-	s->pos = from;
 	if (naive)
 		__builtin_memset(&s->rp, 0, sizeof(s->rp));
 	else
 		s->rp = f->rp;
-	rp_reset(s, len, f->replies_seen, naive ? 0 : f->auth_reply_idx);
-	rp_run(s);
+	rp_reset(s, 0, f->replies_seen, naive ? 0 : f->auth_reply_idx);
+	if (len == 0 || tc_walk(skb, s, p->payload_off, from, len)) {
+		if (!naive) {
+			flow_set(f, PS_F_REP_DESYNC);
+			untrust(f, PS_UT_UNREADABLE);
+		}
+		return;
+	}
 
 	if (naive) {
 		flow_clear(f, PS_F_STREAM);
 		/* one segment, one complete bulk reply, or nothing */
 		if ((f->flags & PS_F_FILL_ARMED) && !s->rp_error &&
 		    s->replies == 1 && s->first_off == 0 && s->first_len == len)
-			cache_fill(s, cfg, f);
+			cache_fill(skb, p->payload_off, s, cfg, f);
 		flow_clear(f, PS_F_FILL_ARMED);
 		return;
 	}
@@ -185,7 +224,7 @@ static __always_inline void tc_replies(struct __sk_buff *skb,
 	/* armed only when the GET was all that was pending: the first reply
 	 * completed since is its reply */
 	if (f->flags & PS_F_FILL_ARMED)
-		cache_fill(s, cfg, f);
+		cache_fill(skb, p->payload_off, s, cfg, f);
 }
 
 /*

@@ -23,7 +23,7 @@
  * their replies assembled on the way (s->rep, *tot). Returns PS_FB_ANSWER,
  * or the fallback counter that says why not (PS_FB_NONE when the segment
  * held no GET at all), checked in this order: what the segment holds, the
- * cache, the frame, the flow's state, Redis's replies owed, timestamps,
+ * coherence lease, the cache, the frame, the flow's state, Redis's replies owed, timestamps,
  * the kernel's retransmission range, the client's window, the tcp_sock.
  */
 static __always_inline __u32 guarded_veto(struct xdp_md *ctx,
@@ -36,12 +36,16 @@ static __always_inline __u32 guarded_veto(struct xdp_md *ctx,
 	__u32 ngets = s->ngets;
 	int r;
 
+	if (s->rq_out & RQO_BIG)
+		return ngets ? PS_ST_FB_BIG : PS_FB_NONE;
 	if (!all_gets(s, idle_start)) {
 		if (ngets || f->rq.cmd == PS_CMD_GET)
 			return (s->rq_out & RQO_OTHER) ? PS_ST_FB_NOT_GET :
 							 PS_ST_FB_PARTIAL;
 		return PS_FB_NONE;
 	}
+	if (!lease_ok(cfg))
+		return PS_ST_FB_LEASE;
 	*tot = assemble(s, reply_limit(f), cfg->cache_gen);
 	if (s->asm_misses) {
 		stat_add(PS_ST_GET_MISSES, s->asm_misses);
@@ -156,7 +160,7 @@ __noinline int guarded_data(struct xdp_md *ctx, struct ps_scratch *s,
 	s->naive = 0;
 	if (rq_parse(ctx, s, p->payload_off, len)) {
 		flow_set(f, PS_F_REQ_DESYNC);
-		untrust(f, PS_UT_BIG_SEG);
+		untrust(f, PS_UT_UNREADABLE);
 		ps_flush(s);
 		stat_inc(PS_ST_FLUSHES);
 		f->cli_nxt = end;

@@ -44,6 +44,19 @@ static __always_inline __u32 now_ms(void)
 	return (__u32)(bpf_ktime_get_ns() / 1000000);
 }
 
+/* With PS_CFG_LEASE, answer only while the coherence watcher's lease
+ * holds: a dead, hung or disconnected watcher can miss writes. */
+static __always_inline int lease_ok(const struct ps_config *cfg)
+{
+	__u32 idx = PS_LEASE_UNTIL;
+	__u64 *until;
+
+	if (!(cfg->flags & PS_CFG_LEASE))
+		return 1;
+	until = bpf_map_lookup_elem(&ps_lease, &idx);
+	return until && bpf_ktime_get_ns() < *until;
+}
+
 /* Sequence-number order, modulo 2^32 (the kernel's before()/after()). */
 static __always_inline int before(__u32 a, __u32 b)
 {

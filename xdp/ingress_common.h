@@ -127,24 +127,64 @@ static __always_inline int xdp_handle_syn(struct ps_scratch *s,
 }
 
 /*
+ * A payload longer than the scratch buffer (a multi-buffer frame, a jumbo
+ * MTU), parsed in windows of PS_PAYLOAD_MAX bytes from s->pos on: the
+ * parser's state carries across windows as across segments, so commands
+ * are counted and writes invalidated (an argument split by a window edge
+ * flushes, as one split by a segment edge does). GET key offsets are not
+ * kept (RQO_BIG): such a segment is never answered. Global: verified once.
+ */
+__noinline int rq_walk(struct xdp_md *ctx, struct ps_scratch *s,
+		       __u32 payload_off, __u32 len)
+{
+	__u32 base, n, w;
+
+	if (!ctx || !s)
+		return -1;
+	base = s->pos;
+	rq_reset(s, 0);
+	s->rq_out |= RQO_BIG;
+	for (w = 0; w < PS_WINDOWS_MAX; w++) {
+		if (base >= len || (s->rq_out & RQO_ERROR))
+			return 0;
+		n = len - base;
+		if (n > PS_PAYLOAD_MAX)
+			n = PS_PAYLOAD_MAX;
+		BOUND_1_TO(n, PS_PAYLOAD_MAX);
+		if (bpf_xdp_load_bytes(ctx, payload_off + base, s->buf, n))
+			return -1;
+		s->base = base;
+		s->len = n;
+		s->pos = 0;
+		bpf_loop(PS_PAYLOAD_MAX + 1, rq_step, NULL, 0);
+		base += n;
+	}
+	return base >= len ? 0 : -1;
+}
+
+/*
  * Copy the payload into scratch and run the request parser from s->pos,
  * starting in state s->rq, with s->naive: the caller sets all three.
+ * Returns 0, or -1 when the payload could not be read.
  */
 __noinline int rq_parse(struct xdp_md *ctx, struct ps_scratch *s,
 			__u32 payload_off, __u32 len)
 {
-	if (!s)
+	if (!s || len == 0)
 		return -1;
-	if (len == 0 || len > PS_PAYLOAD_MAX)
-		return -1;
-	BOUND_1_TO(len, PS_PAYLOAD_MAX);
-	if (bpf_xdp_load_bytes(ctx, payload_off, s->buf, len))
-		return -1;
-	rq_reset(s, len);
-	/* the common case without the byte-by-byte parser */
-	if (ps_fast_gets(s))
-		return 0;
-	rq_run_general(s);
+	if (len > PS_PAYLOAD_MAX) {
+		if (rq_walk(ctx, s, payload_off, len))
+			return -1;
+	} else {
+		BOUND_1_TO(len, PS_PAYLOAD_MAX);
+		if (bpf_xdp_load_bytes(ctx, payload_off, s->buf, len))
+			return -1;
+		rq_reset(s, len);
+		/* the common case without the byte-by-byte parser */
+		if (ps_fast_gets(s))
+			return 0;
+		rq_run_general(s);
+	}
 	if (s->invalidated)
 		stat_add(PS_ST_INVALIDATIONS, s->invalidated);
 	if (s->flushes)
@@ -186,7 +226,7 @@ static __always_inline int all_gets(const struct ps_scratch *s, int idle_start)
 {
 	return idle_start && s->rq.state == PS_RQ_IDLE && s->ngets > 0 &&
 	       s->ngets == s->ncmds &&
-	       !(s->rq_out & (RQO_ERROR | RQO_OTHER | RQO_TOO_MANY));
+	       !(s->rq_out & (RQO_ERROR | RQO_OTHER | RQO_TOO_MANY | RQO_BIG));
 }
 
 /* Apply what the parser saw to the flow's command-level state. */

@@ -67,15 +67,25 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ps_meta SEC(".maps");
 
-/* Keys that were given a TTL (at XDP, or by a keyspace event): never
- * filled, since Redis expires them where we cannot see it. Sticky (LRU). */
+/* The coherence lease and the TTL-lost mark (enum ps_lease_idx). */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, PS_CACHE_ENTRIES);
-	__type(key, struct ps_cache_key);
-	__type(value, __u32);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PS_LEASE__MAX);
+	__type(key, __u32);
+	__type(value, __u64);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} ps_volatile SEC(".maps");
+} ps_lease SEC(".maps");
+
+/* Keys with a TTL: expiry or PS_TTL_UNKNOWN (prestack.h). A plain hash:
+ * an evicted entry would make a key with a TTL look like one without. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PS_TTL_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct ps_cache_key);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ps_ttl SEC(".maps");
 
 /* retrans mode: the exact bytes of each injected reply until acked (LRU:
  * an evicted one is counted rtx_gone when wanted) */

@@ -21,6 +21,7 @@
 /* "$1024\r\n" + value + "\r\n", rounded up to a multiple of 4 (csum) */
 #define PS_REPLY_MAX      1040
 #define PS_CACHE_ENTRIES  16384
+#define PS_TTL_ENTRIES    262144 /* keys with a TTL (or an unknown one) */
 #define PS_FLOW_ENTRIES   65536
 #define PS_EPOCH_SLOTS    4096   /* power of two: invalidation epochs by key hash */
 #define PS_RTX_ENTRIES    8192   /* retrans mode: injected replies kept */
@@ -49,6 +50,8 @@ enum ps_mode {
 #define PS_CFG_NO_ACK_HOLD   (1u << 5) /* guarded: let kernel retransmissions ack
 					  * answered requests (the ablation of the
 					  * ACK hold, attach --no-ack-hold) */
+#define PS_CFG_LEASE         (1u << 6) /* answer only while the coherence watcher's
+					  * lease (ps_lease) is fresh */
 #define PS_CFG_DEFAULT (PS_CFG_REQUIRE_SOCK | PS_CFG_FILL | PS_CFG_CHECK_SOCK)
 
 /* Config map (array, 1 entry), written by the control tool at run time. */
@@ -64,6 +67,40 @@ struct ps_config {
 	__u32 extra_work; /* benchmarks only: empty bpf_loop iterations spent
 			   * on every answered segment (BMC's dummy cache) */
 };
+
+/*
+ * ps_lease (array): entries the control tool and the BPF program each
+ * write alone, so that neither read-modify-writes what the other owns.
+ */
+enum ps_lease_idx {
+	PS_LEASE_UNTIL = 0,   /* with PS_CFG_LEASE, XDP answers only before this
+			       * CLOCK_MONOTONIC time (ns); the coherence watcher
+			       * moves it forward after each round trip that
+			       * proves it has applied every keyspace event
+			       * published before it */
+	PS_LEASE_TTL_LOST,    /* set by BPF when a TTL mark did not fit ps_ttl:
+			       * nothing is filled until the next attach */
+	PS_LEASE__MAX,
+};
+
+/*
+ * Keys with a TTL. Redis expires a key where we cannot see it (lazily, or
+ * by its sampling cycle), so a cached value carries the key's expiry and
+ * is answered only while it is more than PS_TTL_MARGIN_NS away. ps_ttl maps
+ * a key to its expiry (CLOCK_MONOTONIC ns) or to PS_TTL_UNKNOWN: XDP marks
+ * a key unknown when it sees a command that may change its TTL, the
+ * coherence watcher replaces the mark with what PTTL says. A key without
+ * an entry has no TTL: the watcher's scan at start and its keyspace events
+ * afterwards put an entry for every key that has one.
+ */
+#define PS_TTL_UNKNOWN     (~0ull)
+/* The margin covers the millisecond resolution of PTTL and of Redis's
+ * clock and the time a reply spends in flight before Redis would judge
+ * the key expired; the drift between our clock and Redis's (NTP slews by
+ * at most 500 ppm) is taken off each expiry when it is learnt. */
+#ifndef PS_TTL_MARGIN_NS
+#define PS_TTL_MARGIN_NS   (5 * 1000000ull)
+#endif
 
 struct ps_cache_key {
 	__u32 len;               /* key length, 1..PS_KEY_MAX */
@@ -85,6 +122,7 @@ struct ps_cache_val {
 	__u64 filled_ns;  /* bpf_ktime_get_ns() / CLOCK_MONOTONIC at fill */
 	__u32 source;     /* PS_FILL_* */
 	__u32 pad;
+	__u64 expires_ns; /* the key's expiry, CLOCK_MONOTONIC; 0: no TTL */
 	__u8  reply[PS_REPLY_MAX];
 };
 
@@ -133,7 +171,7 @@ enum ps_untrust {
 	PS_UT_REP_PARSE,    /* reply stream not RESP we can follow */
 	PS_UT_PENDING,      /* more replies than requests (push/monitor/...) */
 	PS_UT_CMD,          /* command that changes reply accounting (SUBSCRIBE, MONITOR, CLIENT REPLY, RESET...) */
-	PS_UT_BIG_SEG,      /* segment larger than PS_PAYLOAD_MAX */
+	PS_UT_UNREADABLE,   /* a segment's payload could not be read (load failed) */
 	PS_UT_RETRANS,      /* retransmission overlapping consumed bytes we could not re-answer */
 	PS_UT_MODE,         /* opened or seen in another mode: accounting incomplete */
 	PS_UT__MAX,
@@ -305,6 +343,10 @@ enum ps_stat {
 	PS_ST_RTX_GONE,        /* wanted, but evicted from ps_rtx */
 	/* guarded mode */
 	PS_ST_ACK_HELD,        /* kernel retransmissions whose ACK stopped at an answered request */
+	PS_ST_FB_BIG,          /* GETs in a segment longer than the parser's window (parsed, not answered) */
+	PS_ST_FB_LEASE,        /* the coherence watcher's lease is stale */
+	PS_ST_TTL_REFUSED,     /* cached keys refused: expiry within the margin */
+	PS_ST_TTL_LOST,        /* TTL marks that did not fit in ps_ttl (fills stop) */
 	PS_ST__MAX,
 };
 
@@ -319,7 +361,7 @@ enum ps_stat {
 	"fb_unacked", "fb_mss", "fb_window", "fb_ts", "fb_untrusted",      \
 	"fb_diverged", "fb_state", "fb_auth",                              \
 	"rtx_stored", "rtx_req", "rtx_dupack", "rtx_gone",                 \
-	"ack_held",                                                        \
+	"ack_held", "fb_big", "fb_lease", "ttl_refused", "ttl_lost",       \
 }
 /* derived in user space: fallbacks = sum(fb_*), divergences = sum(div_*),
  * flows = entries in the flow map */

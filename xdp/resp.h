@@ -113,11 +113,15 @@ static __always_inline void rq_arg_done(struct ps_scratch *s,
 	case PS_CMD_SPLIT:
 	case PS_CMD_SET:
 	case PS_CMD_TTL:
+	case PS_CMD_TTL_DST:
 		/* only an argument that fits a cache key can name a cached key */
 		if (alen >= 1 && alen <= PS_KEY_MAX) {
-			/* SET k v with options may set a TTL: conservative */
-			int ttl = idx == 1 && (rq->cmd == PS_CMD_TTL ||
-					       (rq->cmd == PS_CMD_SET && rq->nargs > 3));
+			/* the key whose TTL may change (SET k v with options
+			 * may set or keep one) is not filled until the
+			 * watcher learns its TTL */
+			int ttl = (idx == 1 && (rq->cmd == PS_CMD_TTL ||
+						(rq->cmd == PS_CMD_SET && rq->nargs > 3))) ||
+				  (idx == 2 && rq->cmd == PS_CMD_TTL_DST);
 
 			if (vis)
 				ps_invalidate(s, off, alen, ttl);
@@ -380,6 +384,7 @@ static long rq_step(__u32 i, void *unused)
 static __always_inline void rq_reset(struct ps_scratch *s, __u32 len)
 {
 	s->len = len;
+	s->base = 0;
 	s->rq_out = 0;
 	s->ncmds = 0;
 	s->ngets = 0;
@@ -418,7 +423,7 @@ static __always_inline void rp_top_done(struct ps_scratch *s,
 		s->auth_result = s->top_type == '-' ? 2 : 1;
 	if (s->replies == 1) {
 		s->first_off = s->top_start;
-		s->first_len = s->top_start != ~0u ? end - s->top_start : 0;
+		s->first_len = s->top_start != ~0u ? s->base + end - s->top_start : 0;
 		/* scalar: the reply itself just ended, not an aggregate */
 		s->first_bulk = scalar && rp->type == '$' && !rp->neg;
 		s->first_val_len = s->bulk_len;
@@ -474,7 +479,7 @@ __noinline int ps_rp_step(struct ps_scratch *s)
 	switch (rp->state) {
 	case PS_RP_TYPE:
 		if (rp->depth == 0) {
-			s->top_start = pos;
+			s->top_start = s->base + pos;
 			s->top_type = c;
 		}
 		rp->type = c;
@@ -570,6 +575,7 @@ static __always_inline void rp_reset(struct ps_scratch *s, __u32 len,
 				     __u32 rep_base, __u32 auth_idx)
 {
 	s->len = len;
+	s->base = 0;
 	s->replies = 0;
 	s->rp_error = 0;
 	s->rep_base = rep_base;

@@ -29,6 +29,7 @@
 #define RQO_UNTRUST   (1u << 6)  /* command changes reply accounting */
 #define RQO_TOO_MANY  (1u << 7)  /* more than PS_MAX_CMDS commands */
 #define RQO_GET_MISS  (1u << 8)  /* reserved */
+#define RQO_BIG       (1u << 9)  /* parsed in windows: key offsets are not kept */
 
 struct ps_scratch {
 	__u8  buf[PS_PAYLOAD_MAX + PS_KEY_MAX];
@@ -40,6 +41,8 @@ struct ps_scratch {
 	struct ps_rep_parser rp;
 	__u32 pos;                    /* parse position in buf */
 	__u32 len;                    /* payload bytes in buf */
+	__u32 base;                   /* payload offset of buf[0]: segments longer
+				       * than buf are parsed one window at a time */
 	/* request parse results for this segment */
 	__u32 rq_out;                 /* RQO_* */
 	__u32 ncmds;                  /* commands completed in this segment */
@@ -57,8 +60,8 @@ struct ps_scratch {
 	/* reply parse results */
 	__u32 replies;                /* top-level replies completed in this segment */
 	__u32 rp_error;
-	__u32 top_start;              /* offset where the current top-level reply began, or ~0 */
-	__u32 first_off;              /* first completed top-level reply: offset/len, ~0 if it began earlier */
+	__u32 top_start;              /* payload offset where the current top-level reply began, or ~0 */
+	__u32 first_off;              /* first completed top-level reply: payload offset/len, ~0 if it began earlier */
 	__u32 first_len;
 	__u32 first_bulk;             /* it was a non-null bulk string */
 	__u32 first_val_len;

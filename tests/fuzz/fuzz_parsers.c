@@ -56,7 +56,7 @@ void *bpf_map_lookup_elem(void *map, const void *key)
 long bpf_map_update_elem(void *map, const void *key, const void *value, __u64 flags)
 {
 	(void)key; (void)value; (void)flags;
-	if (map != &ps_volatile) {
+	if (map != &ps_ttl) {
 		fprintf(stderr, "fuzz: update of an unexpected map\n");
 		abort();
 	}
