@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /* attach.c - attach and detach: programs on the interface, pins in bpffs. */
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <linux/if_link.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -84,9 +87,120 @@ cleanup:
 struct attach_opts {
 	__u32 port;
 	int mode;
-	bool skb, auth, builtin_cmds, no_ack_hold;
+	bool skb, auth, builtin_cmds, no_ack_hold, no_coherence;
 	const char *password;
 };
+
+#define WATCHER_LOG_DIR "/run/prestack"
+#define LEASE_WAIT_MS   5000  /* how long attach waits for the first lease */
+
+static void watcher_log(const struct ps_target *t, char *path, size_t n)
+{
+	snprintf(path, n, WATCHER_LOG_DIR "/coherence-%s-%s.log",
+		 *t->netns ? t->netns : "-", t->dev);
+}
+
+/*
+ * Start `prestack coherence --supervise` for this attachment, detached from
+ * our terminal, its output in WATCHER_LOG_DIR. Returns its PID, or 0.
+ */
+static pid_t start_watcher(const struct ps_target *t, __u32 port, const char *password)
+{
+	char redis[32], log[PATH_MAX];
+	pid_t pid;
+
+	snprintf(redis, sizeof(redis), "127.0.0.1:%u", port);
+	watcher_log(t, log, sizeof(log));
+	mkdir(WATCHER_LOG_DIR, 0755);
+	pid = fork();
+	if (pid < 0) {
+		ps_err("cannot start the coherence watcher: %s", strerror(errno));
+		return 0;
+	}
+	if (pid == 0) {
+		char *argv[] = { "prestack", "coherence", "--supervise", "--redis", redis,
+				 "--netns", *t->netns ? (char *)t->netns : "", "--dev",
+				 (char *)t->dev, NULL };
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+
+		setsid();
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		fd = open("/dev/null", O_RDONLY);
+		if (fd >= 0)
+			dup2(fd, 0);
+		/* the skeleton's descriptors would keep the programs alive */
+		close_range(3, ~0u, 0);
+		if (password)
+			setenv("REDISCLI_AUTH", password, 1);
+		if (!*t->netns) {
+			argv[5] = "--dev";   /* no --netns: the current one */
+			argv[6] = (char *)t->dev;
+			argv[7] = NULL;
+		}
+		execv("/proc/self/exe", argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* Wait for the watcher's first lease: 1 granted, 0 not within the wait. */
+static int wait_lease(int lease_fd)
+{
+	__u32 idx = PS_LEASE_UNTIL;
+
+	for (int i = 0; i < LEASE_WAIT_MS / 20; i++) {
+		struct timespec now, ts = { 0, 20 * 1000 * 1000 };
+		__u64 until = 0;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (!bpf_map_lookup_elem(lease_fd, &idx, &until) &&
+		    until > (__u64)now.tv_sec * 1000000000ull + (__u64)now.tv_nsec)
+			return 1;
+		nanosleep(&ts, NULL);
+	}
+	return 0;
+}
+
+/*
+ * Stop the watcher attach started, if it is still ours (the PID could have
+ * been reused): SIGTERM, then SIGKILL after 3 s. 0, or -1 if it stays.
+ */
+static int stop_watcher(pid_t pid, const char *dev)
+{
+	char path[64], cmd[512] = "";
+	ssize_t n;
+	int fd;
+
+	if (pid <= 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;                   /* gone already */
+	n = read(fd, cmd, sizeof(cmd) - 1);
+	close(fd);
+	for (ssize_t i = 0; i < n; i++)
+		if (!cmd[i])
+			cmd[i] = ' ';
+	if (n <= 0 || !strstr(cmd, "coherence --supervise") || !strstr(cmd, dev))
+		return 0;                   /* not ours */
+	kill(pid, SIGTERM);
+	for (int i = 0; i < 300; i++) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+
+		if (kill(pid, 0) && errno == ESRCH)
+			return 0;
+		waitpid(pid, NULL, WNOHANG);
+		nanosleep(&ts, NULL);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, WNOHANG);
+	ps_err("coherence watcher %d did not stop on SIGTERM: killed", (int)pid);
+	return 0;
+}
 
 static const struct attach_opts attach_defaults = {
 	.port = 6379,
@@ -115,6 +229,11 @@ static const struct ps_opt attach_opts[] = {
 	       "request answered at XDP before the client has acked\n"
 	       "its reply (an ablation: a lost reply can then stall\n"
 	       "the connection; see README, live failures)"),
+	PS_OPT("no-coherence", 'C', PS_OPT_FLAG, NULL, struct attach_opts, no_coherence,
+	       "do not start the coherence watcher, and answer without\n"
+	       "its lease. RISK: a write XDP does not see (another\n"
+	       "interface, loopback, a script, a TTL that ends) leaves\n"
+	       "the old value cached and answered"),
 	{}
 };
 
@@ -127,7 +246,8 @@ static int attach_run(struct ps_call *c, void *opts)
 	LIBBPF_OPTS(bpf_tc_opts, tco, .handle = 1, .priority = 1);
 	__u32 xdp_flags = o->skb ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
 	__u32 cfg_flags = PS_CFG_DEFAULT | (o->auth ? PS_CFG_AUTH : 0) |
-			  (o->no_ack_hold ? PS_CFG_NO_ACK_HOLD : 0);
+			  (o->no_ack_hold ? PS_CFG_NO_ACK_HOLD : 0) |
+			  (o->no_coherence ? 0 : PS_CFG_LEASE);
 	bool made_dir = false, xdp_on = false, tc_on = false, created = false;
 	struct prestack_bpf *skel = NULL;
 	struct ps_cmdtable_counts cmds;
@@ -213,6 +333,8 @@ static int attach_run(struct ps_call *c, void *opts)
 	meta.xdp_flags = xdp_flags;
 	meta.port = (__u16)o->port;
 	meta.attached_unix = (__u64)time(NULL);
+	if (!o->no_coherence)
+		meta.watcher_pid = (__u32)start_watcher(t, o->port, password);
 	if (bpf_map_update_elem(bpf_map__fd(skel->maps.ps_meta), &zero, &meta, BPF_ANY)) {
 		ps_err("cannot write attachment record: %s", strerror(errno));
 		goto cleanup;
@@ -221,11 +343,26 @@ static int attach_run(struct ps_call *c, void *opts)
 	       t->dev, *t->netns ? " in netns " : "", t->netns, ifindex,
 	       meta.xdp_prog_id, xdp_flags == XDP_FLAGS_SKB_MODE ? "skb" : "native",
 	       meta.tc_prog_id, ps_mode_name((__u32)o->mode), o->port);
+	if (o->no_coherence) {
+		printf("coherence watcher off (--no-coherence): writes XDP does not see are "
+		       "served stale from the cache\n");
+	} else {
+		char log[PATH_MAX];
+
+		watcher_log(t, log, sizeof(log));
+		if (meta.watcher_pid && wait_lease(bpf_map__fd(skel->maps.ps_lease)))
+			printf("coherence watcher %u holds the lease (log %s)\n",
+			       meta.watcher_pid, log);
+		else
+			ps_err("the coherence watcher has no lease yet (log %s): nothing is "
+			       "answered at XDP until it has", log);
+	}
 	ret = 0;
 
 cleanup:
 	/* undo what was done; what stays behind is said (nothing records it) */
 	if (ret) {
+		stop_watcher((pid_t)meta.watcher_pid, t->dev);
 		if (made_dir)
 			ps_unpin_all(t);
 		if (tc_on) {
@@ -263,7 +400,13 @@ const struct ps_cmd ps_cmd_attach = {
 		"\n"
 		"Redis's command table is read from 127.0.0.1:PORT in the namespace:\n"
 		"it decides which commands invalidate their key arguments (write),\n"
-		"flush the cache (write without keys, scripts) or neither (read).",
+		"flush the cache (write without keys, scripts) or neither (read).\n"
+		"\n"
+		"Unless --no-coherence, attach starts `prestack coherence --supervise`\n"
+		"on 127.0.0.1:PORT (stopped by detach, shown by status) and XDP answers\n"
+		"only while the watcher's lease is fresh: a dead or hung watcher or a\n"
+		"Redis restart stops the fast path within 300 ms instead of serving\n"
+		"stale values.",
 	.opts = attach_opts,
 	.opts_size = sizeof(struct attach_opts),
 	.defaults = &attach_defaults,
@@ -353,6 +496,8 @@ static int detach_run(struct ps_call *c, void *opts)
 		ps_err("no attachment record in %s", t->dir);
 		return 1;
 	}
+	/* the watcher first: it renews nothing once the programs are gone */
+	stop_watcher((pid_t)meta.watcher_pid, t->dev);
 	if (ps_netns_enter(t->netns))
 		return 1;
 	/* from here on every step is tried; any failure is the exit status */

@@ -19,8 +19,9 @@ struct cache_opts {
 
 /* a key or value of the command line into an entry of the current
  * generation; the key's epoch moves first; -1 after a message */
+/* expires_ns: the key's expiry (CLOCK_MONOTONIC), 0 for none */
 static int cache_put(const struct ps_maps *m, const void *key, size_t klen,
-		     const void *val, size_t vlen)
+		     const void *val, size_t vlen, __u64 expires_ns)
 {
 	struct ps_config cfg;
 	struct ps_cache_val v;
@@ -29,7 +30,10 @@ static int cache_put(const struct ps_maps *m, const void *key, size_t klen,
 	if (ps_cache_key_build(&k, key, klen) || ps_config_read(m, &cfg) ||
 	    ps_cache_val_build(&v, val, vlen, cfg.cache_gen, PS_FILL_USER))
 		return -1;
-	if (ps_epoch_bump(m->epochs, &k) || bpf_map_update_elem(m->cache, &k, &v, BPF_ANY)) {
+	v.expires_ns = expires_ns;
+	/* the TTL first: a fill after the epoch moves reads it */
+	if ((expires_ns && bpf_map_update_elem(m->ttl, &k, &expires_ns, BPF_ANY)) ||
+	    ps_epoch_bump(m->epochs, &k) || bpf_map_update_elem(m->cache, &k, &v, BPF_ANY)) {
 		ps_err("cannot insert '%.*s': %s", (int)klen, (const char *)key, strerror(errno));
 		return -1;
 	}
@@ -40,7 +44,7 @@ static int cache_set(struct ps_call *c, const struct cache_opts *o)
 {
 	(void)o;
 	return cache_put(&c->maps, c->argv[1], strlen(c->argv[1]), c->argv[2],
-			 strlen(c->argv[2])) ? 1 : 0;
+			 strlen(c->argv[2]), 0) ? 1 : 0;
 }
 
 static int cache_get(struct ps_call *c, const struct cache_opts *o)
@@ -141,7 +145,8 @@ static int cache_list(struct ps_call *c, const struct cache_opts *o)
 
 static int cache_warm(struct ps_call *c, const struct cache_opts *o)
 {
-	long loaded = 0, big = 0, ttl = 0, notstr = 0;
+	long loaded = 0, big = 0, ttl = 0, notstr = 0, gone = 0;
+	__u64 now, exp;
 	redisContext *rc = NULL;
 	redisReply *r = NULL;
 	char cursor[32] = "0";
@@ -169,30 +174,43 @@ static int cache_warm(struct ps_call *c, const struct cache_opts *o)
 				big++;
 				continue;
 			}
-			/* TTL keys expire where we cannot see it (issue 6) */
-			t = redisCommand(rc, "PTTL %b", kr->str, kr->len);
-			if (!t || t->type != REDIS_REPLY_INTEGER || t->integer != -1) {
-				ttl++;
+			/* a key with a TTL is copied with its expiry, a little
+			 * early on our clock (as the coherence watcher takes it) */
+			now = ps_mono_ns();
+			redisAppendCommand(rc, "PTTL %b", kr->str, kr->len);
+			redisAppendCommand(rc, "GET %b", kr->str, kr->len);
+			t = v = NULL;
+			if (redisGetReply(rc, (void **)&t) != REDIS_OK ||
+			    redisGetReply(rc, (void **)&v) != REDIS_OK) {
+				ps_err("lost %s: %s", o->redis.text, rc->errstr);
 				if (t)
 					freeReplyObject(t);
-				continue;
+				goto cleanup;
 			}
-			freeReplyObject(t);
-			v = redisCommand(rc, "GET %b", kr->str, kr->len);
-			if (!v || v->type != REDIS_REPLY_STRING)
+			exp = t && t->type == REDIS_REPLY_INTEGER && t->integer >= 0 ?
+			      ps_ttl_expiry(now, t->integer) : 0;
+			if (!t || t->type != REDIS_REPLY_INTEGER || t->integer == -2 ||
+			    (exp && exp <= ps_mono_ns() + PS_TTL_MARGIN_NS))
+				gone++;
+			else if (!v || v->type != REDIS_REPLY_STRING)
 				notstr++;
 			else if (v->len > PS_VAL_MAX)
 				big++;
-			else if (!cache_put(&c->maps, kr->str, kr->len, v->str, v->len))
+			else if (!cache_put(&c->maps, kr->str, kr->len, v->str, v->len, exp)) {
 				loaded++;
+				ttl += exp != 0;
+			}
+			if (t)
+				freeReplyObject(t);
 			if (v)
 				freeReplyObject(v);
 		}
 		freeReplyObject(r);
 		r = NULL;
 	} while (strcmp(cursor, "0") && loaded < o->max);
-	printf("warmed %ld keys from %s (skipped: %ld over the size limits, %ld with a TTL, %ld not strings)\n",
-	       loaded, o->redis.text, big, ttl, notstr);
+	printf("warmed %ld keys from %s, %ld of them with a TTL (skipped: %ld over the size "
+	       "limits, %ld not strings, %ld gone or about to expire)\n",
+	       loaded, o->redis.text, ttl, big, notstr, gone);
 	ret = 0;
 cleanup:
 	if (r)
@@ -291,7 +309,7 @@ const struct ps_cmd ps_cmd_cache = {
 	.opts_size = sizeof(struct cache_opts),
 	.defaults = &cache_defaults,
 	.target = PS_TGT_ONE,
-	.maps = PS_MAP_CACHE | PS_MAP_EPOCHS | PS_MAP_CONFIG,
+	.maps = PS_MAP_CACHE | PS_MAP_EPOCHS | PS_MAP_CONFIG | PS_MAP_TTL,
 	.min_args = 1,
 	.max_args = 3,
 	.check = cache_check,

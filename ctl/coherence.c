@@ -24,6 +24,9 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
+#include <unistd.h>
+#include <sys/wait.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -39,11 +42,9 @@
  * and a watcher that stops is noticed within LEASE_MS. */
 #define LEASE_MS        300
 #define LEASE_EVERY_MS  100
-/* NTP slews a clock by at most 500 ppm: an expiry learnt as "PTTL ms from
- * now" is taken that much earlier on our clock than on Redis's. */
-#define SLEW_PPM        500
 #define TTL_QUEUE       4096   /* keys waiting for PTTL */
 #define SCAN_COUNT      1000
+#define PINGS_MAX       16     /* PINGs awaiting a PONG: more means a hung Redis */
 
 
 struct coh {
@@ -58,18 +59,10 @@ struct coh {
 	struct ps_cache_key queue[TTL_QUEUE]; /* TTL unknown, to ask */
 	unsigned queued;
 	bool queue_lost;                /* a key did not fit: ask them all again */
-	bool ping_out;                  /* a PING awaits its PONG */
-	__u64 ping_ns;                  /* when it was sent */
+	__u64 pings[PINGS_MAX];         /* send times of PINGs awaiting their PONG, */
+	unsigned ping_head, ping_n;     /* oldest first (PONGs come in order) */
 	__u64 last_ping_ns;
 };
-static __u64 mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
-}
-
 /* A key's TTL is about to be learnt: not filled meanwhile. The mark goes
  * in before the epoch moves, as the XDP program does it. */
 static void ttl_unknown(struct coh *c, const struct ps_cache_key *k)
@@ -104,8 +97,7 @@ static void ttl_learnt(struct coh *c, const struct ps_cache_key *k,
 		bpf_map_delete_elem(c->maps->ttl, k);
 		return;
 	}
-	exp = (__u64)r->integer * NS_PER_MS;
-	exp = t_ns + exp - exp / 1000000 * SLEW_PPM;
+	exp = ps_ttl_expiry(t_ns, r->integer);
 	bpf_map_update_elem(c->maps->ttl, k, &exp, BPF_ANY);
 	c->ttls++;
 }
@@ -134,7 +126,7 @@ static int ask_ttls(struct coh *c, const struct ps_cache_key *keys, unsigned n)
 		return -1;
 	for (i = 0; i < n; i++)
 		ep[i] = epoch_of(c, &keys[i]);
-	t = mono_ns();
+	t = ps_mono_ns();
 	for (i = 0; i < n; i++)
 		redisAppendCommand(c->ctl, "PTTL %b", keys[i].data, (size_t)keys[i].len);
 	for (i = 0; i < n; i++) {
@@ -209,24 +201,30 @@ static int send_ping(struct coh *c)
 {
 	int done = 0;
 
-	c->ping_ns = mono_ns();
-	c->last_ping_ns = c->ping_ns;
+	c->last_ping_ns = ps_mono_ns();
+	if (c->ping_n == PINGS_MAX)
+		return 0;   /* nothing answers: the lease runs out */
 	if (redisAppendCommand(c->sub, "PING") != REDIS_OK)
 		return -1;
 	while (!done)
 		if (redisBufferWrite(c->sub, &done) != REDIS_OK)
 			return -1;
-	c->ping_out = true;
+	c->pings[(c->ping_head + c->ping_n) % PINGS_MAX] = c->last_ping_ns;
+	c->ping_n++;
 	return 0;
 }
 
-/* The PONG: every event before it has been applied. */
+/* A PONG: every event published before its PING has been applied. */
 static void renew_lease(struct coh *c)
 {
 	__u32 idx = PS_LEASE_UNTIL;
-	__u64 until = c->ping_ns + LEASE_MS * NS_PER_MS;
+	__u64 until;
 
-	c->ping_out = false;
+	if (!c->ping_n)
+		return;
+	until = c->pings[c->ping_head] + LEASE_MS * NS_PER_MS;
+	c->ping_head = (c->ping_head + 1) % PINGS_MAX;
+	c->ping_n--;
 	if (c->queue_lost)
 		return;   /* TTLs not asked are only unknown: safe, but say so */
 	if (bpf_map_update_elem(c->maps->lease, &idx, &until, BPF_ANY)) {
@@ -375,6 +373,7 @@ struct coherence_opts {
 	struct ps_hostport redis;
 	__u32 db;
 	const char *password;
+	bool supervise;
 };
 
 static const struct ps_opt coherence_opts[] = {
@@ -384,14 +383,62 @@ static const struct ps_opt coherence_opts[] = {
 	       "the database whose keyspace events count", .min = 0, .max = 65535),
 	PS_OPT("password", 'P', PS_OPT_STR, "P", struct coherence_opts, password,
 	       "AUTH with P (or REDISCLI_AUTH in the environment)"),
+	PS_OPT("supervise", 'S', PS_OPT_FLAG, NULL, struct coherence_opts, supervise,
+	       "run the watcher as a child and start it again\n"
+	       "if it dies (how attach runs it)"),
 	{}
 };
 
 static const struct coherence_opts coherence_defaults = { .db = 0 };
 
+static int watch(struct ps_call *call, const struct coherence_opts *o);
+
+/*
+ * --supervise: the watcher runs in a child, started again a second after
+ * it dies. While it is down its lease runs out and XDP answers nothing:
+ * a crash costs answers, never coherence. SIGTERM/SIGINT stop both.
+ */
+static int supervise(struct ps_call *call, const struct coherence_opts *o)
+{
+	long restarts = 0;
+
+	ps_stop_on_signals();
+	while (!ps_stop) {
+		int st = 0;
+		pid_t pid = fork();
+
+		if (pid < 0) {
+			ps_err("fork: %s", strerror(errno));
+			return 1;
+		}
+		if (pid == 0)
+			_exit(watch(call, o));
+		while (waitpid(pid, &st, 0) < 0) {
+			if (errno != EINTR)
+				return 1;
+			if (ps_stop)
+				kill(pid, SIGTERM);
+		}
+		if (ps_stop)
+			break;
+		restarts++;
+		ps_err("watcher %s %d; starting it again (%ld)",
+		       WIFSIGNALED(st) ? "killed by signal" : "exited with",
+		       WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st), restarts);
+		sleep(1);
+	}
+	return 0;
+}
+
 static int coherence_run(struct ps_call *call, void *opts)
 {
 	const struct coherence_opts *o = opts;
+
+	return o->supervise ? supervise(call, o) : watch(call, o);
+}
+
+static int watch(struct ps_call *call, const struct coherence_opts *o)
+{
 	const char *redis = o->redis.text;
 	struct coh c = {
 		.host = o->redis.host,
@@ -431,7 +478,7 @@ static int coherence_run(struct ps_call *call, void *opts)
 
 		/* a PING every LEASE_EVERY_MS (one that fails to go out is
 		 * noticed by the read below); one never answered renews nothing */
-		if (!c.ping_out && mono_ns() - c.last_ping_ns >= LEASE_EVERY_MS * NS_PER_MS)
+		if (ps_mono_ns() - c.last_ping_ns >= LEASE_EVERY_MS * NS_PER_MS)
 			send_ping(&c);
 		n = poll(&pfd, 1, 10);
 		if (n < 0 && errno != EINTR) {
@@ -439,8 +486,6 @@ static int coherence_run(struct ps_call *call, void *opts)
 			c.errors++;
 			break;
 		}
-		if (c.ping_out && mono_ns() - c.ping_ns > LEASE_MS * NS_PER_MS)
-			c.ping_out = false;   /* lost: ask again (the lease ran out) */
 		if ((n > 0 && redisBufferRead(c.sub) != REDIS_OK) ||
 		    (c.queued && drain_queue(&c))) {
 			/* nothing can be seen now: no cache until we are back */
@@ -448,7 +493,7 @@ static int coherence_run(struct ps_call *call, void *opts)
 			ps_err("connection lost (%s): cache flushed, filling stopped; reconnecting",
 			       c.sub->errstr);
 			disconnect(&c);
-			c.ping_out = false;
+			c.ping_head = c.ping_n = 0;
 			c.queued = 0;
 			c.queue_lost = false;
 			while (!ps_stop && (subscribe(&c, false) || scan_ttls(&c))) {

@@ -63,6 +63,11 @@ void ps_maps_close(struct ps_maps *m);
 /* ps_config's one entry; prints why on failure */
 int ps_config_read(const struct ps_maps *m, struct ps_config *c);
 
+/* CLOCK_MONOTONIC in ns, the clock of bpf_ktime_get_ns() */
+__u64 ps_mono_ns(void);
+/* a key's expiry on our clock from what PTTL said, asked at t_ns */
+__u64 ps_ttl_expiry(__u64 t_ns, long long pttl_ms);
+
 int ps_parse_u32(const char *s, __u32 min, __u32 max, __u32 *out);
 /* HOST:PORT; -1 if the host does not fit in hn bytes or the port is bad */
 int ps_parse_hostport(const char *s, char *host, size_t hn, __u32 *port);

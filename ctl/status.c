@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /* status.c - mode and status: an attachment's configuration, switched and shown. */
 #include <errno.h>
+#include <signal.h>
+#include <time.h>
 #include <string.h>
 #include <bpf/bpf.h>
 #include "opts.h"
@@ -81,6 +83,25 @@ const struct ps_cmd ps_cmd_mode = {
 	.run = mode_run,
 };
 
+/* ms the coherence lease has left (<= 0: stale, nothing answered) */
+static long long lease_left_ms(const struct ps_maps *m)
+{
+	__u32 idx = PS_LEASE_UNTIL;
+	struct timespec now;
+	__u64 until = 0;
+
+	bpf_map_lookup_elem(m->lease, &idx, &until);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return ((long long)until - ((long long)now.tv_sec * 1000000000ll + now.tv_nsec)) /
+	       1000000;
+}
+
+/* the watcher attach started: its PID while it runs, else 0 */
+static unsigned watcher_alive(__u32 pid)
+{
+	return pid && !kill((pid_t)pid, 0) ? pid : 0;
+}
+
 /* one attachment's line (or JSON object); -1 after a message */
 static int status_one(const struct ps_target *t, bool json, bool first)
 {
@@ -88,10 +109,13 @@ static int status_one(const struct ps_target *t, bool json, bool first)
 	struct ps_config cfg;
 	struct ps_maps m;
 	long flows, entries;
+	long long left;
+	bool lease;
 	__u32 zero = 0;
 	int ret = -1;
 
-	if (ps_maps_open(&m, t, PS_MAP_META | PS_MAP_CONFIG | PS_MAP_FLOWS | PS_MAP_CACHE) ||
+	if (ps_maps_open(&m, t, PS_MAP_META | PS_MAP_CONFIG | PS_MAP_FLOWS | PS_MAP_CACHE |
+			 PS_MAP_LEASE) ||
 	    ps_config_read(&m, &cfg))
 		goto cleanup;
 	if (bpf_map_lookup_elem(m.meta, &zero, &meta)) {
@@ -100,19 +124,29 @@ static int status_one(const struct ps_target *t, bool json, bool first)
 	}
 	flows = ps_map_count(m.flows, sizeof(struct ps_flow_key));
 	entries = ps_map_count(m.cache, sizeof(struct ps_cache_key));
+	lease = cfg.flags & PS_CFG_LEASE;
+	left = lease ? lease_left_ms(&m) : 0;
 	if (json)
 		printf("%s{\"netns\":\"%s\",\"dev\":\"%s\",\"ifindex\":%u,\"port\":%u,"
 		       "\"mode\":\"%s\",\"xdp_prog_id\":%u,\"tc_prog_id\":%u,"
-		       "\"flows\":%ld,\"cache_entries\":%ld,\"cache_gen\":%u}",
+		       "\"flows\":%ld,\"cache_entries\":%ld,\"cache_gen\":%u,"
+		       "\"coherence\":%s,\"watcher_pid\":%u,\"lease_left_ms\":%lld}",
 		       first ? "" : ",", t->netns, t->dev, meta.ifindex, meta.port,
 		       ps_mode_name(cfg.mode), meta.xdp_prog_id, meta.tc_prog_id,
-		       flows, entries, cfg.cache_gen);
+		       flows, entries, cfg.cache_gen, lease ? "true" : "false",
+		       watcher_alive(meta.watcher_pid), left);
 	else
 		printf("%s%s%s: ifindex %u, port %u, mode %s, xdp prog %u, tc prog %u, "
-		       "%ld flows, %ld cache entries (generation %u)\n",
+		       "%ld flows, %ld cache entries (generation %u); %s\n",
 		       t->dev, *t->netns ? " in netns " : "", t->netns, meta.ifindex,
 		       meta.port, ps_mode_name(cfg.mode), meta.xdp_prog_id,
-		       meta.tc_prog_id, flows, entries, cfg.cache_gen);
+		       meta.tc_prog_id, flows, entries, cfg.cache_gen,
+		       !lease ? "coherence off (--no-coherence)" :
+		       left > 0 ? "coherence watcher holds the lease" :
+		       "coherence lease STALE: nothing answered at XDP");
+	if (!json && lease)
+		printf("  watcher %s, lease %lld ms left\n",
+		       watcher_alive(meta.watcher_pid) ? "running" : "not running", left);
 	ret = 0;
 cleanup:
 	ps_maps_close(&m);

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -459,4 +460,23 @@ void ps_stop_on_signals(void)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+}
+
+__u64 ps_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
+}
+
+/* NTP slews a clock by at most 500 ppm: an expiry learnt as "PTTL ms from
+ * t_ns" is taken that much earlier on our clock than Redis's could be. */
+#define SLEW_PPM 500
+
+__u64 ps_ttl_expiry(__u64 t_ns, long long pttl_ms)
+{
+	__u64 d = (__u64)pttl_ms * 1000000ull;
+
+	return t_ns + d - d / 1000000 * SLEW_PPM;
 }

@@ -396,6 +396,8 @@ struct ps_meta {
 	__u16 port;
 	__u16 pad;
 	__u64 attached_unix; /* time(NULL) at attach */
+	__u32 watcher_pid;   /* the coherence watcher attach started, 0: none */
+	__u32 pad2;
 };
 
 /*

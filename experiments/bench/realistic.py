@@ -53,18 +53,20 @@ import time
 
 import redis
 
-TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-PS = os.path.join(TOP, "build", "prestack")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "pylib"))
+from prestack_lib import PS, TOP  # noqa: E402
+from prestack_lib.testbed import NS_CLI, NS_SRV, DEV_SRV, IP_SRV as SRV, PORT, TGT  # noqa: E402
+from prestack_lib.bpfmap import Counters  # noqa: E402
+
 TB = os.path.join(TOP, "experiments", "testbed.sh")
-NS_CLI, NS_SRV, DEV_SRV, SRV, PORT = "prestack-cli", "prestack-srv", "ps-srv", "198.18.0.1", 6379
-TGT = ["--netns", NS_SRV, "--dev", DEV_SRV]
 RES = os.environ.get("PS_RESULTS") or os.path.join(TOP, "results")
 HZ = os.sysconf("SC_CLK_TCK")
 
 KEYS = 5000
 ZIPF_S = 0.99
 CONNS = 16
-SMALL = 200          # values up to this size: every reply fits the XDP frame
+SMALL = 150          # values up to this size: every reply fits the XDP frame
+PIN_DIR = f"/sys/fs/bpf/prestack/{NS_SRV}/{DEV_SRV}"
 HASH_FIELDS = 200
 COHERENCE_WINDOW = 0.010  # s after an other-path write: counted apart
 
@@ -268,18 +270,21 @@ def one_run(mode, seed):
     in_netns(NS_SRV, pipe.execute)   # a pipeline opens its own connection
     for k in wl.keys:
         model.old.pop(k, None)
+    # `cache warm` copies the dataset: no first read is compulsory
+    model.read_since_write = set(wl.keys)
     hash_model = dict(fields)
 
-    watcher = None
     if mode != "redis":
+        # the coherence watcher starts with attach (the default)
         prestack("attach", "--mode", mode)
-        watcher = subprocess.Popen([PS, "coherence", "--redis", f"127.0.0.1:{PORT}", *TGT],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(0.5)
         prestack("cache", "warm", "--redis", f"127.0.0.1:{PORT}")
     conns = [connect(SRV) for _ in range(CONNS)]
     pconn = connect(SRV)
     s0 = stats()
+    ctr = Counters(PIN_DIR) if mode != "redis" else None
+    fb_names = [x for x in ctr.names if x.startswith("fb_")] if ctr else []
+    why = {}            # carriable GETs not answered: fallback counters that moved
+    answered = 0
     pid = int(open("/run/prestack-testbed/redis.pid").read().strip())
     cpu0 = cpu(pid)
     lat = []
@@ -297,11 +302,22 @@ def one_run(mode, seed):
                 n["gets"] += 1
                 v = model.val.get(k)
                 e = model.exp.get(k)
-                if v is not None and len(v) <= SMALL and k in model.read_since_write and \
-                        (e is None or e[0] - t_send > 0.1):
-                    n["carriable"] += 1
+                carriable = v is not None and len(v) <= SMALL and \
+                    k in model.read_since_write and (e is None or e[0] - t_send > 0.1)
+                n["carriable"] += carriable
+                if ctr and carriable:
+                    before = ctr.read(["get_hits"] + fb_names)
+                t_send = time.monotonic()
                 got = c.get(k)
                 t_recv = time.monotonic()
+                if ctr and carriable:
+                    after = ctr.read(["get_hits"] + fb_names)
+                    if after["get_hits"] > before["get_hits"]:
+                        answered += 1
+                    else:
+                        moved = [x for x in fb_names if after[x] > before[x]] or ["none"]
+                        for x in moved:
+                            why[x] = why.get(x, 0) + 1
                 verdict = model.judge(k, got, t_send, t_recv)
                 n[verdict] += 1
                 if verdict not in ("correct", "window") and len(examples) < 10:
@@ -361,11 +377,10 @@ def one_run(mode, seed):
     cpu1 = cpu(pid)
     s1 = stats()
     fl = flows() if mode != "redis" else []
+    if ctr:
+        ctr.close()
     for x in conns + [pconn, side]:
         x.close()
-    if watcher:
-        watcher.terminate()
-        watcher.wait()
     if mode != "redis":
         prestack("detach", "--force", check=False)
 
@@ -383,9 +398,11 @@ def one_run(mode, seed):
         "mode": mode, "seed": seed, "ops": a.ops, "seconds": round(secs, 2),
         "ops_per_s": round(a.ops / secs, 1),
         "p50_us": round(pct(lat, .5) * 1e6, 1), "p99_us": round(pct(lat, .99) * 1e6, 1),
-        "gets": n["gets"], "carriable_gets": n["carriable"], "xdp_get_hits": hits,
-        "answered_share": round(hits / n["carriable"], 4) if n["carriable"] else 0,
+        "gets": n["gets"], "carriable_gets": n["carriable"], "carriable_answered": answered,
+        "answered_share": round(answered / n["carriable"], 4) if n["carriable"] else 0,
+        "xdp_get_hits": hits,
         "answered_of_all_gets": round(hits / n["gets"], 4) if n["gets"] else 0,
+        "carriable_not_answered": json.dumps(why, sort_keys=True),
         "fallbacks": json.dumps(fbs, sort_keys=True),
         "flows": len(fl), "flows_untrusted": sum(untrusted.values()),
         "untrusted_reasons": json.dumps(untrusted, sort_keys=True),
@@ -413,9 +430,10 @@ def main():
         for m in MODES:
             row, ex = one_run(m, a.seed)
             rows.append(row)
-            print(f"# {m}: answered {row['xdp_get_hits']} of {row['carriable_gets']} carriable GETs "
-                  f"({row['answered_share']:.1%}; {row['answered_of_all_gets']:.1%} of all "
-                  f"{row['gets']}), wrong {row['wrong']}, stale {row['stale']} "
+            print(f"# {m}: answered {row['carriable_answered']} of {row['carriable_gets']} "
+                  f"carriable GETs ({row['answered_share']:.1%}; not answered: "
+                  f"{row['carriable_not_answered']}); {row['xdp_get_hits']} GETs at XDP in all, "
+                  f"{row['answered_of_all_gets']:.1%} of all {row['gets']}; wrong {row['wrong']}, stale {row['stale']} "
                   f"(+{row['stale_window']} in the coherence window), errors {row['errors']}, "
                   f"untrusted flows {row['flows_untrusted']} {row['untrusted_reasons']}, "
                   f"fallbacks {row['fallbacks']}, {row['ops_per_s']} ops/s, "
