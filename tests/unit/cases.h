@@ -38,5 +38,10 @@ void t_retransmission(struct env *e);
 void t_retrans_mode(struct env *e);
 /* t_cmdtable.c */
 void t_cmdtable(struct env *e);
+/* t_streams.c */
+void t_big_reply(struct env *e);
+/* t_coherence.c */
+void t_ttl_expiry(struct env *e);
+void t_lease(struct env *e);
 
 #endif

@@ -206,13 +206,13 @@ size_t cli_seg(struct env *e, uint8_t *buf, const char *payload, size_t len,
 	return pkt_build(buf, 1600, &s);
 }
 
-size_t srv_seg(struct env *e, uint8_t *buf, const char *payload, size_t len,
-	       uint8_t flags)
+size_t srv_seg_at(struct env *e, uint8_t *buf, size_t cap, uint32_t seq,
+		  const char *payload, size_t len, uint8_t flags)
 {
 	uint8_t opt[12];
 	struct pkt_spec s = { .smac = SRV_MAC, .dmac = CLI_MAC, .saddr = SRV_IP,
 			      .daddr = CLI_IP, .sport = SRV_PORT, .dport = CLI_PORT,
-			      .seq = e->kseq, .ack = e->kack, .flags = flags,
+			      .seq = seq, .ack = e->kack, .flags = flags,
 			      .window = SRV_WIN, .payload = payload,
 			      .payload_len = len };
 
@@ -220,5 +220,11 @@ size_t srv_seg(struct env *e, uint8_t *buf, const char *payload, size_t len,
 		s.tcpopt = opt;
 		s.tcpopt_len = ts_opt(opt, SRV_TSV + 1, e->tsval - 1);
 	}
-	return pkt_build(buf, 1600, &s);
+	return pkt_build(buf, cap, &s);
+}
+
+size_t srv_seg(struct env *e, uint8_t *buf, const char *payload, size_t len,
+	       uint8_t flags)
+{
+	return srv_seg_at(e, buf, 1600, e->kseq, payload, len, flags);
 }

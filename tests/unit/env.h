@@ -53,5 +53,8 @@ size_t cli_seg(struct env *e, uint8_t *buf, const char *payload, size_t len,
 /* server -> client segment in kernel space at e->kseq, acking e->kack */
 size_t srv_seg(struct env *e, uint8_t *buf, const char *payload, size_t len,
 	       uint8_t flags);
+/* ... at kernel seq `seq`, into a buffer of cap bytes (longer segments) */
+size_t srv_seg_at(struct env *e, uint8_t *buf, size_t cap, uint32_t seq,
+		  const char *payload, size_t len, uint8_t flags);
 
 #endif

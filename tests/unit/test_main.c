@@ -43,7 +43,7 @@ static const struct tcase {
 	{ "SET/DEL/INCR invalidate, a missed GET's reply fills", t_set_invalidates, TS(GUARDED) },
 	{ "fill from TC, then answered", t_fill_then_hit, TS(GUARDED) },
 	{ "fill skipped when the key's epoch moved", t_fill_skipped_after_write, TS(GUARDED) },
-	{ "keys given a TTL are never filled", t_ttl_not_filled, TS(GUARDED) },
+	{ "keys given a TTL are not filled while their TTL is unknown", t_ttl_not_filled, TS(GUARDED) },
 	{ "non-Redis TCP, UDP, IPv6, ARP pass untouched", t_not_ours, TS(GUARDED) },
 	{ "malformed headers pass untouched, state unchanged", t_malformed, TS(GUARDED) },
 	{ "fragments untouched, IP options never answered", t_fragments_and_ipopts, NOTS(GUARDED) },
@@ -64,6 +64,12 @@ static const struct tcase {
 	  TS(RETRANS) },
 	{ "guarded: a kernel retransmission acks only up to an answered GET until its reply is acked",
 	  t_ack_hold, TS(GUARDED) },
+	{ "a reply longer than the parser's window is followed; a fill past it lands",
+	  t_big_reply, TS(GUARDED) },
+	{ "a key with a TTL is cached with its expiry and refused within the margin",
+	  t_ttl_expiry, TS(GUARDED) },
+	{ "with the lease on, nothing is answered while the watcher's lease is stale",
+	  t_lease, TS(GUARDED) },
 };
 
 int main(void)

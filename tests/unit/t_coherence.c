@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * t_coherence.c - what the coherence watcher's two maps do to the fast
+ * path: a key with a TTL is cached with its expiry and refused a margin
+ * before it; nothing is answered while the watcher's lease is stale.
+ */
+#include <string.h>
+#include <time.h>
+#include <bpf/bpf.h>
+#include "cachefmt.h"
+#include "fixture.h"
+#include "cases.h"
+#include "prestack.skel.h"
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int ttl_set(struct env *e, const char *key, uint64_t v)
+{
+	struct ps_cache_key k;
+
+	ps_cache_key_build(&k, key, strlen(key));
+	return bpf_map_update_elem(bpf_map__fd(e->skel->maps.ps_ttl), &k, &v, BPF_ANY);
+}
+
+static uint64_t ttl_get(struct env *e, const char *key)
+{
+	struct ps_cache_key k;
+	uint64_t v = 0;
+
+	ps_cache_key_build(&k, key, strlen(key));
+	bpf_map_lookup_elem(bpf_map__fd(e->skel->maps.ps_ttl), &k, &v);
+	return v;
+}
+
+void t_ttl_expiry(struct env *e)
+{
+	const char *get = "*2\r\n$3\r\nGET\r\n$2\r\ntk\r\n";
+	struct ps_cache_key k;
+	struct ps_cache_val v;
+	uint64_t exp;
+
+	/* SET ... EX: the TTL is unknown until the watcher asks, no fill */
+	expect_pass(e, S("*5\r\n$3\r\nSET\r\n$2\r\ntk\r\n$1\r\nv\r\n$2\r\nEX\r\n$3\r\n100\r\n"), 0, 0);
+	expect_srv(e, S("+OK\r\n"), 0, 0);
+	CHECK(ttl_get(e, "tk") == PS_TTL_UNKNOWN, "SET EX did not mark the TTL unknown");
+	expect_pass(e, get, strlen(get), 0, 0);
+	expect_srv(e, S("$1\r\nv\r\n"), 0, 0);
+	CHECK_EQ(stat_get(e, PS_ST_FILLS), 0);
+	/* the watcher learnt it: filled with its expiry, answered */
+	exp = mono_ns() + 10ull * 1000000000ull;
+	CHECK_EQ(ttl_set(e, "tk", exp), 0);
+	expect_pass(e, get, strlen(get), 0, 0);
+	expect_srv(e, S("$1\r\nv\r\n"), 0, 0);
+	CHECK_EQ(stat_get(e, PS_ST_FILLS), 1);
+	ps_cache_key_build(&k, "tk", 2);
+	CHECK(!bpf_map_lookup_elem(e->cache, &k, &v) && v.expires_ns == exp,
+	      "filled without the key's expiry");
+	expect_answer(e, get, strlen(get), S("$1\r\nv\r\n"));
+	/* within the margin of its expiry (the watcher learnt a shorter
+	 * TTL): left to Redis and forgotten, and its reply not filled */
+	exp = mono_ns() + PS_TTL_MARGIN_NS / 2;
+	CHECK_EQ(ttl_set(e, "tk", exp), 0);
+	v.expires_ns = exp;
+	CHECK_EQ(bpf_map_update_elem(e->cache, &k, &v, BPF_ANY), 0);
+	expect_pass(e, get, strlen(get), 21, 7);
+	CHECK_EQ(stat_get(e, PS_ST_TTL_REFUSED), 1);
+	CHECK(!cache_has(e, "tk", NULL, 0), "an entry past its margin stayed cached");
+	expect_srv(e, S("$1\r\nv\r\n"), 21, 7);
+	CHECK_EQ(stat_get(e, PS_ST_FILLS), 1);
+	CHECK(!cache_has(e, "tk", NULL, 0), "filled within the margin of the expiry");
+	/* RENAME gives the destination the source's TTL: unknown */
+	expect_pass(e, S("*3\r\n$6\r\nRENAME\r\n$2\r\nsk\r\n$2\r\ndk\r\n"), 21, 7);
+	CHECK(ttl_get(e, "dk") == PS_TTL_UNKNOWN, "RENAME's destination TTL not marked unknown");
+	CHECK(ttl_get(e, "sk") == 0, "RENAME's source was marked");
+}
+
+static int lease_set(struct env *e, uint64_t until)
+{
+	uint32_t idx = PS_LEASE_UNTIL;
+
+	return bpf_map_update_elem(bpf_map__fd(e->skel->maps.ps_lease), &idx, &until, BPF_ANY);
+}
+
+void t_lease(struct env *e)
+{
+	/* attach's default: answer only under the watcher's lease */
+	env_set_mode(e, PS_MODE_GUARDED, PS_CFG_FILL | PS_CFG_LEASE);
+	cache_put(e, "foo", "bar");
+	/* never granted */
+	expect_pass(e, S(GET_FOO), 0, 0);
+	expect_srv(e, S("$3\r\nbar\r\n"), 0, 0);
+	CHECK_EQ(stat_get(e, PS_ST_FB_LEASE), 1);
+	/* granted */
+	CHECK_EQ(lease_set(e, mono_ns() + 1000000000ull), 0);
+	expect_answer(e, S(GET_FOO), S("$3\r\nbar\r\n"));
+	/* ran out: the watcher died or hung */
+	CHECK_EQ(lease_set(e, mono_ns() - 1), 0);
+	expect_pass(e, S(GET_FOO), 22, 9);
+	CHECK_EQ(stat_get(e, PS_ST_FB_LEASE), 2);
+	/* without PS_CFG_LEASE (attach --no-coherence) the lease is not asked */
+	env_set_mode(e, PS_MODE_GUARDED, PS_CFG_FILL);
+	cache_put(e, "foo", "bar");
+	expect_srv(e, S("$3\r\nbar\r\n"), 22, 9);
+	expect_answer(e, S(GET_FOO), S("$3\r\nbar\r\n"));
+}
