@@ -480,14 +480,15 @@ static int watch(struct ps_call *call, const struct coherence_opts *o)
 		 * noticed by the read below); one never answered renews nothing */
 		if (ps_mono_ns() - c.last_ping_ns >= LEASE_EVERY_MS * NS_PER_MS)
 			send_ping(&c);
-		n = poll(&pfd, 1, 10);
+		/* TTLs asked before waiting: a key stays unfillable until then */
+		n = c.queued ? 0 : poll(&pfd, 1, 10);
 		if (n < 0 && errno != EINTR) {
 			ps_err("poll: %s", strerror(errno));
 			c.errors++;
 			break;
 		}
-		if ((n > 0 && redisBufferRead(c.sub) != REDIS_OK) ||
-		    (c.queued && drain_queue(&c))) {
+		if ((c.queued && drain_queue(&c)) ||
+		    (n > 0 && redisBufferRead(c.sub) != REDIS_OK)) {
 			/* nothing can be seen now: no cache until we are back */
 			flush(&c, false);
 			ps_err("connection lost (%s): cache flushed, filling stopped; reconnecting",
