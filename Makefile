@@ -49,6 +49,8 @@ help:
 	@echo "sudo make demo  testbed up, attach, warm, real GETs answered at XDP, teardown"
 	@echo "sudo make failures  live fault scenarios (middlebox) x modes -> results/failures-live.csv"
 	@echo "make fuzz       libFuzzer on the RESP and TCP option parsers (FUZZ_TIME=300 s)"
+	@echo "sudo make realistic        cache-shaped workload per mode -> results/bench-realistic.csv"
+	@echo "sudo make coherence-window stale window of other-path writes -> results/coherence-window*.csv"
 	@echo "make install    prestack, prestack(8), the BPF object under \$$(DESTDIR)\$$(PREFIX) (/usr/local)"
 	@echo "make uninstall  remove what make install put there"
 	@echo "make clean      remove $(BUILD)/"
@@ -162,6 +164,17 @@ replay-suite: all
 .PHONY: failures
 failures: all
 	$(Q)$(PY) experiments/failures/run.py
+
+# the fast path on cache-shaped traffic, every mode next to Redis alone:
+# results/bench-realistic.csv
+.PHONY: realistic coherence-window
+realistic: all
+	$(Q)$(PY) experiments/bench/realistic.py --modes redis,guarded,retrans
+
+# how long a write through another path is answered stale at XDP:
+# results/coherence-window{,-summary}.csv
+coherence-window: all
+	$(Q)$(PY) experiments/bench/coherence_window.py
 
 # ---- benchmarks: never part of `make test` beyond a smoke run
 $(BUILD)/bench:
