@@ -120,46 +120,14 @@ static __always_inline void tc_synack(struct ps_flow *f, const struct ps_pkt *p)
 	f->state = PS_FLOW_EST;
 }
 
-/*
- * Run the reply parser over payload bytes [from, len) of the skb, one
- * window of at most PS_PAYLOAD_MAX bytes at a time: the parser keeps its
- * state across windows as it does across segments, and offsets it reports
- * are from the payload start (s->base). The body of a bulk string is
- * skipped unread but for its last byte. Returns 0, or -1 when a window
- * could not be read. Global: verified once.
- */
+/* The reply parser over a segment of any size (ps_walk). Global: the
+ * window loop is verified once. */
 __noinline int tc_walk(struct __sk_buff *skb, struct ps_scratch *s,
 		       __u32 payload_off, __u32 from, __u32 len)
 {
-	__u32 base = from, n, w;
-
 	if (!skb || !s)
 		return -1;
-	for (w = 0; w < PS_WINDOWS_MAX; w++) {
-		if (base >= len || s->rp_error)
-			return 0;
-		if (s->rp.state == PS_RP_BULK && s->rp.num > 1) {
-			n = s->rp.num - 1;
-			if (n > len - base)
-				n = len - base;
-			s->rp.num -= n;
-			base += n;
-			if (base >= len)
-				return 0;
-		}
-		n = len - base;
-		if (n > PS_PAYLOAD_MAX)
-			n = PS_PAYLOAD_MAX;
-		BOUND_1_TO(n, PS_PAYLOAD_MAX);
-		if (bpf_skb_load_bytes(skb, payload_off + base, s->buf, n))
-			return -1;
-		s->base = base;
-		s->len = n;
-		s->pos = 0;
-		rp_run(s);
-		base += n;
-	}
-	return base >= len || s->rp_error ? 0 : -1;
+	return ps_walk(skb, 0, s, payload_off, from, len);
 }
 
 /* Count replies in new server bytes; fill the cache when one answers the

@@ -137,29 +137,14 @@ static __always_inline int xdp_handle_syn(struct ps_scratch *s,
 __noinline int rq_walk(struct xdp_md *ctx, struct ps_scratch *s,
 		       __u32 payload_off, __u32 len)
 {
-	__u32 base, n, w;
+	__u32 from;
 
 	if (!ctx || !s)
 		return -1;
-	base = s->pos;
+	from = s->pos;
 	rq_reset(s, 0);
 	s->rq_out |= RQO_BIG;
-	for (w = 0; w < PS_WINDOWS_MAX; w++) {
-		if (base >= len || (s->rq_out & RQO_ERROR))
-			return 0;
-		n = len - base;
-		if (n > PS_PAYLOAD_MAX)
-			n = PS_PAYLOAD_MAX;
-		BOUND_1_TO(n, PS_PAYLOAD_MAX);
-		if (bpf_xdp_load_bytes(ctx, payload_off + base, s->buf, n))
-			return -1;
-		s->base = base;
-		s->len = n;
-		s->pos = 0;
-		bpf_loop(PS_PAYLOAD_MAX + 1, rq_step, NULL, 0);
-		base += n;
-	}
-	return base >= len ? 0 : -1;
+	return ps_walk(ctx, 1, s, payload_off, from, len);
 }
 
 /*

@@ -12,6 +12,7 @@
 #define PS_RESP_H
 
 #include "scratch.h"
+#include "parsing.h"
 #include "commands.h"
 #include "cache.h"
 
@@ -589,6 +590,50 @@ static __always_inline void rp_reset(struct ps_scratch *s, __u32 len,
 static __always_inline void rp_run(struct ps_scratch *s)
 {
 	bpf_loop(PS_PAYLOAD_MAX + 1, rp_step, NULL, 0);
+}
+
+/*
+ * Run a stream parser over payload bytes [from, len) of the packet in ctx,
+ * one window of at most PS_PAYLOAD_MAX bytes at a time: the request parser
+ * at XDP (xdp, a constant at each call site), the reply parser at TC. The
+ * parsers keep their state across windows as they do across segments; the
+ * offsets they report are from the payload start (s->base). A bulk string
+ * in a reply is skipped unread but for its last byte. The caller resets
+ * the parse first. Returns 0, or -1 when a window could not be read.
+ */
+static __always_inline int ps_walk(void *ctx, int xdp, struct ps_scratch *s,
+				   __u32 payload_off, __u32 from, __u32 len)
+{
+	__u32 base = from, n, w;
+
+	for (w = 0; w < PS_WINDOWS_MAX; w++) {
+		if (base >= len || (xdp ? s->rq_out & RQO_ERROR : s->rp_error))
+			return 0;
+		if (!xdp && s->rp.state == PS_RP_BULK && s->rp.num > 1) {
+			n = s->rp.num - 1;
+			if (n > len - base)
+				n = len - base;
+			s->rp.num -= n;
+			base += n;
+			if (base >= len)
+				return 0;
+		}
+		n = len - base;
+		if (n > PS_PAYLOAD_MAX)
+			n = PS_PAYLOAD_MAX;
+		BOUND_1_TO(n, PS_PAYLOAD_MAX);
+		if (ps_load_bytes(ctx, xdp, payload_off + base, s->buf, n))
+			return -1;
+		s->base = base;
+		s->len = n;
+		s->pos = 0;
+		if (xdp)
+			bpf_loop(PS_PAYLOAD_MAX + 1, rq_step, NULL, 0);
+		else
+			rp_run(s);
+		base += n;
+	}
+	return base >= len ? 0 : -1;
 }
 
 #endif

@@ -31,6 +31,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from prestack_lib import PS, TOP  # noqa: E402
 from prestack_lib.testbed import NS_CLI, NS_SRV, DEV_SRV, IP_SRV, PORT, TGT  # noqa: E402
 from prestack_lib.bpfmap import Counters  # noqa: E402
+from prestack_lib.netns import in_netns  # noqa: E402
 
 RES = os.environ.get("PS_RESULTS") or os.path.join(TOP, "results")
 TB = os.path.join(TOP, "experiments", "testbed.sh")
@@ -42,16 +43,6 @@ if a.rounds < 10:
     ap.error("--rounds >= 10")
 
 
-def setns(name):
-    import ctypes
-    fd = os.open(f"/var/run/netns/{name}", os.O_RDONLY)
-    try:
-        if ctypes.CDLL(None, use_errno=True).setns(fd, 0x40000000):
-            raise OSError(ctypes.get_errno(), "setns")
-    finally:
-        os.close(fd)
-
-
 def pct(xs, q):
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(q * len(xs)))]
@@ -61,14 +52,14 @@ def main():
     if subprocess.run([TB, "up"], capture_output=True).returncode:
         sys.exit("coherence_window: testbed up failed")
     rows = []
-    home = os.open("/proc/self/ns/net", os.O_RDONLY)
     try:
         subprocess.run([PS, "attach", *TGT, "--mode", "guarded"], check=True, capture_output=True)
-        setns(NS_SRV)
-        side = redis.Redis(host="127.0.0.1", port=PORT, single_connection_client=True)
-        side.ping()
-        setns(NS_CLI)
-        cli = redis.Redis(host=IP_SRV, port=PORT, single_connection_client=True)
+        side = in_netns(NS_SRV, lambda: redis.Redis(host="127.0.0.1", port=PORT,
+                                                    single_connection_client=True))
+        in_netns(NS_SRV, side.ping)   # connects there
+        cli = in_netns(NS_CLI, lambda: redis.Redis(host=IP_SRV, port=PORT,
+                                                   single_connection_client=True))
+        in_netns(NS_CLI, cli.ping)
         ctr = Counters(f"/sys/fs/bpf/prestack/{NS_SRV}/{DEV_SRV}")
         key = "cw:key"
         side.set(key, b"v0")
@@ -101,9 +92,6 @@ def main():
                          "window_us": round((last_stale - t_done) * 1e6, 1) if last_stale else 0.0})
         ctr.close()
     finally:
-        import ctypes
-        ctypes.CDLL(None, use_errno=True).setns(home, 0x40000000)
-        os.close(home)
         subprocess.run([PS, "detach", *TGT, "--force"], capture_output=True)
         subprocess.run([TB, "down"], capture_output=True)
     meta = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

@@ -61,6 +61,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from prestack_lib import PS, TOP  # noqa: E402
 from prestack_lib.testbed import NS_CLI, NS_SRV, DEV_SRV, IP_SRV as SRV, PORT, TGT  # noqa: E402
 from prestack_lib.bpfmap import Counters  # noqa: E402
+from prestack_lib.netns import enter, in_netns  # noqa: E402
 
 TB = os.path.join(TOP, "experiments", "testbed.sh")
 RES = os.environ.get("PS_RESULTS") or os.path.join(TOP, "results")
@@ -93,22 +94,6 @@ if a.ops < 100:
 
 def run(*cmd, check=True, **kw):
     return subprocess.run(cmd, check=check, capture_output=True, text=True, **kw)
-
-
-def in_netns(name, fn):
-    """Run fn inside a named network namespace; its sockets stay there."""
-    import ctypes
-    libc = ctypes.CDLL(None, use_errno=True)
-    here = os.open("/proc/self/ns/net", os.O_RDONLY)
-    there = os.open(f"/var/run/netns/{name}", os.O_RDONLY)
-    try:
-        if libc.setns(there, 0x40000000):
-            raise OSError(ctypes.get_errno(), "setns")
-        return fn()
-    finally:
-        libc.setns(here, 0x40000000)
-        os.close(here)
-        os.close(there)
 
 
 def connect(host):
@@ -425,11 +410,7 @@ def main():
     rows, ok = [], True
     # the client side lives in the client namespace (prestack and the
     # testbed script enter the server's themselves)
-    import ctypes
-    fd = os.open(f"/var/run/netns/{NS_CLI}", os.O_RDONLY)
-    if ctypes.CDLL(None, use_errno=True).setns(fd, 0x40000000):
-        sys.exit("realistic: cannot enter the client namespace")
-    os.close(fd)
+    enter(NS_CLI)
     try:
         for m in MODES:
             row, ex = one_run(m, a.seed)

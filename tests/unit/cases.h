@@ -40,6 +40,7 @@ void t_retrans_mode(struct env *e);
 void t_cmdtable(struct env *e);
 /* t_streams.c */
 void t_big_reply(struct env *e);
+void t_big_request(struct env *e);
 /* t_coherence.c */
 void t_ttl_expiry(struct env *e);
 void t_lease(struct env *e);

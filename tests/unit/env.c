@@ -188,8 +188,8 @@ int handshake(struct env *e, bool ts)
 	return xdp_run(e, in, len, out, &olen) == 2 ? 0 : -1;
 }
 
-size_t cli_seg(struct env *e, uint8_t *buf, const char *payload, size_t len,
-	       uint8_t flags)
+size_t cli_seg_cap(struct env *e, uint8_t *buf, size_t cap, const char *payload,
+		   size_t len, uint8_t flags)
 {
 	uint8_t opt[12];
 	struct pkt_spec s = { .saddr = CLI_IP, .daddr = SRV_IP, .sport = CLI_PORT,
@@ -203,7 +203,13 @@ size_t cli_seg(struct env *e, uint8_t *buf, const char *payload, size_t len,
 	}
 	/* room for a reply: frames from BPF_PROG_TEST_RUN cannot grow much */
 	s.pad_to = 1200;
-	return pkt_build(buf, 1600, &s);
+	return pkt_build(buf, cap, &s);
+}
+
+size_t cli_seg(struct env *e, uint8_t *buf, const char *payload, size_t len,
+	       uint8_t flags)
+{
+	return cli_seg_cap(e, buf, 1600, payload, len, flags);
 }
 
 size_t srv_seg_at(struct env *e, uint8_t *buf, size_t cap, uint32_t seq,

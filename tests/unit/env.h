@@ -50,6 +50,9 @@ int handshake(struct env *e, bool ts);
 /* client -> server data segment in client space at e->cseq, acking e->sseq */
 size_t cli_seg(struct env *e, uint8_t *buf, const char *payload, size_t len,
 	       uint8_t flags);
+/* ... into a buffer of cap bytes (longer segments) */
+size_t cli_seg_cap(struct env *e, uint8_t *buf, size_t cap, const char *payload,
+		   size_t len, uint8_t flags);
 /* server -> client segment in kernel space at e->kseq, acking e->kack */
 size_t srv_seg(struct env *e, uint8_t *buf, const char *payload, size_t len,
 	       uint8_t flags);

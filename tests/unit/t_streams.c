@@ -61,3 +61,34 @@ void t_big_reply(struct env *e)
 	      "the reply at offset %zu did not fill the cache", n);
 	expect_answer(e, get, strlen(get), hello, strlen(hello));
 }
+
+void t_big_request(struct env *e)
+{
+	static char req[4096];
+	static uint8_t frame[4096], res[4096];
+	size_t n, flen, rlen;
+	struct ps_flow f;
+
+	/* SET bigk <2100 bytes>, then SET k2 x in the same segment: longer
+	 * than one window, both keys invalidated, two replies owed */
+	cache_put(e, "bigk", "old");
+	cache_put(e, "k2", "old");
+	n = (size_t)snprintf(req, sizeof(req), "*3\r\n$3\r\nSET\r\n$4\r\nbigk\r\n$2100\r\n");
+	memset(req + n, 'x', 2100);
+	n += 2100;
+	n += (size_t)snprintf(req + n, sizeof(req) - n,
+			      "\r\n*3\r\n$3\r\nSET\r\n$2\r\nk2\r\n$1\r\nx\r\n");
+	flen = cli_seg_cap(e, frame, sizeof(frame), req, n, TF_PSH | TF_ACK);
+	CHECK_EQ(xdp_run(e, frame, flen, res, &rlen), XDP_PASS);
+	e->cseq += (uint32_t)n;
+	e->kack += (uint32_t)n;
+	CHECK(!cache_has(e, "bigk", NULL, 0), "bigk still cached");
+	CHECK(!cache_has(e, "k2", NULL, 0), "k2, after the window edge, still cached");
+	CHECK_EQ(flow_get(e, &f), 0);
+	CHECK_EQ(f.pending, 2);
+	CHECK(!(f.flags & (PS_F_UNTRUSTED | PS_F_REQ_DESYNC)),
+	      "a request longer than the window untrusted the flow (reason %u)", f.untrusted_reason);
+	expect_srv(e, S("+OK\r\n+OK\r\n"), 0, 0);
+	cache_put(e, "foo", "bar");
+	expect_answer(e, S(GET_FOO), S("$3\r\nbar\r\n"));
+}

@@ -66,6 +66,8 @@ static const struct tcase {
 	  t_ack_hold, TS(GUARDED) },
 	{ "a reply longer than the parser's window is followed; a fill past it lands",
 	  t_big_reply, TS(GUARDED) },
+	{ "a request longer than the parser's window is followed: writes seen, replies owed",
+	  t_big_request, TS(GUARDED) },
 	{ "a key with a TTL is cached with its expiry and refused within the margin",
 	  t_ttl_expiry, TS(GUARDED) },
 	{ "with the lease on, nothing is answered while the watcher's lease is stale",
