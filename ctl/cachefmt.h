@@ -16,7 +16,7 @@ int ps_cache_key_build(struct ps_cache_key *k, const void *key, size_t len);
 /* value: reply "$<n>\r\n<val>\r\n", its sum, gen; -1 if len > PS_VAL_MAX */
 int ps_cache_val_build(struct ps_cache_val *v, const void *val, size_t len,
 		       __u32 gen, __u32 source);
-/* command name packed as resp.h packs it (upper case, little-endian);
+/* command name packed as xdp/commands.h packs it (upper case, little-endian);
  * -1 if n is 0 or over 16 */
 int ps_cmd_key_build(struct ps_cmd_key *k, const void *name, size_t n);
 
