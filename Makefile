@@ -166,15 +166,17 @@ failures: all
 	$(Q)$(PY) experiments/failures/run.py
 
 # the fast path on cache-shaped traffic, every mode next to Redis alone:
-# results/bench-realistic.csv
+# results/bench-realistic.{csv,png,pdf}
 .PHONY: realistic coherence-window
 realistic: all
-	$(Q)$(PY) experiments/bench/realistic.py --modes redis,guarded,retrans
+	$(Q)$(PY) experiments/bench/realistic.py --modes redis,naive,guarded,retrans --ops 60000
+	$(Q)$(PY) experiments/bench/plot_realtraffic.py
 
 # how long a write through another path is answered stale at XDP:
-# results/coherence-window{,-summary}.csv
+# results/coherence-window{,-summary}.csv, coherence-window.{png,pdf}
 coherence-window: all
 	$(Q)$(PY) experiments/bench/coherence_window.py
+	$(Q)$(PY) experiments/bench/plot_realtraffic.py
 
 # ---- benchmarks: never part of `make test` beyond a smoke run
 $(BUILD)/bench:
