@@ -143,7 +143,10 @@ def run_cell(sc, mode, outdir, a):
     for i in range(8):
         kv += [f"fk{i}", f"init-fk{i}"]
     sh("ip", "netns", "exec", NS_SRV, "redis-cli", "mset", *kv)
-    sh(PS, "attach", *TGT, *MODES[mode])
+    # --no-coherence: the matrix isolates what each mode does with TCP
+    # faults; the coherence watcher (a separate layer, measured by
+    # bench/coherence_window.py) would mask a missed write
+    sh(PS, "attach", *TGT, *MODES[mode], "--no-coherence")
     sh(PS, "cache", "warm", "--redis", f"127.0.0.1:{PORT}", *TGT)
     pcap = base + ".pcap"
     # --immediate-mode: without it libpcap hands packets over in blocks and
