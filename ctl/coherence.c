@@ -53,6 +53,7 @@ struct coh {
 	const char *password;
 	const struct ps_maps *maps;
 	bool fill;                      /* PS_CFG_FILL was on when we started */
+	bool stopped_fill;              /* we turned filling off and not back on */
 	redisContext *sub, *ctl;        /* subscriber; tracking owner, PTTL, SCAN */
 	long events, deleted, flushes, reconnects, ttls, renewals;
 	long errors;                    /* map updates that failed: exit 1 */
@@ -314,6 +315,7 @@ static void flush(struct coh *c, bool fill)
 		c->errors++;
 		return;
 	}
+	c->stopped_fill = !fill;
 	c->flushes++;
 }
 
@@ -530,13 +532,14 @@ static int watch(struct ps_call *call, const struct coherence_opts *o)
 		}
 	}
 	report(&c);
-	/* stopped while Redis was away: filling back as it was */
-	if (!c.sub && c.fill && ps_config_update(c.maps->config, -1, PS_CFG_FILL, 0, NULL)) {
-		ps_err("cannot switch filling back on: %s", strerror(errno));
-		c.errors++;
-	}
 	ret = c.errors ? 1 : 0;
 cleanup:
+	/* stopped while Redis was away or its TTLs were being learnt: filling
+	 * back as it was (with the lease on, XDP answers nothing anyway) */
+	if (c.stopped_fill && c.fill && ps_config_update(c.maps->config, -1, PS_CFG_FILL, 0, NULL)) {
+		ps_err("cannot switch filling back on: %s", strerror(errno));
+		ret = 1;
+	}
 	disconnect(&c);
 	return ret;
 }
