@@ -23,17 +23,25 @@ struct cache_opts {
 static int cache_put(const struct ps_maps *m, const void *key, size_t klen,
 		     const void *val, size_t vlen, __u64 expires_ns)
 {
+	static struct ps_cache_big_val bv; /* 16 KB: not on the stack */
 	struct ps_config cfg;
 	struct ps_cache_val v;
 	struct ps_cache_key k;
+	bool big = vlen > PS_SMALL_VAL_MAX;
+	int put_fd = big ? m->cache_big : m->cache, other_fd = big ? m->cache : m->cache_big;
 
 	if (ps_cache_key_build(&k, key, klen) || ps_config_read(m, &cfg) ||
-	    ps_cache_val_build(&v, val, vlen, cfg.cache_gen, PS_FILL_USER))
+	    (big ? ps_cache_big_val_build(&bv, val, vlen, cfg.cache_gen, PS_FILL_USER) :
+		   ps_cache_val_build(&v, val, vlen, cfg.cache_gen, PS_FILL_USER)))
 		return -1;
 	v.expires_ns = expires_ns;
-	/* the TTL first: a fill after the epoch moves reads it */
+	bv.expires_ns = expires_ns;
+	/* the TTL first: a fill after the epoch moves reads it; a value in
+	 * the other map (the other size class) goes */
 	if ((expires_ns && bpf_map_update_elem(m->ttl, &k, &expires_ns, BPF_ANY)) ||
-	    ps_epoch_bump(m->epochs, &k) || bpf_map_update_elem(m->cache, &k, &v, BPF_ANY)) {
+	    ps_epoch_bump(m->epochs, &k) ||
+	    (bpf_map_delete_elem(other_fd, &k) && errno != ENOENT) ||
+	    bpf_map_update_elem(put_fd, &k, big ? (void *)&bv : (void *)&v, BPF_ANY)) {
 		ps_err("cannot insert '%.*s': %s", (int)klen, (const char *)key, strerror(errno));
 		return -1;
 	}
@@ -49,21 +57,34 @@ static int cache_set(struct ps_call *c, const struct cache_opts *o)
 
 static int cache_get(struct ps_call *c, const struct cache_opts *o)
 {
+	static struct ps_cache_big_val bv;
 	struct ps_cache_key k;
 	struct ps_cache_val v;
 	struct ps_config cfg;
+	const __u8 *reply;
+	__u32 gen, rlen, vlen;
 
 	(void)o;
 	if (ps_config_read(&c->maps, &cfg))
 		return 1;
 	ps_cache_key_build(&k, c->argv[1], strlen(c->argv[1]));
-	if (bpf_map_lookup_elem(c->maps.cache, &k, &v) || v.gen != cfg.cache_gen ||
-	    v.reply_len < v.val_len + 4 || v.reply_len > PS_REPLY_MAX) {
+	if (!bpf_map_lookup_elem(c->maps.cache, &k, &v)) {
+		gen = v.gen, rlen = v.reply_len, vlen = v.val_len, reply = v.reply;
+		if (rlen > PS_REPLY_MAX)
+			rlen = 0;
+	} else if (!bpf_map_lookup_elem(c->maps.cache_big, &k, &bv)) {
+		gen = bv.gen, rlen = bv.reply_len, vlen = bv.val_len, reply = bv.reply;
+		if (rlen > PS_BIG_REPLY_MAX)
+			rlen = 0;
+	} else {
+		rlen = 0, gen = cfg.cache_gen, vlen = 0, reply = NULL;
+	}
+	if (!rlen || gen != cfg.cache_gen || rlen < vlen + 4) {
 		ps_err("%s: not cached", c->argv[1]);
 		return 1;
 	}
 	/* the value sits between "$<n>\r\n" and the final "\r\n" */
-	fwrite(v.reply + (v.reply_len - v.val_len - 2), 1, v.val_len, stdout);
+	fwrite(reply + (rlen - vlen - 2), 1, vlen, stdout);
 	putchar('\n');
 	return 0;
 }
@@ -75,7 +96,7 @@ static int cache_del(struct ps_call *c, const struct cache_opts *o)
 
 	(void)o;
 	ps_cache_key_build(&k, c->argv[1], strlen(c->argv[1]));
-	r = ps_invalidate_key(c->maps.cache, c->maps.epochs, &k);
+	r = ps_invalidate_key(&c->maps, &k);
 	if (r < 0)
 		ps_err("%s: cannot move its epoch: %s", c->argv[1], strerror(errno));
 	else if (r)
@@ -95,6 +116,11 @@ static int cache_flush(struct ps_call *c, const struct cache_opts *o)
 		return 1;
 	}
 	n = ps_map_clear(c->maps.cache, sizeof(struct ps_cache_key));
+	if (n >= 0) {
+		long nb = ps_map_clear(c->maps.cache_big, sizeof(struct ps_cache_key));
+
+		n = nb < 0 ? nb : n + nb;
+	}
 	if (n < 0) {
 		ps_err("generation %u is new, but the old entries could not be deleted: %s",
 		       cfg.cache_gen, strerror(errno));
@@ -104,25 +130,50 @@ static int cache_flush(struct ps_call *c, const struct cache_opts *o)
 	return 0;
 }
 
+/* the entry at k of ps_cache (big: ps_cache_big) as the header fields
+ * of a ps_cache_val (reply not copied); -1 if it is gone */
+static int entry_head(const struct ps_maps *m, const struct ps_cache_key *k, bool big,
+		      struct ps_cache_val *v)
+{
+	static struct ps_cache_big_val bv;
+
+	if (!big)
+		return bpf_map_lookup_elem(m->cache, k, v) ? -1 : 0;
+	if (bpf_map_lookup_elem(m->cache_big, k, &bv))
+		return -1;
+	v->gen = bv.gen;
+	v->val_len = bv.val_len;
+	v->source = bv.source;
+	v->filled_ns = bv.filled_ns;
+	return 0;
+}
+
 static int cache_list(struct ps_call *c, const struct cache_opts *o)
 {
 	struct ps_cache_key k, next, *prev = NULL;
 	struct ps_cache_val v;
 	struct ps_config cfg;
 	struct timespec now;
-	int n = 0;
+	int n = 0, big = 0;
 
 	if (ps_config_read(&c->maps, &cfg))
 		return 1;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	if (o->json)
 		printf("[");
-	while (bpf_map_get_next_key(c->maps.cache, prev, &next) == 0) {
+	/* ps_cache, then ps_cache_big */
+	for (;;) {
 		double age;
 
+		if (bpf_map_get_next_key(big ? c->maps.cache_big : c->maps.cache, prev, &next)) {
+			if (big++)
+				break;
+			prev = NULL;
+			continue;
+		}
 		k = next;
 		prev = &k;
-		if (bpf_map_lookup_elem(c->maps.cache, &k, &v) || v.gen != cfg.cache_gen)
+		if (entry_head(&c->maps, &k, big, &v) || v.gen != cfg.cache_gen)
 			continue;
 		age = ((double)now.tv_sec * 1e9 + (double)now.tv_nsec - (double)v.filled_ns) / 1e9;
 		if (o->json) {

@@ -46,25 +46,51 @@ int ps_cache_key_build(struct ps_cache_key *k, const void *key, size_t len)
 	return 0;
 }
 
+/* the RESP reply "$<n>\r\n<val>\r\n" into reply[size]; its length */
+static __u32 reply_build(__u8 *reply, size_t size, const void *val, size_t len)
+{
+	int n = snprintf((char *)reply, size, "$%zu\r\n", len);
+
+	memcpy(reply + n, val, len);
+	memcpy(reply + n + len, "\r\n", 2);
+	return (__u32)(n + len + 2);
+}
+
+static __u64 mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
+}
+
 int ps_cache_val_build(struct ps_cache_val *v, const void *val, size_t len,
 		       __u32 gen, __u32 source)
 {
-	struct timespec ts;
-	int n;
-
 	memset(v, 0, sizeof(*v));
-	if (len > PS_VAL_MAX)
+	if (len > PS_SMALL_VAL_MAX)
 		return -1;
-	n = snprintf((char *)v->reply, sizeof(v->reply), "$%zu\r\n", len);
-	memcpy(v->reply + n, val, len);
-	memcpy(v->reply + n + len, "\r\n", 2);
-	v->reply_len = (__u32)(n + len + 2);
+	v->reply_len = reply_build(v->reply, sizeof(v->reply), val, len);
 	v->val_len = (__u32)len;
 	v->csum = ps_csum_fold(ps_csum_partial(v->reply, v->reply_len, 0));
 	v->gen = gen;
 	v->source = source;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	v->filled_ns = (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
+	v->filled_ns = mono_ns();
+	return 0;
+}
+
+int ps_cache_big_val_build(struct ps_cache_big_val *v, const void *val, size_t len,
+			   __u32 gen, __u32 source)
+{
+	memset(v, 0, sizeof(*v));
+	if (len <= PS_SMALL_VAL_MAX || len > PS_VAL_MAX)
+		return -1;
+	v->reply_len = reply_build(v->reply, sizeof(v->reply), val, len);
+	v->val_len = (__u32)len;
+	v->csum = ps_csum_fold(ps_csum_partial(v->reply, v->reply_len, 0));
+	v->gen = gen;
+	v->source = source;
+	v->filled_ns = mono_ns();
 	return 0;
 }
 

@@ -353,7 +353,7 @@ static void on_message(struct coh *c, const redisReply *m)
 
 		/* whatever the event, the key's TTL may have changed */
 		ttl_unknown(c, &k);
-		r = ps_invalidate_key(c->maps->cache, c->maps->epochs, &k);
+		r = ps_invalidate_key(c->maps, &k);
 		if (r < 0) {
 			ps_err("cannot invalidate '%.*s': %s", (int)k.len, k.data,
 			       strerror(errno));

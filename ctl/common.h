@@ -44,6 +44,7 @@ int ps_mount_bpffs(void);
  * fds, -1 when not open. */
 struct ps_maps {
 	int config, stats, flows, cache, epochs, meta, ttl, cmds, lease;
+	int cache_big; /* opened with PS_MAP_CACHE: values over PS_SMALL_VAL_MAX */
 };
 enum {
 	PS_MAP_CONFIG = 1u << 0,
@@ -76,9 +77,9 @@ const char *ps_mode_name(__u32 mode);
 void ps_json_str(FILE *f, const void *s, size_t n);
 /* move the key's invalidation epoch (a fill in flight will not land) */
 int ps_epoch_bump(int epochs_fd, const struct ps_cache_key *k);
-/* epoch, then delete from the cache; 0 if an entry was deleted, 1 if there
- * was none, -1 if the epoch could not be moved */
-int ps_invalidate_key(int cache_fd, int epochs_fd, const struct ps_cache_key *k);
+/* epoch, then delete from the cache (both maps); 0 if an entry was deleted,
+ * 1 if there was none, -1 if the epoch could not be moved */
+int ps_invalidate_key(const struct ps_maps *m, const struct ps_cache_key *k);
 /* set by SIGINT/SIGTERM once ps_stop_on_signals() ran (no SA_RESTART:
  * sleeps and polls return early) */
 extern volatile sig_atomic_t ps_stop;

@@ -40,7 +40,7 @@ static int load_cache_line(struct replay *r, const char *kv)
 	    ps_cache_key_build(&k, kv, (size_t)(eq - kv)) ||
 	    ps_cache_val_build(&v, eq + 1, strlen(eq + 1), 1, PS_FILL_USER)) {
 		ps_err("bad cache entry '%s' (KEY=VALUE, key 1..%d, value ..%d bytes)",
-		       kv, PS_KEY_MAX, PS_VAL_MAX);
+		       kv, PS_KEY_MAX, PS_SMALL_VAL_MAX);
 		return -1;
 	}
 	if (bpf_map_update_elem(r->cache, &k, &v, BPF_ANY)) {

@@ -218,6 +218,8 @@ static const struct {
 	{ PS_MAP_STATS, offsetof(struct ps_maps, stats), "ps_stats", sizeof(__u64) },
 	{ PS_MAP_FLOWS, offsetof(struct ps_maps, flows), "ps_flows", sizeof(struct ps_flow) },
 	{ PS_MAP_CACHE, offsetof(struct ps_maps, cache), "ps_cache", sizeof(struct ps_cache_val) },
+	{ PS_MAP_CACHE, offsetof(struct ps_maps, cache_big), "ps_cache_big",
+	  sizeof(struct ps_cache_big_val) },
 	{ PS_MAP_EPOCHS, offsetof(struct ps_maps, epochs), "ps_epochs", sizeof(__u32) },
 	{ PS_MAP_META, offsetof(struct ps_maps, meta), "ps_meta", sizeof(struct ps_meta) },
 	{ PS_MAP_TTL, offsetof(struct ps_maps, ttl), "ps_ttl", sizeof(__u64) },
@@ -415,13 +417,17 @@ int ps_epoch_bump(int epochs_fd, const struct ps_cache_key *k)
 	return bpf_map_update_elem(epochs_fd, &slot, &e, BPF_ANY);
 }
 
-int ps_invalidate_key(int cache_fd, int epochs_fd, const struct ps_cache_key *k)
+int ps_invalidate_key(const struct ps_maps *m, const struct ps_cache_key *k)
 {
+	int small, big;
+
 	/* the epoch first, as the XDP program does: a fill in flight for
 	 * this key must not land after the delete */
-	if (ps_epoch_bump(epochs_fd, k))
+	if (ps_epoch_bump(m->epochs, k))
 		return -1;
-	return bpf_map_delete_elem(cache_fd, k) ? 1 : 0;
+	small = bpf_map_delete_elem(m->cache, k);
+	big = bpf_map_delete_elem(m->cache_big, k);
+	return small && big ? 1 : 0;
 }
 
 int ps_config_update(int fd, int mode, __u32 set, __u32 clear, struct ps_config *out)

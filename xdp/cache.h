@@ -18,6 +18,7 @@
 #include "csum.h"
 #include "scratch.h"
 #include "flow.h"
+#include "bigcache.h"
 
 /* Build a zero-padded cache key from len bytes of buf at off. */
 static __always_inline int ps_key_from_buf(struct ps_cache_key *k,
@@ -104,6 +105,8 @@ static __always_inline void ps_invalidate(struct ps_scratch *s, __u32 off,
 	ps_epoch_bump(&k);
 	if (bpf_map_delete_elem(&ps_cache, &k) == 0)
 		s->invalidated++;
+	if (bpf_map_delete_elem(&ps_cache_big, &k) == 0)
+		s->invalidated++;
 }
 
 /* Is an expiry (0: none) far enough away to answer now? */
@@ -184,7 +187,10 @@ static __always_inline void cache_fill(struct __sk_buff *skb, __u32 payload_off,
 		goto skipped;
 	if (!s->first_bulk || s->first_off == ~0u ||
 	    s->first_val_len > PS_VAL_MAX || rlen == 0 ||
-	    rlen > PS_REPLY_MAX - 3)
+	    rlen > PS_BIG_REPLY_MAX - 3)
+		goto skipped;
+	/* a large value is kept only for the TC ingress path */
+	if (rlen > PS_REPLY_MAX - 3 && !(cfg->flags & PS_CFG_TC_REPLY))
 		goto skipped;
 	e = ps_epoch_of(&f->fill_key);
 	if (!e || *e != f->fill_epoch || cfg->cache_gen != f->fill_gen)
@@ -198,6 +204,14 @@ static __always_inline void cache_fill(struct __sk_buff *skb, __u32 payload_off,
 			goto skipped;
 	}
 
+	if (rlen > PS_REPLY_MAX - 3) {
+		if (big_fill(skb, payload_off + s->first_off, rlen,
+			     s->first_val_len, f->fill_gen, expires, &f->fill_key))
+			goto skipped;
+		stat_inc(PS_ST_FILLS);
+		stat_inc(PS_ST_TC_FILLS);
+		return;
+	}
 	BOUND_1_TO(rlen, PS_REPLY_BOUND);
 	if (rlen > PS_REPLY_MAX)
 		goto skipped;
@@ -227,6 +241,8 @@ static __always_inline void cache_fill(struct __sk_buff *skb, __u32 payload_off,
 	v->filled_ns = bpf_ktime_get_ns();
 	v->source = PS_FILL_TC;
 	v->expires_ns = expires;
+	/* a large value of the same key (it changed size) goes */
+	bpf_map_delete_elem(&ps_cache_big, &f->fill_key);
 	if (bpf_map_update_elem(&ps_cache, &f->fill_key, v, BPF_ANY) == 0) {
 		stat_inc(PS_ST_FILLS);
 		return;

@@ -47,6 +47,12 @@ static __always_inline __u32 guarded_veto(struct xdp_md *ctx,
 	if (!lease_ok(cfg))
 		return PS_ST_FB_LEASE;
 	*tot = assemble(s, reply_limit(f), cfg->cache_gen);
+	/* what XDP cannot carry, TC ingress may (tc_handoff.h) */
+	if (*tot < 0 || s->asm_misses == 1) {
+		r = tcr_pick(s, cfg, *tot < 0);
+		if (r >= 0)
+			*tot = r;
+	}
 	if (s->asm_misses) {
 		stat_add(PS_ST_GET_MISSES, s->asm_misses);
 		if (ngets == 1 && pending_before == 0 &&
@@ -117,6 +123,7 @@ __noinline int guarded_data(struct xdp_md *ctx, struct ps_scratch *s,
 	len = p->payload_len;
 	end = seq + len;
 	s->add_pending = 0;
+	s->tcr_on = 0;
 
 	if (!(f->flags & PS_F_STREAM))
 		untrust(f, PS_UT_MODE);
@@ -139,11 +146,14 @@ __noinline int guarded_data(struct xdp_md *ctx, struct ps_scratch *s,
 		if (f->consumed != f->cli_off_before &&
 		    before(seq, f->cli_corr_pos) &&
 		    after(end, cli_run_start(f))) {
-			if (cfg->mode == PS_MODE_RETRANS &&
-			    rtx_request(ctx, s, p, f) == XDP_TX)
-				return XDP_TX;
+			/* XDP_PASS: handed to TC ingress (tc_handoff.h) */
+			if (cfg->mode == PS_MODE_RETRANS) {
+				r = rtx_request(ctx, s, p, f);
+				if (r == XDP_TX || r == XDP_PASS)
+					return r;
+			}
 			r = guarded_retrans(ctx, s, cfg, p, f);
-			if (r == XDP_TX)
+			if (r == XDP_TX || r == XDP_PASS)
 				return r;
 			/* the kernel must never see consumed bytes */
 			stat_inc(PS_ST_DROPPED);
@@ -184,17 +194,26 @@ __noinline int guarded_data(struct xdp_md *ctx, struct ps_scratch *s,
 			  &srv_seq);
 	if (fb == PS_FB_ANSWER) {
 		extra_work(cfg);
-		em_setup(s, p, f, srv_seq, end, tot);
-		r = emit_reply(ctx, s);
-		if (r == 0) {
-			account_answer(f, seq, len, srv_seq, tot, s->asm_csum,
-				       ngets);
-			if (cfg->mode == PS_MODE_RETRANS)
-				rtx_store(s, p, f, seq, len, srv_seq, tot);
-			return XDP_TX;
+		r = -1;
+		if (!s->tcr_on) {
+			em_setup(s, p, f, srv_seq, end, tot);
+			r = emit_reply(ctx, s);
+			if (r == 0) {
+				account_answer(f, seq, len, srv_seq, tot,
+					       s->asm_csum, ngets);
+				if (cfg->mode == PS_MODE_RETRANS)
+					rtx_store(s, p, f, seq, len, srv_seq, tot);
+				return XDP_TX;
+			}
+			if (r == -2)
+				return XDP_DROP;
 		}
-		if (r == -2)
-			return XDP_DROP;
+		/* a reply XDP cannot carry (or the frame could not grow):
+		 * the request goes up untranslated with the handoff in its
+		 * data_meta, TC ingress builds the reply */
+		s->em.seq = srv_seq;
+		if (tcr_take(ctx, s, cfg, p, f) == 0)
+			return XDP_PASS;
 		fb = PS_ST_FB_MSS;
 	}
 	if (fb != PS_FB_NONE)

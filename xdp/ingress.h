@@ -55,12 +55,18 @@ static __always_inline int ps_ingress(struct xdp_md *ctx,
 	if (cfg->mode == PS_MODE_RETRANS && p->payload_len == 0 &&
 	    (p->flags & (TCPF_ACK | TCPF_FIN | TCPF_SYN | TCPF_RST)) == TCPF_ACK) {
 		if (p->ack == f->srv_una && before(p->ack, srv_nxt(f))) {
-			if (rtx_dupack(ctx, s, p, f) == XDP_TX)
-				return XDP_TX;
+			verdict = rtx_dupack(ctx, s, p, f);
+			if (verdict == XDP_TX || verdict == XDP_PASS)
+				return verdict;
 		} else {
 			f->dupacks = 0;
 		}
 	}
+	/* a hole inside a multi-segment TC reply (tc_handoff.h) */
+	if (!naive && p->payload_len == 0 &&
+	    (p->flags & (TCPF_ACK | TCPF_FIN | TCPF_SYN | TCPF_RST)) == TCPF_ACK &&
+	    tcr_ack_hole(ctx, cfg, p, f) == XDP_PASS)
+		return XDP_PASS;
 	if ((p->flags & TCPF_ACK) && after(p->ack, f->srv_una) &&
 	    !after(p->ack, srv_nxt(f)))
 		f->srv_una = p->ack;

@@ -21,6 +21,7 @@
 #include "parsing.h"
 #include "ingress.h"
 #include "egress.h"
+#include "tc_ingress.h"
 
 /*
  * What both hooks do with a packet: the config, the packet counter, the
@@ -64,7 +65,18 @@ int ps_xdp(struct xdp_md *ctx)
 SEC("tc")
 int ps_tc(struct __sk_buff *skb)
 {
+	/* a reply segment TC ingress built: in client space already */
+	if (skb->mark == PS_TCR_MARK)
+		return TC_ACT_OK;
 	return ps_core(skb, 0);
+}
+
+/* TC ingress (attach --no-tc-reply leaves it out): the replies XDP
+ * cannot carry, built from the request XDP handed over (tc_ingress.h) */
+SEC("tc")
+int ps_tc_in(struct __sk_buff *skb)
+{
+	return ps_tc_ingress(skb);
 }
 
 char LICENSE[] SEC("license") = "GPL";

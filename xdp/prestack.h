@@ -17,7 +17,12 @@
 
 /* Cache limits, chosen for the verifier and for one reply per MSS. */
 #define PS_KEY_MAX        64     /* bytes of a cached key */
-#define PS_VAL_MAX        1024   /* bytes of a cached value */
+/* bytes of a cached value: values up to PS_SMALL_VAL_MAX live in ps_cache
+ * and are answered at XDP when the reply fits the frame; larger ones live
+ * in ps_cache_big and only the TC ingress path answers them (docs/tc-reply.md:
+ * why 16384) */
+#define PS_VAL_MAX        16384
+#define PS_SMALL_VAL_MAX  1024
 /* "$1024\r\n" + value + "\r\n", rounded up to a multiple of 4 (csum) */
 #define PS_REPLY_MAX      1040
 #define PS_CACHE_ENTRIES  16384
@@ -50,6 +55,9 @@ enum ps_mode {
 #define PS_CFG_NO_ACK_HOLD   (1u << 5) /* guarded: let kernel retransmissions ack
 					  * answered requests (the ablation of the
 					  * ACK hold, attach --no-ack-hold) */
+#define PS_CFG_TC_REPLY      (1u << 7) /* the TC ingress program is attached: XDP
+					  * hands it the replies it cannot carry
+					  * (docs/tc-reply.md) */
 #define PS_CFG_LEASE         (1u << 6) /* answer only while the coherence watcher's
 					  * lease (ps_lease) is fresh */
 #define PS_CFG_DEFAULT (PS_CFG_REQUIRE_SOCK | PS_CFG_FILL | PS_CFG_CHECK_SOCK)
@@ -128,6 +136,25 @@ struct ps_cache_val {
 
 #define PS_FILL_USER 1 /* control tool (cache set / warm) */
 #define PS_FILL_TC   2 /* TC egress, from a reply to a missed GET */
+
+/*
+ * A value larger than PS_SMALL_VAL_MAX (ps_cache_big): the same fields as
+ * ps_cache_val, a larger reply. Only the TC ingress path answers it.
+ */
+/* "$16384\r\n" + value + "\r\n" = 16394, rounded up to a multiple of 4 */
+#define PS_BIG_REPLY_MAX  16396
+#define PS_BIG_ENTRIES    1024
+struct ps_cache_big_val {
+	__u32 gen;
+	__u32 reply_len;
+	__u32 csum;
+	__u32 val_len;
+	__u64 filled_ns;
+	__u32 source;
+	__u32 pad;
+	__u64 expires_ns;
+	__u8  reply[PS_BIG_REPLY_MAX];
+};
 
 /* Flow key: always client -> server orientation, network byte order. */
 struct ps_flow_key {
@@ -347,6 +374,16 @@ enum ps_stat {
 	PS_ST_FB_LEASE,        /* the coherence watcher's lease is stale */
 	PS_ST_TTL_REFUSED,     /* cached keys refused: expiry within the margin */
 	PS_ST_TTL_LOST,        /* TTL marks that did not fit in ps_ttl (fills stop) */
+	/* TC ingress replies (docs/tc-reply.md) */
+	PS_ST_TC_HANDOFFS,     /* replies XDP handed to TC ingress (answers and resends) */
+	PS_ST_TC_REPLIES,      /* of which TC ingress built and sent */
+	PS_ST_TC_SEGMENTS,     /* reply segments TC ingress sent */
+	PS_ST_TC_REPLY_BYTES,  /* RESP payload bytes in them */
+	PS_ST_TC_RESENDS,      /* handoffs that re-send (part of) an earlier TC reply */
+	PS_ST_TC_LOST,         /* handoffs TC could not build (entry changed or gone,
+				* helper failed): the request is dropped, its
+				* retransmission re-answered */
+	PS_ST_TC_FILLS,        /* large values filled at TC egress (ps_cache_big) */
 	PS_ST__MAX,
 };
 
@@ -362,6 +399,8 @@ enum ps_stat {
 	"fb_diverged", "fb_state", "fb_auth",                              \
 	"rtx_stored", "rtx_req", "rtx_dupack", "rtx_gone",                 \
 	"ack_held", "fb_big", "fb_lease", "ttl_refused", "ttl_lost",       \
+	"tc_handoffs", "tc_replies", "tc_segments", "tc_reply_bytes",      \
+	"tc_resends", "tc_lost", "tc_fills",                               \
 }
 /* derived in user space: fallbacks = sum(fb_*), divergences = sum(div_*),
  * flows = entries in the flow map */
@@ -397,7 +436,33 @@ struct ps_meta {
 	__u16 pad;
 	__u64 attached_unix; /* time(NULL) at attach */
 	__u32 watcher_pid;   /* the coherence watcher attach started, 0: none */
-	__u32 pad2;
+	__u32 tc_in_prog_id; /* TC ingress reply program, 0: --no-tc-reply */
+};
+
+/*
+ * TC ingress replies (docs/tc-reply.md). XDP decides and accounts, then
+ * passes the request up with this in its data_meta (veth keeps it); TC
+ * ingress turns the request skb into the reply's segments.
+ */
+#define PS_TCR_MAGIC 0x54435250u /* "TCRP" */
+struct ps_tcr_meta {
+	__u32 magic;   /* PS_TCR_MAGIC */
+	__u32 srv_seq; /* client-space seq of the reply's first byte: with the
+			* flow, the key of its ps_tcr_refs entry */
+	__u32 from;    /* first reply byte to send (a re-send from a hole) */
+};
+
+/* ps_tcr_refs values: what a TC reply was made of, kept (LRU) so that it
+ * can be sent again while the cache still gives the same bytes */
+struct ps_tcr_ref {
+	struct ps_cache_key key;
+	__u32 big;       /* 1: the entry is in ps_cache_big, 0: in ps_cache */
+	__u32 gen;       /* cache_gen it was answered under */
+	__u64 filled_ns; /* the entry's fill time: its identity */
+	__u32 tot;       /* reply bytes (the entry's reply_len) */
+	__u32 req_seq;   /* client seq of the request it answers */
+	__u32 req_end;   /* ... and of the byte after it: the last segment acks it */
+	__u32 pad;
 };
 
 /*

@@ -12,6 +12,7 @@
 
 #include "ingress_common.h"
 #include "reply.h"
+#include "tc_handoff.h"
 
 /* Re-send the reply to the last answered request if it is retransmitted
  * and the cache would still give the very same bytes. */
@@ -25,6 +26,10 @@ static __always_inline int guarded_retrans(struct xdp_md *ctx,
 	if (!(f->flags & PS_F_ANSWERED) || p->seq != f->ans_seq ||
 	    p->payload_len != f->ans_len)
 		return -1;
+	/* a TC reply: TC ingress sends it again if the entry is unchanged */
+	if ((cfg->flags & PS_CFG_TC_REPLY) &&
+	    tcr_resend(ctx, p, f->ans_srv_seq, 0) == XDP_PASS)
+		return XDP_PASS;
 	__builtin_memset(&s->rq, 0, sizeof(s->rq));
 	/* naive=1: a fresh parse without side effects (GETs only anyway) */
 	s->pos = 0;
@@ -79,7 +84,8 @@ static __always_inline void rtx_store(struct ps_scratch *s,
 }
 
 /* Re-send ring entry `slot` in place of segment p, acking its request
- * (as the original did). Global: verified once. */
+ * (as the original did): 0 in the frame, -3 not in ps_rtx (the caller
+ * tries tcr_resend_ent), -1 not sent. Global: verified once. */
 __noinline int rtx_resend(struct xdp_md *ctx, struct ps_scratch *s,
 			  struct ps_pkt *p, struct ps_flow *f, __u32 slot)
 {
@@ -94,6 +100,10 @@ __noinline int rtx_resend(struct xdp_md *ctx, struct ps_scratch *s,
 	flow_key(&k.flow, p, 1);
 	k.srv_seq = e->srv_seq;
 	v = bpf_map_lookup_elem(&ps_rtx, &k);
+	/* not in ps_rtx: perhaps a TC reply (the caller asks tc_handoff.h;
+	 * a call from here would exceed the combined stack limit) */
+	if (!v)
+		return -3;
 	if (!v || v->len != e->rep_len) {
 		stat_inc(PS_ST_RTX_GONE);
 		return -1;
@@ -119,11 +129,17 @@ static __always_inline int rtx_request(struct xdp_md *ctx, struct ps_scratch *s,
 	for (i = 0; i < PS_RTX_RING; i++) {
 		struct ps_rtx_ent *e = &f->rtx[i];
 
-		if (e->rep_len && e->req_seq == p->seq && p->payload_len >= e->req_len &&
-		    !before(e->srv_seq, f->srv_una) &&
-		    rtx_resend(ctx, s, p, f, i) == 0) {
+		int r;
+
+		if (!e->rep_len || e->req_seq != p->seq || p->payload_len < e->req_len ||
+		    before(e->srv_seq, f->srv_una))
+			continue;
+		r = rtx_resend(ctx, s, p, f, i);
+		if (r == -3)
+			r = tcr_resend_ent(ctx, p, e);
+		if (r >= 0) {
 			stat_inc(PS_ST_RTX_REQ);
-			return XDP_TX;
+			return r ? XDP_PASS : XDP_TX;
 		}
 	}
 	return -1;
@@ -137,6 +153,7 @@ static __always_inline int rtx_dupack(struct xdp_md *ctx, struct ps_scratch *s,
 				      struct ps_pkt *p, struct ps_flow *f)
 {
 	__u32 i;
+	int r;
 
 	for (i = 0; i < PS_RTX_RING; i++) {
 		struct ps_rtx_ent *e = &f->rtx[i];
@@ -147,10 +164,13 @@ static __always_inline int rtx_dupack(struct xdp_md *ctx, struct ps_scratch *s,
 		if (!p->sack_n && f->dupacks < 2)
 			return -1;
 		f->dupacks = 0;
-		if (rtx_resend(ctx, s, p, f, i))
+		r = rtx_resend(ctx, s, p, f, i);
+		if (r == -3)
+			r = tcr_resend_ent(ctx, p, e);
+		if (r < 0)
 			return -1;
 		stat_inc(PS_ST_RTX_DUPACK);
-		return XDP_TX;
+		return r ? XDP_PASS : XDP_TX;
 	}
 	return -1;
 }

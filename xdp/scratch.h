@@ -86,6 +86,9 @@ struct ps_scratch {
 		__u16 window;
 		__u16 ts;
 	} em;
+	/* the TC ingress path's pick for this segment (tc_handoff.h) */
+	struct ps_tcr_ref tcr;
+	__u32 tcr_on;
 };
 
 struct {

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * bigcache.h - values larger than PS_SMALL_VAL_MAX (docs/tc-reply.md).
+ * Their replies never fit an XDP frame on veth, so they live in a map of
+ * their own with fewer, larger entries (ps_cache_big) and only the TC
+ * ingress path answers them; ps_cache keeps its 16384 small entries.
+ * Invalidation deletes from both maps (cache.h), a flush moves the one
+ * generation both are checked against.
+ */
+#ifndef PS_BIGCACHE_H
+#define PS_BIGCACHE_H
+
+#include "helpers.h"
+
+/* LRU like ps_cache; 1024 x 16.4 KB = 17 MB, preallocated */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, PS_BIG_ENTRIES);
+	__type(key, struct ps_cache_key);
+	__type(value, struct ps_cache_big_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ps_cache_big SEC(".maps");
+
+/* TC egress: a large value being filled (too big for ps_scratch, whose
+ * per-CPU value must stay under 32 KB) */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ps_cache_big_val);
+} ps_big_fill SEC(".maps");
+
+/* The large entry for k if it is of generation gen and not about to
+ * expire (the rules of cache_lookup). */
+static __always_inline struct ps_cache_big_val *
+big_lookup(const struct ps_cache_key *k, __u32 gen)
+{
+	struct ps_cache_big_val *v = bpf_map_lookup_elem(&ps_cache_big, k);
+
+	if (!v)
+		return NULL;
+	if (v->gen != gen) {
+		bpf_map_delete_elem(&ps_cache_big, k);
+		return NULL;
+	}
+	if (v->expires_ns &&
+	    bpf_ktime_get_ns() + PS_TTL_MARGIN_NS >= v->expires_ns) {
+		stat_inc(PS_ST_TTL_REFUSED);
+		bpf_map_delete_elem(&ps_cache_big, k);
+		return NULL;
+	}
+	return v;
+}
+
+/*
+ * Store rlen reply bytes at off of skb as the large value of key k (the
+ * caller checked epoch, generation and TTL). No checksum is kept: TC
+ * ingress sums each segment it sends. Returns 0 when stored.
+ */
+static __always_inline int big_fill(struct __sk_buff *skb, __u32 off,
+				    __u32 rlen, __u32 val_len, __u32 gen,
+				    __u64 expires, const struct ps_cache_key *k)
+{
+	struct ps_cache_big_val *v;
+	__u32 zero = 0;
+
+	v = bpf_map_lookup_elem(&ps_big_fill, &zero);
+	if (!v || rlen == 0 || val_len > PS_VAL_MAX)
+		return -1;
+	/* the bound on the register the helper gets (BOUND_1_TO's power of
+	 * two is above PS_BIG_REPLY_MAX, so check again after it) */
+	BOUND_1_TO(rlen, 32768);
+	if (rlen > PS_BIG_REPLY_MAX)
+		return -1;
+	if (bpf_skb_load_bytes(skb, off, v->reply, rlen))
+		return -1;
+	v->gen = gen;
+	v->reply_len = rlen;
+	v->csum = 0;
+	v->val_len = val_len;
+	v->filled_ns = bpf_ktime_get_ns();
+	v->source = PS_FILL_TC;
+	v->expires_ns = expires;
+	/* a small value of the same key (it changed size) goes */
+	bpf_map_delete_elem(&ps_cache, k);
+	return bpf_map_update_elem(&ps_cache_big, k, v, BPF_ANY);
+}
+
+#endif

@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * tc_handoff.h - the XDP half of the TC ingress path (docs/tc-reply.md).
+ * A GET whose reply XDP cannot carry (larger than the MSS, than the veth
+ * frame can grow, or a value in ps_cache_big) is decided here with every
+ * guard of guarded mode, and accounted in the mirrors as if answered; the
+ * request then goes up untouched with a ps_tcr_meta in its data_meta, and
+ * TC ingress (tc_ingress.h) builds the reply's segments from the entry
+ * named in ps_tcr_refs. The same handoff re-sends a TC reply, whole or
+ * from a hole, for guarded's retransmitted request and retrans mode.
+ */
+#ifndef PS_TC_HANDOFF_H
+#define PS_TC_HANDOFF_H
+
+#include "helpers.h"
+#include "flow.h"
+#include "scratch.h"
+#include "cache.h"
+#include "ingress_common.h"
+
+/* Per flow and reply seq, what each TC reply was made of (LRU: an
+ * evicted one is not sent again, counted rtx_gone / tc_lost). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, PS_RTX_ENTRIES);
+	__type(key, struct ps_rtx_key);
+	__type(value, struct ps_tcr_ref);
+} ps_tcr_refs SEC(".maps");
+
+/*
+ * The segment's only GET is cached but its reply is not for XDP: take it
+ * for TC ingress. small: the entry is in ps_cache (its reply exceeds the
+ * MSS, or the frame could not grow), else the key missed ps_cache and is
+ * looked up in ps_cache_big. Returns the reply length, or -1 (no pick).
+ * Global: its locals stay out of guarded_data's frame (the verifier's
+ * combined stack limit of 512 bytes along a call chain).
+ */
+__noinline int tcr_pick(struct ps_scratch *s, struct ps_config *cfg, int small)
+{
+	struct ps_tcr_ref *r;
+	struct ps_cache_big_val *bv;
+	struct ps_cache_val *sv;
+
+	if (!s || !cfg)
+		return -1;
+	r = &s->tcr;
+	s->tcr_on = 0;
+	if (!(cfg->flags & PS_CFG_TC_REPLY) || s->ngets != 1 || s->ncmds != 1)
+		return -1;
+	if (ps_key_from_buf(&r->key, s, s->key_off[0], s->key_len[0]))
+		return -1;
+	if (small) {
+		sv = cache_lookup(&r->key, cfg->cache_gen);
+		if (!sv || sv->reply_len == 0 || sv->reply_len > PS_REPLY_MAX)
+			return -1;
+		r->big = 0;
+		r->filled_ns = sv->filled_ns;
+		r->tot = sv->reply_len;
+	} else {
+		bv = big_lookup(&r->key, cfg->cache_gen);
+		if (!bv || bv->reply_len == 0 || bv->reply_len > PS_BIG_REPLY_MAX)
+			return -1;
+		r->big = 1;
+		r->filled_ns = bv->filled_ns;
+		r->tot = bv->reply_len;
+		s->asm_misses = 0;
+	}
+	r->gen = cfg->cache_gen;
+	s->tcr_on = 1;
+	return r->tot;
+}
+
+/*
+ * Hand the reply at srv_seq of p's flow to TC ingress, from byte `from`:
+ * with `store`, a new answer whose ref is stored first; without, a
+ * re-send of a TC reply, if p's flow has one at srv_seq. Puts the
+ * ps_tcr_meta in front of the frame. Returns 0, or -1 (nothing done).
+ * Global: its stack is not added to the caller's (combined stack limit).
+ */
+__noinline int tcr_handoff(struct xdp_md *ctx, const struct ps_pkt *p,
+			   __u32 srv_seq, __u32 from, struct ps_tcr_ref *store)
+{
+	struct ps_rtx_key k = {};
+	struct ps_tcr_meta *m;
+	struct ps_tcr_ref *r;
+	void *data;
+
+	if (!ctx || !p)
+		return -1;
+	flow_key(&k.flow, p, 1);
+	k.srv_seq = srv_seq;
+	if (store) {
+		if (bpf_map_update_elem(&ps_tcr_refs, &k, store, BPF_ANY))
+			return -1;
+	} else {
+		r = bpf_map_lookup_elem(&ps_tcr_refs, &k);
+		if (!r || from >= r->tot)
+			return -1;
+	}
+	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*m)))
+		return -1;
+	/* packet pointers are stale after the adjust: read them again */
+	m = (void *)(long)ctx->data_meta;
+	data = (void *)(long)ctx->data;
+	if ((void *)(m + 1) > data)
+		return -1;
+	m->magic = PS_TCR_MAGIC;
+	m->srv_seq = srv_seq;
+	m->from = from;
+	stat_inc(PS_ST_TC_HANDOFFS);
+	if (!store)
+		stat_inc(PS_ST_TC_RESENDS);
+	return 0;
+}
+
+/* Hand the picked reply (s->tcr) to TC ingress as the answer to request
+ * [seq, seq + len) at reply seq srv_seq. Returns 0 or -1 (nothing done). */
+static __always_inline int tcr_answer(struct xdp_md *ctx, struct ps_scratch *s,
+				      const struct ps_pkt *p, __u32 seq,
+				      __u32 len, __u32 srv_seq)
+{
+	s->tcr.req_seq = seq;
+	s->tcr.req_end = seq + len;
+	return tcr_handoff(ctx, p, srv_seq, 0, &s->tcr);
+}
+
+/* Send the TC reply at srv_seq again from byte `from` in place of segment
+ * p. Returns XDP_PASS (handed over) or -1 (none there, or not sent). */
+static __always_inline int tcr_resend(struct xdp_md *ctx,
+				      const struct ps_pkt *p, __u32 srv_seq,
+				      __u32 from)
+{
+	return tcr_handoff(ctx, p, srv_seq, from, NULL) ? -1 : XDP_PASS;
+}
+
+/* rtx_resend of a ring entry whose bytes are not in ps_rtx: a TC reply is
+ * sent again (1), anything else is gone (-1). Global: rtx_resend's frame
+ * stays as it was (combined stack limit). */
+__noinline int tcr_resend_ent(struct xdp_md *ctx, const struct ps_pkt *p,
+			      const struct ps_rtx_ent *e)
+{
+	if (!ctx || !p || !e)
+		return -1;
+	if (tcr_handoff(ctx, p, e->srv_seq, 0, NULL) == 0)
+		return 1;
+	stat_inc(PS_ST_RTX_GONE);
+	return -1;
+}
+
+/* retrans mode: the ring entry of a TC reply (its bytes are not in
+ * ps_rtx: rtx_resend finds them through ps_tcr_refs). */
+static __always_inline void tcr_ring_add(struct ps_flow *f, __u32 seq,
+					 __u32 len, __u32 srv_seq, __u32 tot)
+{
+	struct ps_rtx_ent *e = &f->rtx[f->rtx_next & (PS_RTX_RING - 1)];
+
+	e->req_seq = seq;
+	e->req_len = len;
+	e->srv_seq = srv_seq;
+	e->rep_len = tot;
+	f->rtx_next++;
+	stat_inc(PS_ST_RTX_STORED);
+}
+
+/*
+ * A pure ACK inside a TC reply that the client has not wholly acked, with
+ * a SACK block (the client holds later bytes) or repeated (a duplicate):
+ * a segment in the middle was lost, and no retransmitted request will
+ * come (the last segment acked it). Send the reply again from the ACK.
+ * guarded looks at its last answer, retrans at its ring. Returns XDP_PASS
+ * when handed over, -1 otherwise.
+ */
+static __always_inline int tcr_ack_hole(struct xdp_md *ctx,
+					const struct ps_config *cfg,
+					const struct ps_pkt *p,
+					struct ps_flow *f)
+{
+	__u32 i, start, len;
+
+	if (!(cfg->flags & PS_CFG_TC_REPLY) || !(f->flags & PS_F_ANSWERED) ||
+	    (!p->sack_n && p->ack != f->srv_una))
+		return -1;
+	for (i = 0; i <= PS_RTX_RING; i++) {
+		if (i < PS_RTX_RING) {
+			if (cfg->mode != PS_MODE_RETRANS)
+				continue;
+			start = f->rtx[i].srv_seq;
+			len = f->rtx[i].rep_len;
+		} else {
+			start = f->ans_srv_seq;
+			len = f->ans_reply_len;
+		}
+		/* strictly inside: an ACK at the start is rtx_dupack's, or a
+		 * request retransmission follows it */
+		if (!len || !after(p->ack, start) ||
+		    !before(p->ack, start + len))
+			continue;
+		return tcr_resend(ctx, p, start, p->ack - start);
+	}
+	return -1;
+}
+
+/*
+ * guarded/retrans: answer segment p through TC ingress: the reply picked
+ * by guarded_veto (s->tcr_on), or the one in ps_cache whose frame could
+ * not grow, at reply seq s->em.seq. Accounted as XDP's answers are.
+ * Returns 0 when handed over, -1 when nothing was done. Global: keeps
+ * guarded_data's frame small (combined stack limit).
+ */
+__noinline int tcr_take(struct xdp_md *ctx, struct ps_scratch *s,
+			struct ps_config *cfg, struct ps_pkt *p,
+			struct ps_flow *f)
+{
+	__u32 seq, len, srv_seq, tot;
+
+	if (!ctx || !s || !cfg || !p || !f)
+		return -1;
+	seq = p->seq;
+	len = p->payload_len;
+	srv_seq = s->em.seq;
+	if (!s->tcr_on && tcr_pick(s, cfg, 1) != (int)s->em.tot)
+		return -1;
+	tot = s->tcr.tot;
+	if (tcr_answer(ctx, s, p, seq, len, srv_seq))
+		return -1;
+	account_answer(f, seq, len, srv_seq, tot, s->asm_csum, s->ngets);
+	if (cfg->mode == PS_MODE_RETRANS)
+		tcr_ring_add(f, seq, len, srv_seq, tot);
+	return 0;
+}
+
+#endif
