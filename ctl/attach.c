@@ -87,7 +87,7 @@ cleanup:
 struct attach_opts {
 	__u32 port;
 	int mode;
-	bool skb, auth, builtin_cmds, no_ack_hold, no_coherence;
+	bool skb, auth, builtin_cmds, no_ack_hold, no_coherence, no_tc_reply;
 	const char *password;
 };
 
@@ -234,6 +234,11 @@ static const struct ps_opt attach_opts[] = {
 	       "its lease. RISK: a write XDP does not see (another\n"
 	       "interface, loopback, a script, a TTL that ends) leaves\n"
 	       "the old value cached and answered"),
+	PS_OPT("no-tc-reply", 'T', PS_OPT_FLAG, NULL, struct attach_opts, no_tc_reply,
+	       "do not attach the TC ingress reply program: GETs whose\n"
+	       "reply does not fit XDP's frame (values over ~200 B on\n"
+	       "veth, over one MSS anywhere, all of ps_cache_big) go to\n"
+	       "Redis (docs/tc-reply.md)"),
 	{}
 };
 
@@ -244,11 +249,13 @@ static int attach_run(struct ps_call *c, void *opts)
 	const char *password = o->password ? o->password : getenv("REDISCLI_AUTH");
 	LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_EGRESS);
 	LIBBPF_OPTS(bpf_tc_opts, tco, .handle = 1, .priority = 1);
+	LIBBPF_OPTS(bpf_tc_hook, hook_in, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, tco_in, .handle = 1, .priority = 1);
 	__u32 xdp_flags = o->skb ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
 	__u32 cfg_flags = PS_CFG_DEFAULT | (o->auth ? PS_CFG_AUTH : 0) |
 			  (o->no_ack_hold ? PS_CFG_NO_ACK_HOLD : 0) |
 			  (o->no_coherence ? 0 : PS_CFG_LEASE);
-	bool made_dir = false, xdp_on = false, tc_on = false, created = false;
+	bool made_dir = false, xdp_on = false, tc_on = false, tc_in_on = false, created = false;
 	struct prestack_bpf *skel = NULL;
 	struct ps_cmdtable_counts cmds;
 	struct ps_meta meta = {};
@@ -320,6 +327,23 @@ static int attach_run(struct ps_call *c, void *opts)
 		goto cleanup;
 	}
 	tc_on = true;
+	/* the reply path XDP hands over to; XDP does so only once the
+	 * config says it is there (below) */
+	if (!o->no_tc_reply) {
+		hook_in.ifindex = ifindex;
+		tco_in.prog_fd = bpf_program__fd(skel->progs.ps_tc_in);
+		err = bpf_tc_attach(&hook_in, &tco_in);
+		if (err) {
+			ps_err("cannot attach TC ingress on %s: %s", t->dev, strerror(-err));
+			goto cleanup;
+		}
+		tc_in_on = true;
+		if (ps_config_update(bpf_map__fd(skel->maps.ps_config), -1, PS_CFG_TC_REPLY, 0,
+				     NULL)) {
+			ps_err("cannot switch the TC reply path on: %s", strerror(errno));
+			goto cleanup;
+		}
+	}
 
 	if (pin_prog(skel->progs.ps_xdp, t, "prog_xdp") ||
 	    pin_prog(skel->progs.ps_tc, t, "prog_tc"))
@@ -330,6 +354,7 @@ static int attach_run(struct ps_call *c, void *opts)
 	meta.tc_prog_id = prog_id(bpf_program__fd(skel->progs.ps_tc));
 	meta.tc_handle = tco.handle;
 	meta.tc_priority = tco.priority;
+	meta.tc_in_prog_id = tc_in_on ? prog_id(bpf_program__fd(skel->progs.ps_tc_in)) : 0;
 	meta.xdp_flags = xdp_flags;
 	meta.port = (__u16)o->port;
 	meta.attached_unix = (__u64)time(NULL);
@@ -343,6 +368,12 @@ static int attach_run(struct ps_call *c, void *opts)
 	       t->dev, *t->netns ? " in netns " : "", t->netns, ifindex,
 	       meta.xdp_prog_id, xdp_flags == XDP_FLAGS_SKB_MODE ? "skb" : "native",
 	       meta.tc_prog_id, ps_mode_name((__u32)o->mode), o->port);
+	if (tc_in_on)
+		printf("tc ingress reply prog %u: replies XDP cannot carry, values up to %d bytes\n",
+		       meta.tc_in_prog_id, PS_VAL_MAX);
+	else
+		printf("tc ingress reply path off (--no-tc-reply): values over %d bytes are not "
+		       "cached, larger replies go to Redis\n", PS_SMALL_VAL_MAX);
 	if (o->no_coherence) {
 		printf("coherence watcher off (--no-coherence): writes XDP does not see are "
 		       "served stale from the cache\n");
@@ -365,6 +396,14 @@ cleanup:
 		stop_watcher((pid_t)meta.watcher_pid, t->dev);
 		if (made_dir)
 			ps_unpin_all(t);
+		if (tc_in_on) {
+			tco_in.prog_fd = 0;
+			tco_in.prog_id = 0;
+			tco_in.flags = 0;
+			err = bpf_tc_detach(&hook_in, &tco_in);
+			if (err)
+				ps_err("left TC ingress attached on %s: %s", t->dev, strerror(-err));
+		}
 		if (tc_on) {
 			tco.prog_fd = 0;
 			tco.prog_id = 0;
@@ -391,10 +430,11 @@ cleanup:
 
 const struct ps_cmd ps_cmd_attach = {
 	.name = "attach",
-	.summary = "load and attach to an interface (XDP + TC egress)",
+	.summary = "load and attach to an interface (XDP + TC egress + TC ingress)",
 	.description =
 		"Load prestack and attach it to IF: XDP ingress (GET fast path) and\n"
-		"TC egress (translation, cache fill). Maps are pinned under\n"
+		"TC egress (translation, cache fill), and unless --no-tc-reply TC\n"
+		"ingress (replies XDP cannot carry). Maps are pinned under\n"
 		PS_PIN_ROOT "/<netns>/<dev>/ so that later invocations share them;\n"
 		"attaching where prestack is attached already is refused.\n"
 		"\n"
@@ -518,6 +558,17 @@ static int detach_run(struct ps_call *c, void *opts)
 	if (err && err != -ENOENT) {
 		ps_err("TC detach: %s", strerror(-err));
 		ret = 1;
+	}
+	if (meta.tc_in_prog_id) {
+		hook.attach_point = BPF_TC_INGRESS;
+		tco.prog_id = 0;
+		tco.flags = 0;
+		tco.prog_fd = 0;
+		err = bpf_tc_detach(&hook, &tco);
+		if (err && err != -ENOENT) {
+			ps_err("TC ingress detach: %s", strerror(-err));
+			ret = 1;
+		}
 	}
 	if (meta.created_clsact) {
 		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
