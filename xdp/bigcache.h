@@ -33,7 +33,7 @@ struct {
 /* The large entry for k if it is of generation gen and not about to
  * expire (the rules of cache_lookup). */
 static __always_inline struct ps_cache_big_val *
-big_lookup(const struct ps_cache_key *k, __u32 gen)
+big_lookup(const struct ps_cache_key *k, __u32 gen, __u64 now_ns)
 {
 	struct ps_cache_big_val *v = bpf_map_lookup_elem(&ps_cache_big, k);
 
@@ -43,8 +43,7 @@ big_lookup(const struct ps_cache_key *k, __u32 gen)
 		bpf_map_delete_elem(&ps_cache_big, k);
 		return NULL;
 	}
-	if (v->expires_ns &&
-	    bpf_ktime_get_ns() + PS_TTL_MARGIN_NS >= v->expires_ns) {
+	if (v->expires_ns && now_ns + PS_TTL_MARGIN_NS >= v->expires_ns) {
 		stat_inc(PS_ST_TTL_REFUSED);
 		bpf_map_delete_elem(&ps_cache_big, k);
 		return NULL;

@@ -35,7 +35,8 @@ struct {
  * Global: its locals stay out of guarded_data's frame (the verifier's
  * combined stack limit of 512 bytes along a call chain).
  */
-__noinline int tcr_pick(struct ps_scratch *s, struct ps_config *cfg, int small)
+__noinline int tcr_pick(struct ps_scratch *s, struct ps_config *cfg, int small,
+			__u64 now_ns)
 {
 	struct ps_tcr_ref *r;
 	struct ps_cache_big_val *bv;
@@ -50,14 +51,14 @@ __noinline int tcr_pick(struct ps_scratch *s, struct ps_config *cfg, int small)
 	if (ps_key_from_buf(&r->key, s, s->key_off[0], s->key_len[0]))
 		return -1;
 	if (small) {
-		sv = cache_lookup(&r->key, cfg->cache_gen);
+		sv = cache_lookup(&r->key, cfg->cache_gen, now_ns);
 		if (!sv || sv->reply_len == 0 || sv->reply_len > PS_REPLY_MAX)
 			return -1;
 		r->big = 0;
 		r->filled_ns = sv->filled_ns;
 		r->tot = sv->reply_len;
 	} else {
-		bv = big_lookup(&r->key, cfg->cache_gen);
+		bv = big_lookup(&r->key, cfg->cache_gen, now_ns);
 		if (!bv || bv->reply_len == 0 || bv->reply_len > PS_BIG_REPLY_MAX)
 			return -1;
 		r->big = 1;
@@ -218,7 +219,7 @@ __noinline int tcr_take(struct xdp_md *ctx, struct ps_scratch *s,
 	seq = p->seq;
 	len = p->payload_len;
 	srv_seq = s->em.seq;
-	if (!s->tcr_on && tcr_pick(s, cfg, 1) != (int)s->em.tot)
+	if (!s->tcr_on && tcr_pick(s, cfg, 1, p->now_ns) != (int)s->em.tot)
 		return -1;
 	tot = s->tcr.tot;
 	if (tcr_answer(ctx, s, p, seq, len, srv_seq))

@@ -27,12 +27,29 @@
 #define PS_TCR_SEGS_MAX   32
 #define PS_TCR_SEG_BUF    2048  /* >= MTU_PAYLOAD_MAX, power of two */
 
+/* a segment's headers; pad keeps ip and tcp 4-byte aligned (Ethernet is 14) */
+struct ps_tcr_hdr {
+	__u8 pad[2];
+	struct ethhdr eth;
+	struct iphdr ip;
+	struct tcphdr tcp;
+	__u8 opts[TCPOLEN_TS_ALIGNED]; /* NOP NOP TS */
+};
+/* bytes of headers written: the struct less its alignment pad */
+#define PS_TCR_HDR_MAX (sizeof(struct ps_tcr_hdr) - 2)
+
+struct ps_tcr_pseudo {
+	__u32 saddr, daddr;
+	__u8 zero, proto;
+	__u16 len;
+};
+
 /* Per-CPU working memory of the builder (not ps_scratch: ps_tc runs
  * nested inside bpf_clone_redirect on this CPU and uses its own entry,
  * but this keeps the two apart by construction). */
 struct ps_tcr_work {
 	__u8  seg[PS_TCR_SEG_BUF];   /* one segment's payload, zero padded */
-	struct ps_reply_hdr h;       /* the reply's headers, seq/ack/len per segment */
+	struct ps_tcr_hdr h;         /* the reply's headers, seq/ack/len per segment */
 	__u32 ifindex;
 	__u32 ts;                    /* timestamps option present */
 	/* the reply, for tcr_segment: where its bytes are (the address of
@@ -61,7 +78,7 @@ struct {
  */
 __noinline int tcr_segment(struct __sk_buff *skb, struct ps_tcr_work *w)
 {
-	struct ps_pseudo ph;
+	struct ps_tcr_pseudo ph;
 	__u32 thl, hlen, sum, pad, c, i, n, off, last;
 
 	if (!skb || !w || w->mss == 0)
@@ -126,11 +143,11 @@ __noinline int tcr_segment(struct __sk_buff *skb, struct ps_tcr_work *w)
 		return -1;
 	/* every packet pointer is stale from here: helpers only */
 	if (w->ts) {
-		if (bpf_skb_store_bytes(skb, 0, &w->h.eth, PS_REPLY_HDR_MAX, 0))
+		if (bpf_skb_store_bytes(skb, 0, &w->h.eth, PS_TCR_HDR_MAX, 0))
 			return -1;
 	} else {
 		if (bpf_skb_store_bytes(skb, 0, &w->h.eth,
-					PS_REPLY_HDR_MAX - TCPOLEN_TS_ALIGNED, 0))
+					PS_TCR_HDR_MAX - TCPOLEN_TS_ALIGNED, 0))
 			return -1;
 	}
 	BOUND_1_TO(n, PS_TCR_SEG_BUF);
@@ -171,6 +188,7 @@ static __always_inline int tcr_run(struct __sk_buff *skb,
 	struct ps_tcr_req q;
 	struct ps_tcr_ref *r;
 	struct ps_flow *f;
+	__u64 now_ns = bpf_ktime_get_ns();
 	__u32 zero = 0, tot, from, i, tsval;
 	int r2;
 
@@ -194,12 +212,12 @@ static __always_inline int tcr_run(struct __sk_buff *skb,
 	/* the entry must still be the one XDP answered from */
 	tot = r->tot;
 	if (r->big) {
-		bv = big_lookup(&r->key, cfg->cache_gen);
+		bv = big_lookup(&r->key, cfg->cache_gen, now_ns);
 		if (!bv || bv->filled_ns != r->filled_ns || bv->reply_len != tot)
 			goto lost;
 		w->src = (__u64)(long)bv->reply;
 	} else {
-		sv = cache_lookup(&r->key, cfg->cache_gen);
+		sv = cache_lookup(&r->key, cfg->cache_gen, now_ns);
 		if (!sv || sv->filled_ns != r->filled_ns || sv->reply_len != tot)
 			goto lost;
 		w->src = (__u64)(long)sv->reply;
@@ -234,7 +252,7 @@ static __always_inline int tcr_run(struct __sk_buff *skb,
 	w->h.tcp.window = bpf_htons(f->srv_wnd_raw);
 	if (w->ts) {
 		/* the kernel's clock, never behind what it sent (em_setup) */
-		tsval = now_ms() + f->ts_off;
+		tsval = now_ms(cfg, now_ns) + f->ts_off;
 		if (before(tsval, f->ts_srv_last))
 			tsval = f->ts_srv_last;
 		w->h.opts[0] = TCPOPT_NOP;

@@ -294,6 +294,30 @@ static void fuzz_requests(const __u8 *d, __u32 n, __u32 split)
 				FAIL("fast path: key %u differs", i);
 	}
 
+	/* ... and so must the SET fast path, invalidations included */
+	memset(&s->rq, 0, sizeof(s->rq));
+	rq_reset(s, n);
+	s->pos = 0;
+	i = inval_n;
+	if (ps_fast_set(s)) {
+		struct ps_scratch fast = scratch[PS_SCR_XDP];
+		unsigned fast_from = i, fast_to = inval_n;
+
+		s->pos = 0;
+		rq_reset(s, n);
+		memset(&s->rq, 0, sizeof(s->rq));
+		rq_run_general(s);
+		if (fast.ncmds != s->ncmds || s->ngets != 0 || fast.rq_out != s->rq_out ||
+		    fast.flushes != s->flushes || fast.invalidated != s->invalidated)
+			FAIL("SET fast path: %u commands (out %#x), general parser %u (out %#x)",
+			     fast.ncmds, fast.rq_out, s->ncmds, s->rq_out);
+		if (fast_to - fast_from != inval_n - fast_to ||
+		    (fast_to > fast_from &&
+		     memcmp(&inval_log[fast_from], &inval_log[fast_to],
+			    (fast_to - fast_from) * sizeof(inval_log[0]))))
+			FAIL("SET fast path: invalidated other keys than the general parser");
+	}
+
 	/* the same bytes in two segments, parser state carried over */
 	split = n ? split % (n + 1) : 0;
 	s_from = inval_n;
