@@ -37,7 +37,7 @@ UNIT_HDRS := $(wildcard tests/unit/*.h)
 
 .PHONY: all deps test test-unit test-live demo clean help fuzz install uninstall
 .DELETE_ON_ERROR:
-.SECONDARY: $(SKELS) $(BPF_OBJS) $(BUILD)/vmlinux.h
+.SECONDARY: $(SKELS) $(BPF_OBJS) $(BUILD)/vmlinux.h $(BUILD)/tcr_harness.bpf.o $(BUILD)/tcr_harness.skel.h
 
 all: $(BUILD)/prestack $(BUILD)/prestack.8 $(BPF_OBJS) $(BUILD)/test_prog $(BUILD)/pktcost $(BUILD)/fuzz/fuzz_parsers \
      $(BUILD)/mbx
@@ -86,7 +86,12 @@ $(BUILD)/prestack.8: $(BUILD)/prestack
 	$(call msg,MAN,$@)
 	$(Q)$< --man > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/unit/%.o: tests/unit/%.c $(UNIT_HDRS) xdp/prestack.h $(SKELS) | $(BUILD)/unit
+# unit tests only: the TC ingress builder driven without data_meta
+$(BUILD)/tcr_harness.bpf.o: tests/unit/bpf/tcr_harness.bpf.c $(BPF_HDRS) $(BUILD)/vmlinux.h | $(BUILD)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/unit/%.o: tests/unit/%.c $(UNIT_HDRS) xdp/prestack.h $(SKELS) $(BUILD)/tcr_harness.skel.h | $(BUILD)/unit
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit -c $< -o $@
 

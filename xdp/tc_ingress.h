@@ -60,6 +60,7 @@ struct ps_tcr_work {
 	__u32 srv_seq;               /* client-space seq of reply byte 0 */
 	__u32 req_seq, req_end;      /* acked by earlier segments / the last */
 	__u32 i;                     /* segment to build */
+	__u32 hold;                  /* unit tests: build segment i, send nothing */
 };
 
 struct {
@@ -155,8 +156,8 @@ __noinline int tcr_segment(struct __sk_buff *skb, struct ps_tcr_work *w)
 		return -1;
 	stat_inc(PS_ST_TC_SEGMENTS);
 	stat_add(PS_ST_TC_REPLY_BYTES, n);
-	if (last)
-		return 1;
+	if (last || w->hold)
+		return last;
 	if (bpf_clone_redirect(skb, w->ifindex, 0))
 		return -1;
 	return 0;
@@ -170,14 +171,12 @@ struct ps_tcr_req {
 } __attribute__((packed));
 
 /*
- * Build and send the reply XDP handed over (m, read from data_meta). The
- * request is never given to the kernel: its bytes are consumed in the
- * mirrors. Returns TC_ACT_REDIRECT (the last segment), or TC_ACT_SHOT
- * when the reply cannot be built (tc_lost; the request's retransmission
- * or the client's ACKs bring it back through the same handoff).
+ * Everything the segments share, from the handoff m and the request in
+ * skb: the flow, the ref, the cache entry (still the one XDP answered
+ * from), the headers turned around. Returns the working memory, or NULL.
  */
-static __always_inline int tcr_run(struct __sk_buff *skb,
-				   const struct ps_tcr_meta *m)
+static __always_inline struct ps_tcr_work *
+tcr_prepare(struct __sk_buff *skb, const struct ps_tcr_meta *m)
 {
 	struct ps_cache_big_val *bv = NULL;
 	struct ps_cache_val *sv = NULL;
@@ -189,16 +188,15 @@ static __always_inline int tcr_run(struct __sk_buff *skb,
 	struct ps_tcr_ref *r;
 	struct ps_flow *f;
 	__u64 now_ns = bpf_ktime_get_ns();
-	__u32 zero = 0, tot, from, i, tsval;
-	int r2;
+	__u32 zero = 0, tot, from, tsval;
 
 	cfg = bpf_map_lookup_elem(&ps_config, &zero);
 	w = bpf_map_lookup_elem(&ps_tcr_work, &zero);
 	if (!cfg || !w)
-		goto lost;
+		return NULL;
 	if (bpf_skb_load_bytes(skb, 0, &q, sizeof(q)) ||
 	    q.ip.ihl != 5 || q.ip.protocol != IPPROTO_TCP)
-		goto lost;
+		return NULL;
 	fk.cli_addr = q.ip.saddr;
 	fk.srv_addr = q.ip.daddr;
 	fk.cli_port = q.sport;
@@ -208,23 +206,23 @@ static __always_inline int tcr_run(struct __sk_buff *skb,
 	rk.srv_seq = m->srv_seq;
 	r = bpf_map_lookup_elem(&ps_tcr_refs, &rk);
 	if (!f || !r)
-		goto lost;
+		return NULL;
 	/* the entry must still be the one XDP answered from */
 	tot = r->tot;
 	if (r->big) {
 		bv = big_lookup(&r->key, cfg->cache_gen, now_ns);
 		if (!bv || bv->filled_ns != r->filled_ns || bv->reply_len != tot)
-			goto lost;
+			return NULL;
 		w->src = (__u64)(long)bv->reply;
 	} else {
 		sv = cache_lookup(&r->key, cfg->cache_gen, now_ns);
 		if (!sv || sv->filled_ns != r->filled_ns || sv->reply_len != tot)
-			goto lost;
+			return NULL;
 		w->src = (__u64)(long)sv->reply;
 	}
 	from = m->from;
 	if (tot == 0 || tot > PS_BIG_REPLY_MAX || from >= tot)
-		goto lost;
+		return NULL;
 	w->tot = tot;
 	w->from = from;
 	w->mss = reply_limit(f);
@@ -263,14 +261,33 @@ static __always_inline int tcr_run(struct __sk_buff *skb,
 		*(__u32 *)&w->h.opts[8] = bpf_htonl(f->ts_recent);
 	}
 	w->ifindex = skb->ifindex;
-	skb->mark = PS_TCR_MARK;
+	w->hold = 0;
+	return w;
+}
 
+/*
+ * Build and send the reply XDP handed over (m, read from data_meta). The
+ * request is never given to the kernel: its bytes are consumed in the
+ * mirrors. Returns TC_ACT_REDIRECT (the last segment), or TC_ACT_SHOT
+ * when the reply cannot be built (tc_lost; the request's retransmission
+ * or the client's ACKs bring it back through the same handoff).
+ */
+static __always_inline int tcr_run(struct __sk_buff *skb,
+				   const struct ps_tcr_meta *m)
+{
+	struct ps_tcr_work *w = tcr_prepare(skb, m);
+	__u32 i;
+	int r;
+
+	if (!w)
+		goto lost;
+	skb->mark = PS_TCR_MARK;
 	for (i = 0; i < PS_TCR_SEGS_MAX; i++) {
 		w->i = i;
-		r2 = tcr_segment(skb, w);
-		if (r2 < 0)
+		r = tcr_segment(skb, w);
+		if (r < 0)
 			break;
-		if (r2 == 1) {
+		if (r == 1) {
 			stat_inc(PS_ST_TC_REPLIES);
 			return bpf_redirect(w->ifindex, 0);
 		}

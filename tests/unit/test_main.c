@@ -72,6 +72,14 @@ static const struct tcase {
 	  t_ttl_expiry, TS(GUARDED) },
 	{ "with the lease on, nothing is answered while the watcher's lease is stale",
 	  t_lease, TS(GUARDED) },
+	{ "TC reply: a 3000-byte value handed over, three exact segments, a hole re-sent",
+	  t_tc_reply_big, TS(GUARDED) },
+	{ "TC reply: the same without timestamps", t_tc_reply_big, NOTS(GUARDED) },
+	{ "TC reply: retrans mode hands over and re-sends the same", t_tc_reply_big, TS(RETRANS) },
+	{ "TC reply: a small entry over the client's MSS, fb_mss without the path",
+	  t_tc_reply_small_mss, TS(GUARDED) },
+	{ "TC reply: marked segments pass TC egress untranslated; TC ingress passes the rest",
+	  t_tc_reply_marks, TS(GUARDED) },
 };
 
 int main(void)

@@ -1,0 +1,317 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * t_tcreply.c - the TC ingress path (docs/tc-reply.md): XDP's handoff
+ * (verdict, the exact data_meta, the untouched request, the mirrors),
+ * each segment TC ingress builds (exact bytes, seq/ack/flags/checksums),
+ * re-sends from a hole, an entry that changed in between, and our TC
+ * egress letting the marked segments pass untranslated.
+ *
+ * BPF_PROG_TEST_RUN of an skb takes no data_meta: the segments are built
+ * by tests/unit/bpf/tcr_harness.bpf.c, which runs the same builder with
+ * the handoff from a map, one segment per run, sending nothing.
+ */
+#include <string.h>
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "fixture.h"
+#include "cases.h"
+#include "cachefmt.h"
+#include "prestack.skel.h"
+#include "tcr_harness.skel.h"
+
+#define TCR_MARK 0x70735243u /* PS_TCR_MARK, xdp/tc_ingress.h */
+
+static char val[PS_VAL_MAX + 1];
+static char rep[PS_BIG_REPLY_MAX];
+static struct ps_cache_big_val bv;
+
+/* a value of n bytes under key (ps_cache_big above PS_SMALL_VAL_MAX);
+ * rep/the returned length: its RESP reply */
+static size_t put_val(struct env *e, const char *key, size_t n, char seed)
+{
+	struct ps_cache_key k;
+	struct ps_cache_val v;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		val[i] = (char)('a' + (seed + i * 7) % 26);
+	ps_cache_key_build(&k, key, strlen(key));
+	if (n > PS_SMALL_VAL_MAX) {
+		ps_cache_big_val_build(&bv, val, n, 1, PS_FILL_USER);
+		bpf_map_update_elem(bpf_map__fd(e->skel->maps.ps_cache_big), &k, &bv, BPF_ANY);
+		memcpy(rep, bv.reply, bv.reply_len);
+		return bv.reply_len;
+	}
+	ps_cache_val_build(&v, val, n, 1, PS_FILL_USER);
+	bpf_map_update_elem(e->cache, &k, &v, BPF_ANY);
+	memcpy(rep, v.reply, v.reply_len);
+	return v.reply_len;
+}
+
+static size_t get_req(char *buf, const char *key)
+{
+	return (size_t)sprintf(buf, "*2\r\n$3\r\nGET\r\n$%zu\r\n%s\r\n", strlen(key), key);
+}
+
+/* the harness, its maps the prestack object's */
+static struct tcr_harness_bpf *harness_open(struct env *e)
+{
+	struct tcr_harness_bpf *h = tcr_harness_bpf__open();
+	struct bpf_map *m;
+
+	if (!h)
+		return NULL;
+	bpf_object__for_each_map(m, h->obj) {
+		struct bpf_map *own;
+
+		bpf_map__set_pin_path(m, NULL);
+		own = bpf_object__find_map_by_name(e->skel->obj, bpf_map__name(m));
+		if (own && strcmp(bpf_map__name(m), "ps_tcr_work") &&
+		    bpf_map__reuse_fd(m, bpf_map__fd(own))) {
+			tcr_harness_bpf__destroy(h);
+			return NULL;
+		}
+	}
+	if (tcr_harness_bpf__load(h)) {
+		tcr_harness_bpf__destroy(h);
+		return NULL;
+	}
+	return h;
+}
+
+/* segment `seg` of the handoff m built from request frame req */
+static int harness_seg(struct tcr_harness_bpf *h, const struct ps_tcr_meta *m,
+		       uint32_t seg, const uint8_t *req, size_t rlen, uint8_t *o, size_t *olen)
+{
+	struct { struct ps_tcr_meta m; uint32_t seg; } t = { *m, seg };
+	uint32_t zero = 0;
+	LIBBPF_OPTS(bpf_test_run_opts, r, .data_in = req, .data_size_in = (__u32)rlen,
+		    .data_out = o, .data_size_out = 4096, .repeat = 1);
+
+	if (bpf_map_update_elem(bpf_map__fd(h->maps.tcr_test_in), &zero, &t, BPF_ANY) ||
+	    bpf_prog_test_run_opts(bpf_program__fd(h->progs.tcr_one), &r))
+		return -1000;
+	*olen = r.data_size_out;
+	return (int)r.retval;
+}
+
+/* the segment a client must see */
+static size_t want_seg(struct env *e, uint8_t *buf, uint32_t seq, uint32_t ack,
+		       uint8_t flags, uint32_t tsval, uint32_t tsecr,
+		       const char *payload, size_t plen)
+{
+	uint8_t opt[12] = { 1, 1, 8, 10 };
+	struct pkt_spec s = { .smac = SRV_MAC, .dmac = CLI_MAC, .saddr = SRV_IP,
+			      .daddr = CLI_IP, .sport = SRV_PORT, .dport = CLI_PORT,
+			      .seq = seq, .ack = ack, .flags = flags,
+			      .window = SRV_WIN, .payload = payload,
+			      .payload_len = plen, .ip_id_zero = 1 };
+
+	if (e->ts) {
+		opt[4] = tsval >> 24; opt[5] = tsval >> 16; opt[6] = tsval >> 8; opt[7] = tsval & 0xff;
+		opt[8] = tsecr >> 24; opt[9] = tsecr >> 16; opt[10] = tsecr >> 8; opt[11] = tsecr & 0xff;
+		s.tcpopt = opt;
+		s.tcpopt_len = 12;
+	}
+	return pkt_build(buf, 1600, &s);
+}
+
+/*
+ * Check that the handoff (meta) makes exactly the segments of
+ * rep[from..tot) at MSS mss, the earlier ones acking req_seq, the last
+ * req_end with PSH; and nothing past the last.
+ */
+static void check_segments(struct env *e, struct tcr_harness_bpf *h,
+			   const struct ps_tcr_meta *m, const uint8_t *req, size_t rlen,
+			   size_t tot, uint32_t from, uint32_t mss, uint32_t req_seq,
+			   uint32_t req_end, uint32_t tsecr)
+{
+	uint8_t o[4096], want[1600];
+	size_t ol, wl;
+	uint32_t i, off, n;
+	int v;
+
+	for (i = 0, off = from; off < tot; i++, off += n) {
+		int last;
+		uint32_t tsval = 0;
+
+		n = (uint32_t)(tot - off) < mss ? (uint32_t)(tot - off) : mss;
+		last = off + n >= tot;
+		v = harness_seg(h, m, i, req, rlen, o, &ol);
+		CHECK_EQ(v, last ? 11 : 10);
+		if (e->ts && ol > OFF_TCP + 28)
+			tsval = rd32(o + OFF_TCP + 24);
+		if (e->ts)
+			CHECK(tsval >= SRV_TSV && tsval < SRV_TSV + 60000,
+			      "segment %u TSval %u not from the server's clock", i, tsval);
+		wl = want_seg(e, want, m->srv_seq + off, last ? req_end : req_seq,
+			      last ? TF_PSH | TF_ACK : TF_ACK, tsval, tsecr, rep + off, n);
+		CHECK(ol == wl && !memcmp(o, want, wl),
+		      "segment %u (bytes %u..%u) differs (len %zu, want %zu)", i, off, off + n,
+		      ol, wl);
+		if (ol == wl && memcmp(o, want, wl)) {
+			hexdiff(o, want, wl);
+			if (e->ts)
+				printf("#   TSecr %u, expected %u\n", rd32(o + OFF_TCP + 28), tsecr);
+		}
+		CHECK(pkt_csum_ok(o, ol), "segment %u checksums", i);
+	}
+	/* no segment after the last */
+	CHECK_EQ(harness_seg(h, m, i, req, rlen, o, &ol), 1);
+}
+
+static void read_meta(struct ps_tcr_meta *m, const uint8_t *o)
+{
+	memcpy(m, o, sizeof(*m));
+}
+
+void t_tc_reply_big(struct env *e)
+{
+	struct tcr_harness_bpf *h = harness_open(e);
+	struct ps_tcr_meta m;
+	struct ps_flow f;
+	char req[128];
+	size_t rl, tot;
+	uint32_t req_seq, tsecr, reply_seq;
+
+	CHECK(h != NULL, "harness did not load");
+	if (!h)
+		return;
+	env_set_mode(e, PS_MODE_GUARDED, PS_CFG_FILL | PS_CFG_TC_REPLY);
+	tot = put_val(e, "big", 3000, 1);
+	CHECK_EQ(tot, 3009);
+	rl = get_req(req, "big");
+	req_seq = e->cseq;
+	reply_seq = e->sseq;
+	tsecr = e->tsval;
+	len = cli_seg(e, in, req, rl, TF_PSH | TF_ACK);
+	/* XDP: passed up untouched, the handoff in front of it */
+	CHECK_EQ(xdp_run(e, in, len, out, &olen), XDP_PASS);
+	CHECK_EQ(olen, len + sizeof(m));
+	read_meta(&m, out);
+	CHECK_EQ(m.magic, PS_TCR_MAGIC);
+	CHECK_EQ(m.srv_seq, reply_seq);
+	CHECK_EQ(m.from, 0);
+	CHECK(olen == len + sizeof(m) && !memcmp(out + sizeof(m), in, len),
+	      "the request was changed");
+	/* accounted as an answer */
+	CHECK_EQ(flow_get(e, &f), 0);
+	CHECK_EQ(f.consumed, rl);
+	CHECK_EQ(f.injected, tot);
+	CHECK_EQ(f.cli_nxt, req_seq + rl);
+	CHECK_EQ(f.ans_srv_seq, reply_seq);
+	CHECK_EQ(f.ans_reply_len, tot);
+	CHECK_EQ(stat_get(e, PS_ST_TC_HANDOFFS), 1);
+	CHECK_EQ(stat_get(e, PS_ST_GET_HITS), 1);
+	CHECK_EQ(stat_get(e, PS_ST_REPLIES), 1);
+	/* TC: three segments of at most 1448 bytes (MSS 1460 less TS) */
+	check_segments(e, h, &m, in, len, tot, 0, e->ts ? 1448 : 1460, req_seq,
+		       req_seq + (uint32_t)rl, tsecr);
+	CHECK_EQ(stat_get(e, PS_ST_TC_SEGMENTS), e->ts ? 3 : 3);
+	CHECK_EQ(stat_get(e, PS_ST_TC_REPLY_BYTES), tot);
+	e->cseq += (uint32_t)rl;
+
+	/* the client acks the first segment, then again (a duplicate: the
+	 * second was lost): the reply again from the hole */
+	e->sseq = reply_seq + 1448;
+	len = cli_seg(e, in, "", 0, TF_ACK);
+	CHECK_EQ(xdp_run(e, in, len, out, &olen), XDP_PASS);
+	CHECK_EQ(olen, len); /* a partial ACK alone: no re-send */
+	len = cli_seg(e, in, "", 0, TF_ACK);
+	CHECK_EQ(xdp_run(e, in, len, out, &olen), XDP_PASS);
+	CHECK_EQ(olen, len + sizeof(m));
+	read_meta(&m, out);
+	CHECK_EQ(m.magic, PS_TCR_MAGIC);
+	CHECK_EQ(m.srv_seq, reply_seq);
+	CHECK_EQ(m.from, 1448);
+	CHECK_EQ(stat_get(e, PS_ST_TC_RESENDS), 1);
+	if (e->ts) {
+		/* TSecr: the partial ACK's TSval (the duplicate that asks
+		 * for the re-send is not echoed, as in rtx_dupack) */
+		check_segments(e, h, &m, out + sizeof(m), len, tot, 1448, 1448, req_seq,
+			       req_seq + (uint32_t)rl, e->tsval - 2);
+	}
+	CHECK_EQ(flow_get(e, &f), 0);
+	CHECK_EQ(f.injected, tot); /* a re-send adds nothing */
+
+	/* the entry changed between XDP and TC: nothing is built */
+	put_val(e, "big", 3000, 2);
+	CHECK_EQ(harness_seg(h, &m, 0, out + sizeof(m), len, out, &olen), 1);
+	tcr_harness_bpf__destroy(h);
+	e->sseq = reply_seq + (uint32_t)tot;
+}
+
+void t_tc_reply_small_mss(struct env *e)
+{
+	struct tcr_harness_bpf *h = harness_open(e);
+	struct ps_flow_key k = { htonl(CLI_IP), htonl(SRV_IP), htons(CLI_PORT), htons(SRV_PORT) };
+	struct ps_tcr_meta m;
+	struct ps_flow f;
+	char req[128];
+	size_t rl, tot;
+	uint32_t req_seq, tsecr;
+
+	CHECK(h != NULL, "harness did not load");
+	if (!h)
+		return;
+	/* a small entry whose reply exceeds the client's MSS of 536 */
+	CHECK_EQ(flow_get(e, &f), 0);
+	f.mss_cli = 536;
+	bpf_map_update_elem(e->flows, &k, &f, BPF_EXIST);
+	tot = put_val(e, "mid", 1000, 3);
+	rl = get_req(req, "mid");
+	/* without the TC path: fb_mss, passed translated (nothing consumed) */
+	expect_pass(e, req, rl, 0, 0);
+	CHECK_EQ(stat_get(e, PS_ST_FB_MSS), 1);
+	/* with it: two segments of 524 and 485 */
+	env_set_mode(e, PS_MODE_GUARDED, PS_CFG_FILL | PS_CFG_TC_REPLY);
+	/* the kernel's reply to the passed GET first: nothing pending */
+	expect_srv(e, rep, tot, 0, 0);
+	req_seq = e->cseq;
+	tsecr = e->tsval;
+	len = cli_seg(e, in, req, rl, TF_PSH | TF_ACK);
+	CHECK_EQ(xdp_run(e, in, len, out, &olen), XDP_PASS);
+	CHECK_EQ(olen, len + sizeof(m));
+	read_meta(&m, out);
+	CHECK_EQ(m.srv_seq, e->sseq);
+	check_segments(e, h, &m, in, len, tot, 0, 536 - (e->ts ? 12 : 0), req_seq,
+		       req_seq + (uint32_t)rl, tsecr);
+	CHECK_EQ(flow_get(e, &f), 0);
+	CHECK_EQ(f.consumed, rl);
+	CHECK_EQ(f.injected, tot);
+	tcr_harness_bpf__destroy(h);
+}
+
+/* TC egress lets the marked segments pass untranslated; TC ingress
+ * passes what carries no handoff */
+void t_tc_reply_marks(struct env *e)
+{
+	uint8_t o[4096];
+	struct __sk_buff ctx = { .mark = TCR_MARK };
+	LIBBPF_OPTS(bpf_test_run_opts, r, .data_out = o, .data_size_out = sizeof(o),
+		    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = 1);
+
+	cache_put(e, "foo", "bar");
+	expect_answer(e, S(GET_FOO), S("$3\r\nbar\r\n"));
+	/* a segment in client space already, marked: untouched */
+	len = srv_seg(e, in, S("$3\r\nbar\r\n"), TF_PSH | TF_ACK);
+	r.data_in = in;
+	r.data_size_in = (__u32)len;
+	CHECK_EQ(bpf_prog_test_run_opts(e->tc, &r), 0);
+	CHECK_EQ(r.retval, TC_OK);
+	CHECK(r.data_size_out == len && !memcmp(o, in, len), "a marked segment was translated");
+	/* the same unmarked: translated (seq + injected) */
+	CHECK_EQ(tc_run(e, in, len, out, &olen), TC_OK);
+	CHECK_EQ(rd32(out + OFF_TCP + 4), e->kseq + 9);
+	/* TC ingress: no handoff, passed as it is */
+	len = cli_seg(e, in, S(GET_FOO), TF_PSH | TF_ACK);
+	r.data_in = in;
+	r.data_size_in = (__u32)len;
+	r.data_size_out = sizeof(o);
+	ctx.mark = 0;
+	CHECK_EQ(bpf_prog_test_run_opts(bpf_program__fd(e->skel->progs.ps_tc_in), &r), 0);
+	CHECK_EQ(r.retval, TC_OK);
+	CHECK(r.data_size_out == len && !memcmp(o, in, len), "TC ingress changed a plain request");
+	CHECK_EQ(stat_get(e, PS_ST_TC_LOST), 0);
+}
