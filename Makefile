@@ -187,7 +187,7 @@ coherence-window: all
 $(BUILD)/bench:
 	$(Q)mkdir -p $@
 
-$(BUILD)/bench/%.o: experiments/bench/%.c $(UNIT_HDRS) xdp/prestack.h $(SKELS) | $(BUILD)/bench
+$(BUILD)/bench/%.o: experiments/bench/%.c $(UNIT_HDRS) xdp/prestack.h $(SKELS) $(BUILD)/tcr_harness.skel.h | $(BUILD)/bench
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit -c $< -o $@
 

@@ -12,6 +12,12 @@
  * usage: pktcost [RUNS]            every path, every mode
  *        pktcost [RUNS] --dummy    the dummy-cache curve: a naive 16-byte hit
  *                                  with N empty bpf_loop iterations added
+ *        pktcost [RUNS] --tc-reply the TC ingress path (docs/tc-reply.md) by
+ *                                  value size: XDP's handoff, and TC's build
+ *                                  of each segment (tests/unit/bpf/
+ *                                  tcr_harness.bpf.c, as the unit tests run
+ *                                  it: test_run cannot redirect, so the
+ *                                  clone/redirect cost is not in it)
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -24,6 +30,7 @@
 #include "env.h"
 #include "prestack.skel.h"
 #include "reflector.skel.h"
+#include "tcr_harness.skel.h"
 
 struct fixture {
 	const char *path;
@@ -141,6 +148,97 @@ static int dummy_curve(int runs, uint32_t *ns)
 	return 0;
 }
 
+static uint32_t median(uint32_t *ns, int runs)
+{
+	qsort(ns, (size_t)runs, sizeof(*ns), cmp_u32);
+	return ns[runs / 2];
+}
+
+/* the TC ingress path, by value size: XDP's handoff and the build of each
+ * segment, medians of `runs` single runs from the same state */
+static int tc_reply_cost(int runs, uint32_t *ns)
+{
+	static const int sizes[] = { 1025, 1500, 4000, 8000, 16384 };
+	static char val[PS_VAL_MAX];
+	static struct ps_cache_big_val bv;
+	struct utsname u;
+
+	uname(&u);
+	memset(val, 'x', sizeof(val));
+	printf("kernel,value_size,reply_bytes,segments,xdp_handoff_ns,tc_build_ns,"
+	       "tc_build_per_segment_ns,total_ns\n");
+	for (size_t z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++) {
+		struct ps_flow_key k = { htonl(CLI_IP), htonl(SRV_IP), htons(CLI_PORT),
+					 htons(SRV_PORT) };
+		const char *req = "*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n";
+		struct { struct ps_tcr_meta m; uint32_t seg; } t;
+		struct tcr_harness_bpf *h;
+		struct ps_cache_key ck;
+		struct ps_flow snap;
+		struct bpf_map *m;
+		uint32_t zero = 0, xdp_ns, build = 0, nseg = 0;
+		static uint8_t in[1600], out[4096];
+		struct env e;
+		size_t len;
+		int v = 0;
+
+		if (env_open(&e, PS_MODE_GUARDED, PS_CFG_FILL) || handshake(&e, true))
+			return 1;
+		ps_cache_key_build(&ck, "big", 3);
+		ps_cache_big_val_build(&bv, val, (size_t)sizes[z], 1, PS_FILL_USER);
+		bpf_map_update_elem(bpf_map__fd(e.skel->maps.ps_cache_big), &ck, &bv, BPF_ANY);
+		env_set_mode(&e, PS_MODE_GUARDED, PS_CFG_FILL | PS_CFG_TC_REPLY);
+		bpf_map_lookup_elem(e.flows, &k, &snap);
+		len = cli_seg(&e, in, req, strlen(req), TF_PSH | TF_ACK);
+		for (int r = 0; r < runs; r++) {
+			bpf_map_update_elem(e.flows, &k, &snap, BPF_ANY);
+			if (one_run(e.xdp, in, len, &ns[r], &v) || v != 2)
+				return 1;
+		}
+		xdp_ns = median(ns, runs);
+		/* one more run for its handoff (its ref is in ps_tcr_refs) */
+		{
+			LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = (__u32)len,
+				    .data_out = out, .data_size_out = sizeof(out), .repeat = 1);
+
+			bpf_map_update_elem(e.flows, &k, &snap, BPF_ANY);
+			if (bpf_prog_test_run_opts(e.xdp, &o) || o.retval != 2)
+				return 1;
+			memcpy(&t.m, out, sizeof(t.m));
+		}
+		h = tcr_harness_bpf__open();
+		if (!h)
+			return 1;
+		bpf_object__for_each_map(m, h->obj) {
+			struct bpf_map *own = bpf_object__find_map_by_name(e.skel->obj,
+									  bpf_map__name(m));
+
+			bpf_map__set_pin_path(m, NULL);
+			if (own && strcmp(bpf_map__name(m), "ps_tcr_work"))
+				bpf_map__reuse_fd(m, bpf_map__fd(own));
+		}
+		if (tcr_harness_bpf__load(h))
+			return 1;
+		for (t.seg = 0; t.seg < 64; t.seg++) {
+			bpf_map_update_elem(bpf_map__fd(h->maps.tcr_test_in), &zero, &t, BPF_ANY);
+			for (int r = 0; r < runs; r++)
+				if (one_run(bpf_program__fd(h->progs.tcr_one), in, len, &ns[r], &v) ||
+				    (v != 10 && v != 11))
+					return 1;
+			build += median(ns, runs);
+			nseg++;
+			if (v == 11)
+				break;
+		}
+		printf("%s,%d,%u,%u,%u,%u,%u,%u\n", u.release, sizes[z], bv.reply_len, nseg,
+		       xdp_ns, build, build / nseg, xdp_ns + build);
+		fflush(stdout);
+		tcr_harness_bpf__destroy(h);
+		env_close(&e);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const char *modes[] = { "off", "naive", "guarded", "guarded+sock", "retrans" };
@@ -167,6 +265,8 @@ int main(int argc, char **argv)
 		return 1;
 	if (argc > 2 && !strcmp(argv[2], "--dummy"))
 		return dummy_curve(runs, ns);
+	if (argc > 2 && !strcmp(argv[2], "--tc-reply"))
+		return tc_reply_cost(runs, ns);
 	uname(&u);
 	for (int i = 0; i < 4; i++)
 		memset(vals[i], 'x', (size_t)sizes[i]);

@@ -24,6 +24,11 @@ echo "wrote $RES/bench-pktcost.csv"
 	    'NR == 1 { print "date,commit,cpu," $0; next } { print d "," c ",\"" cpu "\"," $0 }' \
 	    >"$RES/bench-dummy.csv"
 echo "wrote $RES/bench-dummy.csv"
+"$TOP/build/pktcost" "$runs" --tc-reply |
+	awk -v d="$(date -u +%FT%TZ)" -v c="$commit" -v cpu="$cpu" \
+	    'NR == 1 { print "date,commit,cpu," $0; next } { print d "," c ",\"" cpu "\"," $0 }' \
+	    >"$RES/bench-tc-reply.csv"
+echo "wrote $RES/bench-tc-reply.csv"
 if [ -n "$quick" ]; then
 	"$TOP/experiments/bench/ceiling.sh" --loops 5 --reps 1
 else

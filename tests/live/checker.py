@@ -17,6 +17,8 @@ ap.add_argument("--conns", type=int, default=8)
 ap.add_argument("--keys", type=int, default=50)
 ap.add_argument("--seed", type=int, default=1)
 ap.add_argument("--max-seconds", type=float, default=540)
+ap.add_argument("--max-value", type=int, default=300,
+                help="SET values of 1..N bytes after their 'i:' prefix")
 a = ap.parse_args()
 
 rnd = random.Random(a.seed)
@@ -50,7 +52,7 @@ for i in range(a.ops):
                 if wrong + stale <= 10:
                     print(f"op {i}: GET {k} -> {got!r}, model {want!r}")
         elif x < 0.9:
-            v = (f"{i}:" + "x" * rnd.randrange(1, 300)).encode()
+            v = (f"{i}:" + "x" * rnd.randrange(1, a.max_value)).encode()
             if c.set(k, v) is not True:
                 errors += 1
             model[k] = v
