@@ -41,6 +41,11 @@ replies. A stale reply is a value the key held before, or a value after
 its expiry; replies within the coherence window after a write through the
 other path are counted apart (stale_window).
 
+A mode name ending in "-notc" (guarded-notc, retrans-notc) attaches with
+--no-tc-reply: the same mode without the TC ingress path (docs/tc-reply.md);
+tc_replies counts the GETs that path answered, xdp_get_hits includes them
+(every GET answered before the stack).
+
 usage: realistic.py [--ops N] [--modes LIST] [--seed N] [--check FLOOR]
 """
 import argparse
@@ -86,7 +91,7 @@ ap.add_argument("--check", type=float, metavar="FLOOR",
 a = ap.parse_args()
 MODES = a.modes.split(",")
 for m in MODES:
-    if m not in ("redis", "off", "naive", "guarded", "retrans"):
+    if m.removesuffix("-notc") not in ("redis", "off", "naive", "guarded", "retrans"):
         ap.error(f"unknown mode {m}")
 if a.ops < 100:
     ap.error("--ops >= 100")
@@ -265,7 +270,8 @@ def one_run(mode, seed):
 
     if mode != "redis":
         # the coherence watcher starts with attach (the default)
-        prestack("attach", "--mode", mode)
+        prestack("attach", "--mode", mode.removesuffix("-notc"),
+                 *(["--no-tc-reply"] if mode.endswith("-notc") else []))
         prestack("cache", "warm", "--redis", f"127.0.0.1:{PORT}")
     conns = [connect(SRV) for _ in range(CONNS)]
     pconn = connect(SRV)
@@ -390,6 +396,7 @@ def one_run(mode, seed):
         "gets": n["gets"], "carriable_gets": n["carriable"], "carriable_answered": answered,
         "answered_share": round(answered / n["carriable"], 4) if n["carriable"] else 0,
         "xdp_get_hits": hits,
+        "tc_replies": d.get("tc_replies", 0),
         "answered_of_all_gets": round(hits / n["gets"], 4) if n["gets"] else 0,
         "carriable_not_answered": json.dumps(why, sort_keys=True),
         "fallbacks": json.dumps(fbs, sort_keys=True),

@@ -236,7 +236,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--host", required=True)
     ap.add_argument("--port", type=int, required=True)
-    ap.add_argument("--workload", choices=["seq", "pipe", "gets", "setget", "load", "clamp"], required=True)
+    ap.add_argument("--workload", choices=["seq", "pipe", "gets", "setget", "load", "clamp", "big"],
+                    required=True)
     ap.add_argument("--ops", type=int, default=60)
     ap.add_argument("--secs", type=float, default=8.0)
     ap.add_argument("--conns", type=int, default=4)
@@ -267,6 +268,9 @@ def main():
     t0 = time.monotonic()
     if a.workload == "seq":
         guarded_run(lambda: seq_session(a, model, st, rnd, a.ops, 0), st)
+    elif a.workload == "big":
+        # 4,000-byte values: replies of 3 segments, built at TC ingress
+        guarded_run(lambda: seq_session(a, model, st, rnd, a.ops, 0, vlen=4000), st)
     elif a.workload == "clamp":
         guarded_run(lambda: seq_session(a, model, st, rnd, a.ops, 0, rcvbuf=1024, vlen=200), st)
     elif a.workload == "pipe":

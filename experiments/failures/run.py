@@ -70,6 +70,14 @@ SCENARIOS = [
     ("lost_server_reply", "pipe", ["dir=s2c,prefix=+OK,ipid0=0,nth=3,action=drop"],
      "the kernel's reply to a pipelined SET is lost while GETs behind it are in flight"),
     ("small_window", "clamp", [], "client SO_RCVBUF 1 KB, 200-byte values"),
+    ("big_clean", "big", [], "4 KB values (3-segment replies at TC ingress), no fault"),
+    # segments after a reply's first start inside the value ("v<n>-xxx..."):
+    # prefix=xxxxxxxx with IP id 0 (prestack's) picks them
+    ("lost_tc_middle_segment", "big", ["dir=s2c,prefix=xxxxxxxx,ipid0=1,nth=1,action=drop"],
+     "4 KB values: the middle segment of the first 3-segment TC reply is lost: the client "
+     "acks the 1st (a partial ACK) and SACKs the 3rd"),
+    ("lost_tc_last_segment", "big", ["dir=s2c,prefix=xxxxxxxx,ipid0=1,nth=2,action=drop"],
+     "4 KB values: the last segment of the first TC reply is lost (the request is not acked)"),
     ("loss_1pct", "load", ["dir=any,p=0.01,action=drop"], "1% random loss, 4 connections"),
     ("loss_5pct", "load", ["dir=any,p=0.05,action=drop"], "5% random loss, 4 connections"),
 ]
@@ -81,7 +89,7 @@ MODES = {"off": ["--mode", "off"], "naive": ["--mode", "naive"],
          "guarded": ["--mode", "guarded"], "retrans": ["--mode", "retrans"]}
 
 NSTAT = ["TcpRetransSegs", "TcpOutRsts", "TcpExtTCPTimeouts", "TcpExtTCPLossProbes"]
-PS_COUNTERS = ["get_hits", "retrans_replies", "ack_held", "rtx_stored", "rtx_req", "rtx_dupack", "rtx_gone",
+PS_COUNTERS = ["get_hits", "tc_replies", "tc_resends", "tc_lost", "retrans_replies", "ack_held", "rtx_stored", "rtx_req", "rtx_dupack", "rtx_gone",
                "dropped", "fallbacks", "divergences",
                "flows_untrusted", "translated"]
 
