@@ -232,9 +232,9 @@ def draw(lad, out, title=None):
 
     arrows = lad["arrows"]
     n = len(arrows)
-    row = 0.42                                   # inches per arrow
-    fig, ax = plt.subplots(figsize=(7.0, 0.9 + row * n))
-    xc, xs = 0.18, 0.82
+    row = 0.36                                   # inches per arrow
+    fig, ax = plt.subplots(figsize=(5.6, 0.9 + row * n))
+    xc, xs = 0.2, 0.86
     ax.set_xlim(0, 1)
     ax.set_ylim(n + 0.3, -0.7)
     ax.axis("off")
@@ -256,10 +256,10 @@ def draw(lad, out, title=None):
                         arrowprops=dict(arrowstyle="-|>", color=col, lw=1.2, ls=style,
                                         shrinkA=0, shrinkB=0))
         tag = f"#{a['frame']}" if a["frame"] is not None else "(not captured)"
-        ax.text(0.0, k + 0.6, f"{tag}\n{a['t_ms']:.1f} ms", fontsize=6, va="center",
+        ax.text(0.0, k + 0.6, f"{tag}\n{a['t_ms']:.1f} ms", fontsize=6.5, va="center",
                 ha="left", color="#555555")
         txt = a["label"] + (f"  ({a['note']})" if a.get("note") else "")
-        ax.text(0.5, k + 0.32, txt, fontsize=6.2, ha="center", va="bottom", color=col,
+        ax.text(0.53, k + 0.32, txt, fontsize=7, ha="center", va="bottom", color=col,
                 bbox=dict(boxstyle="square,pad=0.08", fc="white", ec="none", alpha=0.85))
     if title:
         ax.set_title(title, fontsize=9)
@@ -269,7 +269,7 @@ def draw(lad, out, title=None):
                Line2D([], [], color=COL_XDP, label="injected at XDP (IP id 0)"),
                Line2D([], [], color=COL_DROP, marker="x", ls="", label="dropped by middlebox")]
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=4,
-              fontsize=6.5, frameon=False)
+              fontsize=7, frameon=False, handlelength=1.5, columnspacing=1.0)
     src = f"{os.path.basename(lad['capture'])}, frames {lad['frames'][0]}-{lad['frames'][1]}"
     fig.text(0.01, 0.003, src, fontsize=6, color="#555555")
     fig.tight_layout()
