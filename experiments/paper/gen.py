@@ -598,8 +598,9 @@ def gen_ladders(o, outdir, draw=True):
             json.dump(res, f, indent=1)
         if draw:
             ladder.draw(res, base + ".pdf")
-        cap_tex = (f"\\texttt{{{tex_escape(lad['capture'])}}}, frames {first}--{last}"
-                   + (f"; drops from \\texttt{{{tex_escape(lad['mbx'])}}}" if lad.get("mbx") else ""))
+        # \\nolinkurl: a path that may break at its slashes
+        cap_tex = (f"\\nolinkurl{{{lad['capture']}}}, frames {first}--{last}"
+                   + (f"; drops from \\nolinkurl{{{lad['mbx']}}}" if lad.get("mbx") else ""))
         o.ladder_src[lad["name"]] = cap_tex
 
 
