@@ -74,7 +74,7 @@ SOURCES = {
                   ["rounds", "cached_rounds", "rounds_with_stale_reads", "p50_us", "p99_us",
                    "p999_us", "max_us"], True),
     "live": ("results/failures-live.csv",
-             ["scenario", "mode", "outcome", "wrong", "stale", "timeouts", "max_ms", "get_hits",
+             ["scenario", "mode", "outcome", "wrong", "stale", "error", "timeouts", "max_ms", "get_hits",
               "retrans_replies", "ack_held", "rtx_dupack", "dropped"], True),
     "lossrep": ("results/failures-loss-repeats.csv",
                 ["seed", "scenario", "mode", "outcome", "timeouts", "ack_held"], True),
@@ -331,6 +331,7 @@ def gen_e2e(o, rows):
     o.m("EeGuardedOwnCpuUs", fmt(r_g["redis_cpu_us_per_req_median"]), "e2e")
     o.m("EeOffSpeedup", fmt(row("off", "get", small, many)["speedup_vs_redis_median"], 2), "e2e")
     o.m("EeSmallValue", small, "e2e")
+    o.m("EeSizeMax", fmt_int(sizes[-1]), "e2e")
     o.m("EeRedisPNinetyNineMs", fmt(r_redis["p99_ms_median"], 3), "e2e")
     o.m("EeGuardedPNinetyNineMs", fmt(r_g["p99_ms_median"], 3), "e2e")
     one_cl = [r for r in rows if r["clients"] == "1" and r["pipeline"] == "1" and r["workload"] == "get"
@@ -382,6 +383,9 @@ def gen_realistic(o, rows, coh):
     o.m("RealStaleTotal", sum(int(r["stale"]) for r in rows), "realistic")
     o.m("RealUntrustedTotal", sum(int(r["flows_untrusted"]) for r in rows), "realistic")
     o.m("RealFlows", g["flows"], "realistic")
+    rd = one(rows, "realistic", mode="redis")
+    o.m("RealRedisCpuUs", fmt(rd["redis_cpu_us_per_op"]), "realistic")
+    o.m("RealGuardedRedisCpuUs", fmt(g["redis_cpu_us_per_op"]), "realistic")
     try:
         why = json.loads(g.get("carriable_not_answered") or "{}")
     except ValueError:
@@ -470,6 +474,7 @@ def gen_live(o, rows, lossrep, ladderrun):
     for sc, name in (("loss_1pct", "LossOne"), ("loss_5pct", "LossFive")):
         o.m(f"{name}GuardedAckHeld", ms(sc, "guarded")["ack_held"], "live")
         o.m(f"{name}GuardedRetransReplies", ms(sc, "guarded")["retrans_replies"], "live")
+        o.m(f"{name}NaiveErrors", ms(sc, "naive")["error"], "live")
     # the repeated random-loss cells
     seeds = sorted({r["seed"] for r in lossrep})
     o.m("LossRepSeeds", len(seeds), "lossrep")
@@ -560,12 +565,16 @@ def gen_coming(o, e2elat, where):
 
 
 def gen_constants(o):
+    vals = {}
     for name, (path, define) in CODE_CONSTANTS.items():
         text = open(os.path.join(TOP, path)).read()
         m = re.search(rf"^#define\s+{define}\s+\(?([0-9]+)", text, re.M)
         if not m:
             raise GenError(f"{path}: no #define {define} (the paper quotes it)")
         o.m(name, fmt_int(m.group(1)), path)
+        vals[name] = int(m.group(1))
+    # derived: the retransmission buffer's preallocated size
+    o.m("RtxMemMiB", fmt_int(vals["RtxEntries"] * vals["RtxBytes"] / 2**20), "xdp/prestack.h")
 
 
 def gen_provenance(o):
