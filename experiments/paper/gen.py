@@ -92,6 +92,12 @@ SOURCES = {
                "cells_wrong", "cells_stale", "cells_stall"], False),
 }
 
+# Rows the paper reads from each source, when a CSV grows a column that
+# tells runs apart (issue 13's before/after, a --threads setting): e.g.
+# "pktcost": {"build": "after"}. Applied to every row that has the column,
+# before any number or table is made; rows without it are kept.
+FILTERS = {}
+
 # the limits the text quotes, read from the code: macro -> (file, #define)
 CODE_CONSTANTS = {
     "KeyMax": ("xdp/prestack.h", "PS_KEY_MAX"),
@@ -133,6 +139,10 @@ def read_source(name):
     missing = [c for c in cols if c not in rows[0]]
     if missing:
         raise GenError(f"{path}: no column {', '.join(missing)} (the paper uses it)")
+    flt = FILTERS.get(name, {})
+    rows = [r for r in rows if all(r[k] == str(v) for k, v in flt.items() if k in r)]
+    if not rows:
+        raise GenError(f"{path}: no row left after FILTERS[{name!r}] = {flt}")
     return rows
 
 
