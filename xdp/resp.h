@@ -635,6 +635,90 @@ __noinline int ps_rp_step(struct ps_scratch *s)
 	return 0;
 }
 
+#define PS_FAST_REPLY_HEAD 24 /* reply bytes ps_fast_reply reads from the start */
+
+/*
+ * Fast path for what Redis sends most: one complete reply filling the
+ * segment, a bulk string ("$<n>\r\n...\r\n", "$-1\r\n") or a one-line
+ * reply ("+OK\r\n", ":1\r\n", "-ERR ...\r\n") of at most
+ * PS_FAST_REPLY_HEAD bytes, from a reply boundary, no AUTH reply
+ * awaited. It reads only buf[0..PS_FAST_REPLY_HEAD) and the last two
+ * bytes (buf[len - 2], buf[len - 1]), so that TC loads only those and
+ * not the value. Leaves what the general parser leaves and returns 1;
+ * returns 0 (nothing changed) for anything else. Global: verified once.
+ */
+__noinline int ps_fast_reply(struct ps_scratch *s)
+{
+	struct ps_rep_parser *rp;
+	__u32 len, n = 0, i, h;
+	__u8 c, t;
+
+	if (!s)
+		return 0;
+	rp = &s->rp;
+	len = s->len;
+	if (s->pos || s->base || rp->state != PS_RP_TYPE || rp->depth ||
+	    s->auth_idx || len < 4 || len > PS_PAYLOAD_MAX)
+		return 0;
+	t = s->buf[0];
+	if (t == '+' || t == '-' || t == ':') {
+		/* the first LF ends it: it must be the last byte */
+		if (len > PS_FAST_REPLY_HEAD)
+			return 0;
+		for (i = 1; i < PS_FAST_REPLY_HEAD; i++) {
+			if (i >= len - 1)
+				break;
+			if (s->buf[i] == '\n')
+				return 0;
+		}
+		if (s->buf[(len - 1) & PS_BUF_MASK] != '\n')
+			return 0;
+		rp->num = 0;
+	} else if (t == '$') {
+		if (s->buf[1] == '-') {
+			/* a null bulk: "$-1\r\n" exactly */
+			if (len != 5 || s->buf[2] != '1' || s->buf[3] != '\r' ||
+			    s->buf[4] != '\n')
+				return 0;
+			rp->type = t;
+			rp->num = 1;
+			rp->neg = 1;
+			goto done;
+		}
+		for (i = 1; i < PS_FAST_REPLY_HEAD - 1; i++) {
+			c = s->buf[i];
+			if (c == '\r')
+				break;
+			if (c < '0' || c > '9' || n > PS_NUM_MAX / 10)
+				return 0;
+			n = n * 10 + (c - '0');
+		}
+		h = i + 2; /* the value starts here */
+		if (i == 1 || i >= PS_FAST_REPLY_HEAD - 1 ||
+		    s->buf[(i + 1) & PS_BUF_MASK] != '\n' || h + n + 2 != len ||
+		    s->buf[(len - 2) & PS_BUF_MASK] != '\r' ||
+		    s->buf[(len - 1) & PS_BUF_MASK] != '\n')
+			return 0;
+		s->bulk_len = n;
+		rp->num = n + 2;
+	} else {
+		return 0;
+	}
+	rp->type = t;
+	rp->neg = 0;
+done:
+	rp->state = PS_RP_TYPE;
+	s->top_type = t;
+	s->replies = 1;
+	s->first_off = 0;
+	s->first_len = len;
+	s->first_bulk = t == '$' && !rp->neg;
+	s->first_val_len = s->bulk_len;
+	s->top_start = ~0u;
+	s->pos = len;
+	return 1;
+}
+
 /* bpf_loop callback around ps_rp_step */
 static long rp_step(__u32 i, void *unused)
 {

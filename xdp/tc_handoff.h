@@ -48,8 +48,12 @@ __noinline int tcr_pick(struct ps_scratch *s, struct ps_config *cfg, int small,
 	s->tcr_on = 0;
 	if (!(cfg->flags & PS_CFG_TC_REPLY) || s->ngets != 1 || s->ncmds != 1)
 		return -1;
-	if (ps_key_from_buf(&r->key, s, s->key_off[0], s->key_len[0]))
+	/* the key: read in place by the canonical GET parse (key_ready), or
+	 * from the payload copy */
+	if (!s->key_ready &&
+	    ps_key_from_buf(&s->key, s, s->key_off[0], s->key_len[0]))
 		return -1;
+	__builtin_memcpy(&r->key, &s->key, sizeof(r->key));
 	if (small) {
 		sv = cache_lookup(&r->key, cfg->cache_gen, now_ns);
 		if (!sv || sv->reply_len == 0 || sv->reply_len > PS_REPLY_MAX)

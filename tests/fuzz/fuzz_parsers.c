@@ -488,6 +488,27 @@ static void fuzz_replies(const __u8 *d, __u32 n, __u32 split)
 	replies = s->replies;
 	err = s->rp_error;
 
+	/* the fast path must leave what the general parser leaves */
+	memset(&s->rp, 0, sizeof(s->rp));
+	s->pos = 0;
+	rp_reset(s, n, 0, 0);
+	if (ps_fast_reply(s)) {
+		struct ps_scratch fast = scratch[PS_SCR_TC];
+
+		rp_segment(d, n, 1);
+		if (fast.replies != s->replies || s->rp_error ||
+		    fast.first_off != s->first_off || fast.first_len != s->first_len ||
+		    fast.first_bulk != s->first_bulk ||
+		    fast.first_val_len != s->first_val_len || fast.bulk_len != s->bulk_len ||
+		    fast.top_start != s->top_start || fast.top_type != s->top_type ||
+		    memcmp(&fast.rp, &s->rp, sizeof(s->rp)))
+			FAIL("reply fast path: %u replies, first %u+%u bulk %u/%u; "
+			     "general parser %u, %u+%u bulk %u/%u", fast.replies,
+			     fast.first_off, fast.first_len, fast.first_bulk,
+			     fast.first_val_len, s->replies, s->first_off, s->first_len,
+			     s->first_bulk, s->first_val_len);
+	}
+
 	split = n ? split % (n + 1) : 0;
 	s = rp_segment(d, split, 1);
 	if (!s->rp_error) {
