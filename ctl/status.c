@@ -128,12 +128,12 @@ static int status_one(const struct ps_target *t, bool json, bool first)
 	left = lease ? lease_left_ms(&m) : 0;
 	if (json)
 		printf("%s{\"netns\":\"%s\",\"dev\":\"%s\",\"ifindex\":%u,\"port\":%u,"
-		       "\"mode\":\"%s\",\"xdp_prog_id\":%u,\"tc_prog_id\":%u,"
+		       "\"mode\":\"%s\",\"xdp_prog_id\":%u,\"tc_prog_id\":%u,\"tc_in_prog_id\":%u,"
 		       "\"flows\":%ld,\"cache_entries\":%ld,\"cache_gen\":%u,"
 		       "\"coherence\":%s,\"watcher_pid\":%u,\"lease_left_ms\":%lld}",
 		       first ? "" : ",", t->netns, t->dev, meta.ifindex, meta.port,
 		       ps_mode_name(cfg.mode), meta.xdp_prog_id, meta.tc_prog_id,
-		       flows, entries, cfg.cache_gen, lease ? "true" : "false",
+		       meta.tc_in_prog_id, flows, entries, cfg.cache_gen, lease ? "true" : "false",
 		       watcher_alive(meta.watcher_pid), left);
 	else
 		printf("%s%s%s: ifindex %u, port %u, mode %s, xdp prog %u, tc prog %u, "
@@ -144,6 +144,9 @@ static int status_one(const struct ps_target *t, bool json, bool first)
 		       !lease ? "coherence off (--no-coherence)" :
 		       left > 0 ? "coherence watcher holds the lease" :
 		       "coherence lease STALE: nothing answered at XDP");
+	if (!json)
+		printf("  tc ingress reply path: %s\n",
+		       meta.tc_in_prog_id ? "on" : "off (--no-tc-reply)");
 	if (!json && lease)
 		printf("  watcher %s, lease %lld ms left\n",
 		       watcher_alive(meta.watcher_pid) ? "running" : "not running", left);
