@@ -167,9 +167,22 @@ static __always_inline void tcr_ring_add(struct ps_flow *f, __u32 seq,
 	stat_inc(PS_ST_RTX_STORED);
 }
 
+/* The first SACK block of p starts after its ACK: the client holds bytes
+ * past a hole (a D-SACK, RFC 2883, starts below the ACK: it reports a
+ * duplicate, not a hole). */
+static __always_inline int sack_hole(struct xdp_md *ctx, const struct ps_pkt *p)
+{
+	__u32 left;
+
+	if (!p->sack_n ||
+	    bpf_xdp_load_bytes(ctx, p->l4_off + p->sack_off, &left, sizeof(left)))
+		return 0;
+	return after(bpf_ntohl(left), p->ack);
+}
+
 /*
  * A pure ACK inside a TC reply that the client has not wholly acked, with
- * a SACK block (the client holds later bytes) or repeated (a duplicate):
+ * a SACK block past it (the client holds later bytes) or repeated (a duplicate):
  * a segment in the middle was lost, and no retransmitted request will
  * come (the last segment acked it). Send the reply again from the ACK.
  * guarded looks at its last answer, retrans at its ring. Returns XDP_PASS
@@ -182,8 +195,9 @@ static __always_inline int tcr_ack_hole(struct xdp_md *ctx,
 {
 	__u32 i, start, len;
 
-	if (!(cfg->flags & PS_CFG_TC_REPLY) || !(f->flags & PS_F_ANSWERED) ||
-	    (!p->sack_n && p->ack != f->srv_una))
+	if (!(cfg->flags & PS_CFG_TC_REPLY) || !(f->flags & PS_F_ANSWERED))
+		return -1;
+	if (p->sack_n ? !sack_hole(ctx, p) : p->ack != f->srv_una)
 		return -1;
 	for (i = 0; i <= PS_RTX_RING; i++) {
 		if (i < PS_RTX_RING) {

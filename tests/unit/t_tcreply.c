@@ -161,6 +161,33 @@ static void check_segments(struct env *e, struct tcr_harness_bpf *h,
 	CHECK_EQ(harness_seg(h, m, i, req, rlen, o, &ol), 1);
 }
 
+/* a pure ACK of e->sseq with one SACK block [left, right) (and TS) */
+static size_t ack_sack(struct env *e, uint8_t *buf, uint32_t left, uint32_t right)
+{
+	uint8_t o[24] = { 1, 1, 5, 10 };
+	struct pkt_spec s = { .saddr = CLI_IP, .daddr = SRV_IP, .sport = CLI_PORT,
+			      .dport = SRV_PORT, .seq = e->cseq, .ack = e->sseq,
+			      .flags = TF_ACK, .window = 502, .tcpopt = o, .tcpopt_len = 12,
+			      .pad_to = 1200 };
+	size_t i;
+
+	for (i = 0; i < 4; i++) {
+		o[4 + i] = (uint8_t)(left >> (24 - 8 * i));
+		o[8 + i] = (uint8_t)(right >> (24 - 8 * i));
+	}
+	if (e->ts) {
+		uint32_t v = e->tsval++;
+
+		o[12] = 1, o[13] = 1, o[14] = 8, o[15] = 10;
+		for (i = 0; i < 4; i++) {
+			o[16 + i] = (uint8_t)(v >> (24 - 8 * i));
+			o[20 + i] = (uint8_t)(SRV_TSV >> (24 - 8 * i));
+		}
+		s.tcpopt_len = 24;
+	}
+	return pkt_build(buf, 1600, &s);
+}
+
 static void read_meta(struct ps_tcr_meta *m, const uint8_t *o)
 {
 	memcpy(m, o, sizeof(*m));
@@ -234,6 +261,19 @@ void t_tc_reply_big(struct env *e)
 	}
 	CHECK_EQ(flow_get(e, &f), 0);
 	CHECK_EQ(f.injected, tot); /* a re-send adds nothing */
+
+	/* a D-SACK (a duplicate reported below the ACK) is no hole; a SACK
+	 * block past the ACK is: the reply again from the ACK */
+	e->sseq = reply_seq + 2896;
+	len = ack_sack(e, in, reply_seq, reply_seq + 1448);
+	CHECK_EQ(xdp_run(e, in, len, out, &olen), XDP_PASS);
+	CHECK_EQ(olen, len);
+	len = ack_sack(e, in, reply_seq + 2960, reply_seq + (uint32_t)tot);
+	CHECK_EQ(xdp_run(e, in, len, out, &olen), XDP_PASS);
+	CHECK_EQ(olen, len + sizeof(m));
+	read_meta(&m, out);
+	CHECK_EQ(m.from, 2896);
+	CHECK_EQ(stat_get(e, PS_ST_TC_RESENDS), 2);
 
 	/* the entry changed between XDP and TC: nothing is built */
 	put_val(e, "big", 3000, 2);
