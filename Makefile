@@ -35,7 +35,7 @@ UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_OBJS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%.o,$(UNIT_SRCS))
 UNIT_HDRS := $(wildcard tests/unit/*.h)
 
-.PHONY: all deps deps-paper paper paper-gen test test-unit test-live demo clean help fuzz install uninstall
+.PHONY: pktcost-ab all deps deps-paper paper paper-gen test test-unit test-live demo clean help fuzz install uninstall
 .DELETE_ON_ERROR:
 .SECONDARY: $(SKELS) $(BPF_OBJS) $(BUILD)/vmlinux.h $(BUILD)/tcr_harness.bpf.o $(BUILD)/tcr_harness.skel.h
 
@@ -51,6 +51,7 @@ help:
 	@echo "make fuzz       libFuzzer on the RESP and TCP option parsers (FUZZ_TIME=300 s)"
 	@echo "sudo make realistic        cache-shaped workload per mode -> results/bench-realistic.csv"
 	@echo "sudo make coherence-window stale window of other-path writes -> results/coherence-window*.csv"
+	@echo "sudo make pktcost-ab  per-path cost before/after the hit-path rework, per step -> results/bench-pktcost-{ab,steps}.csv"
 	@echo "make paper      paper/prestack.pdf from results/ (LaTeX: make deps-paper installs it)"
 	@echo "make install    prestack, prestack(8), the BPF object under \$$(DESTDIR)\$$(PREFIX) (/usr/local)"
 	@echo "make uninstall  remove what make install put there"
@@ -204,6 +205,10 @@ bench: all
 	$(Q)./experiments/bench/run.sh
 bench-quick: all
 	$(Q)./experiments/bench/run.sh --quick
+
+# per-path cost before/after the hit-path rework, and per step of a hit
+pktcost-ab: all
+	$(Q)/usr/bin/python3 experiments/bench/pktcost_ab.py
 
 # ---- the paper: every number, table and ladder generated from results/
 # (experiments/paper/gen.py -> $(BUILD)/paper/gen), LaTeX outputs in
