@@ -236,7 +236,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--host", required=True)
     ap.add_argument("--port", type=int, required=True)
-    ap.add_argument("--workload", choices=["seq", "pipe", "gets", "setget", "load", "clamp", "big"],
+    ap.add_argument("--workload", choices=["seq", "pipe", "gets", "setget", "load", "clamp", "big",
+                                         "bigload"],
                     required=True)
     ap.add_argument("--ops", type=int, default=60)
     ap.add_argument("--secs", type=float, default=8.0)
@@ -281,9 +282,10 @@ def main():
         guarded_run(lambda: setget_session(a, model, st, rnd, a.ops), st)
     else:
         deadline = time.monotonic() + a.secs
+        vlen = 4000 if a.workload == "bigload" else 8
         ths = [threading.Thread(target=guarded_run, args=(
             (lambda r=random.Random(a.seed + i), ks=KEYS[i % len(KEYS)::a.conns] or KEYS[:1]:
-             seq_session(a, model, st, r, 0, deadline, keys=ks)), st))
+             seq_session(a, model, st, r, 0, deadline, vlen=vlen, keys=ks)), st))
             for i in range(a.conns)]
         for t in ths:
             t.start()

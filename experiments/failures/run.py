@@ -44,7 +44,7 @@ GETP = r"prefix=*2\r\n$3\r\nGET"
 # after 0.2+0.4+0.8+1.6+3.2 = 6.2 s: a stall there must outlast that, or a
 # slow but working TCP recovery is counted as one (seen: a kernel reply lost
 # four times, repaired after 3.6 s).
-PATIENCE_S = {"loss_1pct": 10, "loss_5pct": 10}
+PATIENCE_S = {"loss_1pct": 10, "loss_5pct": 10, "big_loss_1pct": 10}
 PATIENCE_DEFAULT_S = 3
 
 # name, workload, mbx rules, what it shows
@@ -80,6 +80,8 @@ SCENARIOS = [
      "acks the 1st (a partial ACK) and SACKs the 3rd"),
     ("lost_tc_last_segment", "big", ["dir=s2c,prefix=xxxxxxxx,ipid0=1,nth=2,action=drop"],
      "4 KB values: the last segment of the first TC reply is lost (the request is not acked)"),
+    ("big_loss_1pct", "bigload", ["dir=any,p=0.01,action=drop"],
+     "4 KB values (TC ingress replies), 1% random loss, 4 connections"),
     ("loss_1pct", "load", ["dir=any,p=0.01,action=drop"], "1% random loss, 4 connections"),
     ("loss_5pct", "load", ["dir=any,p=0.05,action=drop"], "5% random loss, 4 connections"),
 ]
