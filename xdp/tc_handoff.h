@@ -181,7 +181,7 @@ static __always_inline int sack_hole(struct xdp_md *ctx, const struct ps_pkt *p)
 }
 
 /*
- * A pure ACK inside a TC reply that the client has not wholly acked, with
+ * A pure ACK inside a TC reply (or at its start) that the client has not wholly acked, with
  * a SACK block past it (the client holds later bytes) or repeated (a duplicate):
  * a segment in the middle was lost, and no retransmitted request will
  * come (the last segment acked it). Send the reply again from the ACK.
@@ -209,9 +209,12 @@ static __always_inline int tcr_ack_hole(struct xdp_md *ctx,
 			start = f->ans_srv_seq;
 			len = f->ans_reply_len;
 		}
-		/* strictly inside: an ACK at the start is rtx_dupack's, or a
-		 * request retransmission follows it */
-		if (!len || !after(p->ack, start) ||
+		/* inside; at the start only for guarded's last answer (in the
+		 * ring an ACK at the start is rtx_dupack's): its first segment
+		 * lost and its last one, which acks the request, received,
+		 * no request retransmission will come */
+		if (!len || before(p->ack, start) ||
+		    (p->ack == start && i < PS_RTX_RING) ||
 		    !before(p->ack, start + len))
 			continue;
 		return tcr_resend(ctx, p, start, p->ack - start);

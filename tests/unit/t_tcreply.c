@@ -274,6 +274,16 @@ void t_tc_reply_big(struct env *e)
 	read_meta(&m, out);
 	CHECK_EQ(m.from, 2896);
 	CHECK_EQ(stat_get(e, PS_ST_TC_RESENDS), 2);
+	/* the first segment lost, the last (which acks the request) received:
+	 * an ACK at the reply's first byte with a SACK past it. guarded: the
+	 * whole reply again; retrans: its ring does it (rtx_dupack) */
+	e->sseq = reply_seq;
+	len = ack_sack(e, in, reply_seq + 2896, reply_seq + (uint32_t)tot);
+	CHECK_EQ(xdp_run(e, in, len, out, &olen), XDP_PASS);
+	CHECK_EQ(olen, len + sizeof(m));
+	read_meta(&m, out);
+	CHECK_EQ(m.srv_seq, reply_seq);
+	CHECK_EQ(m.from, 0);
 
 	/* the entry changed between XDP and TC: nothing is built */
 	put_val(e, "big", 3000, 2);
