@@ -9,11 +9,13 @@ any other name is taken as a `prestack attach --mode` name (poststack, ...)
 and fails clearly if attach rejects it. Repetitions are interleaved: rep 1
 of every configuration, then rep 2, ...; the configuration order rotates.
 
-The load generator is redis-benchmark 7 with --threads (THREADS, sized with
---sizing: see README, Benchmarks), pinned with taskset to its own CPU and
-Redis (with prestack's coherence watcher) to the other (--pin split), a
-warm-up run before every measured one, and each measured run sized to last
-about --seconds. Latency is the run's whole distribution (redis-benchmark's
+The load generator is redis-benchmark 7 with --threads THREADS (never more
+threads than clients), sized with --sizing (README, Benchmarks): on this
+2-core machine 2 threads, unpinned (--pin none), so that the client can
+use whatever CPU the server leaves; --pin split puts Redis and prestack's
+coherence watcher on CPU 0 and the client on CPU 1 (taskset). A warm-up run
+precedes every measured one, and each measured run is sized to last about
+--seconds. Latency is the run's whole distribution (redis-benchmark's
 percentile and cumulative tables, --precision 3).
 
 CPU per run, each from its own counter (limits in README, Benchmarks):
@@ -77,6 +79,7 @@ LOCK = "/tmp/prestack-live.lock"
 LOCK_BUDGET_S = 240      # one lock hold, planned (the rule is <= 5 min)
 KEYSPACE = 1000
 THREADS = 2              # redis-benchmark --threads: see --sizing and README
+PIN = "none"             # see --sizing and README
 SRV_CPU, CLI_CPU = 0, 1  # --pin split
 
 # A configuration: nothing attached (None), or a prestack mode and whether
@@ -112,7 +115,7 @@ ap.add_argument("--sizes", default="64", help="value sizes (B); the first gets t
 ap.add_argument("--clients", default="1,10,50,200")
 ap.add_argument("--pipelines", default="1,16")
 ap.add_argument("--threads", default=str(THREADS), help="redis-benchmark --threads (a list: a grid)")
-ap.add_argument("--pin", default="split", help="split (Redis CPU 0, client CPU 1) or none (a list: a grid)")
+ap.add_argument("--pin", default=PIN, help="split (Redis CPU 0, client CPU 1) or none (a list: a grid)")
 ap.add_argument("--workloads", default="get,mix", help="get; mix = 90/10 GET/SET at 50 clients, P 1")
 ap.add_argument("--seconds", type=float, default=3.0, help="length of each measured run")
 ap.add_argument("--realistic-ops", type=int, default=20000, help="0: skip the realistic workload")
@@ -252,8 +255,8 @@ def rb_cmd(test, size, clients, pipe, threads, n, pinmode):
     cmd += ["redis-benchmark", "-h", IP_SRV, "-p", str(PORT), "-t", test, "-n", str(n),
             "-c", str(clients), "-P", str(pipe), "-d", str(size), "-r", str(KEYSPACE),
             "--precision", "3"]
-    if threads > 1:
-        cmd += ["--threads", str(threads)]
+    if min(threads, clients) > 1:
+        cmd += ["--threads", str(min(threads, clients))]
     return cmd
 
 
@@ -331,7 +334,7 @@ def measure(m, cfg, rep, wl, size, clients, pipe, threads, pinmode):
     per = 1e6 / reqs
     row = {**m, "config": cfg, "mode": (config(cfg) or {}).get("mode", "-") if cfg != "redis" else "-",
            "rep": rep, "workload": wl, "value_size": size, "clients": clients, "pipeline": pipe,
-           "threads": threads, "pin": pinmode, "requests": reqs,
+           "threads": threads, "threads_used": min(threads, clients), "pin": pinmode, "requests": reqs,
            "seconds": round(d["wall_s"], 3),
            "rps": r["rps"] if r else "", "p50_ms": r["p50_ms"] if r else "",
            "p99_ms": r["p99_ms"] if r else "", "p999_ms": r["p999_ms"] if r else "",
