@@ -13,7 +13,10 @@ The load generator is redis-benchmark 7 with --threads THREADS (never more
 threads than clients), sized with --sizing (README, Benchmarks): on this
 2-core machine 2 threads, unpinned (--pin none), so that the client can
 use whatever CPU the server leaves; --pin split puts Redis and prestack's
-coherence watcher on CPU 0 and the client on CPU 1 (taskset). A warm-up run
+coherence watcher on CPU 0 and the client on CPU 1 (taskset); --pin steer
+does the same and steers each veth end's receive processing (RPS) to its
+own side's CPU, for CPU attribution by CPU (--steer-clients: the points run
+that way besides the unpinned grid). A warm-up run
 precedes every measured one, and each measured run is sized to last about
 --seconds. Latency is the run's whole distribution (redis-benchmark's
 percentile and cumulative tables, --precision 3).
@@ -35,6 +38,9 @@ CPU per run, each from its own counter (limits in README, Benchmarks):
                   from below:
   server_cpu_us_per_req        (redis + all softirq) / requests: upper bound
   server_cpu_lower_us_per_req  (redis + server XDP and other BPF) / requests
+  With --pin steer the CPUs themselves separate the sides (see README):
+  srv_cpu_steer_us_per_req     (busy CPU 0 + server XDP) / requests
+  cli_cpu_steer_us_per_req     (busy CPU 1 - server XDP) / requests
 
 Outputs (into results/ or $PS_RESULTS; OUT is bench-e2e or --out):
   OUT.csv           one row per run
@@ -80,7 +86,7 @@ LOCK_BUDGET_S = 240      # one lock hold, planned (the rule is <= 5 min)
 KEYSPACE = 1000
 THREADS = 2              # redis-benchmark --threads: see --sizing and README
 PIN = "none"             # see --sizing and README
-SRV_CPU, CLI_CPU = 0, 1  # --pin split
+SRV_CPU, CLI_CPU = 0, 1  # --pin split, steer
 
 # A configuration: nothing attached (None), or a prestack mode and whether
 # the TC reply path may carry replies (attach without --no-tc-reply).
@@ -115,7 +121,10 @@ ap.add_argument("--sizes", default="64", help="value sizes (B); the first gets t
 ap.add_argument("--clients", default="1,10,50,200")
 ap.add_argument("--pipelines", default="1,16")
 ap.add_argument("--threads", default=str(THREADS), help="redis-benchmark --threads (a list: a grid)")
-ap.add_argument("--pin", default=PIN, help="split (Redis CPU 0, client CPU 1) or none (a list: a grid)")
+ap.add_argument("--pin", default=PIN, help="none, split (Redis CPU 0, client CPU 1) or steer "
+                "(split, and RPS: each side's receive path on its own CPU); a list: a grid")
+ap.add_argument("--steer-clients", default="1,50", help="also run these client counts (GET, P 1, "
+                "first size) with --pin steer, for CPU attribution; empty: none")
 ap.add_argument("--workloads", default="get,mix", help="get; mix = 90/10 GET/SET at 50 clients, P 1")
 ap.add_argument("--seconds", type=float, default=3.0, help="length of each measured run")
 ap.add_argument("--realistic-ops", type=int, default=20000, help="0: skip the realistic workload")
@@ -123,21 +132,23 @@ ap.add_argument("--out", default="bench-e2e", help="output name prefix in the re
 a = ap.parse_args()
 if a.sizing:
     a.configs, a.threads, a.pin, a.clients, a.pipelines = "redis,guarded", "1,2,3,4", "none,split", "1,50,200", "1"
-    a.workloads, a.sizes, a.realistic_ops = "get", "64", 0
+    a.workloads, a.sizes, a.realistic_ops, a.steer_clients = "get", "64", 0, ""
     a.out = a.out if a.out != "bench-e2e" else "bench-e2e-sizing"
     a.reps = min(a.reps, 3)
 if a.quick:
     a.reps, a.sizes, a.clients, a.pipelines, a.seconds = 1, "64", "50", "1", 1.0
     a.workloads, a.realistic_ops = "get", min(a.realistic_ops, 2000)
+    a.steer_clients = "50" if a.steer_clients else ""
 CFGS = a.configs.split(",")
 SIZES, CLIENTS, PIPES, THR = ints(a.sizes), ints(a.clients), ints(a.pipelines), ints(a.threads)
 PINS = a.pin.split(",")
+STEER_CLIENTS = ints(a.steer_clients)
 WORKLOADS = a.workloads.split(",")
 if a.reps < 1 or a.seconds <= 0 or not all(CLIENTS + PIPES + THR + SIZES):
     ap.error("--reps >= 1; clients, pipelines, threads, sizes > 0")
 for p in PINS:
-    if p not in ("split", "none"):
-        ap.error(f"--pin: split or none, not {p}")
+    if p not in ("split", "none", "steer"):
+        ap.error(f"--pin: none, split or steer, not {p}")
 if "redis" not in CFGS:
     ap.error("--configs needs redis: every ratio is to Redis alone in the same repetition")
 
@@ -212,10 +223,21 @@ def server_pids():
     return [p for p in (redis_pid(), status().get("watcher_pid", 0)) if p]
 
 
+def rps(ns, dev, cpu):
+    """Receive packet steering of every rx queue of dev: to `cpu`, or off
+    (None). sysfs as seen from inside the namespace."""
+    mask = f"{1 << cpu:x}" if cpu is not None else "0"
+    run("ip", "netns", "exec", ns, "sh", "-c",
+        f"for q in /sys/class/net/{dev}/queues/rx-*/rps_cpus; do echo {mask} > $q; done")
+
+
 def set_pin(mode):
     all_cpus = f"0-{os.cpu_count() - 1}"
     for p in server_pids():
-        pin(p, str(SRV_CPU) if mode == "split" else all_cpus)
+        pin(p, str(SRV_CPU) if mode in ("split", "steer") else all_cpus)
+    # veth runs a packet's receive side on the sender's CPU: steer it back
+    rps(NS_SRV, DEV_SRV, SRV_CPU if mode == "steer" else None)
+    rps(NS_CLI, DEV_CLI, CLI_CPU if mode == "steer" else None)
 
 
 def prog_ids():
@@ -250,7 +272,7 @@ def populate(size):
 
 def rb_cmd(test, size, clients, pipe, threads, n, pinmode):
     cmd = ["ip", "netns", "exec", NS_CLI]
-    if pinmode == "split":
+    if pinmode in ("split", "steer"):
         cmd += ["taskset", "-c", str(CLI_CPU)]
     cmd += ["redis-benchmark", "-h", IP_SRV, "-p", str(PORT), "-t", test, "-n", str(n),
             "-c", str(clients), "-P", str(pipe), "-d", str(size), "-r", str(KEYSPACE),
@@ -358,6 +380,10 @@ def measure(m, cfg, rep, wl, size, clients, pipe, threads, pinmode):
                 "server_cpu_us_per_req": round((d["redis_s"] + softirq) * per, 3),
                 "server_cpu_lower_us_per_req": round(d["redis_s"] * per +
                                                      (bpf["srv_xdp"] + bpf["srv_other"]) / 1e3 / reqs, 3),
+                "srv_cpu_steer_us_per_req": round(d["cpus"][SRV_CPU]["busy_s"] * per + bpf["srv_xdp"] / 1e3 / reqs, 3)
+                if pinmode == "steer" else "",
+                "cli_cpu_steer_us_per_req": round(d["cpus"][CLI_CPU]["busy_s"] * per - bpf["srv_xdp"] / 1e3 / reqs, 3)
+                if pinmode == "steer" else "",
                 "error": err})
     lat = [{"date": m["date"], "commit": m["commit"], "config": cfg, "rep": rep, "workload": wl,
             "value_size": size, "clients": clients, "pipeline": pipe, "threads": threads,
@@ -375,6 +401,8 @@ def points(size, pipe):
     """(workload, clients, threads, pin) of one piece."""
     first = size == SIZES[0]
     out = []
+    if first and pipe == 1 and "steer" not in PINS:
+        out += [("get", c, t, "steer") for t in THR for c in STEER_CLIENTS]
     for pinmode in PINS:
         for threads in THR:
             for wl in WORKLOADS:
@@ -491,7 +519,8 @@ def summarize(rows, real):
                  "p99_vs_redis_median": med(p99r)}
             for c in ("p50_ms", "p99_ms", "p999_ms", "hit_share", "redis_us_per_req", "bpf_srv_us_per_req",
                       "softirq_us_per_req", "client_us_per_req", "server_cpu_us_per_req",
-                      "server_cpu_lower_us_per_req", "client_cpu_util"):
+                      "server_cpu_lower_us_per_req", "srv_cpu_steer_us_per_req",
+                      "cli_cpu_steer_us_per_req", "client_cpu_util"):
                 o[f"{c}_median"] = med(r[c] for r in mine)
             out.append(o)
     # the realistic workload: one Python client, request at a time

@@ -90,16 +90,3 @@ def percentile(cdf, q):
         prev_lat, prev_cnt = lat, cnt
     return cdf[-1][0]
 
-
-def merge(a, b):
-    """One distribution of two runs side by side (the GET and SET groups of
-    a mix): counts of b at each latency of a and vice versa, summed."""
-    def at(cdf, x):
-        c = 0
-        for lat, cnt in cdf:
-            if lat > x:
-                break
-            c = cnt
-        return c
-    xs = sorted({x for x, _ in a["cdf"]} | {x for x, _ in b["cdf"]})
-    return [(x, at(a["cdf"], x) + at(b["cdf"], x)) for x in xs]
