@@ -41,6 +41,8 @@ CPU per run, each from its own counter (limits in README, Benchmarks):
   With --pin steer the CPUs themselves separate the sides (see README):
   srv_cpu_steer_us_per_req     (busy CPU 0 + server XDP) / requests
   cli_cpu_steer_us_per_req     (busy CPU 1 - server XDP) / requests
+  (valid on a quiet machine only: other_cpu_s, the busy time none of these
+  counters explains, says how quiet it was)
 
 Outputs (into results/ or $PS_RESULTS; OUT is bench-e2e or --out):
   OUT.csv           one row per run
@@ -75,7 +77,7 @@ import time
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(TOP, "pylib"))
 from prestack_lib import cpuacct, rbench  # noqa: E402
-from prestack_lib.testbed import DEV_CLI, IP_SRV, NS_CLI, NS_SRV, PORT, TGT  # noqa: E402
+from prestack_lib.testbed import DEV_CLI, DEV_SRV, IP_SRV, NS_CLI, NS_SRV, PORT, TGT  # noqa: E402
 
 PS = os.path.join(TOP, "build", "prestack")
 TB = os.path.join(TOP, "experiments", "testbed.sh")
@@ -365,7 +367,12 @@ def measure(m, cfg, rep, wl, size, clients, pipe, threads, pinmode):
            "redis_cpu_s": round(d["redis_s"], 3), "watcher_cpu_s": round(d["extra_s"], 3),
            "client_cpu_s": round(d["children_s"], 3),
            "client_cpu_util": round(d["children_s"] / d["wall_s"], 3),
-           "softirq_s": round(softirq, 3)}
+           "softirq_s": round(softirq, 3),
+           # busy CPU time nobody here accounts for: other processes on a
+           # shared machine (less the softirq ticks counted twice, in a
+           # process's stime and in the softirq column); ~0 on a quiet one
+           "other_cpu_s": round(sum(c["busy_s"] for c in d["cpus"].values()) - d["redis_s"] - d["extra_s"]
+                                - d["children_s"] - softirq, 3)}
     for c in sorted(d["cpus"]):
         row[f"softirq_cpu{c}_s"] = round(d["cpus"][c]["softirq_s"], 3)
     for c in sorted(d["cpus"]):
@@ -402,7 +409,8 @@ def points(size, pipe):
     first = size == SIZES[0]
     out = []
     if first and pipe == 1 and "steer" not in PINS:
-        out += [("get", c, t, "steer") for t in THR for c in STEER_CLIENTS]
+        # one thread: the client has one CPU (two time-slice it: 4 ms tails)
+        out += [("get", c, 1, "steer") for c in STEER_CLIENTS]
     for pinmode in PINS:
         for threads in THR:
             for wl in WORKLOADS:
@@ -520,7 +528,7 @@ def summarize(rows, real):
             for c in ("p50_ms", "p99_ms", "p999_ms", "hit_share", "redis_us_per_req", "bpf_srv_us_per_req",
                       "softirq_us_per_req", "client_us_per_req", "server_cpu_us_per_req",
                       "server_cpu_lower_us_per_req", "srv_cpu_steer_us_per_req",
-                      "cli_cpu_steer_us_per_req", "client_cpu_util"):
+                      "cli_cpu_steer_us_per_req", "client_cpu_util", "other_cpu_s"):
                 o[f"{c}_median"] = med(r[c] for r in mine)
             out.append(o)
     # the realistic workload: one Python client, request at a time
