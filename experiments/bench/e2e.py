@@ -118,7 +118,7 @@ ap.add_argument("--sizing", action="store_true",
                      "at 1/50/200 clients -> OUT bench-e2e-sizing")
 ap.add_argument("--reps", type=int, default=5)
 ap.add_argument("--configs", default="redis,off,naive,guarded,retrans")
-ap.add_argument("--sizes", default="64", help="value sizes (B); the first gets the whole grid, "
+ap.add_argument("--sizes", default="64,16,256,1024", help="value sizes (B); the first gets the whole grid, "
                 "the others 50 clients without pipelining")
 ap.add_argument("--clients", default="1,10,50,200")
 ap.add_argument("--pipelines", default="1,16")
