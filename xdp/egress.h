@@ -95,7 +95,8 @@ static __always_inline void tc_translate(struct __sk_buff *skb,
 		stat_inc(PS_ST_TRANSLATED);
 }
 
-static __always_inline void tc_synack(struct ps_flow *f, const struct ps_pkt *p)
+static __always_inline void tc_synack(const struct ps_config *cfg,
+				      struct ps_flow *f, const struct ps_pkt *p)
 {
 	f->srv_isn = p->seq;
 	f->ksnd_nxt = p->seq + 1;
@@ -105,7 +106,7 @@ static __always_inline void tc_synack(struct ps_flow *f, const struct ps_pkt *p)
 	if ((f->flags & PS_F_CLI_TS) && p->has_ts) {
 		flow_set(f, PS_F_TS);
 		f->ts_srv_last = p->tsval;
-		f->ts_off = p->tsval - now_ms();
+		f->ts_off = p->tsval - now_ms(cfg, bpf_ktime_get_ns());
 	}
 	if ((f->flags & PS_F_CLI_SACK) && p->has_sackperm)
 		flow_set(f, PS_F_SACK);
@@ -216,7 +217,7 @@ static __always_inline int ps_egress(struct __sk_buff *skb,
 
 	if ((p->flags & (TCPF_SYN | TCPF_ACK)) == (TCPF_SYN | TCPF_ACK)) {
 		if (f->state == PS_FLOW_SYN && p->ack == f->cli_isn + 1)
-			tc_synack(f, p);
+			tc_synack(cfg, f, p);
 		return TC_ACT_OK;
 	}
 	if (f->state == PS_FLOW_SYN)
@@ -240,10 +241,11 @@ static __always_inline int ps_egress(struct __sk_buff *skb,
 	if (after(end, f->ksnd_nxt))
 		f->ksnd_nxt = end;
 	f->srv_wnd_raw = p->window;
-	if (p->has_ts && !before(p->tsval, f->ts_srv_last)) {
+	/* ts_off, learnt at the SYN-ACK, holds: the kernel's TSval is its
+	 * monotonic ms clock plus a per-connection constant (no clock read
+	 * per segment; em_setup never goes behind ts_srv_last anyway) */
+	if (p->has_ts && !before(p->tsval, f->ts_srv_last))
 		f->ts_srv_last = p->tsval;
-		f->ts_off = p->tsval - now_ms();
-	}
 
 	if (p->flags & TCPF_FIN) {
 		flow_set(f, PS_F_FIN_SRV);
