@@ -242,6 +242,7 @@ def sizing():
         axes[1][j].set_ylabel("redis-benchmark CPU (cores)")
         for i in (0, 1):
             axes[i][j].set_xlabel("redis-benchmark --threads")
+            axes[i][j].set_xticks(sorted({int(r["threads"]) for r in rows}))
             axes[i][j].set_title(f"{c} clients, pipeline 1", fontsize=9)
             axes[i][j].grid(alpha=0.3)
             axes[i][j].set_ylim(bottom=0)
