@@ -188,8 +188,12 @@ def cdf(lat, setting):
 
 
 def cpu(rows, setting):
+    """Top: per counter, the unpinned grid (they overlap: see README).
+    Bottom, if the run has --pin steer points: per CPU, server and client."""
     get = [r for r in rows if r["workload"] == "get" and (r["value_size"], r["threads"], r["pin"]) == setting
            and r["pipeline"] == "1"]
+    steer = [r for r in rows if r["workload"] == "get" and r["pin"] == "steer" and r["pipeline"] == "1"
+             and r["value_size"] == setting[0]]
     clients = sorted({int(r["clients"]) for r in get})
     if not clients:
         return
@@ -197,26 +201,29 @@ def cpu(rows, setting):
              ("bpf_srv_us_per_req_median", "server BPF programs (bpf_stats)", "tab:blue"),
              ("softirq_us_per_req_median", "softirq, every CPU", "0.6"),
              ("client_us_per_req_median", "redis-benchmark (utime+stime)", "tab:olive")]
-    fig, axes = plt.subplots(1, len(clients), figsize=(4.2 * len(clients), 3.8), squeeze=False, sharey=True)
-    for j, c in enumerate(clients):
-        ax = axes[0][j]
-        mine = [r for r in get if int(r["clients"]) == c]
-        cf = [r["config"] for r in mine]
-        bottom = [0.0] * len(mine)
-        for k, lab, col in parts:
-            v = [f(r[k]) for r in mine]
-            ax.bar(range(len(mine)), v, bottom=bottom, color=col, label=lab if j == 0 else None)
-            bottom = [a + b for a, b in zip(bottom, v)]
-        ax.set_xticks(range(len(cf)), cf, rotation=20, fontsize=8)
-        ax.set_title(f"{c} clients, pipeline 1", fontsize=9)
-        ax.grid(axis="y", alpha=0.3)
-    axes[0][0].set_ylabel("CPU µs per request (median)")
-    fig.legend(loc="upper center", ncol=2, fontsize=7, bbox_to_anchor=(0.5, 1.0))
-    fig.tight_layout(rect=(0, 0, 1, 0.84))
-    for ext in ("png", "pdf"):
-        fig.savefig(os.path.join(RES, f"bench-e2e-cpu.{ext}"), dpi=140)
-    plt.close(fig)
-    print(f"wrote {RES}/bench-e2e-cpu.{{png,pdf}}")
+    by_cpu = [("srv_cpu_steer_us_per_req_median", "server: busy CPU 0 + server XDP (--pin steer)", "tab:purple"),
+              ("cli_cpu_steer_us_per_req_median", "client: busy CPU 1 - server XDP (--pin steer)", "tab:orange")]
+    nrow = 2 if steer else 1
+    fig, axes = plt.subplots(nrow, len(clients), figsize=(4.2 * len(clients), 3.6 * nrow),
+                             squeeze=False, sharey=True)
+    for i, (sel, prt, what) in enumerate([(get, parts, "unpinned, by counter"),
+                                          (steer, by_cpu, "--pin steer, by CPU")][:nrow]):
+        for j, c in enumerate(clients):
+            ax = axes[i][j]
+            mine = [r for r in sel if int(r["clients"]) == c]
+            cf = [r["config"] for r in mine]
+            bottom = [0.0] * len(mine)
+            for k, lab, col in prt:
+                v = [f(r[k]) if r[k] != "" else 0.0 for r in mine]
+                ax.bar(range(len(mine)), v, bottom=bottom, color=col, label=lab if j == 0 else None)
+                bottom = [x + y for x, y in zip(bottom, v)]
+            ax.set_xticks(range(len(cf)), cf, rotation=20, fontsize=8)
+            ax.set_title(f"{c} clients, pipeline 1 ({what})", fontsize=8)
+            ax.grid(axis="y", alpha=0.3)
+        axes[i][0].set_ylabel("CPU µs per request (median)")
+        axes[i][0].legend(fontsize=6, loc="upper right")
+    axes[0][0].set_ylim(top=axes[0][0].get_ylim()[1] * 1.3)   # shared: room for the legends
+    save(fig, "bench-e2e-cpu")
 
 
 def sizing():
