@@ -130,6 +130,7 @@ ap.add_argument("--steer-clients", default="1,50", help="also run these client c
 ap.add_argument("--workloads", default="get,mix", help="get; mix = 90/10 GET/SET at 50 clients, P 1")
 ap.add_argument("--seconds", type=float, default=3.0, help="length of each measured run")
 ap.add_argument("--realistic-ops", type=int, default=20000, help="0: skip the realistic workload")
+ap.add_argument("--dry-run", action="store_true", help="print the plan and its duration, run nothing")
 ap.add_argument("--out", default="bench-e2e", help="output name prefix in the results directory")
 a = ap.parse_args()
 if a.sizing:
@@ -585,12 +586,6 @@ def summarize(rows, real):
 
 
 def main():
-    if os.geteuid():
-        sys.exit("e2e: run as root")
-    if not os.path.exists(PS):
-        sys.exit("e2e: build/prestack missing: run make first")
-    os.makedirs(RES, exist_ok=True)
-    m = meta()
     plan = pieces()
     # measured here: ~0.9 s per run besides its --seconds (warm-up,
     # counters), ~2 s per configuration per piece (attach, warm, detach)
@@ -598,6 +593,16 @@ def main():
         (a.reps * len(CFGS) * (a.realistic_ops / 1500 + 4) if a.realistic_ops else 0)
     print(f"# e2e: {len(plan)} pieces, about {est / 60:.0f} min; configs {','.join(CFGS)}; "
           f"threads {a.threads}, pin {a.pin}", flush=True)
+    if a.dry_run:
+        for rep, size, pipe, pts in plan:
+            print(f"#   rep {rep}, {size} B, P {pipe}: {' '.join(f'{w}/c{c}/t{t}/{p}' for w, c, t, p in pts)}")
+        return 0
+    if os.geteuid():
+        sys.exit("e2e: run as root")
+    if not os.path.exists(PS):
+        sys.exit("e2e: build/prestack missing: run make first")
+    os.makedirs(RES, exist_ok=True)
+    m = meta()
     rows, lats, real = [], [], []
     # every configuration attaches before anything is measured: a name
     # prestack does not know fails here, not after an hour
