@@ -496,6 +496,9 @@ def realistic(rep, rows):
     k = (rep - 1) % len(modes)
     modes = modes[k:] + modes[:k]
     out = os.path.join(RES, f"{a.out}-realistic.csv")
+    if rep == 1 and os.path.exists(out):
+        os.unlink(out)        # this run's rows only, like the other outputs
+    before = len(list(csv.DictReader(open(out)))) if os.path.exists(out) else 0
     r = run("/usr/bin/python3", REALISTIC, "--ops", str(a.realistic_ops), "--modes", ",".join(modes),
             "--out", out, check=False)
     for line in r.stdout.splitlines():
@@ -504,7 +507,7 @@ def realistic(rep, rows):
     if r.returncode:
         print(f"# realistic.py exit {r.returncode}: {r.stderr.strip()[-300:]}", flush=True)
     new = list(csv.DictReader(open(out))) if os.path.exists(out) else []
-    for x in new[-len(modes):]:
+    for x in new[before:]:
         x["rep"] = rep
         rows.append(x)
 
