@@ -371,7 +371,7 @@ def measure(m, cfg, rep, wl, size, clients, pipe, threads, pinmode):
         r = bench(wl, size, clients, pipe, threads, n, pinmode)
     except (rbench.ParseError, subprocess.TimeoutExpired) as e:
         err = str(e)[:200]
-    d = cpuacct.Sample(spids[0], ids, spids[1:]) - s0
+    d = cpuacct.Sample(spids[0], ids, spids[1:], end=True) - s0
     hits = get_hits() - h0 if cfg != "redis" else 0
     reqs = r["requests"] if r else n
     bpf = {"srv_xdp": 0, "srv_tc": 0, "srv_other": 0, "cli": 0, "srv_runs": 0}

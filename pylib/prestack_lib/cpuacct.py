@@ -70,14 +70,20 @@ def _progs(ids):
     return out
 
 class Sample:
-    def __init__(self, redis_pid, prog_ids=(), extra_pids=()):
+    def __init__(self, redis_pid, prog_ids=(), extra_pids=(), end=False):
+        """end: the sample that closes a run. bpftool is a child too: it
+        runs before the start sample's clocks and after the end's, so its
+        own CPU time never lands in children_s."""
+        if not end:
+            self.progs = _progs(set(prog_ids))
         self.t = time.monotonic()
         self.cpus = _cpus()
         self.redis_s = _proc_cpu(redis_pid)
         self.extra_s = sum(_proc_cpu(p) for p in extra_pids)
         ru = resource.getrusage(resource.RUSAGE_CHILDREN)
         self.children_s = ru.ru_utime + ru.ru_stime
-        self.progs = _progs(set(prog_ids))
+        if end:
+            self.progs = _progs(set(prog_ids))
 
     def __sub__(self, a):
         """self - a: what was spent between sample a and this one."""
