@@ -512,7 +512,7 @@ def realistic(rep, rows):
         rows.append(x)
 
 
-def write(name, rows):
+def write(name, rows, quiet=False):
     if not rows:
         return
     keys = []
@@ -522,7 +522,8 @@ def write(name, rows):
         w = csv.DictWriter(f, fieldnames=keys)
         w.writeheader()
         w.writerows(rows)
-    print(f"wrote {RES}/{name} ({len(rows)} rows)")
+    if not quiet:
+        print(f"wrote {RES}/{name} ({len(rows)} rows)")
 
 
 def med(xs):
@@ -623,20 +624,29 @@ def main():
             detach()
             run(TB, "down", check=False)
     last = {p[0]: i for i, p in enumerate(plan)}     # the last piece of each repetition
+    failed = 0
     for i, (rep, size, pipe, pts) in enumerate(plan):
         # bpf_stats is global: on only while this run holds the testbed
-        with live_lock(f"rep {rep}, {size} B, P {pipe}, {len(pts)} points"), cpuacct.bpf_stats():
-            one_piece(m, rep, size, pipe, pts, rows, lats)
+        try:
+            with live_lock(f"rep {rep}, {size} B, P {pipe}, {len(pts)} points"), cpuacct.bpf_stats():
+                one_piece(m, rep, size, pipe, pts, rows, lats)
+        except (RuntimeError, OSError, subprocess.SubprocessError) as e:
+            # one piece lost (testbed, attach) is not the whole run lost
+            failed += 1
+            print(f"# piece failed: rep {rep}, {size} B, P {pipe}: {e}", file=sys.stderr, flush=True)
         if a.realistic_ops and last[rep] == i:
             with live_lock(f"rep {rep}, realistic"):
                 realistic(rep, real)
+        # what is measured so far, on disk (a long run stopped keeps it)
+        write(f"{a.out}.csv", rows, quiet=True)
+        write(f"{a.out}-latency.csv", lats, quiet=True)
     write(f"{a.out}.csv", rows)
     write(f"{a.out}-latency.csv", lats)
     summarize(rows, real)
     bad = [r for r in rows if r["error"]]
-    if bad:
-        print(f"# {len(bad)} runs failed", file=sys.stderr)
-    return 1 if bad or not rows else 0
+    if bad or failed:
+        print(f"# {len(bad)} runs and {failed} pieces failed", file=sys.stderr)
+    return 1 if bad or failed or not rows else 0
 
 
 if __name__ == "__main__":
