@@ -92,17 +92,17 @@ static __always_inline void ps_ttl_unknown(struct ps_scratch *s,
 static __always_inline void ps_invalidate(struct ps_scratch *s, __u32 off,
 					  __u32 len, int ttl_change)
 {
-	struct ps_cache_key k;
+	struct ps_cache_key *k = &s->key;
 
-	if (ps_key_from_buf(&k, s, off, len))
+	if (ps_key_from_buf(k, s, off, len))
 		return;
 	/* before the epoch moves: a fill that sees the new epoch sees the mark */
 	if (ttl_change)
-		ps_ttl_unknown(s, &k);
+		ps_ttl_unknown(s, k);
 	/* the epoch moves even if the key is not cached: a fill that is
 	 * in flight for it must not land */
-	ps_epoch_bump(&k);
-	if (bpf_map_delete_elem(&ps_cache, &k) == 0)
+	ps_epoch_bump(k);
+	if (bpf_map_delete_elem(&ps_cache, k) == 0)
 		s->invalidated++;
 }
 
@@ -142,7 +142,9 @@ static __always_inline void arm_fill(struct ps_flow *f, struct ps_scratch *s,
 	struct ps_cache_key *k = &f->fill_key;
 	__u32 *e;
 
-	if (ps_key_from_buf(k, s, s->key_off[0], s->key_len[0]))
+	if (s->key_ready)
+		__builtin_memcpy(k, &s->key, sizeof(*k));
+	else if (ps_key_from_buf(k, s, s->key_off[0], s->key_len[0]))
 		return;
 	e = ps_epoch_of(k);
 	if (!e)

@@ -208,8 +208,8 @@ static __always_inline long ps_load_bytes(void *ctx, int xdp, __u32 off,
 
 /*
  * Headers and TCP options of the segment in ctx, for either hook: to the
- * Redis port at XDP (ingress), from it at TC (egress). TC first pulls every
- * header byte into the linear area. Returns PS_PARSE_*.
+ * Redis port at XDP (ingress), from it at TC (egress). TC pulls the headers
+ * into the linear area only if they are not there. Returns PS_PARSE_*.
  */
 static __always_inline int ps_parse_ctx(void *ctx, int xdp, __u16 port_be,
 					struct ps_pkt *p)
@@ -227,12 +227,21 @@ static __always_inline int ps_parse_ctx(void *ctx, int xdp, __u16 port_be,
 	} else {
 		struct __sk_buff *skb = ctx;
 
-		bpf_skb_pull_data(skb, skb->len < HDRS_MAX ? skb->len : HDRS_MAX);
 		data = (void *)(long)skb->data;
 		data_end = (void *)(long)skb->data_end;
 		frame_len = skb->len;
+		/* The kernel's TCP segments have their headers in the linear
+		 * data; pull only when they do not (a pull of a cloned skb,
+		 * as every TCP segment on its way out is, copies its head) */
+		r = ps_parse(data, data_end, frame_len, p, port_be, xdp);
+		if (r != PS_PARSE_MALFORMED || data_end - data >= frame_len)
+			goto parsed;
+		bpf_skb_pull_data(skb, skb->len < HDRS_MAX ? skb->len : HDRS_MAX);
+		data = (void *)(long)skb->data;
+		data_end = (void *)(long)skb->data_end;
 	}
 	r = ps_parse(data, data_end, frame_len, p, port_be, xdp);
+parsed:
 	if (r == PS_PARSE_OK && p->doff > sizeof(struct tcphdr) && !p->opts_done) {
 		struct ps_opts o = {};
 		__u32 olen = p->doff - sizeof(struct tcphdr);

@@ -26,17 +26,17 @@ __noinline int assemble_many(struct ps_scratch *s, __u32 limit, __u32 gen,
 	if (!s)
 		return -1;
 	for (i = 0; i < PS_MAX_CMDS; i++) {
+		struct ps_cache_key *k = &s->key;
 		struct ps_cache_val *v;
-		struct ps_cache_key k;
 		__u32 rlen;
 
 		if (i >= s->ngets)
 			break;
-		if (ps_key_from_buf(&k, s, s->key_off[i], s->key_len[i])) {
+		if (ps_key_from_buf(k, s, s->key_off[i], s->key_len[i])) {
 			miss++;
 			continue;
 		}
-		v = cache_lookup(&k, gen, now_ns);
+		v = cache_lookup(k, gen, now_ns);
 		if (!v) {
 			miss++;
 			continue;
@@ -76,7 +76,8 @@ static __always_inline int assemble(struct ps_scratch *s, __u32 limit,
 	*one = NULL;
 	if (s->ngets != 1)
 		return assemble_many(s, limit, gen, now_ns);
-	if (!ps_key_from_buf(&s->key, s, s->key_off[0], s->key_len[0]))
+	if (s->key_ready ||
+	    !ps_key_from_buf(&s->key, s, s->key_off[0], s->key_len[0]))
 		v = cache_lookup(&s->key, gen, now_ns);
 	if (!v) {
 		s->asm_misses = 1;

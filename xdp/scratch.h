@@ -71,9 +71,11 @@ struct ps_scratch {
 	__u32 auth_idx;               /* flow's auth_reply_idx */
 	__u32 auth_result;            /* 0 none, 1 the AUTH reply was ok, 2 an error */
 	__u32 naive;
-	/* assemble(): the key of a single GET (here, not on the stack: the
-	 * call chain's stack is near the verifier's 512 bytes) */
+	/* the key being looked up or invalidated (here, not on the stack:
+	 * the call chain's stack is near the verifier's 512 bytes) */
 	struct ps_cache_key key;
+	__u32 key_ready;               /* key holds GET 0's key, built in place
+				       * from the packet (buf was not loaded) */
 	/* assemble() results */
 	__u32 asm_csum;               /* partial sum of rep[0..tot) */
 	__u32 asm_misses;

@@ -46,7 +46,9 @@ CPU per run, each from its own counter (limits in README, Benchmarks):
 
 Outputs (into results/ or $PS_RESULTS; OUT is bench-e2e or --out):
   OUT.csv           one row per run
-  OUT-latency.csv   the latency distribution of every run (the CDF's points)
+  OUT-latency-cdf.csv  the latency distribution of every run (the CDF's points)
+  OUT-latency.csv   p50/p99/p99.9 (us) per configuration and point, medians
+                    of the repetitions (the paper's table)
   OUT-summary.csv   medians per configuration and point, ratio to Redis
                     alone in the same repetition; the realistic workload's
                     rows (workload=realistic) beside them
@@ -408,7 +410,7 @@ def measure(m, cfg, rep, wl, size, clients, pipe, threads, pinmode):
     row.update({"bpf_srv_xdp_ns": bpf["srv_xdp"], "bpf_srv_tc_ns": bpf["srv_tc"],
                 "bpf_srv_other_ns": bpf["srv_other"], "bpf_srv_runs": bpf["srv_runs"],
                 "bpf_cli_ns": bpf["cli"],
-                "redis_us_per_req": round(d["redis_s"] * per, 3),
+                "redis_cpu_us_per_req": round(d["redis_s"] * per, 3),
                 "bpf_srv_us_per_req": round((bpf["srv_xdp"] + bpf["srv_tc"] + bpf["srv_other"]) / 1e3 / reqs, 3),
                 "softirq_us_per_req": round(softirq * per, 3),
                 "client_us_per_req": round(d["children_s"] * per, 3),
@@ -426,7 +428,7 @@ def measure(m, cfg, rep, wl, size, clients, pipe, threads, pinmode):
            for x, c in r["cdf"]] if r else []
     print(f"{cfg:10} {wl:3} d={size:<4} c={clients:<3} P={pipe:<2} t={threads} pin={pinmode:5} rep {rep}: "
           f"{row['rps'] or 'FAILED ' + err} req/s p50/p99/p99.9 {row['p50_ms']}/{row['p99_ms']}/"
-          f"{row['p999_ms']} ms hits {row['hit_share']} | us/req redis {row['redis_us_per_req']} "
+          f"{row['p999_ms']} ms hits {row['hit_share']} | us/req redis {row['redis_cpu_us_per_req']} "
           f"bpf {row['bpf_srv_us_per_req']} softirq {row['softirq_us_per_req']} "
           f"client {row['client_us_per_req']} (client {row['client_cpu_util']:.2f} CPUs)", flush=True)
     return row, lat
@@ -557,12 +559,19 @@ def summarize(rows, real):
                  "speedup_vs_redis_median": med(sp), "speedup_min": round(min(sp), 3) if sp else "",
                  "speedup_max": round(max(sp), 3) if sp else "",
                  "p99_vs_redis_median": med(p99r)}
-            for c in ("p50_ms", "p99_ms", "p999_ms", "hit_share", "redis_us_per_req", "bpf_srv_us_per_req",
+            for c in ("p50_ms", "p99_ms", "p999_ms", "hit_share", "redis_cpu_us_per_req", "bpf_srv_us_per_req",
                       "softirq_us_per_req", "client_us_per_req", "server_cpu_us_per_req",
                       "server_cpu_lower_us_per_req", "srv_cpu_steer_us_per_req",
                       "cli_cpu_steer_us_per_req", "client_cpu_util", "other_cpu_s"):
                 o[f"{c}_median"] = med(r[c] for r in mine)
             out.append(o)
+    write(f"{a.out}-latency.csv", [
+        {"date": o["date"], "commit": o["commit"], "kernel": o["kernel"], "config": o["config"],
+         "workload": o["workload"], "value_size": o["value_size"], "clients": o["clients"],
+         "pipeline": o["pipeline"], "threads": o["threads"], "pin": o["pin"], "reps": o["reps"],
+         "p50_us": round(o["p50_ms_median"] * 1e3, 1), "p99_us": round(o["p99_ms_median"] * 1e3, 1),
+         "p999_us": round(o["p999_ms_median"] * 1e3, 1)}
+        for o in out if o["p50_ms_median"] != ""])
     # the realistic workload: one Python client, request at a time
     base = {int(r["rep"]): r for r in real if r["mode"] == "redis"}
     for cfg in CFGS:
@@ -573,7 +582,7 @@ def summarize(rows, real):
               if int(r["rep"]) in base]
         out.append({"date": mine[0]["date"], "commit": mine[0]["commit"], "kernel": mine[0]["kernel"],
                     "config": cfg, "workload": "realistic", "value_size": "etc", "clients": 16,
-                    "pipeline": 1, "threads": 1, "pin": "none", "reps": len(mine),
+                    "pipeline": 1, "threads": 1, "pin": "-", "reps": len(mine),
                     "rps_median": med(r["ops_per_s"] for r in mine),
                     "rps_min": min(float(r["ops_per_s"]) for r in mine),
                     "rps_max": max(float(r["ops_per_s"]) for r in mine),
@@ -584,7 +593,7 @@ def summarize(rows, real):
                     "p99_ms_median": med(float(r["p99_us"]) / 1e3 for r in mine),
                     "hit_share_median": med(r["answered_of_all_gets"] for r in mine),
                     "carriable_answered_median": med(r["answered_share"] for r in mine),
-                    "redis_us_per_req_median": med(r["redis_cpu_us_per_op"] for r in mine),
+                    "redis_cpu_us_per_req_median": med(r["redis_cpu_us_per_op"] for r in mine),
                     "softirq_us_per_req_median": med(r["softirq_cpu_us_per_op"] for r in mine),
                     "wrong_stale_errors": sum(int(r["wrong"]) + int(r["stale"]) + int(r["errors"])
                                               for r in mine)})
@@ -639,9 +648,9 @@ def main():
                 realistic(rep, real)
         # what is measured so far, on disk (a long run stopped keeps it)
         write(f"{a.out}.csv", rows, quiet=True)
-        write(f"{a.out}-latency.csv", lats, quiet=True)
+        write(f"{a.out}-latency-cdf.csv", lats, quiet=True)
     write(f"{a.out}.csv", rows)
-    write(f"{a.out}-latency.csv", lats)
+    write(f"{a.out}-latency-cdf.csv", lats)
     summarize(rows, real)
     bad = [r for r in rows if r["error"]]
     if bad or failed:

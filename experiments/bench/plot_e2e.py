@@ -8,7 +8,7 @@ only (PNG and PDF, beside them):
                          vs clients; the realistic workload's share of GETs
                          answered at XDP beside it
   bench-e2e-latency-cdf  latency CDF and its tail (1 - F, log) per
-                         configuration, from bench-e2e-latency.csv
+                         configuration, from bench-e2e-latency-cdf.csv
   bench-e2e-cpu          CPU per request by where it was counted: Redis
                          process, server BPF programs, softirq, client
   bench-e2e-sizing       (if bench-e2e-sizing.csv exists) throughput and the
@@ -201,7 +201,7 @@ def cpu(rows, setting):
     clients = sorted({int(r["clients"]) for r in get})
     if not clients:
         return
-    parts = [("redis_us_per_req_median", "redis-server (utime+stime)", "tab:red"),
+    parts = [("redis_cpu_us_per_req_median", "redis-server (utime+stime)", "tab:red"),
              ("bpf_srv_us_per_req_median", "server BPF programs (bpf_stats)", "tab:blue"),
              ("softirq_us_per_req_median", "softirq, every CPU", "0.6"),
              ("client_us_per_req_median", "redis-benchmark (utime+stime)", "tab:olive")]
@@ -267,7 +267,7 @@ def main():
     if setting:
         throughput(rows, setting)
         speedup(rows, setting)
-        cdf(load("bench-e2e-latency.csv"), setting)
+        cdf(load("bench-e2e-latency-cdf.csv"), setting)
         cpu(rows, setting)
     sizing()
 

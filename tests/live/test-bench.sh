@@ -30,8 +30,9 @@ ok $(check_csv "$tmp/bench-ceiling.csv" 2 frames_per_s ratio_to_reflector >/dev/
 	"bench-ceiling.csv: reflector and hit path, numeric"
 ok $(check_csv "$tmp/bench-e2e.csv" 5 rps p50_ms p99_ms p999_ms client_cpu_s redis_cpu_s softirq_s \
 	bpf_srv_xdp_ns >/dev/null 2>&1; echo $?) "bench-e2e.csv: latency percentiles and CPU by counter, numeric"
-ok $(check_csv "$tmp/bench-e2e-latency.csv" 25 latency_ms count cum_share >/dev/null 2>&1; echo $?) \
-	"bench-e2e-latency.csv: a distribution per run"
+ok $(check_csv "$tmp/bench-e2e-latency-cdf.csv" 25 latency_ms count cum_share >/dev/null 2>&1 &&
+	check_csv "$tmp/bench-e2e-latency.csv" 5 p50_us p99_us p999_us >/dev/null 2>&1; echo $?) \
+	"bench-e2e-latency{-cdf,}.csv: a distribution per run, percentiles per point"
 ok $($PY - "$tmp/bench-e2e-summary.csv" <<'PY' >/dev/null 2>&1; echo $?
 import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
