@@ -492,11 +492,21 @@ def one_piece(m, rep, size, pipe, pts, rows, lats):
 
 
 def realistic(rep, rows):
-    """realistic.py for every configuration it can express (Redis alone
-    and plain modes), into OUT-realistic.csv."""
-    modes = [c for c in CFGS if c == "redis" or c not in CONFIGS or not CONFIGS[c].get("tc_reply")]
-    k = (rep - 1) % len(modes)
-    modes = modes[k:] + modes[:k]
+    """realistic.py for every configuration, into OUT-realistic.csv (rows
+    labelled with the configuration's name)."""
+    # realistic.py attaches with the TC reply path unless a mode ends in
+    # "-notc": our configurations say it the other way round
+    def rmode(c):
+        if c == "redis" or c not in CONFIGS:
+            return c
+        if CONFIGS[c].get("tc_reply"):
+            return CONFIGS[c]["mode"]
+        return CONFIGS[c]["mode"] + ("-notc" if CONFIGS[c]["mode"] in ("guarded", "retrans") else "")
+    cfgs = list(CFGS)
+    k = (rep - 1) % len(cfgs)
+    cfgs = cfgs[k:] + cfgs[:k]
+    name = {rmode(c): c for c in cfgs}
+    modes = [rmode(c) for c in cfgs]
     out = os.path.join(RES, f"{a.out}-realistic.csv")
     if rep == 1 and os.path.exists(out):
         os.unlink(out)        # this run's rows only, like the other outputs
@@ -511,6 +521,7 @@ def realistic(rep, rows):
     new = list(csv.DictReader(open(out))) if os.path.exists(out) else []
     for x in new[before:]:
         x["rep"] = rep
+        x["mode"] = name.get(x["mode"], x["mode"])
         rows.append(x)
 
 

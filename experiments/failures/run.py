@@ -90,7 +90,10 @@ SCENARIOS = [
 # (attach --no-ack-hold): the ablation that shows what the hold repairs
 MODES = {"off": ["--mode", "off"], "naive": ["--mode", "naive"],
          "guarded-nohold": ["--mode", "guarded", "--no-ack-hold"],
-         "guarded": ["--mode", "guarded"], "retrans": ["--mode", "retrans"]}
+         "guarded": ["--mode", "guarded"], "retrans": ["--mode", "retrans"],
+         # the XDP path alone (no TC ingress replies): where-to-answer
+         "guarded-notc": ["--mode", "guarded", "--no-tc-reply"],
+         "retrans-notc": ["--mode", "retrans", "--no-tc-reply"]}
 
 NSTAT = ["TcpRetransSegs", "TcpOutRsts", "TcpExtTCPTimeouts", "TcpExtTCPLossProbes"]
 PS_COUNTERS = ["get_hits", "tc_replies", "tc_resends", "tc_lost", "retrans_replies", "ack_held", "rtx_stored", "rtx_req", "rtx_dupack", "rtx_gone",
