@@ -35,7 +35,7 @@ UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_OBJS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%.o,$(UNIT_SRCS))
 UNIT_HDRS := $(wildcard tests/unit/*.h)
 
-.PHONY: pktcost-ab all deps deps-paper paper paper-gen test test-unit test-live demo clean help fuzz install uninstall
+.PHONY: where pktcost-ab all deps deps-paper paper paper-gen test test-unit test-live demo clean help fuzz install uninstall
 .DELETE_ON_ERROR:
 .SECONDARY: $(SKELS) $(BPF_OBJS) $(BUILD)/vmlinux.h $(BUILD)/tcr_harness.bpf.o $(BUILD)/tcr_harness.skel.h
 
@@ -54,6 +54,7 @@ help:
 	@echo "sudo make e2e-sizing  the load generator's threads and pinning -> results/bench-e2e-sizing*"
 	@echo "sudo make realistic        cache-shaped workload per mode -> results/bench-realistic.csv"
 	@echo "sudo make coherence-window stale window of other-path writes -> results/coherence-window*.csv"
+	@echo "sudo make where  XDP vs XDP+TC vs post-stack: cost, e2e, faults -> results/where-to-answer.csv"
 	@echo "sudo make pktcost-ab  per-path cost before/after the hit-path rework, per step -> results/bench-pktcost-{ab,steps}.csv"
 	@echo "make paper      paper/prestack.pdf from results/ (LaTeX: make deps-paper installs it)"
 	@echo "make install    prestack, prestack(8), the BPF object under \$$(DESTDIR)\$$(PREFIX) (/usr/local)"
@@ -223,6 +224,10 @@ e2e-quick: all
 e2e-sizing: all
 	$(Q)$(PY) experiments/bench/e2e.py --sizing $(E2E_ARGS)
 	$(Q)$(PY) experiments/bench/plot_e2e.py
+
+# where to answer: XDP, XDP + TC ingress, post-stack, in one run
+where: all
+	$(Q)./experiments/where.sh
 
 # per-path cost before/after the hit-path rework, and per step of a hit
 pktcost-ab: all
