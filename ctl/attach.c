@@ -211,7 +211,7 @@ static const struct ps_opt attach_opts[] = {
 	PS_OPT("port", 'p', PS_OPT_U32, "PORT", struct attach_opts, port,
 	       "Redis port", .min = 1, .max = 65535),
 	PS_OPT("mode", 'm', PS_OPT_MODE, "M", struct attach_opts, mode,
-	       "off | naive | guarded | retrans"),
+	       "off | naive | guarded | retrans | poststack"),
 	PS_OPT("skb", 's', PS_OPT_FLAG, NULL, struct attach_opts, skb,
 	       "generic (skb) XDP instead of native"),
 	PS_OPT("auth", 0, PS_OPT_FLAG, NULL, struct attach_opts, auth,
@@ -252,6 +252,7 @@ static int attach_run(struct ps_call *c, void *opts)
 	struct prestack_bpf *skel = NULL;
 	struct ps_cmdtable_counts cmds;
 	struct ps_meta meta = {};
+	__u32 post_id = 0;
 	int err, ifindex = 0, auth, ret = 1;
 	__u32 zero = 0;
 
@@ -324,6 +325,14 @@ static int attach_run(struct ps_call *c, void *opts)
 	if (pin_prog(skel->progs.ps_xdp, t, "prog_xdp") ||
 	    pin_prog(skel->progs.ps_tc, t, "prog_tc"))
 		goto cleanup;
+	/* the post-stack programs, in every mode so that `mode poststack`
+	 * works at run time: until then sockops puts no socket in the
+	 * sockhash, and no other socket meets the sk_skb/sk_msg programs */
+	if (ps_post_attach(t, &post_id)) {
+		if (o->mode == PS_MODE_POSTSTACK)
+			goto cleanup;
+		ps_err("poststack unavailable on this attachment (the other modes are not affected)");
+	}
 	meta.ifindex = (__u32)ifindex;
 	meta.created_clsact = created;
 	meta.xdp_prog_id = prog_id(bpf_program__fd(skel->progs.ps_xdp));
@@ -343,6 +352,10 @@ static int attach_run(struct ps_call *c, void *opts)
 	       t->dev, *t->netns ? " in netns " : "", t->netns, ifindex,
 	       meta.xdp_prog_id, xdp_flags == XDP_FLAGS_SKB_MODE ? "skb" : "native",
 	       meta.tc_prog_id, ps_mode_name((__u32)o->mode), o->port);
+	if (post_id)
+		printf("poststack: sockops at the cgroup-v2 root, sk_skb verdict prog %u%s\n",
+		       post_id, o->mode == PS_MODE_POSTSTACK ?
+		       " (sockets Redis accepts from now on are answered after the stack)" : "");
 	if (o->no_coherence) {
 		printf("coherence watcher off (--no-coherence): writes XDP does not see are "
 		       "served stale from the cache\n");
@@ -406,7 +419,13 @@ const struct ps_cmd ps_cmd_attach = {
 		"on 127.0.0.1:PORT (stopped by detach, shown by status) and XDP answers\n"
 		"only while the watcher's lease is fresh: a dead or hung watcher or a\n"
 		"Redis restart stops the fast path within 300 ms instead of serving\n"
-		"stale values.",
+		"stale values.\n"
+		"\n"
+		"attach also loads the post-stack programs (poststack mode): a sockops\n"
+		"program at the cgroup-v2 root that, in poststack mode, puts the sockets\n"
+		"Redis accepts on PORT in this namespace in a sockhash, and the sk_skb\n"
+		"and sk_msg programs on it. In poststack mode XDP and TC pass everything;\n"
+		"only sockets accepted while the mode is poststack are answered.",
 	.opts = attach_opts,
 	.opts_size = sizeof(struct attach_opts),
 	.defaults = &attach_defaults,

@@ -36,6 +36,9 @@ enum ps_mode {
 	PS_MODE_RETRANS = 3, /* guarded + a retransmission buffer for injected
 			      * replies: re-sent on a retransmitted request or
 			      * a duplicate ACK until the client acks them */
+	PS_MODE_POSTSTACK = 4, /* answered after the TCP stack by the sk_skb
+				* program on Redis's sockets (xdp/poststack.bpf.c);
+				* XDP and TC pass everything, as in off */
 	PS_MODE__MAX,
 };
 
@@ -347,6 +350,23 @@ enum ps_stat {
 	PS_ST_FB_LEASE,        /* the coherence watcher's lease is stale */
 	PS_ST_TTL_REFUSED,     /* cached keys refused: expiry within the margin */
 	PS_ST_TTL_LOST,        /* TTL marks that did not fit in ps_ttl (fills stop) */
+	/* poststack mode (xdp/poststack.bpf.c, docs/poststack.md) */
+	PS_ST_PS_SOCKS,        /* Redis sockets put in the sockhash by sockops */
+	PS_ST_PS_SKBS,         /* request skbs seen by the sk_skb verdict program */
+	PS_ST_PS_HITS,         /* GETs answered by sk_skb */
+	PS_ST_PS_REPLY_BYTES,  /* RESP bytes of those answers */
+	PS_ST_PS_PASS_OWED,    /* cached GETs passed: Redis still owed this socket replies */
+	PS_ST_PS_PASS_MISS,    /* GET-only skbs passed: some key missed */
+	PS_ST_PS_PASS_OTHER,   /* skbs passed holding other commands, or not whole commands */
+	PS_ST_PS_PASS_STATE,   /* passed: mode, drain, AUTH, MULTI, SELECT, or socket lost */
+	PS_ST_PS_PASS_LEASE,   /* passed: the coherence watcher's lease is stale */
+	PS_ST_PS_PASS_BIG,     /* passed: the reply did not fit the skb (change_tail failed) */
+	PS_ST_PS_INVAL,        /* cache keys invalidated by writes seen at sk_skb */
+	PS_ST_PS_FLUSHES,      /* whole-cache flushes from sk_skb */
+	PS_ST_PS_REPLIES,      /* replies Redis sent, counted by sk_msg */
+	PS_ST_PS_LOST,         /* sockets whose request or reply stream stopped being followed */
+	PS_ST_PS_NESTED,       /* sk_skb runs that found the scratch busy (flushed, socket lost) */
+	PS_ST_PS_ERR,          /* a rewritten skb that could not be completed (dropped) */
 	PS_ST__MAX,
 };
 
@@ -362,6 +382,10 @@ enum ps_stat {
 	"fb_diverged", "fb_state", "fb_auth",                              \
 	"rtx_stored", "rtx_req", "rtx_dupack", "rtx_gone",                 \
 	"ack_held", "fb_big", "fb_lease", "ttl_refused", "ttl_lost",       \
+	"ps_socks", "ps_skbs", "ps_hits", "ps_reply_bytes", "ps_pass_owed",\
+	"ps_pass_miss", "ps_pass_other", "ps_pass_state", "ps_pass_lease", \
+	"ps_pass_big", "ps_inval", "ps_flushes", "ps_replies", "ps_lost",  \
+	"ps_nested", "ps_err",                                             \
 }
 /* derived in user space: fallbacks = sum(fb_*), divergences = sum(div_*),
  * flows = entries in the flow map */
