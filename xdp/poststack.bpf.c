@@ -31,6 +31,7 @@
 #define SK_DROP_ 0
 #define SK_PASS_ 1
 #define AF_INET_ 2
+#define IN_LOOPBACKNET_ 127 /* 127.0.0.0/8 */
 
 /* the attached namespace (SO_NETNS_COOKIE), set by attach before load: the
  * sockops program sits at the cgroup root and sees every namespace */
@@ -89,8 +90,11 @@ int ps_post_sockops(struct bpf_sock_ops *ops)
 	cfg = bpf_map_lookup_elem(&ps_config, &zero);
 	if (!cfg || cfg->mode != PS_MODE_POSTSTACK || (cfg->flags & PS_CFG_DRAIN))
 		return 1;
-	/* local_port is in host order in bpf_sock_ops */
+	/* local_port is in host order in bpf_sock_ops. Loopback clients
+	 * (the coherence watcher among them) stay on the plain path, as they
+	 * do for XDP: their writes reach the cache through the watcher. */
 	if (ops->family != AF_INET_ || ops->local_port != cfg->port ||
+	    (bpf_ntohl(ops->remote_ip4) >> 24) == IN_LOOPBACKNET_ ||
 	    bpf_get_netns_cookie(ops) != ps_netns_cookie)
 		return 1;
 	cookie = bpf_get_socket_cookie(ops);
@@ -199,6 +203,33 @@ static __always_inline __u32 post_veto(const struct ps_config *cfg,
 	return 0;
 }
 
+/*
+ * One GET that missed, and Redis owes this socket nothing else: its reply
+ * will be the next one, so sk_msg may store it (as TC egress does for the
+ * XDP modes), if the key's epoch and the generation have not moved by then.
+ */
+static __always_inline void post_arm_fill(struct ps_psock *ps, struct ps_scratch *s,
+					  const struct ps_config *cfg)
+{
+	struct ps_cache_key k;
+	__u32 *e;
+
+	if (!(cfg->flags & PS_CFG_FILL) || s->ngets != 1 ||
+	    ps->cmds_passed != *(volatile __u64 *)&ps->replies ||
+	    (ps->flags & PS_PSF_REP_LOST))
+		return;
+	if (ps_key_from_buf(&k, s, s->key_off[0], s->key_len[0]))
+		return;
+	e = ps_epoch_of(&k);
+	if (!e)
+		return;
+	ps->fill_key = k;
+	ps->fill_epoch = *e;
+	ps->fill_gen = cfg->cache_gen;
+	/* last: sk_msg acts on fill_idx alone */
+	ps->fill_idx = ps->cmds_passed + 1;
+}
+
 /* Hand the skb to Redis: its commands are now owed a reply. */
 static __always_inline int post_pass(struct ps_psock *ps, __u32 ncmds, __u32 why)
 {
@@ -266,8 +297,10 @@ static __always_inline int post_verdict(struct __sk_buff *skb, struct ps_config 
 	if (why)
 		return post_pass(ps, s->ncmds, why);
 	tot = assemble(s, PS_REP_MASK, cfg->cache_gen);
-	if (tot == 0)
+	if (tot == 0) {
+		post_arm_fill(ps, s, cfg);
 		return post_pass(ps, s->ncmds, PS_ST_PS_PASS_MISS);
+	}
 	if (tot < 0)
 		return post_pass(ps, s->ncmds, PS_ST_PS_PASS_BIG);
 	/* every earlier reply of this socket has gone through Redis's
@@ -275,9 +308,27 @@ static __always_inline int post_verdict(struct __sk_buff *skb, struct ps_config 
 	owed = (__u32)(ps->cmds_passed - *(volatile __u64 *)&ps->replies);
 	if (owed || (*(volatile __u32 *)&ps->flags & PS_PSF_REP_LOST))
 		return post_pass(ps, s->ncmds, PS_ST_PS_PASS_OWED);
-	v = post_answer(skb, s, (__u32)tot, cookie);
-	if (v < 0)
+	/*
+	 * The kernel advances copied_seq by the skb's length after we return
+	 * (tcp_eat_skb), that is by the reply's, not the request's. Ahead of
+	 * rcv_nxt it stops waking the socket for new data (tcp_data_ready
+	 * sees nothing available): measured, a 1,009-byte answer to a
+	 * 24-byte GET stalled the connection. So the reply may be longer
+	 * than the request only by what earlier, shorter answers left
+	 * copied_seq behind (seq_lag).
+	 */
+	if ((__u64)tot > ps->seq_lag + len)
 		return post_pass(ps, s->ncmds, PS_ST_PS_PASS_BIG);
+	ps->seq_lag = ps->seq_lag + len - (__u32)tot;
+	/* before the redirect: sk_msg may see the answer at once */
+	__sync_fetch_and_add(&ps->inj_pending, (__u32)tot);
+	v = post_answer(skb, s, (__u32)tot, cookie);
+	if (v < 0 || v == SK_DROP_)
+		__sync_fetch_and_sub(&ps->inj_pending, (__u32)tot);
+	if (v < 0) {
+		ps->seq_lag = ps->seq_lag + (__u32)tot - len;
+		return post_pass(ps, s->ncmds, PS_ST_PS_PASS_BIG);
+	}
 	if (v == SK_DROP_)
 		return v;
 	ps->hits += s->ngets;
@@ -338,7 +389,7 @@ __noinline int post_rp_walk(struct sk_msg_md *msg, struct ps_scratch *s, __u32 s
 
 	if (!s)
 		return -1;
-	base = s->pos; /* 0, from memory: as in post_rq_walk */
+	base = s->pos; /* from memory, as in post_rq_walk: past our answers */
 	for (w = 0; w < PS_WINDOWS_MAX; w++) {
 		if (base >= size || s->rp_error)
 			return 0;
@@ -397,10 +448,81 @@ static __always_inline struct sock *post_msg_sock(struct sk_msg_md *msg)
 	return tp ? &tp->inet_conn.icsk_inet.sk : NULL;
 }
 
+/*
+ * sk_msg's fill: the first reply that completed in this message is the
+ * armed one, began in it, and the message fit one scratch window, so its
+ * bytes are in s->buf. Stored with its checksum (the XDP modes send it
+ * from the same cache) unless the key may have changed since its GET
+ * passed, or has a TTL not yet learnt, exactly as cache_fill decides.
+ */
+static __always_inline void post_fill(struct ps_psock *ps, struct ps_scratch *s,
+				      __u32 size)
+{
+	struct ps_cache_val *v = &s->fill;
+	__u32 zero = 0, rlen = s->first_len, off = s->first_off, plen, i, *e;
+	struct ps_config *cfg = bpf_map_lookup_elem(&ps_config, &zero);
+	__u64 *ttl, *lost, expires = 0, sum = 0;
+
+	if (!cfg || !(cfg->flags & PS_CFG_FILL))
+		goto skipped;
+	lost = ttl_lost();
+	if (!lost || *lost)
+		goto skipped;
+	if (size > PS_PAYLOAD_MAX || !s->first_bulk || off == ~0u ||
+	    s->first_val_len > PS_VAL_MAX || rlen == 0 || rlen > PS_REPLY_MAX - 3 ||
+	    off + rlen > size)
+		goto skipped;
+	e = ps_epoch_of(&ps->fill_key);
+	if (!e || *e != ps->fill_epoch || cfg->cache_gen != ps->fill_gen)
+		goto skipped;
+	ttl = bpf_map_lookup_elem(&ps_ttl, &ps->fill_key);
+	if (ttl) {
+		expires = *ttl;
+		if (expires == PS_TTL_UNKNOWN || !ttl_ok(expires))
+			goto skipped;
+	}
+	BOUND_1_TO(rlen, PS_REPLY_BOUND);
+	if (rlen > PS_REPLY_MAX)
+		goto skipped;
+	/* a bounded copy between two parts of the scratch map value */
+	if (bpf_probe_read_kernel(v->reply, rlen, &s->buf[off & PS_BUF_MASK]))
+		goto skipped;
+	/* no bpf_csum_diff in sk_msg: the same ones' complement sum by
+	 * hand, 32-bit words over the reply zero-padded to a multiple of 4 */
+	plen = (rlen + 3) & ~3u;
+	/* (three stores, not a loop clang would turn into memset) */
+	if (rlen < PS_REPLY_MAX)
+		v->reply[rlen & (PS_REPLY_BOUND - 1)] = 0;
+	if (rlen + 1 < PS_REPLY_MAX)
+		v->reply[(rlen + 1) & (PS_REPLY_BOUND - 1)] = 0;
+	if (rlen + 2 < PS_REPLY_MAX)
+		v->reply[(rlen + 2) & (PS_REPLY_BOUND - 1)] = 0;
+	for (i = 0; i < PS_REPLY_MAX / 4; i++) {
+		if (i * 4 >= plen)
+			break;
+		sum += *(__u32 *)&v->reply[i * 4];
+	}
+	sum = (sum & 0xffffffff) + (sum >> 32);
+	sum = (sum & 0xffffffff) + (sum >> 32);
+	v->csum = csum_fold32((__u32)sum);
+	v->gen = ps->fill_gen;
+	v->reply_len = rlen;
+	v->val_len = s->first_val_len;
+	v->filled_ns = bpf_ktime_get_ns();
+	v->source = PS_FILL_TC;
+	v->expires_ns = expires;
+	if (bpf_map_update_elem(&ps_cache, &ps->fill_key, v, BPF_ANY) == 0) {
+		stat_inc(PS_ST_PS_FILLS);
+		return;
+	}
+skipped:
+	stat_inc(PS_ST_PS_FILL_SKIPPED);
+}
+
 SEC("sk_msg")
 int ps_post_msg(struct sk_msg_md *msg)
 {
-	__u32 idx = PS_SCR_TC, size = msg->size;
+	__u32 idx = PS_SCR_TC, size = msg->size, skip;
 	struct ps_scratch *s;
 	struct ps_psock *ps;
 	struct sock *sk;
@@ -418,16 +540,31 @@ int ps_post_msg(struct sk_msg_md *msg)
 	s = bpf_map_lookup_elem(&ps_scratch, &idx);
 	if (!s)
 		return SK_PASS_;
-	ps->redis_bytes += size;
 	rp_reset(s, size, 0, 0);
 	s->rp = ps->rp;
 	s->pos = 0;
+	/* our own answers, sent ahead of whatever Redis sends next: skipped */
+	skip = *(volatile __u32 *)&ps->inj_pending;
+	if (skip) {
+		if (skip > size)
+			skip = size;
+		__sync_fetch_and_sub(&ps->inj_pending, skip);
+		if (skip == size)
+			return SK_PASS_;
+		s->pos = skip;
+	}
+	ps->redis_bytes += size - skip;
 	if (!post_msg_fits(msg, sk) || post_rp_walk(msg, s, size) || s->rp_error) {
 		stat_inc(PS_ST_PS_LOST);
 		__sync_fetch_and_or(&ps->flags, PS_PSF_REP_LOST);
 		return SK_PASS_;
 	}
 	ps->rp = s->rp;
+	if (ps->fill_idx && s->replies) {
+		if (ps->fill_idx == ps->replies + 1)
+			post_fill(ps, s, size);
+		ps->fill_idx = 0;
+	}
 	/* after the parser state: the sk_skb side reads only this */
 	__sync_fetch_and_add(&ps->replies, s->replies);
 	stat_add(PS_ST_PS_REPLIES, s->replies);

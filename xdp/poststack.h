@@ -32,10 +32,22 @@ struct ps_psock {
 	__u64 replies;      /* top-level replies Redis sent (sk_msg) */
 	__u64 hits;         /* GETs answered by sk_skb */
 	__u64 redis_bytes;  /* bytes Redis sent, as sk_msg saw them */
+	__u64 seq_lag;      /* request bytes answered minus reply bytes sent in
+			     * their place: how far the kernel's copied_seq is
+			     * behind rcv_nxt (docs/poststack.md); never < 0 */
 	__u32 flags;        /* PS_PSF_* */
-	__u32 pad;
+	__u32 inj_pending;  /* bytes of our answers not yet through sk_msg: the
+			     * redirected skb is sent with the socket's sendmsg,
+			     * so sk_msg sees it, before any later Redis reply */
 	struct ps_req_parser rq;
 	struct ps_rep_parser rp;
+	/* fill: the reply numbered fill_idx (1-based, as `replies` counts)
+	 * answers a GET of fill_key that missed with nothing else owed;
+	 * armed by sk_skb, consumed by sk_msg; 0: none */
+	__u64 fill_idx;
+	__u32 fill_epoch;   /* the key's epoch slot when the GET passed */
+	__u32 fill_gen;     /* ps_config.cache_gen then */
+	struct ps_cache_key fill_key;
 };
 
 #endif /* PS_POSTSTACK_H */

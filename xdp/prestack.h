@@ -360,13 +360,17 @@ enum ps_stat {
 	PS_ST_PS_PASS_OTHER,   /* skbs passed holding other commands, or not whole commands */
 	PS_ST_PS_PASS_STATE,   /* passed: mode, drain, AUTH, MULTI, SELECT, or socket lost */
 	PS_ST_PS_PASS_LEASE,   /* passed: the coherence watcher's lease is stale */
-	PS_ST_PS_PASS_BIG,     /* passed: the reply did not fit the skb (change_tail failed) */
+	PS_ST_PS_PASS_BIG,     /* passed: the replies are longer than the request bytes
+				* they replace plus the socket's seq_lag (poststack.h),
+				* or did not fit the skb */
 	PS_ST_PS_INVAL,        /* cache keys invalidated by writes seen at sk_skb */
 	PS_ST_PS_FLUSHES,      /* whole-cache flushes from sk_skb */
 	PS_ST_PS_REPLIES,      /* replies Redis sent, counted by sk_msg */
 	PS_ST_PS_LOST,         /* sockets whose request or reply stream stopped being followed */
 	PS_ST_PS_NESTED,       /* sk_skb runs that found the scratch busy (flushed, socket lost) */
 	PS_ST_PS_ERR,          /* a rewritten skb that could not be completed (dropped) */
+	PS_ST_PS_FILLS,        /* cache entries filled by sk_msg from Redis's reply to a miss */
+	PS_ST_PS_FILL_SKIPPED, /* armed fills not stored: key may have changed, TTL, size */
 	PS_ST__MAX,
 };
 
@@ -385,7 +389,7 @@ enum ps_stat {
 	"ps_socks", "ps_skbs", "ps_hits", "ps_reply_bytes", "ps_pass_owed",\
 	"ps_pass_miss", "ps_pass_other", "ps_pass_state", "ps_pass_lease", \
 	"ps_pass_big", "ps_inval", "ps_flushes", "ps_replies", "ps_lost",  \
-	"ps_nested", "ps_err",                                             \
+	"ps_nested", "ps_err", "ps_fills", "ps_fill_skipped",              \
 }
 /* derived in user space: fallbacks = sum(fb_*), divergences = sum(div_*),
  * flows = entries in the flow map */
