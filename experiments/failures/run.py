@@ -78,10 +78,13 @@ SCENARIOS = [
 # (attach --no-ack-hold): the ablation that shows what the hold repairs
 MODES = {"off": ["--mode", "off"], "naive": ["--mode", "naive"],
          "guarded-nohold": ["--mode", "guarded", "--no-ack-hold"],
-         "guarded": ["--mode", "guarded"], "retrans": ["--mode", "retrans"]}
+         "guarded": ["--mode", "guarded"], "retrans": ["--mode", "retrans"],
+         # answered after the TCP stack (docs/poststack.md): the kernel's
+         # own TCP handles every fault; ps_hits counts its answers
+         "poststack": ["--mode", "poststack"]}
 
 NSTAT = ["TcpRetransSegs", "TcpOutRsts", "TcpExtTCPTimeouts", "TcpExtTCPLossProbes"]
-PS_COUNTERS = ["get_hits", "retrans_replies", "ack_held", "rtx_stored", "rtx_req", "rtx_dupack", "rtx_gone",
+PS_COUNTERS = ["get_hits", "ps_hits", "ps_pass_owed", "retrans_replies", "ack_held", "rtx_stored", "rtx_req", "rtx_dupack", "rtx_gone",
                "dropped", "fallbacks", "divergences",
                "flows_untrusted", "translated"]
 
