@@ -92,30 +92,30 @@ static __always_inline void ps_ttl_unknown(struct ps_scratch *s,
 static __always_inline void ps_invalidate(struct ps_scratch *s, __u32 off,
 					  __u32 len, int ttl_change)
 {
-	struct ps_cache_key k;
+	struct ps_cache_key *k = &s->key;
 
-	if (ps_key_from_buf(&k, s, off, len))
+	if (ps_key_from_buf(k, s, off, len))
 		return;
 	/* before the epoch moves: a fill that sees the new epoch sees the mark */
 	if (ttl_change)
-		ps_ttl_unknown(s, &k);
+		ps_ttl_unknown(s, k);
 	/* the epoch moves even if the key is not cached: a fill that is
 	 * in flight for it must not land */
-	ps_epoch_bump(&k);
-	if (bpf_map_delete_elem(&ps_cache, &k) == 0)
+	ps_epoch_bump(k);
+	if (bpf_map_delete_elem(&ps_cache, k) == 0)
 		s->invalidated++;
 }
 
 /* Is an expiry (0: none) far enough away to answer now? */
-static __always_inline int ttl_ok(__u64 expires_ns)
+static __always_inline int ttl_ok(__u64 expires_ns, __u64 now_ns)
 {
-	return !expires_ns || bpf_ktime_get_ns() + PS_TTL_MARGIN_NS < expires_ns;
+	return !expires_ns || now_ns + PS_TTL_MARGIN_NS < expires_ns;
 }
 
 /* The entry for k if it is of generation gen and not about to expire; an
  * older one is deleted, one near its expiry is left to Redis. */
 static __always_inline struct ps_cache_val *
-cache_lookup(struct ps_cache_key *k, __u32 gen)
+cache_lookup(struct ps_cache_key *k, __u32 gen, __u64 now_ns)
 {
 	struct ps_cache_val *v = bpf_map_lookup_elem(&ps_cache, k);
 
@@ -126,7 +126,7 @@ cache_lookup(struct ps_cache_key *k, __u32 gen)
 		bpf_map_delete_elem(&ps_cache, k);
 		return NULL;
 	}
-	if (!ttl_ok(v->expires_ns)) {
+	if (!ttl_ok(v->expires_ns, now_ns)) {
 		stat_inc(PS_ST_TTL_REFUSED);
 		bpf_map_delete_elem(&ps_cache, k);
 		return NULL;
@@ -174,7 +174,7 @@ static __always_inline void cache_fill(struct __sk_buff *skb, __u32 payload_off,
 {
 	struct ps_cache_val *v = &s->fill;
 	__u32 rlen = s->first_len, plen, c1, c2, c3, sum = 0, *e;
-	__u64 *ttl, *lost, expires = 0;
+	__u64 *ttl, *lost, expires = 0, now = bpf_ktime_get_ns();
 
 	flow_clear(f, PS_F_FILL_ARMED);
 	if (!(cfg->flags & PS_CFG_FILL))
@@ -194,7 +194,7 @@ static __always_inline void cache_fill(struct __sk_buff *skb, __u32 payload_off,
 	ttl = bpf_map_lookup_elem(&ps_ttl, &f->fill_key);
 	if (ttl) {
 		expires = *ttl;
-		if (expires == PS_TTL_UNKNOWN || !ttl_ok(expires))
+		if (expires == PS_TTL_UNKNOWN || !ttl_ok(expires, now))
 			goto skipped;
 	}
 
@@ -224,7 +224,7 @@ static __always_inline void cache_fill(struct __sk_buff *skb, __u32 payload_off,
 	v->gen = f->fill_gen;
 	v->reply_len = rlen;
 	v->val_len = s->first_val_len;
-	v->filled_ns = bpf_ktime_get_ns();
+	v->filled_ns = now;
 	v->source = PS_FILL_TC;
 	v->expires_ns = expires;
 	if (bpf_map_update_elem(&ps_cache, &f->fill_key, v, BPF_ANY) == 0) {

@@ -44,6 +44,9 @@ static __always_inline int ps_classify_builtin(__u64 w0, __u64 w1, __u32 n)
 {
 	if (IS("GET"))
 		return PS_CMD_GET;
+	/* the commonest write, before the long list of reads */
+	if (IS("SET"))
+		return PS_CMD_SET;
 	/* cannot modify any key */
 	if (IS("MGET") || IS("EXISTS") || IS("STRLEN") || IS("GETRANGE") ||
 	    IS("SUBSTR") || IS("TTL") || IS("PTTL") || IS("EXPIRETIME") ||
@@ -73,8 +76,6 @@ static __always_inline int ps_classify_builtin(__u64 w0, __u64 w1, __u32 n)
 		return PS_CMD_FLUSH;
 	if (IS("AUTH") || IS("HELLO"))
 		return PS_CMD_AUTH;
-	if (IS("SET"))
-		return PS_CMD_SET;
 	if (IS("SETEX") || IS("PSETEX") || IS("EXPIRE") || IS("PEXPIRE") ||
 	    IS("EXPIREAT") || IS("PEXPIREAT") || IS("GETEX") || IS("RESTORE") ||
 	    IS("PERSIST"))

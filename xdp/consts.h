@@ -12,6 +12,9 @@
 #ifndef ETH_HDR_LEN
 #define ETH_HDR_LEN       14    /* dst MAC + src MAC + EtherType */
 #endif
+#ifndef ETH_ALEN
+#define ETH_ALEN          6     /* one MAC address */
+#endif
 #define ETH_P_IP_BE       bpf_htons(0x0800)
 #define IP_HDR_MAX        60    /* ihl is 4 bits of 32-bit words: 15 * 4 */
 #define TCP_HDR_MIN       20

@@ -57,26 +57,35 @@ static __always_inline void tc_translate(struct __sk_buff *skb,
 					 const struct ps_flow *f, int naive,
 					 int hold)
 {
-	__u32 i, e[2], ack;
+	__u32 i, e[2], ack = p->ack, w[2];
 	int changed = 0;
+	__u64 diff;
 
-	if (f->injected) {
-		tc_store32(skb, p->l4_off, p->l4_off + offsetof(struct tcphdr, seq),
-			   bpf_htonl(p->seq),
-			   bpf_htonl(k_seq_to_cli(f, p->seq, naive)));
-		changed = 1;
-	}
 	if (f->consumed && (p->flags & TCPF_ACK)) {
 		ack = k_ack_to_cli(f, p->ack, naive);
 		if (hold && after(ack, f->ans_seq)) {
 			ack = f->ans_seq;
 			stat_inc(PS_ST_ACK_HELD);
 		}
-		tc_store32(skb, p->l4_off,
-			   p->l4_off + offsetof(struct tcphdr, ack_seq), bpf_htonl(p->ack),
-			   bpf_htonl(ack));
-		changed = 1;
 	}
+	/* seq and ack are adjacent: one store and one checksum update by
+	 * their joint difference (two helper calls where four were) */
+	w[0] = bpf_htonl(f->injected ? k_seq_to_cli(f, p->seq, naive) : p->seq);
+	w[1] = bpf_htonl(ack);
+	if (w[0] != bpf_htonl(p->seq) || w[1] != bpf_htonl(p->ack)) {
+		diff = (__u64)(__u32)~bpf_htonl(p->seq) + w[0] +
+		       (__u32)~bpf_htonl(p->ack) + w[1];
+		diff = (diff & 0xffffffff) + (diff >> 32);
+		diff = (diff & 0xffffffff) + (diff >> 32);
+		bpf_skb_store_bytes(skb, p->l4_off + offsetof(struct tcphdr, seq),
+				    w, sizeof(w), 0);
+		/* size 0: `to` is a difference; right for CHECKSUM_PARTIAL
+		 * skbs too (seq and ack are not in the pseudo header) */
+		bpf_l4_csum_replace(skb, p->l4_off + offsetof(struct tcphdr, check),
+				    0, (__u32)diff, 0);
+	}
+	if (f->injected || (f->consumed && (p->flags & TCPF_ACK)))
+		changed = 1;
 	/* the kernel's SACK blocks name client bytes in kernel space */
 	for (i = 0; i < TCP_SACK_BLOCKS_MAX && f->consumed; i++) {
 		__u32 o = p->l4_off + p->sack_off + i * TCPOLEN_SACK_BLOCK;
@@ -95,7 +104,8 @@ static __always_inline void tc_translate(struct __sk_buff *skb,
 		stat_inc(PS_ST_TRANSLATED);
 }
 
-static __always_inline void tc_synack(struct ps_flow *f, const struct ps_pkt *p)
+static __always_inline void tc_synack(const struct ps_config *cfg,
+				      struct ps_flow *f, const struct ps_pkt *p)
 {
 	f->srv_isn = p->seq;
 	f->ksnd_nxt = p->seq + 1;
@@ -105,7 +115,7 @@ static __always_inline void tc_synack(struct ps_flow *f, const struct ps_pkt *p)
 	if ((f->flags & PS_F_CLI_TS) && p->has_ts) {
 		flow_set(f, PS_F_TS);
 		f->ts_srv_last = p->tsval;
-		f->ts_off = p->tsval - now_ms();
+		f->ts_off = p->tsval - now_ms(cfg, bpf_ktime_get_ns());
 	}
 	if ((f->flags & PS_F_CLI_SACK) && p->has_sackperm)
 		flow_set(f, PS_F_SACK);
@@ -130,6 +140,32 @@ __noinline int tc_walk(struct __sk_buff *skb, struct ps_scratch *s,
 	return ps_walk(skb, 0, s, payload_off, from, len);
 }
 
+/*
+ * One complete reply filling the segment (ps_fast_reply), reading only
+ * its head and its last two bytes: a value is never copied to be skipped.
+ * Returns 1 when it was, 0 when the general walk must run.
+ */
+static __always_inline int tc_fast_reply(struct __sk_buff *skb,
+					 struct ps_scratch *s, __u32 payload_off,
+					 __u32 from, __u32 len)
+{
+	__u32 head = len < PS_FAST_REPLY_HEAD ? len : PS_FAST_REPLY_HEAD;
+
+	if (from || len < 4 || len > PS_PAYLOAD_MAX)
+		return 0;
+	BOUND_1_TO(head, 32);
+	if (head > PS_FAST_REPLY_HEAD ||
+	    bpf_skb_load_bytes(skb, payload_off, s->buf, head))
+		return 0;
+	if (len > head &&
+	    bpf_skb_load_bytes(skb, payload_off + len - 2,
+			       &s->buf[(len - 2) & PS_BUF_MASK], 2))
+		return 0;
+	s->len = len;
+	s->pos = 0;
+	return ps_fast_reply(s);
+}
+
 /* Count replies in new server bytes; fill the cache when one answers the
  * armed GET. */
 static __always_inline void tc_replies(struct __sk_buff *skb,
@@ -149,7 +185,8 @@ static __always_inline void tc_replies(struct __sk_buff *skb,
 	else
 		s->rp = f->rp;
 	rp_reset(s, 0, f->replies_seen, naive ? 0 : f->auth_reply_idx);
-	if (len == 0 || tc_walk(skb, s, p->payload_off, from, len)) {
+	if (len == 0 || (!tc_fast_reply(skb, s, p->payload_off, from, len) &&
+			 tc_walk(skb, s, p->payload_off, from, len))) {
 		if (!naive) {
 			flow_set(f, PS_F_REP_DESYNC);
 			untrust(f, PS_UT_UNREADABLE);
@@ -216,7 +253,7 @@ static __always_inline int ps_egress(struct __sk_buff *skb,
 
 	if ((p->flags & (TCPF_SYN | TCPF_ACK)) == (TCPF_SYN | TCPF_ACK)) {
 		if (f->state == PS_FLOW_SYN && p->ack == f->cli_isn + 1)
-			tc_synack(f, p);
+			tc_synack(cfg, f, p);
 		return TC_ACT_OK;
 	}
 	if (f->state == PS_FLOW_SYN)
@@ -240,10 +277,11 @@ static __always_inline int ps_egress(struct __sk_buff *skb,
 	if (after(end, f->ksnd_nxt))
 		f->ksnd_nxt = end;
 	f->srv_wnd_raw = p->window;
-	if (p->has_ts && !before(p->tsval, f->ts_srv_last)) {
+	/* ts_off, learnt at the SYN-ACK, holds: the kernel's TSval is its
+	 * monotonic ms clock plus a per-connection constant (no clock read
+	 * per segment; em_setup never goes behind ts_srv_last anyway) */
+	if (p->has_ts && !before(p->tsval, f->ts_srv_last))
 		f->ts_srv_last = p->tsval;
-		f->ts_off = p->tsval - now_ms();
-	}
 
 	if (p->flags & TCPF_FIN) {
 		flow_set(f, PS_F_FIN_SRV);

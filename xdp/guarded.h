@@ -31,7 +31,8 @@ static __always_inline __u32 guarded_veto(struct xdp_md *ctx,
 					  struct ps_config *cfg,
 					  struct ps_pkt *p, struct ps_flow *f,
 					  int idle_start, __u32 pending_before,
-					  int *tot, __u32 *srv_seq)
+					  int *tot, __u32 *srv_seq,
+					  struct ps_cache_val **one)
 {
 	__u32 ngets = s->ngets;
 	int r;
@@ -44,9 +45,9 @@ static __always_inline __u32 guarded_veto(struct xdp_md *ctx,
 							 PS_ST_FB_PARTIAL;
 		return PS_FB_NONE;
 	}
-	if (!lease_ok(cfg))
+	if (!lease_ok(cfg, p->now_ns))
 		return PS_ST_FB_LEASE;
-	*tot = assemble(s, reply_limit(f), cfg->cache_gen);
+	*tot = assemble(s, reply_limit(f), cfg->cache_gen, p->now_ns, one);
 	if (s->asm_misses) {
 		stat_add(PS_ST_GET_MISSES, s->asm_misses);
 		if (ngets == 1 && pending_before == 0 &&
@@ -109,6 +110,7 @@ __noinline int guarded_data(struct xdp_md *ctx, struct ps_scratch *s,
 			    struct ps_flow *f)
 {
 	__u32 seq, len, end, from = 0, srv_seq = 0, fb, ngets, pending_before;
+	struct ps_cache_val *one = NULL;
 	int idle_start, tot = 0, r;
 
 	if (!s || !cfg || !p || !f)
@@ -181,16 +183,16 @@ __noinline int guarded_data(struct xdp_md *ctx, struct ps_scratch *s,
 	ngets = s->ngets;
 	pending_before = f->pending;
 	fb = guarded_veto(ctx, s, cfg, p, f, idle_start, pending_before, &tot,
-			  &srv_seq);
+			  &srv_seq, &one);
 	if (fb == PS_FB_ANSWER) {
 		extra_work(cfg);
 		em_setup(s, p, f, srv_seq, end, tot);
-		r = emit_reply(ctx, s);
+		r = emit_reply(ctx, s, one);
 		if (r == 0) {
 			account_answer(f, seq, len, srv_seq, tot, s->asm_csum,
 				       ngets);
 			if (cfg->mode == PS_MODE_RETRANS)
-				rtx_store(s, p, f, seq, len, srv_seq, tot);
+				rtx_store(s, p, f, one, seq, len, srv_seq, tot);
 			return XDP_TX;
 		}
 		if (r == -2)

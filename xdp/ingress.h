@@ -42,7 +42,9 @@ static __always_inline int ps_ingress(struct xdp_md *ctx,
 		stat_inc(PS_ST_UNTRACKED);
 		return XDP_PASS;
 	}
-	f->last_ns = bpf_ktime_get_ns();
+	p->now_ns = bpf_ktime_get_ns();
+	p->now_ms = now_ms(cfg, p->now_ns);
+	f->last_ns = p->now_ns;
 	if (p->flags & TCPF_SYN)
 		return XDP_PASS;
 

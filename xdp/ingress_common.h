@@ -168,7 +168,8 @@ __noinline int rq_parse(struct xdp_md *ctx, struct ps_scratch *s,
 		/* the common case without the byte-by-byte parser */
 		if (ps_fast_gets(s))
 			return 0;
-		rq_run_general(s);
+		if (!ps_fast_set(s))
+			rq_run_general(s);
 	}
 	if (s->invalidated)
 		stat_add(PS_ST_INVALIDATIONS, s->invalidated);

@@ -17,6 +17,7 @@ __noinline int naive_data(struct xdp_md *ctx, struct ps_scratch *s,
 			  struct ps_config *cfg, struct ps_pkt *p,
 			  struct ps_flow *f)
 {
+	struct ps_cache_val *one = NULL;
 	__u32 seq, len, end, srv_seq;
 	int tot, r;
 
@@ -38,15 +39,16 @@ __noinline int naive_data(struct xdp_md *ctx, struct ps_scratch *s,
 	if (rq_parse(ctx, s, p->payload_off, len) == 0 &&
 	    all_gets(s, 1) && p->ihl == sizeof(struct iphdr) &&
 	    f->state != PS_FLOW_SYN && !(cfg->flags & (PS_CFG_AUTH | PS_CFG_DRAIN)) &&
-	    !(f->flags & (PS_F_OTHER_DB | PS_F_IN_MULTI)) && lease_ok(cfg)) {
-		tot = assemble(s, MTU_PAYLOAD_MAX - 12, cfg->cache_gen);
+	    !(f->flags & (PS_F_OTHER_DB | PS_F_IN_MULTI)) && lease_ok(cfg, p->now_ns)) {
+		tot = assemble(s, MTU_PAYLOAD_MAX - 12, cfg->cache_gen,
+			       p->now_ns, &one);
 		if (s->asm_misses)
 			stat_add(PS_ST_GET_MISSES, s->asm_misses);
 		if (tot > 0) {
 			srv_seq = srv_nxt(f);
 			extra_work(cfg);
 			em_setup(s, p, f, srv_seq, end, tot);
-			r = emit_reply(ctx, s);
+			r = emit_reply(ctx, s, one);
 			if (r == 0) {
 				account_answer(f, seq, len, srv_seq, tot,
 					       s->asm_csum, s->ngets);

@@ -31,10 +31,13 @@ struct ps_pkt {
 	__u8  ihl;          /* IP header bytes */
 	__u8  has_ts, has_mss, has_ws, has_sackperm;
 	__u8  ws;
+	__u8  opts_done;    /* options already parsed in place */
 	__u8  sack_n;       /* SACK blocks present */
 	__u8  sack_off;     /* first SACK block, from the TCP header start */
 	__u16 mss;
 	__u32 tsval, tsecr;
+	__u64 now_ns;       /* bpf_ktime_get_ns(), read once where needed */
+	__u32 now_ms;       /* the TSval clock (now_ms()) at now_ns */
 };
 
 /* 64 bytes so that every index can be masked with 63 for the verifier */
@@ -174,7 +177,22 @@ static __always_inline int ps_parse(void *data, void *data_end,
 	p->flags = ((__u8 *)tcp)[TCP_FLAGS_BYTE];
 	p->doff = doff;
 	p->ihl = ihl;
-	/* options: the caller copies them out and calls parse_tcp_opts */
+	/* The layout Linux puts on every data segment, NOP NOP TS, read in
+	 * place (the headers are in the linear data, checked above); any
+	 * other: the caller copies the options out for parse_tcp_opts. */
+	if (doff == sizeof(*tcp) + TCPOLEN_TS_ALIGNED) {
+		__u32 *o = (void *)(tcp + 1);
+
+		/* checked above with a variable doff: again, constant */
+		if ((void *)(o + 3) <= data_end &&
+		    o[0] == bpf_htonl(TCPOPT_NOP << 24 | TCPOPT_NOP << 16 |
+				      TCPOPT_TS << 8 | TCPOLEN_TS)) {
+			p->has_ts = 1;
+			p->tsval = bpf_ntohl(o[1]);
+			p->tsecr = bpf_ntohl(o[2]);
+			p->opts_done = 1;
+		}
+	}
 	return PS_PARSE_OK;
 }
 
@@ -190,8 +208,8 @@ static __always_inline long ps_load_bytes(void *ctx, int xdp, __u32 off,
 
 /*
  * Headers and TCP options of the segment in ctx, for either hook: to the
- * Redis port at XDP (ingress), from it at TC (egress). TC first pulls every
- * header byte into the linear area. Returns PS_PARSE_*.
+ * Redis port at XDP (ingress), from it at TC (egress). TC pulls the headers
+ * into the linear area only if they are not there. Returns PS_PARSE_*.
  */
 static __always_inline int ps_parse_ctx(void *ctx, int xdp, __u16 port_be,
 					struct ps_pkt *p)
@@ -209,13 +227,22 @@ static __always_inline int ps_parse_ctx(void *ctx, int xdp, __u16 port_be,
 	} else {
 		struct __sk_buff *skb = ctx;
 
-		bpf_skb_pull_data(skb, skb->len < HDRS_MAX ? skb->len : HDRS_MAX);
 		data = (void *)(long)skb->data;
 		data_end = (void *)(long)skb->data_end;
 		frame_len = skb->len;
+		/* The kernel's TCP segments have their headers in the linear
+		 * data; pull only when they do not (a pull of a cloned skb,
+		 * as every TCP segment on its way out is, copies its head) */
+		r = ps_parse(data, data_end, frame_len, p, port_be, xdp);
+		if (r != PS_PARSE_MALFORMED || data_end - data >= frame_len)
+			goto parsed;
+		bpf_skb_pull_data(skb, skb->len < HDRS_MAX ? skb->len : HDRS_MAX);
+		data = (void *)(long)skb->data;
+		data_end = (void *)(long)skb->data_end;
 	}
 	r = ps_parse(data, data_end, frame_len, p, port_be, xdp);
-	if (r == PS_PARSE_OK && p->doff > sizeof(struct tcphdr)) {
+parsed:
+	if (r == PS_PARSE_OK && p->doff > sizeof(struct tcphdr) && !p->opts_done) {
 		struct ps_opts o = {};
 		__u32 olen = p->doff - sizeof(struct tcphdr);
 

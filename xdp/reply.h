@@ -18,24 +18,25 @@
  * s->rep (sum in s->asm_csum, misses in s->asm_misses). Returns the
  * payload length, 0 if some key missed, -1 if the replies exceed `limit`.
  */
-__noinline int assemble(struct ps_scratch *s, __u32 limit, __u32 gen)
+__noinline int assemble_many(struct ps_scratch *s, __u32 limit, __u32 gen,
+			     __u64 now_ns)
 {
 	__u32 tot = 0, sum = 0, miss = 0, i;
 
 	if (!s)
 		return -1;
 	for (i = 0; i < PS_MAX_CMDS; i++) {
+		struct ps_cache_key *k = &s->key;
 		struct ps_cache_val *v;
-		struct ps_cache_key k;
 		__u32 rlen;
 
 		if (i >= s->ngets)
 			break;
-		if (ps_key_from_buf(&k, s, s->key_off[i], s->key_len[i])) {
+		if (ps_key_from_buf(k, s, s->key_off[i], s->key_len[i])) {
 			miss++;
 			continue;
 		}
-		v = cache_lookup(&k, gen);
+		v = cache_lookup(k, gen, now_ns);
 		if (!v) {
 			miss++;
 			continue;
@@ -59,22 +60,59 @@ __noinline int assemble(struct ps_scratch *s, __u32 limit, __u32 gen)
 	return miss ? 0 : tot;
 }
 
-/* pad: keeps ip and tcp 4-byte aligned on the stack (Ethernet is 14) */
-struct ps_reply_hdr {
-	__u8 pad[2];
-	struct ethhdr eth;
-	struct iphdr ip;
-	struct tcphdr tcp;
-	__u8 opts[TCPOLEN_TS_ALIGNED]; /* NOP NOP TS */
-};
-/* bytes of headers written: the struct less its alignment pad */
-#define PS_REPLY_HDR_MAX (sizeof(struct ps_reply_hdr) - 2)
+/*
+ * The replies to the segment's GETs: as assemble_many, except that a
+ * single GET (the common case) is not copied: *one is its cache entry,
+ * which emit_reply writes into the frame directly. *one is NULL when the
+ * replies are in s->rep.
+ */
+static __always_inline int assemble(struct ps_scratch *s, __u32 limit,
+				    __u32 gen, __u64 now_ns,
+				    struct ps_cache_val **one)
+{
+	struct ps_cache_val *v = NULL;
+	__u32 rlen;
 
-struct ps_pseudo {
-	__u32 saddr, daddr;
-	__u8 zero, proto;
-	__u16 len;
-};
+	*one = NULL;
+	if (s->ngets != 1)
+		return assemble_many(s, limit, gen, now_ns);
+	if (!ps_key_from_buf(&s->key, s, s->key_off[0], s->key_len[0]))
+		v = cache_lookup(&s->key, gen, now_ns);
+	if (!v) {
+		s->asm_misses = 1;
+		s->asm_csum = 0;
+		return 0;
+	}
+	rlen = v->reply_len;
+	if (rlen == 0 || rlen > PS_REPLY_MAX || rlen > limit)
+		return -1;
+	s->asm_misses = 0;
+	s->asm_csum = v->csum;
+	*one = v;
+	return rlen;
+}
+
+/*
+ * Sum of n 32-bit words at w into a 64-bit accumulator, and the fold of
+ * such an accumulator to 16 bits: the ones' complement sum of a few
+ * header words without a helper call (bpf_csum_diff costs ~15 ns a call).
+ */
+static __always_inline __u64 csum_words(const __u32 *w, int n, __u64 acc)
+{
+	int i;
+
+#pragma unroll
+	for (i = 0; i < n; i++)
+		acc += w[i];
+	return acc;
+}
+
+static __always_inline __u16 csum_fold64(__u64 acc)
+{
+	acc = (acc & 0xffffffff) + (acc >> 32);
+	acc = (acc & 0xffffffff) + (acc >> 32);
+	return csum_fold32((__u32)acc);
+}
 
 /*
  * Grow (or shrink) the frame by delta bytes: at the tail if it has room,
@@ -103,20 +141,29 @@ static __always_inline int grow_frame(struct xdp_md *ctx, int delta)
 	return -1;
 }
 
+/* Ethernet + IPv4 without options + TCP with NOP NOP TS: the most a reply
+ * header holds; what emit_reply checks before writing it in place */
+#define PS_REPLY_HDR_MAX (sizeof(struct ethhdr) + sizeof(struct iphdr) + \
+			  TCP_HDR_MIN + TCPOLEN_TS_ALIGNED)
+
 /*
  * Turn the request frame into the reply described by s->em: fresh headers
- * (no IP options; TCP options NOP NOP TS when em.ts), payload from s->rep.
- * Returns 0 when the frame holds the reply, -1 when nothing was changed,
- * -2 when the frame is broken (drop it).
+ * (no IP options; TCP options NOP NOP TS when em.ts), written in place,
+ * and the payload from v->reply (one GET) or s->rep (v NULL). Returns 0
+ * when the frame holds the reply, -1 when nothing was changed, -2 when
+ * the frame is broken (drop it).
  */
-__noinline int emit_reply(struct xdp_md *ctx, struct ps_scratch *s)
+__noinline int emit_reply(struct xdp_md *ctx, struct ps_scratch *s,
+			  struct ps_cache_val *v)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data;
-	struct ps_reply_hdr h;
-	struct ps_pseudo ph;
-	__u32 thl, hlen, sum, tot;
+	__u8 cli_mac[ETH_ALEN], srv_mac[ETH_ALEN];
+	__u32 thl, hlen, tot, csum, *opt;
+	struct iphdr *ip;
+	struct tcphdr *tcp;
+	__u64 acc;
 	int ts, delta;
 
 	if (!s)
@@ -127,74 +174,88 @@ __noinline int emit_reply(struct xdp_md *ctx, struct ps_scratch *s)
 	if (tot == 0 || tot > MTU_PAYLOAD_MAX)
 		return -1;
 	BOUND_1_TO(tot, PS_REPLY_BOUND);
+	if (v && tot != v->reply_len)
+		return -1;
+	csum = v ? v->csum : s->em.csum;
 	ts = s->em.ts;
-	__builtin_memset(&h, 0, sizeof(h));
-	__builtin_memcpy(h.eth.h_dest, eth->h_source, 6);
-	__builtin_memcpy(h.eth.h_source, eth->h_dest, 6);
-	h.eth.h_proto = ETH_P_IP_BE;
-
+	__builtin_memcpy(cli_mac, eth->h_source, ETH_ALEN);
+	__builtin_memcpy(srv_mac, eth->h_dest, ETH_ALEN);
 	thl = TCP_HDR_MIN + (ts ? TCPOLEN_TS_ALIGNED : 0);
 	hlen = sizeof(struct ethhdr) + sizeof(struct iphdr) + thl;
-
-	h.ip.version = 4;
-	h.ip.ihl = 5;
-	h.ip.tot_len = bpf_htons(sizeof(struct iphdr) + thl + tot);
-	h.ip.frag_off = bpf_htons(IP_DF); /* like the kernel's */
-	h.ip.ttl = IP_TTL_DEFAULT;
-	h.ip.protocol = IPPROTO_TCP;
-	h.ip.saddr = s->em.daddr;
-	h.ip.daddr = s->em.saddr;
-	h.ip.check = ~csum_fold32(bpf_csum_diff(NULL, 0, (__be32 *)&h.ip,
-						sizeof(h.ip), 0));
-
-	h.tcp.source = s->em.dport;
-	h.tcp.dest = s->em.sport;
-	h.tcp.seq = bpf_htonl(s->em.seq);
-	h.tcp.ack_seq = bpf_htonl(s->em.ack);
-	h.tcp.doff = thl / 4;
-	h.tcp.psh = 1;
-	h.tcp.ack = 1;
-	h.tcp.window = bpf_htons(s->em.window);
-	if (ts) {
-		h.opts[0] = TCPOPT_NOP;
-		h.opts[1] = TCPOPT_NOP;
-		h.opts[2] = TCPOPT_TS;
-		h.opts[3] = TCPOLEN_TS;
-		*(__u32 *)&h.opts[4] = bpf_htonl(s->em.tsval);
-		*(__u32 *)&h.opts[8] = bpf_htonl(s->em.tsecr);
-	}
-
-	ph.saddr = s->em.daddr;
-	ph.daddr = s->em.saddr;
-	ph.zero = 0;
-	ph.proto = IPPROTO_TCP;
-	ph.len = bpf_htons(thl + tot);
-	sum = bpf_csum_diff(NULL, 0, (__be32 *)&ph, sizeof(ph), 0);
-	/* constant sizes: the verifier wants a known size for the stack */
-	if (ts)
-		sum = bpf_csum_diff(NULL, 0, (__be32 *)&h.tcp,
-				    TCP_HDR_MIN + TCPOLEN_TS_ALIGNED, sum);
-	else
-		sum = bpf_csum_diff(NULL, 0, (__be32 *)&h.tcp, TCP_HDR_MIN, sum);
-	sum = csum_add32(sum, s->em.csum);
-	h.tcp.check = ~csum_fold32(sum);
 
 	/* grow at the tail, or at the head when the tail has no room (a veth
 	 * frame built on a small skb); headers are written from offset 0 */
 	delta = (int)(hlen + tot) - (int)(data_end - data);
 	if (grow_frame(ctx, delta))
 		return -1;
-	/* every packet pointer is stale from here: helpers only */
-	if (ts) {
-		if (bpf_xdp_store_bytes(ctx, 0, &h.eth, PS_REPLY_HDR_MAX))
-			return -2;
-	} else {
-		if (bpf_xdp_store_bytes(ctx, 0, &h.eth,
-					PS_REPLY_HDR_MAX - TCPOLEN_TS_ALIGNED))
-			return -2;
-	}
-	if (bpf_xdp_store_bytes(ctx, hlen, s->rep, tot))
+	/* every packet pointer is stale after an adjust: read them again */
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	if (data + PS_REPLY_HDR_MAX - TCPOLEN_TS_ALIGNED > data_end)
 		return -2;
+	eth = data;
+	ip = data + sizeof(*eth);
+	tcp = (void *)(ip + 1);
+	opt = (void *)(tcp + 1);
+	if (ts && (void *)(opt + 3) > data_end)
+		return -2;
+
+	__builtin_memcpy(eth->h_dest, cli_mac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, srv_mac, ETH_ALEN);
+	eth->h_proto = ETH_P_IP_BE;
+
+	*(__u16 *)ip = bpf_htons(0x4500); /* version 4, ihl 5, tos 0 */
+	ip->tot_len = bpf_htons(sizeof(struct iphdr) + thl + tot);
+	ip->id = 0;
+	ip->frag_off = bpf_htons(IP_DF); /* like the kernel's */
+	ip->ttl = IP_TTL_DEFAULT;
+	ip->protocol = IPPROTO_TCP;
+	ip->check = 0;
+	ip->saddr = s->em.daddr;
+	ip->daddr = s->em.saddr;
+	ip->check = ~csum_fold64(csum_words((__u32 *)ip, 5, 0));
+
+	tcp->source = s->em.dport;
+	tcp->dest = s->em.sport;
+	tcp->seq = bpf_htonl(s->em.seq);
+	tcp->ack_seq = bpf_htonl(s->em.ack);
+	/* data offset, then the flags byte: PSH ACK */
+	*((__u16 *)tcp + 6) = bpf_htons((thl / 4) << 12 | 0x18);
+	tcp->window = bpf_htons(s->em.window);
+	tcp->check = 0;
+	tcp->urg_ptr = 0;
+	if (ts) {
+		opt[0] = bpf_htonl(TCPOPT_NOP << 24 | TCPOPT_NOP << 16 |
+				   TCPOPT_TS << 8 | TCPOLEN_TS);
+		opt[1] = bpf_htonl(s->em.tsval);
+		opt[2] = bpf_htonl(s->em.tsecr);
+	}
+	/* pseudo header (addresses, protocol, TCP length), header, payload */
+	acc = (__u64)s->em.saddr + s->em.daddr +
+	      bpf_htonl(IPPROTO_TCP) + bpf_htonl(thl + tot) + csum;
+	acc = csum_words((__u32 *)tcp, TCP_HDR_MIN / 4, acc);
+	if (ts)
+		acc = csum_words(opt, 3, acc);
+	tcp->check = ~csum_fold64(acc);
+
+	if (v) {
+		__u32 n = tot;
+
+		/* the bound the verifier needs for v->reply, on the very
+		 * register passed (the check above was on another copy) */
+		BARRIER_VAR(n);
+		if (n == 0 || n > PS_REPLY_MAX)
+			return -2;
+		if (bpf_xdp_store_bytes(ctx, hlen, v->reply, n))
+			return -2;
+		/* The entry may have been replaced while we read it (an LRU
+		 * element is reused at once): a writer changes the sum before
+		 * the bytes, so a sum that still holds means bytes that do. */
+		if (v->csum != csum || v->reply_len != tot)
+			return -2;
+	} else if (bpf_xdp_store_bytes(ctx, hlen, s->rep, tot)) {
+		return -2;
+	}
 	return 0;
 }
 
@@ -241,7 +302,7 @@ static __always_inline void em_setup(struct ps_scratch *s,
 	s->em.ts = !!(f->flags & PS_F_TS);
 	/* the kernel's clock (ms + per-connection offset), never behind
 	 * what the kernel already sent: PAWS on the client */
-	tsval = now_ms() + f->ts_off;
+	tsval = p->now_ms + f->ts_off;
 	if (before(tsval, f->ts_srv_last))
 		tsval = f->ts_srv_last;
 	s->em.tsval = tsval;

@@ -110,9 +110,13 @@ static __always_inline void rq_arg_done(struct ps_scratch *s,
 		if (idx == 1 && vis && alen == 5 && ps_upper_is_reply(s, off))
 			s->rq_out |= RQO_UNTRUST;
 		break;
+	case PS_CMD_SET:
+		/* SET key value [options]: only argument 1 names a key */
+		if (idx != 1)
+			break;
+		/* fallthrough */
 	case PS_CMD_WRITE:
 	case PS_CMD_SPLIT:
-	case PS_CMD_SET:
 	case PS_CMD_TTL:
 	case PS_CMD_TTL_DST:
 		/* only an argument that fits a cache key can name a cached key */
@@ -367,6 +371,79 @@ __noinline int ps_fast_gets(struct ps_scratch *s)
 	return 0;
 }
 
+#define PS_SET_HDR8 0x0a0d33240a0d332aull /* "*3\r\n$3\r\n" */
+#define PS_SET_HDR4 0x0d544553u           /* "SET\r" */
+#define PS_VLEN_DIGITS 5                   /* longer values: the general parser */
+
+/*
+ * Fast path for the commonest write: one "*3\r\n$3\r\nSET\r\n$<n>\r\n<key>
+ * \r\n$<m>\r\n<value>\r\n" filling the segment exactly, from a command
+ * boundary. Does what the general parser does with it (invalidates the
+ * key, counts one command that is not a GET) and returns 1; returns 0
+ * (nothing changed) for anything else. Global: verified once.
+ */
+__noinline int ps_fast_set(struct ps_scratch *s)
+{
+	__u32 len, klen, koff, pos, vlen = 0, voff, d0, d1, i;
+
+	if (!s)
+		return 0;
+	len = s->len;
+	if (s->pos || s->rq.state != PS_RQ_IDLE || len > PS_PAYLOAD_MAX ||
+	    len < 26)
+		return 0;
+	if (ld64(s, 0) != PS_SET_HDR8 ||
+	    *(const __u32 *)&s->buf[8] != PS_SET_HDR4 ||
+	    *(const __u16 *)&s->buf[12] != PS_GET_HDR2)
+		return 0;
+	d0 = s->buf[14];
+	d1 = s->buf[15];
+	if (d0 < '1' || d0 > '9')
+		return 0;
+	if (d1 == '\r') {
+		klen = d0 - '0';
+		koff = 17;
+	} else if (d1 >= '0' && d1 <= '9' && s->buf[16] == '\r') {
+		klen = (d0 - '0') * 10 + (d1 - '0');
+		koff = 18;
+	} else {
+		return 0;
+	}
+	pos = koff + klen;
+	/* "\r\n$" after the key, then the value's length */
+	if (klen > PS_KEY_MAX || pos + 3 > len ||
+	    s->buf[(koff - 1) & PS_BUF_MASK] != '\n' ||
+	    s->buf[pos & PS_BUF_MASK] != '\r' ||
+	    s->buf[(pos + 1) & PS_BUF_MASK] != '\n' ||
+	    s->buf[(pos + 2) & PS_BUF_MASK] != '$')
+		return 0;
+	pos += 3;
+	for (i = 0; i <= PS_VLEN_DIGITS; i++) {
+		__u8 c = s->buf[(pos + i) & PS_BUF_MASK];
+
+		if (pos + i >= len)
+			return 0;
+		if (c == '\r')
+			break;
+		if (c < '0' || c > '9' || i == PS_VLEN_DIGITS)
+			return 0;
+		vlen = vlen * 10 + (c - '0');
+	}
+	if (i == 0 || s->buf[(pos + i + 1) & PS_BUF_MASK] != '\n')
+		return 0;
+	voff = pos + i + 2;
+	if (voff + vlen + 2 != len ||
+	    s->buf[(voff + vlen) & PS_BUF_MASK] != '\r' ||
+	    s->buf[(voff + vlen + 1) & PS_BUF_MASK] != '\n')
+		return 0;
+	ps_invalidate(s, koff, klen, 0);
+	s->ncmds = 1;
+	s->ngets = 0;
+	s->rq_out |= RQO_OTHER;
+	s->pos = len;
+	return 1;
+}
+
 /* bpf_loop callback around ps_rq_step */
 static long rq_step(__u32 i, void *unused)
 {
@@ -408,7 +485,7 @@ static __always_inline void rq_run_general(struct ps_scratch *s)
 /* Parse the segment: the canonical-GET fast path, else the general one. */
 static __always_inline void rq_run(struct ps_scratch *s)
 {
-	if (ps_fast_gets(s))
+	if (ps_fast_gets(s) || ps_fast_set(s))
 		return;
 	rq_run_general(s);
 }
@@ -556,6 +633,90 @@ __noinline int ps_rp_step(struct ps_scratch *s)
 	}
 	s->pos = pos + 1;
 	return 0;
+}
+
+#define PS_FAST_REPLY_HEAD 24 /* reply bytes ps_fast_reply reads from the start */
+
+/*
+ * Fast path for what Redis sends most: one complete reply filling the
+ * segment, a bulk string ("$<n>\r\n...\r\n", "$-1\r\n") or a one-line
+ * reply ("+OK\r\n", ":1\r\n", "-ERR ...\r\n") of at most
+ * PS_FAST_REPLY_HEAD bytes, from a reply boundary, no AUTH reply
+ * awaited. It reads only buf[0..PS_FAST_REPLY_HEAD) and the last two
+ * bytes (buf[len - 2], buf[len - 1]), so that TC loads only those and
+ * not the value. Leaves what the general parser leaves and returns 1;
+ * returns 0 (nothing changed) for anything else. Global: verified once.
+ */
+__noinline int ps_fast_reply(struct ps_scratch *s)
+{
+	struct ps_rep_parser *rp;
+	__u32 len, n = 0, i, h;
+	__u8 c, t;
+
+	if (!s)
+		return 0;
+	rp = &s->rp;
+	len = s->len;
+	if (s->pos || s->base || rp->state != PS_RP_TYPE || rp->depth ||
+	    s->auth_idx || len < 4 || len > PS_PAYLOAD_MAX)
+		return 0;
+	t = s->buf[0];
+	if (t == '+' || t == '-' || t == ':') {
+		/* the first LF ends it: it must be the last byte */
+		if (len > PS_FAST_REPLY_HEAD)
+			return 0;
+		for (i = 1; i < PS_FAST_REPLY_HEAD; i++) {
+			if (i >= len - 1)
+				break;
+			if (s->buf[i] == '\n')
+				return 0;
+		}
+		if (s->buf[(len - 1) & PS_BUF_MASK] != '\n')
+			return 0;
+		rp->num = 0;
+	} else if (t == '$') {
+		if (s->buf[1] == '-') {
+			/* a null bulk: "$-1\r\n" exactly */
+			if (len != 5 || s->buf[2] != '1' || s->buf[3] != '\r' ||
+			    s->buf[4] != '\n')
+				return 0;
+			rp->type = t;
+			rp->num = 1;
+			rp->neg = 1;
+			goto done;
+		}
+		for (i = 1; i < PS_FAST_REPLY_HEAD - 1; i++) {
+			c = s->buf[i];
+			if (c == '\r')
+				break;
+			if (c < '0' || c > '9' || n > PS_NUM_MAX / 10)
+				return 0;
+			n = n * 10 + (c - '0');
+		}
+		h = i + 2; /* the value starts here */
+		if (i == 1 || i >= PS_FAST_REPLY_HEAD - 1 ||
+		    s->buf[(i + 1) & PS_BUF_MASK] != '\n' || h + n + 2 != len ||
+		    s->buf[(len - 2) & PS_BUF_MASK] != '\r' ||
+		    s->buf[(len - 1) & PS_BUF_MASK] != '\n')
+			return 0;
+		s->bulk_len = n;
+		rp->num = n + 2;
+	} else {
+		return 0;
+	}
+	rp->type = t;
+	rp->neg = 0;
+done:
+	rp->state = PS_RP_TYPE;
+	s->top_type = t;
+	s->replies = 1;
+	s->first_off = 0;
+	s->first_len = len;
+	s->first_bulk = t == '$' && !rp->neg;
+	s->first_val_len = s->bulk_len;
+	s->top_start = ~0u;
+	s->pos = len;
+	return 1;
 }
 
 /* bpf_loop callback around ps_rp_step */

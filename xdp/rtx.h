@@ -20,6 +20,7 @@ static __always_inline int guarded_retrans(struct xdp_md *ctx,
 					   struct ps_config *cfg,
 					   struct ps_pkt *p, struct ps_flow *f)
 {
+	struct ps_cache_val *one;
 	int tot;
 
 	if (!(f->flags & PS_F_ANSWERED) || p->seq != f->ans_seq ||
@@ -32,25 +33,26 @@ static __always_inline int guarded_retrans(struct xdp_md *ctx,
 	if (rq_parse(ctx, s, p->payload_off, p->payload_len) ||
 	    !all_gets(s, 1))
 		return -1;
-	tot = assemble(s, MTU_PAYLOAD_MAX, cfg->cache_gen);
+	tot = assemble(s, MTU_PAYLOAD_MAX, cfg->cache_gen, p->now_ns, &one);
 	if (tot <= 0 || (__u32)tot != f->ans_reply_len ||
 	    csum_fold32(s->asm_csum) != csum_fold32(f->ans_csum))
 		return -1;
 	em_setup(s, p, f, f->ans_srv_seq, p->seq + p->payload_len, tot);
-	if (emit_reply(ctx, s))
+	if (emit_reply(ctx, s, one))
 		return -1;
 	stat_inc(PS_ST_RETRANS_REPLIES);
 	return XDP_TX;
 }
 
 /*
- * retrans mode: keep the reply just emitted (s->rep, s->asm_csum) until
+ * retrans mode: keep the reply just emitted (one->reply, or s->rep and
+ * s->asm_csum) until
  * the client acks it: bytes in ps_rtx, keyed by flow and reply seq; the
  * request it answered in the flow's ring.
  */
 static __always_inline void rtx_store(struct ps_scratch *s,
 				      const struct ps_pkt *p, struct ps_flow *f,
-				      __u32 seq, __u32 len, __u32 srv_seq,
+				      const struct ps_cache_val *one, __u32 seq, __u32 len, __u32 srv_seq,
 				      __u32 tot)
 {
 	struct ps_rtx_key k = {};
@@ -61,7 +63,7 @@ static __always_inline void rtx_store(struct ps_scratch *s,
 		return;
 	BOUND_1_TO(n, PS_RTX_BYTES);
 	/* probe_read: a variable-length copy between two map values */
-	if (bpf_probe_read_kernel(s->rtx.rep, n, s->rep))
+	if (bpf_probe_read_kernel(s->rtx.rep, n, one ? one->reply : s->rep))
 		return;
 	s->rtx.len = tot;
 	s->rtx.csum = s->asm_csum;
@@ -106,7 +108,7 @@ __noinline int rtx_resend(struct xdp_md *ctx, struct ps_scratch *s,
 		return -1;
 	s->asm_csum = v->csum;
 	em_setup(s, p, f, e->srv_seq, e->req_seq + e->req_len, e->rep_len);
-	return emit_reply(ctx, s) ? -1 : 0;
+	return emit_reply(ctx, s, NULL) ? -1 : 0;
 }
 
 /* A retransmitted request we answered (from its first byte: Linux may

@@ -71,6 +71,9 @@ struct ps_scratch {
 	__u32 auth_idx;               /* flow's auth_reply_idx */
 	__u32 auth_result;            /* 0 none, 1 the AUTH reply was ok, 2 an error */
 	__u32 naive;
+	/* the key being looked up or invalidated (here, not on the stack:
+	 * the call chain's stack is near the verifier's 512 bytes) */
+	struct ps_cache_key key;
 	/* assemble() results */
 	__u32 asm_csum;               /* partial sum of rep[0..tot) */
 	__u32 asm_misses;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * pktcost.c - per-packet cost of each path through ps_xdp, by mode, next
- * to a bare XDP reflector (the floor), measured with BPF_PROG_TEST_RUN.
+ * to a bare XDP reflector (the floor), and of ps_tc on a server segment next
+ * to a bare TC header walk, measured with BPF_PROG_TEST_RUN.
  *
  * Every run starts from the same state: the flow entry (and the cache) is
  * restored from a snapshot before each single-packet run, so a guarded hit
@@ -56,6 +57,47 @@ static int one_run(int prog, const uint8_t *in, size_t len, uint32_t *ns, int *v
 static const char *vname(int v)
 {
 	return v == 1 ? "drop" : v == 2 ? "pass" : v == 3 ? "tx" : "?";
+}
+
+/* TC verdicts are another space: 0 is TC_ACT_OK */
+static const char *tcname(int v)
+{
+	return v == 0 ? "ok" : v == 2 ? "shot" : "?";
+}
+
+/*
+ * TC egress on a server segment carrying a reply, in a flow where an
+ * answered GET moved the two sequence spaces apart (so every mode that
+ * translates has something to translate). The same flow state each run.
+ */
+static int tc_median(uint32_t mode, uint32_t flags, int runs, uint32_t *ns,
+		     int *verdict)
+{
+	struct ps_flow_key k = { htonl(CLI_IP), htonl(SRV_IP), htons(CLI_PORT),
+				 htons(SRV_PORT) };
+	const char *req = "*2\r\n$3\r\nGET\r\n$4\r\nv016\r\n";
+	uint8_t in[1600], out[1600];
+	struct ps_flow snap;
+	size_t len, outlen;
+	struct env e;
+
+	if (env_open(&e, PS_MODE_GUARDED, PS_CFG_FILL) || handshake(&e, true))
+		return -1;
+	cache_put(&e, "v016", "xxxxxxxxxxxxxxxx");
+	env_set_mode(&e, mode, flags);
+	len = cli_seg(&e, in, req, strlen(req), TF_PSH | TF_ACK);
+	xdp_run(&e, in, len, out, &outlen);
+	len = srv_seg(&e, in, "+OK\r\n", 5, TF_PSH | TF_ACK);
+	if (bpf_map_lookup_elem(e.flows, &k, &snap))
+		return -1;
+	for (int r = 0; r < runs; r++) {
+		bpf_map_update_elem(e.flows, &k, &snap, BPF_ANY);
+		if (one_run(e.tc, in, len, &ns[r], verdict))
+			return -1;
+	}
+	qsort(ns, (size_t)runs, sizeof(*ns), cmp_u32);
+	env_close(&e);
+	return 0;
 }
 
 static size_t build(struct env *e, const struct fixture *f, uint8_t *buf)
@@ -190,6 +232,20 @@ int main(int argc, char **argv)
 		printf("%s,reflector,reflect,0,%s,%d,%u,%u,%u\n", u.release, vname(v), runs,
 		       ns[runs / 2], ns[runs / 10], ns[runs * 9 / 10]);
 	}
+	/* the TC floor: a header walk at TC on a server segment */
+	{
+		struct env e = { .ts = true, .cseq = CISN + 1, .sseq = SISN + 1,
+				 .kseq = SISN + 1, .kack = CISN + 1, .tsval = 200 };
+		size_t len = srv_seg(&e, in, "+OK\r\n", 5, TF_PSH | TF_ACK);
+		int v = 0;
+
+		for (int r = 0; r < runs; r++)
+			if (one_run(bpf_program__fd(refl->progs.tc_floor), in, len, &ns[r], &v))
+				return 1;
+		qsort(ns, (size_t)runs, sizeof(*ns), cmp_u32);
+		printf("%s,reflector,tc_floor,0,%s,%d,%u,%u,%u\n", u.release, tcname(v), runs,
+		       ns[runs / 2], ns[runs / 10], ns[runs * 9 / 10]);
+	}
 	reflector_bpf__destroy(refl);
 
 	for (int m = 0; m < 5; m++) {
@@ -234,6 +290,16 @@ int main(int argc, char **argv)
 			       ns[runs * 9 / 10]);
 			fflush(stdout);
 			env_close(&e);
+		}
+		{
+			int v = 0;
+
+			if (tc_median(mode, flags, runs, ns, &v)) {
+				fprintf(stderr, "pktcost: TC setup failed\n");
+				return 1;
+			}
+			printf("%s,%s,tc_translate,0,%s,%d,%u,%u,%u\n", u.release, modes[m],
+			       tcname(v), runs, ns[runs / 2], ns[runs / 10], ns[runs * 9 / 10]);
 		}
 	}
 	free(ns);

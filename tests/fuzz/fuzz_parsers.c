@@ -294,6 +294,30 @@ static void fuzz_requests(const __u8 *d, __u32 n, __u32 split)
 				FAIL("fast path: key %u differs", i);
 	}
 
+	/* ... and so must the SET fast path, invalidations included */
+	memset(&s->rq, 0, sizeof(s->rq));
+	rq_reset(s, n);
+	s->pos = 0;
+	i = inval_n;
+	if (ps_fast_set(s)) {
+		struct ps_scratch fast = scratch[PS_SCR_XDP];
+		unsigned fast_from = i, fast_to = inval_n;
+
+		s->pos = 0;
+		rq_reset(s, n);
+		memset(&s->rq, 0, sizeof(s->rq));
+		rq_run_general(s);
+		if (fast.ncmds != s->ncmds || s->ngets != 0 || fast.rq_out != s->rq_out ||
+		    fast.flushes != s->flushes || fast.invalidated != s->invalidated)
+			FAIL("SET fast path: %u commands (out %#x), general parser %u (out %#x)",
+			     fast.ncmds, fast.rq_out, s->ncmds, s->rq_out);
+		if (fast_to - fast_from != inval_n - fast_to ||
+		    (fast_to > fast_from &&
+		     memcmp(&inval_log[fast_from], &inval_log[fast_to],
+			    (fast_to - fast_from) * sizeof(inval_log[0]))))
+			FAIL("SET fast path: invalidated other keys than the general parser");
+	}
+
 	/* the same bytes in two segments, parser state carried over */
 	split = n ? split % (n + 1) : 0;
 	s_from = inval_n;
@@ -460,6 +484,27 @@ static void fuzz_replies(const __u8 *d, __u32 n, __u32 split)
 	}
 	replies = s->replies;
 	err = s->rp_error;
+
+	/* the fast path must leave what the general parser leaves */
+	memset(&s->rp, 0, sizeof(s->rp));
+	s->pos = 0;
+	rp_reset(s, n, 0, 0);
+	if (ps_fast_reply(s)) {
+		struct ps_scratch fast = scratch[PS_SCR_TC];
+
+		rp_segment(d, n, 1);
+		if (fast.replies != s->replies || s->rp_error ||
+		    fast.first_off != s->first_off || fast.first_len != s->first_len ||
+		    fast.first_bulk != s->first_bulk ||
+		    fast.first_val_len != s->first_val_len || fast.bulk_len != s->bulk_len ||
+		    fast.top_start != s->top_start || fast.top_type != s->top_type ||
+		    memcmp(&fast.rp, &s->rp, sizeof(s->rp)))
+			FAIL("reply fast path: %u replies, first %u+%u bulk %u/%u; "
+			     "general parser %u, %u+%u bulk %u/%u", fast.replies,
+			     fast.first_off, fast.first_len, fast.first_bulk,
+			     fast.first_val_len, s->replies, s->first_off, s->first_len,
+			     s->first_bulk, s->first_val_len);
+	}
 
 	split = n ? split % (n + 1) : 0;
 	s = rp_segment(d, split, 1);
