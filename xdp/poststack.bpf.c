@@ -142,8 +142,9 @@ __noinline int post_rq_walk(struct __sk_buff *skb, struct ps_scratch *s, __u32 l
 	return base >= len ? 0 : -1;
 }
 
-/* The canonical-GET fast path on an skb that fits one window: 1 if it
- * took the skb (ngets, key offsets set), 0 with nothing changed. */
+/* The canonical-GET/SET fast paths on an skb that fits one window: 1 if
+ * one took the skb (as the general parser would leave it), 0 with
+ * nothing changed. */
 static __always_inline int post_fast_gets(struct __sk_buff *skb, struct ps_scratch *s,
 					  __u32 len)
 {
@@ -155,7 +156,8 @@ static __always_inline int post_fast_gets(struct __sk_buff *skb, struct ps_scrat
 	if (bpf_skb_load_bytes(skb, 0, s->buf, n))
 		return 0;
 	s->len = n;
-	return ps_fast_gets(s);
+	/* (a canonical SET is taken too: it invalidates its key) */
+	return ps_fast_gets(s) || ps_fast_set(s);
 }
 
 /* What the parse says about the socket from now on. */
@@ -198,7 +200,7 @@ static __always_inline __u32 post_veto(const struct ps_config *cfg,
 	    s->ngets == 0 || s->ngets != s->ncmds ||
 	    (s->rq_out & (RQO_OTHER | RQO_ERROR | RQO_TOO_MANY | RQO_UNTRUST)))
 		return PS_ST_PS_PASS_OTHER;
-	if (!lease_ok(cfg))
+	if (!lease_ok(cfg, bpf_ktime_get_ns()))
 		return PS_ST_PS_PASS_LEASE;
 	return 0;
 }
@@ -296,7 +298,7 @@ static __always_inline int post_verdict(struct __sk_buff *skb, struct ps_config 
 	why = post_veto(cfg, ps, s, at_boundary, len);
 	if (why)
 		return post_pass(ps, s->ncmds, why);
-	tot = assemble(s, PS_REP_MASK, cfg->cache_gen);
+	tot = assemble_many(s, PS_REP_MASK, cfg->cache_gen, bpf_ktime_get_ns());
 	if (tot == 0) {
 		post_arm_fill(ps, s, cfg);
 		return post_pass(ps, s->ncmds, PS_ST_PS_PASS_MISS);
@@ -478,7 +480,7 @@ static __always_inline void post_fill(struct ps_psock *ps, struct ps_scratch *s,
 	ttl = bpf_map_lookup_elem(&ps_ttl, &ps->fill_key);
 	if (ttl) {
 		expires = *ttl;
-		if (expires == PS_TTL_UNKNOWN || !ttl_ok(expires))
+		if (expires == PS_TTL_UNKNOWN || !ttl_ok(expires, bpf_ktime_get_ns()))
 			goto skipped;
 	}
 	BOUND_1_TO(rlen, PS_REPLY_BOUND);
