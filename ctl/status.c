@@ -122,7 +122,7 @@ static int status_one(const struct ps_target *t, bool json, bool first)
 	struct ps_meta meta;
 	struct ps_config cfg;
 	struct ps_maps m;
-	long flows, entries;
+	long flows, entries, post;
 	long long left;
 	bool lease;
 	__u32 zero = 0;
@@ -137,6 +137,7 @@ static int status_one(const struct ps_target *t, bool json, bool first)
 		goto cleanup;
 	}
 	flows = ps_map_count(m.flows, sizeof(struct ps_flow_key));
+	post = ps_post_sockets(t);  /* -1: post-stack programs not attached */
 	entries = ps_map_count(m.cache, sizeof(struct ps_cache_key));
 	lease = cfg.flags & PS_CFG_LEASE;
 	left = lease ? lease_left_ms(&m) : 0;
@@ -144,11 +145,12 @@ static int status_one(const struct ps_target *t, bool json, bool first)
 		printf("%s{\"netns\":\"%s\",\"dev\":\"%s\",\"ifindex\":%u,\"port\":%u,"
 		       "\"mode\":\"%s\",\"xdp_prog_id\":%u,\"tc_prog_id\":%u,"
 		       "\"flows\":%ld,\"cache_entries\":%ld,\"cache_gen\":%u,"
-		       "\"coherence\":%s,\"watcher_pid\":%u,\"lease_left_ms\":%lld}",
+		       "\"coherence\":%s,\"watcher_pid\":%u,\"lease_left_ms\":%lld,"
+		       "\"poststack_sockets\":%ld}",
 		       first ? "" : ",", t->netns, t->dev, meta.ifindex, meta.port,
 		       ps_mode_name(cfg.mode), meta.xdp_prog_id, meta.tc_prog_id,
 		       flows, entries, cfg.cache_gen, lease ? "true" : "false",
-		       watcher_alive(meta.watcher_pid), left);
+		       watcher_alive(meta.watcher_pid), left, post);
 	else
 		printf("%s%s%s: ifindex %u, port %u, mode %s, xdp prog %u, tc prog %u, "
 		       "%ld flows, %ld cache entries (generation %u); %s\n",
@@ -161,6 +163,10 @@ static int status_one(const struct ps_target *t, bool json, bool first)
 	if (!json && lease)
 		printf("  watcher %s, lease %lld ms left\n",
 		       watcher_alive(meta.watcher_pid) ? "running" : "not running", left);
+	if (!json && post >= 0)
+		printf("  poststack: %ld Redis sockets in the post-stack path\n", post);
+	else if (!json)
+		printf("  poststack: not attached (attach said why)\n");
 	ret = 0;
 cleanup:
 	ps_maps_close(&m);
