@@ -489,7 +489,7 @@ static int detach_run(struct ps_call *c, void *opts)
 	LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_EGRESS);
 	LIBBPF_OPTS(bpf_tc_opts, tco);
 	struct ps_meta meta;
-	int n, total = 0, err, ret = 0;
+	int n, total = 0, n_post, total_post, err, ret = 0;
 	__u32 zero = 0, cur = 0;
 
 	ps_stop_on_signals();
@@ -509,6 +509,13 @@ static int detach_run(struct ps_call *c, void *opts)
 		ps_err("%d of %d flows carry a non-zero offset (bytes answered at XDP):\n"
 		       "detaching now would corrupt those connections. Let them close, or use --force.",
 		       n, total);
+		return 1;
+	}
+	n_post = ps_post_lagging(t, &total_post);
+	if (n_post && !o->force) {
+		ps_err("%d of %d Redis sockets in the post-stack path have answers shorter than\n"
+		       "their requests behind them (copied_seq lags): back on the plain stack their\n"
+		       "reads would break. Let them close, or use --force.", n_post, total_post);
 		return 1;
 	}
 	if (bpf_map_lookup_elem(c->maps.meta, &zero, &meta)) {
@@ -558,7 +565,9 @@ const struct ps_cmd ps_cmd_detach = {
 	.summary = "detach and remove the pins",
 	.description =
 		"Detach prestack and remove its pins. Refused while flows carry\n"
-		"a non-zero offset (their streams would break), unless --force.",
+		"a non-zero offset (their streams would break), or while Redis sockets\n"
+		"in the post-stack path have a copied_seq lag (docs/poststack.md),\n"
+		"unless --force.",
 	.opts = detach_opts,
 	.opts_size = sizeof(struct detach_opts),
 	.target = PS_TGT_ONE,

@@ -114,5 +114,8 @@ int ps_post_attach(const struct ps_target *t, __u32 *verdict_id);
 bool ps_post_attached(const struct ps_target *t);
 /* Redis sockets in the post-stack path, -1 if it is not attached */
 long ps_post_sockets(const struct ps_target *t);
+/* of them, those whose copied_seq lags (answers shorter than their
+ * requests): back on the plain stack their reads break */
+int ps_post_lagging(const struct ps_target *t, int *total);
 
 #endif

@@ -182,3 +182,28 @@ long ps_post_sockets(const struct ps_target *t)
 	close(fd);
 	return n;
 }
+
+int ps_post_lagging(const struct ps_target *t, int *total)
+{
+	__u64 k, next, *prev = NULL;
+	struct ps_psock ps;
+	char path[PATH_MAX];
+	int fd, n = 0, all = 0;
+
+	*total = 0;
+	snprintf(path, sizeof(path), "%s/ps_psocks", t->dir);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		k = next;
+		prev = &k;
+		if (bpf_map_lookup_elem(fd, &k, &ps))
+			continue;
+		all++;
+		n += ps.seq_lag != 0;
+	}
+	close(fd);
+	*total = all;
+	return n;
+}
