@@ -357,6 +357,9 @@ int ps_post_verdict(struct __sk_buff *skb)
 	if (!ps)
 		return SK_PASS_;
 	stat_inc(PS_ST_PS_SKBS);
+	/* a FIN's empty skb: nothing to parse, nothing owed */
+	if (skb->len == 0)
+		return SK_PASS_;
 	if (*busy) {
 		/* nested on this CPU: this skb cannot be parsed, so its writes
 		 * are unseen and the parser's place is lost for good */

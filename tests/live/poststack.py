@@ -58,21 +58,30 @@ def ok(cond, what, info=""):
         print(f"#   {info}")
 
 
-def step(what, fn, want_reply, want_ctr, want_gets):
-    """fn()'s reply, the counters and Redis's GET calls, each exact.
+def step(what, fn, want_reply, want_ctr, want_gets, fills=None):
+    """fn()'s reply (run in the client namespace: a pipeline may open a
+    connection), the counters and Redis's GET calls, each exact.
     want_ctr: counters that must move and by how much; ps_skbs,
-    ps_replies and ps_reply_bytes may move without being named."""
+    ps_replies and ps_reply_bytes may move without being named. fills
+    (when given): the fill counters are not named but must add up to it
+    (whether a key whose TTL just changed is stored depends on when the
+    watcher has learnt the TTL)."""
     delta()
     g0 = get_calls()
-    got = fn()
+    got = in_netns(CLI_NS, fn)
     time.sleep(0.05)  # sk_msg counts Redis's reply as it is sent
     d = delta()
-    # the loopback INFO connection is a Redis socket of its own
+    # the loopback INFO connection is not in the post-stack path
     g = get_calls() - g0
     loose = {"ps_skbs", "ps_replies", "ps_reply_bytes"}
+    if fills is not None:
+        loose |= {"ps_fills", "ps_fill_skipped"}
     moved = {k: v for k, v in d.items() if k not in loose}
-    good = got == want_reply and moved == want_ctr and g == want_gets
-    ok(good, what, f"reply {got!r} want {want_reply!r}; counters {d} want {want_ctr}; "
+    f = d.get("ps_fills", 0) + d.get("ps_fill_skipped", 0)
+    good = (got == want_reply and moved == want_ctr and g == want_gets and
+            (fills is None or f == fills))
+    ok(good, what, f"reply {got!r} want {want_reply!r}; counters {d} want {want_ctr}"
+                   f"{'' if fills is None else f', {fills} fills'}; "
                    f"Redis GET calls {g} want {want_gets}")
     return d
 
@@ -110,22 +119,27 @@ step("GET k1 answered by sk_skb, Redis's GET calls still", lambda: r.get("k1"), 
 # the kernel's copied_seq would run ahead of rcv_nxt (docs/poststack.md)
 step("GET big (1000 B, reply longer than the request) goes to Redis",
      lambda: r.get("big"), b"x" * 1000, {"ps_pass_big": 1}, 1)
-step("GET of an uncached key goes to Redis (miss)", lambda: r.get("nokey"), None,
-     {"ps_pass_miss": 1}, 1)
+step("GET of an uncached key goes to Redis (miss; nil is not filled)", lambda: r.get("nokey"),
+     None, {"ps_pass_miss": 1, "ps_fill_skipped": 1}, 1)
 step("SET k1 invalidates at sk_skb", lambda: r.set("k1", "new"), True,
      {"ps_pass_other": 1, "ps_inval": 1}, 0)
-step("GET k1 after the SET: Redis's new value (miss)", lambda: r.get("k1"), b"new",
-     {"ps_pass_miss": 1}, 1)
+step("GET k1 after the SET: Redis's new value (miss, filled from the reply)",
+     lambda: r.get("k1"), b"new", {"ps_pass_miss": 1, "ps_fills": 1}, 1)
+step("GET k1 again: the filled value, answered by sk_skb", lambda: r.get("k1"), b"new",
+     {"ps_hits": 1}, 0)
 step("DEL k2 invalidates", lambda: r.delete("k2"), 1,
      {"ps_pass_other": 1, "ps_inval": 1}, 0)
 step("GET k2 after DEL: nil from Redis", lambda: r.get("k2"), None,
-     {"ps_pass_miss": 1}, 1)
+     {"ps_pass_miss": 1, "ps_fill_skipped": 1}, 1)
 step("EXPIRE k3 invalidates", lambda: r.expire("k3", 100), True,
      {"ps_pass_other": 1, "ps_inval": 1}, 0)
 step("GET k3 after EXPIRE: from Redis", lambda: r.get("k3"), b"12345",
-     {"ps_pass_miss": 1}, 1)
+     {"ps_pass_miss": 1}, 1, fills=1)
 
-# the cache again, for the pipelines
+# the first values again (through loopback: the watcher invalidates
+# behind it), then the cache, for the pipelines
+side.mset({"k1": "v1", "k2": "hello world", "k3": "12345"})
+time.sleep(0.5)
 warm()
 delta()
 
@@ -138,11 +152,14 @@ def pipe(*cmds, tx=False):
 
 
 step("pipeline of 3 cached GETs in one skb: one answer of 3 replies",
-     lambda: pipe("k1", "k2", "k3"), [b"v1", b"hello world", b"12345"], {"ps_hits": 3}, 0)
+     lambda: pipe("k1", "k2", "k3"), [b"v1", b"hello world", b"12345"],
+     {"ps_socks": 1, "ps_hits": 3}, 0)  # (the pipeline's own connection)
 step("pipeline miss + hit in one skb: all to Redis, in order",
      lambda: pipe("nokey", "k1"), [None, b"v1"], {"ps_pass_miss": 1}, 2)
-step("MULTI/EXEC of GETs goes to Redis", lambda: pipe("k1", "k2", tx=True),
-     [b"v1", b"hello world"], {"ps_pass_other": 1}, 2)
+step("MULTI/EXEC of GETs goes to Redis (EXEC flushes the cache)",
+     lambda: pipe("k1", "k2", tx=True), [b"v1", b"hello world"],
+     {"ps_pass_state": 1, "ps_flushes": 1}, 2)
+warm()
 
 
 # raw socket: a miss that Redis answers late (BLPOP with a timeout), then a
@@ -166,7 +183,7 @@ def owed():
 
 step("miss then hit in two skbs: the hit waits for Redis's reply (owed), order kept",
      owed, b"*-1\r\n$2\r\nv1\r\n",
-     {"ps_pass_other": 1, "ps_pass_owed": 1}, 1)
+     {"ps_socks": 1, "ps_pass_other": 1, "ps_pass_owed": 1}, 1)
 
 
 # back to back, without waiting: every reply in order whoever answered it

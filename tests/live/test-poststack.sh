@@ -6,10 +6,10 @@
 # miss then a hit that must wait for Redis), then the correctness tools of
 # the XDP modes: the checker (50,000 operations over 8 connections), the
 # differential test (40,000 commands against a reference Redis, loopback
-# writes, TTLs) and the realistic workload; detach leaves no pin, no
-# cgroup program.
+# writes, TTLs); detach leaves no pin, no cgroup program; then the
+# realistic workload.
 . "$(dirname "$0")/lib.sh"
-plan 20
+plan 28
 PIN=/sys/fs/bpf/prestack/$NS_SRV/$DEV_SRV
 cg_progs() { bpftool cgroup tree 2>/dev/null | grep -c ps_post_sockops; }
 
@@ -69,4 +69,18 @@ cleanup_diff
 trap teardown EXIT
 is "$(cg_progs)" "$cg0" "detach took the sockops program off the cgroup root"
 ok $([ ! -e "$PIN" ]; echo $?) "detach removed the pins"
+
+# the realistic workload (its own testbed, attach and teardown): correctness
+# only (--check 0), since most ETC-sized values are longer than their GET
+# and so passed (ps_pass_big)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"; teardown' EXIT
+out=$(timeout 600 $PY "$TOP/experiments/bench/realistic.py" --ops 4000 --modes poststack \
+	--check 0 --out "$tmp/realistic.csv" 2>&1)
+r=$?
+echo "$out" | grep -v '^ *$' | tail -4 | sed 's/^/#   /'
+ok $r "realistic workload: no wrong or stale reply, no error"
+h=$($PY -c "import csv,sys; print(list(csv.DictReader(open(sys.argv[1])))[0]['xdp_get_hits'])" \
+	"$tmp/realistic.csv" 2>/dev/null || echo 0)
+ok $([ "${h:-0}" -gt 0 ]; echo $?) "realistic workload: GETs answered after the stack ($h)"
 finish
