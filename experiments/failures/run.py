@@ -301,7 +301,7 @@ def main():
                 rows.append(row)
                 print(f"{sc[0]:20s} {mode:8s} {row['outcome']:9s} replies={row['replies']} "
                       f"wrong={row['wrong']} stale={row['stale']} max={row['max_ms']}ms "
-                      f"mbx={row['mbx_actions']} hits={row['get_hits']} "
+                      f"mbx={row['mbx_actions']} hits={row['ps_hits'] if mode == 'poststack' else row['get_hits']} "
                       f"({time.monotonic() - t0:.1f}s)", flush=True)
     except KeyboardInterrupt:
         print("run.py: interrupted, cleaning up", file=sys.stderr)
