@@ -35,7 +35,7 @@ UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_OBJS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%.o,$(UNIT_SRCS))
 UNIT_HDRS := $(wildcard tests/unit/*.h)
 
-.PHONY: all deps test test-unit test-live demo clean help fuzz install uninstall
+.PHONY: pktcost-ab all deps deps-paper paper paper-gen test test-unit test-live demo clean help fuzz install uninstall
 .DELETE_ON_ERROR:
 .SECONDARY: $(SKELS) $(BPF_OBJS) $(BUILD)/vmlinux.h
 
@@ -51,12 +51,17 @@ help:
 	@echo "make fuzz       libFuzzer on the RESP and TCP option parsers (FUZZ_TIME=300 s)"
 	@echo "sudo make realistic        cache-shaped workload per mode -> results/bench-realistic.csv"
 	@echo "sudo make coherence-window stale window of other-path writes -> results/coherence-window*.csv"
+	@echo "sudo make pktcost-ab  per-path cost before/after the hit-path rework, per step -> results/bench-pktcost-{ab,steps}.csv"
+	@echo "make paper      paper/prestack.pdf from results/ (LaTeX: make deps-paper installs it)"
 	@echo "make install    prestack, prestack(8), the BPF object under \$$(DESTDIR)\$$(PREFIX) (/usr/local)"
 	@echo "make uninstall  remove what make install put there"
 	@echo "make clean      remove $(BUILD)/"
 
 deps:
 	$(Q)./scripts/deps.sh
+
+deps-paper:
+	$(Q)./scripts/deps.sh --paper
 
 $(BUILD) $(BUILD)/ctl $(BUILD)/unit:
 	$(Q)mkdir -p $@
@@ -195,3 +200,26 @@ bench: all
 	$(Q)./experiments/bench/run.sh
 bench-quick: all
 	$(Q)./experiments/bench/run.sh --quick
+
+# per-path cost before/after the hit-path rework, and per step of a hit
+pktcost-ab: all
+	$(Q)/usr/bin/python3 experiments/bench/pktcost_ab.py
+
+# ---- the paper: every number, table and ladder generated from results/
+# (experiments/paper/gen.py -> $(BUILD)/paper/gen), LaTeX outputs in
+# $(BUILD)/paper, the PDF copied to paper/prestack.pdf (not committed: it is
+# rebuilt from the committed CSVs and captures)
+PAPER_DIR := $(BUILD)/paper
+PAPER_SRC := $(wildcard paper/*.tex) paper/refs.bib paper/ladders.json
+paper-gen:
+	$(Q)$(PY) experiments/paper/gen.py --out $(PAPER_DIR)/gen
+
+paper: paper-gen
+	$(call msg,LATEX,paper/prestack.pdf)
+	$(Q)command -v latexmk >/dev/null || { echo "paper: latexmk missing (make deps-paper)" >&2; exit 1; }
+	$(Q)cd paper && TEXINPUTS=.:$(CURDIR)/:$(abspath $(PAPER_DIR))/: \
+		latexmk -pdf -interaction=nonstopmode -halt-on-error -file-line-error \
+		-outdir=$(abspath $(PAPER_DIR)) prestack.tex >$(abspath $(PAPER_DIR))/latexmk.log 2>&1 || \
+		{ grep -A3 -E '^(!|.*:[0-9]+:)' $(abspath $(PAPER_DIR))/latexmk.log | head -30 >&2; \
+		  echo "paper: LaTeX failed, log in $(PAPER_DIR)/latexmk.log" >&2; exit 1; }
+	$(Q)cp $(PAPER_DIR)/prestack.pdf paper/prestack.pdf

@@ -228,7 +228,7 @@ static const struct ps_opt attach_opts[] = {
 	       "guarded: let the kernel's retransmissions acknowledge a\n"
 	       "request answered at XDP before the client has acked\n"
 	       "its reply (an ablation: a lost reply can then stall\n"
-	       "the connection; see README, live failures)"),
+	       "the connection; see paper/, the ACK hold)"),
 	PS_OPT("no-coherence", 'C', PS_OPT_FLAG, NULL, struct attach_opts, no_coherence,
 	       "do not start the coherence watcher, and answer without\n"
 	       "its lease. RISK: a write XDP does not see (another\n"

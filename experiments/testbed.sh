@@ -73,12 +73,24 @@ offloads_off() {
 	echo "$ns/$dev ${out[*]}" >>"$STATE/offloads"
 }
 
+# Close every fd above 2 in the calling (sub)shell: a daemon started from it
+# would keep them open, and a flock(1) lock held by whoever called us would
+# stay held for as long as Redis runs.
+close_fds() {
+	local fd
+	for fd in $(ls "/proc/$BASHPID/fd"); do
+		[ "$fd" -gt 2 ] && eval "exec $fd>&-"
+	done 2>/dev/null
+	return 0
+}
+
 start_redis() {
 	# shellcheck disable=SC2086
-	ip netns exec "$NS_SRV" redis-server --bind "$IP_SRV" 127.0.0.1 \
+	(close_fds
+	 exec ip netns exec "$NS_SRV" redis-server --bind "$IP_SRV" 127.0.0.1 \
 		--port "$PORT" --save '' --appendonly no --protected-mode no \
 		--daemonize yes --pidfile "$STATE/redis.pid.tmp" \
-		--logfile "$STATE/redis.log" ${PS_REDIS_ARGS:-}
+		--logfile "$STATE/redis.log" ${PS_REDIS_ARGS:-})
 	for _ in $(seq 50); do
 		if [ -s "$STATE/redis.pid.tmp" ] && redis_ping; then
 			cp "$STATE/redis.pid.tmp" "$STATE/redis.pid"

@@ -2,7 +2,13 @@
 # Install the Debian packages prestack needs; quiet no-op when all are there.
 set -euo pipefail
 
-PKGS=(clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libhiredis-dev
+# --paper: the LaTeX that `make paper` needs instead (about 30 s to install
+# on a fresh machine: kept out of the default set so demo and test do not pay)
+if [ "${1:-}" = --paper ]; then
+	PKGS=(latexmk texlive-latex-base texlive-latex-recommended texlive-fonts-recommended)
+fi
+
+[ -n "${PKGS+x}" ] || PKGS=(clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libhiredis-dev
       libpcap-dev redis-server redis-tools python3-redis python3-scapy
       python3-matplotlib tcpdump tshark tcpreplay nftables ethtool iproute2
       jq gcc make libclang-rt-dev groff-base man-db)

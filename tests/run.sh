@@ -40,6 +40,7 @@ if [ "$what" != live ]; then
 	run_one replay-offline /usr/bin/python3 tests/replay_check.py
 	run_one fuzz-smoke ./tests/fuzz/run.sh "${PS_FUZZ_SMOKE:-30}"
 	run_one install ./tests/install-check.sh
+	run_one paper /usr/bin/python3 tests/paper_check.py
 fi
 if [ "$what" != unit ]; then
 	for t in tests/live/test-*.sh; do

@@ -142,7 +142,9 @@ static __always_inline void arm_fill(struct ps_flow *f, struct ps_scratch *s,
 	struct ps_cache_key *k = &f->fill_key;
 	__u32 *e;
 
-	if (ps_key_from_buf(k, s, s->key_off[0], s->key_len[0]))
+	if (s->key_ready)
+		__builtin_memcpy(k, &s->key, sizeof(*k));
+	else if (ps_key_from_buf(k, s, s->key_off[0], s->key_len[0]))
 		return;
 	e = ps_epoch_of(k);
 	if (!e)

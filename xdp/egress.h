@@ -35,8 +35,8 @@ static __always_inline void tc_store32(struct __sk_buff *skb, __u32 l4_off,
  * request, which the kernel never sees; if the injected reply is lost, the
  * kernel retransmits its own reply at RTO with an ACK field that, translated,
  * covers the request. The client then takes the request as delivered, never
- * resends it, and nobody resends the injected bytes: a stall (README, the
- * random-loss cells). Until the client has acked the injected reply, a
+ * resends it, and nobody resends the injected bytes: a stall (paper/, "The
+ * ACK hold"; the random-loss cells). Until the client has acked the injected reply, a
  * retransmission by the kernel therefore acks only up to the request, so the
  * client's own RTO resends it and guarded_retrans answers it again. New
  * kernel data keeps the full ACK: the client did send what it acks, and

@@ -76,7 +76,8 @@ static __always_inline int assemble(struct ps_scratch *s, __u32 limit,
 	*one = NULL;
 	if (s->ngets != 1)
 		return assemble_many(s, limit, gen, now_ns);
-	if (!ps_key_from_buf(&s->key, s, s->key_off[0], s->key_len[0]))
+	if (s->key_ready ||
+	    !ps_key_from_buf(&s->key, s, s->key_off[0], s->key_len[0]))
 		v = cache_lookup(&s->key, gen, now_ns);
 	if (!v) {
 		s->asm_misses = 1;

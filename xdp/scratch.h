@@ -74,6 +74,8 @@ struct ps_scratch {
 	/* the key being looked up or invalidated (here, not on the stack:
 	 * the call chain's stack is near the verifier's 512 bytes) */
 	struct ps_cache_key key;
+	__u32 key_ready;               /* key holds GET 0's key, built in place
+				       * from the packet (buf was not loaded) */
 	/* assemble() results */
 	__u32 asm_csum;               /* partial sum of rep[0..tot) */
 	__u32 asm_misses;

@@ -3,6 +3,7 @@
 
   sudo /usr/bin/python3 experiments/failures/run.py [--modes off,naive,guarded]
         [--only SCENARIO,...] [--out results/failures-live.csv] [--quick]
+        [--keep-captures]
 
 Brings the testbed up with the middlebox (testbed.sh up --mbx), and for
 every scenario and mode: attaches prestack, sets the middlebox's fault
@@ -11,7 +12,8 @@ in the client namespace, and records its verdicts, stalls, resets, both
 ends' TCP counters (nstat), the middlebox's actions and prestack's
 counters. One CSV row per cell, a figure (fault x mode) from the CSV, the
 client-side capture of every cell that is not plain correct and every
-middlebox log under results/failures/. Everything it started is stopped,
+middlebox log under failures/ beside the CSV (results/failures/; every
+capture with --keep-captures). Everything it started is stopped,
 also on Ctrl-C.
 """
 import argparse
@@ -200,7 +202,7 @@ def run_cell(sc, mode, outdir, a):
     row["mbx_actions"] = actions
     for k in PS_COUNTERS:
         row[k] = p1.get(k, 0) - p0.get(k, 0)
-    if row["outcome"] == "correct":
+    if row["outcome"] == "correct" and not a.keep_captures:
         os.unlink(pcap)
         row["capture"] = ""
     else:
@@ -262,6 +264,8 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--quick", action="store_true", help="fewer operations, shorter load")
     ap.add_argument("--plot-only", action="store_true")
+    ap.add_argument("--keep-captures", action="store_true",
+                    help="keep every cell's capture, also the correct ones (the paper's ladders)")
     a = ap.parse_args()
     if a.plot_only:
         plot(a.out, os.path.splitext(a.out)[0])

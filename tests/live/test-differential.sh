@@ -15,9 +15,11 @@ setup guarded
 trap cleanup_diff EXIT
 # the reference: a second redis-server in the server namespace, on the next port
 REF_PORT=$((PORT + 1))
-ip netns exec "$NS_SRV" redis-server --port "$REF_PORT" --bind "$IP_SRV" 127.0.0.1 --save '' \
+# (the daemon must not inherit our fds: a lock held by a caller would stay held)
+(for fd in $(ls "/proc/$BASHPID/fd"); do [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done 2>/dev/null
+ exec ip netns exec "$NS_SRV" redis-server --port "$REF_PORT" --bind "$IP_SRV" 127.0.0.1 --save '' \
 	--appendonly no --protected-mode no --daemonize yes \
-	--pidfile /run/prestack-testbed/ref.pid --logfile /run/prestack-testbed/ref.log
+	--pidfile /run/prestack-testbed/ref.pid --logfile /run/prestack-testbed/ref.log)
 for _ in $(seq 50); do [ -s /run/prestack-testbed/ref.pid ] && break; sleep 0.1; done
 REF_PID=$(cat /run/prestack-testbed/ref.pid)
 "$PS" coherence --redis "$REDIS_LO" "${TGT[@]}" >/dev/null 2>&1 &

@@ -1,0 +1,217 @@
+#!/usr/bin/python3
+"""pktcost_ab.py - per-path cost before and after a change, and where the
+nanoseconds of a guarded GET hit go, measured side by side in one run.
+
+Before/after: the tree at --before (default: the commit before the hit-path
+rework) and the working tree are each built into build/ab/ with the *current*
+pktcost.c and reflector (so both measure the same paths, TC included), and
+the two binaries run alternately, --rounds times; the median of the rounds'
+medians is reported per path. results/bench-pktcost-ab.csv.
+
+Steps: copies of the working tree in which the guarded path returns early
+after each step (flow lookup, request parse, guards and lookup, reply
+headers, reply written), built and run alternately with the full program;
+the difference between consecutive stops is the cost of a step.
+results/bench-pktcost-steps.csv. Nothing in the source tree is changed.
+
+usage: pktcost_ab.py [--before REV] [--rounds N] [--runs N] [--no-steps]
+"""
+import argparse
+import csv
+import datetime
+import io
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+RES = os.environ.get("PS_RESULTS") or os.path.join(TOP, "results")
+AB = os.path.join(TOP, "build", "ab")
+
+# (step, file, anchor, text inserted after it): the early returns
+STOPS = [
+    ("flow", "xdp/ingress.h", "\tf->last_ns = p->now_ns;\n", "\treturn XDP_PASS;\n"),
+    ("parse", "xdp/guarded.h", "\tapply_rq_flags(f, s);\n", "\treturn XDP_PASS;\n"),
+    ("guards", "xdp/guarded.h", "\tif (fb == PS_FB_ANSWER) {\n", "\treturn XDP_PASS;\n"),
+    ("headers", "xdp/guarded.h", "\t\tem_setup(s, p, f, srv_seq, end, tot);\n", "\t\treturn XDP_PASS;\n"),
+    ("emit", "xdp/guarded.h", "\t\tif (r == 0) {\n", "\t\t\treturn XDP_TX;\n"),
+]
+STEP_NOTES = {
+    "flow": "config, headers and options, scratch, flow lookup, clock",
+    "parse": "request parse (canonical GET in place, key loaded)",
+    "guards": "guards, lease, cache lookup",
+    "headers": "reply header fields (seq, ack, TSval)",
+    "emit": "frame grown, headers and checksums written, value copied",
+    "full": "accounting in the mirrors, counters",
+}
+
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, check=True, **kw)
+
+
+def export(rev, dst):
+    """The tree at rev (None: the working tree, tracked files) into dst."""
+    if os.path.exists(dst):
+        shutil.rmtree(dst)
+    os.makedirs(dst)
+    if rev is None:
+        files = subprocess.run(["git", "-C", TOP, "ls-files", "-z"], check=True,
+                               capture_output=True).stdout.split(b"\0")
+        for f in files:
+            if not f:
+                continue
+            src = os.path.join(TOP, f.decode())
+            if not os.path.isfile(src):
+                continue
+            out = os.path.join(dst, f.decode())
+            os.makedirs(os.path.dirname(out), exist_ok=True)
+            shutil.copy2(src, out)
+    else:
+        arc = subprocess.run(["git", "-C", TOP, "archive", rev], check=True,
+                             capture_output=True).stdout
+        sh(["tar", "-x", "-C", dst], input=arc)
+    # both measure the same paths: today's harness and floors
+    for f in ("experiments/bench/pktcost.c", "xdp/reflector.bpf.c"):
+        shutil.copy2(os.path.join(TOP, f), os.path.join(dst, f))
+
+
+def build(tree):
+    sh(["make", "-s", "-C", tree, "build/pktcost"], stdout=subprocess.DEVNULL,
+       stderr=subprocess.DEVNULL)
+    return os.path.join(tree, "build", "pktcost")
+
+
+def run(binary, runs):
+    out = subprocess.run([binary, str(runs)], check=True, capture_output=True,
+                         text=True).stdout
+    rows = {}
+    for r in csv.DictReader(io.StringIO(out)):
+        rows[(r["mode"], r["path"], r["value_size"])] = int(r["ns_median"])
+    return rows
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--before", default="e8ee9e0",
+                    help="the tree to compare with (default: before the hit-path rework)")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--runs", type=int, default=5001)
+    ap.add_argument("--no-steps", action="store_true")
+    a = ap.parse_args()
+    if a.rounds < 1 or a.runs < 101:
+        ap.error("--rounds >= 1, --runs >= 101")
+    if os.geteuid() != 0:
+        sys.exit("pktcost_ab: run as root (BPF_PROG_TEST_RUN)")
+    try:
+        before_commit = subprocess.run(["git", "-C", TOP, "rev-parse", "--short", a.before],
+                                       check=True, capture_output=True, text=True).stdout.strip()
+    except subprocess.CalledProcessError:
+        sys.exit(f"pktcost_ab: no such revision: {a.before}")
+    commit = subprocess.run(["git", "-C", TOP, "rev-parse", "--short", "HEAD"],
+                            capture_output=True, text=True).stdout.strip() or "none"
+    dirty = subprocess.run(["git", "-C", TOP, "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True).stdout.strip()
+    if dirty:
+        commit += "+dirty"
+
+    bins = {}
+    export(a.before, os.path.join(AB, "before"))
+    bins["before"] = build(os.path.join(AB, "before"))
+    export(None, os.path.join(AB, "after"))
+    bins["after"] = build(os.path.join(AB, "after"))
+    if not a.no_steps:
+        for name, path, anchor, text in STOPS:
+            tree = os.path.join(AB, "stop-" + name)
+            export(None, tree)
+            p = os.path.join(tree, path)
+            s = open(p).read()
+            if anchor not in s:
+                sys.exit(f"pktcost_ab: anchor for step {name} not found in {path}")
+            open(p, "w").write(s.replace(anchor, anchor + text, 1))
+            bins["stop-" + name] = build(tree)
+
+    meds = {k: {} for k in bins}
+    for rnd in range(a.rounds):
+        order = list(bins)
+        order = order[rnd % len(order):] + order[:rnd % len(order)]
+        for k in order:
+            for key, ns in run(bins[k], a.runs).items():
+                meds[k].setdefault(key, []).append(ns)
+        print(f"round {rnd + 1}/{a.rounds} done", file=sys.stderr)
+
+    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    kern = platform.release()
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
+                if l.startswith("model name")), "?")
+    os.makedirs(RES, exist_ok=True)
+    with open(os.path.join(RES, "bench-pktcost-ab.csv"), "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["date", "commit", "before_commit", "cpu", "kernel", "version", "mode",
+                    "path", "value_size", "rounds", "runs", "ns_median"])
+        for ver in ("before", "after"):
+            for (mode, path, vs), v in sorted(meds[ver].items()):
+                w.writerow([date, commit, before_commit, cpu, kern, ver, mode, path, vs,
+                            a.rounds, a.runs, int(statistics.median(v))])
+    print(f"wrote {RES}/bench-pktcost-ab.csv")
+    plot(RES)
+    if a.no_steps:
+        return
+    key = ("guarded", "get_hit", "64")
+    floor = statistics.median(meds["after"][("reflector", "reflect", "0")])
+    prev = floor
+    with open(os.path.join(RES, "bench-pktcost-steps.csv"), "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["date", "commit", "cpu", "kernel", "step", "what", "ns_to_here",
+                    "ns_step", "rounds", "runs"])
+        w.writerow([date, commit, cpu, kern, "floor", "the XDP reflector", int(floor),
+                    int(floor), a.rounds, a.runs])
+        for name in [s[0] for s in STOPS] + ["full"]:
+            k = "after" if name == "full" else "stop-" + name
+            here = statistics.median(meds[k][key])
+            w.writerow([date, commit, cpu, kern, name, STEP_NOTES[name], int(here),
+                        int(here - prev), a.rounds, a.runs])
+            prev = here
+    print(f"wrote {RES}/bench-pktcost-steps.csv")
+
+
+def plot(res):
+    """bench-pktcost-ab.{pdf,png} from the CSV only: the paths of the
+    guarded and retrans modes, before and after, with the floors."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    rows = list(csv.DictReader(open(os.path.join(res, "bench-pktcost-ab.csv"))))
+    want = [("reflector", "reflect", "0", "XDP floor"), ("reflector", "tc_floor", "0", "TC floor"),
+            ("guarded", "get_hit", "64", "guarded hit"), ("guarded", "get_miss", "0", "guarded miss"),
+            ("guarded", "set", "0", "guarded SET"), ("guarded", "tc_translate", "0", "TC translation"),
+            ("retrans", "get_hit", "64", "retrans hit"), ("naive", "get_hit", "64", "naive hit")]
+    val = {(r["version"], r["mode"], r["path"], r["value_size"]): int(r["ns_median"]) for r in rows}
+    labels, before, after = [], [], []
+    for m, p, v, lab in want:
+        if ("after", m, p, v) not in val:
+            continue
+        labels.append(lab)
+        before.append(val.get(("before", m, p, v), 0))
+        after.append(val[("after", m, p, v)])
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    x = range(len(labels))
+    ax.bar([i - 0.2 for i in x], before, 0.4, label="before (%s)" % rows[0]["before_commit"])
+    ax.bar([i + 0.2 for i in x], after, 0.4, label="after (%s)" % rows[0]["commit"])
+    ax.set_xticks(list(x))
+    ax.set_xticklabels(labels, rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("ns per packet (median)")
+    ax.legend(fontsize=8)
+    ax.set_title("BPF_PROG_TEST_RUN, %s, one run" % rows[0]["kernel"], fontsize=8)
+    fig.tight_layout()
+    for ext in ("pdf", "png"):
+        fig.savefig(os.path.join(res, "bench-pktcost-ab." + ext))
+    print(f"wrote {res}/bench-pktcost-ab.pdf")
+
+
+if __name__ == "__main__":
+    main()

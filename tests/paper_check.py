@@ -1,0 +1,177 @@
+#!/usr/bin/python3
+"""paper_check.py - the paper's generator and ladder tool, TAP (part of `make test`).
+
+1. experiments/paper/gen.py --check on the committed results/: every macro,
+   table, figure and ladder the paper uses is generated (no LaTeX needed).
+2. The checks can fail: a paper that uses an undefined number, a CSV without
+   a column the paper uses, a missing required CSV, a figure older than its
+   CSV are each caught, in a scratch copy of the tree.
+3. Optional (coming) results: absent -> switch false, present -> table.
+4. The ladder tool on known captures: the arrows, labels and marks it computes
+   (not pixels), on a deterministic pcap of the suite and on a kept failure
+   capture with its middlebox log.
+Writes only under build/.
+"""
+import csv
+import os
+import shutil
+import sys
+import tempfile
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(TOP, "experiments/paper"))
+import gen  # noqa: E402
+import ladder  # noqa: E402
+
+N = 0
+FAILED = 0
+
+
+def ok(cond, what):
+    global N, FAILED
+    N += 1
+    print(f"{'ok' if cond else 'not ok'} {N} - {what}")
+    if not cond:
+        FAILED += 1
+
+
+def scratch_tree():
+    """A copy of what the generator reads: results/ CSVs, the two sources of
+    #defines and paper/*.tex, in a temporary directory under build/."""
+    base = os.path.join(TOP, "build/paper-check")
+    os.makedirs(base, exist_ok=True)
+    d = tempfile.mkdtemp(dir=base)
+    for sub in ("results", "xdp", "ctl", "paper"):
+        os.makedirs(os.path.join(d, sub))
+    for f in os.listdir(os.path.join(TOP, "results")):
+        if f.endswith(".csv"):
+            shutil.copy(os.path.join(TOP, "results", f), os.path.join(d, "results"))
+    shutil.copytree(os.path.join(TOP, "results/ladders"), os.path.join(d, "results/ladders"))
+    shutil.copy(os.path.join(TOP, "xdp/prestack.h"), os.path.join(d, "xdp"))
+    shutil.copy(os.path.join(TOP, "ctl/coherence.c"), os.path.join(d, "ctl"))
+    for f in os.listdir(os.path.join(TOP, "paper")):
+        if f.endswith((".tex", ".json", ".bib")):
+            shutil.copy(os.path.join(TOP, "paper", f), os.path.join(d, "paper"))
+    return d
+
+
+def with_tree(d):
+    gen.TOP, gen.PAPER = d, os.path.join(d, "paper")
+
+
+def restore():
+    gen.TOP, gen.PAPER = TOP, os.path.join(TOP, "paper")
+
+
+def drop_column(path, col):
+    rows = list(csv.DictReader(open(path)))
+    fields = [c for c in rows[0] if c != col]
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+
+
+def gen_error(d):
+    try:
+        gen.generate(os.path.join(d, "out"), ladders=False)
+        return None
+    except gen.GenError as e:
+        return str(e)
+
+
+def main():
+    out = os.path.join(TOP, "build/paper/gen-check")
+    # 1. the committed results against the paper
+    for good, what in gen.checks(out):
+        ok(good, "paper: " + what)
+
+    # 2. the checks fail when they should
+    d = scratch_tree()
+    try:
+        with_tree(d)
+        e = gen_error(d)
+        ok(e is None, f"scratch copy generates cleanly ({e or 'no error'})")
+        with open(os.path.join(d, "paper/sec-intro.tex"), "a") as f:
+            f.write("\nA number nobody measured: \\NoSuchMeasuredNs.\n")
+        res = gen.checks(os.path.join(d, "out"))
+        bad = [w for g, w in res if not g and "NoSuchMeasuredNs" in w]
+        ok(bad, "an undefined number in the text is caught")
+        drop_column(os.path.join(d, "results/bench-pktcost.csv"), "ns_median")
+        e = gen_error(d)
+        ok(e and "bench-pktcost.csv" in e and "ns_median" in e,
+           f"a CSV without a column the paper uses stops the generator ({e})")
+        shutil.copy(os.path.join(TOP, "results/bench-pktcost.csv"), os.path.join(d, "results"))
+        os.unlink(os.path.join(d, "results/coherence-window-summary.csv"))
+        e = gen_error(d)
+        ok(e and "coherence-window-summary.csv" in e and "missing" in e,
+           f"a missing required CSV stops the generator ({e})")
+        shutil.copy(os.path.join(TOP, "results/coherence-window-summary.csv"), os.path.join(d, "results"))
+        # a duplicated row makes a quoted number ambiguous
+        with open(os.path.join(d, "results/bench-realistic.csv")) as f:
+            lines = f.read().splitlines()
+        guarded = [x for x in lines if ",guarded," in x]
+        with open(os.path.join(d, "results/bench-realistic.csv"), "a") as f:
+            f.write(guarded[0] + "\n")
+        e = gen_error(d)
+        ok(e and "2 rows" in e and "mode=guarded" in e, f"two rows where one is quoted stop it ({e})")
+        shutil.copy(os.path.join(TOP, "results/bench-realistic.csv"), os.path.join(d, "results"))
+        # 3. the coming results: absent, then present
+        o = gen.generate(os.path.join(d, "out"), ladders=False)
+        ok(o.switches == {"HaveEeLatency": False, "HaveWhere": False},
+           f"without issue 13/15 CSVs the switches are off ({o.switches})")
+        with open(os.path.join(d, "results/where-to-answer.csv"), "w") as f:
+            f.write("date,commit,kernel,path,ns_per_request,rps_50c,server_cpu_us_per_req,"
+                    "answered_share,cells_wrong,cells_stale,cells_stall,extra_col\n"
+                    "2026-01-01T00:00:00Z,abc1234,k,xdp,600,1000,3.0,0.5,0,0,1,x\n"
+                    "2026-01-01T00:00:00Z,abc1234,k,poststack,2000,900,9.0,0.9,0,0,0,y\n")
+        with open(os.path.join(d, "results/bench-e2e-latency.csv"), "w") as f:
+            f.write("config,workload,value_size,clients,pipeline,p50_us,p99_us\n"
+                    "redis,get,16,50,1,100,200\n")
+        e = gen_error(d)
+        ok(e and "bench-e2e-latency.csv" in e and "p999_us" in e,
+           f"a present optional CSV is held to its columns ({e})")
+        os.unlink(os.path.join(d, "results/bench-e2e-latency.csv"))
+        o = gen.generate(os.path.join(d, "out"), ladders=False)
+        tab = open(os.path.join(d, "out/tab-where.tex")).read()
+        ok(o.switches["HaveWhere"] and "poststack" in tab and "2{,}000" in tab
+           and "abc1234" in tab and "extra" not in tab,
+           "where-to-answer.csv present: switch on, a row per path, its commit, extra columns ignored")
+    finally:
+        restore()
+        shutil.rmtree(d, ignore_errors=True)
+
+    # 4. the ladder tool
+    ok(ladder.summarize(b"*2\r\n$3\r\nGET\r\n$3\r\nfoo\r\n") == "GET foo", "RESP summary: a command")
+    ok(ladder.summarize(b"$3\r\nbar\r\n+OK\r\n:12\r\n$-1\r\n") == '"bar"; +OK; :12; (nil)',
+       "RESP summary: replies of four types")
+    ok(ladder.summarize(b"*2\r\n$3\r\nGET\r\n$3\r\nf") == "GET f...", "RESP summary: a command cut by the segment")
+    lad = ladder.load(os.path.join(TOP, "pcaps/retrans_answered_get.pcap"), 1, 8)
+    a = lad["arrows"]
+    ok(len(a) == 8 and [x["dir"] for x in a] == ["c2s", "s2c", "c2s", "c2s", "c2s", "c2s", "c2s", "s2c"],
+       "pcaps/retrans_answered_get.pcap: 8 arrows, directions as captured")
+    ok(a[0]["label"] == "seq=0 ack=0 len=0 [S]" and a[1]["label"] == "seq=0 ack=1 len=0 [SA]",
+       f"handshake relative to each side's SYN ({a[0]['label']!r}, {a[1]['label']!r})")
+    ok(a[3]["label"] == a[4]["label"] == "seq=1 ack=1 len=22 [PA]  GET foo" and a[4]["t_ms"] == 203.0,
+       f"the retransmitted GET has the same label, 200 ms later ({a[4]['label']!r})")
+    ok(a[6]["summary"] == "SET x 1" and a[6]["seq"] == 45 and a[6]["ack"] == 20, "a SET: seq, ack, summary")
+    f = os.path.join(TOP, "results/ladders/failures/lost_xdp_reply_after_set-guarded")
+    lad = ladder.load(f + ".pcap", 8, 18, f + ".mbx.csv", s2c_drops_injected=True)
+    a = lad["arrows"]
+    frames = [x["frame"] for x in a]
+    ph = [k for k, x in enumerate(a) if x["phantom"]]
+    ok(len(ph) == 1 and frames[ph[0] - 1] == 12 and a[ph[0]]["dropped"] and a[ph[0]]["injected"],
+       f"the lost injected reply is drawn from the middlebox log right after its GET (after frame {frames[ph[0] - 1] if ph else None})")
+    ok([x["frame"] for x in a if x["dropped"] and not x["phantom"]] == [13],
+       "the dropped retransmission of the GET is the capture's frame 13")
+    inj = [x["frame"] for x in a if x["injected"] and not x["phantom"]]
+    ok(inj == [9, 17], f"injected replies recognised by IP id 0: frames {inj}")
+    k14 = frames.index(14)
+    ok(a[k14]["label"] == "seq=20 ack=91 len=5 [PA]  +OK" and a[k14]["ack"] == a[frames.index(12)]["seq"],
+       "the kernel's retransmitted +OK acks only up to the answered GET (the ACK hold)")
+    print(f"1..{N}")
+    return 1 if FAILED else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
