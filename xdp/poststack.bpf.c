@@ -261,7 +261,12 @@ static __always_inline int post_answer(struct __sk_buff *skb, struct ps_scratch 
 	}
 	/* flags 0: the socket's egress; the send happens from the psock's
 	 * work queue, in order with everything queued before it */
-	return bpf_sk_redirect_hash(skb, &ps_psockhash, cookie, 0);
+	if (bpf_sk_redirect_hash(skb, &ps_psockhash, cookie, 0) != SK_PASS_) {
+		/* the socket left the sockhash meanwhile (closing) */
+		stat_inc(PS_ST_PS_ERR);
+		return SK_DROP_;
+	}
+	return SK_PASS_;
 }
 
 static __always_inline int post_verdict(struct __sk_buff *skb, struct ps_config *cfg,
