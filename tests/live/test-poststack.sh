@@ -6,10 +6,10 @@
 # miss then a hit that must wait for Redis), then the correctness tools of
 # the XDP modes: the checker (50,000 operations over 8 connections), the
 # differential test (40,000 commands against a reference Redis, loopback
-# writes, TTLs); detach leaves no pin, no cgroup program; then the
-# realistic workload.
+# writes, TTLs); detach leaves no pin, no cgroup program; `prestack mode`
+# switching to poststack and back; then the realistic workload.
 . "$(dirname "$0")/lib.sh"
-plan 28
+plan 31
 PIN=/sys/fs/bpf/prestack/$NS_SRV/$DEV_SRV
 cg_progs() { bpftool cgroup tree 2>/dev/null | grep -c ps_post_sockops; }
 
@@ -69,6 +69,24 @@ cleanup_diff
 trap teardown EXIT
 is "$(cg_progs)" "$cg0" "detach took the sockops program off the cgroup root"
 ok $([ ! -e "$PIN" ]; echo $?) "detach removed the pins"
+
+# switched at run time, both ways, on one attachment
+setup guarded
+srv_redis set k1 v1 >/dev/null
+"$PS" cache warm --redis "$REDIS_LO" "${TGT[@]}" >/dev/null
+x0=$(stat get_hits)
+is "$(cli_redis GET k1) $(( $(stat get_hits) - x0 ))" "v1 1" "guarded: GET k1 answered at XDP"
+"$PS" mode poststack "${TGT[@]}" >/dev/null
+"$PS" cache warm --redis "$REDIS_LO" "${TGT[@]}" >/dev/null  # (a mode switch flushes)
+x0=$(stat get_hits); p0=$(stat ps_hits)
+is "$(cli_redis GET k1) $(( $(stat get_hits) - x0 )) $(( $(stat ps_hits) - p0 ))" "v1 0 1" \
+	"mode poststack: the next connection's GET answered after the stack, not at XDP"
+"$PS" mode guarded "${TGT[@]}" >/dev/null
+"$PS" cache warm --redis "$REDIS_LO" "${TGT[@]}" >/dev/null
+x0=$(stat get_hits); p0=$(stat ps_hits)
+is "$(cli_redis GET k1) $(( $(stat get_hits) - x0 )) $(( $(stat ps_hits) - p0 ))" "v1 1 0" \
+	"mode guarded again: answered at XDP"
+teardown
 
 # the realistic workload (its own testbed, attach and teardown): correctness
 # only (--check 0), since most ETC-sized values are longer than their GET
