@@ -49,6 +49,9 @@ help:
 	@echo "sudo make demo  testbed up, attach, warm, real GETs answered at XDP, teardown"
 	@echo "sudo make failures  live fault scenarios (middlebox) x modes -> results/failures-live.csv"
 	@echo "make fuzz       libFuzzer on the RESP and TCP option parsers (FUZZ_TIME=300 s)"
+	@echo "sudo make bench  every benchmark (bench-quick: about a minute) -> results/bench-*"
+	@echo "sudo make e2e    redis-benchmark + realistic workload per configuration -> results/bench-e2e*"
+	@echo "sudo make e2e-sizing  the load generator's threads and pinning -> results/bench-e2e-sizing*"
 	@echo "sudo make realistic        cache-shaped workload per mode -> results/bench-realistic.csv"
 	@echo "sudo make coherence-window stale window of other-path writes -> results/coherence-window*.csv"
 	@echo "sudo make pktcost-ab  per-path cost before/after the hit-path rework, per step -> results/bench-pktcost-{ab,steps}.csv"
@@ -200,6 +203,21 @@ bench: all
 	$(Q)./experiments/bench/run.sh
 bench-quick: all
 	$(Q)./experiments/bench/run.sh --quick
+
+# end to end only: redis-benchmark and the realistic workload per
+# configuration -> results/bench-e2e*.csv and plots (E2E_ARGS: e2e.py's
+# options, e.g. --configs redis,guarded,poststack); e2e-sizing: the client's
+# --threads and pinning -> results/bench-e2e-sizing*.csv
+.PHONY: e2e e2e-quick e2e-sizing
+e2e: all
+	$(Q)$(PY) experiments/bench/e2e.py $(E2E_ARGS)
+	$(Q)$(PY) experiments/bench/plot_e2e.py
+e2e-quick: all
+	$(Q)$(PY) experiments/bench/e2e.py --quick $(E2E_ARGS)
+	$(Q)$(PY) experiments/bench/plot_e2e.py
+e2e-sizing: all
+	$(Q)$(PY) experiments/bench/e2e.py --sizing $(E2E_ARGS)
+	$(Q)$(PY) experiments/bench/plot_e2e.py
 
 # per-path cost before/after the hit-path rework, and per step of a hit
 pktcost-ab: all

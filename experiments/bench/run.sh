@@ -31,3 +31,4 @@ else
 fi
 /usr/bin/python3 "$TOP/experiments/bench/e2e.py" $quick
 /usr/bin/python3 "$TOP/experiments/bench/plots.py" "$RES"
+/usr/bin/python3 "$TOP/experiments/bench/plot_e2e.py" "$RES"

@@ -2,7 +2,7 @@
 # Every benchmark script runs and writes well-formed CSV (bench-quick into
 # a temporary results dir). Never asserts a speed.
 . "$(dirname "$0")/lib.sh"
-plan 6
+plan 9
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"; teardown' EXIT
 PS_RESULTS=$tmp timeout 600 "$TOP/experiments/bench/run.sh" --quick >"$tmp/log" 2>&1
@@ -28,6 +28,22 @@ ok $(check_csv "$tmp/bench-dummy.csv" 10 ns_median added_ns mpps_per_core >/dev/
 	"bench-dummy.csv: the curve and the guards, numeric"
 ok $(check_csv "$tmp/bench-ceiling.csv" 2 frames_per_s ratio_to_reflector >/dev/null 2>&1; echo $?) \
 	"bench-ceiling.csv: reflector and hit path, numeric"
-ok $([ -s "$tmp/bench-e2e-throughput.png" ] && [ -s "$tmp/bench-pktcost.pdf" ]; echo $?) \
+ok $(check_csv "$tmp/bench-e2e.csv" 5 rps p50_ms p99_ms p999_ms client_cpu_s redis_cpu_s softirq_s \
+	bpf_srv_xdp_ns >/dev/null 2>&1; echo $?) "bench-e2e.csv: latency percentiles and CPU by counter, numeric"
+ok $(check_csv "$tmp/bench-e2e-latency-cdf.csv" 25 latency_ms count cum_share >/dev/null 2>&1 &&
+	check_csv "$tmp/bench-e2e-latency.csv" 5 p50_us p99_us p999_us >/dev/null 2>&1; echo $?) \
+	"bench-e2e-latency{-cdf,}.csv: a distribution per run, percentiles per point"
+ok $($PY - "$tmp/bench-e2e-summary.csv" <<'PY' >/dev/null 2>&1; echo $?
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+wl = {(r["workload"], r["config"]) for r in rows}
+assert {("get", "redis"), ("get", "guarded"), ("realistic", "redis"), ("realistic", "guarded")} <= wl, wl
+for r in rows:
+    if r["workload"] == "get" and r["config"] != "redis":
+        float(r["speedup_vs_redis_median"])
+PY
+) "bench-e2e-summary.csv: ratios to Redis alone, the realistic workload beside them"
+ok $([ -s "$tmp/bench-e2e-throughput.png" ] && [ -s "$tmp/bench-e2e-latency-cdf.pdf" ] &&
+	[ -s "$tmp/bench-e2e-cpu.png" ] && [ -s "$tmp/bench-pktcost.pdf" ]; echo $?) \
 	"plots drawn from the CSVs"
 finish

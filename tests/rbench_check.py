@@ -1,0 +1,48 @@
+#!/usr/bin/python3
+"""The e2e benchmark's reading of redis-benchmark 7.0 output
+(pylib/prestack_lib/rbench.py) on a captured run
+(tests/fixtures/redis-benchmark-7.0-get.txt: 20,000 GETs, 50 clients,
+--precision 3, progress lines and carriage returns included). Exact
+values. Prints TAP."""
+import os
+import sys
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(TOP, "pylib"))
+from prestack_lib import rbench  # noqa: E402
+
+n = failed = 0
+
+
+def ok(cond, what, diag=None):
+    global n, failed
+    n += 1
+    print(f"{'ok' if cond else 'not ok'} {n} - {what}")
+    if not cond:
+        failed += 1
+        if diag is not None:
+            print(f"#   {diag}")
+
+
+print("1..8")
+text = open(os.path.join(TOP, "tests", "fixtures", "redis-benchmark-7.0-get.txt")).read()
+r = rbench.parse(text)
+ok(r["rps"] == 36363.64, "throughput from the summary line", r["rps"])
+ok((r["requests"], r["seconds"]) == (20000, 0.55), "requests and seconds", (r["requests"], r["seconds"]))
+ok((r["p50_ms"], r["p99_ms"], r["max_ms"]) == (0.695, 5.903, 7.055), "p50, p99, max from the summary",
+   (r["p50_ms"], r["p99_ms"], r["max_ms"]))
+# 99.9% of 20,000 = 19,980: between 6.703 ms (19,961) and 6.839 ms (19,981)
+ok(r["p999_ms"] == 6.8322, "p99.9 interpolated between the points around it", r["p999_ms"])
+ok(len(r["cdf"]) == 41 and r["cdf"][0] == (0.103, 4) and r["cdf"][-1] == (7.103, 20000),
+   "the distribution: both tables' 41 distinct points, first and last", (len(r["cdf"]), r["cdf"][:1], r["cdf"][-1:]))
+ok(all(a[0] < b[0] and a[1] <= b[1] for a, b in zip(r["cdf"], r["cdf"][1:])),
+   "latency rising, cumulative count never falling")
+q = rbench.percentile([(0.1, 10), (0.2, 50), (0.4, 100)], 0.5)
+ok(q == 0.2, "a percentile on a point is that point's latency", q)
+try:
+    rbench.parse(text.split("Summary:")[0])
+    bad = False
+except rbench.ParseError:
+    bad = True
+ok(bad, "output without a summary is an error, not a zero")
+sys.exit(1 if failed else 0)
