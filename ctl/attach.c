@@ -211,7 +211,7 @@ static const struct ps_opt attach_opts[] = {
 	PS_OPT("port", 'p', PS_OPT_U32, "PORT", struct attach_opts, port,
 	       "Redis port", .min = 1, .max = 65535),
 	PS_OPT("mode", 'm', PS_OPT_MODE, "M", struct attach_opts, mode,
-	       "off | naive | guarded | retrans"),
+	       "off | naive | guarded | retrans | poststack"),
 	PS_OPT("skb", 's', PS_OPT_FLAG, NULL, struct attach_opts, skb,
 	       "generic (skb) XDP instead of native"),
 	PS_OPT("auth", 0, PS_OPT_FLAG, NULL, struct attach_opts, auth,
@@ -259,6 +259,7 @@ static int attach_run(struct ps_call *c, void *opts)
 	struct prestack_bpf *skel = NULL;
 	struct ps_cmdtable_counts cmds;
 	struct ps_meta meta = {};
+	__u32 post_id = 0;
 	int err, ifindex = 0, auth, ret = 1;
 	__u32 zero = 0;
 
@@ -348,6 +349,14 @@ static int attach_run(struct ps_call *c, void *opts)
 	if (pin_prog(skel->progs.ps_xdp, t, "prog_xdp") ||
 	    pin_prog(skel->progs.ps_tc, t, "prog_tc"))
 		goto cleanup;
+	/* the post-stack programs, in every mode so that `mode poststack`
+	 * works at run time: until then sockops puts no socket in the
+	 * sockhash, and no other socket meets the sk_skb/sk_msg programs */
+	if (ps_post_attach(t, &post_id)) {
+		if (o->mode == PS_MODE_POSTSTACK)
+			goto cleanup;
+		ps_err("poststack unavailable on this attachment (the other modes are not affected)");
+	}
 	meta.ifindex = (__u32)ifindex;
 	meta.created_clsact = created;
 	meta.xdp_prog_id = prog_id(bpf_program__fd(skel->progs.ps_xdp));
@@ -374,6 +383,10 @@ static int attach_run(struct ps_call *c, void *opts)
 	else
 		printf("tc ingress reply path off (--no-tc-reply): values over %d bytes are not "
 		       "cached, larger replies go to Redis\n", PS_SMALL_VAL_MAX);
+	if (post_id)
+		printf("poststack: sockops at the cgroup-v2 root, sk_skb verdict prog %u%s\n",
+		       post_id, o->mode == PS_MODE_POSTSTACK ?
+		       " (sockets Redis accepts from now on are answered after the stack)" : "");
 	if (o->no_coherence) {
 		printf("coherence watcher off (--no-coherence): writes XDP does not see are "
 		       "served stale from the cache\n");
@@ -446,7 +459,13 @@ const struct ps_cmd ps_cmd_attach = {
 		"on 127.0.0.1:PORT (stopped by detach, shown by status) and XDP answers\n"
 		"only while the watcher's lease is fresh: a dead or hung watcher or a\n"
 		"Redis restart stops the fast path within 300 ms instead of serving\n"
-		"stale values.",
+		"stale values.\n"
+		"\n"
+		"attach also loads the post-stack programs (poststack mode): a sockops\n"
+		"program at the cgroup-v2 root that, in poststack mode, puts the sockets\n"
+		"Redis accepts on PORT in this namespace in a sockhash, and the sk_skb\n"
+		"and sk_msg programs on it. In poststack mode XDP and TC pass everything;\n"
+		"only sockets accepted while the mode is poststack are answered.",
 	.opts = attach_opts,
 	.opts_size = sizeof(struct attach_opts),
 	.defaults = &attach_defaults,
@@ -510,7 +529,7 @@ static int detach_run(struct ps_call *c, void *opts)
 	LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_EGRESS);
 	LIBBPF_OPTS(bpf_tc_opts, tco);
 	struct ps_meta meta;
-	int n, total = 0, err, ret = 0;
+	int n, total = 0, n_post, total_post, err, ret = 0;
 	__u32 zero = 0, cur = 0;
 
 	ps_stop_on_signals();
@@ -530,6 +549,13 @@ static int detach_run(struct ps_call *c, void *opts)
 		ps_err("%d of %d flows carry a non-zero offset (bytes answered at XDP):\n"
 		       "detaching now would corrupt those connections. Let them close, or use --force.",
 		       n, total);
+		return 1;
+	}
+	n_post = ps_post_lagging(t, &total_post);
+	if (n_post && !o->force) {
+		ps_err("%d of %d Redis sockets in the post-stack path have answers shorter than\n"
+		       "their requests behind them (copied_seq lags): back on the plain stack their\n"
+		       "reads would break. Let them close, or use --force.", n_post, total_post);
 		return 1;
 	}
 	if (bpf_map_lookup_elem(c->maps.meta, &zero, &meta)) {
@@ -590,7 +616,9 @@ const struct ps_cmd ps_cmd_detach = {
 	.summary = "detach and remove the pins",
 	.description =
 		"Detach prestack and remove its pins. Refused while flows carry\n"
-		"a non-zero offset (their streams would break), unless --force.",
+		"a non-zero offset (their streams would break), or while Redis sockets\n"
+		"in the post-stack path have a copied_seq lag (docs/poststack.md),\n"
+		"unless --force.",
 	.opts = detach_opts,
 	.opts_size = sizeof(struct detach_opts),
 	.target = PS_TGT_ONE,

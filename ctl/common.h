@@ -107,4 +107,16 @@ struct ps_cmdtable_counts {
 int ps_cmdtable_load(int map_fd, __u32 port, const char *password,
 		     struct ps_cmdtable_counts *n);
 
+/* poststack mode (ctl/poststack.c): the post-stack programs of the
+ * attachment in t's dir (current netns entered): 0, or -1 having said why
+ * and left none of their pins. verdict_id: the sk_skb program's id. */
+#define PS_POST_LINK "link_post_sockops"
+int ps_post_attach(const struct ps_target *t, __u32 *verdict_id);
+bool ps_post_attached(const struct ps_target *t);
+/* Redis sockets in the post-stack path, -1 if it is not attached */
+long ps_post_sockets(const struct ps_target *t);
+/* of them, those whose copied_seq lags (answers shorter than their
+ * requests): back on the plain stack their reads break */
+int ps_post_lagging(const struct ps_target *t, int *total);
+
 #endif

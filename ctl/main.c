@@ -33,7 +33,9 @@ static const struct ps_section sections[] = {
 	{ "FILES", PS_PIN_ROOT "/NETNS/IF/",
 	  "one directory per attachment (NETNS is \"-\" for the current network\n"
 	  "namespace): the maps, pinned by name when attach loads the programs,\n"
-	  "and the two programs, prog_xdp and prog_tc. detach removes it." },
+	  "and the programs, prog_xdp and prog_tc, and the post-stack ones\n"
+	  "(prog_post_*, the sockhash ps_psockhash, the cgroup link\n"
+	  "link_post_sockops). detach removes it." },
 	{ "ENVIRONMENT", "REDISCLI_AUTH",
 	  "the Redis password of attach and coherence when --password is not given." },
 	{ "SEE ALSO", NULL,

@@ -298,6 +298,22 @@ cleanup:
 	return ret;
 }
 
+/* poststack runs on a live socket's receive path (sk_skb, sk_msg):
+ * BPF_PROG_TEST_RUN has no socket to give them, so there is nothing to
+ * replay (the XDP and TC programs only pass in that mode) */
+static int replay_check(const struct ps_call *c, void *opts)
+{
+	const struct replay_opts *o = opts;
+
+	(void)c;
+	if (o->mode == PS_MODE_POSTSTACK) {
+		ps_err("poststack cannot be replayed offline: its programs need a live socket "
+		       "(tests/live/test-poststack.sh tests it)");
+		return -1;
+	}
+	return 0;
+}
+
 const struct ps_cmd ps_cmd_replay = {
 	.name = "replay",
 	.summary = "offline: a pcap through the programs (test run)",
@@ -309,12 +325,14 @@ const struct ps_cmd ps_cmd_replay = {
 		"programs emitted (XDP_TX replies, passed and translated frames; drops\n"
 		"leave nothing), --csv one row per input frame. --cache preloads the\n"
 		"cache (--cache-file: one KEY=VALUE per line). The programs' clock is\n"
-		"the capture's, so the same input gives the same bytes.",
+		"the capture's, so the same input gives the same bytes. poststack is\n"
+		"refused: its programs run on a live socket, not on a frame.",
 	.opts = replay_opts,
 	.opts_size = sizeof(struct replay_opts),
 	.defaults = &replay_defaults,
 	.target = PS_TGT_NONE,
 	.min_args = 1,
 	.max_args = 1,
+	.check = replay_check,
 	.run = replay_run,
 };

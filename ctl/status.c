@@ -14,9 +14,15 @@ struct mode_opts {
 
 static const struct ps_opt mode_opts[] = {
 	PS_OPT("force", 'f', PS_OPT_FLAG, NULL, struct mode_opts, force,
-	       "switch to off even if flows carry offsets"),
+	       "switch to off or poststack even if flows carry offsets"),
 	{}
 };
+
+/* modes in which XDP and TC pass everything untouched */
+static bool xdp_off(int mode)
+{
+	return mode == PS_MODE_OFF || mode == PS_MODE_POSTSTACK;
+}
 
 static int mode_check(const struct ps_call *c, void *opts)
 {
@@ -24,7 +30,7 @@ static int mode_check(const struct ps_call *c, void *opts)
 
 	o->mode = ps_mode_parse(c->argv[0]);
 	if (o->mode < 0) {
-		ps_err("give one of off, naive, guarded, retrans");
+		ps_err("give one of off, naive, guarded, retrans, poststack");
 		return -1;
 	}
 	return 0;
@@ -39,7 +45,13 @@ static int mode_run(struct ps_call *c, void *opts)
 
 	if (ps_config_read(&c->maps, &cfg))
 		return 1;
-	if (o->mode == PS_MODE_OFF && cfg.mode != PS_MODE_OFF) {
+	if (o->mode == PS_MODE_POSTSTACK && !ps_post_attached(&c->t)) {
+		ps_err("the post-stack programs are not attached here (attach said why);\n"
+		       "detach and attach again with --mode poststack");
+		return 1;
+	}
+	/* for XDP and TC, poststack is off: flows with offsets would break */
+	if (xdp_off(o->mode) && !xdp_off((int)cfg.mode)) {
 		n = ps_count_offset_flows(c->maps.flows, &total);
 		if (n && !o->force) {
 			ps_err("%d of %d flows carry a non-zero offset: off stops translating\n"
@@ -55,7 +67,7 @@ static int mode_run(struct ps_call *c, void *opts)
 	/* off touches no flow: whatever is tracked now would be stale when a
 	 * mode comes back, so forget it (those connections stay unanswered,
 	 * never corrupted) */
-	if (o->mode == PS_MODE_OFF)
+	if (xdp_off(o->mode))
 		forgotten = ps_map_clear(c->maps.flows, sizeof(struct ps_flow_key));
 	if (forgotten < 0) {
 		ps_err("mode is off, but the tracked flows could not be forgotten: %s",
@@ -68,11 +80,13 @@ static int mode_run(struct ps_call *c, void *opts)
 
 const struct ps_cmd ps_cmd_mode = {
 	.name = "mode",
-	.summary = "switch mode: off | naive | guarded | retrans",
-	.args = "off|naive|guarded|retrans",
+	.summary = "switch mode: off | naive | guarded | retrans | poststack",
+	.args = "off|naive|guarded|retrans|poststack",
 	.description =
 		"Switch mode at run time. Switching to off forgets every flow; it is\n"
-		"refused while flows carry a non-zero offset unless --force.",
+		"refused while flows carry a non-zero offset unless --force.\n"
+		"poststack is off for XDP and TC (the same rules), and answers after the\n"
+		"TCP stack on the sockets Redis accepts from then on.",
 	.opts = mode_opts,
 	.opts_size = sizeof(struct mode_opts),
 	.target = PS_TGT_ONE,
@@ -108,7 +122,7 @@ static int status_one(const struct ps_target *t, bool json, bool first)
 	struct ps_meta meta;
 	struct ps_config cfg;
 	struct ps_maps m;
-	long flows, entries;
+	long flows, entries, post;
 	long long left;
 	bool lease;
 	__u32 zero = 0;
@@ -123,6 +137,7 @@ static int status_one(const struct ps_target *t, bool json, bool first)
 		goto cleanup;
 	}
 	flows = ps_map_count(m.flows, sizeof(struct ps_flow_key));
+	post = ps_post_sockets(t);  /* -1: post-stack programs not attached */
 	entries = ps_map_count(m.cache, sizeof(struct ps_cache_key));
 	lease = cfg.flags & PS_CFG_LEASE;
 	left = lease ? lease_left_ms(&m) : 0;
@@ -130,11 +145,12 @@ static int status_one(const struct ps_target *t, bool json, bool first)
 		printf("%s{\"netns\":\"%s\",\"dev\":\"%s\",\"ifindex\":%u,\"port\":%u,"
 		       "\"mode\":\"%s\",\"xdp_prog_id\":%u,\"tc_prog_id\":%u,\"tc_in_prog_id\":%u,"
 		       "\"flows\":%ld,\"cache_entries\":%ld,\"cache_gen\":%u,"
-		       "\"coherence\":%s,\"watcher_pid\":%u,\"lease_left_ms\":%lld}",
+		       "\"coherence\":%s,\"watcher_pid\":%u,\"lease_left_ms\":%lld,"
+		       "\"poststack_sockets\":%ld}",
 		       first ? "" : ",", t->netns, t->dev, meta.ifindex, meta.port,
 		       ps_mode_name(cfg.mode), meta.xdp_prog_id, meta.tc_prog_id,
 		       meta.tc_in_prog_id, flows, entries, cfg.cache_gen, lease ? "true" : "false",
-		       watcher_alive(meta.watcher_pid), left);
+		       watcher_alive(meta.watcher_pid), left, post);
 	else
 		printf("%s%s%s: ifindex %u, port %u, mode %s, xdp prog %u, tc prog %u, "
 		       "%ld flows, %ld cache entries (generation %u); %s\n",
@@ -150,6 +166,10 @@ static int status_one(const struct ps_target *t, bool json, bool first)
 	if (!json && lease)
 		printf("  watcher %s, lease %lld ms left\n",
 		       watcher_alive(meta.watcher_pid) ? "running" : "not running", left);
+	if (!json && post >= 0)
+		printf("  poststack: %ld Redis sockets in the post-stack path\n", post);
+	else if (!json)
+		printf("  poststack: not attached (attach said why)\n");
 	ret = 0;
 cleanup:
 	ps_maps_close(&m);

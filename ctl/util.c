@@ -69,7 +69,9 @@ int ps_parse_hostport(const char *s, char *host, size_t hn, __u32 *port)
 	return 0;
 }
 
-static const char *mode_names[] = { "off", "naive", "guarded", "retrans" };
+static const char *mode_names[] = { "off", "naive", "guarded", "retrans", "poststack" };
+_Static_assert(sizeof(mode_names) / sizeof(mode_names[0]) == PS_MODE__MAX,
+	       "mode_names and enum ps_mode disagree");
 
 int ps_mode_parse(const char *s)
 {

@@ -41,7 +41,9 @@ static __always_inline int ps_core(void *ctx, int xdp)
 	if (!cfg)
 		return pass;
 	stat_inc(xdp ? PS_ST_PKTS : PS_ST_TC_PKTS);
-	if (cfg->mode == PS_MODE_OFF || cfg->mode >= PS_MODE__MAX)
+	/* poststack answers after the stack (poststack.bpf.c): here as off */
+	if (cfg->mode == PS_MODE_OFF || cfg->mode == PS_MODE_POSTSTACK ||
+	    cfg->mode >= PS_MODE__MAX)
 		return pass;
 	r = ps_parse_ctx(ctx, xdp, bpf_htons(cfg->port), &p);
 	if (r != PS_PARSE_OK) {

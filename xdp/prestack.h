@@ -41,6 +41,9 @@ enum ps_mode {
 	PS_MODE_RETRANS = 3, /* guarded + a retransmission buffer for injected
 			      * replies: re-sent on a retransmitted request or
 			      * a duplicate ACK until the client acks them */
+	PS_MODE_POSTSTACK = 4, /* answered after the TCP stack by the sk_skb
+				* program on Redis's sockets (xdp/poststack.bpf.c);
+				* XDP and TC pass everything, as in off */
 	PS_MODE__MAX,
 };
 
@@ -384,6 +387,27 @@ enum ps_stat {
 				* helper failed): the request is dropped, its
 				* retransmission re-answered */
 	PS_ST_TC_FILLS,        /* large values filled at TC egress (ps_cache_big) */
+	/* poststack mode (xdp/poststack.bpf.c, docs/poststack.md) */
+	PS_ST_PS_SOCKS,        /* Redis sockets put in the sockhash by sockops */
+	PS_ST_PS_SKBS,         /* request skbs seen by the sk_skb verdict program */
+	PS_ST_PS_HITS,         /* GETs answered by sk_skb */
+	PS_ST_PS_REPLY_BYTES,  /* RESP bytes of those answers */
+	PS_ST_PS_PASS_OWED,    /* cached GETs passed: Redis still owed this socket replies */
+	PS_ST_PS_PASS_MISS,    /* GET-only skbs passed: some key missed */
+	PS_ST_PS_PASS_OTHER,   /* skbs passed holding other commands, or not whole commands */
+	PS_ST_PS_PASS_STATE,   /* passed: mode, drain, AUTH, MULTI, SELECT, or socket lost */
+	PS_ST_PS_PASS_LEASE,   /* passed: the coherence watcher's lease is stale */
+	PS_ST_PS_PASS_BIG,     /* passed: the replies are longer than the request bytes
+				* they replace plus the socket's seq_lag (poststack.h),
+				* or did not fit the skb */
+	PS_ST_PS_INVAL,        /* cache keys invalidated by writes seen at sk_skb */
+	PS_ST_PS_FLUSHES,      /* whole-cache flushes from sk_skb */
+	PS_ST_PS_REPLIES,      /* replies Redis sent, counted by sk_msg */
+	PS_ST_PS_LOST,         /* sockets whose request or reply stream stopped being followed */
+	PS_ST_PS_NESTED,       /* sk_skb runs that found the scratch busy (flushed, socket lost) */
+	PS_ST_PS_ERR,          /* a rewritten skb that could not be completed (dropped) */
+	PS_ST_PS_FILLS,        /* cache entries filled by sk_msg from Redis's reply to a miss */
+	PS_ST_PS_FILL_SKIPPED, /* armed fills not stored: key may have changed, TTL, size */
 	PS_ST__MAX,
 };
 
@@ -401,6 +425,10 @@ enum ps_stat {
 	"ack_held", "fb_big", "fb_lease", "ttl_refused", "ttl_lost",       \
 	"tc_handoffs", "tc_replies", "tc_segments", "tc_reply_bytes",      \
 	"tc_resends", "tc_lost", "tc_fills",                               \
+	"ps_socks", "ps_skbs", "ps_hits", "ps_reply_bytes", "ps_pass_owed",\
+	"ps_pass_miss", "ps_pass_other", "ps_pass_state", "ps_pass_lease", \
+	"ps_pass_big", "ps_inval", "ps_flushes", "ps_replies", "ps_lost",  \
+	"ps_nested", "ps_err", "ps_fills", "ps_fill_skipped",              \
 }
 /* derived in user space: fallbacks = sum(fb_*), divergences = sum(div_*),
  * flows = entries in the flow map */

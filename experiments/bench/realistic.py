@@ -278,7 +278,10 @@ def one_run(mode, seed):
     pconn = connect(SRV)
     s0 = stats()
     ctr = Counters(PIN_DIR) if mode != "redis" else None
-    fb_names = [x for x in ctr.names if x.startswith("fb_")] if ctr else []
+    # poststack answers after the stack: its hits and pass reasons are ps_*
+    hit_name = "ps_hits" if mode == "poststack" else "get_hits"
+    fb_prefix = "ps_pass_" if mode == "poststack" else "fb_"
+    fb_names = [x for x in ctr.names if x.startswith(fb_prefix)] if ctr else []
     why = {}            # carriable GETs not answered: fallback counters that moved
     answered = 0
     pid = int(open("/run/prestack-testbed/redis.pid").read().strip())
@@ -302,13 +305,13 @@ def one_run(mode, seed):
                     k in model.read_since_write and (e is None or e[0] - t_send > 0.1)
                 n["carriable"] += carriable
                 if ctr and carriable:
-                    before = ctr.read(["get_hits"] + fb_names)
+                    before = ctr.read([hit_name] + fb_names)
                 t_send = time.monotonic()
                 got = c.get(k)
                 t_recv = time.monotonic()
                 if ctr and carriable:
-                    after = ctr.read(["get_hits"] + fb_names)
-                    if after["get_hits"] > before["get_hits"]:
+                    after = ctr.read([hit_name] + fb_names)
+                    if after[hit_name] > before[hit_name]:
                         answered += 1
                     else:
                         moved = [x for x in fb_names if after[x] > before[x]] or ["none"]
@@ -381,12 +384,12 @@ def one_run(mode, seed):
         prestack("detach", "--force", check=False)
 
     d = {k: s1.get(k, 0) - s0.get(k, 0) for k in s1 if isinstance(s1.get(k), int)}
-    fbs = {k: v for k, v in d.items() if k.startswith("fb_") and v}
+    fbs = {k: v for k, v in d.items() if k.startswith(fb_prefix) and v}
     untrusted = {}
     for f in fl:
         if "UNTRUSTED" in f.get("flags", ""):
             untrusted[f["untrusted_reason"]] = untrusted.get(f["untrusted_reason"], 0) + 1
-    hits = d.get("get_hits", 0)
+    hits = d.get(hit_name, 0)  # the xdp_get_hits column: ps_hits in poststack
     row = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": platform.node(), "kernel": platform.release(),
