@@ -30,6 +30,8 @@ import sys
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RES = os.environ.get("PS_RESULTS") or os.path.join(TOP, "results")
 AB = os.path.join(TOP, "build", "ab")
+# the pktcost.c and reflector that measure the XDP and TC paths in both trees
+HARNESS = "5db72af"
 
 # (step, file, anchor, text inserted after it): the early returns
 STOPS = [
@@ -74,9 +76,13 @@ def export(rev, dst):
         arc = subprocess.run(["git", "-C", TOP, "archive", rev], check=True,
                              capture_output=True).stdout
         sh(["tar", "-x", "-C", dst], input=arc)
-    # both measure the same paths: today's harness and floors
+    # both measure the same paths with the same harness and floors: the
+    # ones of HARNESS (today's pktcost.c also drives the TC ingress path,
+    # which the older tree does not have)
     for f in ("experiments/bench/pktcost.c", "xdp/reflector.bpf.c"):
-        shutil.copy2(os.path.join(TOP, f), os.path.join(dst, f))
+        src = subprocess.run(["git", "-C", TOP, "show", f"{HARNESS}:{f}"], check=True,
+                             capture_output=True).stdout
+        open(os.path.join(dst, f), "wb").write(src)
 
 
 def build(tree):
