@@ -23,7 +23,6 @@ usage: where_to_answer.py [--value N] [--res DIR]
 import argparse
 import csv
 import os
-import statistics
 import sys
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -14,7 +14,6 @@ only (PNG and PDF, beside them):
   bench-e2e-sizing       (if bench-e2e-sizing.csv exists) throughput and the
                          client's CPU vs redis-benchmark --threads, per pinning
 """
-import csv
 import os
 import sys
 from collections import defaultdict
@@ -23,6 +22,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "pylib"))
+from prestack_lib import plotio  # noqa: E402
 
 RES = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
     os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "results")
@@ -41,16 +44,11 @@ def style(cfg, _seen={}):
 
 
 def load(name):
-    p = os.path.join(RES, name)
-    return list(csv.DictReader(open(p))) if os.path.exists(p) else []
+    return plotio.load(RES, name)
 
 
 def save(fig, name):
-    fig.tight_layout()
-    for ext in ("png", "pdf"):
-        fig.savefig(os.path.join(RES, f"{name}.{ext}"), dpi=140)
-    plt.close(fig)
-    print(f"wrote {RES}/{name}.{{png,pdf}}")
+    plotio.save(fig, RES, name)
 
 
 def configs(rows):

@@ -57,6 +57,10 @@ class GenError(Exception):
 SOURCES = {
     "pktcost": ("results/bench-pktcost.csv",
                 ["mode", "path", "value_size", "ns_median", "ns_p10", "ns_p90"], True),
+    "pktab": ("results/bench-pktcost-ab.csv",
+              ["version", "mode", "path", "value_size", "ns_median", "rounds", "runs",
+               "before_commit"], True),
+    "steps": ("results/bench-pktcost-steps.csv", ["step", "what", "ns_to_here", "ns_step"], True),
     "dummy": ("results/bench-dummy.csv",
               ["series", "extra_iterations", "ns_median", "added_ns", "mpps_per_core"], True),
     "ceiling": ("results/bench-ceiling.csv",
@@ -264,7 +268,7 @@ def gen_pktcost(o, rows):
     # the table: a row per (path, size) in file order, a column per mode
     modes = [m for m in dict.fromkeys(r["mode"] for r in rows) if m != "reflector"]
     keys = [k for k in dict.fromkeys((r["path"], r["value_size"]) for r in rows)
-            if k[0] != "reflect"]
+            if k[0] not in ("reflect", "tc_floor")]
     t = ["\\begin{tabular}{l" + "r" * len(modes) + "}", "\\toprule",
          "path & " + " & ".join(f"\\texttt{{{tex_escape(m)}}}" for m in modes) + " \\\\", "\\midrule",
          f"reflector (\\texttt{{XDP\\_TX}}, floor) & \\multicolumn{{{len(modes)}}}{{l}}{{{fmt_int(refl)}}} \\\\"]
@@ -277,6 +281,40 @@ def gen_pktcost(o, rows):
         t.append(f"{lab} & " + " & ".join(cells) + " \\\\")
     t += ["\\bottomrule", "\\end{tabular}", o.note("pktcost")]
     o.tables["tab-pktcost.tex"] = "\n".join(t)
+
+
+def gen_perf(o, ab, steps):
+    """The hit-path rework: before/after in one run, and where a hit's
+    nanoseconds go (one early return per step)."""
+    o.prov["pktab"] = provenance("pktab", ab)
+    o.prov["steps"] = provenance("steps", steps)
+
+    def ns(ver, mode, path, size):
+        return float(one(ab, "pktab", version=ver, mode=mode, path=path, value_size=size)["ns_median"])
+    floor = ns("after", "reflector", "reflect", 0)
+    tfloor = ns("after", "reflector", "tc_floor", 0)
+    o.m("AbRounds", ab[0]["rounds"], "pktab")
+    o.m("AbBefore", tex_escape(ab[0]["before_commit"]), "pktab")
+    o.m("AbFloorNs", fmt_int(floor), "pktab")
+    o.m("AbTcFloorNs", fmt_int(tfloor), "pktab")
+    for name, mode, path, size, fl in (("Hit", "guarded", "get_hit", 64, floor),
+                                        ("Miss", "guarded", "get_miss", 0, floor),
+                                        ("Set", "guarded", "set", 0, floor),
+                                        ("Tc", "guarded", "tc_translate", 0, tfloor),
+                                        ("Retrans", "retrans", "get_hit", 64, floor)):
+        b, a = ns("before", mode, path, size), ns("after", mode, path, size)
+        o.m(f"Ab{name}BeforeNs", fmt_int(b), "pktab")
+        o.m(f"Ab{name}AfterNs", fmt_int(a), "pktab")
+        o.m(f"Ab{name}Ratio", fmt(a / fl), "pktab")
+        o.m(f"Ab{name}BeforeRatio", fmt(b / fl), "pktab")
+    t = ["\\begin{tabular}{lrr}", "\\toprule", "step of a guarded 64\\,B hit & ns & cumulative \\\\",
+         "\\midrule"]
+    for r in steps:
+        t.append(f"{tex_escape(r['what'])} & {fmt_int(r['ns_step'])} & {fmt_int(r['ns_to_here'])} \\\\")
+        o.m("Step" + "".join(w.capitalize() for w in re.findall(r"[a-z]+", r["step"])) + "Ns",
+            fmt_int(r["ns_step"]), "steps")
+    t += ["\\bottomrule", "\\end{tabular}", o.note("steps")]
+    o.tables["tab-steps.tex"] = "\n".join(t)
 
 
 def gen_dummy(o, rows, ceil, rr):
@@ -656,6 +694,7 @@ def generate(outdir, draw_ladders=True, ladders=True):
     src = {n: read_source(n) for n in SOURCES}
     gen_constants(o)
     gen_pktcost(o, src["pktcost"])
+    gen_perf(o, src["pktab"], src["steps"])
     gen_dummy(o, src["dummy"], src["ceiling"], src["replayrate"])
     gen_e2e(o, src["e2e"])
     gen_realistic(o, src["realistic"], src["coherence"])
