@@ -6,8 +6,10 @@
 # (or $PS_RESULTS):
 #   bench-pktcost.csv, bench-tc-reply.csv   per-packet cost (BPF_PROG_TEST_RUN)
 #   bench-poststack-cost.csv                post-stack programs (bpf_stats, live)
-#   bench-where*.csv                        redis-benchmark at 50 clients, 64 B
-#                                           and 1024 B, and the realistic workload
+#   bench-where*.csv                        redis-benchmark at 50 clients, 16 B
+#                                           (a reply no longer than its request:
+#                                           every path can answer it) and 1024 B,
+#                                           and the realistic workload
 #   failures-where.csv                      the live failure matrix per path
 # --quick: one repetition, fewer operations (a smoke run, not a result).
 set -euo pipefail
@@ -39,7 +41,7 @@ echo "wrote $RES/bench-pktcost.csv $RES/bench-tc-reply.csv"
 
 /usr/bin/python3 "$TOP/experiments/bench/poststack_cost.py" --out "$RES/bench-poststack-cost.csv"
 /usr/bin/python3 "$TOP/experiments/bench/e2e.py" --configs redis,guarded,guarded-tc,poststack \
-	--sizes 1024,64 --clients 50 --pipelines 1 --reps "$reps" --realistic-ops "$ops" \
+	--sizes 1024,16 --clients 50 --pipelines 1 --reps "$reps" --realistic-ops "$ops" \
 	--steer-clients '' --workloads get --out bench-where
 /usr/bin/python3 "$TOP/experiments/failures/run.py" $fq --modes guarded-notc,guarded,poststack \
 	--out "$RES/failures-where.csv"

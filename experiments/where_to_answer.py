@@ -8,7 +8,8 @@ run (make where runs them all, then this):
               results/bench-poststack-cost.csv  post-stack: sk_skb verdict +
                                              sk_msg per request (bpf_stats)
   end to end  results/bench-where-summary.csv  req/s and server CPU per
-                                             request at 50 clients, VALUE B,
+                                             request at 50 clients, VALUE B and
+                                             SMALL B (every path answers it),
                                              and the realistic workload's
                                              share of GETs answered
   faults      results/failures-where.csv     cells correct / wrong / stale /
@@ -53,6 +54,9 @@ def main():
     ap.add_argument("--value", type=int, default=1024,
                     help="value size (B) of the end-to-end comparison (default 1024: "
                          "too large for the XDP frame on veth)")
+    ap.add_argument("--small", type=int, default=16,
+                    help="a value size every path can answer (default 16: its reply is no "
+                         "longer than the request, as post-stack needs)")
     ap.add_argument("--res", default=os.environ.get("PS_RESULTS") or os.path.join(TOP, "results"))
     a = ap.parse_args()
 
@@ -76,14 +80,18 @@ def main():
             "poststack": (post_ns, "sk_skb verdict + sk_msg per request (bpf_stats, live)")}
 
     out = []
-    for path, cfg, fmode in PATHS:
+    def point(cfg, size):
         g = [r for r in e2e if r["config"] == cfg and r["workload"] == "get"
-             and str(r["value_size"]) == str(a.value) and str(r["clients"]) == "50"
+             and str(r["value_size"]) == str(size) and str(r["clients"]) == "50"
              and str(r["pipeline"]) == "1" and r.get("pin", "none") == "none"]
         if not g:
-            sys.exit(f"where_to_answer: no 50-client GET row for {cfg} at {a.value} B "
+            sys.exit(f"where_to_answer: no 50-client GET row for {cfg} at {size} B "
                      f"in bench-where-summary.csv")
-        g = g[0]
+        return g[0]
+
+    for path, cfg, fmode in PATHS:
+        g = point(cfg, a.value)
+        sm = point(cfg, a.small)
         real = pick(e2e, "bench-where-summary.csv", config=cfg, workload="realistic")[0]
         cells = [r for r in fail if r["mode"] == fmode]
         if not cells:
@@ -98,6 +106,12 @@ def main():
             "p99_us_50c": round(float(g["p99_ms_median"]) * 1000, 1) if g["p99_ms_median"] else "",
             "server_cpu_us_per_req": g["server_cpu_us_per_req_median"],
             "answered_share": real["hit_share_median"],
+            "hit_share_50c": g["hit_share_median"],
+            "small_value_size": a.small,
+            "rps_50c_small": round(float(sm["rps_median"])),
+            "speedup_50c_small": sm["speedup_vs_redis_median"],
+            "server_cpu_us_per_req_small": sm["server_cpu_us_per_req_median"],
+            "hit_share_50c_small": sm["hit_share_median"],
             "realistic_wrong_stale_errors": real.get("wrong_stale_errors", ""),
             "cells": len(cells),
             "cells_correct": sum(o in ("correct", "recovered") for o in oc),

@@ -290,7 +290,9 @@ def prog_ids():
 def get_hits():
     r = run(PS, "stats", *TGT, "--json", check=False)
     try:
-        return json.loads(r.stdout.splitlines()[-1]).get("get_hits", 0)
+        st = json.loads(r.stdout.splitlines()[-1])
+        # GETs answered before the stack (XDP and TC) and after it (sk_skb)
+        return st.get("get_hits", 0) + st.get("ps_hits", 0)
     except (ValueError, IndexError):
         return 0
 

@@ -69,7 +69,8 @@ SOURCES = {
     "e2e": ("results/bench-e2e-summary.csv",
             ["config", "workload", "value_size", "clients", "pipeline", "reps", "rps_median",
              "p50_ms_median", "p99_ms_median", "server_cpu_us_per_req_median",
-             "redis_cpu_us_per_req_median", "speedup_vs_redis_median"], True),
+             "redis_cpu_us_per_req_median", "speedup_vs_redis_median", "p99_vs_redis_median",
+             "client_us_per_req_median", "threads", "pin"], True),
     "realistic": ("results/bench-realistic.csv",
                   ["mode", "ops", "carriable_not_answered", "gets", "carriable_gets", "carriable_answered", "answered_share",
                    "answered_of_all_gets", "flows", "flows_untrusted", "p50_us", "p99_us",
@@ -93,7 +94,9 @@ SOURCES = {
     # ---- coming: issue 15 (where to answer: XDP, TC, post-stack)
     "where": ("results/where-to-answer.csv",
               ["path", "ns_per_request", "rps_50c", "server_cpu_us_per_req", "answered_share",
-               "cells_wrong", "cells_stale", "cells_stall"], False),
+               "cells_wrong", "cells_stale", "cells_stall", "hit_share_50c", "small_value_size",
+               "rps_50c_small", "speedup_50c_small", "server_cpu_us_per_req_small",
+               "hit_share_50c_small", "speedup_50c", "cells", "cells_correct"], False),
 }
 
 # Rows the paper reads from each source, when a CSV grows a column that
@@ -397,6 +400,19 @@ def gen_e2e(o, rows):
         r1 = one(rows, "e2e", config="guarded", workload="get", value_size=sz, clients=1, pipeline=1)
         o.m("EeOneClientSpeedup", fmt(r1["speedup_vs_redis_median"], 2), "e2e")
         o.m("EeOneClientValue", sz, "e2e")
+        o.m("EeOneClientPNinetyNineRatio", fmt(r1["p99_vs_redis_median"], 2), "e2e")
+        o.m("EeOneClientRedisPNinetyNineMs", fmt(one(rows, "e2e", config="redis", workload="get",
+                                                     value_size=sz, clients=1,
+                                                     pipeline=1)["p99_ms_median"], 3), "e2e")
+        o.m("EeOneClientGuardedPNinetyNineMs", fmt(r1["p99_ms_median"], 3), "e2e")
+    o.m("EeGuardedPNinetyNineRatio", fmt(r_g["p99_vs_redis_median"], 2), "e2e")
+    o.m("EeClientUsPerReq", fmt(r_g["client_us_per_req_median"]), "e2e")
+    o.m("EeThreads", r_g["threads"], "e2e")
+    piped = [r for r in rows if r["config"] == "guarded" and r["workload"] == "get"
+             and r["value_size"] == str(small) and r["clients"] == str(many) and r["pipeline"] != "1"]
+    if piped:
+        o.m("EePipeDepth", piped[0]["pipeline"], "e2e")
+        o.m("EePipeGuardedSpeedup", fmt(piped[0]["speedup_vs_redis_median"], 2), "e2e")
     # the table: `many` clients, no pipelining; a row per workload and size
     cfgs = [c for c in CONFIG_ORDER if any(r["config"] == c for r in rows)]
     cfgs += [c for c in dict.fromkeys(r["config"] for r in rows) if c not in cfgs]
@@ -618,6 +634,27 @@ def gen_coming(o, e2elat, where):
                      f"{r['cells_stale']} & {r['cells_stall']} \\\\")
         t += ["\\bottomrule", "\\end{tabular}", o.note("where")]
         o.tables["tab-where.tex"] = "\n".join(t)
+        names = {"xdp": "Xdp", "xdp+tc": "Tc", "poststack": "Post"}
+        for r in where:
+            n = names.get(r["path"])
+            if not n:
+                continue
+            o.m(f"Where{n}Ns", fmt_int(r["ns_per_request"]), "where")
+            o.m(f"Where{n}Krps", fmt(float(r["rps_50c"]) / 1000), "where")
+            o.m(f"Where{n}Speedup", fmt(r["speedup_50c"], 2), "where")
+            o.m(f"Where{n}CpuUs", fmt(r["server_cpu_us_per_req"]), "where")
+            o.m(f"Where{n}Answered", fmt(100 * float(r["answered_share"]), 0), "where")
+            o.m(f"Where{n}Cells", r["cells"], "where")
+            o.m(f"Where{n}CellsOk", r["cells_correct"], "where")
+            o.m(f"Where{n}CellsBad", int(r["cells_wrong"]) + int(r["cells_stale"]), "where")
+            o.m(f"Where{n}CellsStall", r["cells_stall"], "where")
+            o.m(f"Where{n}Hit", fmt(100 * float(r["hit_share_50c"] or 0), 0), "where")
+            o.m(f"Where{n}KrpsSmall", fmt(float(r["rps_50c_small"]) / 1000), "where")
+            o.m(f"Where{n}SpeedupSmall", fmt(r["speedup_50c_small"], 2), "where")
+            o.m(f"Where{n}CpuUsSmall", fmt(r["server_cpu_us_per_req_small"]), "where")
+            o.m(f"Where{n}HitSmall", fmt(100 * float(r["hit_share_50c_small"] or 0), 0), "where")
+        o.m("WhereValue", where[0]["value_size"], "where")
+        o.m("WhereSmallValue", where[0]["small_value_size"], "where")
 
 
 def gen_constants(o):
