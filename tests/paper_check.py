@@ -116,15 +116,22 @@ def main():
         e = gen_error(d)
         ok(e and "2 rows" in e and "mode=guarded" in e, f"two rows where one is quoted stop it ({e})")
         shutil.copy(os.path.join(TOP, "results/bench-realistic.csv"), os.path.join(d, "results"))
-        # 3. the coming results: absent, then present
+        # 3. the optional results: absent, then present
+        for opt in ("results/where-to-answer.csv", "results/bench-e2e-latency.csv"):
+            if os.path.exists(os.path.join(d, opt)):
+                os.unlink(os.path.join(d, opt))
         o = gen.generate(os.path.join(d, "out"), ladders=False)
         ok(o.switches == {"HaveEeLatency": False, "HaveWhere": False},
            f"without issue 13/15 CSVs the switches are off ({o.switches})")
         with open(os.path.join(d, "results/where-to-answer.csv"), "w") as f:
-            f.write("date,commit,kernel,path,ns_per_request,rps_50c,server_cpu_us_per_req,"
-                    "answered_share,cells_wrong,cells_stale,cells_stall,extra_col\n"
-                    "2026-01-01T00:00:00Z,abc1234,k,xdp,600,1000,3.0,0.5,0,0,1,x\n"
-                    "2026-01-01T00:00:00Z,abc1234,k,poststack,2000,900,9.0,0.9,0,0,0,y\n")
+            f.write("date,commit,kernel,path,value_size,ns_per_request,rps_50c,speedup_50c,"
+                    "server_cpu_us_per_req,answered_share,hit_share_50c,small_value_size,"
+                    "rps_50c_small,speedup_50c_small,server_cpu_us_per_req_small,hit_share_50c_small,"
+                    "cells,cells_correct,cells_wrong,cells_stale,cells_stall,extra_col\n"
+                    "2026-01-01T00:00:00Z,abc1234,k,xdp,1024,600,1000,1.0,3.0,0.5,0,16,2000,2.0,2.0,1,"
+                    "3,2,0,0,1,x\n"
+                    "2026-01-01T00:00:00Z,abc1234,k,poststack,1024,2000,900,0.9,9.0,0.9,0,16,800,0.8,"
+                    "9.0,1,3,3,0,0,0,y\n")
         with open(os.path.join(d, "results/bench-e2e-latency.csv"), "w") as f:
             f.write("config,workload,value_size,clients,pipeline,p50_us,p99_us\n"
                     "redis,get,16,50,1,100,200\n")

@@ -132,6 +132,8 @@ FIGURES = {
     "results/bench-dummy.pdf": "results/bench-dummy.csv",
     "results/bench-e2e-speedup.pdf": "results/bench-e2e-summary.csv",
     "results/bench-e2e-cpu.pdf": "results/bench-e2e-summary.csv",
+    "results/bench-e2e-latency-cdf.pdf": "results/bench-e2e-latency-cdf.csv",
+    "results/bench-pktcost-ab.pdf": "results/bench-pktcost-ab.csv",
     "results/bench-realistic.pdf": "results/bench-realistic.csv",
     "results/coherence-window.pdf": "results/coherence-window.csv",
 }
