@@ -104,6 +104,23 @@ PS_COUNTERS = ["get_hits", "tc_replies", "tc_resends", "tc_lost", "ps_hits", "ps
                "flows_untrusted", "translated"]
 
 
+# a kept capture stays small: a long lossy run keeps its first packets
+# (the middlebox log, beside it, has every drop)
+CAPTURE_KEEP_PKTS = 5000
+
+
+def keep_head(pcap):
+    """Cut a capture to its first CAPTURE_KEEP_PKTS packets (at most ~1.4 MB
+    at the 256-byte snap length)."""
+    tmp = pcap + ".head"
+    r = subprocess.run(["tcpdump", "-Z", "root", "-r", pcap, "-c", str(CAPTURE_KEEP_PKTS), "-w", tmp],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if r.returncode == 0 and os.path.exists(tmp):
+        os.replace(tmp, pcap)
+    elif os.path.exists(tmp):
+        os.unlink(tmp)
+
+
 def sh(*cmd, check=True, capture=True, timeout=120):
     r = subprocess.run(cmd, stdout=subprocess.PIPE if capture else None,
                        stderr=subprocess.STDOUT if capture else None, text=True,
@@ -219,6 +236,7 @@ def run_cell(sc, mode, outdir, a):
         os.unlink(pcap)
         row["capture"] = ""
     else:
+        keep_head(pcap)
         row["capture"] = os.path.relpath(pcap, TOP)
     row["bad"] = " | ".join(res.get("bad", []))[:300]
     sh(PS, "detach", *TGT, "--force", check=False)
