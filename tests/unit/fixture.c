@@ -24,15 +24,16 @@ void fixture_teardown(struct env *e)
 	env_close(e);
 }
 
-/* The reply prestack must produce for a request at e->cseq of plen bytes. */
-static size_t expected_reply(struct env *e, uint8_t *buf, uint32_t srv_seq,
-			     uint32_t ack, uint32_t tsval, uint32_t tsecr,
-			     const char *payload, size_t plen)
+/* A server -> client segment as prestack must write it (IP id 0, the
+ * server's window, NOP NOP TS when the flow has timestamps). */
+size_t expected_srv_seg(struct env *e, uint8_t *buf, uint32_t srv_seq,
+			uint32_t ack, uint8_t flags, uint32_t tsval, uint32_t tsecr,
+			const char *payload, size_t plen)
 {
 	uint8_t opt[12] = { 1, 1, 8, 10 };
 	struct pkt_spec s = { .smac = SRV_MAC, .dmac = CLI_MAC, .saddr = SRV_IP,
 			      .daddr = CLI_IP, .sport = SRV_PORT, .dport = CLI_PORT,
-			      .seq = srv_seq, .ack = ack, .flags = TF_PSH | TF_ACK,
+			      .seq = srv_seq, .ack = ack, .flags = flags,
 			      .window = SRV_WIN, .payload = payload,
 			      .payload_len = plen, .ip_id_zero = 1 };
 
@@ -63,8 +64,8 @@ void expect_answer(struct env *e, const char *req, size_t rlen,
 		CHECK(tsval >= SRV_TSV && tsval < SRV_TSV + 60000,
 		      "reply TSval %u not derived from the server's %u", tsval, SRV_TSV);
 	}
-	wlen = expected_reply(e, want, e->sseq, e->cseq + (uint32_t)rlen, tsval,
-			      tsecr, reply, plen);
+	wlen = expected_srv_seg(e, want, e->sseq, e->cseq + (uint32_t)rlen,
+				TF_PSH | TF_ACK, tsval, tsecr, reply, plen);
 	CHECK_EQ(olen, wlen);
 	CHECK(olen == wlen && !memcmp(out, want, wlen), "reply bytes differ");
 	if (olen == wlen && memcmp(out, want, wlen))

@@ -39,6 +39,11 @@ extern uint8_t in[1600], out[4096];
 extern size_t len, olen;
 
 /* Send GET(s) at e->cseq and check the exact reply; advances the fixture. */
+/* a server -> client segment as prestack must write it */
+size_t expected_srv_seg(struct env *e, uint8_t *buf, uint32_t srv_seq,
+			uint32_t ack, uint8_t flags, uint32_t tsval, uint32_t tsecr,
+			const char *payload, size_t plen);
+
 void expect_answer(struct env *e, const char *req, size_t rlen,
 		   const char *reply, size_t plen);
 /* Send a segment that must pass translated by (consumed, injected). */

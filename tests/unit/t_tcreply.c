@@ -101,20 +101,7 @@ static size_t want_seg(struct env *e, uint8_t *buf, uint32_t seq, uint32_t ack,
 		       uint8_t flags, uint32_t tsval, uint32_t tsecr,
 		       const char *payload, size_t plen)
 {
-	uint8_t opt[12] = { 1, 1, 8, 10 };
-	struct pkt_spec s = { .smac = SRV_MAC, .dmac = CLI_MAC, .saddr = SRV_IP,
-			      .daddr = CLI_IP, .sport = SRV_PORT, .dport = CLI_PORT,
-			      .seq = seq, .ack = ack, .flags = flags,
-			      .window = SRV_WIN, .payload = payload,
-			      .payload_len = plen, .ip_id_zero = 1 };
-
-	if (e->ts) {
-		opt[4] = tsval >> 24; opt[5] = tsval >> 16; opt[6] = tsval >> 8; opt[7] = tsval & 0xff;
-		opt[8] = tsecr >> 24; opt[9] = tsecr >> 16; opt[10] = tsecr >> 8; opt[11] = tsecr & 0xff;
-		s.tcpopt = opt;
-		s.tcpopt_len = 12;
-	}
-	return pkt_build(buf, 1600, &s);
+	return expected_srv_seg(e, buf, seq, ack, flags, tsval, tsecr, payload, plen);
 }
 
 /*
