@@ -136,16 +136,11 @@ const struct ps_cmd ps_cmd_stats = {
 	.run = stats_run,
 };
 
-static const char *flag_names[] = {
-	"ts", "sack", "wscale", "untrusted", "fin_cli", "fin_srv", "other_db",
-	"fill_armed", "answered", "req_desync", "rep_desync", "in_multi",
-	"cli_ts", "cli_sack", "cli_ws", "stream", "authed",
-};
+static const char *const flag_names[] = PS_FLAG_NAMES;
 
-static const char *untrust_names[] = {
-	"none", "ooo", "req_parse", "rep_parse", "pending", "cmd", "unreadable",
-	"retrans", "mode",
-};
+static const char *const untrust_names[] = PS_UNTRUST_NAMES;
+_Static_assert(sizeof(untrust_names) / sizeof(untrust_names[0]) == PS_UT__MAX,
+	       "one name per untrust reason");
 
 static void flags_str(__u32 flags, char *buf, size_t n)
 {

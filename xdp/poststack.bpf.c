@@ -106,7 +106,7 @@ int ps_post_sockops(struct bpf_sock_ops *ops)
 		return 1;
 	}
 	bpf_sock_ops_cb_flags_set(ops, BPF_SOCK_OPS_STATE_CB_FLAG);
-	stat_inc(PS_ST_PS_SOCKS);
+	stat_inc(PS_ST_POST_SOCKS);
 	return 1;
 }
 
@@ -174,7 +174,7 @@ static __always_inline void post_rq_after(struct ps_psock *ps, struct ps_scratch
 	if (lost) {
 		if (!(ps->flags & (PS_PSF_REQ_LOST | PS_PSF_REP_LOST)) &&
 		    (lost & (PS_PSF_REQ_LOST | PS_PSF_REP_LOST)))
-			stat_inc(PS_ST_PS_LOST);
+			stat_inc(PS_ST_POST_LOST);
 		__sync_fetch_and_or(&ps->flags, lost);
 	}
 	if (s->multi_last == 1)
@@ -184,7 +184,7 @@ static __always_inline void post_rq_after(struct ps_psock *ps, struct ps_scratch
 }
 
 /*
- * Why the parsed skb cannot be answered (a PS_ST_PS_PASS_* counter), or 0:
+ * Why the parsed skb cannot be answered (a PS_ST_POST_PASS_* counter), or 0:
  * it is one or more whole canonical GETs and nothing else, from a command
  * boundary to a command boundary, on a socket in a state we can answer.
  */
@@ -195,13 +195,13 @@ static __always_inline __u32 post_veto(const struct ps_config *cfg,
 {
 	if (cfg->mode != PS_MODE_POSTSTACK || (cfg->flags & (PS_CFG_DRAIN | PS_CFG_AUTH)) ||
 	    (ps->flags & (PS_PSF_NEVER | PS_PSF_IN_MULTI)) || s->multi_last)
-		return PS_ST_PS_PASS_STATE;
+		return PS_ST_POST_PASS_STATE;
 	if (!at_boundary || s->rq.state != PS_RQ_IDLE || len > PS_PAYLOAD_MAX ||
 	    s->ngets == 0 || s->ngets != s->ncmds ||
 	    (s->rq_out & (RQO_OTHER | RQO_ERROR | RQO_TOO_MANY | RQO_UNTRUST)))
-		return PS_ST_PS_PASS_OTHER;
+		return PS_ST_POST_PASS_OTHER;
 	if (!lease_ok(cfg, bpf_ktime_get_ns()))
-		return PS_ST_PS_PASS_LEASE;
+		return PS_ST_POST_PASS_LEASE;
 	return 0;
 }
 
@@ -256,14 +256,14 @@ static __always_inline int post_answer(struct __sk_buff *skb, struct ps_scratch 
 	BOUND_1_TO(tot, PS_REPLY_BOUND);
 	/* from here the skb is no longer the request: it must go out whole */
 	if (bpf_skb_store_bytes(skb, 0, s->rep, tot, 0)) {
-		stat_inc(PS_ST_PS_ERR);
+		stat_inc(PS_ST_POST_ERR);
 		return SK_DROP_;
 	}
 	/* flags 0: the socket's egress; the send happens from the psock's
 	 * work queue, in order with everything queued before it */
 	if (bpf_sk_redirect_hash(skb, &ps_psockhash, cookie, 0) != SK_PASS_) {
 		/* the socket left the sockhash meanwhile (closing) */
-		stat_inc(PS_ST_PS_ERR);
+		stat_inc(PS_ST_POST_ERR);
 		return SK_DROP_;
 	}
 	return SK_PASS_;
@@ -281,8 +281,8 @@ static __always_inline int post_verdict(struct __sk_buff *skb, struct ps_config 
 	/* a socket whose request stream we lost: its writes are unseen */
 	if (ps->flags & PS_PSF_REQ_LOST) {
 		ps_flush(s);
-		stat_inc(PS_ST_PS_FLUSHES);
-		return post_pass(ps, 0, PS_ST_PS_PASS_STATE);
+		stat_inc(PS_ST_POST_FLUSHES);
+		return post_pass(ps, 0, PS_ST_POST_PASS_STATE);
 	}
 	rq_reset(s, len);
 	s->rq = ps->rq;
@@ -296,9 +296,9 @@ static __always_inline int post_verdict(struct __sk_buff *skb, struct ps_config 
 	ps->rq = s->rq;
 	post_rq_after(ps, s);
 	if (s->invalidated)
-		stat_add(PS_ST_PS_INVAL, s->invalidated);
+		stat_add(PS_ST_POST_INVAL, s->invalidated);
 	if (s->flushes)
-		stat_add(PS_ST_PS_FLUSHES, s->flushes);
+		stat_add(PS_ST_POST_FLUSHES, s->flushes);
 
 	why = post_veto(cfg, ps, s, at_boundary, len);
 	if (why)
@@ -306,15 +306,15 @@ static __always_inline int post_verdict(struct __sk_buff *skb, struct ps_config 
 	tot = assemble_many(s, PS_REP_MASK, cfg->cache_gen, bpf_ktime_get_ns());
 	if (tot == 0) {
 		post_arm_fill(ps, s, cfg);
-		return post_pass(ps, s->ncmds, PS_ST_PS_PASS_MISS);
+		return post_pass(ps, s->ncmds, PS_ST_POST_PASS_MISS);
 	}
 	if (tot < 0)
-		return post_pass(ps, s->ncmds, PS_ST_PS_PASS_BIG);
+		return post_pass(ps, s->ncmds, PS_ST_POST_PASS_BIG);
 	/* every earlier reply of this socket has gone through Redis's
 	 * sendmsg, so ours (queued after them) cannot overtake one */
 	owed = (__u32)(ps->cmds_passed - *(volatile __u64 *)&ps->replies);
 	if (owed || (*(volatile __u32 *)&ps->flags & PS_PSF_REP_LOST))
-		return post_pass(ps, s->ncmds, PS_ST_PS_PASS_OWED);
+		return post_pass(ps, s->ncmds, PS_ST_POST_PASS_OWED);
 	/*
 	 * The kernel advances copied_seq by the skb's length after we return
 	 * (tcp_eat_skb), that is by the reply's, not the request's. Ahead of
@@ -325,7 +325,7 @@ static __always_inline int post_verdict(struct __sk_buff *skb, struct ps_config 
 	 * copied_seq behind (seq_lag).
 	 */
 	if ((__u64)tot > ps->seq_lag + len)
-		return post_pass(ps, s->ncmds, PS_ST_PS_PASS_BIG);
+		return post_pass(ps, s->ncmds, PS_ST_POST_PASS_BIG);
 	ps->seq_lag = ps->seq_lag + len - (__u32)tot;
 	/* before the redirect: sk_msg may see the answer at once */
 	__sync_fetch_and_add(&ps->inj_pending, (__u32)tot);
@@ -334,13 +334,13 @@ static __always_inline int post_verdict(struct __sk_buff *skb, struct ps_config 
 		__sync_fetch_and_sub(&ps->inj_pending, (__u32)tot);
 	if (v < 0) {
 		ps->seq_lag = ps->seq_lag + (__u32)tot - len;
-		return post_pass(ps, s->ncmds, PS_ST_PS_PASS_BIG);
+		return post_pass(ps, s->ncmds, PS_ST_POST_PASS_BIG);
 	}
 	if (v == SK_DROP_)
 		return v;
 	ps->hits += s->ngets;
-	stat_add(PS_ST_PS_HITS, s->ngets);
-	stat_add(PS_ST_PS_REPLY_BYTES, (__u32)tot);
+	stat_add(PS_ST_POST_HITS, s->ngets);
+	stat_add(PS_ST_POST_REPLY_BYTES, (__u32)tot);
 	return v;
 }
 
@@ -361,7 +361,7 @@ int ps_post_verdict(struct __sk_buff *skb)
 	ps = bpf_map_lookup_elem(&ps_psocks, &cookie);
 	if (!ps)
 		return SK_PASS_;
-	stat_inc(PS_ST_PS_SKBS);
+	stat_inc(PS_ST_POST_SKBS);
 	/* a FIN's empty skb: nothing to parse, nothing owed */
 	if (skb->len == 0)
 		return SK_PASS_;
@@ -373,9 +373,9 @@ int ps_post_verdict(struct __sk_buff *skb)
 
 		if (s)
 			ps_flush(s);
-		stat_inc(PS_ST_PS_NESTED);
+		stat_inc(PS_ST_POST_NESTED);
 		if (!(ps->flags & PS_PSF_REQ_LOST))
-			stat_inc(PS_ST_PS_LOST);
+			stat_inc(PS_ST_POST_LOST);
 		__sync_fetch_and_or(&ps->flags, PS_PSF_REQ_LOST | PS_PSF_REP_LOST);
 		return SK_PASS_;
 	}
@@ -522,11 +522,11 @@ static __always_inline void post_fill(struct ps_psock *ps, struct ps_scratch *s,
 	v->source = PS_FILL_TC;
 	v->expires_ns = expires;
 	if (bpf_map_update_elem(&ps_cache, &ps->fill_key, v, BPF_ANY) == 0) {
-		stat_inc(PS_ST_PS_FILLS);
+		stat_inc(PS_ST_POST_FILLS);
 		return;
 	}
 skipped:
-	stat_inc(PS_ST_PS_FILL_SKIPPED);
+	stat_inc(PS_ST_POST_FILL_SKIPPED);
 }
 
 SEC("sk_msg")
@@ -565,7 +565,7 @@ int ps_post_msg(struct sk_msg_md *msg)
 	}
 	ps->redis_bytes += size - skip;
 	if (!post_msg_fits(msg, sk) || post_rp_walk(msg, s, size) || s->rp_error) {
-		stat_inc(PS_ST_PS_LOST);
+		stat_inc(PS_ST_POST_LOST);
 		__sync_fetch_and_or(&ps->flags, PS_PSF_REP_LOST);
 		return SK_PASS_;
 	}
@@ -577,7 +577,7 @@ int ps_post_msg(struct sk_msg_md *msg)
 	}
 	/* after the parser state: the sk_skb side reads only this */
 	__sync_fetch_and_add(&ps->replies, s->replies);
-	stat_add(PS_ST_PS_REPLIES, s->replies);
+	stat_add(PS_ST_POST_REPLIES, s->replies);
 	return SK_PASS_;
 }
 

@@ -174,38 +174,59 @@ enum ps_flow_state {
 	PS_FLOW_CLOSING = 3, /* a FIN seen */
 };
 
-/* ps_flow.flags */
-#define PS_F_TS          (1u << 0)  /* timestamps negotiated */
-#define PS_F_SACK        (1u << 1)  /* SACK permitted */
-#define PS_F_WSCALE      (1u << 2)  /* window scaling negotiated */
-#define PS_F_UNTRUSTED   (1u << 3)  /* handed to the kernel for good (guarded) */
-#define PS_F_FIN_CLI     (1u << 4)
-#define PS_F_FIN_SRV     (1u << 5)
-#define PS_F_OTHER_DB    (1u << 6)  /* SELECTed a database: never answered */
-#define PS_F_FILL_ARMED  (1u << 7)  /* next reply is for fill_key */
-#define PS_F_ANSWERED    (1u << 8)  /* at least one segment answered (ans_* valid) */
-#define PS_F_REQ_DESYNC  (1u << 9)  /* request parser lost its place: writes unseen */
-#define PS_F_REP_DESYNC  (1u << 10) /* reply parser lost its place: pending unknown */
-#define PS_F_IN_MULTI    (1u << 11) /* inside MULTI: replies are +QUEUED */
-#define PS_F_CLI_TS      (1u << 12) /* client offered timestamps in its SYN */
-#define PS_F_CLI_SACK    (1u << 13)
-#define PS_F_CLI_WS      (1u << 14)
-#define PS_F_STREAM      (1u << 15) /* guarded has followed both streams since the SYN */
-#define PS_F_AUTHED      (1u << 16) /* an AUTH/HELLO of this flow got a non-error reply */
+/* ps_flow.flags: X(ID, name, what it means), bit i for the i-th; the
+ * control tool prints the names (flows) */
+#define PS_FLAGS(X) \
+	X(TS, ts, "timestamps negotiated") \
+	X(SACK, sack, "SACK permitted") \
+	X(WSCALE, wscale, "window scaling negotiated") \
+	X(UNTRUSTED, untrusted, "handed to the kernel for good (guarded)") \
+	X(FIN_CLI, fin_cli, "") \
+	X(FIN_SRV, fin_srv, "") \
+	X(OTHER_DB, other_db, "SELECTed a database: never answered") \
+	X(FILL_ARMED, fill_armed, "next reply is for fill_key") \
+	X(ANSWERED, answered, "at least one segment answered (ans_* valid)") \
+	X(REQ_DESYNC, req_desync, "request parser lost its place: writes unseen") \
+	X(REP_DESYNC, rep_desync, "reply parser lost its place: pending unknown") \
+	X(IN_MULTI, in_multi, "inside MULTI: replies are +QUEUED") \
+	X(CLI_TS, cli_ts, "client offered timestamps in its SYN") \
+	X(CLI_SACK, cli_sack, "") \
+	X(CLI_WS, cli_ws, "") \
+	X(STREAM, stream, "guarded has followed both streams since the SYN") \
+	X(AUTHED, authed, "an AUTH/HELLO of this flow got a non-error reply")
 
-/* Why a flow became untrusted (ps_flow.untrusted_reason). */
+enum ps_flag_bit {
+#define PS_FLAG_BIT_(id, name, doc) PS_FBIT_##id,
+	PS_FLAGS(PS_FLAG_BIT_)
+#undef PS_FLAG_BIT_
+	PS_FBIT__MAX,
+};
+#define PS_FLAG_VAL_(id, name, doc) PS_F_##id = 1u << PS_FBIT_##id,
+enum ps_flag { PS_FLAGS(PS_FLAG_VAL_) };
+#undef PS_FLAG_VAL_
+#define PS_FLAG_NAME_(id, name, doc) #name,
+#define PS_FLAG_NAMES { PS_FLAGS(PS_FLAG_NAME_) }
+
+/* Why a flow became untrusted (ps_flow.untrusted_reason): X(ID, name, why) */
+#define PS_UNTRUSTS(X) \
+	X(NONE, none, "") \
+	X(OOO, ooo, "client data out of order: stream parser lost") \
+	X(REQ_PARSE, req_parse, "request stream not RESP we can follow") \
+	X(REP_PARSE, rep_parse, "reply stream not RESP we can follow") \
+	X(PENDING, pending, "more replies than requests (push/monitor/...)") \
+	X(CMD, cmd, "command that changes reply accounting (SUBSCRIBE, MONITOR, CLIENT REPLY, RESET...)") \
+	X(UNREADABLE, unreadable, "a segment's payload could not be read (load failed)") \
+	X(RETRANS, retrans, "retransmission overlapping consumed bytes we could not re-answer") \
+	X(MODE, mode, "opened or seen in another mode: accounting incomplete")
+
 enum ps_untrust {
-	PS_UT_NONE = 0,
-	PS_UT_OOO,          /* client data out of order: stream parser lost */
-	PS_UT_REQ_PARSE,    /* request stream not RESP we can follow */
-	PS_UT_REP_PARSE,    /* reply stream not RESP we can follow */
-	PS_UT_PENDING,      /* more replies than requests (push/monitor/...) */
-	PS_UT_CMD,          /* command that changes reply accounting (SUBSCRIBE, MONITOR, CLIENT REPLY, RESET...) */
-	PS_UT_UNREADABLE,   /* a segment's payload could not be read (load failed) */
-	PS_UT_RETRANS,      /* retransmission overlapping consumed bytes we could not re-answer */
-	PS_UT_MODE,         /* opened or seen in another mode: accounting incomplete */
+#define PS_UT_ENUM_(id, name, doc) PS_UT_##id,
+	PS_UNTRUSTS(PS_UT_ENUM_)
+#undef PS_UT_ENUM_
 	PS_UT__MAX,
 };
+#define PS_UT_NAME_(id, name, doc) #name,
+#define PS_UNTRUST_NAMES { PS_UNTRUSTS(PS_UT_NAME_) }
 
 /* Request stream parser state (client -> server), persisted per flow. */
 struct ps_req_parser {
@@ -322,114 +343,100 @@ struct ps_flow {
 };
 
 /*
- * Counters: one per-CPU array indexed by this enum, summed in user space.
- * The control tool prints them under the names in PS_STAT_NAMES, in order.
+ * Counters: one per-CPU array indexed by enum ps_stat, summed in user space.
+ * The one list: X(ID, name, what it counts) gives PS_ST_<ID> and the name
+ * the control tool prints (in this order), so the two cannot drift.
+ * Post-stack counters (xdp/poststack.bpf.c) carry their own prefix, post_.
  */
+#define PS_STATS(X) \
+	X(PKTS, packets, "packets seen by XDP") \
+	X(TC_PKTS, tc_packets, "packets seen by TC egress") \
+	X(NOT_OURS, not_ours, "not IPv4/TCP to the port: passed untouched") \
+	X(MALFORMED, malformed, "truncated/bad headers: passed untouched") \
+	X(FRAGMENTS, fragments, "IPv4 fragments: passed untouched") \
+	X(UNTRACKED, untracked, "TCP to the port of a flow we never saw open") \
+	X(GET_HITS, get_hits, "GET commands answered at XDP") \
+	X(GET_MISSES, get_misses, "GET commands whose key was not cached") \
+	X(REPLIES, replies, "reply segments XDP_TX'd") \
+	X(REPLY_BYTES, reply_bytes, "RESP payload bytes in them") \
+	X(RETRANS_REPLIES, retrans_replies, "replies re-sent for a retransmitted request") \
+	X(PASSED, passed, "client segments handed to the kernel (translated)") \
+	X(TRANSLATED, translated, "segments whose seq/ack/SACK were rewritten (both dirs)") \
+	X(DROPPED, dropped, "client segments dropped (retransmitted consumed bytes)") \
+	X(INVALIDATIONS, invalidations, "cache keys invalidated by writes") \
+	X(FLUSHES, flushes, "whole-cache flushes (FLUSH*, scripts, unparsable writes)") \
+	X(FILLS, fills, "cache entries filled at TC egress") \
+	X(FILL_SKIPPED, fill_skipped, "replies not filled: key may have changed") \
+	X(FLOWS_NEW, flows_new, "") \
+	X(FLOWS_CLOSED, flows_closed, "") \
+	X(FLOWS_UNTRUSTED, flows_untrusted, "") \
+	X(FLOWS_FULL, flows_full, "SYN not tracked: flow map full (never answered)") \
+	X(DIV_RCV_NXT, div_rcv_nxt, "tcp_sock rcv_nxt != mirror") \
+	X(DIV_SND_NXT, div_snd_nxt, "tcp_sock snd_nxt != mirror") \
+	X(DIV_SND_UNA, div_snd_una, "tcp_sock snd_una != mirror") \
+	X(NOSOCK, nosock, "tracked flow without a tcp_sock") \
+	/* fallbacks: an answerable-looking segment passed to the kernel, by reason */ \
+	X(FB_OOO, fb_ooo, "not in order (seq != cli_nxt)") \
+	X(FB_PARTIAL, fb_partial, "command incomplete or split") \
+	X(FB_NOT_GET, fb_not_get, "segment holds other commands too") \
+	X(FB_MISS, fb_miss, "some key missed") \
+	X(FB_PENDING, fb_pending, "kernel still owes replies on this flow") \
+	X(FB_UNACKED, fb_unacked, "kernel data not yet acked by the client") \
+	X(FB_MSS, fb_mss, "reply larger than MSS / frame") \
+	X(FB_WINDOW, fb_window, "reply beyond the client's window") \
+	X(FB_TS, fb_ts, "timestamps negotiated but missing") \
+	X(FB_UNTRUSTED, fb_untrusted, "flow handed to the kernel for good") \
+	X(FB_DIVERGED, fb_diverged, "tcp_sock disagrees with the mirrors") \
+	X(FB_STATE, fb_state, "flow not established / closing / other db") \
+	X(FB_AUTH, fb_auth, "Redis requires AUTH and this flow has not passed it") \
+	/* retrans mode */ \
+	X(RTX_STORED, rtx_stored, "injected replies kept for retransmission") \
+	X(RTX_REQ, rtx_req, "re-sent for a retransmitted request") \
+	X(RTX_DUPACK, rtx_dupack, "re-sent for duplicate ACKs / a SACK hole") \
+	X(RTX_GONE, rtx_gone, "wanted, but evicted from ps_rtx") \
+	/* guarded mode */ \
+	X(ACK_HELD, ack_held, "kernel retransmissions whose ACK stopped at an answered request") \
+	X(FB_BIG, fb_big, "GETs in a segment longer than the parser's window (parsed, not answered)") \
+	X(FB_LEASE, fb_lease, "the coherence watcher's lease is stale") \
+	X(TTL_REFUSED, ttl_refused, "cached keys refused: expiry within the margin") \
+	X(TTL_LOST, ttl_lost, "TTL marks that did not fit in ps_ttl (fills stop)") \
+	/* TC ingress replies (docs/tc-reply.md) */ \
+	X(TC_HANDOFFS, tc_handoffs, "replies XDP handed to TC ingress (answers and resends)") \
+	X(TC_REPLIES, tc_replies, "of which TC ingress built and sent") \
+	X(TC_SEGMENTS, tc_segments, "reply segments TC ingress sent") \
+	X(TC_REPLY_BYTES, tc_reply_bytes, "RESP payload bytes in them") \
+	X(TC_RESENDS, tc_resends, "handoffs that re-send (part of) an earlier TC reply") \
+	X(TC_LOST, tc_lost, "handoffs TC could not build (entry changed or gone, helper failed): the request is dropped, its retransmission re-answered") \
+	X(TC_FILLS, tc_fills, "large values filled at TC egress (ps_cache_big)") \
+	/* poststack mode (xdp/poststack.bpf.c, docs/poststack.md) */ \
+	X(POST_SOCKS, post_socks, "Redis sockets put in the sockhash by sockops") \
+	X(POST_SKBS, post_skbs, "request skbs seen by the sk_skb verdict program") \
+	X(POST_HITS, post_hits, "GETs answered by sk_skb") \
+	X(POST_REPLY_BYTES, post_reply_bytes, "RESP bytes of those answers") \
+	X(POST_PASS_OWED, post_pass_owed, "cached GETs passed: Redis still owed this socket replies") \
+	X(POST_PASS_MISS, post_pass_miss, "GET-only skbs passed: some key missed") \
+	X(POST_PASS_OTHER, post_pass_other, "skbs passed holding other commands, or not whole commands") \
+	X(POST_PASS_STATE, post_pass_state, "passed: mode, drain, AUTH, MULTI, SELECT, or socket lost") \
+	X(POST_PASS_LEASE, post_pass_lease, "passed: the coherence watcher's lease is stale") \
+	X(POST_PASS_BIG, post_pass_big, "passed: the replies are longer than the request bytes they replace plus the socket's seq_lag (poststack.h), or did not fit the skb") \
+	X(POST_INVAL, post_inval, "cache keys invalidated by writes seen at sk_skb") \
+	X(POST_FLUSHES, post_flushes, "whole-cache flushes from sk_skb") \
+	X(POST_REPLIES, post_replies, "replies Redis sent, counted by sk_msg") \
+	X(POST_LOST, post_lost, "sockets whose request or reply stream stopped being followed") \
+	X(POST_NESTED, post_nested, "sk_skb runs that found the scratch busy (flushed, socket lost)") \
+	X(POST_ERR, post_err, "a rewritten skb that could not be completed (dropped)") \
+	X(POST_FILLS, post_fills, "cache entries filled by sk_msg from Redis's reply to a miss") \
+	X(POST_FILL_SKIPPED, post_fill_skipped, "armed fills not stored: key may have changed, TTL, size")
+
 enum ps_stat {
-	PS_ST_PKTS = 0,        /* packets seen by XDP */
-	PS_ST_TC_PKTS,         /* packets seen by TC egress */
-	PS_ST_NOT_OURS,        /* not IPv4/TCP to the port: passed untouched */
-	PS_ST_MALFORMED,       /* truncated/bad headers: passed untouched */
-	PS_ST_FRAGMENTS,       /* IPv4 fragments: passed untouched */
-	PS_ST_UNTRACKED,       /* TCP to the port of a flow we never saw open */
-	PS_ST_GET_HITS,        /* GET commands answered at XDP */
-	PS_ST_GET_MISSES,      /* GET commands whose key was not cached */
-	PS_ST_REPLIES,         /* reply segments XDP_TX'd */
-	PS_ST_REPLY_BYTES,     /* RESP payload bytes in them */
-	PS_ST_RETRANS_REPLIES, /* replies re-sent for a retransmitted request */
-	PS_ST_PASSED,          /* client segments handed to the kernel (translated) */
-	PS_ST_TRANSLATED,      /* segments whose seq/ack/SACK were rewritten (both dirs) */
-	PS_ST_DROPPED,         /* client segments dropped (retransmitted consumed bytes) */
-	PS_ST_INVALIDATIONS,   /* cache keys invalidated by writes */
-	PS_ST_FLUSHES,         /* whole-cache flushes (FLUSH*, scripts, unparsable writes) */
-	PS_ST_FILLS,           /* cache entries filled at TC egress */
-	PS_ST_FILL_SKIPPED,    /* replies not filled: key may have changed */
-	PS_ST_FLOWS_NEW,
-	PS_ST_FLOWS_CLOSED,
-	PS_ST_FLOWS_UNTRUSTED,
-	PS_ST_FLOWS_FULL,      /* SYN not tracked: flow map full (never answered) */
-	PS_ST_DIV_RCV_NXT,     /* tcp_sock rcv_nxt != mirror */
-	PS_ST_DIV_SND_NXT,     /* tcp_sock snd_nxt != mirror */
-	PS_ST_DIV_SND_UNA,     /* tcp_sock snd_una != mirror */
-	PS_ST_NOSOCK,          /* tracked flow without a tcp_sock */
-	/* fallbacks: an answerable-looking segment passed to the kernel, by reason */
-	PS_ST_FB_OOO,          /* not in order (seq != cli_nxt) */
-	PS_ST_FB_PARTIAL,      /* command incomplete or split */
-	PS_ST_FB_NOT_GET,      /* segment holds other commands too */
-	PS_ST_FB_MISS,         /* some key missed */
-	PS_ST_FB_PENDING,      /* kernel still owes replies on this flow */
-	PS_ST_FB_UNACKED,      /* kernel data not yet acked by the client */
-	PS_ST_FB_MSS,          /* reply larger than MSS / frame */
-	PS_ST_FB_WINDOW,       /* reply beyond the client's window */
-	PS_ST_FB_TS,           /* timestamps negotiated but missing */
-	PS_ST_FB_UNTRUSTED,    /* flow handed to the kernel for good */
-	PS_ST_FB_DIVERGED,     /* tcp_sock disagrees with the mirrors */
-	PS_ST_FB_STATE,        /* flow not established / closing / other db */
-	PS_ST_FB_AUTH,         /* Redis requires AUTH and this flow has not passed it */
-	/* retrans mode */
-	PS_ST_RTX_STORED,      /* injected replies kept for retransmission */
-	PS_ST_RTX_REQ,         /* re-sent for a retransmitted request */
-	PS_ST_RTX_DUPACK,      /* re-sent for duplicate ACKs / a SACK hole */
-	PS_ST_RTX_GONE,        /* wanted, but evicted from ps_rtx */
-	/* guarded mode */
-	PS_ST_ACK_HELD,        /* kernel retransmissions whose ACK stopped at an answered request */
-	PS_ST_FB_BIG,          /* GETs in a segment longer than the parser's window (parsed, not answered) */
-	PS_ST_FB_LEASE,        /* the coherence watcher's lease is stale */
-	PS_ST_TTL_REFUSED,     /* cached keys refused: expiry within the margin */
-	PS_ST_TTL_LOST,        /* TTL marks that did not fit in ps_ttl (fills stop) */
-	/* TC ingress replies (docs/tc-reply.md) */
-	PS_ST_TC_HANDOFFS,     /* replies XDP handed to TC ingress (answers and resends) */
-	PS_ST_TC_REPLIES,      /* of which TC ingress built and sent */
-	PS_ST_TC_SEGMENTS,     /* reply segments TC ingress sent */
-	PS_ST_TC_REPLY_BYTES,  /* RESP payload bytes in them */
-	PS_ST_TC_RESENDS,      /* handoffs that re-send (part of) an earlier TC reply */
-	PS_ST_TC_LOST,         /* handoffs TC could not build (entry changed or gone,
-				* helper failed): the request is dropped, its
-				* retransmission re-answered */
-	PS_ST_TC_FILLS,        /* large values filled at TC egress (ps_cache_big) */
-	/* poststack mode (xdp/poststack.bpf.c, docs/poststack.md) */
-	PS_ST_PS_SOCKS,        /* Redis sockets put in the sockhash by sockops */
-	PS_ST_PS_SKBS,         /* request skbs seen by the sk_skb verdict program */
-	PS_ST_PS_HITS,         /* GETs answered by sk_skb */
-	PS_ST_PS_REPLY_BYTES,  /* RESP bytes of those answers */
-	PS_ST_PS_PASS_OWED,    /* cached GETs passed: Redis still owed this socket replies */
-	PS_ST_PS_PASS_MISS,    /* GET-only skbs passed: some key missed */
-	PS_ST_PS_PASS_OTHER,   /* skbs passed holding other commands, or not whole commands */
-	PS_ST_PS_PASS_STATE,   /* passed: mode, drain, AUTH, MULTI, SELECT, or socket lost */
-	PS_ST_PS_PASS_LEASE,   /* passed: the coherence watcher's lease is stale */
-	PS_ST_PS_PASS_BIG,     /* passed: the replies are longer than the request bytes
-				* they replace plus the socket's seq_lag (poststack.h),
-				* or did not fit the skb */
-	PS_ST_PS_INVAL,        /* cache keys invalidated by writes seen at sk_skb */
-	PS_ST_PS_FLUSHES,      /* whole-cache flushes from sk_skb */
-	PS_ST_PS_REPLIES,      /* replies Redis sent, counted by sk_msg */
-	PS_ST_PS_LOST,         /* sockets whose request or reply stream stopped being followed */
-	PS_ST_PS_NESTED,       /* sk_skb runs that found the scratch busy (flushed, socket lost) */
-	PS_ST_PS_ERR,          /* a rewritten skb that could not be completed (dropped) */
-	PS_ST_PS_FILLS,        /* cache entries filled by sk_msg from Redis's reply to a miss */
-	PS_ST_PS_FILL_SKIPPED, /* armed fills not stored: key may have changed, TTL, size */
+#define PS_STAT_ENUM_(id, name, doc) PS_ST_##id,
+	PS_STATS(PS_STAT_ENUM_)
+#undef PS_STAT_ENUM_
 	PS_ST__MAX,
 };
 
-#define PS_STAT_NAMES {                                                    \
-	"packets", "tc_packets", "not_ours", "malformed", "fragments",     \
-	"untracked", "get_hits", "get_misses", "replies", "reply_bytes",   \
-	"retrans_replies", "passed", "translated", "dropped",              \
-	"invalidations", "flushes", "fills", "fill_skipped",               \
-	"flows_new", "flows_closed", "flows_untrusted", "flows_full",      \
-	"div_rcv_nxt", "div_snd_nxt", "div_snd_una", "nosock",             \
-	"fb_ooo", "fb_partial", "fb_not_get", "fb_miss", "fb_pending",     \
-	"fb_unacked", "fb_mss", "fb_window", "fb_ts", "fb_untrusted",      \
-	"fb_diverged", "fb_state", "fb_auth",                              \
-	"rtx_stored", "rtx_req", "rtx_dupack", "rtx_gone",                 \
-	"ack_held", "fb_big", "fb_lease", "ttl_refused", "ttl_lost",       \
-	"tc_handoffs", "tc_replies", "tc_segments", "tc_reply_bytes",      \
-	"tc_resends", "tc_lost", "tc_fills",                               \
-	"ps_socks", "ps_skbs", "ps_hits", "ps_reply_bytes", "ps_pass_owed",\
-	"ps_pass_miss", "ps_pass_other", "ps_pass_state", "ps_pass_lease", \
-	"ps_pass_big", "ps_inval", "ps_flushes", "ps_replies", "ps_lost",  \
-	"ps_nested", "ps_err", "ps_fills", "ps_fill_skipped",              \
-}
+#define PS_STAT_NAME_(id, name, doc) #name,
+#define PS_STAT_NAMES { PS_STATS(PS_STAT_NAME_) }
 /* derived in user space: fallbacks = sum(fb_*), divergences = sum(div_*),
  * flows = entries in the flow map */
 

@@ -292,7 +292,7 @@ def get_hits():
     try:
         st = json.loads(r.stdout.splitlines()[-1])
         # GETs answered before the stack (XDP and TC) and after it (sk_skb)
-        return st.get("get_hits", 0) + st.get("ps_hits", 0)
+        return st.get("get_hits", 0) + st.get("post_hits", 0)
     except (ValueError, IndexError):
         return 0
 

@@ -279,7 +279,7 @@ def one_run(mode, seed):
     s0 = stats()
     ctr = Counters(PIN_DIR) if mode != "redis" else None
     # poststack answers after the stack: its hits and pass reasons are ps_*
-    hit_name = "ps_hits" if mode == "poststack" else "get_hits"
+    hit_name = "post_hits" if mode == "poststack" else "get_hits"
     fb_prefix = "ps_pass_" if mode == "poststack" else "fb_"
     fb_names = [x for x in ctr.names if x.startswith(fb_prefix)] if ctr else []
     why = {}            # carriable GETs not answered: fallback counters that moved
@@ -389,7 +389,7 @@ def one_run(mode, seed):
     for f in fl:
         if "UNTRUSTED" in f.get("flags", ""):
             untrusted[f["untrusted_reason"]] = untrusted.get(f["untrusted_reason"], 0) + 1
-    hits = d.get(hit_name, 0)  # the xdp_get_hits column: ps_hits in poststack
+    hits = d.get(hit_name, 0)  # the xdp_get_hits column: post_hits in poststack
     row = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": platform.node(), "kernel": platform.release(),

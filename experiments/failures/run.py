@@ -95,11 +95,11 @@ MODES = {"off": ["--mode", "off"], "naive": ["--mode", "naive"],
          "guarded-notc": ["--mode", "guarded", "--no-tc-reply"],
          "retrans-notc": ["--mode", "retrans", "--no-tc-reply"],
          # answered after the TCP stack (docs/poststack.md): the kernel's
-         # own TCP handles every fault; ps_hits counts its answers
+         # own TCP handles every fault; post_hits counts its answers
          "poststack": ["--mode", "poststack"]}
 
 NSTAT = ["TcpRetransSegs", "TcpOutRsts", "TcpExtTCPTimeouts", "TcpExtTCPLossProbes"]
-PS_COUNTERS = ["get_hits", "tc_replies", "tc_resends", "tc_lost", "ps_hits", "ps_pass_owed", "retrans_replies", "ack_held", "rtx_stored", "rtx_req", "rtx_dupack", "rtx_gone",
+PS_COUNTERS = ["get_hits", "tc_replies", "tc_resends", "tc_lost", "post_hits", "post_pass_owed", "retrans_replies", "ack_held", "rtx_stored", "rtx_req", "rtx_dupack", "rtx_gone",
                "dropped", "fallbacks", "divergences",
                "flows_untrusted", "translated"]
 
@@ -336,7 +336,7 @@ def main():
                 rows.append(row)
                 print(f"{sc[0]:20s} {mode:8s} {row['outcome']:9s} replies={row['replies']} "
                       f"wrong={row['wrong']} stale={row['stale']} max={row['max_ms']}ms "
-                      f"mbx={row['mbx_actions']} hits={row['ps_hits'] if mode == 'poststack' else row['get_hits']} "
+                      f"mbx={row['mbx_actions']} hits={row['post_hits'] if mode == 'poststack' else row['get_hits']} "
                       f"({time.monotonic() - t0:.1f}s)", flush=True)
     except KeyboardInterrupt:
         print("run.py: interrupted, cleaning up", file=sys.stderr)

@@ -37,11 +37,11 @@ def _bpf(cmd, attr):
 
 
 def stat_names():
-    """PS_STAT_NAMES of xdp/prestack.h, in counter-index order."""
+    """The counter names of xdp/prestack.h (its PS_STATS list), in index order."""
     src = open(os.path.join(TOP, "xdp", "prestack.h")).read()
-    body = src[src.index("#define PS_STAT_NAMES {"):]
-    body = body[:body.index("}")]
-    return re.findall(r'"([a-z_0-9]+)"', body)
+    body = src[src.index("#define PS_STATS(X)"):]
+    body = body[:body.index("\n\n")]
+    return re.findall(r"^\s*X\([A-Z0-9_]+, ([a-z_0-9]+),", body, re.M)
 
 
 def _possible_cpus():

@@ -61,8 +61,8 @@ def ok(cond, what, info=""):
 def step(what, fn, want_reply, want_ctr, want_gets, fills=None):
     """fn()'s reply (run in the client namespace: a pipeline may open a
     connection), the counters and Redis's GET calls, each exact.
-    want_ctr: counters that must move and by how much; ps_skbs,
-    ps_replies and ps_reply_bytes may move without being named. fills
+    want_ctr: counters that must move and by how much; post_skbs,
+    post_replies and post_reply_bytes may move without being named. fills
     (when given): the fill counters are not named but must add up to it
     (whether a key whose TTL just changed is stored depends on when the
     watcher has learnt the TTL)."""
@@ -73,11 +73,11 @@ def step(what, fn, want_reply, want_ctr, want_gets, fills=None):
     d = delta()
     # the loopback INFO connection is not in the post-stack path
     g = get_calls() - g0
-    loose = {"ps_skbs", "ps_replies", "ps_reply_bytes"}
+    loose = {"post_skbs", "post_replies", "post_reply_bytes"}
     if fills is not None:
-        loose |= {"ps_fills", "ps_fill_skipped"}
+        loose |= {"post_fills", "post_fill_skipped"}
     moved = {k: v for k, v in d.items() if k not in loose}
-    f = d.get("ps_fills", 0) + d.get("ps_fill_skipped", 0)
+    f = d.get("post_fills", 0) + d.get("post_fill_skipped", 0)
     good = (got == want_reply and moved == want_ctr and g == want_gets and
             (fills is None or f == fills))
     ok(good, what, f"reply {got!r} want {want_reply!r}; counters {d} want {want_ctr}"
@@ -114,27 +114,27 @@ def client():
 r = in_netns(CLI_NS, client)
 delta()
 step("GET k1 answered by sk_skb, Redis's GET calls still", lambda: r.get("k1"), b"v1",
-     {"ps_hits": 1}, 0)
+     {"post_hits": 1}, 0)
 # a reply longer than its request (and than what earlier answers saved):
 # the kernel's copied_seq would run ahead of rcv_nxt (docs/poststack.md)
 step("GET big (1000 B, reply longer than the request) goes to Redis",
-     lambda: r.get("big"), b"x" * 1000, {"ps_pass_big": 1}, 1)
+     lambda: r.get("big"), b"x" * 1000, {"post_pass_big": 1}, 1)
 step("GET of an uncached key goes to Redis (miss; nil is not filled)", lambda: r.get("nokey"),
-     None, {"ps_pass_miss": 1, "ps_fill_skipped": 1}, 1)
+     None, {"post_pass_miss": 1, "post_fill_skipped": 1}, 1)
 step("SET k1 invalidates at sk_skb", lambda: r.set("k1", "new"), True,
-     {"ps_pass_other": 1, "ps_inval": 1}, 0)
+     {"post_pass_other": 1, "post_inval": 1}, 0)
 step("GET k1 after the SET: Redis's new value (miss, filled from the reply)",
-     lambda: r.get("k1"), b"new", {"ps_pass_miss": 1, "ps_fills": 1}, 1)
+     lambda: r.get("k1"), b"new", {"post_pass_miss": 1, "post_fills": 1}, 1)
 step("GET k1 again: the filled value, answered by sk_skb", lambda: r.get("k1"), b"new",
-     {"ps_hits": 1}, 0)
+     {"post_hits": 1}, 0)
 step("DEL k2 invalidates", lambda: r.delete("k2"), 1,
-     {"ps_pass_other": 1, "ps_inval": 1}, 0)
+     {"post_pass_other": 1, "post_inval": 1}, 0)
 step("GET k2 after DEL: nil from Redis", lambda: r.get("k2"), None,
-     {"ps_pass_miss": 1, "ps_fill_skipped": 1}, 1)
+     {"post_pass_miss": 1, "post_fill_skipped": 1}, 1)
 step("EXPIRE k3 invalidates", lambda: r.expire("k3", 100), True,
-     {"ps_pass_other": 1, "ps_inval": 1}, 0)
+     {"post_pass_other": 1, "post_inval": 1}, 0)
 step("GET k3 after EXPIRE: from Redis", lambda: r.get("k3"), b"12345",
-     {"ps_pass_miss": 1}, 1, fills=1)
+     {"post_pass_miss": 1}, 1, fills=1)
 
 # the first values again (through loopback: the watcher invalidates
 # behind it), then the cache, for the pipelines
@@ -153,12 +153,12 @@ def pipe(*cmds, tx=False):
 
 step("pipeline of 3 cached GETs in one skb: one answer of 3 replies",
      lambda: pipe("k1", "k2", "k3"), [b"v1", b"hello world", b"12345"],
-     {"ps_socks": 1, "ps_hits": 3}, 0)  # (the pipeline's own connection)
+     {"post_socks": 1, "post_hits": 3}, 0)  # (the pipeline's own connection)
 step("pipeline miss + hit in one skb: all to Redis, in order",
-     lambda: pipe("nokey", "k1"), [None, b"v1"], {"ps_pass_miss": 1}, 2)
+     lambda: pipe("nokey", "k1"), [None, b"v1"], {"post_pass_miss": 1}, 2)
 step("MULTI/EXEC of GETs goes to Redis (EXEC flushes the cache)",
      lambda: pipe("k1", "k2", tx=True), [b"v1", b"hello world"],
-     {"ps_pass_state": 1, "ps_flushes": 1}, 2)
+     {"post_pass_state": 1, "post_flushes": 1}, 2)
 warm()
 
 
@@ -183,7 +183,7 @@ def owed():
 
 step("miss then hit in two skbs: the hit waits for Redis's reply (owed), order kept",
      owed, b"*-1\r\n$2\r\nv1\r\n",
-     {"ps_socks": 1, "ps_pass_other": 1, "ps_pass_owed": 1}, 1)
+     {"post_socks": 1, "post_pass_other": 1, "post_pass_owed": 1}, 1)
 
 
 # back to back, without waiting: every reply in order whoever answered it
@@ -219,7 +219,7 @@ ok(res, "200 misses and hits sent back to back: every reply in order",
 # TCP coalesces back-to-back sends: an skb may mix misses and hits, and is
 # then Redis's whole; every GET is answered once, by one or the other (how
 # many after the stack depends on the timing: the earlier steps prove hits)
-answered = d.get("ps_hits", 0)
+answered = d.get("post_hits", 0)
 ok(answered + g == 200,
    f"... every GET answered once: {answered} after the stack, {g} by Redis",
    f"counters {d}, Redis GET calls {g}")
@@ -230,7 +230,7 @@ delta()
 ok(r.ping() is True, "PING after it all: connection healthy")
 time.sleep(0.05)
 d = delta()
-ok(d.get("ps_replies") == 1 and d.get("ps_skbs") == 1,
+ok(d.get("post_replies") == 1 and d.get("post_skbs") == 1,
    "sk_msg counted exactly Redis's one reply (PONG), never an answer of ours",
    f"counters {d}")
 sys.exit(1 if n_fail else 0)

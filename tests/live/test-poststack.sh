@@ -29,13 +29,13 @@ done <<<"$out"
 ok $r "redis-py and raw-socket steps all as expected"
 
 # the checker: a model of the store, one op at a time over 8 connections
-h0=$(stat ps_hits)
+h0=$(stat post_hits)
 out=$(cli timeout 300 $PY "$TOP/tests/live/checker.py" --host "$IP_SRV" --port "$PORT" \
 	--ops 50000 --conns 8 --keys 50 2>&1)
 r=$?
 echo "$out" | tail -4 | sed 's/^/#   /'
 ok $r "checker: every reply matches the model"
-h=$(( $(stat ps_hits) - h0 ))
+h=$(( $(stat post_hits) - h0 ))
 ok $([ "$h" -gt 0 ]; echo $?) "checker: GETs answered after the stack ($h)"
 teardown
 
@@ -54,14 +54,14 @@ ip netns exec "$NS_SRV" redis-server --port "$REF_PORT" --bind "$IP_SRV" 127.0.0
 	--pidfile /run/prestack-testbed/ref.pid --logfile /run/prestack-testbed/ref.log
 for _ in $(seq 50); do [ -s /run/prestack-testbed/ref.pid ] && break; sleep 0.1; done
 REF_PID=$(cat /run/prestack-testbed/ref.pid)
-h0=$(stat ps_hits)
+h0=$(stat post_hits)
 out=$(ip netns exec "$NS_CLI" timeout 300 $PY "$TOP/tests/live/differential.py" \
 	--front "$IP_SRV:$PORT" --ref "$IP_SRV:$REF_PORT" --side "$REDIS_LO" \
 	--side-ref "127.0.0.1:$REF_PORT" --side-netns "$NS_SRV" --ops 40000 2>&1)
 r=$?
 echo "$out" | tail -6 | sed 's/^/#   /'
 ok $r "differential: 40,000 commands, every reply equals the reference Redis's"
-h=$(( $(stat ps_hits) - h0 ))
+h=$(( $(stat post_hits) - h0 ))
 ok $([ "$h" -gt 0 ]; echo $?) "differential: GETs answered after the stack ($h)"
 "$PS" stats "${TGT[@]}" --json | tr ',' '\n' | grep '"ps_' | tr '\n' ' ' | sed 's/^/#   /'; echo
 kill "$REF_PID" 2>/dev/null; REF_PID=
@@ -78,19 +78,19 @@ x0=$(stat get_hits)
 is "$(cli_redis GET k1) $(( $(stat get_hits) - x0 ))" "v1 1" "guarded: GET k1 answered at XDP"
 "$PS" mode poststack "${TGT[@]}" >/dev/null
 "$PS" cache warm --redis "$REDIS_LO" "${TGT[@]}" >/dev/null  # (a mode switch flushes)
-x0=$(stat get_hits); p0=$(stat ps_hits)
-is "$(cli_redis GET k1) $(( $(stat get_hits) - x0 )) $(( $(stat ps_hits) - p0 ))" "v1 0 1" \
+x0=$(stat get_hits); p0=$(stat post_hits)
+is "$(cli_redis GET k1) $(( $(stat get_hits) - x0 )) $(( $(stat post_hits) - p0 ))" "v1 0 1" \
 	"mode poststack: the next connection's GET answered after the stack, not at XDP"
 "$PS" mode guarded "${TGT[@]}" >/dev/null
 "$PS" cache warm --redis "$REDIS_LO" "${TGT[@]}" >/dev/null
-x0=$(stat get_hits); p0=$(stat ps_hits)
-is "$(cli_redis GET k1) $(( $(stat get_hits) - x0 )) $(( $(stat ps_hits) - p0 ))" "v1 1 0" \
+x0=$(stat get_hits); p0=$(stat post_hits)
+is "$(cli_redis GET k1) $(( $(stat get_hits) - x0 )) $(( $(stat post_hits) - p0 ))" "v1 1 0" \
 	"mode guarded again: answered at XDP"
 teardown
 
 # the realistic workload (its own testbed, attach and teardown): correctness
 # only (--check 0), since most ETC-sized values are longer than their GET
-# and so passed (ps_pass_big)
+# and so passed (post_pass_big)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"; teardown' EXIT
 out=$(timeout 600 $PY "$TOP/experiments/bench/realistic.py" --ops 4000 --modes poststack \
