@@ -87,7 +87,7 @@ def phase(name, mode, n, clients, seed_keys):
     rps = benchmark(n, clients)
     p1, c1 = prog_stats(), counters()
     moved = {k: c1[k] - c0[k] for k in c1
-             if k.startswith("ps_") and isinstance(c1[k], int) and c1[k] != c0[k]}
+             if k.startswith("post_") and isinstance(c1[k], int) and c1[k] != c0[k]}
     rows = []
     for p in PROGS:
         cnt = p1[p][0] - p0[p][0]

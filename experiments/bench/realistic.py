@@ -280,7 +280,7 @@ def one_run(mode, seed):
     ctr = Counters(PIN_DIR) if mode != "redis" else None
     # poststack answers after the stack: its hits and pass reasons are ps_*
     hit_name = "post_hits" if mode == "poststack" else "get_hits"
-    fb_prefix = "ps_pass_" if mode == "poststack" else "fb_"
+    fb_prefix = "post_pass_" if mode == "poststack" else "fb_"
     fb_names = [x for x in ctr.names if x.startswith(fb_prefix)] if ctr else []
     why = {}            # carriable GETs not answered: fallback counters that moved
     answered = 0

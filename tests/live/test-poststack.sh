@@ -63,7 +63,7 @@ echo "$out" | tail -6 | sed 's/^/#   /'
 ok $r "differential: 40,000 commands, every reply equals the reference Redis's"
 h=$(( $(stat post_hits) - h0 ))
 ok $([ "$h" -gt 0 ]; echo $?) "differential: GETs answered after the stack ($h)"
-"$PS" stats "${TGT[@]}" --json | tr ',' '\n' | grep '"ps_' | tr '\n' ' ' | sed 's/^/#   /'; echo
+"$PS" stats "${TGT[@]}" --json | tr ',' '\n' | grep '"post_' | tr '\n' ' ' | sed 's/^/#   /'; echo
 kill "$REF_PID" 2>/dev/null; REF_PID=
 cleanup_diff
 trap teardown EXIT
