@@ -25,6 +25,7 @@
 /* every header byte of a frame lies below this: Ethernet + IPv4 + TCP, maxima */
 #define HDRS_MAX          (L4_OFF_MAX + TCP_HDR_MAX)  /* 134 */
 
+#define IP_VER4_IHL5      0x45   /* first IPv4 header byte: version 4, 5 words */
 #define IP_DF             0x4000 /* frag_off, host order: Don't Fragment */
 #define IP_MF             0x2000 /* frag_off: More Fragments */
 #define IP_OFFSET         0x1fff /* frag_off: fragment offset */
@@ -69,6 +70,7 @@
 /* ---- TC ---- */
 #define TC_ACT_OK         0
 #define TC_ACT_SHOT       2
+#define TC_ACT_REDIRECT   7
 /* bpf_skc_lookup_tcp's netns argument: the packet's own namespace */
 #define BPF_F_CURRENT_NETNS_ (-1)
 

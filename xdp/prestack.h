@@ -79,6 +79,13 @@ struct ps_config {
 			   * on every answered segment (BMC's dummy cache) */
 };
 
+/* Faults the unit tests inject (the programs' rodata ps_fault, set
+ * before load; never in an attached program) */
+#define PS_FAULT_EMIT_ONE (1u << 0) /* emit_reply of a cache entry fails once
+				     * the frame has grown */
+#define PS_FAULT_EMIT_REP (1u << 1) /* ... of replies in scratch (several
+				     * GETs, a retrans-mode re-send) */
+
 /*
  * ps_lease (array): entries the control tool and the BPF program each
  * write alone, so that neither read-modify-writes what the other owns.
@@ -357,12 +364,12 @@ struct ps_flow {
 	X(UNTRACKED, untracked, "TCP to the port of a flow we never saw open") \
 	X(GET_HITS, get_hits, "GET commands answered at XDP") \
 	X(GET_MISSES, get_misses, "GET commands whose key was not cached") \
-	X(REPLIES, replies, "reply segments XDP_TX'd") \
+	X(REPLIES, replies, "answers sent: XDP_TX'd, or handed to TC ingress") \
 	X(REPLY_BYTES, reply_bytes, "RESP payload bytes in them") \
 	X(RETRANS_REPLIES, retrans_replies, "replies re-sent for a retransmitted request") \
-	X(PASSED, passed, "client segments handed to the kernel (translated)") \
+	X(PASSED, passed, "XDP_PASS verdicts (every packet XDP gives the kernel, ours or not)") \
 	X(TRANSLATED, translated, "segments whose seq/ack/SACK were rewritten (both dirs)") \
-	X(DROPPED, dropped, "client segments dropped (retransmitted consumed bytes)") \
+	X(DROPPED, dropped, "XDP_DROP verdicts (data past a hole, retransmitted consumed bytes, a reply that could not be completed)") \
 	X(INVALIDATIONS, invalidations, "cache keys invalidated by writes") \
 	X(FLUSHES, flushes, "whole-cache flushes (FLUSH*, scripts, unparsable writes)") \
 	X(FILLS, fills, "cache entries filled at TC egress") \
@@ -408,6 +415,19 @@ struct ps_flow {
 	X(TC_RESENDS, tc_resends, "handoffs that re-send (part of) an earlier TC reply") \
 	X(TC_LOST, tc_lost, "handoffs TC could not build (entry changed or gone, helper failed): the request is dropped, its retransmission re-answered") \
 	X(TC_FILLS, tc_fills, "large values filled at TC egress (ps_cache_big)") \
+	/* verdicts, counted at each hook's one exit (prestack.bpf.c):
+	 * packets = passed + tx + dropped + redirected, and per TC hook
+	 * its packets = ok + shot + redirect */ \
+	X(TX, tx, "XDP_TX verdicts (replies and re-sent replies)") \
+	X(REDIRECTED, redirected, "XDP_REDIRECT verdicts") \
+	X(TC_OK, tc_ok, "TC egress: TC_ACT_OK verdicts") \
+	X(TC_SHOT, tc_shot, "TC egress: TC_ACT_SHOT verdicts") \
+	X(TC_REDIRECT, tc_redirect, "TC egress: TC_ACT_REDIRECT verdicts") \
+	X(TCIN_PKTS, tcin_packets, "packets seen by TC ingress (ps_tc_in)") \
+	X(TCIN_OK, tcin_ok, "TC ingress: TC_ACT_OK verdicts") \
+	X(TCIN_SHOT, tcin_shot, "TC ingress: TC_ACT_SHOT verdicts (a reply that could not be built)") \
+	X(TCIN_REDIRECT, tcin_redirect, "TC ingress: TC_ACT_REDIRECT verdicts (a reply's last segment)") \
+	X(EMIT_BROKEN, emit_broken, "frames dropped because a reply rewrite began and could not complete") \
 	/* poststack mode (xdp/poststack.bpf.c, docs/poststack.md) */ \
 	X(POST_SOCKS, post_socks, "Redis sockets put in the sockhash by sockops") \
 	X(POST_SKBS, post_skbs, "request skbs seen by the sk_skb verdict program") \

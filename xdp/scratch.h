@@ -91,6 +91,7 @@ struct ps_scratch {
 		__u16 window;
 		__u16 ts;
 	} em;
+	__u32 em_dirty;               /* the frame is partly rewritten (emit_reply) */
 	/* the TC ingress path's pick for this segment (tc_handoff.h) */
 	struct ps_tcr_ref tcr;
 	__u32 tcr_on;
