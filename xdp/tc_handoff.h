@@ -19,14 +19,7 @@
 #include "reply.h"
 #include "ingress_common.h"
 
-/* Per flow and reply seq, what each TC reply was made of (LRU: an
- * evicted one is not sent again, counted rtx_gone / tc_lost). */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, PS_RTX_ENTRIES);
-	__type(key, struct ps_rtx_key);
-	__type(value, struct ps_tcr_ref);
-} ps_tcr_refs SEC(".maps");
+/* what each TC reply was made of: ps_tcr_refs (maps.h) */
 
 /*
  * The segment's only GET is cached but its reply is not for XDP: take it

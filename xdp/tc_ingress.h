@@ -25,17 +25,10 @@
 /* a reply of PS_BIG_REPLY_MAX bytes in segments of the smallest MSS
  * (536 - 12 bytes of timestamps = 524): 16396 / 524 < 32 */
 #define PS_TCR_SEGS_MAX   32
-#define PS_TCR_SEG_BUF    2048  /* >= MTU_PAYLOAD_MAX, power of two */
 
-/* a segment's headers; pad keeps ip and tcp 4-byte aligned (Ethernet is 14) */
-struct ps_tcr_hdr {
-	__u8 pad[2];
-	struct ethhdr eth;
-	struct iphdr ip;
-	struct tcphdr tcp;
-	__u8 opts[TCPOLEN_TS_ALIGNED]; /* NOP NOP TS */
-};
-/* bytes of headers written: the struct less its alignment pad */
+/* the builder's working memory: struct ps_tcr_work (scratch.h), per CPU
+ * in ps_tcr_work (maps.h) */
+/* bytes of headers written: struct ps_tcr_hdr less its alignment pad */
 #define PS_TCR_HDR_MAX (sizeof(struct ps_tcr_hdr) - 2)
 
 struct ps_tcr_pseudo {
@@ -43,32 +36,6 @@ struct ps_tcr_pseudo {
 	__u8 zero, proto;
 	__u16 len;
 };
-
-/* Per-CPU working memory of the builder (not ps_scratch: ps_tc runs
- * nested inside bpf_clone_redirect on this CPU and uses its own entry,
- * but this keeps the two apart by construction). */
-struct ps_tcr_work {
-	__u8  seg[PS_TCR_SEG_BUF];   /* one segment's payload, zero padded */
-	struct ps_tcr_hdr h;         /* the reply's headers, seq/ack/len per segment */
-	__u32 ifindex;
-	__u32 ts;                    /* timestamps option present */
-	/* the reply, for tcr_segment: where its bytes are (the address of
-	 * the cache entry's reply[], read with bpf_probe_read_kernel), how
-	 * many, and what the segments carry */
-	__u64 src;
-	__u32 tot, from, mss;        /* reply bytes, first to send, per segment */
-	__u32 srv_seq;               /* client-space seq of reply byte 0 */
-	__u32 req_seq, req_end;      /* acked by earlier segments / the last */
-	__u32 i;                     /* segment to build */
-	__u32 hold;                  /* unit tests: build segment i, send nothing */
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct ps_tcr_work);
-} ps_tcr_work SEC(".maps");
 
 /* What tcr_segment made of the skb. */
 enum tcr_seg_result {
