@@ -280,6 +280,42 @@ struct ps_rtx_val {
 	__u8  rep[PS_RTX_BYTES];
 };
 
+/*
+ * The mirrors: what each field of struct ps_flow stands for in the server's
+ * tcp_sock (tp->...), and in which sequence space it is kept. C = client
+ * space (the numbers on the client's wire), K = kernel space (the
+ * numbers tcp_sock holds). For every mirror, C = K + consumed on the
+ * client stream and C = K + injected on the server stream, except where
+ * the seqadj history (seqadj.h) says an older offset applies.
+ *
+ *   field        space  tcp_sock / meaning                       written by
+ *   cli_isn      C=K    tcp_rsk(req)->rcv_isn (client's ISN)       XDP, SYN
+ *   cli_nxt      C      rcv_nxt + consumed                         XDP, client data/FIN
+ *   consumed     -      client bytes answered at XDP, never        XDP, an answer
+ *                       given to the kernel
+ *   srv_isn      C=K    tcp_rsk(req)->snt_isn (the SYN-ACK seq)   TC, SYN-ACK
+ *   ksnd_nxt     K      snd_nxt (the highest end sent, seen at TC) TC, server data/FIN
+ *   srv_nxt()    C      snd_nxt + injected (seqadj.h)              derived
+ *   ksnd_una     K      snd_una (the highest ack handed to it)     XDP, translating an ack
+ *   srv_una      C      snd_una + injected: the highest ack the    XDP, client ack
+ *                       client sent
+ *   injected     -      server bytes created at XDP, never sent    XDP, an answer
+ *                       by the kernel
+ *   cli_wnd_raw  -      snd_wnd >> rx_opt.snd_wscale (the client's XDP, every segment
+ *                       window field)
+ *   srv_wnd_raw  -      the window field the kernel last sent      TC
+ *                       (rcv_wnd >> rx_opt.rcv_wscale)
+ *   wscale_cli   -      rx_opt.snd_wscale                          SYN / SYN-ACK
+ *   wscale_srv   -      rx_opt.rcv_wscale                          SYN-ACK
+ *   mss_cli      -      rx_opt.mss_clamp (the client's MSS option) XDP, SYN
+ *   ts_recent    client rx_opt.ts_recent (the client's clock)      XDP
+ *   ts_srv_last  kernel the last TSval the kernel sent             TC
+ *   ts_off       kernel tsoffset, as kernel TSval - our ms clock   TC, SYN-ACK
+ *   pending      -      not in tcp_sock: replies Redis still owes  XDP adds, TC subtracts
+ *
+ * sock_check (tcpsock.h) compares rcv_nxt, snd_nxt and snd_una with
+ * cli_nxt - consumed, ksnd_nxt and ksnd_una (div_* counters).
+ */
 struct ps_flow {
 	__u32 state;            /* enum ps_flow_state */
 	__u32 flags;            /* PS_F_* */
