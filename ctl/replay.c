@@ -22,6 +22,8 @@
 #define XDP_DROP_ 1
 #define XDP_PASS_ 2
 #define XDP_TX_ 3
+#define XDP_REDIRECT_ 4
+#define TC_ACT_REDIRECT_ 7
 
 struct replay {
 	struct prestack_bpf *skel;
@@ -119,7 +121,7 @@ static int tcp_info(const __u8 *f, size_t len, __u32 *seq, __u32 *ack,
 static const char *verdict_name(int dir, int v)
 {
 	if (dir == 2)
-		return v == 0 ? "ok" : v == 2 ? "shot" : "tc?";
+		return v == 0 ? "ok" : v == 2 ? "shot" : v == TC_ACT_REDIRECT_ ? "redirect" : "tc?";
 	switch (v) {
 	case XDP_DROP_: return "drop";
 	case XDP_PASS_: return "pass";
@@ -186,6 +188,34 @@ static void csv_row(FILE *csv, const struct replay *r, const struct pio_pkt *pk,
 	fputc('\n', csv);
 }
 
+/* The frame's hook counts it on entry and its verdict at its one exit
+ * (xdp/prestack.bpf.c): exactly one packet and one verdict, the one the
+ * program returned, must have moved. 0, or -1 after a message. */
+static int verdict_counted(long idx, int tc, int v, const __u64 *cur, const __u64 *prev)
+{
+	static const int xdp_st[] = { PS_ST_PASSED, PS_ST_TX, PS_ST_DROPPED, PS_ST_REDIRECTED };
+	static const int tc_st[] = { PS_ST_TC_OK, PS_ST_TC_SHOT, PS_ST_TC_REDIRECT };
+	const int *st = tc ? tc_st : xdp_st;
+	int n = tc ? 3 : 4, pkts = tc ? PS_ST_TC_PKTS : PS_ST_PKTS, want;
+
+	if (tc)
+		want = v == 0 ? PS_ST_TC_OK : v == TC_ACT_REDIRECT_ ? PS_ST_TC_REDIRECT :
+							       PS_ST_TC_SHOT;
+	else
+		want = v == XDP_PASS_ ? PS_ST_PASSED : v == XDP_TX_ ? PS_ST_TX :
+		       v == XDP_REDIRECT_ ? PS_ST_REDIRECTED : PS_ST_DROPPED;
+	if (cur[pkts] - prev[pkts] != 1)
+		goto bad;
+	for (int i = 0; i < n; i++)
+		if (cur[st[i]] - prev[st[i]] != (st[i] == want))
+			goto bad;
+	return 0;
+bad:
+	ps_err("frame %ld: verdict %s not counted once at the %s exit", idx,
+	       verdict_name(tc ? 2 : 1, v), tc ? "TC" : "XDP");
+	return -1;
+}
+
 /* one frame through its program; -1 after a message */
 static int replay_frame(struct replay *r, const struct pio_pkt *pk, long idx,
 			struct pio *dump, FILE *csv)
@@ -226,6 +256,8 @@ static int replay_frame(struct replay *r, const struct pio_pkt *pk, long idx,
 	tcp_info(outbuf, o.data_size_out, &out[0], &out[1], &out[2], &k2, r->port);
 	have_flow = dir && !bpf_map_lookup_elem(r->flows, &k, &f);
 	if (ps_stats_read(r->stats, cur))
+		return -1;
+	if (verdict_counted(idx, dir == 2, v, cur, r->prev))
 		return -1;
 	if (csv)
 		csv_row(csv, r, pk, idx, dir, v, o.data_size_out, in, out,

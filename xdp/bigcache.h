@@ -12,23 +12,7 @@
 
 #include "helpers.h"
 
-/* LRU like ps_cache; 1024 x 16.4 KB = 17 MB, preallocated */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, PS_BIG_ENTRIES);
-	__type(key, struct ps_cache_key);
-	__type(value, struct ps_cache_big_val);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} ps_cache_big SEC(".maps");
-
-/* TC egress: a large value being filled (too big for ps_scratch, whose
- * per-CPU value must stay under 32 KB) */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct ps_cache_big_val);
-} ps_big_fill SEC(".maps");
+/* the maps, ps_cache_big and ps_big_fill, are in maps.h */
 
 /* The large entry for k if it is of generation gen and not about to
  * expire (the rules of cache_lookup). */

@@ -25,6 +25,7 @@
 /* every header byte of a frame lies below this: Ethernet + IPv4 + TCP, maxima */
 #define HDRS_MAX          (L4_OFF_MAX + TCP_HDR_MAX)  /* 134 */
 
+#define IP_VER4_IHL5      0x45   /* first IPv4 header byte: version 4, 5 words */
 #define IP_DF             0x4000 /* frag_off, host order: Don't Fragment */
 #define IP_MF             0x2000 /* frag_off: More Fragments */
 #define IP_OFFSET         0x1fff /* frag_off: fragment offset */
@@ -58,6 +59,18 @@
 #define MSS_DEFAULT       536   /* RFC 9293: no MSS option means 536 */
 #define MTU_PAYLOAD_MAX   1460  /* 1500 - IPv4 (20) - TCP without options (20) */
 
+/* ---- the canonical GET: "*2\r\n$3\r\nGET\r\n$<n>\r\n<key>\r\n" ---- */
+/* read as little-endian words: "*2\r\n$3\r\n" at 0, "GET\r" at 8, "\n$" at
+ * 12 (PS_GET_HDR8/4/2, resp.h); the key length's digits start at 14 */
+#define PS_GET_HDR4_OFF   8
+#define PS_GET_HDR2_OFF   12
+#define PS_GET_HDR_LEN    14
+/* a key length of one digit: CRLF at 15, the key at 17; of two: at 18 */
+#define PS_GET_KEY_OFF1   (PS_GET_HDR_LEN + 1 + 2)
+#define PS_GET_KEY_OFF2   (PS_GET_HDR_LEN + 2 + 2)
+/* the shortest: one digit, a 1-byte key, its CRLF */
+#define PS_GET_MIN_LEN    (PS_GET_KEY_OFF1 + 1 + 2)  /* 20 */
+
 /* ---- segments of any size ---- */
 /* The parsers read a segment one window of PS_PAYLOAD_MAX bytes at a time.
  * TC egress sees the kernel's GSO super-segments, up to 64 KB whatever
@@ -69,6 +82,7 @@
 /* ---- TC ---- */
 #define TC_ACT_OK         0
 #define TC_ACT_SHOT       2
+#define TC_ACT_REDIRECT   7
 /* bpf_skc_lookup_tcp's netns argument: the packet's own namespace */
 #define BPF_F_CURRENT_NETNS_ (-1)
 

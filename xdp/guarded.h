@@ -49,11 +49,9 @@ static __always_inline __u32 guarded_veto(struct xdp_md *ctx,
 		return PS_ST_FB_LEASE;
 	*tot = assemble(s, reply_limit(f), cfg->cache_gen, p->now_ns, one);
 	/* what XDP cannot carry, TC ingress may (tc_handoff.h) */
-	if (*tot < 0 || s->asm_misses == 1) {
-		r = tcr_pick(s, cfg, *tot < 0, p->now_ns);
-		if (r >= 0)
-			*tot = r;
-	}
+	if ((*tot < 0 || s->asm_misses == 1) &&
+	    tcr_pick(s, cfg, *tot < 0, p->now_ns) == TCR_PICKED)
+		*tot = s->tcr.tot;
 	if (s->asm_misses) {
 		stat_add(PS_ST_GET_MISSES, s->asm_misses);
 		if (ngets == 1 && pending_before == 0 &&
@@ -101,12 +99,12 @@ static __always_inline __u32 guarded_veto(struct xdp_md *ctx,
 	return PS_FB_ANSWER;
 }
 
-/* Hand the segment to the kernel, translated into its sequence space. */
+/* Hand the segment to the kernel, translated into its sequence space
+ * (counted passed at the hook's exit). */
 static __always_inline int guarded_pass(struct xdp_md *ctx, struct ps_pkt *p,
 					struct ps_flow *f)
 {
 	xdp_translate(ctx, p, f, cli_seq_to_k(f, p->seq, 0), 0);
-	stat_inc(PS_ST_PASSED);
 	return XDP_PASS;
 }
 
@@ -141,24 +139,21 @@ __noinline int guarded_data(struct xdp_md *ctx, struct ps_scratch *s,
 		/* Ahead of a hole. Dropping it keeps the request parser in
 		 * step; the client sends it again after the hole fills. */
 		stat_inc(PS_ST_FB_OOO);
-		stat_inc(PS_ST_DROPPED);
 		return XDP_DROP;
 	}
 	if (before(seq, f->cli_nxt)) {
 		if (f->consumed != f->cli_off_before &&
 		    before(seq, f->cli_corr_pos) &&
 		    after(end, cli_run_start(f))) {
-			/* XDP_PASS: handed to TC ingress (tc_handoff.h) */
 			if (cfg->mode == PS_MODE_RETRANS) {
 				r = rtx_request(ctx, s, p, f);
-				if (r == XDP_TX || r == XDP_PASS)
-					return r;
+				if (r != PS_SENT_NONE)
+					return sent_verdict(r);
 			}
 			r = guarded_retrans(ctx, s, cfg, p, f);
-			if (r == XDP_TX || r == XDP_PASS)
-				return r;
+			if (r != PS_SENT_NONE)
+				return sent_verdict(r);
 			/* the kernel must never see consumed bytes */
-			stat_inc(PS_ST_DROPPED);
 			return XDP_DROP;
 		}
 		if (!after(end, f->cli_nxt))
@@ -196,25 +191,25 @@ __noinline int guarded_data(struct xdp_md *ctx, struct ps_scratch *s,
 			  &srv_seq, &one);
 	if (fb == PS_FB_ANSWER) {
 		extra_work(cfg);
-		r = -1;
 		if (!s->tcr_on) {
 			em_setup(s, p, f, srv_seq, end, tot);
 			r = emit_reply(ctx, s, one);
-			if (r == 0) {
+			if (r == PS_SENT_TX) {
 				account_answer(f, seq, len, srv_seq, tot,
 					       s->asm_csum, ngets);
 				if (cfg->mode == PS_MODE_RETRANS)
 					rtx_store(s, p, f, one, seq, len, srv_seq, tot);
 				return XDP_TX;
 			}
-			if (r == -2)
+			/* never handed on: the frame is no longer the request */
+			if (r == PS_SENT_BROKEN)
 				return XDP_DROP;
 		}
-		/* a reply XDP cannot carry (or the frame could not grow):
-		 * the request goes up untranslated with the handoff in its
-		 * data_meta, TC ingress builds the reply */
+		/* a reply XDP cannot carry (or the frame could not grow, and
+		 * is untouched): the request goes up untranslated with the
+		 * handoff in its data_meta, TC ingress builds the reply */
 		s->em.seq = srv_seq;
-		if (tcr_take(ctx, s, cfg, p, f) == 0)
+		if (tcr_take(ctx, s, cfg, p, f) == PS_SENT_TC)
 			return XDP_PASS;
 		fb = PS_ST_FB_MSS;
 	}

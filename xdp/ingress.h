@@ -13,18 +13,16 @@
 #include "guarded.h"
 #include "rtx.h"
 
-static __always_inline int ps_ingress(struct xdp_md *ctx,
-				      struct ps_config *cfg, struct ps_pkt *p)
+static __always_inline int ingress_segment(struct xdp_md *ctx,
+					   struct ps_scratch *s,
+					   struct ps_config *cfg,
+					   struct ps_pkt *p)
 {
-	__u32 sidx = PS_SCR_XDP, end;
 	struct ps_flow_key key;
-	struct ps_scratch *s;
 	struct ps_flow *f;
 	int naive = cfg->mode == PS_MODE_NAIVE, verdict;
+	__u32 end;
 
-	s = bpf_map_lookup_elem(&ps_scratch, &sidx);
-	if (!s)
-		return XDP_PASS;
 	flow_key(&key, p, 1);
 
 	if ((p->flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN) {
@@ -58,8 +56,8 @@ static __always_inline int ps_ingress(struct xdp_md *ctx,
 	    (p->flags & (TCPF_ACK | TCPF_FIN | TCPF_SYN | TCPF_RST)) == TCPF_ACK) {
 		if (p->ack == f->srv_una && before(p->ack, srv_nxt(f))) {
 			verdict = rtx_dupack(ctx, s, p, f);
-			if (verdict == XDP_TX || verdict == XDP_PASS)
-				return verdict;
+			if (verdict != PS_SENT_NONE)
+				return sent_verdict(verdict);
 		} else {
 			f->dupacks = 0;
 		}
@@ -67,7 +65,7 @@ static __always_inline int ps_ingress(struct xdp_md *ctx,
 	/* a hole inside a multi-segment TC reply (tc_handoff.h) */
 	if (!naive && p->payload_len == 0 &&
 	    (p->flags & (TCPF_ACK | TCPF_FIN | TCPF_SYN | TCPF_RST)) == TCPF_ACK &&
-	    tcr_ack_hole(ctx, cfg, p, f) == XDP_PASS)
+	    tcr_ack_hole(ctx, cfg, p, f) == PS_SENT_TC)
 		return XDP_PASS;
 	if ((p->flags & TCPF_ACK) && after(p->ack, f->srv_una) &&
 	    !after(p->ack, srv_nxt(f)))
@@ -100,6 +98,30 @@ static __always_inline int ps_ingress(struct xdp_md *ctx,
 	if (flow_done(f, p, !before(p->ack, srv_nxt(f))))
 		flow_close(&key);
 	return XDP_PASS;
+}
+
+/*
+ * A client segment at XDP. Whatever path it took, a frame that emit_reply
+ * began to rewrite and did not complete (s->em_dirty) is dropped here,
+ * never passed or sent: the kernel must not see half a reply.
+ */
+static __always_inline int ps_ingress(struct xdp_md *ctx,
+				      struct ps_config *cfg, struct ps_pkt *p)
+{
+	__u32 sidx = PS_SCR_XDP;
+	struct ps_scratch *s;
+	int verdict;
+
+	s = bpf_map_lookup_elem(&ps_scratch, &sidx);
+	if (!s)
+		return XDP_PASS;
+	s->em_dirty = 0;
+	verdict = ingress_segment(ctx, s, cfg, p);
+	if (s->em_dirty) {
+		stat_inc(PS_ST_EMIT_BROKEN);
+		return XDP_DROP;
+	}
+	return verdict;
 }
 
 #endif

@@ -147,9 +147,9 @@ __noinline int rq_walk(struct xdp_md *ctx, struct ps_scratch *s,
 	return ps_walk(ctx, 1, s, payload_off, from, len);
 }
 
-/* a canonical single GET is at most this long: 14 header bytes, 2 length
- * digits, CRLF, a key of PS_KEY_MAX bytes, CRLF */
-#define PS_GET1_MAX (14 + 2 + 2 + PS_KEY_MAX + 2)
+/* a canonical single GET is at most this long: 2 length digits, a key of
+ * PS_KEY_MAX bytes, CRLF */
+#define PS_GET1_MAX (PS_GET_KEY_OFF2 + PS_KEY_MAX + 2)
 
 /*
  * The commonest segment, one "*2\r\n$3\r\nGET\r\n$<n>\r\n<key>\r\n" filling
@@ -167,24 +167,25 @@ static __always_inline int xdp_fast_get(struct xdp_md *ctx,
 	__u32 klen, koff, end, d0, d1;
 	__u8 *pl, *tail;
 
-	if (payload_off > HDRS_MAX || len < 20 || len > PS_GET1_MAX)
+	if (payload_off > HDRS_MAX || len < PS_GET_MIN_LEN || len > PS_GET1_MAX)
 		return 0;
 	pl = data + payload_off;
-	if ((void *)(pl + 20) > data_end)
+	if ((void *)(pl + PS_GET_MIN_LEN) > data_end)
 		return 0;
-	if (*(__u64 *)pl != PS_GET_HDR8 || *(__u32 *)(pl + 8) != PS_GET_HDR4 ||
-	    *(__u16 *)(pl + 12) != PS_GET_HDR2)
+	if (*(__u64 *)pl != PS_GET_HDR8 ||
+	    *(__u32 *)(pl + PS_GET_HDR4_OFF) != PS_GET_HDR4 ||
+	    *(__u16 *)(pl + PS_GET_HDR2_OFF) != PS_GET_HDR2)
 		return 0;
-	d0 = pl[14];
-	d1 = pl[15];
+	d0 = pl[PS_GET_HDR_LEN];
+	d1 = pl[PS_GET_HDR_LEN + 1];
 	if (d0 < '1' || d0 > '9')
 		return 0;
 	if (d1 == '\r') {
 		klen = d0 - '0';
-		koff = 17;
-	} else if (d1 >= '0' && d1 <= '9' && pl[16] == '\r') {
+		koff = PS_GET_KEY_OFF1;
+	} else if (d1 >= '0' && d1 <= '9' && pl[PS_GET_HDR_LEN + 2] == '\r') {
 		klen = (d0 - '0') * 10 + (d1 - '0');
-		koff = 18;
+		koff = PS_GET_KEY_OFF2;
 	} else {
 		return 0;
 	}

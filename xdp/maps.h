@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * maps.h - the maps of prestack.bpf.c. Those an attachment shares with
- * later `prestack` invocations are pinned by name: libbpf pins them at
- * load under the pin_root_path ctl gives at open, PS_PIN_ROOT/<netns or
- * ->/<ifname>/<map name> (ctl/loader.c). ps_rtx is the programs' own (not
- * pinned); ps_scratch lives in scratch.h.
+ * maps.h - every map of prestack.bpf.c (poststack.bpf.c adds its own
+ * three). Those an attachment shares with later `prestack` invocations
+ * are pinned by name: libbpf pins them at load under the pin_root_path
+ * ctl gives at open, PS_PIN_ROOT/<netns or ->/<ifname>/<map name>
+ * (ctl/loader.c). The rest (no pinning) are the programs' own: working
+ * memory and what only the running programs need.
  */
 #ifndef PS_MAPS_H
 #define PS_MAPS_H
 
 #include "prestack.h"
+#include "scratch.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -105,5 +107,50 @@ struct {
 	__type(value, __u32);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ps_cmds SEC(".maps");
+
+/* Values over PS_SMALL_VAL_MAX (bigcache.h): LRU like ps_cache;
+ * 1024 x 16.4 KB = 17 MB, preallocated */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, PS_BIG_ENTRIES);
+	__type(key, struct ps_cache_key);
+	__type(value, struct ps_cache_big_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ps_cache_big SEC(".maps");
+
+/* TC egress: a large value being filled (too big for ps_scratch, whose
+ * per-CPU value must stay under 32 KB) */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ps_cache_big_val);
+} ps_big_fill SEC(".maps");
+
+/* TC ingress replies (tc_handoff.h): per flow and reply seq, what each
+ * was made of (LRU: an evicted one is not sent again, counted rtx_gone /
+ * tc_lost) */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, PS_RTX_ENTRIES);
+	__type(key, struct ps_rtx_key);
+	__type(value, struct ps_tcr_ref);
+} ps_tcr_refs SEC(".maps");
+
+/* the TC ingress builder's working memory (tc_ingress.h) */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ps_tcr_work);
+} ps_tcr_work SEC(".maps");
+
+/* per-CPU working memory (scratch.h): PS_SCR_XDP, PS_SCR_TC */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct ps_scratch);
+} ps_scratch SEC(".maps");
 
 #endif

@@ -49,12 +49,13 @@ __noinline int naive_data(struct xdp_md *ctx, struct ps_scratch *s,
 			extra_work(cfg);
 			em_setup(s, p, f, srv_seq, end, tot);
 			r = emit_reply(ctx, s, one);
-			if (r == 0) {
+			if (r == PS_SENT_TX) {
 				account_answer(f, seq, len, srv_seq, tot,
 					       s->asm_csum, s->ngets);
 				return XDP_TX;
 			}
-			if (r == -2)
+			/* never passed: the frame is no longer the request */
+			if (r == PS_SENT_BROKEN)
 				return XDP_DROP;
 		} else if (tot < 0) {
 			stat_inc(PS_ST_FB_MSS);
@@ -68,7 +69,6 @@ __noinline int naive_data(struct xdp_md *ctx, struct ps_scratch *s,
 	if (after(end, f->cli_nxt))
 		f->cli_nxt = end;
 	xdp_translate(ctx, p, f, cli_seq_to_k(f, seq, 1), 1);
-	stat_inc(PS_ST_PASSED);
 	return XDP_PASS;
 }
 

@@ -9,7 +9,8 @@
  * the kernel's segments into the client's space, counts replies and fills
  * the cache from replies to GETs that missed.
  *
- * Both are thin wrappers over one core; docs/architecture.md maps the
+ * Both are thin wrappers over one core that count the packet on entry
+ * and its verdict at their one exit; docs/architecture.md maps the
  * headers (one concern each) that the core is built from.
  */
 #include "vmlinux.h"
@@ -40,7 +41,6 @@ static __always_inline int ps_core(void *ctx, int xdp)
 	cfg = bpf_map_lookup_elem(&ps_config, &zero);
 	if (!cfg)
 		return pass;
-	stat_inc(xdp ? PS_ST_PKTS : PS_ST_TC_PKTS);
 	/* poststack answers after the stack (poststack.bpf.c): here as off */
 	if (cfg->mode == PS_MODE_OFF || cfg->mode == PS_MODE_POSTSTACK ||
 	    cfg->mode >= PS_MODE__MAX)
@@ -58,19 +58,61 @@ static __always_inline int ps_core(void *ctx, int xdp)
 	return xdp ? ps_ingress(ctx, cfg, &p) : ps_egress(ctx, cfg, &p);
 }
 
+/*
+ * Each hook's one exit: the verdict counted by name, so that a hook's
+ * packets equal the sum of its verdicts (the unit tests and replay check
+ * it). A value the kernel does not know drops the packet, and is counted
+ * so (XDP_ABORTED too; in TC, anything but OK or REDIRECT as SHOT).
+ */
+static __always_inline int xdp_out(int verdict)
+{
+	switch (verdict) {
+	case XDP_PASS:
+		stat_inc(PS_ST_PASSED);
+		break;
+	case XDP_TX:
+		stat_inc(PS_ST_TX);
+		break;
+	case XDP_REDIRECT:
+		stat_inc(PS_ST_REDIRECTED);
+		break;
+	default:
+		stat_inc(PS_ST_DROPPED);
+		break;
+	}
+	return verdict;
+}
+
+/* TC: the three verdicts a direct-action program means, by counter base
+ * (PS_ST_TC_OK or PS_ST_TCIN_OK; OK, SHOT, REDIRECT follow in that order) */
+static __always_inline int tc_out(__u32 base, int verdict)
+{
+	stat_inc(base + (verdict == TC_ACT_OK ? 0 :
+			 verdict == TC_ACT_REDIRECT ? 2 : 1));
+	return verdict;
+}
+
+_Static_assert(PS_ST_TC_SHOT == PS_ST_TC_OK + 1 &&
+	       PS_ST_TC_REDIRECT == PS_ST_TC_OK + 2 &&
+	       PS_ST_TCIN_SHOT == PS_ST_TCIN_OK + 1 &&
+	       PS_ST_TCIN_REDIRECT == PS_ST_TCIN_OK + 2,
+	       "tc_out: OK, SHOT, REDIRECT counters in that order");
+
 SEC("xdp")
 int ps_xdp(struct xdp_md *ctx)
 {
-	return ps_core(ctx, 1);
+	stat_inc(PS_ST_PKTS);
+	return xdp_out(ps_core(ctx, 1));
 }
 
 SEC("tc")
 int ps_tc(struct __sk_buff *skb)
 {
+	stat_inc(PS_ST_TC_PKTS);
 	/* a reply segment TC ingress built: in client space already */
 	if (skb->mark == PS_TCR_MARK)
-		return TC_ACT_OK;
-	return ps_core(skb, 0);
+		return tc_out(PS_ST_TC_OK, TC_ACT_OK);
+	return tc_out(PS_ST_TC_OK, ps_core(skb, 0));
 }
 
 /* TC ingress (attach --no-tc-reply leaves it out): the replies XDP
@@ -78,7 +120,8 @@ int ps_tc(struct __sk_buff *skb)
 SEC("tc")
 int ps_tc_in(struct __sk_buff *skb)
 {
-	return ps_tc_ingress(skb);
+	stat_inc(PS_ST_TCIN_PKTS);
+	return tc_out(PS_ST_TCIN_OK, ps_tc_ingress(skb));
 }
 
 char LICENSE[] SEC("license") = "GPL";

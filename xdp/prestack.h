@@ -79,6 +79,13 @@ struct ps_config {
 			   * on every answered segment (BMC's dummy cache) */
 };
 
+/* Faults the unit tests inject (the programs' rodata ps_fault, set
+ * before load; never in an attached program) */
+#define PS_FAULT_EMIT_ONE (1u << 0) /* emit_reply of a cache entry fails once
+				     * the frame has grown */
+#define PS_FAULT_EMIT_REP (1u << 1) /* ... of replies in scratch (several
+				     * GETs, a retrans-mode re-send) */
+
 /*
  * ps_lease (array): entries the control tool and the BPF program each
  * write alone, so that neither read-modify-writes what the other owns.
@@ -273,6 +280,42 @@ struct ps_rtx_val {
 	__u8  rep[PS_RTX_BYTES];
 };
 
+/*
+ * The mirrors: what each field of struct ps_flow stands for in the server's
+ * tcp_sock (tp->...), and in which sequence space it is kept. C = client
+ * space (the numbers on the client's wire), K = kernel space (the
+ * numbers tcp_sock holds). For every mirror, C = K + consumed on the
+ * client stream and C = K + injected on the server stream, except where
+ * the seqadj history (seqadj.h) says an older offset applies.
+ *
+ *   field        space  tcp_sock / meaning                       written by
+ *   cli_isn      C=K    tcp_rsk(req)->rcv_isn (client's ISN)       XDP, SYN
+ *   cli_nxt      C      rcv_nxt + consumed                         XDP, client data/FIN
+ *   consumed     -      client bytes answered at XDP, never        XDP, an answer
+ *                       given to the kernel
+ *   srv_isn      C=K    tcp_rsk(req)->snt_isn (the SYN-ACK seq)   TC, SYN-ACK
+ *   ksnd_nxt     K      snd_nxt (the highest end sent, seen at TC) TC, server data/FIN
+ *   srv_nxt()    C      snd_nxt + injected (seqadj.h)              derived
+ *   ksnd_una     K      snd_una (the highest ack handed to it)     XDP, translating an ack
+ *   srv_una      C      snd_una + injected: the highest ack the    XDP, client ack
+ *                       client sent
+ *   injected     -      server bytes created at XDP, never sent    XDP, an answer
+ *                       by the kernel
+ *   cli_wnd_raw  -      snd_wnd >> rx_opt.snd_wscale (the client's XDP, every segment
+ *                       window field)
+ *   srv_wnd_raw  -      the window field the kernel last sent      TC
+ *                       (rcv_wnd >> rx_opt.rcv_wscale)
+ *   wscale_cli   -      rx_opt.snd_wscale                          SYN / SYN-ACK
+ *   wscale_srv   -      rx_opt.rcv_wscale                          SYN-ACK
+ *   mss_cli      -      rx_opt.mss_clamp (the client's MSS option) XDP, SYN
+ *   ts_recent    client rx_opt.ts_recent (the client's clock)      XDP
+ *   ts_srv_last  kernel the last TSval the kernel sent             TC
+ *   ts_off       kernel tsoffset, as kernel TSval - our ms clock   TC, SYN-ACK
+ *   pending      -      not in tcp_sock: replies Redis still owes  XDP adds, TC subtracts
+ *
+ * sock_check (tcpsock.h) compares rcv_nxt, snd_nxt and snd_una with
+ * cli_nxt - consumed, ksnd_nxt and ksnd_una (div_* counters).
+ */
 struct ps_flow {
 	__u32 state;            /* enum ps_flow_state */
 	__u32 flags;            /* PS_F_* */
@@ -357,12 +400,12 @@ struct ps_flow {
 	X(UNTRACKED, untracked, "TCP to the port of a flow we never saw open") \
 	X(GET_HITS, get_hits, "GET commands answered at XDP") \
 	X(GET_MISSES, get_misses, "GET commands whose key was not cached") \
-	X(REPLIES, replies, "reply segments XDP_TX'd") \
+	X(REPLIES, replies, "answers sent: XDP_TX'd, or handed to TC ingress") \
 	X(REPLY_BYTES, reply_bytes, "RESP payload bytes in them") \
 	X(RETRANS_REPLIES, retrans_replies, "replies re-sent for a retransmitted request") \
-	X(PASSED, passed, "client segments handed to the kernel (translated)") \
+	X(PASSED, passed, "XDP_PASS verdicts (every packet XDP gives the kernel, ours or not)") \
 	X(TRANSLATED, translated, "segments whose seq/ack/SACK were rewritten (both dirs)") \
-	X(DROPPED, dropped, "client segments dropped (retransmitted consumed bytes)") \
+	X(DROPPED, dropped, "XDP_DROP verdicts (data past a hole, retransmitted consumed bytes, a reply that could not be completed)") \
 	X(INVALIDATIONS, invalidations, "cache keys invalidated by writes") \
 	X(FLUSHES, flushes, "whole-cache flushes (FLUSH*, scripts, unparsable writes)") \
 	X(FILLS, fills, "cache entries filled at TC egress") \
@@ -408,6 +451,19 @@ struct ps_flow {
 	X(TC_RESENDS, tc_resends, "handoffs that re-send (part of) an earlier TC reply") \
 	X(TC_LOST, tc_lost, "handoffs TC could not build (entry changed or gone, helper failed): the request is dropped, its retransmission re-answered") \
 	X(TC_FILLS, tc_fills, "large values filled at TC egress (ps_cache_big)") \
+	/* verdicts, counted at each hook's one exit (prestack.bpf.c):
+	 * packets = passed + tx + dropped + redirected, and per TC hook
+	 * its packets = ok + shot + redirect */ \
+	X(TX, tx, "XDP_TX verdicts (replies and re-sent replies)") \
+	X(REDIRECTED, redirected, "XDP_REDIRECT verdicts") \
+	X(TC_OK, tc_ok, "TC egress: TC_ACT_OK verdicts") \
+	X(TC_SHOT, tc_shot, "TC egress: TC_ACT_SHOT verdicts") \
+	X(TC_REDIRECT, tc_redirect, "TC egress: TC_ACT_REDIRECT verdicts") \
+	X(TCIN_PKTS, tcin_packets, "packets seen by TC ingress (ps_tc_in)") \
+	X(TCIN_OK, tcin_ok, "TC ingress: TC_ACT_OK verdicts") \
+	X(TCIN_SHOT, tcin_shot, "TC ingress: TC_ACT_SHOT verdicts (a reply that could not be built)") \
+	X(TCIN_REDIRECT, tcin_redirect, "TC ingress: TC_ACT_REDIRECT verdicts (a reply's last segment)") \
+	X(EMIT_BROKEN, emit_broken, "frames dropped because a reply rewrite began and could not complete") \
 	/* poststack mode (xdp/poststack.bpf.c, docs/poststack.md) */ \
 	X(POST_SOCKS, post_socks, "Redis sockets put in the sockhash by sockops") \
 	X(POST_SKBS, post_skbs, "request skbs seen by the sk_skb verdict program") \

@@ -14,6 +14,36 @@
 #include "cache.h"
 
 /*
+ * What an attempt to answer (or answer again) did with the frame: emit_reply,
+ * the retransmission helpers (rtx.h) and the TC handoff (tc_handoff.h)
+ * return one of these, and each caller switches on it for its verdict.
+ */
+enum ps_sent {
+	PS_SENT_NONE = 0, /* nothing sent, the frame as it came: carry on */
+	PS_SENT_TX,       /* the frame is the reply: XDP_TX */
+	PS_SENT_TC,       /* handed to TC ingress in data_meta: XDP_PASS,
+			   * untranslated (the request is consumed) */
+	PS_SENT_BROKEN,   /* a rewrite began and could not complete: XDP_DROP */
+};
+
+/* The verdict of a frame something was sent for (never PS_SENT_NONE). */
+static __always_inline int sent_verdict(int r)
+{
+	switch (r) {
+	case PS_SENT_TX:
+		return XDP_TX;
+	case PS_SENT_TC:
+		return XDP_PASS;
+	default: /* PS_SENT_BROKEN */
+		return XDP_DROP;
+	}
+}
+
+/* Unit tests only: PS_FAULT_* (prestack.h), set before load; 0 in every
+ * attached program, where the verifier removes the branches it guards */
+const volatile __u32 ps_fault = 0;
+
+/*
  * Look up every GET key of the segment and assemble the replies in
  * s->rep (sum in s->asm_csum, misses in s->asm_misses). Returns the
  * payload length, 0 if some key missed, -1 if the replies exceed `limit`.
@@ -150,9 +180,14 @@ static __always_inline int grow_frame(struct xdp_md *ctx, int delta)
 /*
  * Turn the request frame into the reply described by s->em: fresh headers
  * (no IP options; TCP options NOP NOP TS when em.ts), written in place,
- * and the payload from v->reply (one GET) or s->rep (v NULL). Returns 0
- * when the frame holds the reply, -1 when nothing was changed, -2 when
- * the frame is broken (drop it).
+ * and the payload from v->reply (one GET) or s->rep (v NULL). Returns an
+ * enum ps_sent: PS_SENT_TX (the frame holds the reply), PS_SENT_NONE
+ * (nothing changed: every check that can fail before the frame is
+ * touched comes first) or PS_SENT_BROKEN (the frame was grown or written
+ * and could not be completed). From the first change until completion
+ * s->em_dirty is set: ps_ingress drops such a frame whatever its caller
+ * returns, so a half-written reply never reaches the kernel.
+ * Global: returns int (the enum's values).
  */
 __noinline int emit_reply(struct xdp_md *ctx, struct ps_scratch *s,
 			  struct ps_cache_val *v)
@@ -168,15 +203,15 @@ __noinline int emit_reply(struct xdp_md *ctx, struct ps_scratch *s,
 	int ts, delta;
 
 	if (!s)
-		return -1;
+		return PS_SENT_NONE;
 	if ((void *)(eth + 1) > data_end)
-		return -1;
+		return PS_SENT_NONE;
 	tot = s->em.tot;
 	if (tot == 0 || tot > MTU_PAYLOAD_MAX)
-		return -1;
+		return PS_SENT_NONE;
 	BOUND_1_TO(tot, PS_REPLY_BOUND);
 	if (v && tot != v->reply_len)
-		return -1;
+		return PS_SENT_NONE;
 	csum = v ? v->csum : s->em.csum;
 	ts = s->em.ts;
 	__builtin_memcpy(cli_mac, eth->h_source, ETH_ALEN);
@@ -188,24 +223,28 @@ __noinline int emit_reply(struct xdp_md *ctx, struct ps_scratch *s,
 	 * frame built on a small skb); headers are written from offset 0 */
 	delta = (int)(hlen + tot) - (int)(data_end - data);
 	if (grow_frame(ctx, delta))
-		return -1;
+		return PS_SENT_NONE;
+	/* from here the frame is no longer the request */
+	s->em_dirty = 1;
+	if (ps_fault & (v ? PS_FAULT_EMIT_ONE : PS_FAULT_EMIT_REP))
+		return PS_SENT_BROKEN;
 	/* every packet pointer is stale after an adjust: read them again */
 	data = (void *)(long)ctx->data;
 	data_end = (void *)(long)ctx->data_end;
 	if (data + PS_REPLY_HDR_MAX - TCPOLEN_TS_ALIGNED > data_end)
-		return -2;
+		return PS_SENT_BROKEN;
 	eth = data;
 	ip = data + sizeof(*eth);
 	tcp = (void *)(ip + 1);
 	opt = (void *)(tcp + 1);
 	if (ts && (void *)(opt + 3) > data_end)
-		return -2;
+		return PS_SENT_BROKEN;
 
 	__builtin_memcpy(eth->h_dest, cli_mac, ETH_ALEN);
 	__builtin_memcpy(eth->h_source, srv_mac, ETH_ALEN);
 	eth->h_proto = ETH_P_IP_BE;
 
-	*(__u16 *)ip = bpf_htons(0x4500); /* version 4, ihl 5, tos 0 */
+	*(__u16 *)ip = bpf_htons(IP_VER4_IHL5 << 8); /* tos 0 */
 	ip->tot_len = bpf_htons(sizeof(struct iphdr) + thl + tot);
 	ip->id = 0;
 	ip->frag_off = bpf_htons(IP_DF); /* like the kernel's */
@@ -220,8 +259,8 @@ __noinline int emit_reply(struct xdp_md *ctx, struct ps_scratch *s,
 	tcp->dest = s->em.sport;
 	tcp->seq = bpf_htonl(s->em.seq);
 	tcp->ack_seq = bpf_htonl(s->em.ack);
-	/* data offset, then the flags byte: PSH ACK */
-	*((__u16 *)tcp + 6) = bpf_htons((thl / 4) << 12 | 0x18);
+	/* data offset, then the flags byte */
+	*((__u16 *)tcp + 6) = bpf_htons((thl / 4) << 12 | TCPF_PSH | TCPF_ACK);
 	tcp->window = bpf_htons(s->em.window);
 	tcp->check = 0;
 	tcp->urg_ptr = 0;
@@ -246,18 +285,19 @@ __noinline int emit_reply(struct xdp_md *ctx, struct ps_scratch *s,
 		 * register passed (the check above was on another copy) */
 		BARRIER_VAR(n);
 		if (n == 0 || n > PS_REPLY_MAX)
-			return -2;
+			return PS_SENT_BROKEN;
 		if (bpf_xdp_store_bytes(ctx, hlen, v->reply, n))
-			return -2;
+			return PS_SENT_BROKEN;
 		/* The entry may have been replaced while we read it (an LRU
 		 * element is reused at once): a writer changes the sum before
 		 * the bytes, so a sum that still holds means bytes that do. */
 		if (v->csum != csum || v->reply_len != tot)
-			return -2;
+			return PS_SENT_BROKEN;
 	} else if (bpf_xdp_store_bytes(ctx, hlen, s->rep, tot)) {
-		return -2;
+		return PS_SENT_BROKEN;
 	}
-	return 0;
+	s->em_dirty = 0;
+	return PS_SENT_TX;
 }
 
 static long noop_step(__u32 i, void *ctx)

@@ -331,24 +331,24 @@ __noinline int ps_fast_gets(struct ps_scratch *s)
 	for (i = 0; i < PS_MAX_CMDS; i++) {
 		__u32 klen, d0, d1, koff;
 
-		/* 14 header bytes, 1-2 length digits, CRLF, key, CRLF */
-		if (pos + 20 > len || pos > PS_PAYLOAD_MAX - 32)
+		/* header, 1-2 length digits, CRLF, key, CRLF (consts.h) */
+		if (pos + PS_GET_MIN_LEN > len || pos > PS_PAYLOAD_MAX - 32)
 			return 0;
 		if (ld64(s, pos) != PS_GET_HDR8 ||
-		    *(const __u32 *)&s->buf[(pos + 8) & PS_BUF_MASK] != PS_GET_HDR4 ||
-		    *(const __u16 *)&s->buf[(pos + 12) & PS_BUF_MASK] != PS_GET_HDR2)
+		    *(const __u32 *)&s->buf[(pos + PS_GET_HDR4_OFF) & PS_BUF_MASK] != PS_GET_HDR4 ||
+		    *(const __u16 *)&s->buf[(pos + PS_GET_HDR2_OFF) & PS_BUF_MASK] != PS_GET_HDR2)
 			return 0;
-		d0 = s->buf[(pos + 14) & PS_BUF_MASK];
-		d1 = s->buf[(pos + 15) & PS_BUF_MASK];
+		d0 = s->buf[(pos + PS_GET_HDR_LEN) & PS_BUF_MASK];
+		d1 = s->buf[(pos + PS_GET_HDR_LEN + 1) & PS_BUF_MASK];
 		if (d0 < '1' || d0 > '9')
 			return 0;
 		if (d1 == '\r') {
 			klen = d0 - '0';
-			koff = pos + 17;
+			koff = pos + PS_GET_KEY_OFF1;
 		} else if (d1 >= '0' && d1 <= '9' &&
-			   s->buf[(pos + 16) & PS_BUF_MASK] == '\r') {
+			   s->buf[(pos + PS_GET_HDR_LEN + 2) & PS_BUF_MASK] == '\r') {
 			klen = (d0 - '0') * 10 + (d1 - '0');
-			koff = pos + 18;
+			koff = pos + PS_GET_KEY_OFF2;
 		} else {
 			return 0;
 		}

@@ -15,38 +15,39 @@
 #include "tc_handoff.h"
 
 /* Re-send the reply to the last answered request if it is retransmitted
- * and the cache would still give the very same bytes. */
+ * and the cache would still give the very same bytes. Returns an enum
+ * ps_sent (reply.h). */
 static __always_inline int guarded_retrans(struct xdp_md *ctx,
 					   struct ps_scratch *s,
 					   struct ps_config *cfg,
 					   struct ps_pkt *p, struct ps_flow *f)
 {
 	struct ps_cache_val *one;
-	int tot;
+	int tot, r;
 
 	if (!(f->flags & PS_F_ANSWERED) || p->seq != f->ans_seq ||
 	    p->payload_len != f->ans_len)
-		return -1;
+		return PS_SENT_NONE;
 	/* a TC reply: TC ingress sends it again if the entry is unchanged */
 	if ((cfg->flags & PS_CFG_TC_REPLY) &&
-	    tcr_resend(ctx, p, f->ans_srv_seq, 0) == XDP_PASS)
-		return XDP_PASS;
+	    tcr_resend(ctx, p, f->ans_srv_seq, 0) == PS_SENT_TC)
+		return PS_SENT_TC;
 	__builtin_memset(&s->rq, 0, sizeof(s->rq));
 	/* naive=1: a fresh parse without side effects (GETs only anyway) */
 	s->pos = 0;
 	s->naive = 1;
 	if (rq_parse(ctx, s, p->payload_off, p->payload_len) ||
 	    !all_gets(s, 1))
-		return -1;
+		return PS_SENT_NONE;
 	tot = assemble(s, MTU_PAYLOAD_MAX, cfg->cache_gen, p->now_ns, &one);
 	if (tot <= 0 || (__u32)tot != f->ans_reply_len ||
 	    csum_fold32(s->asm_csum) != csum_fold32(f->ans_csum))
-		return -1;
+		return PS_SENT_NONE;
 	em_setup(s, p, f, f->ans_srv_seq, p->seq + p->payload_len, tot);
-	if (emit_reply(ctx, s, one))
-		return -1;
-	stat_inc(PS_ST_RETRANS_REPLIES);
-	return XDP_TX;
+	r = emit_reply(ctx, s, one);
+	if (r == PS_SENT_TX)
+		stat_inc(PS_ST_RETRANS_REPLIES);
+	return r;
 }
 
 /*
@@ -86,8 +87,10 @@ static __always_inline void rtx_store(struct ps_scratch *s,
 }
 
 /* Re-send ring entry `slot` in place of segment p, acking its request
- * (as the original did): 0 in the frame, -3 not in ps_rtx (the caller
- * tries tcr_resend_ent), -1 not sent. Global: verified once. */
+ * (as the original did). Returns an enum ps_sent (emit_reply's), or
+ * RTX_NOT_KEPT: its bytes are not in ps_rtx (the caller tries
+ * tcr_resend_ent). Global: verified once. */
+#define RTX_NOT_KEPT (PS_SENT_BROKEN + 1)
 __noinline int rtx_resend(struct xdp_md *ctx, struct ps_scratch *s,
 			  struct ps_pkt *p, struct ps_flow *f, __u32 slot)
 {
@@ -97,7 +100,7 @@ __noinline int rtx_resend(struct xdp_md *ctx, struct ps_scratch *s,
 	__u32 n;
 
 	if (!ctx || !s || !p || !f)
-		return -1;
+		return PS_SENT_NONE;
 	e = &f->rtx[slot & (PS_RTX_RING - 1)];
 	flow_key(&k.flow, p, 1);
 	k.srv_seq = e->srv_seq;
@@ -105,24 +108,25 @@ __noinline int rtx_resend(struct xdp_md *ctx, struct ps_scratch *s,
 	/* not in ps_rtx: perhaps a TC reply (the caller asks tc_handoff.h;
 	 * a call from here would exceed the combined stack limit) */
 	if (!v)
-		return -3;
-	if (!v || v->len != e->rep_len) {
+		return RTX_NOT_KEPT;
+	if (v->len != e->rep_len) {
 		stat_inc(PS_ST_RTX_GONE);
-		return -1;
+		return PS_SENT_NONE;
 	}
 	n = v->len;
 	if (n == 0 || n > PS_RTX_BYTES)
-		return -1;
+		return PS_SENT_NONE;
 	BOUND_1_TO(n, PS_RTX_BYTES);
 	if (bpf_probe_read_kernel(s->rep, n, v->rep))
-		return -1;
+		return PS_SENT_NONE;
 	s->asm_csum = v->csum;
 	em_setup(s, p, f, e->srv_seq, e->req_seq + e->req_len, e->rep_len);
-	return emit_reply(ctx, s, NULL) ? -1 : 0;
+	return emit_reply(ctx, s, NULL);
 }
 
 /* A retransmitted request we answered (from its first byte: Linux may
- * collapse several into one segment; the rest comes again once acked). */
+ * collapse several into one segment; the rest comes again once acked).
+ * Returns an enum ps_sent. */
 static __always_inline int rtx_request(struct xdp_md *ctx, struct ps_scratch *s,
 				       struct ps_pkt *p, struct ps_flow *f)
 {
@@ -137,20 +141,26 @@ static __always_inline int rtx_request(struct xdp_md *ctx, struct ps_scratch *s,
 		    before(e->srv_seq, f->srv_una))
 			continue;
 		r = rtx_resend(ctx, s, p, f, i);
-		if (r == -3)
+		if (r == RTX_NOT_KEPT)
 			r = tcr_resend_ent(ctx, p, e);
-		if (r >= 0) {
+		switch (r) {
+		case PS_SENT_TX:
+		case PS_SENT_TC:
 			stat_inc(PS_ST_RTX_REQ);
-			return r ? XDP_PASS : XDP_TX;
+			return r;
+		case PS_SENT_BROKEN:
+			return r;
+		default: /* PS_SENT_NONE: the frame as it came, try the next */
+			break;
 		}
 	}
-	return -1;
+	return PS_SENT_NONE;
 }
 
 /* A pure ACK stuck at the start of a reply we injected: with a SACK block
  * (the client holds later data) or at the second one, the reply was lost;
  * this ACK becomes its retransmission (the kernel loses nothing by not
- * seeing it: the hole is in bytes it never sent). */
+ * seeing it: the hole is in bytes it never sent). Returns an enum ps_sent. */
 static __always_inline int rtx_dupack(struct xdp_md *ctx, struct ps_scratch *s,
 				      struct ps_pkt *p, struct ps_flow *f)
 {
@@ -164,17 +174,16 @@ static __always_inline int rtx_dupack(struct xdp_md *ctx, struct ps_scratch *s,
 			continue;
 		f->dupacks++;
 		if (!p->sack_n && f->dupacks < 2)
-			return -1;
+			return PS_SENT_NONE;
 		f->dupacks = 0;
 		r = rtx_resend(ctx, s, p, f, i);
-		if (r == -3)
+		if (r == RTX_NOT_KEPT)
 			r = tcr_resend_ent(ctx, p, e);
-		if (r < 0)
-			return -1;
-		stat_inc(PS_ST_RTX_DUPACK);
-		return r ? XDP_PASS : XDP_TX;
+		if (r == PS_SENT_TX || r == PS_SENT_TC)
+			stat_inc(PS_ST_RTX_DUPACK);
+		return r;
 	}
-	return -1;
+	return PS_SENT_NONE;
 }
 
 #endif

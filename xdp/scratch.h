@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * scratch.h - per-CPU working memory. Entry 0 is XDP's, entry 1 is TC's.
- * Payloads are copied here so the RESP parsers index a map value with
- * masked offsets instead of chasing packet pointers through bpf_loop.
+ * scratch.h - per-CPU working memory (the maps are in maps.h). Entry 0 of
+ * ps_scratch is XDP's, entry 1 is TC's. Payloads are copied here so the
+ * RESP parsers index a map value with masked offsets instead of chasing
+ * packet pointers through bpf_loop.
  */
 #ifndef PS_SCRATCH_H
 #define PS_SCRATCH_H
@@ -31,19 +32,29 @@
 #define RQO_GET_MISS  (1u << 8)  /* reserved */
 #define RQO_BIG       (1u << 9)  /* parsed in windows: key offsets are not kept */
 
+/*
+ * Fields are grouped by the function that writes them; a group's callers
+ * read them after it returns. Per-CPU entry PS_SCR_XDP serves one client
+ * segment, PS_SCR_TC one server segment: nothing in them outlives it.
+ */
 struct ps_scratch {
+	/* ps_walk / rq_load (resp.h, ingress_common.h): the payload copy,
+	 * one window at a time */
 	__u8  buf[PS_PAYLOAD_MAX + PS_KEY_MAX];
-	__u8  rep[PS_REP_BUF];
-	struct ps_cache_val fill;     /* TC: value being filled */
-	struct ps_flow newflow;       /* XDP: flow being created */
-	struct ps_rtx_val rtx;        /* XDP: reply being stored (retrans) */
-	struct ps_req_parser rq;
-	struct ps_rep_parser rp;
 	__u32 pos;                    /* parse position in buf */
 	__u32 len;                    /* payload bytes in buf */
 	__u32 base;                   /* payload offset of buf[0]: segments longer
 				       * than buf are parsed one window at a time */
-	/* request parse results for this segment */
+
+	/* the caller of a request parse (guarded_data, naive_data,
+	 * guarded_retrans): its inputs, and the parser state it carries
+	 * from the flow and back */
+	struct ps_req_parser rq;
+	__u32 naive;                  /* 1: parse without side effects on the flow */
+
+	/* rq_run and its fast paths (resp.h, xdp_fast_get): what this
+	 * segment's requests hold; invalidated/flushes from the
+	 * invalidations it makes (cache.h) */
 	__u32 rq_out;                 /* RQO_* */
 	__u32 ncmds;                  /* commands completed in this segment */
 	__u32 ngets;                  /* of which plain GETs with a visible key */
@@ -57,31 +68,25 @@ struct ps_scratch {
 	__u32 auth_pos;               /* 1-based position among this segment's commands of its last AUTH/HELLO */
 	__u32 invalidated;
 	__u32 flushes;
-	/* reply parse results */
-	__u32 replies;                /* top-level replies completed in this segment */
-	__u32 rp_error;
-	__u32 top_start;              /* payload offset where the current top-level reply began, or ~0 */
-	__u32 first_off;              /* first completed top-level reply: payload offset/len, ~0 if it began earlier */
-	__u32 first_len;
-	__u32 first_bulk;             /* it was a non-null bulk string */
-	__u32 first_val_len;
-	__u32 bulk_len;               /* length of the bulk being skipped */
-	__u32 top_type;               /* type byte of the top-level reply being parsed */
-	__u32 rep_base;               /* flow's replies_seen before this segment */
-	__u32 auth_idx;               /* flow's auth_reply_idx */
-	__u32 auth_result;            /* 0 none, 1 the AUTH reply was ok, 2 an error */
-	__u32 naive;
+
 	/* the key being looked up or invalidated (here, not on the stack:
-	 * the call chain's stack is near the verifier's 512 bytes) */
+	 * the call chain's stack is near the verifier's 512 bytes), written
+	 * by ps_key_from_buf or, in place from the packet, by xdp_fast_get */
 	struct ps_cache_key key;
-	__u32 key_ready;               /* key holds GET 0's key, built in place
+	__u32 key_ready;              /* key holds GET 0's key, built in place
 				       * from the packet (buf was not loaded) */
-	/* assemble() results */
+
+	/* assemble / assemble_many (reply.h), or rtx_resend's copy of a
+	 * kept reply: the replies of this segment's GETs */
+	__u8  rep[PS_REP_BUF];
 	__u32 asm_csum;               /* partial sum of rep[0..tot) */
 	__u32 asm_misses;
-	/* XDP -> caller: commands now owed a reply by Redis */
-	__u32 add_pending;
-	/* emit_reply() arguments */
+
+	/* tcr_pick (tc_handoff.h): the TC ingress path's pick */
+	struct ps_tcr_ref tcr;
+	__u32 tcr_on;
+
+	/* em_setup (reply.h): emit_reply's arguments */
 	struct {
 		__u32 saddr, daddr;   /* of the request, network order */
 		__u16 sport, dport;
@@ -91,16 +96,74 @@ struct ps_scratch {
 		__u16 window;
 		__u16 ts;
 	} em;
-	/* the TC ingress path's pick for this segment (tc_handoff.h) */
-	struct ps_tcr_ref tcr;
-	__u32 tcr_on;
+	/* emit_reply: set from the frame's first change until the reply is
+	 * complete (ps_ingress clears it per segment and drops on it) */
+	__u32 em_dirty;
+
+	/* guarded_data -> ps_ingress: commands now owed a reply by Redis */
+	__u32 add_pending;
+
+	/* cache_fill (cache.h): the value being filled. Never the last
+	 * field: its checksum reads whole PS_CSUM_CHUNK chunks, which the
+	 * verifier bounds by the end of the map value, not of reply[] */
+	struct ps_cache_val fill;
+
+	/* xdp_handle_syn (ingress_common.h): the flow being created */
+	struct ps_flow newflow;
+
+	/* rtx_store (rtx.h): the reply being kept (retrans) */
+	struct ps_rtx_val rtx;
+
+	/* TC egress: tc_replies (egress.h) seeds rp from the flow, rp_reset
+	 * rep_base and auth_idx; rp_run (resp.h) writes the rest */
+	struct ps_rep_parser rp;
+	__u32 rep_base;               /* flow's replies_seen before this segment */
+	__u32 auth_idx;               /* flow's auth_reply_idx */
+	__u32 replies;                /* top-level replies completed in this segment */
+	__u32 rp_error;
+	__u32 top_start;              /* payload offset where the current top-level reply began, or ~0 */
+	__u32 first_off;              /* first completed top-level reply: payload offset/len, ~0 if it began earlier */
+	__u32 first_len;
+	__u32 first_bulk;             /* it was a non-null bulk string */
+	__u32 first_val_len;
+	__u32 bulk_len;               /* length of the bulk being skipped */
+	__u32 top_type;               /* type byte of the top-level reply being parsed */
+	__u32 auth_result;            /* 0 none, 1 the AUTH reply was ok, 2 an error */
+
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 2);
-	__type(key, __u32);
-	__type(value, struct ps_scratch);
-} ps_scratch SEC(".maps");
+/*
+ * TC ingress reply builder's working memory (tc_ingress.h), per CPU in
+ * ps_tcr_work (not ps_scratch: ps_tc runs nested inside
+ * bpf_clone_redirect on this CPU and uses its own entry, but this keeps
+ * the two apart by construction). tcr_prepare writes all of it but i and
+ * hold, which tcr_run (or the unit tests' harness) sets per segment.
+ */
+#define PS_TCR_SEG_BUF    2048  /* >= MTU_PAYLOAD_MAX, power of two */
+
+/* a segment's headers; pad keeps ip and tcp 4-byte aligned (Ethernet is 14) */
+struct ps_tcr_hdr {
+	__u8 pad[2];
+	struct ethhdr eth;
+	struct iphdr ip;
+	struct tcphdr tcp;
+	__u8 opts[TCPOLEN_TS_ALIGNED]; /* NOP NOP TS */
+};
+
+struct ps_tcr_work {
+	__u8  seg[PS_TCR_SEG_BUF];   /* one segment's payload, zero padded */
+	struct ps_tcr_hdr h;         /* the reply's headers, seq/ack/len per segment */
+	__u32 ifindex;
+	__u32 ts;                    /* timestamps option present */
+	/* the reply, for tcr_segment: where its bytes are (the address of
+	 * the cache entry's reply[], read with bpf_probe_read_kernel), how
+	 * many, and what the segments carry */
+	__u64 src;
+	__u32 tot, from, mss;        /* reply bytes, first to send, per segment */
+	__u32 srv_seq;               /* client-space seq of reply byte 0 */
+	__u32 req_seq, req_end;      /* acked by earlier segments / the last */
+	__u32 i;                     /* segment to build */
+	__u32 hold;                  /* unit tests: build segment i, send nothing */
+};
 
 #endif

@@ -16,25 +16,25 @@
 #include "flow.h"
 #include "scratch.h"
 #include "cache.h"
+#include "reply.h"
 #include "ingress_common.h"
 
-/* Per flow and reply seq, what each TC reply was made of (LRU: an
- * evicted one is not sent again, counted rtx_gone / tc_lost). */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, PS_RTX_ENTRIES);
-	__type(key, struct ps_rtx_key);
-	__type(value, struct ps_tcr_ref);
-} ps_tcr_refs SEC(".maps");
+/* what each TC reply was made of: ps_tcr_refs (maps.h) */
 
 /*
  * The segment's only GET is cached but its reply is not for XDP: take it
  * for TC ingress. small: the entry is in ps_cache (its reply exceeds the
  * MSS, or the frame could not grow), else the key missed ps_cache and is
- * looked up in ps_cache_big. Returns the reply length, or -1 (no pick).
+ * looked up in ps_cache_big. Returns TCR_PICKED (s->tcr holds the entry,
+ * s->tcr.tot its reply length) or TCR_NO_PICK.
  * Global: its locals stay out of guarded_data's frame (the verifier's
  * combined stack limit of 512 bytes along a call chain).
  */
+enum tcr_pick_result {
+	TCR_NO_PICK = 0,
+	TCR_PICKED,
+};
+
 __noinline int tcr_pick(struct ps_scratch *s, struct ps_config *cfg, int small,
 			__u64 now_ns)
 {
@@ -43,28 +43,28 @@ __noinline int tcr_pick(struct ps_scratch *s, struct ps_config *cfg, int small,
 	struct ps_cache_val *sv;
 
 	if (!s || !cfg)
-		return -1;
+		return TCR_NO_PICK;
 	r = &s->tcr;
 	s->tcr_on = 0;
 	if (!(cfg->flags & PS_CFG_TC_REPLY) || s->ngets != 1 || s->ncmds != 1)
-		return -1;
+		return TCR_NO_PICK;
 	/* the key: read in place by the canonical GET parse (key_ready), or
 	 * from the payload copy */
 	if (!s->key_ready &&
 	    ps_key_from_buf(&s->key, s, s->key_off[0], s->key_len[0]))
-		return -1;
+		return TCR_NO_PICK;
 	__builtin_memcpy(&r->key, &s->key, sizeof(r->key));
 	if (small) {
 		sv = cache_lookup(&r->key, cfg->cache_gen, now_ns);
 		if (!sv || sv->reply_len == 0 || sv->reply_len > PS_REPLY_MAX)
-			return -1;
+			return TCR_NO_PICK;
 		r->big = 0;
 		r->filled_ns = sv->filled_ns;
 		r->tot = sv->reply_len;
 	} else {
 		bv = big_lookup(&r->key, cfg->cache_gen, now_ns);
 		if (!bv || bv->reply_len == 0 || bv->reply_len > PS_BIG_REPLY_MAX)
-			return -1;
+			return TCR_NO_PICK;
 		r->big = 1;
 		r->filled_ns = bv->filled_ns;
 		r->tot = bv->reply_len;
@@ -72,14 +72,15 @@ __noinline int tcr_pick(struct ps_scratch *s, struct ps_config *cfg, int small,
 	}
 	r->gen = cfg->cache_gen;
 	s->tcr_on = 1;
-	return r->tot;
+	return TCR_PICKED;
 }
 
 /*
  * Hand the reply at srv_seq of p's flow to TC ingress, from byte `from`:
  * with `store`, a new answer whose ref is stored first; without, a
  * re-send of a TC reply, if p's flow has one at srv_seq. Puts the
- * ps_tcr_meta in front of the frame. Returns 0, or -1 (nothing done).
+ * ps_tcr_meta in front of the frame. Returns PS_SENT_TC, or PS_SENT_NONE
+ * (nothing done: no data_meta left behind).
  * Global: its stack is not added to the caller's (combined stack limit).
  */
 __noinline int tcr_handoff(struct xdp_md *ctx, const struct ps_pkt *p,
@@ -91,35 +92,38 @@ __noinline int tcr_handoff(struct xdp_md *ctx, const struct ps_pkt *p,
 	void *data;
 
 	if (!ctx || !p)
-		return -1;
+		return PS_SENT_NONE;
 	flow_key(&k.flow, p, 1);
 	k.srv_seq = srv_seq;
 	if (store) {
 		if (bpf_map_update_elem(&ps_tcr_refs, &k, store, BPF_ANY))
-			return -1;
+			return PS_SENT_NONE;
 	} else {
 		r = bpf_map_lookup_elem(&ps_tcr_refs, &k);
 		if (!r || from >= r->tot)
-			return -1;
+			return PS_SENT_NONE;
 	}
 	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*m)))
-		return -1;
+		return PS_SENT_NONE;
 	/* packet pointers are stale after the adjust: read them again */
 	m = (void *)(long)ctx->data_meta;
 	data = (void *)(long)ctx->data;
-	if ((void *)(m + 1) > data)
-		return -1;
+	if ((void *)(m + 1) > data) {
+		/* give the room back: no stale bytes in front of the frame */
+		bpf_xdp_adjust_meta(ctx, (int)sizeof(*m));
+		return PS_SENT_NONE;
+	}
 	m->magic = PS_TCR_MAGIC;
 	m->srv_seq = srv_seq;
 	m->from = from;
 	stat_inc(PS_ST_TC_HANDOFFS);
 	if (!store)
 		stat_inc(PS_ST_TC_RESENDS);
-	return 0;
+	return PS_SENT_TC;
 }
 
 /* Hand the picked reply (s->tcr) to TC ingress as the answer to request
- * [seq, seq + len) at reply seq srv_seq. Returns 0 or -1 (nothing done). */
+ * [seq, seq + len) at reply seq srv_seq. Returns tcr_handoff's. */
 static __always_inline int tcr_answer(struct xdp_md *ctx, struct ps_scratch *s,
 				      const struct ps_pkt *p, __u32 seq,
 				      __u32 len, __u32 srv_seq)
@@ -130,26 +134,26 @@ static __always_inline int tcr_answer(struct xdp_md *ctx, struct ps_scratch *s,
 }
 
 /* Send the TC reply at srv_seq again from byte `from` in place of segment
- * p. Returns XDP_PASS (handed over) or -1 (none there, or not sent). */
+ * p. Returns PS_SENT_TC or PS_SENT_NONE (none there, or not sent). */
 static __always_inline int tcr_resend(struct xdp_md *ctx,
 				      const struct ps_pkt *p, __u32 srv_seq,
 				      __u32 from)
 {
-	return tcr_handoff(ctx, p, srv_seq, from, NULL) ? -1 : XDP_PASS;
+	return tcr_handoff(ctx, p, srv_seq, from, NULL);
 }
 
 /* rtx_resend of a ring entry whose bytes are not in ps_rtx: a TC reply is
- * sent again (1), anything else is gone (-1). Global: rtx_resend's frame
- * stays as it was (combined stack limit). */
+ * sent again (PS_SENT_TC), anything else is gone (PS_SENT_NONE). Global:
+ * rtx_resend's frame stays as it was (combined stack limit). */
 __noinline int tcr_resend_ent(struct xdp_md *ctx, const struct ps_pkt *p,
 			      const struct ps_rtx_ent *e)
 {
 	if (!ctx || !p || !e)
-		return -1;
-	if (tcr_handoff(ctx, p, e->srv_seq, 0, NULL) == 0)
-		return 1;
+		return PS_SENT_NONE;
+	if (tcr_handoff(ctx, p, e->srv_seq, 0, NULL) == PS_SENT_TC)
+		return PS_SENT_TC;
 	stat_inc(PS_ST_RTX_GONE);
-	return -1;
+	return PS_SENT_NONE;
 }
 
 /* retrans mode: the ring entry of a TC reply (its bytes are not in
@@ -185,8 +189,8 @@ static __always_inline int sack_hole(struct xdp_md *ctx, const struct ps_pkt *p)
  * a SACK block past it (the client holds later bytes) or repeated (a duplicate):
  * a segment in the middle was lost, and no retransmitted request will
  * come (the last segment acked it). Send the reply again from the ACK.
- * guarded looks at its last answer, retrans at its ring. Returns XDP_PASS
- * when handed over, -1 otherwise.
+ * guarded looks at its last answer, retrans at its ring. Returns
+ * PS_SENT_TC when handed over, PS_SENT_NONE otherwise.
  */
 static __always_inline int tcr_ack_hole(struct xdp_md *ctx,
 					const struct ps_config *cfg,
@@ -196,9 +200,9 @@ static __always_inline int tcr_ack_hole(struct xdp_md *ctx,
 	__u32 i, start, len;
 
 	if (!(cfg->flags & PS_CFG_TC_REPLY) || !(f->flags & PS_F_ANSWERED))
-		return -1;
+		return PS_SENT_NONE;
 	if (p->sack_n ? !sack_hole(ctx, p) : p->ack != f->srv_una)
-		return -1;
+		return PS_SENT_NONE;
 	for (i = 0; i <= PS_RTX_RING; i++) {
 		if (i < PS_RTX_RING) {
 			if (cfg->mode != PS_MODE_RETRANS)
@@ -219,15 +223,15 @@ static __always_inline int tcr_ack_hole(struct xdp_md *ctx,
 			continue;
 		return tcr_resend(ctx, p, start, p->ack - start);
 	}
-	return -1;
+	return PS_SENT_NONE;
 }
 
 /*
  * guarded/retrans: answer segment p through TC ingress: the reply picked
  * by guarded_veto (s->tcr_on), or the one in ps_cache whose frame could
  * not grow, at reply seq s->em.seq. Accounted as XDP's answers are.
- * Returns 0 when handed over, -1 when nothing was done. Global: keeps
- * guarded_data's frame small (combined stack limit).
+ * Returns PS_SENT_TC when handed over, PS_SENT_NONE when nothing was
+ * done. Global: keeps guarded_data's frame small (combined stack limit).
  */
 __noinline int tcr_take(struct xdp_md *ctx, struct ps_scratch *s,
 			struct ps_config *cfg, struct ps_pkt *p,
@@ -236,19 +240,20 @@ __noinline int tcr_take(struct xdp_md *ctx, struct ps_scratch *s,
 	__u32 seq, len, srv_seq, tot;
 
 	if (!ctx || !s || !cfg || !p || !f)
-		return -1;
+		return PS_SENT_NONE;
 	seq = p->seq;
 	len = p->payload_len;
 	srv_seq = s->em.seq;
-	if (!s->tcr_on && tcr_pick(s, cfg, 1, p->now_ns) != (int)s->em.tot)
-		return -1;
+	if (!s->tcr_on && (tcr_pick(s, cfg, 1, p->now_ns) != TCR_PICKED ||
+			   s->tcr.tot != s->em.tot))
+		return PS_SENT_NONE;
 	tot = s->tcr.tot;
-	if (tcr_answer(ctx, s, p, seq, len, srv_seq))
-		return -1;
+	if (tcr_answer(ctx, s, p, seq, len, srv_seq) != PS_SENT_TC)
+		return PS_SENT_NONE;
 	account_answer(f, seq, len, srv_seq, tot, s->asm_csum, s->ngets);
 	if (cfg->mode == PS_MODE_RETRANS)
 		tcr_ring_add(f, seq, len, srv_seq, tot);
-	return 0;
+	return PS_SENT_TC;
 }
 
 #endif

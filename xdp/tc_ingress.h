@@ -25,17 +25,10 @@
 /* a reply of PS_BIG_REPLY_MAX bytes in segments of the smallest MSS
  * (536 - 12 bytes of timestamps = 524): 16396 / 524 < 32 */
 #define PS_TCR_SEGS_MAX   32
-#define PS_TCR_SEG_BUF    2048  /* >= MTU_PAYLOAD_MAX, power of two */
 
-/* a segment's headers; pad keeps ip and tcp 4-byte aligned (Ethernet is 14) */
-struct ps_tcr_hdr {
-	__u8 pad[2];
-	struct ethhdr eth;
-	struct iphdr ip;
-	struct tcphdr tcp;
-	__u8 opts[TCPOLEN_TS_ALIGNED]; /* NOP NOP TS */
-};
-/* bytes of headers written: the struct less its alignment pad */
+/* the builder's working memory: struct ps_tcr_work (scratch.h), per CPU
+ * in ps_tcr_work (maps.h) */
+/* bytes of headers written: struct ps_tcr_hdr less its alignment pad */
 #define PS_TCR_HDR_MAX (sizeof(struct ps_tcr_hdr) - 2)
 
 struct ps_tcr_pseudo {
@@ -44,37 +37,18 @@ struct ps_tcr_pseudo {
 	__u16 len;
 };
 
-/* Per-CPU working memory of the builder (not ps_scratch: ps_tc runs
- * nested inside bpf_clone_redirect on this CPU and uses its own entry,
- * but this keeps the two apart by construction). */
-struct ps_tcr_work {
-	__u8  seg[PS_TCR_SEG_BUF];   /* one segment's payload, zero padded */
-	struct ps_tcr_hdr h;         /* the reply's headers, seq/ack/len per segment */
-	__u32 ifindex;
-	__u32 ts;                    /* timestamps option present */
-	/* the reply, for tcr_segment: where its bytes are (the address of
-	 * the cache entry's reply[], read with bpf_probe_read_kernel), how
-	 * many, and what the segments carry */
-	__u64 src;
-	__u32 tot, from, mss;        /* reply bytes, first to send, per segment */
-	__u32 srv_seq;               /* client-space seq of reply byte 0 */
-	__u32 req_seq, req_end;      /* acked by earlier segments / the last */
-	__u32 i;                     /* segment to build */
-	__u32 hold;                  /* unit tests: build segment i, send nothing */
+/* What tcr_segment made of the skb. */
+enum tcr_seg_result {
+	TCR_SEG_SENT = 0, /* a copy went to egress; more segments to come */
+	TCR_SEG_LAST,     /* the skb is the last segment: redirect it */
+	TCR_SEG_FAILED,   /* nothing sent for this segment: shoot the skb */
 };
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct ps_tcr_work);
-} ps_tcr_work SEC(".maps");
 
 /*
  * Make skb segment w->i of the reply: bytes [off, off + n) from w->from
  * on, at most w->mss of them, headers from w->h. Not the last: a copy
- * goes to the device's egress now. Returns 0 (more to come), 1 (skb is
- * the last segment, to redirect) or -1. Global: verified once, so the
+ * goes to the device's egress now. Returns an enum tcr_seg_result (with
+ * w->hold, TCR_SEG_SENT without sending). Global: verified once, so the
  * caller's loop over segments stays small for the verifier.
  */
 __noinline int tcr_segment(struct __sk_buff *skb, struct ps_tcr_work *w)
@@ -83,21 +57,21 @@ __noinline int tcr_segment(struct __sk_buff *skb, struct ps_tcr_work *w)
 	__u32 thl, hlen, sum, pad, c, i, n, off, last;
 
 	if (!skb || !w || w->mss == 0)
-		return -1;
+		return TCR_SEG_FAILED;
 	off = w->from + w->i * w->mss;
 	if (off >= w->tot || w->tot > PS_BIG_REPLY_MAX)
-		return -1;
+		return TCR_SEG_FAILED;
 	n = w->tot - off;
 	if (n > w->mss)
 		n = w->mss;
 	last = off + n >= w->tot;
 	if (n == 0 || n > MTU_PAYLOAD_MAX)
-		return -1;
+		return TCR_SEG_FAILED;
 	BOUND_1_TO(n, PS_TCR_SEG_BUF);
 	/* w->src is the address of the cache entry's reply[] (either map),
 	 * off + n <= its reply_len: probe_read checks nothing else */
 	if (bpf_probe_read_kernel(w->seg, n, (void *)(long)(w->src + off)))
-		return -1;
+		return TCR_SEG_FAILED;
 	/* zero the pad up to a multiple of 4 for the checksum */
 	w->seg[n & (PS_TCR_SEG_BUF - 1)] = 0;
 	w->seg[(n + 1) & (PS_TCR_SEG_BUF - 1)] = 0;
@@ -141,26 +115,28 @@ __noinline int tcr_segment(struct __sk_buff *skb, struct ps_tcr_work *w)
 	w->h.tcp.check = ~csum_fold32(sum);
 
 	if (skb->len != hlen + n && bpf_skb_change_tail(skb, hlen + n, 0))
-		return -1;
+		return TCR_SEG_FAILED;
 	/* every packet pointer is stale from here: helpers only */
 	if (w->ts) {
 		if (bpf_skb_store_bytes(skb, 0, &w->h.eth, PS_TCR_HDR_MAX, 0))
-			return -1;
+			return TCR_SEG_FAILED;
 	} else {
 		if (bpf_skb_store_bytes(skb, 0, &w->h.eth,
 					PS_TCR_HDR_MAX - TCPOLEN_TS_ALIGNED, 0))
-			return -1;
+			return TCR_SEG_FAILED;
 	}
 	BOUND_1_TO(n, PS_TCR_SEG_BUF);
 	if (bpf_skb_store_bytes(skb, hlen, w->seg, n, 0))
-		return -1;
+		return TCR_SEG_FAILED;
 	stat_inc(PS_ST_TC_SEGMENTS);
 	stat_add(PS_ST_TC_REPLY_BYTES, n);
-	if (last || w->hold)
-		return last;
+	if (last)
+		return TCR_SEG_LAST;
+	if (w->hold)
+		return TCR_SEG_SENT;
 	if (bpf_clone_redirect(skb, w->ifindex, 0))
-		return -1;
-	return 0;
+		return TCR_SEG_FAILED;
+	return TCR_SEG_SENT;
 }
 
 /* The request's addresses, as ps_tcr_run reads them. */
@@ -232,8 +208,8 @@ tcr_prepare(struct __sk_buff *skb, const struct ps_tcr_meta *m)
 
 	/* the headers every segment shares: the request's, turned around */
 	__builtin_memset(&w->h, 0, sizeof(w->h));
-	__builtin_memcpy(w->h.eth.h_dest, q.eth.h_source, 6);
-	__builtin_memcpy(w->h.eth.h_source, q.eth.h_dest, 6);
+	__builtin_memcpy(w->h.eth.h_dest, q.eth.h_source, ETH_ALEN);
+	__builtin_memcpy(w->h.eth.h_source, q.eth.h_dest, ETH_ALEN);
 	w->h.eth.h_proto = ETH_P_IP_BE;
 	w->ts = !!(f->flags & PS_F_TS);
 	w->h.ip.version = 4;
@@ -285,9 +261,9 @@ static __always_inline int tcr_run(struct __sk_buff *skb,
 	for (i = 0; i < PS_TCR_SEGS_MAX; i++) {
 		w->i = i;
 		r = tcr_segment(skb, w);
-		if (r < 0)
+		if (r == TCR_SEG_FAILED)
 			break;
-		if (r == 1) {
+		if (r == TCR_SEG_LAST) {
 			stat_inc(PS_ST_TC_REPLIES);
 			return bpf_redirect(w->ifindex, 0);
 		}

@@ -39,7 +39,7 @@ STOPS = [
     ("parse", "xdp/guarded.h", "\tapply_rq_flags(f, s);\n", "\treturn XDP_PASS;\n"),
     ("guards", "xdp/guarded.h", "\tif (fb == PS_FB_ANSWER) {\n", "\treturn XDP_PASS;\n"),
     ("headers", "xdp/guarded.h", "\t\tem_setup(s, p, f, srv_seq, end, tot);\n", "\t\treturn XDP_PASS;\n"),
-    ("emit", "xdp/guarded.h", "\t\tif (r == 0) {\n", "\t\t\treturn XDP_TX;\n"),
+    ("emit", "xdp/guarded.h", "\t\tif (r == PS_SENT_TX) {\n", "\t\t\treturn XDP_TX;\n"),
 ]
 STEP_NOTES = {
     "flow": "config, headers and options, scratch, flow lookup, clock",

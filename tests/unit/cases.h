@@ -47,5 +47,8 @@ void t_lease(struct env *e);
 void t_tc_reply_big(struct env *e);
 void t_tc_reply_small_mss(struct env *e);
 void t_tc_reply_marks(struct env *e);
+void t_verdict_counts(struct env *e);
+void t_emit_broken(struct env *e);
+void t_emit_broken_resend(struct env *e);
 
 #endif

@@ -31,6 +31,11 @@ void env_set_mode(struct env *e, uint32_t mode, uint32_t flags)
 
 int env_open(struct env *e, uint32_t mode, uint32_t flags)
 {
+	return env_open_fault(e, mode, flags, 0);
+}
+
+int env_open_fault(struct env *e, uint32_t mode, uint32_t flags, uint32_t fault)
+{
 	struct bpf_map *m;
 
 	memset(e, 0, sizeof(*e));
@@ -41,6 +46,7 @@ int env_open(struct env *e, uint32_t mode, uint32_t flags)
 	/* each test owns fresh maps: none of xdp/maps.h's pins by name */
 	bpf_object__for_each_map(m, e->skel->obj)
 		bpf_map__set_pin_path(m, NULL);
+	e->skel->rodata->ps_fault = fault;
 	if (prestack_bpf__load(e->skel)) {
 		env_close(e);
 		return -1;

@@ -32,6 +32,8 @@ struct env {
 };
 
 int env_open(struct env *e, uint32_t mode, uint32_t flags);
+/* ... with ps_fault (xdp/reply.h: PS_FAULT_*) set before load */
+int env_open_fault(struct env *e, uint32_t mode, uint32_t flags, uint32_t fault);
 void env_close(struct env *e);
 void env_set_mode(struct env *e, uint32_t mode, uint32_t flags);
 

@@ -19,8 +19,31 @@ int fixture_setup(struct env *e, const struct fixture *fx)
 	return 0;
 }
 
+/* Each hook counts its packets on entry and its verdict at its one exit
+ * (xdp/prestack.bpf.c): whatever a case did, the two must agree. */
+void check_verdicts(struct env *e)
+{
+	uint64_t pk = stat_get(e, PS_ST_PKTS), tc = stat_get(e, PS_ST_TC_PKTS),
+		 tcin = stat_get(e, PS_ST_TCIN_PKTS);
+	uint64_t xv = stat_get(e, PS_ST_PASSED) + stat_get(e, PS_ST_TX) +
+		      stat_get(e, PS_ST_DROPPED) + stat_get(e, PS_ST_REDIRECTED);
+	uint64_t tv = stat_get(e, PS_ST_TC_OK) + stat_get(e, PS_ST_TC_SHOT) +
+		      stat_get(e, PS_ST_TC_REDIRECT);
+	uint64_t iv = stat_get(e, PS_ST_TCIN_OK) + stat_get(e, PS_ST_TCIN_SHOT) +
+		      stat_get(e, PS_ST_TCIN_REDIRECT);
+
+	CHECK(pk == xv, "XDP: packets %llu != passed + tx + dropped + redirected %llu",
+	      (unsigned long long)pk, (unsigned long long)xv);
+	CHECK(tc == tv, "TC egress: tc_packets %llu != tc_ok + tc_shot + tc_redirect %llu",
+	      (unsigned long long)tc, (unsigned long long)tv);
+	CHECK(tcin == iv, "TC ingress: tcin_packets %llu != tcin_ok + tcin_shot + tcin_redirect %llu",
+	      (unsigned long long)tcin, (unsigned long long)iv);
+}
+
 void fixture_teardown(struct env *e)
 {
+	if (e->skel)
+		check_verdicts(e);
 	env_close(e);
 }
 

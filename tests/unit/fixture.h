@@ -32,7 +32,11 @@ struct fixture {
 
 /* 0, or -1 after a failed CHECK; fixture_teardown is due either way */
 int fixture_setup(struct env *e, const struct fixture *fx);
+/* checks the verdict invariant (check_verdicts) of a loaded object, then
+ * destroys it: a case that reloads the object closes it with this too */
 void fixture_teardown(struct env *e);
+/* every hook's packets == the sum of its verdict counters */
+void check_verdicts(struct env *e);
 
 /* the frame last sent and the frame the program made of it */
 extern uint8_t in[1600], out[4096];

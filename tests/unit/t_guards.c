@@ -188,7 +188,7 @@ void t_ack_hold(struct env *e)
 	CHECK_EQ(tc_run(e, in, len, out, &olen), TC_OK);
 	CHECK_EQ(rd32(out + OFF_TCP + 8), e->kack + G);
 	CHECK_EQ(stat_get(e, PS_ST_ACK_HELD), 1);
-	env_close(e);
+	fixture_teardown(e);
 	/* naive and retrans never hold the ACK back (retrans re-sends the
 	 * stored reply on the client's D-SACK instead), nor does guarded with
 	 * the ablation flag (attach --no-ack-hold) */
@@ -202,6 +202,6 @@ void t_ack_hold(struct env *e)
 					      nohold[i].mode == PS_MODE_NAIVE);
 		CHECK_EQ(ack, get_seq + G);
 		CHECK_EQ(stat_get(e, PS_ST_ACK_HELD), 0);
-		env_close(e);
+		fixture_teardown(e);
 	}
 }

@@ -80,6 +80,11 @@ static const struct tcase {
 	  t_tc_reply_small_mss, TS(GUARDED) },
 	{ "TC reply: marked segments pass TC egress untranslated; TC ingress passes the rest",
 	  t_tc_reply_marks, TS(GUARDED) },
+	{ "verdicts: each counted by name at its hook's one exit", t_verdict_counts, TS(GUARDED) },
+	{ "a reply rewrite that fails part way is dropped, nothing accounted", t_emit_broken,
+	  TS(GUARDED) },
+	{ "retrans: a re-send for a duplicate ACK that fails part way drops the ACK",
+	  t_emit_broken_resend, TS(RETRANS) },
 };
 
 int main(void)

@@ -27,7 +27,7 @@ struct {
 	__type(value, struct tcr_test_in);
 } tcr_test_in SEC(".maps");
 
-/* 10 + tcr_segment's result (0 more, 1 last), 1 no such segment/reply */
+/* 10 + tcr_segment's result (TCR_SEG_SENT 0, TCR_SEG_LAST 1), 1 failed or no such reply */
 SEC("tc")
 int tcr_one(struct __sk_buff *skb)
 {
@@ -45,7 +45,7 @@ int tcr_one(struct __sk_buff *skb)
 	w->hold = 1;
 	w->i = t->seg;
 	r = tcr_segment(skb, w);
-	return r < 0 ? 1 : 10 + r;
+	return r == TCR_SEG_FAILED ? 1 : 10 + r;
 }
 
 char LICENSE[] SEC("license") = "GPL";
