@@ -135,13 +135,17 @@ start_mbx() { # mbx arguments
 	[ -x "$MBX_BIN" ] || die "$MBX_BIN missing: run make first"
 	ip netns exec "$NS_MBX" "$MBX_BIN" --a "$MBX_CLI" --b "$MBX_SRV" "$@" \
 		>>"$STATE/mbx.out" 2>&1 &
-	echo $! >"$STATE/mbx.pid"
-	# bound and polling before anyone sends
-	for _ in $(seq 50); do
-		grep -q "rule(s)" "$STATE/mbx.out" 2>/dev/null && break
-		mbx_pid >/dev/null || die "mbx exited: $(tail -2 "$STATE/mbx.out")"
+	local pid=$! i
+	echo "$pid" >"$STATE/mbx.pid"
+	# Bound and polling before anyone sends. Until the child has exec'd,
+	# its cmdline is still this script's, so mbx_pid (which checks the
+	# command line) would call a starting mbx dead: only kill -0 here.
+	for i in $(seq 100); do
+		grep -q "rule(s)" "$STATE/mbx.out" 2>/dev/null && return 0
+		kill -0 "$pid" 2>/dev/null || die "mbx exited: $(tail -2 "$STATE/mbx.out")"
 		sleep 0.05
 	done
+	die "mbx did not start in 5 s: $(tail -2 "$STATE/mbx.out")"
 }
 
 cmd_mbx() {
