@@ -111,6 +111,13 @@ stop_redis() {
 	return 0
 }
 
+# the process exists and is not a zombie (an exited child not yet reaped)
+proc_alive() {
+	local st
+	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ -n "$st" ] && [ "${st%% *}" != Z ]
+}
+
 mbx_pid() {
 	local pid
 	[ -f "$STATE/mbx.pid" ] || return 1
@@ -139,10 +146,11 @@ start_mbx() { # mbx arguments
 	echo "$pid" >"$STATE/mbx.pid"
 	# Bound and polling before anyone sends. Until the child has exec'd,
 	# its cmdline is still this script's, so mbx_pid (which checks the
-	# command line) would call a starting mbx dead: only kill -0 here.
+	# command line) would call a starting mbx dead: here only whether the
+	# process is there.
 	for i in $(seq 100); do
 		grep -q "rule(s)" "$STATE/mbx.out" 2>/dev/null && return 0
-		kill -0 "$pid" 2>/dev/null || die "mbx exited: $(tail -2 "$STATE/mbx.out")"
+		proc_alive "$pid" || die "mbx exited: $(tail -2 "$STATE/mbx.out")"
 		sleep 0.05
 	done
 	die "mbx did not start in 5 s: $(tail -2 "$STATE/mbx.out")"

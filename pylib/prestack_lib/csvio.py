@@ -1,7 +1,8 @@
 """csvio.py - reading and writing results/ CSVs, the one way every
 experiment does it.
 
-  rows = load(path)                 # [] when the file does not exist
+  rows = load(path)                 # [] when the file does not exist;
+                                    # renamed columns also under new names
   save(path, rows)                  # provenance columns first, atomically
   append(path, rows)                # the old rows + these, atomically
   col(row, "answered", "xdp_get_hits")   # a renamed column, old name too
@@ -30,13 +31,41 @@ from .provenance import COLUMNS, fieldnames, with_provenance
 PARTIAL_DIR = os.path.join(TOP, "build", "partial")
 
 
-def load(path):
+# columns renamed since committed CSVs were written: new name -> old names
+RENAMED = {
+    "kernel": ("host_kernel",),
+    # GETs answered from the cache: bench/realistic.py called the count
+    # xdp_get_hits, also in poststack mode where it held post_hits
+    "answered": ("xdp_get_hits",),
+}
+
+
+def upgrade(row):
+    """A row of an older CSV with the current column names added (the old
+    ones kept): renamed columns, and answered_by where answered was
+    xdp_get_hits (the path follows from the mode)."""
+    for new, olds in RENAMED.items():
+        if row.get(new, "") == "":
+            for o in olds:
+                if row.get(o, "") != "":
+                    row[new] = row[o]
+                    break
+    if "answered_by" not in row and "xdp_get_hits" in row:
+        mode = row.get("mode", "")
+        row["answered_by"] = "" if mode in ("redis", "off") else \
+            ("post" if mode.startswith("poststack") else "xdp")
+    return row
+
+
+def load(path, upgrade_rows=True):
     """A CSV as a list of dicts; [] if the file is not there. Old files keep
-    old column orders: read columns by name, never by position."""
+    old column orders (read columns by name, never by position) and old
+    names: upgrade() adds the current ones."""
     if not os.path.exists(path):
         return []
     with open(path, newline="") as f:
-        return list(csv.DictReader(f))
+        rows = list(csv.DictReader(f))
+    return [upgrade(r) for r in rows] if upgrade_rows else rows
 
 
 def col(row, name, *old_names, default=""):
@@ -138,3 +167,37 @@ class Run:
               f" {rel} left as it was, the {len(self.rows)} rows measured are in "
               f"{os.path.relpath(part, TOP)}", file=sys.stderr)
         return 1
+
+
+def _read_csv_text(text):
+    import io
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def main(argv):
+    """python3 -m prestack_lib.csvio save|append FILE -- COMMAND [ARGS]:
+    run COMMAND; only if it exits 0 with a CSV on stdout, FILE gets that
+    CSV with the provenance columns first (a column of the same name in
+    the command's output is replaced), replacing the file or appended to
+    its rows. Otherwise FILE is left as it was and the status is nonzero."""
+    import subprocess
+    if len(argv) < 4 or argv[0] not in ("save", "append") or argv[2] != "--":
+        print("usage: python3 -m prestack_lib.csvio save|append FILE -- COMMAND [ARGS]",
+              file=sys.stderr)
+        return 2
+    how, path, cmd = argv[0], argv[1], argv[3:]
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
+    rows = _read_csv_text(r.stdout) if r.returncode == 0 else []
+    if r.returncode or not rows:
+        why = f"exit {r.returncode}" if r.returncode else "no rows"
+        print(f"csvio: {' '.join(cmd)}: {why}; {path} left as it was", file=sys.stderr)
+        return r.returncode or 1
+    # the helper's provenance wins over a column the command printed itself
+    rows = [{k: v for k, v in x.items() if k not in COLUMNS} for x in rows]
+    (save if how == "save" else append)(path, rows)
+    print(f"{'wrote' if how == 'save' else 'appended to'} {path} ({len(rows)} rows)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
