@@ -140,8 +140,11 @@ stop_mbx() {
 
 start_mbx() { # mbx arguments
 	[ -x "$MBX_BIN" ] || die "$MBX_BIN missing: run make first"
+	# fds 3-9 closed: mbx outlives this script, and must not keep what the
+	# caller holds open (`flock LOCK testbed.sh ...` passes the lock as fd
+	# 3: an mbx left running would hold the live-test lock)
 	ip netns exec "$NS_MBX" "$MBX_BIN" --a "$MBX_CLI" --b "$MBX_SRV" "$@" \
-		>>"$STATE/mbx.out" 2>&1 &
+		>>"$STATE/mbx.out" 2>&1 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
 	local pid=$! i
 	echo "$pid" >"$STATE/mbx.pid"
 	# Bound and polling before anyone sends. Until the child has exec'd,
