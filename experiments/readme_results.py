@@ -15,17 +15,18 @@ rows. A missing file leaves its lines out, and says so.
 usage: readme_results.py [--check] [--readme PATH] [--res DIR]
 """
 import argparse
-import csv
 import os
 import sys
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(TOP, "pylib"))
+from prestack_lib import csvio  # noqa: E402
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 
 
 def load(res, name):
     p = os.path.join(res, name)
-    return list(csv.DictReader(open(p))) if os.path.exists(p) else None
+    return csvio.load(p) if os.path.exists(p) else None
 
 
 def f1(x):

@@ -62,6 +62,7 @@ pps=$(echo "$out" | sed -n 's/.*Rated: [0-9.]* Bps, [0-9.]* Mbps, \([0-9.]*\) pp
 rate=$(printf '%.0f' "$(echo "$replies / $secs" | bc -l)")
 echo "tcpreplay sent $sent GETs (${pps:-?} pps as it reports); prestack answered $replies ($rate replies/s over ${secs%????}s)"
 csv="$TOP/results/replay-rate.csv"
-[ -f "$csv" ] || echo "date,kernel,cpu,commit,mode,gets_sent,replies,seconds,replies_per_s,tcpreplay_pps,offloads" >"$csv"
-echo "$(date -u +%FT%TZ),$(uname -r),\"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')\",$(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo none),naive,$sent,$replies,${secs},$rate,${pps:-},all-off" >>"$csv"
-echo "appended to results/replay-rate.csv"
+# one row, the provenance columns first (pylib's csvio)
+PYTHONPATH="$TOP/pylib" /usr/bin/python3 -m prestack_lib.csvio append "$csv" -- \
+	printf 'mode,gets_sent,replies,seconds,replies_per_s,tcpreplay_pps,offloads\n%s\n' \
+	"naive,$sent,$replies,${secs},$rate,${pps:-},all-off"

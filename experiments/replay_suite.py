@@ -14,13 +14,14 @@ compared with the scenario's expected RESP stream:
 
 This is a model of the client: it takes every segment, window or not (the
 live replay, experiments/liveplay, measures real clients). Writes
-results/failures-replay.csv and results/failures-replay-matrix.{png,pdf}.
+results/failures-replay.csv (or --out FILE) and
+failures-replay-matrix.{png,pdf} beside it. A scenario that cannot be
+replayed (or, with --live, played) is a lost cell: the run exits 1 and
+the CSV is left as it was.
 """
-import csv
-import datetime
+import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -29,6 +30,7 @@ from scapy.all import TCP, rdpcap  # noqa: E402
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TOP, "pylib"))
+from prestack_lib import csvio  # noqa: E402
 from prestack_lib.outcome import classify, reassemble, replay, trace  # noqa: E402
 from prestack_lib.testbed import PORT  # noqa: E402
 RESULTS = os.path.join(TOP, "results")
@@ -115,18 +117,22 @@ def live(name, mode):
 
 
 def main():
-    do_live = "--live" in sys.argv
-    os.makedirs(RESULTS, exist_ok=True)
-    machine = {"host_kernel": platform.release(),
-               "cpu": sh("sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2").strip(),
-               "commit": sh("git", "-C", TOP, "rev-parse", "--short", "HEAD") or "none",
-               "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
-    rows = []
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--live", action="store_true", help="also play each scenario on the testbed")
+    ap.add_argument("--out", default=os.path.join(RESULTS, "failures-replay.csv"))
+    a = ap.parse_args()
+    do_live = a.live
+    res_dir = os.path.dirname(os.path.abspath(a.out))
+    os.makedirs(res_dir, exist_ok=True)
+    result = csvio.Run(a.out, who="replay_suite.py")
+    rows = result.rows
     with tempfile.TemporaryDirectory(prefix="ps-suite-") as tmp:
         for js in sorted(f for f in os.listdir(os.path.join(TOP, "pcaps")) if f.endswith(".json")):
             meta = json.load(open(os.path.join(TOP, "pcaps", js)))
             for mode in MODES:
                 r = run(meta, mode, tmp)
+                if r is None:
+                    result.lose(f"{meta['name']}/{mode}", "prestack replay failed")
                 want = meta["expect"][mode].replace(" ", "")
                 # the capture's kernel frames are those of a server behind
                 # guarded prestack: the model is exact when the mode decides
@@ -137,6 +143,8 @@ def main():
                 exact = int(mode != "off" and r is not None and r["trace"] == world)
                 c = r["counters"] if r else {}
                 lv = live(meta["name"], mode) if do_live else None
+                if do_live and lv is None:
+                    result.lose(f"{meta['name']}/{mode}", "live replay failed")
                 if do_live:
                     print(f"  live {meta['name']:<22} {mode:<8} "
                           f"{lv['outcome'] if lv else 'error'}", flush=True)
@@ -159,16 +167,13 @@ def main():
                     "fallbacks": sum(v for k, v in c.items() if k.startswith("fb_")),
                     "dropped": c.get("dropped", 0),
                     "invalidations": c.get("invalidations", 0),
-                    "flushes": c.get("flushes", 0),
-                    **machine})
-    out = os.path.join(RESULTS, "failures-replay.csv")
-    with open(out, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
-        w.writeheader()
-        w.writerows(rows)
-    matrix(rows, os.path.join(RESULTS, "failures-replay-matrix"))
+                    "flushes": c.get("flushes", 0)})
+    out = a.out
+    if result.finish():
+        return 1
+    matrix(rows, os.path.join(res_dir, "failures-replay-matrix"))
     if do_live:
-        matrix(rows, os.path.join(RESULTS, "failures-replay-live-matrix"), "live_outcome",
+        matrix(rows, os.path.join(res_dir, "failures-replay-live-matrix"), "live_outcome",
                "what the client receives (live replay, testbed)")
     width = max(len(r["scenario"]) for r in rows)
     print(f"{'scenario (offline / live)':<{width + 4}}  " + "  ".join(f"{m:<24}" for m in MODES))
@@ -176,7 +181,7 @@ def main():
         cells = {r["mode"]: f"{r['offline_outcome']} / {r['live_outcome']}"
                  for r in rows if r["scenario"] == n}
         print(f"{n:<{width + 4}}  " + "  ".join(f"{cells[m]:<24}" for m in MODES))
-    print(f"wrote {out} and results/failures-replay-matrix.{{png,pdf}}")
+    print(f"wrote {out} and failures-replay-matrix.{{png,pdf}} beside it")
     bad = [r for r in rows if r["mode"] == "guarded" and
            (r["offline_outcome"] in ("wrong-bytes", "stale") or
             r["live_outcome"] in ("wrong-bytes", "stale"))]

@@ -111,6 +111,13 @@ stop_redis() {
 	return 0
 }
 
+# the process exists and is not a zombie (an exited child not yet reaped)
+proc_alive() {
+	local st
+	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ -n "$st" ] && [ "${st%% *}" != Z ]
+}
+
 mbx_pid() {
 	local pid
 	[ -f "$STATE/mbx.pid" ] || return 1
@@ -133,15 +140,23 @@ stop_mbx() {
 
 start_mbx() { # mbx arguments
 	[ -x "$MBX_BIN" ] || die "$MBX_BIN missing: run make first"
+	# fds 3-9 closed: mbx outlives this script, and must not keep what the
+	# caller holds open (`flock LOCK testbed.sh ...` passes the lock as fd
+	# 3: an mbx left running would hold the live-test lock)
 	ip netns exec "$NS_MBX" "$MBX_BIN" --a "$MBX_CLI" --b "$MBX_SRV" "$@" \
-		>>"$STATE/mbx.out" 2>&1 &
-	echo $! >"$STATE/mbx.pid"
-	# bound and polling before anyone sends
-	for _ in $(seq 50); do
-		grep -q "rule(s)" "$STATE/mbx.out" 2>/dev/null && break
-		mbx_pid >/dev/null || die "mbx exited: $(tail -2 "$STATE/mbx.out")"
+		>>"$STATE/mbx.out" 2>&1 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
+	local pid=$! i
+	echo "$pid" >"$STATE/mbx.pid"
+	# Bound and polling before anyone sends. Until the child has exec'd,
+	# its cmdline is still this script's, so mbx_pid (which checks the
+	# command line) would call a starting mbx dead: here only whether the
+	# process is there.
+	for i in $(seq 100); do
+		grep -q "rule(s)" "$STATE/mbx.out" 2>/dev/null && return 0
+		proc_alive "$pid" || die "mbx exited: $(tail -2 "$STATE/mbx.out")"
 		sleep 0.05
 	done
+	die "mbx did not start in 5 s: $(tail -2 "$STATE/mbx.out")"
 }
 
 cmd_mbx() {

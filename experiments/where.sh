@@ -29,15 +29,10 @@ export PS_RESULTS=$RES
 runs=20000 reps=3 ops=6000 fq=
 if [ $quick = 1 ]; then runs=2000 reps=1 ops=1500 fq=--quick; fi
 
-commit=$(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo none)
-cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
-stamp() {
-	awk -v d="$(date -u +%FT%TZ)" -v c="$commit" -v cpu="$cpu" \
-	    'NR == 1 { print "date,commit,cpu," $0; next } { print d "," c ",\"" cpu "\"," $0 }'
-}
-"$TOP/build/pktcost" "$runs" | stamp >"$RES/bench-pktcost.csv"
-"$TOP/build/pktcost" "$runs" --tc-reply | stamp >"$RES/bench-tc-reply.csv"
-echo "wrote $RES/bench-pktcost.csv $RES/bench-tc-reply.csv"
+# provenance columns first, the file replaced only if pktcost succeeded
+csv_save() { PYTHONPATH="$TOP/pylib" /usr/bin/python3 -m prestack_lib.csvio save "$@"; }
+csv_save "$RES/bench-pktcost.csv" -- "$TOP/build/pktcost" "$runs"
+csv_save "$RES/bench-tc-reply.csv" -- "$TOP/build/pktcost" "$runs" --tc-reply
 
 /usr/bin/python3 "$TOP/experiments/bench/poststack_cost.py" --out "$RES/bench-poststack-cost.csv"
 /usr/bin/python3 "$TOP/experiments/bench/e2e.py" --configs redis,guarded,guarded-tc,poststack \

@@ -22,11 +22,13 @@ attached as is: guarded-tc in e2e), poststack.
 usage: where_to_answer.py [--value N] [--res DIR]
 """
 import argparse
-import csv
 import os
 import sys
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(TOP, "pylib"))
+from prestack_lib import csvio  # noqa: E402
+from prestack_lib.provenance import COLUMNS  # noqa: E402
 
 # path -> (e2e configuration, failure-matrix mode)
 PATHS = [("xdp", "guarded", "guarded-notc"),
@@ -38,7 +40,7 @@ def rows(res, name):
     p = os.path.join(res, name)
     if not os.path.exists(p):
         sys.exit(f"where_to_answer: {p} missing (make where writes it)")
-    return list(csv.DictReader(open(p)))
+    return csvio.load(p)
 
 
 def pick(rs, what, **kw):
@@ -98,7 +100,8 @@ def main():
             sys.exit(f"where_to_answer: no cell of mode {fmode} in failures-where.csv")
         oc = [r["outcome"] for r in cells]
         out.append({
-            "date": g["date"], "commit": g["commit"], "kernel": g["kernel"],
+            # the end-to-end run's provenance (the other inputs name theirs)
+            **{k: g.get(k, "") for k in COLUMNS},
             "path": path, "config": cfg, "value_size": a.value,
             "ns_per_request": round(cost[path][0]), "ns_what": cost[path][1],
             "rps_50c": round(float(g["rps_median"])),
@@ -121,10 +124,7 @@ def main():
             "fail_commit": cells[0].get("commit", ""),
         })
     dst = os.path.join(a.res, "where-to-answer.csv")
-    with open(dst, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(out[0]))
-        w.writeheader()
-        w.writerows(out)
+    csvio.save(dst, out)
     print(f"wrote {dst}")
     for r in out:
         print(f"  {r['path']:10s} {r['ns_per_request']:6d} ns  {r['rps_50c']:7d} req/s "

@@ -46,9 +46,10 @@ measure() { # -> "frames seconds"
 }
 csv="$RES/bench-ceiling.csv"
 mkdir -p "$RES"
-[ -f "$csv" ] || echo "date,kernel,cpu,commit,offloads,rep,target,frames_sent,frames_back,seconds,frames_per_s,ratio_to_reflector" >"$csv"
-commit=$(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo none)
-cpu=\"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')\"
+# this run's rows, appended at the end with the provenance columns
+# (pylib's csvio) only if every repetition was measured
+rows="$tmp/ceiling-rows.csv"
+echo "offloads,rep,target,frames_sent,frames_back,seconds,frames_per_s,ratio_to_reflector" >"$rows"
 sent=$((loops * 1000))
 for rep in $(seq 1 "$reps"); do
 	# the floor
@@ -65,9 +66,8 @@ for rep in $(seq 1 "$reps"); do
 	"$PS" detach "${TGT[@]}" --force >/dev/null
 	prate=$(printf '%.0f' "$(echo "$pr / $ps_" | bc -l)")
 	ratio=$(printf '%.3f' "$(echo "$prate / $frate" | bc -l)")
-	d=$(date -u +%FT%TZ)
-	echo "$d,$(uname -r),$cpu,$commit,all-off,$rep,reflector,$sent,$fr,$fs,$frate,1.000" >>"$csv"
-	echo "$d,$(uname -r),$cpu,$commit,all-off,$rep,prestack-naive-hit,$sent,$pr,$ps_,$prate,$ratio" >>"$csv"
+	echo "all-off,$rep,reflector,$sent,$fr,$fs,$frate,1.000" >>"$rows"
+	echo "all-off,$rep,prestack-naive-hit,$sent,$pr,$ps_,$prate,$ratio" >>"$rows"
 	echo "rep $rep: reflector $frate frames/s, prestack hit path $prate replies/s (ratio $ratio)"
 done
-echo "appended to $csv"
+PYTHONPATH="$TOP/pylib" /usr/bin/python3 -m prestack_lib.csvio append "$csv" -- cat "$rows"

@@ -17,10 +17,7 @@ per run in results/coherence-window-summary.csv (p50/p99/p99.9/max).
 usage: coherence_window.py [--rounds N]
 """
 import argparse
-import csv
-import datetime
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -28,6 +25,8 @@ import time
 import redis
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "pylib"))
+from prestack_lib import csvio  # noqa: E402
+from prestack_lib.provenance import provenance  # noqa: E402
 from prestack_lib import PS, TOP  # noqa: E402
 from prestack_lib.testbed import NS_CLI, NS_SRV, DEV_SRV, IP_SRV, PORT, TGT  # noqa: E402
 from prestack_lib.bpfmap import Counters  # noqa: E402
@@ -94,16 +93,8 @@ def main():
     finally:
         subprocess.run([PS, "detach", *TGT, "--force"], capture_output=True)
         subprocess.run([TB, "down"], capture_output=True)
-    meta = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "machine": platform.node(), "kernel": platform.release(),
-            "commit": subprocess.run(["git", "-C", TOP, "rev-parse", "--short", "HEAD"],
-                                     capture_output=True, text=True).stdout.strip()}
-    os.makedirs(os.path.dirname(a.out) or ".", exist_ok=True)
-    with open(a.out, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(meta) + list(rows[0]))
-        w.writeheader()
-        for r in rows:
-            w.writerow({**meta, **r})
+    meta = provenance()
+    csvio.save(a.out, [{**meta, **r} for r in rows])
     win = [r["window_us"] for r in rows]
     stale = sum(1 for x in win if x > 0)
     summ = {**meta, "rounds": len(rows), "cached_rounds": sum(r["cached"] for r in rows),
@@ -111,12 +102,7 @@ def main():
             "p50_us": pct(win, .5), "p99_us": pct(win, .99), "p999_us": pct(win, .999),
             "max_us": max(win)}
     sp = os.path.join(os.path.dirname(a.out), "coherence-window-summary.csv")
-    new = not os.path.exists(sp)
-    with open(sp, "a", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(summ))
-        if new:
-            w.writeheader()
-        w.writerow(summ)
+    csvio.append(sp, [summ])
     print(f"# {len(rows)} rounds ({summ['cached_rounds']} with the old value cached at XDP): "
           f"{stale} saw a stale read; window p50 {summ['p50_us']} us, p99 {summ['p99_us']} us, "
           f"p99.9 {summ['p999_us']} us, max {summ['max_us']} us -> {a.out}, {sp}")

@@ -65,12 +65,9 @@ usage: e2e.py [--quick] [--reps N] [--configs LIST] [--sizes LIST]
 """
 import argparse
 import contextlib
-import csv
-import datetime
 import fcntl
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -78,7 +75,8 @@ import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(TOP, "pylib"))
-from prestack_lib import cpuacct, rbench  # noqa: E402
+from prestack_lib import cpuacct, csvio, psstats, rbench  # noqa: E402
+from prestack_lib.provenance import provenance  # noqa: E402
 from prestack_lib.testbed import DEV_CLI, DEV_SRV, IP_SRV, NS_CLI, NS_SRV, PORT, TGT  # noqa: E402
 
 PS = os.path.join(TOP, "build", "prestack")
@@ -287,14 +285,12 @@ def prog_ids():
     return ids
 
 
-def get_hits():
-    r = run(PS, "stats", *TGT, "--json", check=False)
-    try:
-        st = json.loads(r.stdout.splitlines()[-1])
-        # GETs answered before the stack (XDP and TC) and after it (sk_skb)
-        return st.get("get_hits", 0) + st.get("post_hits", 0)
-    except (ValueError, IndexError):
-        return 0
+def answered(cfg):
+    """GETs answered from the cache so far, and by which path: XDP and TC
+    (get_hits) or after the stack (post_hits), as the configuration's mode
+    says."""
+    n, by = psstats.answered(psstats.read(TGT, PS), (config(cfg) or {}).get("mode", ""))
+    return n, by
 
 
 def populate(size):
@@ -345,11 +341,7 @@ def bench(wl, size, clients, pipe, threads, n, pinmode):
 
 
 def meta():
-    return {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "machine": platform.node(), "kernel": platform.release(),
-            "cpu": open("/proc/cpuinfo").read().split("model name")[1].split(":")[1].split("\n")[0].strip(),
-            "ncpu": os.cpu_count(),
-            "commit": run("git", "-C", TOP, "rev-parse", "--short", "HEAD", check=False).stdout.strip() or "none",
+    return {**provenance(), "ncpu": os.cpu_count(),
             "offloads": "tso,gso,gro,tx,rx,sg off both ends"}
 
 
@@ -368,7 +360,7 @@ def measure(m, cfg, rep, wl, size, clients, pipe, threads, pinmode):
     n = max(2000, min(20_000_000, int(a.seconds * EST.get(key, guess))))
     ids = prog_ids()
     spids = server_pids()
-    h0 = get_hits() if cfg != "redis" else 0
+    h0, by = answered(cfg) if cfg != "redis" else (0, "")
     s0 = cpuacct.Sample(spids[0], ids, spids[1:])
     err, r = "", None
     try:
@@ -376,7 +368,7 @@ def measure(m, cfg, rep, wl, size, clients, pipe, threads, pinmode):
     except (rbench.ParseError, subprocess.TimeoutExpired) as e:
         err = str(e)[:200]
     d = cpuacct.Sample(spids[0], ids, spids[1:], end=True) - s0
-    hits = get_hits() - h0 if cfg != "redis" else 0
+    hits = answered(cfg)[0] - h0 if cfg != "redis" else 0
     reqs = r["requests"] if r else n
     bpf = {"srv_xdp": 0, "srv_tc": 0, "srv_other": 0, "cli": 0, "srv_runs": 0}
     for i, p in d["progs"].items():
@@ -395,7 +387,7 @@ def measure(m, cfg, rep, wl, size, clients, pipe, threads, pinmode):
            "rps": r["rps"] if r else "", "p50_ms": r["p50_ms"] if r else "",
            "p99_ms": r["p99_ms"] if r else "", "p999_ms": r["p999_ms"] if r else "",
            "max_ms": r["max_ms"] if r else "",
-           "get_hits": hits, "hit_share": round(hits / r["gets"], 4) if r and cfg != "redis" else "",
+           "answered": hits, "answered_by": by, "hit_share": round(hits / r["gets"], 4) if r and cfg != "redis" else "",
            "redis_cpu_s": round(d["redis_s"], 3), "watcher_cpu_s": round(d["extra_s"], 3),
            "client_cpu_s": round(d["children_s"], 3),
            "client_cpu_util": round(d["children_s"] / d["wall_s"], 3),
@@ -509,10 +501,11 @@ def realistic(rep, rows):
     cfgs = cfgs[k:] + cfgs[:k]
     name = {rmode(c): c for c in cfgs}
     modes = [rmode(c) for c in cfgs]
-    out = os.path.join(RES, f"{a.out}-realistic.csv")
+    # into build/partial/ until the whole run is in (main copies it)
+    out = os.path.join(csvio.PARTIAL_DIR, f"{a.out}-realistic.csv")
     if rep == 1 and os.path.exists(out):
         os.unlink(out)        # this run's rows only, like the other outputs
-    before = len(list(csv.DictReader(open(out)))) if os.path.exists(out) else 0
+    before = len(csvio.load(out))
     r = run("/usr/bin/python3", REALISTIC, "--ops", str(a.realistic_ops), "--modes", ",".join(modes),
             "--out", out, check=False)
     for line in r.stdout.splitlines():
@@ -520,25 +513,23 @@ def realistic(rep, rows):
             print(f"realistic rep {rep} {line[2:]}"[:200], flush=True)
     if r.returncode:
         print(f"# realistic.py exit {r.returncode}: {r.stderr.strip()[-300:]}", flush=True)
-    new = list(csv.DictReader(open(out))) if os.path.exists(out) else []
+    new = csvio.load(out)
+    if r.returncode or len(new) - before != len(modes):
+        raise RuntimeError(f"realistic rep {rep}: {len(new) - before} of {len(modes)} modes measured")
     for x in new[before:]:
         x["rep"] = rep
         x["mode"] = name.get(x["mode"], x["mode"])
         rows.append(x)
 
 
-def write(name, rows, quiet=False):
+def write(name, rows, quiet=False, where=None):
+    """rows into where (the results directory) as name, atomically."""
     if not rows:
         return
-    keys = []
-    for r in rows:
-        keys += [k for k in r if k not in keys]
-    with open(os.path.join(RES, name), "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=keys)
-        w.writeheader()
-        w.writerows(rows)
+    where = where or RES
+    csvio.save(os.path.join(where, name), rows)
     if not quiet:
-        print(f"wrote {RES}/{name} ({len(rows)} rows)")
+        print(f"wrote {where}/{name} ({len(rows)} rows)")
 
 
 def med(xs):
@@ -546,7 +537,7 @@ def med(xs):
     return round(statistics.median(xs), 4) if xs else ""
 
 
-def summarize(rows, real):
+def summarize(rows, real, where):
     """Medians per configuration and point; ratios to Redis alone taken
     within each repetition, then their median."""
     out = []
@@ -584,7 +575,7 @@ def summarize(rows, real):
          "pipeline": o["pipeline"], "threads": o["threads"], "pin": o["pin"], "reps": o["reps"],
          "p50_us": round(o["p50_ms_median"] * 1e3, 1), "p99_us": round(o["p99_ms_median"] * 1e3, 1),
          "p999_us": round(o["p999_ms_median"] * 1e3, 1)}
-        for o in out if o["p50_ms_median"] != ""])
+        for o in out if o["p50_ms_median"] != ""], where=where)
     # the realistic workload: one Python client, request at a time
     base = {int(r["rep"]): r for r in real if r["mode"] == "redis"}
     for cfg in CFGS:
@@ -610,7 +601,7 @@ def summarize(rows, real):
                     "softirq_us_per_req_median": med(r["softirq_cpu_us_per_op"] for r in mine),
                     "wrong_stale_errors": sum(int(r["wrong"]) + int(r["stale"]) + int(r["errors"])
                                               for r in mine)})
-    write(f"{a.out}-summary.csv", out)
+    write(f"{a.out}-summary.csv", out, where=where)
 
 
 def main():
@@ -657,18 +648,34 @@ def main():
             failed += 1
             print(f"# piece failed: rep {rep}, {size} B, P {pipe}: {e}", file=sys.stderr, flush=True)
         if a.realistic_ops and last[rep] == i:
-            with live_lock(f"rep {rep}, realistic"):
-                realistic(rep, real)
-        # what is measured so far, on disk (a long run stopped keeps it)
-        write(f"{a.out}.csv", rows, quiet=True)
-        write(f"{a.out}-latency-cdf.csv", lats, quiet=True)
-    write(f"{a.out}.csv", rows)
-    write(f"{a.out}-latency-cdf.csv", lats)
-    summarize(rows, real)
+            try:
+                with live_lock(f"rep {rep}, realistic"):
+                    realistic(rep, real)
+            except (RuntimeError, OSError, subprocess.SubprocessError) as e:
+                failed += 1
+                print(f"# {e}", file=sys.stderr, flush=True)
+        # what is measured so far, on disk (a long run stopped keeps it),
+        # never over the results
+        write(f"{a.out}.csv", rows, quiet=True, where=csvio.PARTIAL_DIR)
+        write(f"{a.out}-latency-cdf.csv", lats, quiet=True, where=csvio.PARTIAL_DIR)
     bad = [r for r in rows if r["error"]]
-    if bad or failed:
-        print(f"# {len(bad)} runs and {failed} pieces failed", file=sys.stderr)
-    return 1 if bad or failed or not rows else 0
+    # the results only from a run that lost nothing; else build/partial/
+    where = RES if rows and not bad and not failed else csvio.PARTIAL_DIR
+    write(f"{a.out}.csv", rows, where=where)
+    write(f"{a.out}-latency-cdf.csv", lats, where=where)
+    if real:
+        write(f"{a.out}-realistic.csv", real_rows_of_file(), where=where)
+    summarize(rows, real, where)
+    if where != RES:
+        print(f"# {len(bad)} runs and {failed} pieces failed: {RES} left as it was, "
+              f"this run's CSVs are in {where}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def real_rows_of_file():
+    """The realistic rows of this run as realistic.py wrote them."""
+    return csvio.load(os.path.join(csvio.PARTIAL_DIR, f"{a.out}-realistic.csv"))
 
 
 if __name__ == "__main__":

@@ -18,16 +18,17 @@ usage: pktcost_ab.py [--before REV] [--rounds N] [--runs N] [--no-steps]
 """
 import argparse
 import csv
-import datetime
 import io
 import os
-import platform
 import shutil
 import statistics
 import subprocess
 import sys
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(TOP, "pylib"))
+from prestack_lib import csvio  # noqa: E402
+from prestack_lib.provenance import provenance  # noqa: E402
 RES = os.environ.get("PS_RESULTS") or os.path.join(TOP, "results")
 AB = os.path.join(TOP, "build", "ab")
 # the pktcost.c and reflector that measure the XDP and TC paths in both trees
@@ -118,12 +119,7 @@ def main():
                                        check=True, capture_output=True, text=True).stdout.strip()
     except subprocess.CalledProcessError:
         sys.exit(f"pktcost_ab: no such revision: {a.before}")
-    commit = subprocess.run(["git", "-C", TOP, "rev-parse", "--short", "HEAD"],
-                            capture_output=True, text=True).stdout.strip() or "none"
-    dirty = subprocess.run(["git", "-C", TOP, "status", "--porcelain", "--untracked-files=no"],
-                           capture_output=True, text=True).stdout.strip()
-    if dirty:
-        commit += "+dirty"
+    meta = provenance()
 
     bins = {}
     export(a.before, os.path.join(AB, "before"))
@@ -150,19 +146,12 @@ def main():
                 meds[k].setdefault(key, []).append(ns)
         print(f"round {rnd + 1}/{a.rounds} done", file=sys.stderr)
 
-    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    kern = platform.release()
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
-                if l.startswith("model name")), "?")
     os.makedirs(RES, exist_ok=True)
-    with open(os.path.join(RES, "bench-pktcost-ab.csv"), "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["date", "commit", "before_commit", "cpu", "kernel", "version", "mode",
-                    "path", "value_size", "rounds", "runs", "ns_median"])
-        for ver in ("before", "after"):
-            for (mode, path, vs), v in sorted(meds[ver].items()):
-                w.writerow([date, commit, before_commit, cpu, kern, ver, mode, path, vs,
-                            a.rounds, a.runs, int(statistics.median(v))])
+    ab = [{**meta, "before_commit": before_commit, "version": ver, "mode": mode, "path": path,
+           "value_size": vs, "rounds": a.rounds, "runs": a.runs,
+           "ns_median": int(statistics.median(v))}
+          for ver in ("before", "after") for (mode, path, vs), v in sorted(meds[ver].items())]
+    csvio.save(os.path.join(RES, "bench-pktcost-ab.csv"), ab)
     print(f"wrote {RES}/bench-pktcost-ab.csv")
     plot(RES)
     if a.no_steps:
@@ -170,18 +159,15 @@ def main():
     key = ("guarded", "get_hit", "64")
     floor = statistics.median(meds["after"][("reflector", "reflect", "0")])
     prev = floor
-    with open(os.path.join(RES, "bench-pktcost-steps.csv"), "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["date", "commit", "cpu", "kernel", "step", "what", "ns_to_here",
-                    "ns_step", "rounds", "runs"])
-        w.writerow([date, commit, cpu, kern, "floor", "the XDP reflector", int(floor),
-                    int(floor), a.rounds, a.runs])
-        for name in [s[0] for s in STOPS] + ["full"]:
-            k = "after" if name == "full" else "stop-" + name
-            here = statistics.median(meds[k][key])
-            w.writerow([date, commit, cpu, kern, name, STEP_NOTES[name], int(here),
-                        int(here - prev), a.rounds, a.runs])
-            prev = here
+    steps = [{**meta, "step": "floor", "what": "the XDP reflector", "ns_to_here": int(floor),
+              "ns_step": int(floor), "rounds": a.rounds, "runs": a.runs}]
+    for name in [s[0] for s in STOPS] + ["full"]:
+        k = "after" if name == "full" else "stop-" + name
+        here = statistics.median(meds[k][key])
+        steps.append({**meta, "step": name, "what": STEP_NOTES[name], "ns_to_here": int(here),
+                      "ns_step": int(here - prev), "rounds": a.rounds, "runs": a.runs})
+        prev = here
+    csvio.save(os.path.join(RES, "bench-pktcost-steps.csv"), steps)
     print(f"wrote {RES}/bench-pktcost-steps.csv")
 
 

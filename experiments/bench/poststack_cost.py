@@ -19,15 +19,15 @@ usage: poststack_cost.py [--requests N] [--clients N] [--out CSV]
 """
 import argparse
 import csv
-import datetime
 import json
 import os
-import platform
 import subprocess
 import sys
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(TOP, "pylib"))
+from prestack_lib import csvio, psstats  # noqa: E402
+from prestack_lib.provenance import provenance  # noqa: E402
 from prestack_lib.testbed import IP_SRV, NS_CLI, NS_SRV, PORT, TGT  # noqa: E402
 
 PS = os.path.join(TOP, "build", "prestack")
@@ -60,7 +60,10 @@ def prog_stats():
 
 
 def counters():
-    return json.loads(run(PS, "stats", *TGT, "--json").splitlines()[0])
+    c = psstats.parse(run(PS, "stats", *TGT, "--json"))
+    if not c:
+        raise RuntimeError("prestack stats --json: no counters")
+    return c
 
 
 def benchmark(n, clients):
@@ -108,10 +111,7 @@ def main():
     a = ap.parse_args()
     if os.geteuid():
         sys.exit("poststack_cost: run as root")
-    meta = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "kernel": platform.release(),
-            "cpu": open("/proc/cpuinfo").read().split("model name")[1].split(":")[1].split("\n")[0].strip(),
-            "commit": run("git", "-C", TOP, "rev-parse", "--short", "HEAD", check=False).strip() or "none"}
+    meta = provenance()
     stats_was = open("/proc/sys/kernel/bpf_stats_enabled").read().strip()
     rows = []
     try:
@@ -127,13 +127,8 @@ def main():
         run(TB, "down", check=False)
         with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
             f.write(stats_was)
-    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
-    fields = list(meta) + list(rows[0])
-    with open(a.out, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=fields)
-        w.writeheader()
-        for r in rows:
-            w.writerow({**meta, **r})
+    # every phase or nothing: an error above has left --out as it was
+    csvio.save(a.out, [{**meta, **r} for r in rows])
     for r in rows:
         print(f"{r['phase']:6} {r['prog']:18} {r['rps']:>8} req/s  run_cnt {r['run_cnt']:>7}  "
               f"{r['ns_per_run']!s:>8} ns/run  {r['ns_per_request']:>7} ns/request  {r['counters']}")

@@ -43,18 +43,18 @@ other path are counted apart (stale_window).
 
 A mode name ending in "-notc" (guarded-notc, retrans-notc) attaches with
 --no-tc-reply: the same mode without the TC ingress path (docs/tc-reply.md);
-tc_replies counts the GETs that path answered, xdp_get_hits includes them
-(every GET answered before the stack).
+tc_replies counts the GETs that path answered, `answered` includes them.
+`answered` is every GET answered from the cache, whichever path did it,
+and `answered_by` names that path: xdp (get_hits: XDP and its TC ingress
+replies, before the stack) or post (post_hits, after the stack); rows
+written before this column existed call it xdp_get_hits.
 
 usage: realistic.py [--ops N] [--modes LIST] [--seed N] [--check FLOOR]
 """
 import argparse
-import csv
-import datetime
 import json
 import math
 import os
-import platform
 import random
 import subprocess
 import sys
@@ -63,7 +63,7 @@ import time
 import redis
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "pylib"))
-from prestack_lib import PS, TOP  # noqa: E402
+from prestack_lib import PS, TOP, csvio, psstats  # noqa: E402
 from prestack_lib.testbed import NS_CLI, NS_SRV, DEV_SRV, IP_SRV as SRV, PORT, TGT  # noqa: E402
 from prestack_lib.bpfmap import Counters  # noqa: E402
 from prestack_lib.netns import enter, in_netns  # noqa: E402
@@ -228,8 +228,7 @@ def prestack(*args, check=True):
 
 
 def stats():
-    r = prestack("stats", "--json", check=False)
-    return json.loads(r.stdout.splitlines()[-1]) if r.returncode == 0 and r.stdout.strip() else {}
+    return psstats.read(TGT)
 
 
 def flows():
@@ -278,9 +277,10 @@ def one_run(mode, seed):
     pconn = connect(SRV)
     s0 = stats()
     ctr = Counters(PIN_DIR) if mode != "redis" else None
-    # poststack answers after the stack: its hits and pass reasons are ps_*
-    hit_name = "post_hits" if mode == "poststack" else "get_hits"
-    fb_prefix = "post_pass_" if mode == "poststack" else "fb_"
+    # poststack answers after the stack: its hits and pass reasons are post_*
+    answered_by = psstats.answered_by(mode) if mode != "redis" else ""
+    hit_name = psstats.ANSWER_COUNTER.get(answered_by, "get_hits")
+    fb_prefix = "post_pass_" if answered_by == "post" else "fb_"
     fb_names = [x for x in ctr.names if x.startswith(fb_prefix)] if ctr else []
     why = {}            # carriable GETs not answered: fallback counters that moved
     answered = 0
@@ -389,17 +389,14 @@ def one_run(mode, seed):
     for f in fl:
         if "UNTRUSTED" in f.get("flags", ""):
             untrusted[f["untrusted_reason"]] = untrusted.get(f["untrusted_reason"], 0) + 1
-    hits = d.get(hit_name, 0)  # the xdp_get_hits column: post_hits in poststack
+    hits = d.get(hit_name, 0)
     row = {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": platform.node(), "kernel": platform.release(),
-        "commit": run("git", "-C", TOP, "rev-parse", "--short", "HEAD", check=False).stdout.strip(),
         "mode": mode, "seed": seed, "ops": a.ops, "seconds": round(secs, 2),
         "ops_per_s": round(a.ops / secs, 1),
         "p50_us": round(pct(lat, .5) * 1e6, 1), "p99_us": round(pct(lat, .99) * 1e6, 1),
         "gets": n["gets"], "carriable_gets": n["carriable"], "carriable_answered": answered,
         "answered_share": round(answered / n["carriable"], 4) if n["carriable"] else 0,
-        "xdp_get_hits": hits,
+        "answered": hits, "answered_by": answered_by,
         "tc_replies": d.get("tc_replies", 0),
         "answered_of_all_gets": round(hits / n["gets"], 4) if n["gets"] else 0,
         "carriable_not_answered": json.dumps(why, sort_keys=True),
@@ -428,7 +425,7 @@ def main():
             rows.append(row)
             print(f"# {m}: answered {row['carriable_answered']} of {row['carriable_gets']} "
                   f"carriable GETs ({row['answered_share']:.1%}; not answered: "
-                  f"{row['carriable_not_answered']}); {row['xdp_get_hits']} GETs at XDP in all, "
+                  f"{row['carriable_not_answered']}); {row['answered']} GETs answered ({row['answered_by'] or '-'}) in all, "
                   f"{row['answered_of_all_gets']:.1%} of all {row['gets']}; wrong {row['wrong']}, stale {row['stale']} "
                   f"(+{row['stale_window']} in the coherence window), errors {row['errors']}, "
                   f"untrusted flows {row['flows_untrusted']} {row['untrusted_reasons']}, "
@@ -443,12 +440,10 @@ def main():
     finally:
         run(PS, "detach", *TGT, "--force", check=False)
         run(TB, "down", check=False)
-    new = not os.path.exists(a.out)
-    with open(a.out, "a", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
-        if new:
-            w.writeheader()
-        w.writerows(rows)
+    # every mode's row or none: a run cut short appends nothing
+    if len(rows) != len(MODES):
+        sys.exit(f"realistic: {len(MODES) - len(rows)} mode(s) not measured; {a.out} left as it was")
+    csvio.append(a.out, rows)
     print(f"# {len(rows)} rows appended to {a.out}")
     sys.exit(0 if ok else 1)
 

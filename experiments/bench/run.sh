@@ -12,23 +12,12 @@ quick=
 mkdir -p "$RES"
 runs=20000
 [ -n "$quick" ] && runs=2000
-commit=$(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo none)
-cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
-"$TOP/build/pktcost" "$runs" |
-	awk -v d="$(date -u +%FT%TZ)" -v c="$commit" -v cpu="$cpu" \
-	    'NR == 1 { print "date,commit,cpu," $0; next } { print d "," c ",\"" cpu "\"," $0 }' \
-	    >"$RES/bench-pktcost.csv"
-echo "wrote $RES/bench-pktcost.csv"
-"$TOP/build/pktcost" "$runs" --dummy |
-	awk -v d="$(date -u +%FT%TZ)" -v c="$commit" -v cpu="$cpu" \
-	    'NR == 1 { print "date,commit,cpu," $0; next } { print d "," c ",\"" cpu "\"," $0 }' \
-	    >"$RES/bench-dummy.csv"
-echo "wrote $RES/bench-dummy.csv"
-"$TOP/build/pktcost" "$runs" --tc-reply |
-	awk -v d="$(date -u +%FT%TZ)" -v c="$commit" -v cpu="$cpu" \
-	    'NR == 1 { print "date,commit,cpu," $0; next } { print d "," c ",\"" cpu "\"," $0 }' \
-	    >"$RES/bench-tc-reply.csv"
-echo "wrote $RES/bench-tc-reply.csv"
+# CSVs through pylib's csvio: provenance columns first (date, machine,
+# kernel, cpu, commit), the file replaced only if the command succeeded
+csv_save() { PYTHONPATH="$TOP/pylib" /usr/bin/python3 -m prestack_lib.csvio save "$@"; }
+csv_save "$RES/bench-pktcost.csv" -- "$TOP/build/pktcost" "$runs"
+csv_save "$RES/bench-dummy.csv" -- "$TOP/build/pktcost" "$runs" --dummy
+csv_save "$RES/bench-tc-reply.csv" -- "$TOP/build/pktcost" "$runs" --tc-reply
 if [ -n "$quick" ]; then
 	"$TOP/experiments/bench/ceiling.sh" --loops 5 --reps 1
 else

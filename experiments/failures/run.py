@@ -3,7 +3,7 @@
 
   sudo /usr/bin/python3 experiments/failures/run.py [--modes off,naive,guarded]
         [--only SCENARIO,...] [--out results/failures-live.csv] [--quick]
-        [--keep-captures]
+        [--keep-captures] [--resume] [--kill-mbx SCENARIO/MODE]
 
 Brings the testbed up with the middlebox (testbed.sh up --mbx), and for
 every scenario and mode: attaches prestack, sets the middlebox's fault
@@ -15,12 +15,19 @@ client-side capture of every cell that is not plain correct and every
 middlebox log under failures/ beside the CSV (results/failures/; every
 capture with --keep-captures). Everything it started is stopped,
 also on Ctrl-C.
+
+A cell is lost when it could not be measured: the middlebox was not
+running at the end of it, the client printed no result, a tool failed.
+A run that loses a cell (or is interrupted) exits 1 and leaves --out as
+it was; every cell measured so far is kept in a sidecar,
+build/failures-resume/<out name>.jsonl, and --resume runs only the cells
+missing from it (same commit, --quick and --seed). --kill-mbx kills the
+middlebox in the middle of one cell: the check that a lost cell is noticed.
 """
 import argparse
 import csv
 import json
 import os
-import platform
 import re
 import signal
 import subprocess
@@ -29,12 +36,16 @@ import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(TOP, "pylib"))
+from prestack_lib import csvio, psstats  # noqa: E402
+from prestack_lib.provenance import provenance  # noqa: E402
 from prestack_lib.testbed import DEV_CLI, IP_SRV, NS_CLI, NS_SRV, PORT, TGT  # noqa: E402
 
 PS = os.path.join(TOP, "build/prestack")
 TB = os.path.join(TOP, "experiments/testbed.sh")
 CLIENT = os.path.join(TOP, "experiments/failures/client.py")
 PY = "/usr/bin/python3"
+MBX_PID = "/run/prestack-testbed/mbx.pid"
+RESUME_DIR = os.path.join(TOP, "build", "failures-resume")
 GETP = r"prefix=*2\r\n$3\r\nGET"
 
 # How long the client waits for a reply before it calls the connection
@@ -140,10 +151,21 @@ def nstat(ns):
 
 
 def ps_stats():
+    return psstats.read(TGT, PS)
+
+
+class CellLost(Exception):
+    """This cell could not be measured (not a fault outcome: a broken run)."""
+
+
+def mbx_alive():
+    """The middlebox testbed.sh started is still running (not a zombie)."""
     try:
-        return json.loads(sh(PS, "stats", *TGT, "--json"))
-    except (RuntimeError, ValueError):
-        return {}
+        pid = int(open(MBX_PID).read().strip())
+        state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+    except (OSError, ValueError, IndexError):
+        return False
+    return state not in ("Z", "X")
 
 
 def outcome(r):
@@ -160,14 +182,21 @@ def outcome(r):
     return "correct"
 
 
-def git_commit():
-    try:
-        return sh("git", "-C", TOP, "rev-parse", "--short", "HEAD").strip()
-    except RuntimeError:
-        return "unknown"
-
-
 def run_cell(sc, mode, outdir, a):
+    """One cell's row; CellLost (or a tool's error) if it was not measured.
+    A tcpdump left running by an error is stopped here."""
+    procs = []
+    try:
+        return _run_cell(sc, mode, outdir, a, procs)
+    except BaseException:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        raise
+
+
+def _run_cell(sc, mode, outdir, a, procs):
     name, workload, rules, _ = sc
     base = os.path.join(outdir, f"{name}-{mode}")
     sh(PS, "detach", *TGT, "--force", check=False)
@@ -189,6 +218,7 @@ def run_cell(sc, mode, outdir, a):
     dump = subprocess.Popen(["ip", "netns", "exec", NS_CLI, "tcpdump", "-U", "--immediate-mode",
                              "-s", "256", "-i", DEV_CLI, "-w", pcap, f"tcp port {PORT}"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    procs.append(dump)
     ready = dump.stderr.readline()                # "listening on <dev>, ..."
     if "listening" not in ready:
         dump.kill()
@@ -197,6 +227,8 @@ def run_cell(sc, mode, outdir, a):
     for r in rules:
         margs += ["--rule", r]
     sh(TB, "mbx", *margs, "--log", base + ".mbx.csv", "--seed", str(a.seed))
+    if a.kill_mbx == f"{name}/{mode}":            # the lost-cell check
+        os.kill(int(open(MBX_PID).read().strip()), signal.SIGKILL)
     n0c, n0s, p0 = nstat(NS_CLI), nstat(NS_SRV), ps_stats()
     patience = PATIENCE_S.get(name, PATIENCE_DEFAULT_S)
     ops = 30 if a.quick else 60
@@ -207,17 +239,27 @@ def run_cell(sc, mode, outdir, a):
                  "--seed", str(a.seed), "--timeout", str(patience), "--preloaded",
                  timeout=secs + 60)
         res = json.loads(out.strip().splitlines()[-1])
-    except (RuntimeError, ValueError, subprocess.TimeoutExpired) as e:
-        res = {"correct": 0, "wrong": 0, "stale": 0, "error": 1, "replies": 0,
-               "stalls_100ms": 0, "max_ms": 0, "p50_ms": 0, "timeouts": 1, "resets": 0,
-               "bad": [f"client failed: {e}"]}
+    except (RuntimeError, ValueError, IndexError, subprocess.TimeoutExpired) as e:
+        res = None
+        why = f"the client printed no result: {str(e)[-200:]}"
     n1c, n1s, p1 = nstat(NS_CLI), nstat(NS_SRV), ps_stats()
+    # the middlebox must have been there for the whole cell: a dead one
+    # drops everything, and the client would report a stall that no mode
+    # caused
+    alive = mbx_alive()
     time.sleep(0.3)
     dump.send_signal(signal.SIGINT)
     tail = dump.communicate(timeout=10)[1]
     m = re.search(r"(\d+) packets? dropped by kernel", tail)
     if m and int(m.group(1)):
         print(f"run.py: {name}/{mode}: tcpdump lost {m.group(1)} packets", file=sys.stderr)
+    if not alive:
+        raise CellLost("the middlebox was not running at the end of the cell"
+                       f" ({os.path.relpath(base, TOP)}.mbx.csv, /run/prestack-testbed/mbx.out)")
+    if res is None:
+        raise CellLost(why)
+    if not p1:
+        raise CellLost("prestack stats --json gave nothing (detached?)")
     sh(TB, "mbx")                                 # plain forwarding again
     with open(base + ".mbx.csv") as f:
         actions = max(0, sum(1 for _ in f) - 1)
@@ -230,8 +272,10 @@ def run_cell(sc, mode, outdir, a):
         for k in NSTAT:
             row[f"{tag}_{k}"] = n1.get(k, 0) - n0.get(k, 0)
     row["mbx_actions"] = actions
-    for k in PS_COUNTERS:
-        row[k] = p1.get(k, 0) - p0.get(k, 0)
+    row.update(psstats.delta(p0, p1, PS_COUNTERS))
+    # GETs answered from the cache, whichever path did it (get_hits at
+    # XDP/TC, post_hits after the stack), and which path that was
+    row["answered"], row["answered_by"] = psstats.answered(row, mode)
     if row["outcome"] == "correct" and not a.keep_captures:
         os.unlink(pcap)
         row["capture"] = ""
@@ -287,6 +331,46 @@ def plot(csv_path, out_base):
         fig.savefig(f"{out_base}.{ext}", dpi=130)
 
 
+class Sidecar:
+    """The cells of an unfinished run, one JSON line each (the first line
+    says what run they belong to), so that --resume can skip them."""
+
+    def __init__(self, out, key):
+        self.path = os.path.join(RESUME_DIR, os.path.basename(out) + ".jsonl")
+        self.key = key
+
+    def load(self):
+        """{(scenario, mode): row} of a previous run with the same key."""
+        if not os.path.exists(self.path):
+            return {}
+        with open(self.path) as f:
+            lines = [json.loads(ln) for ln in f if ln.strip()]
+        if not lines or lines[0] != {"run": self.key}:
+            have = lines[0].get("run") if lines else None
+            raise SystemExit(f"run.py: {os.path.relpath(self.path, TOP)} is from another run "
+                             f"({have}, this one is {self.key}): remove it or rerun without --resume")
+        return {(r["scenario"], r["mode"]): r for r in lines[1:]}
+
+    def start(self, rows):
+        os.makedirs(RESUME_DIR, exist_ok=True)
+        text = "".join(json.dumps(x) + "\n" for x in [{"run": self.key}, *rows])
+        csvio.write_atomic(self.path, text)
+
+    def add(self, row):
+        with open(self.path, "a") as f:
+            f.write(json.dumps(row) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    def remove(self):
+        if os.path.exists(self.path):
+            os.unlink(self.path)
+
+
+# consecutive lost cells after which the testbed is taken to be broken
+MAX_LOST_IN_A_ROW = 3
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--modes", default=",".join(MODES))
@@ -297,6 +381,10 @@ def main():
     ap.add_argument("--plot-only", action="store_true")
     ap.add_argument("--keep-captures", action="store_true",
                     help="keep every cell's capture, also the correct ones (the paper's ladders)")
+    ap.add_argument("--resume", action="store_true",
+                    help="keep the cells an interrupted or failed run measured, run the rest")
+    ap.add_argument("--kill-mbx", default="", metavar="SCENARIO/MODE",
+                    help="kill the middlebox during this cell (checks that a lost cell fails the run)")
     a = ap.parse_args()
     if a.plot_only:
         plot(a.out, os.path.splitext(a.out)[0])
@@ -315,10 +403,17 @@ def main():
         if m not in MODES:
             print(f"run.py: unknown mode {m!r} (have: {', '.join(MODES)})", file=sys.stderr)
             return 2
-    outdir = os.path.join(os.path.dirname(a.out), "failures")
+    cells = [(sc, m) for sc in SCENARIOS if not only or sc[0] in only for m in modes]
+    outdir = os.path.join(os.path.dirname(os.path.abspath(a.out)), "failures")
     os.makedirs(outdir, exist_ok=True)
-    meta = {"machine": platform.node(), "kernel": platform.release(), "commit": git_commit()}
-    rows = []
+    meta = provenance()
+    side = Sidecar(a.out, {"commit": meta["commit"], "quick": a.quick, "seed": a.seed})
+    done = side.load() if a.resume else {}
+    side.start([done[k] for k in done])
+    if done:
+        print(f"run.py: resuming: {len(done)} cell(s) from {os.path.relpath(side.path, TOP)}")
+    run = csvio.Run(a.out, who="run.py")
+    interrupted = False
 
     def stop(*_):
         raise KeyboardInterrupt
@@ -327,31 +422,52 @@ def main():
         sh(PS, "detach", *TGT, "--force", check=False)
         sh(TB, "down")
         sh(TB, "up", "--mbx")
-        for sc in SCENARIOS:
-            if only and sc[0] not in only:
+        in_a_row = 0
+        for sc, mode in cells:
+            if (sc[0], mode) in done:
                 continue
-            for mode in modes:
-                t0 = time.monotonic()
+            t0 = time.monotonic()
+            try:
                 row = {**meta, **run_cell(sc, mode, outdir, a)}
-                rows.append(row)
-                print(f"{sc[0]:20s} {mode:8s} {row['outcome']:9s} replies={row['replies']} "
-                      f"wrong={row['wrong']} stale={row['stale']} max={row['max_ms']}ms "
-                      f"mbx={row['mbx_actions']} hits={row['post_hits'] if mode == 'poststack' else row['get_hits']} "
-                      f"({time.monotonic() - t0:.1f}s)", flush=True)
+            except (CellLost, RuntimeError, OSError, subprocess.SubprocessError) as e:
+                run.lose(f"{sc[0]}/{mode}", e)
+                in_a_row += 1
+                if in_a_row >= MAX_LOST_IN_A_ROW:
+                    print(f"run.py: {in_a_row} cells lost in a row: the testbed is broken,"
+                          " stopping", file=sys.stderr)
+                    break
+                # the next cell starts from a fresh middlebox (its first step)
+                continue
+            in_a_row = 0
+            done[(sc[0], mode)] = row
+            side.add(row)
+            print(f"{sc[0]:20s} {mode:8s} {row['outcome']:9s} replies={row['replies']} "
+                  f"wrong={row['wrong']} stale={row['stale']} max={row['max_ms']}ms "
+                  f"mbx={row['mbx_actions']} answered={row['answered']} ({row['answered_by']}) "
+                  f"({time.monotonic() - t0:.1f}s)", flush=True)
     except KeyboardInterrupt:
+        interrupted = True
         print("run.py: interrupted, cleaning up", file=sys.stderr)
     except (RuntimeError, OSError, subprocess.SubprocessError) as e:
-        print(f"run.py: {e}; cleaning up, writing the cells done", file=sys.stderr)
+        print(f"run.py: testbed: {e}; cleaning up", file=sys.stderr)
     finally:
         sh(PS, "detach", *TGT, "--force", check=False)
         sh(TB, "down", check=False)
-    if rows:
-        with open(a.out, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
-            w.writeheader()
-            w.writerows(rows)
-        plot(a.out, os.path.splitext(a.out)[0])
-        print(f"wrote {os.path.relpath(a.out, TOP)} and its .png/.pdf ({len(rows)} cells)")
+    # the CSV in the matrix's order, whatever order the cells were run in
+    lost = {c for c, _ in run.lost}
+    for sc, mode in cells:
+        if (sc[0], mode) in done:
+            run.add(done[(sc[0], mode)])
+        elif f"{sc[0]}/{mode}" not in lost:
+            run.lose(f"{sc[0]}/{mode}", "interrupted" if interrupted else "not run", quiet=True)
+    rc = run.finish()
+    if rc:
+        print(f"run.py: {len(done)} of {len(cells)} cells are in {os.path.relpath(side.path, TOP)};"
+              " run again with --resume to measure the rest", file=sys.stderr)
+        return rc
+    side.remove()
+    plot(a.out, os.path.splitext(a.out)[0])
+    print(f"wrote {os.path.relpath(a.out, TOP)} and its .png/.pdf ({len(cells)} cells)")
     return 0
 
 

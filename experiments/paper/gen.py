@@ -30,7 +30,6 @@ figure in results/ the paper includes must be committed no earlier than
 the CSV it is drawn from. TAP output.
 """
 import argparse
-import csv
 import json
 import os
 import re
@@ -41,6 +40,8 @@ import sys
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PAPER = os.path.join(TOP, "paper")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(TOP, "pylib"))
+from prestack_lib import csvio  # noqa: E402
 
 
 class GenError(Exception):
@@ -146,8 +147,9 @@ def read_source(name):
         if required:
             raise GenError(f"{path}: missing (the paper needs it; rerun its experiment)")
         return None
-    with open(full, newline="") as f:
-        rows = list(csv.DictReader(f))
+    # by name, and columns renamed since the file was written also under
+    # their current names (prestack_lib.csvio.RENAMED)
+    rows = csvio.load(full)
     if not rows:
         raise GenError(f"{path}: no rows")
     missing = [c for c in cols if c not in rows[0]]

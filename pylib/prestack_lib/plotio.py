@@ -1,13 +1,13 @@
 """plotio.py - what every plot script does with results/: read a CSV by
 name (an empty list when the experiment has not run), save a figure as PNG
 and PDF beside it."""
-import csv
 import os
+
+from . import csvio
 
 
 def load(res, name):
-    p = os.path.join(res, name)
-    return list(csv.DictReader(open(p))) if os.path.exists(p) else []
+    return csvio.load(os.path.join(res, name))
 
 
 def save(fig, res, name):

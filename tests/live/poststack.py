@@ -23,7 +23,7 @@ from prestack_lib.netns import in_netns  # noqa: E402
 HOST, PORT, PIN, SRV_NS, CLI_NS, PS = sys.argv[1:7]
 PORT = int(PORT)
 ctr = Counters(PIN)
-NAMES = [n for n in ctr.names if n.startswith("post_")]
+NAMES = [n for n in ctr.names if n.startswith("post_")]   # the post-stack counters
 
 
 def side_client():

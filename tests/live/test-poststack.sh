@@ -98,7 +98,10 @@ out=$(timeout 600 $PY "$TOP/experiments/bench/realistic.py" --ops 4000 --modes p
 r=$?
 echo "$out" | grep -v '^ *$' | tail -4 | sed 's/^/#   /'
 ok $r "realistic workload: no wrong or stale reply, no error"
-h=$($PY -c "import csv,sys; print(list(csv.DictReader(open(sys.argv[1])))[0]['xdp_get_hits'])" \
+# `answered` (by post); a CSV written before the column was renamed has xdp_get_hits
+h=$(PYTHONPATH="$TOP/pylib" $PY -c "import sys; from prestack_lib import csvio
+r = csvio.load(sys.argv[1])[0]
+print(csvio.col(r, 'answered', 'xdp_get_hits') if r.get('answered_by', 'post') == 'post' else 0)" \
 	"$tmp/realistic.csv" 2>/dev/null || echo 0)
 ok $([ "${h:-0}" -gt 0 ]; echo $?) "realistic workload: GETs answered after the stack ($h)"
 finish
