@@ -5,7 +5,7 @@
 # A large value not warmed is filled at TC egress and then answered. The
 # checker with values up to 8 KB finds nothing wrong or stale.
 . "$(dirname "$0")/lib.sh"
-plan 16
+plan 18
 SIZES="100 600 1024 1025 1500 5000 9000 16384"
 DIR=$(mktemp -d)
 KEYS=""
@@ -24,6 +24,24 @@ attach_with() { # mode [attach options]
 		{ echo "Bail out! attach failed"; exit 1; }
 	for k in $KEYS; do srv_redis -x set "$k" <"$DIR/$k" >/dev/null; done
 }
+# Each hook counted every packet's verdict at its one exit: packets equal
+# the sum of their verdicts (read until two reads agree: a packet between
+# its hook's entry and exit can be caught half-counted)
+verdicts_add_up() {
+	local q='if .packets == .passed + .tx + .dropped + .redirected and
+		.tc_packets == .tc_ok + .tc_shot + .tc_redirect and
+		.tcin_packets == .tcin_ok + .tcin_shot + .tcin_redirect then "ok" else
+		"packets \(.packets) passed \(.passed) tx \(.tx) dropped \(.dropped) redirected \(.redirected); tc \(.tc_packets) = \(.tc_ok)+\(.tc_shot)+\(.tc_redirect); tcin \(.tcin_packets) = \(.tcin_ok)+\(.tcin_shot)+\(.tcin_redirect)" end'
+	local a b i
+	for i in 1 2 3 4 5; do
+		a=$("$PS" stats "${TGT[@]}" --json | jq -r "$q")
+		[ "$a" = ok ] && { echo ok; return; }
+		b=$("$PS" stats "${TGT[@]}" --json | jq -r "$q")
+		[ "$a" = "$b" ] && break
+		sleep 0.2
+	done
+	echo "$a"
+}
 fetch() { # rounds
 	cli $PY "$TOP/tests/live/tcreply.py" --host "$IP_SRV" --port "$PORT" --dir "$DIR" \
 		--rounds "$1" $KEYS
@@ -41,6 +59,7 @@ for mode in guarded retrans; do
 	tc=$(( $(stat tc_replies) - t0 )); segs=$(( $(stat tc_segments) - s0 ))
 	ok $([ "$tc" -ge 30 ]; echo $?) "$mode: $tc replies built at TC ingress, $segs segments"
 	is "$(stat tc_lost)" 0 "$mode: no handoff lost"
+	is "$(verdicts_add_up)" ok "$mode: every verdict counted once ($(stat tcin_redirect) TC ingress redirects, $(stat tx) XDP_TX)"
 	"$PS" stats "${TGT[@]}" --json | jq -c '{get_hits,replies,tc_handoffs,tc_replies,tc_segments,tc_lost,fb_mss,fb_window,flows_untrusted}' | sed 's/^/#   /'
 done
 
