@@ -122,8 +122,10 @@ mbx_pid() {
 	local pid
 	[ -f "$STATE/mbx.pid" ] || return 1
 	pid=$(cat "$STATE/mbx.pid")
+	# any worktree's build/mbx on our interfaces: the state directory is
+	# shared, and a down from another tree must stop this one too
 	[ -n "$pid" ] && [ -d "/proc/$pid" ] &&
-		tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "$MBX_BIN" || return 1
+		tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "/mbx --a $MBX_CLI --b $MBX_SRV" || return 1
 	echo "$pid"
 }
 

@@ -408,6 +408,9 @@ def main():
     os.makedirs(outdir, exist_ok=True)
     meta = provenance()
     side = Sidecar(a.out, {"commit": meta["commit"], "quick": a.quick, "seed": a.seed})
+    if not a.resume and os.path.exists(side.path):
+        print(f"run.py: starting over: {os.path.relpath(side.path, TOP)} of an unfinished run is "
+              "discarded (--resume keeps its cells)", file=sys.stderr)
     done = side.load() if a.resume else {}
     side.start([done[k] for k in done])
     if done:

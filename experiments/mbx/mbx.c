@@ -35,8 +35,9 @@
  *
  * --log writes one CSV row per action (for reorder and coalesce when the
  * held frame leaves, the note says how). SIGUSR1 prints the counts;
- * SIGINT/SIGTERM send whatever is held, print the counts and exit 0.
- * Bad arguments exit 2. TSO, GSO and GRO must be off on the veths (frames
+ * SIGINT/SIGTERM send whatever is held, print the counts and exit 0; an
+ * interface that goes away (down, its namespace deleted) exits 1. Bad
+ * arguments exit 2. TSO, GSO and GRO must be off on the veths (frames
  * over RX_CAP are not forwarded, over the MTU the peer refuses them); a TCP
  * checksum left to tx offload is filled in here.
  */
@@ -116,7 +117,7 @@ static unsigned mtu[2] = { 1500, 1500 };   /* of the output interface */
 static FILE *logf;
 static uint64_t t0_us, rng;
 static unsigned long idx[2], n_tx, n_fwd, n_act[A_N], n_txerr, n_rxtrunc;
-static int quiet;
+static int quiet, lost_if;            /* lost_if: an interface went away */
 static volatile sig_atomic_t stop, want_summary;
 
 static uint64_t now_us(void)
@@ -792,9 +793,19 @@ static void drain(int d)
 		size_t len;
 
 		if (r < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && !quiet)
-				fprintf(stderr, "mbx: receive on %s: %s\n", d == C2S ? "a" : "b",
-					strerror(errno));
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+				return;
+			/*
+			 * The interface is gone (its namespace deleted) or down: poll
+			 * would report the error forever. Exit, non-zero, instead of
+			 * spinning on it: whoever runs us sees a dead middlebox.
+			 */
+			fprintf(stderr, "mbx: receive on %s: %s\n", d == C2S ? "a" : "b",
+				strerror(errno));
+			if (errno == ENETDOWN || errno == ENXIO || errno == ENODEV) {
+				lost_if = 1;
+				stop = 1;
+			}
 			return;
 		}
 		if (r > RX_CAP || r < 14) {            /* a GSO giant or a runt */
@@ -982,5 +993,5 @@ int main(int argc, char **argv)
 		fclose(logf);
 	close(sock[C2S]);
 	close(sock[S2C]);
-	return 0;
+	return lost_if ? 1 : 0;
 }

@@ -7,6 +7,11 @@ here:
             byte stream rebuilt from server segments and its classification
   testbed   the testbed's names and addresses, read from
             experiments/testbed.env (the file the shell scripts source)
+  provenance  date, machine, kernel, cpu, commit: the first columns of
+            every results/ CSV, in that order
+  csvio     results/ CSVs: load (renamed columns mapped), save/append
+            through a temporary file, Run (a lost cell keeps the old CSV)
+  psstats   `prestack stats --json`, deltas, which path answered
 """
 import os
 

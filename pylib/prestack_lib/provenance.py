@@ -79,7 +79,7 @@ def with_provenance(rows, meta=None):
     meta = meta or provenance()
     out = []
     for r in rows:
-        o = {k: r.get(k, meta[k]) if r.get(k, "") != "" else meta[k] for k in COLUMNS}
+        o = {k: r[k] if r.get(k) not in (None, "") else meta[k] for k in COLUMNS}
         o.update((k, v) for k, v in r.items() if k not in COLUMNS)
         out.append(o)
     return out
