@@ -30,6 +30,7 @@
 #define RQO_TOO_MANY  (1u << 7)  /* more than PS_MAX_CMDS commands */
 #define RQO_GET_MISS  (1u << 8)  /* reserved */
 #define RQO_BIG       (1u << 9)  /* parsed in windows: key offsets are not kept */
+#define RQO_QUIT      (1u << 10) /* QUIT: Redis answers +OK and closes */
 
 struct ps_scratch {
 	__u8  buf[PS_PAYLOAD_MAX + PS_KEY_MAX];
@@ -94,6 +95,12 @@ struct ps_scratch {
 	/* the TC ingress path's pick for this segment (tc_handoff.h) */
 	struct ps_tcr_ref tcr;
 	__u32 tcr_on;
+	/* the payload's ones' complement sum, unfolded, written wherever the
+	 * payload is read (rq_parse, xdp_payload_sum): hostile.h checks it */
+	__u32 pl_sum;
+	__u32 refused;                /* the segment was refused (hostile.h):
+				       * the caller learns nothing from it */
+	__u32 seg_ok;                 /* its checksum and tcp_refusal passed */
 };
 
 struct {
