@@ -158,7 +158,7 @@ static void flags_str(__u32 flags, char *buf, size_t n)
 static const char *state_name(__u32 s)
 {
 	return s == PS_FLOW_SYN ? "syn" : s == PS_FLOW_EST ? "est" :
-	       s == PS_FLOW_CLOSING ? "closing" : "?";
+	       s == PS_FLOW_CLOSING ? "closing" : s == PS_FLOW_DONE ? "done" : "?";
 }
 
 /* Is there a live TCP socket local srv:sport, remote cli:cport in this

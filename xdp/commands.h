@@ -28,6 +28,7 @@ enum ps_cmd {
 	PS_CMD_TTL,      /* a write that may change arg 1's TTL: unknown until learnt */
 	PS_CMD_SET,      /* a write; with options (PX, EX, KEEPTTL...) a TTL too */
 	PS_CMD_TTL_DST,  /* RENAME/COPY: arg 2 takes arg 1's value and TTL */
+	PS_CMD_QUIT,     /* Redis replies +OK and closes: nothing after it is answered */
 };
 
 /* Pack an upper-cased command name of up to 16 bytes into two words. */
@@ -61,7 +62,7 @@ static __always_inline int ps_classify_builtin(__u64 w0, __u64 w1, __u32 n)
 	    IS("SSCAN") || IS("SRANDMEMBER") || IS("ZRANGE") ||
 	    IS("ZSCORE") || IS("ZMSCORE") || IS("ZCARD") || IS("ZRANK") ||
 	    IS("ZREVRANK") || IS("ZCOUNT") || IS("ZSCAN") || IS("XRANGE") ||
-	    IS("XREVRANGE") || IS("XLEN") || IS("QUIT") || IS("WATCH") ||
+	    IS("XREVRANGE") || IS("XLEN") || IS("WATCH") ||
 	    IS("UNWATCH") || IS("OBJECT") || IS("DUMP") || IS("LASTSAVE") ||
 	    IS("ROLE") || IS("MEMORY") || IS("SLOWLOG") || IS("LATENCY") ||
 	    IS("BITCOUNT") || IS("GETBIT") || IS("BITPOS") || IS("LCS") ||
@@ -84,6 +85,8 @@ static __always_inline int ps_classify_builtin(__u64 w0, __u64 w1, __u32 n)
 		return PS_CMD_TTL_DST;
 	if (IS("SELECT"))
 		return PS_CMD_SELECT;
+	if (IS("QUIT"))
+		return PS_CMD_QUIT;
 	if (IS("MULTI"))
 		return PS_CMD_MULTI;
 	if (IS("EXEC"))

@@ -36,6 +36,7 @@
 #define TCPF_RST 0x04
 #define TCPF_PSH 0x08
 #define TCPF_ACK 0x10
+#define TCPF_URG 0x20
 /* byte 13 of the TCP header holds the flags above (CWR ECE URG ACK PSH RST SYN FIN) */
 #define TCP_FLAGS_BYTE    13
 

@@ -28,6 +28,22 @@ static __always_inline __u32 csum_at_offset(__u16 sum, __u32 off)
 	return sum;
 }
 
+/* A 64-bit accumulator of 32-bit terms folded to 16 bits. */
+static __always_inline __u16 csum_fold64(__u64 s)
+{
+	s = (s & 0xffffffff) + (s >> 32);
+	s = (s & 0xffffffff) + (s >> 32);
+	return csum_fold32((__u32)s);
+}
+
+/* One byte's share of a sum over raw memory, at payload offset off: the
+ * low byte of a little-endian 16-bit load at an even offset (the sums
+ * are taken on little-endian hosts, as csum_partial's are). */
+static __always_inline __u32 csum_byte(__u8 b, __u32 off)
+{
+	return (off & 1) ? (__u32)b << 8 : b;
+}
+
 /* RFC 1624 incremental update of a header checksum for a 32-bit field. */
 static __always_inline void csum_replace4(__u16 *check, __u32 from, __u32 to)
 {

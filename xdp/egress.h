@@ -126,7 +126,11 @@ static __always_inline void tc_synack(const struct ps_config *cfg,
 		f->wscale_cli = 0;
 		f->wscale_srv = 0;
 	}
-	f->srv_wnd_raw = p->window;
+	/* the SYN-ACK's window is never scaled (RFC 7323 2.2); the kernel's
+	 * next segments carry rcv_wnd >> rcv_wscale: what our first reply
+	 * advertises until one of them is seen */
+	f->srv_wnd_raw = p->window >> (f->wscale_srv & 15);
+	f->rwnd_end = p->ack + p->window;
 	f->state = PS_FLOW_EST;
 }
 
@@ -258,6 +262,12 @@ static __always_inline int ps_egress(struct __sk_buff *skb,
 	}
 	if (f->state == PS_FLOW_SYN)
 		return TC_ACT_OK;
+	/* finished: translated (a retransmitted FIN, TIME_WAIT's ACK) */
+	if (f->state == PS_FLOW_DONE) {
+		stat_inc(PS_ST_TIME_WAIT);
+		tc_translate(skb, p, f, naive, 0);
+		return TC_ACT_OK;
+	}
 
 	tc_translate(skb, p, f, naive, tc_hold_ack(cfg, p, f));
 	if (p->flags & TCPF_RST) {
@@ -277,6 +287,14 @@ static __always_inline int ps_egress(struct __sk_buff *skb,
 	if (after(end, f->ksnd_nxt))
 		f->ksnd_nxt = end;
 	f->srv_wnd_raw = p->window;
+	if (p->flags & TCPF_ACK) {
+		/* the receive window's right edge, client space (hostile.h) */
+		__u32 edge = k_ack_to_cli(f, p->ack, naive) +
+			     ((__u32)p->window << (f->wscale_srv & 15));
+
+		if (after(edge, f->rwnd_end))
+			f->rwnd_end = edge;
+	}
 	/* ts_off, learnt at the SYN-ACK, holds: the kernel's TSval is its
 	 * monotonic ms clock plus a per-connection constant (no clock read
 	 * per segment; em_setup never goes behind ts_srv_last anyway) */
@@ -284,12 +302,14 @@ static __always_inline int ps_egress(struct __sk_buff *skb,
 		f->ts_srv_last = p->tsval;
 
 	if (p->flags & TCPF_FIN) {
+		if (!(f->flags & (PS_F_FIN_CLI | PS_F_FIN_SRV)))
+			flow_set(f, PS_F_SRV_TW);
 		flow_set(f, PS_F_FIN_SRV);
 		f->state = PS_FLOW_CLOSING;
 	}
 	/* the kernel acks the client's FIN after both FINs: done */
 	if (flow_done(f, p, !before(k_ack_to_cli(f, p->ack, naive), f->cli_nxt)))
-		flow_close(&key);
+		flow_finish(f);
 	return TC_ACT_OK;
 }
 

@@ -48,11 +48,21 @@ static __always_inline void untrust(struct ps_flow *f, __u32 reason)
 	}
 }
 
-/* The flow is over (RST, or the last ACK after both FINs). */
+/* The flow is reset (an RST at the next expected byte, or the kernel's):
+ * nothing of it is left to translate. */
 static __always_inline void flow_close(const struct ps_flow_key *k)
 {
 	bpf_map_delete_elem(&ps_flows, k);
 	stat_inc(PS_ST_FLOWS_CLOSED);
+}
+
+/* The last ACK after both FINs: the flow is done but kept (PS_FLOW_DONE)
+ * so that a retransmitted FIN or the TIME_WAIT ACK is still translated. */
+static __always_inline void flow_finish(struct ps_flow *f)
+{
+	if (f->state != PS_FLOW_DONE)
+		stat_inc(PS_ST_FLOWS_CLOSED);
+	f->state = PS_FLOW_DONE;
 }
 
 /*

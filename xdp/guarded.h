@@ -10,6 +10,7 @@
 #define PS_GUARDED_H
 
 #include "ingress_common.h"
+#include "hostile.h"
 #include "reply.h"
 #include "rtx.h"
 #include "tcpsock.h"
@@ -66,6 +67,8 @@ static __always_inline __u32 guarded_veto(struct xdp_md *ctx,
 		return PS_ST_FB_STATE;
 	if (f->flags & PS_F_UNTRUSTED)
 		return PS_ST_FB_UNTRUSTED;
+	if (f->flags & PS_F_QUIT)
+		return PS_ST_FB_QUIT;
 	if (f->state != PS_FLOW_EST || (cfg->flags & PS_CFG_DRAIN) ||
 	    (f->flags & (PS_F_OTHER_DB | PS_F_IN_MULTI)))
 		return PS_ST_FB_STATE;
@@ -127,6 +130,20 @@ __noinline int guarded_data(struct xdp_md *ctx, struct ps_scratch *s,
 
 	if (!(f->flags & PS_F_STREAM))
 		untrust(f, PS_UT_MODE);
+	/* judged before anything is learnt from it (hostile.h): an in-order
+	 * segment once parsed (its payload summed on the way), any other now */
+	if (!s->seg_ok &&
+	    (seq != f->cli_nxt || (f->flags & PS_F_REQ_DESYNC))) {
+		xdp_payload_sum(ctx, s, p->payload_off, len);
+		if (!seg_csum_ok(p, s->pl_sum))
+			return xdp_refuse(ctx, s, p, f, PS_ST_FB_CSUM);
+		fb = tcp_refusal(p, f);
+		if (fb)
+			return xdp_refuse(ctx, s, p, f, fb);
+		s->seg_ok = 1;
+	}
+	if (s->seg_ok)
+		cli_mirrors(p, f);
 	if (f->flags & PS_F_REQ_DESYNC) {
 		/* we no longer see this flow's writes: nothing cached can be
 		 * trusted once its data reaches Redis */
@@ -173,6 +190,16 @@ __noinline int guarded_data(struct xdp_md *ctx, struct ps_scratch *s,
 		f->cli_nxt = end;
 		return guarded_pass(ctx, p, f);
 	}
+	if (!s->seg_ok) {
+		/* nothing of the parse is kept (f->rq, cli_nxt) if the
+		 * kernel would drop the segment; its invalidations stand */
+		if (!seg_csum_ok(p, s->pl_sum))
+			return xdp_refuse(ctx, s, p, f, PS_ST_FB_CSUM);
+		fb = tcp_refusal(p, f);
+		if (fb)
+			return xdp_refuse(ctx, s, p, f, fb);
+		cli_mirrors(p, f);
+	}
 	if (s->rq_out & RQO_ERROR) {
 		flow_set(f, PS_F_REQ_DESYNC);
 		untrust(f, PS_UT_REQ_PARSE);
@@ -197,6 +224,7 @@ __noinline int guarded_data(struct xdp_md *ctx, struct ps_scratch *s,
 			if (r == PS_SENT_TX) {
 				account_answer(f, seq, len, srv_seq, tot,
 					       s->asm_csum, ngets);
+				rwnd_advertised(f, end);
 				if (cfg->mode == PS_MODE_RETRANS)
 					rtx_store(s, p, f, one, seq, len, srv_seq, tot);
 				return XDP_TX;
@@ -209,8 +237,10 @@ __noinline int guarded_data(struct xdp_md *ctx, struct ps_scratch *s,
 		 * is untouched): the request goes up untranslated with the
 		 * handoff in its data_meta, TC ingress builds the reply */
 		s->em.seq = srv_seq;
-		if (tcr_take(ctx, s, cfg, p, f) == PS_SENT_TC)
+		if (tcr_take(ctx, s, cfg, p, f) == PS_SENT_TC) {
+			rwnd_advertised(f, end);
 			return XDP_PASS;
+		}
 		fb = PS_ST_FB_MSS;
 	}
 	if (fb != PS_FB_NONE)

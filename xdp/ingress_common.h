@@ -89,17 +89,59 @@ __noinline int xdp_translate(struct xdp_md *ctx, struct ps_pkt *p,
 	return changed;
 }
 
-static __always_inline int xdp_handle_syn(struct ps_scratch *s,
-					  const struct ps_pkt *p,
+/*
+ * May a SYN open a new connection on a finished flow's tuple? When the
+ * client closed first the server's socket is gone: any SYN does. When the
+ * server did, its socket is in TIME_WAIT and Linux takes a SYN as a new
+ * connection only beyond the old stream or with a newer TSval
+ * (tcp_timewait_state_process); any other gets an ACK from TIME_WAIT.
+ * After PS_TIME_WAIT_NS there is no TIME_WAIT any more.
+ */
+static __always_inline int syn_reuses(const struct ps_flow *old,
+				      const struct ps_pkt *p)
+{
+	if (!(old->flags & PS_F_SRV_TW) ||
+	    bpf_ktime_get_ns() - old->last_ns > PS_TIME_WAIT_NS)
+		return 1;
+	return after(p->seq, old->cli_nxt) ||
+	       (p->has_ts && (old->flags & PS_F_TS) &&
+		(__s32)(old->ts_recent - p->tsval) < 0);
+}
+
+/*
+ * A SYN (without ACK) from the client. A new tuple opens a flow. On a
+ * tracked one, as Linux does: a retransmitted SYN keeps the flow it
+ * opened; a SYN on an established or closing flow changes nothing (Linux
+ * answers it with a challenge ACK, RFC 5961 4.2), so it is passed
+ * translated; only a flow that is not yet established or already done
+ * (TIME_WAIT reuse) is replaced, unless the SYN is a late copy of the
+ * finished flow's own. Draining: nothing new is tracked.
+ */
+static __always_inline int xdp_handle_syn(struct xdp_md *ctx,
+					  struct ps_scratch *s,
+					  struct ps_pkt *p,
 					  const struct ps_flow_key *key,
-					  int naive)
+					  int naive, int drain)
 {
 	struct ps_flow *old = bpf_map_lookup_elem(&ps_flows, key);
 	struct ps_flow *f = &s->newflow;
 
-	/* a retransmitted SYN keeps the flow it opened */
-	if (old && old->state == PS_FLOW_SYN && old->cli_isn == p->seq)
+	if (old) {
+		if (old->state == PS_FLOW_SYN && old->cli_isn == p->seq)
+			return XDP_PASS;
+		if (old->state == PS_FLOW_EST || old->state == PS_FLOW_CLOSING ||
+		    (old->state == PS_FLOW_DONE && !syn_reuses(old, p))) {
+			stat_inc(PS_ST_SYN_KEPT);
+			xdp_translate(ctx, p, old, cli_seq_to_k(old, p->seq, naive),
+				      naive);
+			return XDP_PASS;
+		}
+	}
+	if (drain) {
+		if (old)
+			bpf_map_delete_elem(&ps_flows, key);
 		return XDP_PASS;
+	}
 	__builtin_memset(f, 0, sizeof(*f));
 	f->state = PS_FLOW_SYN;
 	f->cli_isn = p->seq;
@@ -205,6 +247,24 @@ static __always_inline int xdp_fast_get(struct xdp_md *ctx,
 	BOUND_1_TO(klen, PS_KEY_MAX);
 	if (bpf_xdp_load_bytes(ctx, payload_off + koff, s->key.data, klen))
 		return 0;
+	/* its ones' complement sum for hostile.h, from what was read: the
+	 * header words compared above, the length digits, the key (zero
+	 * padded to PS_KEY_MAX: every word summed, no branch), the CRLFs */
+	{
+		const __u32 *kw = (const __u32 *)s->key.data;
+		__u64 sum = (PS_GET_HDR8 & 0xffffffff) + (PS_GET_HDR8 >> 32) +
+			    PS_GET_HDR4 + PS_GET_HDR2 + d0 + (d1 << 8);
+		__u64 ks = 0;
+		__u32 i;
+
+		sum += koff == 17 ? '\n' : '\r' + ('\n' << 8);
+#pragma unroll
+		for (i = 0; i < PS_KEY_MAX / 4; i++)
+			ks += kw[i];
+		sum += csum_at_offset(csum_fold64(ks), koff);
+		sum += csum_byte('\r', end) + csum_byte('\n', end + 1);
+		s->pl_sum = csum_fold64(sum);
+	}
 	rq_reset(s, len);
 	s->key_off[0] = koff;
 	s->key_len[0] = klen;
@@ -213,6 +273,67 @@ static __always_inline int xdp_fast_get(struct xdp_md *ctx,
 	s->pos = len;
 	s->key_ready = 1;
 	return 1;
+}
+
+/*
+ * The ones' complement sum of buf[0..len) (len <= PS_PAYLOAD_MAX), by
+ * bpf_csum_diff over whole words (at most 512 bytes a call): the bytes
+ * after len up to the next word are zeroed first.
+ */
+static __always_inline __u32 ps_buf_sum(struct ps_scratch *s, __u32 len)
+{
+	__u64 sum = 0;
+	__u32 i, n;
+
+	if (len > PS_PAYLOAD_MAX)
+		return 0;
+	s->buf[len] = 0;
+	s->buf[len + 1] = 0;
+	s->buf[len + 2] = 0;
+	for (i = 0; i < PS_PAYLOAD_MAX / 512; i++) {
+		if (i * 512 >= len)
+			break;
+		n = len - i * 512;
+		if (n > 512)
+			n = 512;
+		n = (n + 3) & ~3u;
+		sum += (__u32)bpf_csum_diff(NULL, 0, (void *)&s->buf[i * 512],
+					    n, 0);
+	}
+	return csum_fold64(sum);
+}
+
+/*
+ * The payload's sum when the parser did not read it (retransmissions,
+ * segments longer than buf): copied 512 bytes at a time into buf, which
+ * it clobbers. Global: the loop is verified once.
+ */
+__noinline int xdp_payload_sum(struct xdp_md *ctx, struct ps_scratch *s,
+			       __u32 payload_off, __u32 len)
+{
+	__u64 sum = 0;
+	__u32 i, off, n;
+
+	if (!ctx || !s)
+		return 0;
+	for (i = 0; i < PS_SEG_MAX / 512 + 1; i++) {
+		off = i * 512;
+		if (off >= len)
+			break;
+		n = len - off;
+		if (n > 512)
+			n = 512;
+		BOUND_1_TO(n, 512);
+		if (bpf_xdp_load_bytes(ctx, payload_off + off, s->buf, n))
+			return 0;
+		s->buf[n] = 0;
+		s->buf[n + 1] = 0;
+		s->buf[n + 2] = 0;
+		sum += (__u32)bpf_csum_diff(NULL, 0, (void *)s->buf,
+					    (n + 3) & ~3u, 0);
+	}
+	s->pl_sum = csum_fold64(sum);
+	return 0;
 }
 
 /*
@@ -230,12 +351,15 @@ __noinline int rq_parse(struct xdp_md *ctx, struct ps_scratch *s,
 	    xdp_fast_get(ctx, s, payload_off, len))
 		return 0;
 	if (len > PS_PAYLOAD_MAX) {
+		/* the sum first: the walk reuses buf */
+		xdp_payload_sum(ctx, s, payload_off, len);
 		if (rq_walk(ctx, s, payload_off, len))
 			return -1;
 	} else {
 		BOUND_1_TO(len, PS_PAYLOAD_MAX);
 		if (bpf_xdp_load_bytes(ctx, payload_off, s->buf, len))
 			return -1;
+		s->pl_sum = ps_buf_sum(s, len);
 		rq_reset(s, len);
 		/* the common case without the byte-by-byte parser */
 		if (ps_fast_gets(s))
@@ -293,6 +417,8 @@ static __always_inline void apply_rq_flags(struct ps_flow *f,
 {
 	if (s->rq_out & RQO_SELECT)
 		flow_set(f, PS_F_OTHER_DB);
+	if (s->rq_out & RQO_QUIT)
+		flow_set(f, PS_F_QUIT);
 	if (s->multi_last == 1)
 		flow_set(f, PS_F_IN_MULTI);
 	else if (s->multi_last == 2)

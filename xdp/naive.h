@@ -39,7 +39,7 @@ __noinline int naive_data(struct xdp_md *ctx, struct ps_scratch *s,
 	if (rq_parse(ctx, s, p->payload_off, len) == 0 &&
 	    all_gets(s, 1) && p->ihl == sizeof(struct iphdr) &&
 	    f->state != PS_FLOW_SYN && !(cfg->flags & (PS_CFG_AUTH | PS_CFG_DRAIN)) &&
-	    !(f->flags & (PS_F_OTHER_DB | PS_F_IN_MULTI)) && lease_ok(cfg, p->now_ns)) {
+	    !(f->flags & (PS_F_OTHER_DB | PS_F_IN_MULTI | PS_F_QUIT)) && lease_ok(cfg, p->now_ns)) {
 		tot = assemble(s, MTU_PAYLOAD_MAX - TCPOLEN_TS_ALIGNED, cfg->cache_gen,
 			       p->now_ns, &one);
 		if (s->asm_misses)

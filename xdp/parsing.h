@@ -36,6 +36,8 @@ struct ps_pkt {
 	__u8  sack_off;     /* first SACK block, from the TCP header start */
 	__u16 mss;
 	__u32 tsval, tsecr;
+	__u8  frag;         /* first fragment of a fragmented segment (XDP) */
+	__u32 l4_sum;       /* pseudo header + TCP header, folded (hostile.h) */
 	__u64 now_ns;       /* bpf_ktime_get_ns(), read once where needed */
 	__u32 now_ms;       /* the TSval clock (now_ms()) at now_ns */
 };
@@ -148,7 +150,14 @@ static __always_inline int ps_parse(void *data, void *data_end,
 	ihl = ip->ihl * 4;
 	if (ihl < sizeof(*ip))
 		return PS_PARSE_MALFORMED;
-	if (ip->frag_off & bpf_htons(IP_MF | IP_OFFSET))
+	/* a later fragment holds no TCP header; a first one does, and at
+	 * XDP its flow's seq/ack must still be translated (ps_ingress) */
+	if (ip->frag_off & bpf_htons(IP_OFFSET))
+		return PS_PARSE_FRAG;
+	/* no branch around the store: clang would duplicate what follows and
+	 * the verifier then sees the bounds check on one copy only */
+	p->frag = (ip->frag_off & bpf_htons(IP_MF)) != 0;
+	if (!to_port && p->frag)
 		return PS_PARSE_FRAG;
 	tcp = (void *)ip + ihl;
 	if ((void *)(tcp + 1) > data_end)

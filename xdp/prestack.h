@@ -179,7 +179,15 @@ enum ps_flow_state {
 	PS_FLOW_SYN     = 1, /* client SYN seen */
 	PS_FLOW_EST     = 2, /* SYN-ACK seen: both ISNs and options known */
 	PS_FLOW_CLOSING = 3, /* a FIN seen */
+	PS_FLOW_DONE    = 4, /* both FINs acked (or the kernel's RST): kept as
+			      * TIME_WAIT is, so that a late FIN or ACK is
+			      * still translated; answers nothing, learns
+			      * nothing; gone after PS_TIME_WAIT_NS idle, a
+			      * new SYN of the tuple, or `flows --reap` */
 };
+
+/* how long a finished flow keeps translating (Linux's TCP_TIMEWAIT_LEN) */
+#define PS_TIME_WAIT_NS (60ull * 1000000000ull)
 
 /* ps_flow.flags: X(ID, name, what it means), bit i for the i-th; the
  * control tool prints the names (flows) */
@@ -200,7 +208,9 @@ enum ps_flow_state {
 	X(CLI_SACK, cli_sack, "") \
 	X(CLI_WS, cli_ws, "") \
 	X(STREAM, stream, "guarded has followed both streams since the SYN") \
-	X(AUTHED, authed, "an AUTH/HELLO of this flow got a non-error reply")
+	X(AUTHED, authed, "an AUTH/HELLO of this flow got a non-error reply") \
+	X(QUIT, quit, "QUIT handed to Redis: nothing more is answered") \
+	X(SRV_TW, srv_tw, "the server's FIN came first: its socket is in TIME_WAIT once the flow is done")
 
 enum ps_flag_bit {
 #define PS_FLAG_BIT_(id, name, doc) PS_FBIT_##id,
@@ -224,7 +234,10 @@ enum ps_flag { PS_FLAGS(PS_FLAG_VAL_) };
 	X(CMD, cmd, "command that changes reply accounting (SUBSCRIBE, MONITOR, CLIENT REPLY, RESET...)") \
 	X(UNREADABLE, unreadable, "a segment's payload could not be read (load failed)") \
 	X(RETRANS, retrans, "retransmission overlapping consumed bytes we could not re-answer") \
-	X(MODE, mode, "opened or seen in another mode: accounting incomplete")
+	X(MODE, mode, "opened or seen in another mode: accounting incomplete") \
+	X(FRAG, frag, "an IP fragment: the kernel reassembles bytes we did not parse") \
+	X(URG, urg, "urgent data: Linux takes the urgent byte out of the stream") \
+	X(KDROP, kdrop, "a data segment failed PAWS, the ACK range or the window: the kernel's copy of those mirrors may differ from ours")
 
 enum ps_untrust {
 #define PS_UT_ENUM_(id, name, doc) PS_UT_##id,
@@ -383,6 +396,11 @@ struct ps_flow {
 	__u64 replies;        /* reply segments injected */
 	__u64 reply_bytes;
 	__u64 last_ns;
+
+	/* the kernel's advertised receive window: client-space seq of its
+	 * right edge (ack + window << wscale, from the last server segment) */
+	__u32 rwnd_end;
+	__u32 pad3;
 };
 
 /*
@@ -464,6 +482,18 @@ struct ps_flow {
 	X(TCIN_SHOT, tcin_shot, "TC ingress: TC_ACT_SHOT verdicts (a reply that could not be built)") \
 	X(TCIN_REDIRECT, tcin_redirect, "TC ingress: TC_ACT_REDIRECT verdicts (a reply's last segment)") \
 	X(EMIT_BROKEN, emit_broken, "frames dropped because a reply rewrite began and could not complete") \
+	/* segments of a tracked flow the kernel would refuse (xdp/hostile.h): \
+	 * never answered, nothing learnt from them, counted whatever they hold */ \
+	X(FB_CSUM, fb_csum, "IP header or TCP checksum wrong: passed untouched (the kernel drops it)") \
+	X(FB_PAWS, fb_paws, "TSval older than ts_recent (PAWS): passed translated") \
+	X(FB_ACK, fb_ack, "ACK of data the server never sent, or older than the window allows") \
+	X(FB_RWND, fb_rwnd, "data beyond the kernel's advertised receive window") \
+	X(FB_URG, fb_urg, "URG set: the kernel's stream is not the wire's (flow untrusted)") \
+	X(FB_FRAG, fb_frag, "first IP fragment of a tracked flow: translated, flow untrusted") \
+	X(FB_QUIT, fb_quit, "segments after QUIT: Redis closes, nothing is answered") \
+	X(RST_KEPT, rst_kept, "RSTs not at the next expected byte: passed translated, flow kept (RFC 5961)") \
+	X(SYN_KEPT, syn_kept, "SYNs on an established or closing flow: passed translated, flow kept") \
+	X(TIME_WAIT, time_wait, "segments of a finished flow translated (PS_FLOW_DONE)") \
 	/* poststack mode (xdp/poststack.bpf.c, docs/poststack.md) */ \
 	X(POST_SOCKS, post_socks, "Redis sockets put in the sockhash by sockops") \
 	X(POST_SKBS, post_skbs, "request skbs seen by the sk_skb verdict program") \

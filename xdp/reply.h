@@ -138,13 +138,6 @@ static __always_inline __u64 csum_words(const __u32 *w, int n, __u64 acc)
 	return acc;
 }
 
-static __always_inline __u16 csum_fold64(__u64 acc)
-{
-	acc = (acc & 0xffffffff) + (acc >> 32);
-	acc = (acc & 0xffffffff) + (acc >> 32);
-	return csum_fold32((__u32)acc);
-}
-
 /*
  * Grow (or shrink) the frame by delta bytes: at the tail if it has room,
  * else partly at the head. A veth frame built on the client's small linear

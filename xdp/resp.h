@@ -158,6 +158,9 @@ static __always_inline void rq_cmd_done(struct ps_scratch *s,
 	case PS_CMD_SELECT:
 		s->rq_out |= RQO_SELECT;
 		break;
+	case PS_CMD_QUIT:
+		s->rq_out |= RQO_QUIT;
+		break;
 	case PS_CMD_MULTI:
 		s->multi_last = 1;
 		break;

@@ -31,6 +31,7 @@
 #define RQO_TOO_MANY  (1u << 7)  /* more than PS_MAX_CMDS commands */
 #define RQO_GET_MISS  (1u << 8)  /* reserved */
 #define RQO_BIG       (1u << 9)  /* parsed in windows: key offsets are not kept */
+#define RQO_QUIT      (1u << 10) /* QUIT: Redis answers +OK and closes */
 
 /*
  * Fields are grouped by the function that writes them; a group's callers
@@ -129,6 +130,14 @@ struct ps_scratch {
 	__u32 bulk_len;               /* length of the bulk being skipped */
 	__u32 top_type;               /* type byte of the top-level reply being parsed */
 	__u32 auth_result;            /* 0 none, 1 the AUTH reply was ok, 2 an error */
+
+	/* the payload's ones' complement sum, unfolded, written wherever the
+	 * payload is read (rq_parse, xdp_payload_sum): hostile.h checks it;
+	 * refused: the segment was refused (hostile.h), the caller learns
+	 * nothing from it; seg_ok: its checksum and tcp_refusal passed */
+	__u32 pl_sum;
+	__u32 refused;
+	__u32 seg_ok;
 
 };
 

@@ -5,6 +5,16 @@
 
 #include "env.h"
 
+/* t_hostile.c */
+void t_stray_rst_syn(struct env *e);
+void t_bad_csum(struct env *e);
+void t_paws(struct env *e);
+void t_ack_unsent(struct env *e);
+void t_no_ack_rwnd(struct env *e);
+void t_urg(struct env *e);
+void t_first_window(struct env *e);
+void t_frag_translated(struct env *e);
+void t_quit_time_wait(struct env *e);
 /* t_flows.c */
 void t_syn_synack(struct env *e);
 void t_close(struct env *e);

@@ -190,6 +190,7 @@ int handshake(struct env *e, bool ts)
 	e->kseq = SISN + 1;
 	e->kack = CISN + 1;
 	e->tsval = CLI_TSV + 1;
+	e->swin = SRV_WIN >> 7; /* syn_opts: wscale 7 both ways */
 	len = cli_seg(e, in, "", 0, TF_ACK);
 	return xdp_run(e, in, len, out, &olen) == 2 ? 0 : -1;
 }
@@ -228,6 +229,7 @@ size_t srv_seg_at(struct env *e, uint8_t *buf, size_t cap, uint32_t seq,
 			      .window = SRV_WIN, .payload = payload,
 			      .payload_len = len };
 
+	e->swin = SRV_WIN;
 	if (e->ts) {
 		s.tcpopt = opt;
 		s.tcpopt_len = ts_opt(opt, SRV_TSV + 1, e->tsval - 1);

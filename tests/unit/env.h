@@ -29,6 +29,9 @@ struct env {
 	uint32_t kseq;      /* kernel's next seq (kernel space) */
 	uint32_t kack;      /* kernel's ack (kernel space) */
 	uint32_t tsval;     /* client's TSval, bumped per segment */
+	uint16_t swin;      /* the window prestack's replies must advertise: the
+			     * SYN-ACK's (never scaled) shifted by the wscale,
+			     * then the last server segment's */
 };
 
 int env_open(struct env *e, uint32_t mode, uint32_t flags);

@@ -57,7 +57,7 @@ size_t expected_srv_seg(struct env *e, uint8_t *buf, uint32_t srv_seq,
 	struct pkt_spec s = { .smac = SRV_MAC, .dmac = CLI_MAC, .saddr = SRV_IP,
 			      .daddr = CLI_IP, .sport = SRV_PORT, .dport = CLI_PORT,
 			      .seq = srv_seq, .ack = ack, .flags = flags,
-			      .window = SRV_WIN, .payload = payload,
+			      .window = e->swin, .payload = payload,
 			      .payload_len = plen, .ip_id_zero = 1 };
 
 	if (e->ts) {

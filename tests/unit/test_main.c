@@ -85,6 +85,25 @@ static const struct tcase {
 	  TS(GUARDED) },
 	{ "retrans: a re-send for a duplicate ACK that fails part way drops the ACK",
 	  t_emit_broken_resend, TS(RETRANS) },
+	/* t_hostile.c: segments the kernel refuses or reads differently */
+	{ "hostile: a stray RST and a duplicate SYN keep the flow (RFC 5961)", t_stray_rst_syn,
+	  TS(GUARDED) },
+	{ "hostile: the same in retrans", t_stray_rst_syn, TS(RETRANS) },
+	{ "hostile: bad TCP/IP checksums pass untouched, nothing learnt, the SET resent is parsed",
+	  t_bad_csum, TS(GUARDED) },
+	{ "hostile: the same in retrans", t_bad_csum, TS(RETRANS) },
+	{ "hostile: PAWS failures never answered, teach nothing", t_paws, TS(GUARDED) },
+	{ "hostile: ACK of unsent data never answered, teaches nothing", t_ack_unsent, TS(GUARDED) },
+	{ "hostile: a GET without ACK never answered; the SYN-ACK's window unscaled",
+	  t_no_ack_rwnd, TS(GUARDED) },
+	{ "hostile: URG never answered, the flow handed over", t_urg, TS(GUARDED) },
+	{ "hostile: the first reply advertises the SYN-ACK's window >> wscale", t_first_window,
+	  TS(GUARDED) },
+	{ "hostile: a first fragment translated, the flow handed over", t_frag_translated,
+	  TS(GUARDED) },
+	{ "hostile: nothing after QUIT answered; a done flow translates its late FIN and TIME_WAIT ACK",
+	  t_quit_time_wait, TS(GUARDED) },
+	{ "hostile: the same in retrans", t_quit_time_wait, TS(RETRANS) },
 };
 
 int main(void)
