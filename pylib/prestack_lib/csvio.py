@@ -155,6 +155,8 @@ class Run:
         rel = os.path.relpath(self.path, TOP)
         if not self.lost and self.rows:
             save(self.path, self.rows, self.stamp, keys)
+            if os.path.exists(self.partial_path()):      # an earlier run's
+                os.unlink(self.partial_path())
             print(f"{self.who}: wrote {rel} ({len(self.rows)} rows)")
             return 0
         if not self.rows:
