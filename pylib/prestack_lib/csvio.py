@@ -25,7 +25,7 @@ import os
 import sys
 import tempfile
 
-from . import TOP
+from . import TOP, psstats
 from .provenance import COLUMNS, fieldnames, with_provenance
 
 PARTIAL_DIR = os.path.join(TOP, "build", "partial")
@@ -51,9 +51,7 @@ def upgrade(row):
                     row[new] = row[o]
                     break
     if "answered_by" not in row and "xdp_get_hits" in row:
-        mode = row.get("mode", "")
-        row["answered_by"] = "" if mode in ("redis", "off") else \
-            ("post" if mode.startswith("poststack") else "xdp")
+        row["answered_by"] = psstats.answered_by(row.get("mode", ""))
     return row
 
 
