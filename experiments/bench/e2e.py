@@ -670,6 +670,10 @@ def main():
         print(f"# {len(bad)} runs and {failed} pieces failed: {RES} left as it was, "
               f"this run's CSVs are in {where}", file=sys.stderr)
         return 1
+    for n in ("", "-latency-cdf", "-realistic"):       # the progress copies
+        p = os.path.join(csvio.PARTIAL_DIR, f"{a.out}{n}.csv")
+        if os.path.exists(p):
+            os.unlink(p)
     return 0
 
 

@@ -278,7 +278,7 @@ def one_run(mode, seed):
     s0 = stats()
     ctr = Counters(PIN_DIR) if mode != "redis" else None
     # poststack answers after the stack: its hits and pass reasons are post_*
-    answered_by = psstats.answered_by(mode) if mode != "redis" else ""
+    answered_by = psstats.answered_by(mode)
     hit_name = psstats.ANSWER_COUNTER.get(answered_by, "get_hits")
     fb_prefix = "post_pass_" if answered_by == "post" else "fb_"
     fb_names = [x for x in ctr.names if x.startswith(fb_prefix)] if ctr else []

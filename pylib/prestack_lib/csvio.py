@@ -25,7 +25,7 @@ import os
 import sys
 import tempfile
 
-from . import TOP
+from . import TOP, psstats
 from .provenance import COLUMNS, fieldnames, with_provenance
 
 PARTIAL_DIR = os.path.join(TOP, "build", "partial")
@@ -51,9 +51,7 @@ def upgrade(row):
                     row[new] = row[o]
                     break
     if "answered_by" not in row and "xdp_get_hits" in row:
-        mode = row.get("mode", "")
-        row["answered_by"] = "" if mode in ("redis", "off") else \
-            ("post" if mode.startswith("poststack") else "xdp")
+        row["answered_by"] = psstats.answered_by(row.get("mode", ""))
     return row
 
 
@@ -155,6 +153,8 @@ class Run:
         rel = os.path.relpath(self.path, TOP)
         if not self.lost and self.rows:
             save(self.path, self.rows, self.stamp, keys)
+            if os.path.exists(self.partial_path()):      # an earlier run's
+                os.unlink(self.partial_path())
             print(f"{self.who}: wrote {rel} ({len(self.rows)} rows)")
             return 0
         if not self.rows:

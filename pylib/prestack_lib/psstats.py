@@ -44,11 +44,15 @@ ANSWER_COUNTER = {"xdp": "get_hits", "post": "post_hits"}
 
 
 def answered_by(mode):
-    """Which path answers in this mode: "post" for poststack, else "xdp"."""
-    return "post" if str(mode).startswith("poststack") else "xdp"
+    """Which path answers in this mode: "post" for poststack, "" for off
+    (and Redis alone: nothing answers), else "xdp"."""
+    mode = str(mode)
+    if mode in ("off", "redis", "", "-"):
+        return ""
+    return "post" if mode.startswith("poststack") else "xdp"
 
 
 def answered(counts, mode):
     """(GETs answered from the cache, the path) for a mode's counters."""
     by = answered_by(mode)
-    return counts.get(ANSWER_COUNTER[by], 0), by
+    return (counts.get(ANSWER_COUNTER[by], 0) if by else 0), by
