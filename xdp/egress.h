@@ -111,7 +111,6 @@ static __always_inline void tc_synack(const struct ps_config *cfg,
 	f->ksnd_nxt = p->seq + 1;
 	f->ksnd_una = p->seq + 1;
 	f->srv_una = p->seq + 1;
-	f->srv_corr_pos = p->seq + 1;
 	if ((f->flags & PS_F_CLI_TS) && p->has_ts) {
 		flow_set(f, PS_F_TS);
 		f->ts_srv_last = p->tsval;

@@ -104,7 +104,6 @@ static __always_inline int xdp_handle_syn(struct ps_scratch *s,
 	f->state = PS_FLOW_SYN;
 	f->cli_isn = p->seq;
 	f->cli_nxt = p->seq + 1;
-	f->cli_corr_pos = f->cli_nxt;
 	f->mss_cli = p->has_mss ? p->mss : MSS_DEFAULT;
 	f->wscale_cli = p->has_ws ? p->ws : 0;
 	if (p->has_ts) {
@@ -249,20 +248,17 @@ __noinline int rq_parse(struct xdp_md *ctx, struct ps_scratch *s,
 	return 0;
 }
 
-/* Record an answered run in the mirrors (both modes). */
+/* Record an answered run in the mirrors (both modes): the request's
+ * bytes [seq, seq + len) consumed, the reply's [srv_seq, srv_seq + tot)
+ * injected, a correction point after each (seqadj.h). */
 static __always_inline void account_answer(struct ps_flow *f, __u32 seq,
 					   __u32 len, __u32 srv_seq, __u32 tot,
 					   __u32 csum, __u32 ngets)
 {
-	/* seqadj: a run adjacent to the previous one extends it */
-	if (f->cli_corr_pos != seq || f->consumed == f->cli_off_before)
-		f->cli_off_before = f->consumed;
-	if (f->srv_corr_pos != srv_seq || f->injected == f->srv_off_before)
-		f->srv_off_before = f->injected;
 	f->consumed += len;
-	f->cli_corr_pos = seq + len;
-	f->srv_corr_pos = srv_seq + tot;
+	seqadj_add(&f->cli_adj, seq, len, f->consumed);
 	f->injected += tot;
+	seqadj_add(&f->srv_adj, srv_seq, tot, f->injected);
 	f->cli_nxt = seq + len;
 	f->ans_seq = seq;
 	f->ans_len = len;
