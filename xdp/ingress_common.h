@@ -50,8 +50,12 @@ __noinline int xdp_translate(struct xdp_md *ctx, struct ps_pkt *p,
 		n = cli_ack_to_k(f, p->ack, naive);
 		/* what the kernel has been told (answered segments' acks
 		 * never reach it) */
-		if (after(n, f->ksnd_una))
+		if (after(n, f->ksnd_una)) {
 			f->ksnd_una = n;
+			/* the kernel has been told: points it is past retire */
+			if (f->srv_adj.n)
+				seqadj_retire_srv(&f->srv_adj, f->srv_una, n);
+		}
 		n = bpf_htonl(n);
 		if (tcp->ack_seq != n) {
 			csum_replace4(&tcp->check, tcp->ack_seq, n);
