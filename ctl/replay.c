@@ -118,6 +118,43 @@ static int tcp_info(const __u8 *f, size_t len, __u32 *seq, __u32 *ack,
 	return 0;
 }
 
+/* The SACK blocks of an Ethernet/IPv4/TCP frame as "left-right;..."
+ * (empty without any). */
+static void sack_str(const __u8 *f, size_t len, char *buf, size_t cap)
+{
+	size_t ihl, doff, o, end, w = 0;
+
+	buf[0] = 0;
+	if (len < 54 || f[12] != 0x08 || f[13] != 0x00 || f[23] != 6)
+		return;
+	ihl = (size_t)(f[14] & 15) * 4;
+	if (14 + ihl + 20 > len)
+		return;
+	doff = (size_t)(f[14 + ihl + 12] >> 4) * 4;
+	o = 14 + ihl + 20;
+	end = 14 + ihl + doff;
+	if (end > len)
+		return;
+	while (o < end && f[o] != 0) {
+		if (f[o] == 1) {
+			o++;
+			continue;
+		}
+		if (o + 1 >= end || f[o + 1] < 2 || o + f[o + 1] > end)
+			return;
+		if (f[o] == 5)
+			for (size_t b = o + 2; b + 8 <= o + f[o + 1] && w < cap; b += 8) {
+				__u32 l, r;
+
+				memcpy(&l, f + b, 4);
+				memcpy(&r, f + b + 4, 4);
+				w += (size_t)snprintf(buf + w, cap - w, "%s%u-%u", w ? ";" : "",
+						      ntohl(l), ntohl(r));
+			}
+		o += f[o + 1];
+	}
+}
+
 static const char *verdict_name(int dir, int v)
 {
 	if (dir == 2)
@@ -163,7 +200,7 @@ static const struct ps_opt replay_opts[] = {
  * the counters it moved */
 static void csv_row(FILE *csv, const struct replay *r, const struct pio_pkt *pk, long idx,
 		    int dir, int v, __u32 len_out, const __u32 *in, const __u32 *out,
-		    const struct ps_flow *f, const __u64 *cur)
+		    const struct ps_flow *f, const __u64 *cur, const char *sack)
 {
 	fprintf(csv, "%ld,%ld.%06ld,%s,%s,%u,%u,", idx, pk->sec, pk->usec,
 		dir == 1 ? "c2s" : dir == 2 ? "s2c" : "other",
@@ -185,7 +222,7 @@ static void csv_row(FILE *csv, const struct replay *r, const struct pio_pkt *pk,
 			(unsigned long long)(cur[s] - r->prev[s]));
 		first = 0;
 	}
-	fputc('\n', csv);
+	fprintf(csv, ",%s\n", sack);
 }
 
 /* The frame's hook counts it on entry and its verdict at its one exit
@@ -221,6 +258,7 @@ static int replay_frame(struct replay *r, const struct pio_pkt *pk, long idx,
 			struct pio *dump, FILE *csv)
 {
 	__u8 outbuf[4096];
+	char sack[128];
 	/* seq, ack, payload length of the frame in and the frame out */
 	__u32 in[3] = {}, out[3] = {};
 	struct ps_flow_key k = {}, k2;
@@ -259,9 +297,10 @@ static int replay_frame(struct replay *r, const struct pio_pkt *pk, long idx,
 		return -1;
 	if (verdict_counted(idx, dir == 2, v, cur, r->prev))
 		return -1;
+	sack_str(outbuf, o.data_size_out, sack, sizeof(sack));
 	if (csv)
 		csv_row(csv, r, pk, idx, dir, v, o.data_size_out, in, out,
-			have_flow ? &f : NULL, cur);
+			have_flow ? &f : NULL, cur, sack);
 	memcpy(r->prev, cur, sizeof(cur));
 	return 0;
 }
@@ -309,7 +348,7 @@ static int replay_run(struct ps_call *c, void *opts)
 		}
 		fprintf(csv, "index,time,dir,verdict,len_in,len_out,seq_in,ack_in,seq_out,ack_out,"
 			     "payload_len,cli_nxt,consumed,srv_nxt,srv_una,injected,pending,"
-			     "flow_flags,counters\n");
+			     "flow_flags,counters,sack_out\n");
 	}
 	if (ps_stats_read(r.stats, r.prev))
 		goto cleanup;

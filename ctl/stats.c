@@ -263,26 +263,43 @@ static const struct ps_opt flows_opts[] = {
 	{}
 };
 
+/* One direction's offset history as JSON: the offset before the oldest
+ * point and each point as [pos, offset after it] (xdp/seqadj.h). */
+static void seqadj_json(char *buf, size_t cap, const struct ps_seqadj *a)
+{
+	size_t o = (size_t)snprintf(buf, cap, "{\"base\":%u,\"points\":[", a->base);
+
+	for (__u32 i = 0; i < a->n && i < PS_SEQADJ_POINTS && o < cap; i++)
+		o += (size_t)snprintf(buf + o, cap - o, "%s[%u,%u]", i ? "," : "",
+				      a->pt[i].pos, a->pt[i].off);
+	if (o < cap)
+		snprintf(buf + o, cap - o, "]}");
+}
+
 static void flow_json(const struct ps_flow_key *k, const struct ps_flow *f,
 		      const char *cli, const char *srv, const char *fl, bool first)
 {
+	char ca[160], sa[160];
+
+	seqadj_json(ca, sizeof(ca), &f->cli_adj);
+	seqadj_json(sa, sizeof(sa), &f->srv_adj);
 	printf("%s{\"client\":\"%s:%u\",\"server\":\"%s:%u\",\"state\":\"%s\","
 	       "\"flags\":\"%s\",\"untrusted_reason\":\"%s\","
 	       "\"cli_isn\":%u,\"cli_nxt\":%u,\"consumed\":%u,"
-	       "\"cli_corr_pos\":%u,\"cli_off_before\":%u,"
+	       "\"cli_adj\":%s,"
 	       "\"srv_isn\":%u,\"srv_nxt\":%u,\"ksnd_nxt\":%u,\"ksnd_una\":%u,"
-	       "\"srv_una\":%u,\"injected\":%u,\"srv_corr_pos\":%u,"
-	       "\"srv_off_before\":%u,\"pending\":%u,\"cmds_passed\":%u,"
+	       "\"srv_una\":%u,\"injected\":%u,\"srv_adj\":%s,"
+	       "\"pending\":%u,\"cmds_passed\":%u,"
 	       "\"replies_seen\":%u,\"hits\":%llu,\"replies\":%llu,"
 	       "\"reply_bytes\":%llu,\"mss_cli\":%u}",
 	       first ? "" : ",", cli, ntohs(k->cli_port), srv, ntohs(k->srv_port),
 	       state_name(f->state), fl,
 	       f->untrusted_reason < sizeof(untrust_names) / sizeof(untrust_names[0]) ?
 		       untrust_names[f->untrusted_reason] : "?",
-	       f->cli_isn, f->cli_nxt, f->consumed, f->cli_corr_pos,
-	       f->cli_off_before, f->srv_isn, f->ksnd_nxt + f->injected,
+	       f->cli_isn, f->cli_nxt, f->consumed, ca,
+	       f->srv_isn, f->ksnd_nxt + f->injected,
 	       f->ksnd_nxt, f->ksnd_una, f->srv_una, f->injected,
-	       f->srv_corr_pos, f->srv_off_before, f->pending,
+	       sa, f->pending,
 	       f->cmds_passed, f->replies_seen,
 	       (unsigned long long)f->hits, (unsigned long long)f->replies,
 	       (unsigned long long)f->reply_bytes, f->mss_cli);
@@ -291,16 +308,18 @@ static void flow_json(const struct ps_flow_key *k, const struct ps_flow *f,
 static void flow_row(const struct ps_flow_key *k, const struct ps_flow *f,
 		     const char *cli, const char *fl, bool first)
 {
-	char ep[64];
+	char ep[64], hist[24];
 
 	if (first)
-		printf("%-21s %-7s %10s %8s %10s %10s %8s %7s %6s  %s\n",
+		printf("%-21s %-7s %10s %8s %10s %10s %8s %5s %7s %6s  %s\n",
 		       "client", "state", "cli_nxt", "consumed", "srv_nxt",
-		       "srv_una", "injected", "pending", "hits", "flags");
+		       "srv_una", "injected", "hist", "pending", "hits", "flags");
 	snprintf(ep, sizeof(ep), "%s:%u", cli, ntohs(k->cli_port));
-	printf("%-21s %-7s %10u %8u %10u %10u %8u %7u %6llu  %s%s%s\n",
+	/* hist: correction points held, client stream / server stream */
+	snprintf(hist, sizeof(hist), "%u/%u", f->cli_adj.n, f->srv_adj.n);
+	printf("%-21s %-7s %10u %8u %10u %10u %8u %5s %7u %6llu  %s%s%s\n",
 	       ep, state_name(f->state), f->cli_nxt, f->consumed,
-	       f->ksnd_nxt + f->injected, f->srv_una, f->injected, f->pending,
+	       f->ksnd_nxt + f->injected, f->srv_una, f->injected, hist, f->pending,
 	       (unsigned long long)f->hits, fl,
 	       f->untrusted_reason ? " reason=" : "",
 	       f->untrusted_reason && f->untrusted_reason < PS_UT__MAX ?
@@ -346,7 +365,9 @@ const struct ps_cmd ps_cmd_flows = {
 	.summary = "per-flow mirrors (--json)",
 	.description =
 		"Each tracked flow's mirrors: cli_nxt, consumed, srv_nxt, srv_una,\n"
-		"injected, the offset history, pending replies, hits.",
+		"injected, the offset history (correction points held per stream;\n"
+		"--json: each as [pos, offset after it] with the base offset before\n"
+		"them), pending replies, hits.",
 	.opts = flows_opts,
 	.opts_size = sizeof(struct flows_opts),
 	.defaults = &flows_defaults,

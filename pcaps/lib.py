@@ -146,7 +146,8 @@ class Conv:
         """pcaps/<name>.pcap and pcaps/<name>.json (expected verdicts: one
         letter a frame, c2s P pass / T reply / D drop, s2c O; checks: exact
         output fields of single frames, {"frame": n (1-based), "mode": m,
-        "field": "seq_out"|"ack_out", "value": v, "why": text})."""
+        "field": "seq_out"|"ack_out"|"sack_out" (edges "l-r;l-r"), "value": v,
+        "why": text})."""
         here = os.environ.get("PCAPS_OUT") or os.path.dirname(os.path.abspath(__file__))
         for mode, trace in expect.items():
             if len(trace.replace(" ", "")) != len(self.frames):

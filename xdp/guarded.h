@@ -25,7 +25,7 @@
  * or the fallback counter that says why not (PS_FB_NONE when the segment
  * held no GET at all), checked in this order: what the segment holds, the
  * coherence lease, the cache, the frame, the flow's state, Redis's replies owed, timestamps,
- * the kernel's retransmission range, the client's window, the tcp_sock.
+ * room in the offset history, the client's window, the tcp_sock.
  */
 static __always_inline __u32 guarded_veto(struct xdp_md *ctx,
 					  struct ps_scratch *s,
@@ -79,18 +79,15 @@ static __always_inline __u32 guarded_veto(struct xdp_md *ctx,
 	if ((f->flags & PS_F_TS) && !p->has_ts)
 		return PS_ST_FB_TS;
 	/*
-	 * The kernel may retransmit what it believes unacked: [ksnd_una,
-	 * ksnd_nxt). Answered segments never hand it their ack, so that
-	 * range can lag behind the client. One level of seqadj history maps
-	 * those bytes right only if they were all sent after the previous
-	 * injected run (or the new run extends that run): otherwise a
-	 * retransmission would be shifted into the client's window.
+	 * The answer adds a correction point in each direction (unless its
+	 * runs touch the newest ones). A full list would have to fold a
+	 * point the client or the kernel can still send a number before
+	 * (seqadj.h retires the others on every ACK): answering stops until
+	 * the acks catch up.
 	 */
 	*srv_seq = srv_nxt(f);
-	if (before(f->ksnd_una, f->ksnd_nxt) &&
-	    f->injected != f->srv_off_before && f->srv_corr_pos != *srv_seq &&
-	    after(f->srv_corr_pos - f->injected, f->ksnd_una))
-		return PS_ST_FB_UNACKED;
+	if (seqadj_full(&f->cli_adj, p->seq) || seqadj_full(&f->srv_adj, *srv_seq))
+		return PS_ST_FB_HISTORY;
 	if (after(*srv_seq + *tot,
 		  f->srv_una + ((__u32)f->cli_wnd_raw << (f->wscale_cli & 15))))
 		return PS_ST_FB_WINDOW;
@@ -118,7 +115,7 @@ __noinline int guarded_data(struct xdp_md *ctx, struct ps_scratch *s,
 {
 	__u32 seq, len, end, from = 0, srv_seq = 0, fb, ngets, pending_before;
 	struct ps_cache_val *one = NULL;
-	int idle_start, tot = 0, r;
+	int idle_start, tot = 0, r, meet;
 
 	if (!s || !cfg || !p || !f)
 		return XDP_PASS;
@@ -159,9 +156,19 @@ __noinline int guarded_data(struct xdp_md *ctx, struct ps_scratch *s,
 		return XDP_DROP;
 	}
 	if (before(seq, f->cli_nxt)) {
-		if (f->consumed != f->cli_off_before &&
-		    before(seq, f->cli_corr_pos) &&
-		    after(end, cli_run_start(f))) {
+		meet = seqadj_meet(&f->cli_adj, seq, end);
+		/* the last answered request stays known after its point
+		 * retired (a stale duplicate, a test's replay of it) */
+		if (meet == SEQADJ_CLEAR && (f->flags & PS_F_ANSWERED))
+			meet = seqadj_meet_run(f->ans_seq, f->ans_seq + f->ans_len,
+					       seq, end);
+		/* old bytes within an answered request (a keep-alive's
+		 * garbage byte at snd_una - 1): mapped below the kernel's
+		 * rcv_nxt, the kernel drops them and ACKs */
+		if (meet == SEQADJ_INSIDE)
+			return guarded_pass(ctx, p, f);
+		if (meet == SEQADJ_OVERLAP) {
+			/* XDP_PASS: handed to TC ingress (tc_handoff.h) */
 			if (cfg->mode == PS_MODE_RETRANS) {
 				r = rtx_request(ctx, s, p, f);
 				if (r != PS_SENT_NONE)

@@ -187,6 +187,12 @@ static __always_inline void cli_mirrors(const struct ps_pkt *p,
 	if ((p->flags & TCPF_ACK) && after(p->ack, f->srv_una) &&
 	    !after(p->ack, srv_nxt(f)))
 		f->srv_una = p->ack;
+	/* correction points no one can send a number before any more
+	 * (ksnd_una: what the kernel has been told before this segment) */
+	if (f->cli_adj.n | f->srv_adj.n) {
+		seqadj_retire_cli(f);
+		seqadj_retire_srv(&f->srv_adj, f->srv_una, f->ksnd_una);
+	}
 	if (p->has_ts && !before(p->tsval, f->ts_recent) &&
 	    !after(p->seq, f->cli_nxt))
 		f->ts_recent = p->tsval;

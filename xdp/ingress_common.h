@@ -50,8 +50,12 @@ __noinline int xdp_translate(struct xdp_md *ctx, struct ps_pkt *p,
 		n = cli_ack_to_k(f, p->ack, naive);
 		/* what the kernel has been told (answered segments' acks
 		 * never reach it) */
-		if (after(n, f->ksnd_una))
+		if (after(n, f->ksnd_una)) {
 			f->ksnd_una = n;
+			/* the kernel has been told: points it is past retire */
+			if (f->srv_adj.n)
+				seqadj_retire_srv(&f->srv_adj, f->srv_una, n);
+		}
 		n = bpf_htonl(n);
 		if (tcp->ack_seq != n) {
 			csum_replace4(&tcp->check, tcp->ack_seq, n);
@@ -146,7 +150,6 @@ static __always_inline int xdp_handle_syn(struct xdp_md *ctx,
 	f->state = PS_FLOW_SYN;
 	f->cli_isn = p->seq;
 	f->cli_nxt = p->seq + 1;
-	f->cli_corr_pos = f->cli_nxt;
 	f->mss_cli = p->has_mss ? p->mss : MSS_DEFAULT;
 	f->wscale_cli = p->has_ws ? p->ws : 0;
 	if (p->has_ts) {
@@ -374,20 +377,17 @@ __noinline int rq_parse(struct xdp_md *ctx, struct ps_scratch *s,
 	return 0;
 }
 
-/* Record an answered run in the mirrors (both modes). */
+/* Record an answered run in the mirrors (both modes): the request's
+ * bytes [seq, seq + len) consumed, the reply's [srv_seq, srv_seq + tot)
+ * injected, a correction point after each (seqadj.h). */
 static __always_inline void account_answer(struct ps_flow *f, __u32 seq,
 					   __u32 len, __u32 srv_seq, __u32 tot,
 					   __u32 csum, __u32 ngets)
 {
-	/* seqadj: a run adjacent to the previous one extends it */
-	if (f->cli_corr_pos != seq || f->consumed == f->cli_off_before)
-		f->cli_off_before = f->consumed;
-	if (f->srv_corr_pos != srv_seq || f->injected == f->srv_off_before)
-		f->srv_off_before = f->injected;
 	f->consumed += len;
-	f->cli_corr_pos = seq + len;
-	f->srv_corr_pos = srv_seq + tot;
+	seqadj_add(&f->cli_adj, seq, len, f->consumed);
 	f->injected += tot;
+	seqadj_add(&f->srv_adj, srv_seq, tot, f->injected);
 	f->cli_nxt = seq + len;
 	f->ans_seq = seq;
 	f->ans_len = len;

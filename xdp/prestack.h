@@ -329,6 +329,29 @@ struct ps_rtx_val {
  * sock_check (tcpsock.h) compares rcv_nxt, snd_nxt and snd_una with
  * cli_nxt - consumed, ksnd_nxt and ksnd_una (div_* counters).
  */
+
+/*
+ * Offset history of one direction (xdp/seqadj.h, docs/architecture.md).
+ * Client space holds runs of bytes the kernel never saw: client bytes
+ * answered at XDP (cli_adj: consumed) or server bytes XDP created
+ * (srv_adj: injected). Each correction point is the client-space position
+ * just after a run and the total offset from there on (client - kernel);
+ * the run's length is its offset minus the one before. Oldest first; a
+ * point no one can still send a sequence number before is folded into
+ * base. Runs that touch coalesce into one point.
+ */
+#define PS_SEQADJ_POINTS 4
+struct ps_corr {
+	__u32 pos;   /* client-space seq just after the run */
+	__u32 off;   /* client - kernel from pos on */
+};
+
+struct ps_seqadj {
+	__u32 n;     /* points in use, 0..PS_SEQADJ_POINTS */
+	__u32 base;  /* offset before pt[0] (every retired point folded in) */
+	struct ps_corr pt[PS_SEQADJ_POINTS];
+};
+
 struct ps_flow {
 	__u32 state;            /* enum ps_flow_state */
 	__u32 flags;            /* PS_F_* */
@@ -338,19 +361,16 @@ struct ps_flow {
 	/* client -> server stream */
 	__u32 cli_isn;
 	__u32 cli_nxt;        /* next client byte expected, client space (rcv_nxt + consumed) */
-	__u32 consumed;       /* client bytes answered at XDP */
-	__u32 cli_corr_pos;   /* client seq where the last consumed run ended */
-	__u32 cli_off_before; /* consumed before that run (seqadj history) */
+	__u32 consumed;       /* client bytes answered at XDP (= cli_adj's newest offset) */
+	struct ps_seqadj cli_adj; /* consumed runs: client seq -> rcv_nxt space */
 
 	/* server -> client stream */
 	__u32 srv_isn;
 	__u32 ksnd_nxt;       /* kernel's snd_nxt as seen at TC egress, kernel space */
 	__u32 ksnd_una;       /* highest ack handed to the kernel, kernel space */
 	__u32 srv_una;        /* highest ack from the client, client space */
-	__u32 injected;       /* server bytes created at XDP */
-	__u32 srv_corr_pos;   /* client-space seq where the last injected run ended */
-	__u32 srv_off_before; /* injected before that run */
-	__u32 pad1;
+	__u32 injected;       /* server bytes created at XDP (= srv_adj's newest offset) */
+	struct ps_seqadj srv_adj; /* injected runs: client ack -> snd_una space */
 
 	/* options */
 	__u16 mss_cli;        /* MSS the client announced */
@@ -442,7 +462,7 @@ struct ps_flow {
 	X(FB_NOT_GET, fb_not_get, "segment holds other commands too") \
 	X(FB_MISS, fb_miss, "some key missed") \
 	X(FB_PENDING, fb_pending, "kernel still owes replies on this flow") \
-	X(FB_UNACKED, fb_unacked, "kernel data not yet acked by the client") \
+	X(FB_HISTORY, fb_history, "a new correction point would push out one still needed (offset ring full)") \
 	X(FB_MSS, fb_mss, "reply larger than MSS / frame") \
 	X(FB_WINDOW, fb_window, "reply beyond the client's window") \
 	X(FB_TS, fb_ts, "timestamps negotiated but missing") \

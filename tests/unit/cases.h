@@ -27,6 +27,14 @@ void t_mode_off(struct env *e);
 /* t_translate.c */
 void t_translation(struct env *e);
 void t_sack_translation(struct env *e);
+/* t_seqadj.c */
+void t_keepalive_probe(struct env *e);
+void t_zero_window_probe(struct env *e);
+void t_acks_outstanding_2(struct env *e);
+void t_acks_outstanding_3(struct env *e);
+void t_acks_outstanding_4(struct env *e);
+void t_kernel_rtx_points(struct env *e);
+void t_history_full(struct env *e);
 /* t_cache.c */
 void t_set_invalidates(struct env *e);
 void t_fill_then_hit(struct env *e);
