@@ -134,9 +134,9 @@ class Flow:
     def ack(self):
         self.send(self.frame("A"))
 
-    def data(self, payload, settle=True, **kw):
+    def data(self, payload, settle=True, flags="PA", **kw):
         """A valid data segment (or kw's changes); our snd_nxt advances."""
-        self.send(self.frame("PA", payload, **kw))
+        self.send(self.frame(flags, payload, **kw))
         self.snd_nxt = (self.snd_nxt + len(payload)) & 0xffffffff
         if settle:
             self.settle()
