@@ -31,6 +31,7 @@ ap.add_argument("--keys", type=int, default=3)
 ap.add_argument("--seconds", type=float, default=20)
 ap.add_argument("--set-ratio", type=float, default=0.3)
 ap.add_argument("--seed", type=int, default=11)
+ap.add_argument("--cpus", default="", help="CPUs to pin workers on, e.g. 0,1 (default: all)")
 a = ap.parse_args()
 keys = [f"hot:{i}".encode() for i in range(a.keys)]
 
@@ -107,12 +108,13 @@ for k in keys:
     assert c0.reply() == b"+OK"
 t_init = time.monotonic()
 tmp = f"/tmp/prestack-stress.{os.getpid()}"
+cpus = [int(x) for x in a.cpus.split(",")] if a.cpus else sorted(os.sched_getaffinity(0))
 pids = []
 for w in range(a.procs):
     pid = os.fork()
     if pid == 0:
         try:
-            os.sched_setaffinity(0, {w % (os.cpu_count() or 1)})
+            os.sched_setaffinity(0, {cpus[w % len(cpus)]})
             worker(w, f"{tmp}.{w}")
             os._exit(0)
         except Exception as e:  # noqa: BLE001 - reported by the parent
