@@ -300,6 +300,18 @@ def c_after_quit(f):
     return b"+OK\r\n", r, "nodata"
 
 
+def c_quit_then_get(f):
+    # QUIT and a GET right behind it, before the server's +OK and FIN:
+    # Redis closes after QUIT and never reads the GET
+    f.data(resp("QUIT"), settle=False)
+    m = f.mark()
+    f.send(f.frame("PA", GET_A))
+    f.snd_nxt = (f.snd_nxt + len(GET_A)) & 0xffffffff
+    f.settle()
+    r = f.since(m)
+    return b"+OK\r\n", r, "quit"
+
+
 CASES = {
     "bad_checksum": (c_bad_checksum, "a GET with a bad TCP checksum: dropped, its valid retransmission answered"),
     "corrupt_set": (c_corrupt_set, "a SET corrupted in flight (bad checksum), its valid retransmission, then GETs: the new value"),
@@ -311,6 +323,7 @@ CASES = {
     "urg": (c_urg, "a GET with URG: the urgent byte leaves the stream, Redis's reply to the rest"),
     "fragments": (c_fragments, "a GET sent as IP fragments: reassembled and answered in place"),
     "after_quit": (c_after_quit, "a GET after QUIT's +OK: never answered"),
+    "quit_then_get": (c_quit_then_get, "a GET right behind QUIT, before its +OK: never answered"),
 }
 
 for i, name in enumerate(a.cases or CASES):
