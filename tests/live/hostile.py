@@ -1,0 +1,360 @@
+#!/usr/bin/python3
+"""Hostile and odd segments on real connections (issue classes 2, 3, 5, 9, 10),
+run inside the client namespace by tests/live/test-hostile.sh.
+
+We are the client: a small TCP endpoint in scapy (timestamps on, frames at
+layer 2 so the nftables rule that drops this namespace's kernel RSTs for
+our ports does not drop ours). Each case opens its own connection, has one
+GET answered first (so the flow carries an offset), sends the hostile
+segment, then a valid continuation, and checks:
+  - what came back for the hostile segment: no data for a segment Linux
+    drops, a pure ACK (challenge ACK) where RFC 5961 / Linux send one;
+  - the whole stream the client received, byte for byte, against what
+    Redis would have sent (nothing shifted, no conflicting bytes).
+Prints one JSON line per case: {"case", "ok", "why", ...}.
+"""
+import argparse
+import json
+import os
+import socket
+import sys
+import time
+
+from scapy.all import (IP, TCP, AsyncSniffer, Ether, Raw, conf, fragment,  # noqa: E402
+                       raw, sendp)
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "pylib"))
+from prestack_lib.outcome import reassemble  # noqa: E402
+from prestack_lib.testbed import DEV_CLI, IP_CLI, IP_SRV, PORT  # noqa: E402
+
+ap = argparse.ArgumentParser(description=__doc__)
+ap.add_argument("--dst-mac", required=True)
+ap.add_argument("--base-port", type=int, default=41000)
+ap.add_argument("--settle", type=float, default=0.3)
+ap.add_argument("cases", nargs="*")
+a = ap.parse_args()
+conf.verb = 0
+
+
+def resp(*args):
+    out = b"*%d\r\n" % len(args)
+    for x in args:
+        x = x if isinstance(x, bytes) else x.encode()
+        out += b"$%d\r\n%s\r\n" % (len(x), x)
+    return out
+
+
+def bulk(v):
+    return b"$%d\r\n%s\r\n" % (len(v), v)
+
+
+VAL_A = b"alpha-value"          # h:a, cached (the shell sets and warms it)
+VAL_B = b"bravo-value"          # h:b, cached
+GET_A, GET_B = resp("GET", "h:a"), resp("GET", "h:b")
+
+
+class Flow:
+    """One client connection, sequence numbers in the client's space."""
+
+    def __init__(self, sport):
+        self.sport = sport
+        self.segs = []
+        self.sniff = AsyncSniffer(iface=DEV_CLI, store=False, prn=self.segs.append,
+                                  filter=f"tcp and src port {PORT} and dst port {sport}")
+        self.sniff.start()
+        time.sleep(0.2)
+        self.iss = 1000000 + sport * 1000
+        self.snd_nxt = self.iss + 1
+        self.isn = None
+        self.ts_recent = 0
+        self.t0 = time.monotonic()
+
+    def tsval(self):
+        return 1000 + int((time.monotonic() - self.t0) * 1000)
+
+    def server(self):
+        return [p[TCP] for p in list(self.segs) if TCP in p]
+
+    def stream(self):
+        segs = [(t.seq, bytes(t.payload), bool(t.flags & 0x04)) for t in self.server()]
+        return reassemble(segs, self.isn)
+
+    def rcv_nxt(self):
+        return (self.isn + 1 + len(self.stream()[0])) & 0xffffffff
+
+    def learn_ts(self):
+        for t in self.server():
+            for o in t.options:
+                if o[0] == "Timestamp":
+                    self.ts_recent = max(self.ts_recent, o[1][0])
+
+    def frame(self, flags="PA", payload=b"", seq=None, ack=None, tsval=None, urgptr=0,
+              df=True):
+        self.learn_ts()
+        tcp = TCP(sport=self.sport, dport=PORT, flags=flags,
+                  seq=self.snd_nxt if seq is None else seq,
+                  ack=(self.rcv_nxt() if ack is None else ack) if "A" in flags else 0,
+                  window=65535, urgptr=urgptr,
+                  options=[("NOP", None), ("NOP", None),
+                           ("Timestamp", (self.tsval() if tsval is None else tsval,
+                                          self.ts_recent if "A" in flags else 0))])
+        ip = IP(src=IP_CLI, dst=IP_SRV, flags="DF" if df else 0)
+        return ip / tcp / Raw(payload) if payload else ip / tcp
+
+    def send(self, pkt):
+        pkts = pkt if isinstance(pkt, list) else [pkt]
+        sendp([Ether(dst=a.dst_mac) / p for p in pkts], iface=DEV_CLI)
+
+    def settle(self, limit=1.5):
+        t0 = time.monotonic()
+        n, last = len(self.segs), time.monotonic()
+        while time.monotonic() - t0 < limit:
+            time.sleep(0.02)
+            if len(self.segs) != n:
+                n, last = len(self.segs), time.monotonic()
+            elif time.monotonic() - last > a.settle:
+                break
+
+    def open(self):
+        syn = IP(src=IP_CLI, dst=IP_SRV) / TCP(
+            sport=self.sport, dport=PORT, flags="S", seq=self.iss, window=65535,
+            options=[("MSS", 1460), ("SAckOK", b""), ("Timestamp", (self.tsval(), 0))])
+        self.syn = syn
+        self.send(syn)
+        for _ in range(100):
+            time.sleep(0.02)
+            sa = [t for t in self.server() if t.flags & 0x12 == 0x12]
+            if sa:
+                self.isn = sa[0].seq
+                break
+        if self.isn is None:
+            raise RuntimeError("no SYN-ACK")
+        self.ack()
+
+    def ack(self):
+        self.send(self.frame("A"))
+
+    def data(self, payload, settle=True, flags="PA", **kw):
+        """A valid data segment (or kw's changes); our snd_nxt advances."""
+        self.send(self.frame(flags, payload, **kw))
+        self.snd_nxt = (self.snd_nxt + len(payload)) & 0xffffffff
+        if settle:
+            self.settle()
+            self.ack()
+
+    def mark(self):
+        return len(self.segs)
+
+    def since(self, m):
+        """Server segments since mark m: (data bytes, pure ACKs, RSTs)."""
+        ts = [p[TCP] for p in list(self.segs)[m:] if TCP in p]
+        data = sum(len(t.payload) for t in ts)
+        pure = sum(1 for t in ts if not len(t.payload) and t.flags & 0x17 == 0x10)
+        rst = sum(1 for t in ts if t.flags & 0x04)
+        return data, pure, rst
+
+    def close(self):
+        self.sniff.stop()
+
+
+def redis_says(payload):
+    """What Redis replies to these bytes on a plain kernel socket (through
+    the veth; nothing in it is a GET XDP would answer)."""
+    s = socket.create_connection((IP_SRV, PORT), timeout=3)
+    s.sendall(payload)
+    time.sleep(0.3)
+    s.settimeout(0.3)
+    out = b""
+    try:
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            out += d
+    except socket.timeout:
+        pass
+    s.close()
+    return out
+
+
+def bad_checksum(pkt, payload=None):
+    """pkt with a TCP checksum that is not its own: pkt's own plus one, or
+    (payload given) the checksum of pkt with its payload swapped for
+    `payload` as sent, i.e. bytes corrupted in flight."""
+    good = IP(raw(pkt))[TCP].chksum
+    if payload is not None:
+        pkt = pkt.copy()
+        pkt[Raw].load = payload
+    else:
+        good = (good + 1) & 0xffff
+    pkt = pkt.copy()
+    pkt[TCP].chksum = good
+    return pkt
+
+
+# Each case: f(flow) -> (expected stream after the warm-up hit, what must
+# hold of the server's answer to the hostile segment: "nodata" or
+# "challenge"), the hostile segment sent and the continuation done.
+def c_bad_checksum(f):
+    m = f.mark()
+    f.send(bad_checksum(f.frame("PA", GET_A)))   # the kernel drops it; snd_nxt unchanged
+    f.settle()
+    r = f.since(m)
+    f.data(GET_A)                                # its valid retransmission
+    return bulk(VAL_A), r, "nodata"
+
+
+def c_corrupt_set(f):
+    good = resp("SET", "h:b", "bravo-new")
+    bad = resp("SET", "h:a", "bravo-new")        # a flipped key byte, same length
+    m = f.mark()
+    f.send(bad_checksum(f.frame("PA", good), payload=bad))
+    f.settle()
+    r = f.since(m)
+    f.data(good)                                 # the retransmission, valid
+    f.data(GET_B)
+    f.data(GET_A)
+    return b"+OK\r\n" + bulk(b"bravo-new") + bulk(VAL_A), r, "nodata"
+
+
+def c_ack_unsent(f):
+    m = f.mark()
+    f.send(f.frame("PA", GET_A, ack=(f.rcv_nxt() + 100000) & 0xffffffff))
+    f.settle()
+    r = f.since(m)
+    f.data(GET_A)
+    return bulk(VAL_A), r, "nodata"
+
+
+def c_paws(f):
+    m = f.mark()
+    f.send(f.frame("PA", GET_A, tsval=(f.tsval() - (1 << 30)) & 0xffffffff))
+    f.settle()
+    r = f.since(m)
+    f.data(GET_A)
+    return bulk(VAL_A), r, "nodata"
+
+
+def c_rst_out_of_window(f):
+    m = f.mark()
+    f.send(f.frame("RA", seq=(f.snd_nxt + (1 << 30)) & 0xffffffff))
+    f.settle()
+    r = f.since(m)
+    f.data(resp("SET", "h:z", "zulu"))
+    f.data(GET_A)
+    return b"+OK\r\n" + bulk(VAL_A), r, "nodata"
+
+
+def c_rst_in_window(f):
+    m = f.mark()
+    f.send(f.frame("R", seq=(f.snd_nxt + 10) & 0xffffffff))
+    f.settle()
+    r = f.since(m)
+    f.data(resp("SET", "h:z", "zulu"))
+    f.data(GET_A)
+    return b"+OK\r\n" + bulk(VAL_A), r, "challenge"
+
+
+def c_syn_again(f):
+    m = f.mark()
+    f.send(f.syn)                                # the original SYN, byte for byte
+    f.settle()
+    r = f.since(m)
+    f.data(resp("SET", "h:z", "zulu"))
+    f.data(GET_A)
+    return b"+OK\r\n" + bulk(VAL_A), r, "challenge"
+
+
+def c_urg(f):
+    # the urgent byte is the leading '*': Linux takes it out of the stream,
+    # Redis reads the rest as inline commands
+    m = f.mark()
+    f.data(GET_A, flags="PAU", urgptr=1)
+    r = f.since(m)
+    want = redis_says(GET_A[1:])
+    f.data(resp("PING"))
+    return want + b"+PONG\r\n", r, "urg"
+
+
+def c_fragments(f):
+    m = f.mark()
+    pkt = f.frame("PA", GET_A, df=False)
+    pkt[IP].id = 4242
+    f.send(fragment(pkt, fragsize=16))
+    f.snd_nxt = (f.snd_nxt + len(GET_A)) & 0xffffffff
+    f.settle()
+    f.ack()
+    r = f.since(m)
+    f.data(resp("SET", "h:z", "zulu"))
+    f.data(GET_A)
+    return bulk(VAL_A) + b"+OK\r\n" + bulk(VAL_A), r, "reply"
+
+
+def c_after_quit(f):
+    f.data(resp("QUIT"))
+    time.sleep(0.2)
+    m = f.mark()
+    f.send(f.frame("PA", GET_A))
+    f.settle()
+    r = f.since(m)
+    return b"+OK\r\n", r, "nodata"
+
+
+def c_quit_then_get(f):
+    # QUIT and a GET right behind it, before the server's +OK and FIN:
+    # Redis closes after QUIT and never reads the GET
+    f.data(resp("QUIT"), settle=False)
+    m = f.mark()
+    f.send(f.frame("PA", GET_A))
+    f.snd_nxt = (f.snd_nxt + len(GET_A)) & 0xffffffff
+    f.settle()
+    r = f.since(m)
+    return b"+OK\r\n", r, "quit"
+
+
+CASES = {
+    "bad_checksum": (c_bad_checksum, "a GET with a bad TCP checksum: dropped, its valid retransmission answered"),
+    "corrupt_set": (c_corrupt_set, "a SET corrupted in flight (bad checksum), its valid retransmission, then GETs: the new value"),
+    "ack_unsent": (c_ack_unsent, "a GET whose ACK covers unsent data: dropped, not answered"),
+    "paws": (c_paws, "a GET with a PAWS-failing TSval: dropped, not answered"),
+    "rst_out_of_window": (c_rst_out_of_window, "an out-of-window RST: ignored, the flow keeps its place"),
+    "rst_in_window": (c_rst_in_window, "an in-window RST with the wrong seq: challenge ACK, flow kept"),
+    "syn_again": (c_syn_again, "a retransmitted copy of the original SYN: challenge ACK, flow kept"),
+    "urg": (c_urg, "a GET with URG: the urgent byte leaves the stream, Redis's reply to the rest"),
+    "fragments": (c_fragments, "a GET sent as IP fragments: reassembled and answered in place"),
+    "after_quit": (c_after_quit, "a GET after QUIT's +OK: never answered"),
+    "quit_then_get": (c_quit_then_get, "a GET right behind QUIT, before its +OK: never answered"),
+}
+
+for i, name in enumerate(a.cases or CASES):
+    fn, desc = CASES[name]
+    f = Flow(a.base_port + i)
+    res = {"case": name, "desc": desc}
+    try:
+        f.open()
+        f.data(GET_A)                      # answered at XDP: the flow has an offset
+        want, (data, pure, rst), expect = fn(f)
+        time.sleep(0.3)
+        got, conflict, extra, _ = f.stream()
+        want = bulk(VAL_A) + want
+        why = []
+        if conflict or extra:
+            why.append("conflicting or shifted bytes" if conflict else "bytes after a hole")
+        if got != want:
+            why.append(f"stream {got!r} != {want!r}")
+        if expect == "nodata" and data:
+            why.append(f"{data} bytes answered to the hostile segment")
+        if expect == "challenge" and (data or not pure):
+            why.append(f"no challenge ACK (data {data}, pure ACKs {pure})")
+        res.update(ok=not why, why="; ".join(why), hostile_data=data, hostile_acks=pure,
+                   hostile_rsts=rst, received=len(got), expected=len(want))
+    except Exception as e:  # noqa: BLE001 - one case's failure is its TAP line
+        res.update(ok=False, why=f"{type(e).__name__}: {e}")
+    finally:
+        # close: an RST from us (the kernel's are dropped), so Redis frees it
+        try:
+            f.send(f.frame("R", seq=f.snd_nxt))
+        except Exception:  # noqa: BLE001
+            pass
+        f.close()
+    print(json.dumps(res), flush=True)
