@@ -15,6 +15,8 @@ enum ps_parse_res {
 	PS_PARSE_NOT_OURS,
 	PS_PARSE_MALFORMED,
 	PS_PARSE_FRAG,
+	PS_PARSE_FRAG_SHORT, /* a first fragment to the port whose TCP header
+			      * goes on in the next fragment: ports known */
 };
 
 /* What the programs need from one segment; seq/ack in host order. */
@@ -160,12 +162,24 @@ static __always_inline int ps_parse(void *data, void *data_end,
 	if (!to_port && p->frag)
 		return PS_PARSE_FRAG;
 	tcp = (void *)ip + ihl;
+	/* a first fragment carries at least 8 bytes (offsets count 8-byte
+	 * units): the ports are there even when the rest of the header is
+	 * not, and without the checksum field nothing can be translated */
+	if (p->frag && (void *)(tcp + 1) > data_end &&
+	    (void *)tcp + 2 * sizeof(__u32) <= data_end) {
+		if (tcp->dest != port_be)
+			return PS_PARSE_NOT_OURS;
+		goto short_frag;
+	}
 	if ((void *)(tcp + 1) > data_end)
 		return PS_PARSE_MALFORMED;
 	if (to_port ? tcp->dest != port_be : tcp->source != port_be)
 		return PS_PARSE_NOT_OURS;
 	doff = tcp->doff * 4;
 	tot_len = bpf_ntohs(ip->tot_len);
+	if (p->frag && doff >= sizeof(*tcp) &&
+	    (tot_len < ihl + doff || (void *)tcp + doff > data_end))
+		goto short_frag;
 	/* the payload may sit in skb fragments: check tot_len against the
 	 * frame length, the headers against the linear data */
 	if (doff < sizeof(*tcp) || tot_len < ihl + doff ||
@@ -203,6 +217,12 @@ static __always_inline int ps_parse(void *data, void *data_end,
 		}
 	}
 	return PS_PARSE_OK;
+short_frag:
+	p->saddr = ip->saddr;
+	p->daddr = ip->daddr;
+	p->sport = tcp->source;
+	p->dport = tcp->dest;
+	return PS_PARSE_FRAG_SHORT;
 }
 
 /* Bytes of the packet, by the hook's own helper (xdp is a constant at

@@ -46,6 +46,8 @@ static __always_inline int ps_core(void *ctx, int xdp)
 	    cfg->mode >= PS_MODE__MAX)
 		return pass;
 	r = ps_parse_ctx(ctx, xdp, bpf_htons(cfg->port), &p);
+	if (xdp && r == PS_PARSE_FRAG_SHORT)
+		return xdp_short_frag(&p);
 	if (r != PS_PARSE_OK) {
 		/* counted at ingress only: egress sees the server's own
 		 * traffic, which is the kernel's business */

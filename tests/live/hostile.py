@@ -277,16 +277,36 @@ def c_urg(f):
 
 
 def c_fragments(f):
+    # 40-byte fragments: the first holds the whole TCP header (32 bytes
+    # with timestamps), so XDP can translate it
     m = f.mark()
     pkt = f.frame("PA", GET_A, df=False)
     pkt[IP].id = 4242
-    f.send(fragment(pkt, fragsize=16))
+    f.send(fragment(pkt, fragsize=40))
     f.snd_nxt = (f.snd_nxt + len(GET_A)) & 0xffffffff
     f.settle()
     f.ack()
     r = f.since(m)
     f.data(resp("SET", "h:z", "zulu"))
     f.data(GET_A)
+    return bulk(VAL_A) + b"+OK\r\n" + bulk(VAL_A), r, "reply"
+
+
+def c_tiny_fragments(f):
+    # 16-byte fragments (RFC 1858's tiny fragments): the TCP checksum is
+    # in the second one, the first cannot be translated in place and is
+    # dropped; the sender's retransmission, whole, is answered
+    m = f.mark()
+    pkt = f.frame("PA", GET_A, df=False)
+    pkt[IP].id = 4243
+    f.send(fragment(pkt, fragsize=16))
+    f.settle()
+    r = f.since(m)
+    f.data(GET_A)
+    f.data(resp("SET", "h:z", "zulu"))
+    f.data(GET_A)
+    # (mode off: the kernel answers the fragments and drops the resend as
+    # old, so the stream is the same bytes either way)
     return bulk(VAL_A) + b"+OK\r\n" + bulk(VAL_A), r, "reply"
 
 
@@ -322,6 +342,7 @@ CASES = {
     "syn_again": (c_syn_again, "a retransmitted copy of the original SYN: challenge ACK, flow kept"),
     "urg": (c_urg, "a GET with URG: the urgent byte leaves the stream, Redis's reply to the rest"),
     "fragments": (c_fragments, "a GET sent as IP fragments: reassembled and answered in place"),
+    "tiny_fragments": (c_tiny_fragments, "a GET in tiny fragments (TCP header split): dropped, its whole retransmission answered"),
     "after_quit": (c_after_quit, "a GET after QUIT's +OK: never answered"),
     "quit_then_get": (c_quit_then_get, "a GET right behind QUIT, before its +OK: never answered"),
 }

@@ -11,7 +11,7 @@
 # client is scapy.
 . "$(dirname "$0")/lib.sh"
 NFT_TABLE=prestack_hostile
-CASES="bad_checksum corrupt_set ack_unsent paws rst_out_of_window rst_in_window syn_again urg fragments after_quit quit_then_get"
+CASES="bad_checksum corrupt_set ack_unsent paws rst_out_of_window rst_in_window syn_again urg fragments tiny_fragments after_quit quit_then_get"
 plan $(( 3 * $(echo $CASES | wc -w) ))
 cleanup_hostile() {
 	cli nft delete table inet "$NFT_TABLE" 2>/dev/null

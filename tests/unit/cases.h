@@ -14,6 +14,7 @@ void t_no_ack_rwnd(struct env *e);
 void t_urg(struct env *e);
 void t_first_window(struct env *e);
 void t_frag_translated(struct env *e);
+void t_frag_short(struct env *e);
 void t_quit_time_wait(struct env *e);
 /* t_flows.c */
 void t_syn_synack(struct env *e);

@@ -113,6 +113,8 @@ static const struct tcase {
 	  TS(GUARDED) },
 	{ "hostile: a first fragment translated, the flow handed over", t_frag_translated,
 	  TS(GUARDED) },
+	{ "hostile: a tiny first fragment (TCP header split) of a tracked flow dropped, another passed",
+	  t_frag_short, TS(GUARDED) },
 	{ "hostile: nothing after QUIT answered; a done flow translates its late FIN and TIME_WAIT ACK",
 	  t_quit_time_wait, TS(GUARDED) },
 	{ "hostile: the same in retrans", t_quit_time_wait, TS(RETRANS) },
