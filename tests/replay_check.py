@@ -32,6 +32,24 @@ def ok(cond, what, diag=None):
             print(f"#   {line}")
 
 
+# fields of the frame the programs wrote, read from the output pcap (the
+# CSV has seq/ack only): a check names one of these like a CSV column
+OUT_FIELDS = {"window_out": lambda t: t.window, "flags_out": lambda t: str(t.flags)}
+
+
+def out_field(rows, out, frame, field):
+    """The field of input frame `frame`'s output frame: the output pcap
+    holds every frame passed, sent or let through, in input order."""
+    from scapy.all import TCP, rdpcap
+    kept = [i for i, r in enumerate(rows)
+            if (r["dir"] == "s2c" and r["verdict"] == "ok") or
+            (r["dir"] != "s2c" and r["verdict"] in ("pass", "tx"))]
+    if frame - 1 not in kept:
+        return "(no output frame)"
+    pkt = rdpcap(out)[kept.index(frame - 1)]
+    return str(OUT_FIELDS[field](pkt[TCP])) if TCP in pkt else "(no TCP)"
+
+
 def main():
     scenarios = sorted(glob.glob(os.path.join(TOP, "pcaps", "*.json")))
     tmp = tempfile.mkdtemp(prefix="ps-replay-")
@@ -70,7 +88,10 @@ def main():
                 for c in meta.get("checks", []):
                     if c["mode"] != mode:
                         continue
-                    v = rows[c["frame"] - 1][c["field"]]
+                    if c["field"] in OUT_FIELDS:
+                        v = out_field(rows, out, c["frame"], c["field"])
+                    else:
+                        v = rows[c["frame"] - 1][c["field"]]
                     if str(c["value"]) != v:
                         got += "!"
                         diag += (f"\nframe {c['frame']} {c['field']} = {v}, want "

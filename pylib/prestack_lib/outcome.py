@@ -9,7 +9,9 @@ import subprocess
 from . import PS, TOP
 
 LETTER = {("c2s", "pass"): "P", ("c2s", "tx"): "T", ("c2s", "drop"): "D",
-          ("s2c", "ok"): "O"}
+          ("s2c", "ok"): "O",
+          # a later IP fragment: no TCP header, passed untouched
+          ("other", "pass"): "P"}
 
 
 def replay(meta, mode, tmp, tag):
