@@ -2,8 +2,8 @@
 /*
  * ingress_common.h - what every ingress path (naive, guarded, retrans)
  * does with a client segment: track a new flow from its SYN, rewrite its
- * seq/ack/SACK into the kernel's space, run the request parser over its
- * payload, and record an answered run in the mirrors.
+ * seq/ack/SACK into the kernel's space (the request parse, rq_parse, is
+ * resp.h's), and record an answered run in the mirrors.
  */
 #ifndef PS_INGRESS_COMMON_H
 #define PS_INGRESS_COMMON_H
@@ -124,129 +124,6 @@ static __always_inline int xdp_handle_syn(struct ps_scratch *s,
 	else
 		stat_inc(PS_ST_FLOWS_FULL);
 	return XDP_PASS;
-}
-
-/*
- * A payload longer than the scratch buffer (a multi-buffer frame, a jumbo
- * MTU), parsed in windows of PS_PAYLOAD_MAX bytes from s->pos on: the
- * parser's state carries across windows as across segments, so commands
- * are counted and writes invalidated (an argument split by a window edge
- * flushes, as one split by a segment edge does). GET key offsets are not
- * kept (RQO_BIG): such a segment is never answered. Global: verified once.
- */
-__noinline int rq_walk(struct xdp_md *ctx, struct ps_scratch *s,
-		       __u32 payload_off, __u32 len)
-{
-	__u32 from;
-
-	if (!ctx || !s)
-		return -1;
-	from = s->pos;
-	rq_reset(s, 0);
-	s->rq_out |= RQO_BIG;
-	return ps_walk(ctx, 1, s, payload_off, from, len);
-}
-
-/* a canonical single GET is at most this long: 14 header bytes, 2 length
- * digits, CRLF, a key of PS_KEY_MAX bytes, CRLF */
-#define PS_GET1_MAX (14 + 2 + 2 + PS_KEY_MAX + 2)
-
-/*
- * The commonest segment, one "*2\r\n$3\r\nGET\r\n$<n>\r\n<key>\r\n" filling
- * it, read in place: its key goes straight from the packet into s->key
- * (key_ready), the payload is not copied to scratch. The same checks as
- * ps_fast_gets (which the fuzzer holds to the general parser) for one GET.
- * Returns 1 when it was that, 0 (nothing changed) otherwise.
- */
-static __always_inline int xdp_fast_get(struct xdp_md *ctx,
-					struct ps_scratch *s, __u32 payload_off,
-					__u32 len)
-{
-	void *data = (void *)(long)ctx->data;
-	void *data_end = (void *)(long)ctx->data_end;
-	__u32 klen, koff, end, d0, d1;
-	__u8 *pl, *tail;
-
-	if (payload_off > HDRS_MAX || len < 20 || len > PS_GET1_MAX)
-		return 0;
-	pl = data + payload_off;
-	if ((void *)(pl + 20) > data_end)
-		return 0;
-	if (*(__u64 *)pl != PS_GET_HDR8 || *(__u32 *)(pl + 8) != PS_GET_HDR4 ||
-	    *(__u16 *)(pl + 12) != PS_GET_HDR2)
-		return 0;
-	d0 = pl[14];
-	d1 = pl[15];
-	if (d0 < '1' || d0 > '9')
-		return 0;
-	if (d1 == '\r') {
-		klen = d0 - '0';
-		koff = 17;
-	} else if (d1 >= '0' && d1 <= '9' && pl[16] == '\r') {
-		klen = (d0 - '0') * 10 + (d1 - '0');
-		koff = 18;
-	} else {
-		return 0;
-	}
-	end = koff + klen;
-	if (klen > PS_KEY_MAX || end + 2 != len || pl[koff - 1] != '\n')
-		return 0;
-	/* the CRLF after the key, at an offset below PS_GET1_MAX */
-	end &= 127;
-	tail = pl + end;
-	/* one pointer for the check and both reads: the verifier knows the
-	 * range of the register it checked, not of a recomputed one */
-	BARRIER_VAR(tail);
-	if ((void *)(tail + 2) > data_end || tail[0] != '\r' || tail[1] != '\n')
-		return 0;
-	__builtin_memset(&s->key, 0, sizeof(s->key));
-	s->key.len = klen;
-	BOUND_1_TO(klen, PS_KEY_MAX);
-	if (bpf_xdp_load_bytes(ctx, payload_off + koff, s->key.data, klen))
-		return 0;
-	rq_reset(s, len);
-	s->key_off[0] = koff;
-	s->key_len[0] = klen;
-	s->ngets = 1;
-	s->ncmds = 1;
-	s->pos = len;
-	s->key_ready = 1;
-	return 1;
-}
-
-/*
- * Copy the payload into scratch and run the request parser from s->pos,
- * starting in state s->rq, with s->naive: the caller sets all three.
- * Returns 0, or -1 when the payload could not be read.
- */
-__noinline int rq_parse(struct xdp_md *ctx, struct ps_scratch *s,
-			__u32 payload_off, __u32 len)
-{
-	if (!s || len == 0)
-		return -1;
-	s->key_ready = 0;
-	if (s->pos == 0 && s->rq.state == PS_RQ_IDLE &&
-	    xdp_fast_get(ctx, s, payload_off, len))
-		return 0;
-	if (len > PS_PAYLOAD_MAX) {
-		if (rq_walk(ctx, s, payload_off, len))
-			return -1;
-	} else {
-		BOUND_1_TO(len, PS_PAYLOAD_MAX);
-		if (bpf_xdp_load_bytes(ctx, payload_off, s->buf, len))
-			return -1;
-		rq_reset(s, len);
-		/* the common case without the byte-by-byte parser */
-		if (ps_fast_gets(s))
-			return 0;
-		if (!ps_fast_set(s))
-			rq_run_general(s);
-	}
-	if (s->invalidated)
-		stat_add(PS_ST_INVALIDATIONS, s->invalidated);
-	if (s->flushes)
-		stat_add(PS_ST_FLUSHES, s->flushes);
-	return 0;
 }
 
 /* Record an answered run in the mirrors (both modes). */
