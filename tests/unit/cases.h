@@ -47,5 +47,10 @@ void t_lease(struct env *e);
 void t_tc_reply_big(struct env *e);
 void t_tc_reply_small_mss(struct env *e);
 void t_tc_reply_marks(struct env *e);
+/* t_resp.c */
+void t_fill_rule(struct env *e);
+void t_fill_rule_late(struct env *e);
+void t_rq_redis_rules(struct env *e);
+void t_fill_race(struct env *e);
 
 #endif

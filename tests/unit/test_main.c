@@ -80,6 +80,14 @@ static const struct tcase {
 	  t_tc_reply_small_mss, TS(GUARDED) },
 	{ "TC reply: marked segments pass TC egress untranslated; TC ingress passes the rest",
 	  t_tc_reply_marks, TS(GUARDED) },
+	{ "a SELECTed flow's miss fills nothing (no other database's value cached)",
+	  t_fill_rule, TS(GUARDED) },
+	{ "the fill rule is checked again at the reply (MULTI entered meanwhile)",
+	  t_fill_rule_late, TS(GUARDED) },
+	{ "requests Redis 7.0 refuses are never answered; what it reads alike is",
+	  t_rq_redis_rules, TS(GUARDED) },
+	{ "a fill raced by an invalidation at each point never stays (small and large)",
+	  t_fill_race, TS(GUARDED) },
 };
 
 int main(void)
