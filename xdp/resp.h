@@ -499,7 +499,8 @@ __noinline int ps_fast_set(struct ps_scratch *s)
 			return 0;
 		if (c == '\r')
 			break;
-		if (c < '0' || c > '9' || i == PS_VLEN_DIGITS)
+		/* string2ll: no digit after a leading 0 (found by the fuzzer) */
+		if (c < '0' || c > '9' || i == PS_VLEN_DIGITS || (i && !vlen))
 			return 0;
 		vlen = vlen * 10 + (c - '0');
 	}
