@@ -5,9 +5,11 @@
  * from (xdp/parsing.h, xdp/resp.h and what they include) through tests/fuzz/bpf_user.h.
  *
  * Input: byte 0 picks the target, byte 1 a split point, the rest is data.
- *   requests: the RESP request parser as XDP runs it (fast path first,
- *     then the byte-by-byte parser), checked against an independent
- *     reference parser (commands, GET keys, protocol errors), against
+ *   requests: the request parse as XDP runs it (rq_parse on a frame:
+ *     the canonical GET read in place, else the copy, the fast paths, the
+ *     byte-by-byte parser) and the stream parser alone, checked against a
+ *     model of Redis 7.0's reader (commands, GET keys, streams Redis
+ *     refuses or never reads on), against
  *     itself split in two segments (command counts add up; every key the
  *     whole segment invalidates is invalidated, or the cache flushed), and
  *     the fast path against the general parser on the same bytes;
