@@ -5,7 +5,8 @@
  * their own with fewer, larger entries (ps_cache_big) and only the TC
  * ingress path answers them; ps_cache keeps its 16384 small entries.
  * Invalidation deletes from both maps (cache.h), a flush moves the one
- * generation both are checked against.
+ * generation both are checked against; a fill of either size drops the
+ * key's entry in the other (cache_store).
  */
 #ifndef PS_BIGCACHE_H
 #define PS_BIGCACHE_H
@@ -24,7 +25,8 @@ big_lookup(const struct ps_cache_key *k, __u32 gen, __u64 now_ns)
 	if (!v)
 		return NULL;
 	if (v->gen != gen) {
-		bpf_map_delete_elem(&ps_cache_big, k);
+		if (!(v->gen & PS_GEN_PENDING))
+			bpf_map_delete_elem(&ps_cache_big, k);
 		return NULL;
 	}
 	if (v->expires_ns && now_ns + PS_TTL_MARGIN_NS >= v->expires_ns) {
@@ -36,37 +38,35 @@ big_lookup(const struct ps_cache_key *k, __u32 gen, __u64 now_ns)
 }
 
 /*
- * Store rlen reply bytes at off of skb as the large value of key k (the
- * caller checked epoch, generation and TTL). No checksum is kept: TC
- * ingress sums each segment it sends. Returns 0 when stored.
+ * Stage rlen reply bytes at off of skb as a large value (the caller
+ * checked the fill rule, epoch, generation and TTL, and stores it with
+ * cache_store). No checksum is kept: TC ingress sums each segment it
+ * sends. Returns the staged value, or NULL.
  */
-static __always_inline int big_fill(struct __sk_buff *skb, __u32 off,
-				    __u32 rlen, __u32 val_len, __u32 gen,
-				    __u64 expires, const struct ps_cache_key *k)
+static __always_inline struct ps_cache_big_val *
+big_stage(struct __sk_buff *skb, __u32 off, __u32 rlen, __u32 val_len,
+	  __u64 expires)
 {
 	struct ps_cache_big_val *v;
 	__u32 zero = 0;
 
 	v = bpf_map_lookup_elem(&ps_big_fill, &zero);
 	if (!v || rlen == 0 || val_len > PS_VAL_MAX)
-		return -1;
+		return NULL;
 	/* the bound on the register the helper gets (BOUND_1_TO's power of
 	 * two is above PS_BIG_REPLY_MAX, so check again after it) */
 	BOUND_1_TO(rlen, 32768);
 	if (rlen > PS_BIG_REPLY_MAX)
-		return -1;
+		return NULL;
 	if (bpf_skb_load_bytes(skb, off, v->reply, rlen))
-		return -1;
-	v->gen = gen;
+		return NULL;
 	v->reply_len = rlen;
 	v->csum = 0;
 	v->val_len = val_len;
 	v->filled_ns = bpf_ktime_get_ns();
 	v->source = PS_FILL_TC;
 	v->expires_ns = expires;
-	/* a small value of the same key (it changed size) goes */
-	bpf_map_delete_elem(&ps_cache, k);
-	return bpf_map_update_elem(&ps_cache_big, k, v, BPF_ANY);
+	return v;
 }
 
 #endif

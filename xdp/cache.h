@@ -9,6 +9,16 @@
  * invalidation of a key in that slot: a GET that missed records its slot's
  * epoch (arm_fill), and the reply is stored only if the epoch has not moved
  * since, so a write that overtakes a fill in flight always wins.
+ *
+ * Two rules every hook shares (XDP/TC here, poststack's sk_msg too):
+ * - fill_allowed: only a connection that could have been answered fills
+ *   (database 0, not in MULTI, trusted, authenticated when AUTH is on, not
+ *   draining): a SELECTed connection's reply is another database's value;
+ * - cache_store: a fill is inserted as pending (a generation no lookup
+ *   matches), the epoch is re-read atomically, and only then is the entry
+ *   published by a compare-and-swap of its generation; so an invalidation
+ *   on another CPU between the check and the insert can never leave the
+ *   old value behind (the argument is at cache_store, docs/guards-and-coherence.md).
  */
 #ifndef PS_CACHE_H
 #define PS_CACHE_H
@@ -125,8 +135,9 @@ cache_lookup(struct ps_cache_key *k, __u32 gen, __u64 now_ns)
 	if (!v)
 		return NULL;
 	if (v->gen != gen) {
-		/* flushed since it was filled */
-		bpf_map_delete_elem(&ps_cache, k);
+		/* flushed since it was filled; a pending fill is its filler's */
+		if (!(v->gen & PS_GEN_PENDING))
+			bpf_map_delete_elem(&ps_cache, k);
 		return NULL;
 	}
 	if (!ttl_ok(v->expires_ns, now_ns)) {
@@ -137,6 +148,119 @@ cache_lookup(struct ps_cache_key *k, __u32 gen, __u64 now_ns)
 	return v;
 }
 
+/* Flow flags under which a reply may not fill: the connection could not
+ * have been answered, so its reply need not be db 0's value of the key
+ * (SELECT), a real value at all (MULTI's +QUEUED), or one it may read. */
+#define PS_FILL_NEVER (PS_F_UNTRUSTED | PS_F_OTHER_DB | PS_F_IN_MULTI | \
+		       PS_F_REQ_DESYNC | PS_F_REP_DESYNC)
+
+/*
+ * The one fill rule: may a reply seen on a connection fill the shared
+ * cache? never: the hook's own "could not be answered" flags, already
+ * reduced to a boolean; authed: the connection's AUTH succeeded.
+ */
+static __always_inline int fill_allowed(const struct ps_config *cfg,
+					int never, int authed)
+{
+	if (!(cfg->flags & PS_CFG_FILL) || (cfg->flags & PS_CFG_DRAIN) || never)
+		return 0;
+	return !(cfg->flags & PS_CFG_AUTH) || authed;
+}
+
+/* fill_allowed for an XDP/TC flow: an established one, by its flags */
+static __always_inline int flow_may_fill(const struct ps_config *cfg,
+					 const struct ps_flow *f)
+{
+	return f->state == PS_FLOW_EST &&
+	       fill_allowed(cfg, !!(f->flags & PS_FILL_NEVER),
+			    !!(f->flags & PS_F_AUTHED));
+}
+
+/*
+ * Before a fill is built: the key's TTL state, epoch and generation still
+ * allow it (armed at epoch/gen). Returns 0 and the expiry to cache it with
+ * (0: none), -1 to skip. The epoch is checked again after the insert
+ * (cache_store); this early check only saves building a doomed entry.
+ */
+static __always_inline int fill_check(const struct ps_config *cfg,
+				      const struct ps_cache_key *k, __u32 epoch,
+				      __u32 gen, __u64 now, __u64 *expires)
+{
+	__u64 *ttl, *lost = ttl_lost();
+	__u32 *e;
+
+	*expires = 0;
+	if (!lost || *lost)
+		return -1;
+	e = ps_epoch_of(k);
+	if (!e || *e != epoch || cfg->cache_gen != gen)
+		return -1;
+	/* a key with a TTL is cached with its expiry, one whose TTL is
+	 * being learnt is not cached */
+	ttl = bpf_map_lookup_elem(&ps_ttl, k);
+	if (ttl) {
+		*expires = *ttl;
+		if (*expires == PS_TTL_UNKNOWN || !ttl_ok(*expires, now))
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Insert v (struct ps_cache_val or ps_cache_big_val: gen is the first
+ * field of both) as k's entry in map, and drop k's entry in twin (the
+ * other size's map: a value that changed size must not hit there), for a
+ * fill armed at epoch of k's slot, of generation gen. Returns 0 when the
+ * entry is published.
+ *
+ * Why no invalidation can be lost. An invalidation (ps_invalidate) moves
+ * the epoch with an atomic add, then deletes k from both maps. Here the
+ * entry is inserted pending (gen = PS_GEN_PENDING | token: no lookup
+ * matches it, none deletes it), then the epoch is read by a
+ * compare-and-swap (a full barrier; the slot's atomics have one order):
+ * - the add came first: the read sees the new epoch, the entry is deleted
+ *   and never published;
+ * - the add came after the read: the invalidation's delete comes after
+ *   the insert. If it is before the publishing CAS, the CAS finds the
+ *   element gone (or reused: another token) and fails; if after, it
+ *   deletes the published entry.
+ * Either way no entry of ours outlives the invalidation; the published
+ * one is visible only between the invalidation's add and delete, which
+ * run before the write reaches the kernel, so no client can have seen
+ * the write done (the window an entry filled long before has too).
+ */
+/* The unit tests put an invalidation at these points of cache_store
+ * (tests/unit/bpf/fill_harness.bpf.c); nothing anywhere else. */
+#ifndef PS_FILL_RACE
+#define PS_FILL_RACE(point, k) do { } while (0)
+#endif
+
+static __always_inline int cache_store(void *map, void *twin,
+				       const struct ps_cache_key *k, void *v,
+				       __u32 gen, __u32 epoch)
+{
+	__u32 token = PS_GEN_PENDING | bpf_get_prandom_u32(), *e, *cur;
+
+	*(__u32 *)v = token;
+	bpf_map_delete_elem(twin, k);
+	PS_FILL_RACE(1, k);
+	if (bpf_map_update_elem(map, k, v, BPF_ANY))
+		return -1;
+	e = ps_epoch_of(k);
+	if (!e || __sync_val_compare_and_swap(e, epoch, epoch) != epoch) {
+		bpf_map_delete_elem(map, k);
+		stat_inc(PS_ST_FILL_RACED);
+		return -1;
+	}
+	PS_FILL_RACE(2, k);
+	cur = bpf_map_lookup_elem(map, k);
+	if (!cur || __sync_val_compare_and_swap(cur, token, gen) != token) {
+		stat_inc(PS_ST_FILL_RACED);
+		return -1;
+	}
+	return 0;
+}
+
 /* A GET of the segment's first key missed and is all the kernel owes on
  * this flow: its reply is the next one, remember the key and its epoch. */
 static __always_inline void arm_fill(struct ps_flow *f, struct ps_scratch *s,
@@ -145,6 +269,8 @@ static __always_inline void arm_fill(struct ps_flow *f, struct ps_scratch *s,
 	struct ps_cache_key *k = &f->fill_key;
 	__u32 *e;
 
+	if (!flow_may_fill(cfg, f))
+		return;
 	if (s->key_ready)
 		__builtin_memcpy(k, &s->key, sizeof(*k));
 	else if (ps_key_from_buf(k, s, s->key_off[0], s->key_len[0]))
@@ -169,8 +295,9 @@ static __always_inline __u32 csum_chunk(__u8 *p, __u32 n, __u32 seed)
 /*
  * Store the first reply of this segment (s->first_*: where the reply
  * parser found it in the payload at payload_off of skb) as the value of
- * the armed key, unless the key may have changed since its GET passed
- * (epoch, generation) or has a TTL.
+ * the armed key, unless the flow may not fill (fill_allowed, checked again:
+ * the flow may have changed since the GET), or the key may have changed
+ * since its GET passed (epoch, generation) or has a TTL.
  */
 static __always_inline void cache_fill(struct __sk_buff *skb, __u32 payload_off,
 				       struct ps_scratch *s,
@@ -178,14 +305,13 @@ static __always_inline void cache_fill(struct __sk_buff *skb, __u32 payload_off,
 				       struct ps_flow *f)
 {
 	struct ps_cache_val *v = &s->fill;
-	__u32 rlen = s->first_len, plen, c1, c2, c3, sum = 0, *e;
-	__u64 *ttl, *lost, expires = 0, now = bpf_ktime_get_ns();
+	__u32 rlen = s->first_len, plen, c1, c2, c3, sum = 0;
+	__u64 expires = 0, now = bpf_ktime_get_ns();
 
 	flow_clear(f, PS_F_FILL_ARMED);
 	if (!(cfg->flags & PS_CFG_FILL))
 		return;
-	lost = ttl_lost();
-	if (!lost || *lost)
+	if (!flow_may_fill(cfg, f))
 		goto skipped;
 	if (!s->first_bulk || s->first_off == ~0u ||
 	    s->first_val_len > PS_VAL_MAX || rlen == 0 ||
@@ -194,21 +320,17 @@ static __always_inline void cache_fill(struct __sk_buff *skb, __u32 payload_off,
 	/* a large value is kept only for the TC ingress path */
 	if (rlen > PS_REPLY_MAX - 3 && !(cfg->flags & PS_CFG_TC_REPLY))
 		goto skipped;
-	e = ps_epoch_of(&f->fill_key);
-	if (!e || *e != f->fill_epoch || cfg->cache_gen != f->fill_gen)
+	if (fill_check(cfg, &f->fill_key, f->fill_epoch, f->fill_gen, now,
+		       &expires))
 		goto skipped;
-	/* a key with a TTL is cached with its expiry, one whose TTL is
-	 * being learnt is not cached */
-	ttl = bpf_map_lookup_elem(&ps_ttl, &f->fill_key);
-	if (ttl) {
-		expires = *ttl;
-		if (expires == PS_TTL_UNKNOWN || !ttl_ok(expires, now))
-			goto skipped;
-	}
 
 	if (rlen > PS_REPLY_MAX - 3) {
-		if (big_fill(skb, payload_off + s->first_off, rlen,
-			     s->first_val_len, f->fill_gen, expires, &f->fill_key))
+		struct ps_cache_big_val *bv;
+
+		bv = big_stage(skb, payload_off + s->first_off, rlen,
+			       s->first_val_len, expires);
+		if (!bv || cache_store(&ps_cache_big, &ps_cache, &f->fill_key,
+				       bv, f->fill_gen, f->fill_epoch))
 			goto skipped;
 		stat_inc(PS_ST_FILLS);
 		stat_inc(PS_ST_TC_FILLS);
@@ -237,15 +359,13 @@ static __always_inline void cache_fill(struct __sk_buff *skb, __u32 payload_off,
 	sum = csum_chunk(v->reply + PS_CSUM_CHUNK, c2, sum);
 	sum = csum_chunk(v->reply + 2 * PS_CSUM_CHUNK, c3, sum);
 	v->csum = csum_fold32(sum);
-	v->gen = f->fill_gen;
 	v->reply_len = rlen;
 	v->val_len = s->first_val_len;
 	v->filled_ns = now;
 	v->source = PS_FILL_TC;
 	v->expires_ns = expires;
-	/* a large value of the same key (it changed size) goes */
-	bpf_map_delete_elem(&ps_cache_big, &f->fill_key);
-	if (bpf_map_update_elem(&ps_cache, &f->fill_key, v, BPF_ANY) == 0) {
+	if (cache_store(&ps_cache, &ps_cache_big, &f->fill_key, v, f->fill_gen,
+			f->fill_epoch) == 0) {
 		stat_inc(PS_ST_FILLS);
 		return;
 	}

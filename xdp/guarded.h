@@ -55,8 +55,8 @@ static __always_inline __u32 guarded_veto(struct xdp_md *ctx,
 		*tot = s->tcr.tot;
 	if (s->asm_misses) {
 		stat_add(PS_ST_GET_MISSES, s->asm_misses);
-		if (ngets == 1 && pending_before == 0 &&
-		    !(f->flags & PS_F_UNTRUSTED))
+		/* arm_fill applies the fill rule (the flow's state) */
+		if (ngets == 1 && pending_before == 0)
 			arm_fill(f, s, cfg);
 		return PS_ST_FB_MISS;
 	}

@@ -205,6 +205,16 @@ static __always_inline __u32 post_veto(const struct ps_config *cfg,
 	return 0;
 }
 
+/* cache.h's fill rule for a Redis socket: one poststack could answer (it
+ * never answers with AUTH on, so authed is 0) */
+static __always_inline int post_may_fill(const struct ps_config *cfg,
+					 const struct ps_psock *ps)
+{
+	return cfg->mode == PS_MODE_POSTSTACK &&
+	       fill_allowed(cfg, !!(*(volatile __u32 *)&ps->flags &
+				    (PS_PSF_NEVER | PS_PSF_IN_MULTI)), 0);
+}
+
 /*
  * One GET that missed, and Redis owes this socket nothing else: its reply
  * will be the next one, so sk_msg may store it (as TC egress does for the
@@ -216,9 +226,8 @@ static __always_inline void post_arm_fill(struct ps_psock *ps, struct ps_scratch
 	struct ps_cache_key k;
 	__u32 *e;
 
-	if (!(cfg->flags & PS_CFG_FILL) || s->ngets != 1 ||
-	    ps->cmds_passed != *(volatile __u64 *)&ps->replies ||
-	    (ps->flags & PS_PSF_REP_LOST))
+	if (!post_may_fill(cfg, ps) || s->ngets != 1 ||
+	    ps->cmds_passed != *(volatile __u64 *)&ps->replies)
 		return;
 	if (ps_key_from_buf(&k, s, s->key_off[0], s->key_len[0]))
 		return;
@@ -463,34 +472,26 @@ static __always_inline struct sock *post_msg_sock(struct sk_msg_md *msg)
  * armed one, began in it, and the message fit one scratch window, so its
  * bytes are in s->buf. Stored with its checksum (the XDP modes send it
  * from the same cache) unless the key may have changed since its GET
- * passed, or has a TTL not yet learnt, exactly as cache_fill decides.
+ * passed, or has a TTL not yet learnt: cache.h's fill_check and
+ * cache_store, as cache_fill.
  */
 static __always_inline void post_fill(struct ps_psock *ps, struct ps_scratch *s,
 				      __u32 size)
 {
 	struct ps_cache_val *v = &s->fill;
-	__u32 zero = 0, rlen = s->first_len, off = s->first_off, plen, i, *e;
+	__u32 zero = 0, rlen = s->first_len, off = s->first_off, plen, i;
 	struct ps_config *cfg = bpf_map_lookup_elem(&ps_config, &zero);
-	__u64 *ttl, *lost, expires = 0, sum = 0;
+	__u64 expires = 0, sum = 0;
 
-	if (!cfg || !(cfg->flags & PS_CFG_FILL))
-		goto skipped;
-	lost = ttl_lost();
-	if (!lost || *lost)
+	if (!cfg || !post_may_fill(cfg, ps))
 		goto skipped;
 	if (size > PS_PAYLOAD_MAX || !s->first_bulk || off == ~0u ||
 	    s->first_val_len > PS_VAL_MAX || rlen == 0 || rlen > PS_REPLY_MAX - 3 ||
 	    off + rlen > size)
 		goto skipped;
-	e = ps_epoch_of(&ps->fill_key);
-	if (!e || *e != ps->fill_epoch || cfg->cache_gen != ps->fill_gen)
+	if (fill_check(cfg, &ps->fill_key, ps->fill_epoch, ps->fill_gen,
+		       bpf_ktime_get_ns(), &expires))
 		goto skipped;
-	ttl = bpf_map_lookup_elem(&ps_ttl, &ps->fill_key);
-	if (ttl) {
-		expires = *ttl;
-		if (expires == PS_TTL_UNKNOWN || !ttl_ok(expires, bpf_ktime_get_ns()))
-			goto skipped;
-	}
 	BOUND_1_TO(rlen, PS_REPLY_BOUND);
 	if (rlen > PS_REPLY_MAX)
 		goto skipped;
@@ -515,13 +516,15 @@ static __always_inline void post_fill(struct ps_psock *ps, struct ps_scratch *s,
 	sum = (sum & 0xffffffff) + (sum >> 32);
 	sum = (sum & 0xffffffff) + (sum >> 32);
 	v->csum = csum_fold32((__u32)sum);
-	v->gen = ps->fill_gen;
 	v->reply_len = rlen;
 	v->val_len = s->first_val_len;
 	v->filled_ns = bpf_ktime_get_ns();
 	v->source = PS_FILL_TC;
 	v->expires_ns = expires;
-	if (bpf_map_update_elem(&ps_cache, &ps->fill_key, v, BPF_ANY) == 0) {
+	/* the store XDP's fills use: its large twin goes, a racing
+	 * invalidation wins */
+	if (cache_store(&ps_cache, &ps_cache_big, &ps->fill_key, v, ps->fill_gen,
+			ps->fill_epoch) == 0) {
 		stat_inc(PS_ST_POST_FILLS);
 		return;
 	}

@@ -144,6 +144,10 @@ struct ps_cache_val {
 	__u8  reply[PS_REPLY_MAX];
 };
 
+/* gen of an entry being filled, not yet checked against its key's epoch
+ * (cache.h, cache_store): no lookup matches it; cache_gen stays below */
+#define PS_GEN_PENDING 0x80000000u
+
 #define PS_FILL_USER 1 /* control tool (cache set / warm) */
 #define PS_FILL_TC   2 /* TC egress, from a reply to a missed GET */
 
@@ -253,7 +257,8 @@ struct ps_req_parser {
 	__u8  state;     /* PS_RQ_* (resp.h) */
 	__u8  cmd;       /* PS_CMD_* of the command being parsed */
 	__u8  name_have; /* bytes of a split command name collected in name[] */
-	__u8  pad;
+	__u8  numf;      /* PS_RQN_*: what the number (or inline line) being
+			  * parsed has shown so far */
 	__u32 nargs;     /* arguments announced by '*' */
 	__u32 arg_idx;   /* argument being parsed */
 	__u32 left;      /* number being parsed, then bytes left of the argument */
@@ -514,6 +519,7 @@ struct ps_flow {
 	X(RST_KEPT, rst_kept, "RSTs not at the next expected byte: passed translated, flow kept (RFC 5961)") \
 	X(SYN_KEPT, syn_kept, "SYNs on an established or closing flow: passed translated, flow kept") \
 	X(TIME_WAIT, time_wait, "segments of a finished flow translated (PS_FLOW_DONE)") \
+	X(FILL_RACED, fill_raced, "fills withdrawn: the key was invalidated while they were stored") \
 	/* poststack mode (xdp/poststack.bpf.c, docs/poststack.md) */ \
 	X(POST_SOCKS, post_socks, "Redis sockets put in the sockhash by sockops") \
 	X(POST_SKBS, post_skbs, "request skbs seen by the sk_skb verdict program") \

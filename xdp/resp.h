@@ -37,6 +37,18 @@ enum ps_rp_state {
 
 #define PS_NUM_MAX 536870912u /* Redis's proto-max-bulk-len default (512 MB) */
 
+/*
+ * rq->numf: Redis reads a count ("*<n>\r") or a length ("$<n>\r") with
+ * string2ll, which takes "0", or an optional '-' then 1-9 then digits, and
+ * nothing else: no '+', no leading zero, no "-0", not empty. The parser
+ * checks the same byte by byte. Redis skips the byte after that CR, and
+ * the two after an argument, unread; so does the parser.
+ */
+#define PS_RQN_DIGIT 1 /* a digit was seen */
+#define PS_RQN_NEG   2 /* a '-' was seen (counts only: "*-1" is no command) */
+#define PS_RQN_ZERO  4 /* the first digit was 0: nothing may follow it */
+#define PS_RQN_WORD  1 /* (inline) a byte that is not space was seen */
+
 /* Keep the bytes of a command name that continues in the next segment. */
 static __always_inline void rq_collect_name(struct ps_scratch *s,
 					    struct ps_req_parser *rq,
@@ -191,6 +203,30 @@ static __always_inline int rq_error(struct ps_scratch *s)
 }
 
 /*
+ * A byte of an inline command line (before its LF). We do not parse those,
+ * so one with a word may write anything: the cache is flushed at its first
+ * word. Redis splits the line with sdssplitargs: a line of spaces only is
+ * no command; a NUL ends its C string there (Redis then waits for an LF it
+ * never finds): the stream is lost to us, as with a quote.
+ */
+static __always_inline int rq_inline_byte(struct ps_scratch *s,
+					  struct ps_req_parser *rq, __u8 c)
+{
+	/* quotes: sdssplitargs's quoting rules are not modelled; Redis
+	 * closes on unbalanced ones. We give the stream up (never answered) */
+	if (c == 0 || c == '"' || c == '\'')
+		return rq_error(s);
+	if (c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f' ||
+	    (rq->numf & PS_RQN_WORD))
+		return 0;
+	rq->numf |= PS_RQN_WORD;
+	s->rq_out |= RQO_OTHER;
+	if (!s->naive)
+		ps_flush(s);
+	return 0;
+}
+
+/*
  * One step of the request parser. Global so that the verifier checks its
  * many branches once instead of once per state of every caller.
  */
@@ -211,38 +247,51 @@ __noinline int ps_rq_step(struct ps_scratch *s)
 
 	switch (rq->state) {
 	case PS_RQ_IDLE:
+		/* Redis: '*' starts a multibulk command, anything else an
+		 * inline one (a CR before '*' too); a lone LF is an empty line */
 		if (c == '*') {
 			rq->state = PS_RQ_NARGS;
 			rq->left = 0;
+			rq->numf = 0;
 			rq->cmd = PS_CMD_NONE;
 			s->cur_key_len = 0;
-		} else if (c != '\r' && c != '\n') {
-			/* inline command: we do not parse those, so it may
-			 * write anything */
+		} else if (c != '\n') {
 			rq->state = PS_RQ_INLINE;
-			s->rq_out |= RQO_OTHER;
-			if (!s->naive)
-				ps_flush(s);
+			rq->numf = 0;
+			if (rq_inline_byte(s, rq, c))
+				return 1;
 		}
 		break;
 	case PS_RQ_NARGS:
 	case PS_RQ_ARGLEN:
 		if (c >= '0' && c <= '9') {
-			if (rq->left > PS_NUM_MAX / 10)
+			/* a digit after a leading 0, "-0", or past the limit */
+			if ((rq->numf & PS_RQN_ZERO) ||
+			    (c == '0' && (rq->numf & PS_RQN_NEG) && !(rq->numf & PS_RQN_DIGIT)) ||
+			    rq->left > PS_NUM_MAX / 10)
 				return rq_error(s);
+			if (c == '0' && !(rq->numf & PS_RQN_DIGIT))
+				rq->numf |= PS_RQN_ZERO;
+			rq->numf |= PS_RQN_DIGIT;
 			rq->left = rq->left * 10 + (c - '0');
-		} else if (c == '\r') {
+			/* a larger length Redis refuses; a larger count it
+			 * would wait for: never answered either way */
+			if (rq->left > PS_NUM_MAX)
+				return rq_error(s);
+		} else if (c == '-' && rq->state == PS_RQ_NARGS && !rq->numf) {
+			rq->numf = PS_RQN_NEG;
+		} else if (c == '\r' && (rq->numf & PS_RQN_DIGIT)) {
 			rq->state++;
 		} else {
 			return rq_error(s);
 		}
 		break;
 	case PS_RQ_NARGS_LF:
-		if (c != '\n')
-			return rq_error(s);
-		rq->nargs = rq->left;
+		/* (the byte after the CR is not looked at) */
+		rq->nargs = (rq->numf & PS_RQN_NEG) ? 0 : rq->left;
 		rq->arg_idx = 0;
-		/* "*0\r\n" is ignored by Redis: no command, no reply */
+		/* "*0\r\n" and "*-1\r\n" are ignored by Redis: no command,
+		 * no reply */
 		rq->state = rq->nargs ? PS_RQ_DOLLAR : PS_RQ_IDLE;
 		break;
 	case PS_RQ_DOLLAR:
@@ -250,10 +299,9 @@ __noinline int ps_rq_step(struct ps_scratch *s)
 			return rq_error(s);
 		rq->state = PS_RQ_ARGLEN;
 		rq->left = 0;
+		rq->numf = 0;
 		break;
 	case PS_RQ_ARGLEN_LF:
-		if (c != '\n')
-			return rq_error(s);
 		rq->arg_len = rq->left;
 		rq->left = rq->arg_len + 2;
 		rq->state = PS_RQ_ARG;
@@ -265,12 +313,7 @@ __noinline int ps_rq_step(struct ps_scratch *s)
 		__u32 avail = len - pos, end;
 
 		if (rq->left > avail) {
-			/* continues in the next segment; if only its LF does,
-			 * this segment's last byte must be the CR (the check
-			 * below cannot see it any more; found by the fuzzer) */
-			if (rq->left - avail == 1 &&
-			    s->buf[(len - 1) & PS_BUF_MASK] != '\r')
-				return rq_error(s);
+			/* continues in the next segment */
 			rq_collect_name(s, rq, pos, avail);
 			rq->left -= avail;
 			s->arg_vis = 0;
@@ -280,9 +323,8 @@ __noinline int ps_rq_step(struct ps_scratch *s)
 		end = pos + rq->left;
 		if (!s->arg_vis)
 			rq_collect_name(s, rq, pos, avail); /* the last piece */
-		if (s->buf[(end - 1) & PS_BUF_MASK] != '\n' ||
-		    (rq->left >= 2 && s->buf[(end - 2) & PS_BUF_MASK] != '\r'))
-			return rq_error(s);
+		/* the two bytes after the argument: skipped unread, as Redis
+		 * does */
 		rq_arg_done(s, rq);
 		s->pos = end;
 		rq->arg_idx++;
@@ -293,9 +335,17 @@ __noinline int ps_rq_step(struct ps_scratch *s)
 		return 0;
 	}
 	case PS_RQ_INLINE:
-		if (c == '\n') {
+		if (c != '\n') {
+			if (rq_inline_byte(s, rq, c))
+				return 1;
+			break;
+		}
+		if (rq->numf & PS_RQN_WORD) {
 			rq->cmd = PS_CMD_FLUSH;
 			rq_cmd_done(s, rq);
+		} else {
+			/* only spaces: Redis splits it into no argument */
+			rq->state = PS_RQ_IDLE;
 		}
 		break;
 	default:
@@ -315,6 +365,48 @@ static __always_inline __u64 ld64(const struct ps_scratch *s, __u32 off)
 	return *(const __u64 *)&s->buf[off & PS_BUF_MASK];
 }
 
+/* A little-endian word of the stream, at any alignment: BPF loads it as
+ * it is (the hooks allow unaligned packet and map reads); the user-space
+ * build (the fuzzer) spells the copy out for the sanitizer. */
+#ifdef __bpf__
+#define PS_LDW(type, p) (*(const type *)(p))
+#else
+#define PS_LDW(type, p) ({ type w_; __builtin_memcpy(&w_, (p), sizeof(w_)); w_; })
+#endif
+
+/* bytes resp_get_head reads: the header, two length digits, CR, LF */
+#define PS_GET_HEAD 18
+
+/*
+ * The one decoder of a canonical GET's head, "*2\r\n$3\r\nGET\r\n$<n>\r\n"
+ * with n of 1 or 2 digits (no leading zero), at h: h[0..PS_GET_HEAD) must be
+ * readable (a 1-digit length reads the key's first byte). Returns the key
+ * length with *koff its offset from h, or 0. The key and the CRLF after it
+ * are the caller's to bound and check. Every hook's canonical GET goes
+ * through it: in place at XDP (xdp_fast_get), from scratch for the others
+ * (ps_fast_gets: XDP's copied segments, poststack, the fuzzer).
+ */
+static __always_inline __u32 resp_get_head(const __u8 *h, __u32 *koff)
+{
+	__u32 d0 = h[PS_GET_HDR_LEN], d1 = h[PS_GET_HDR_LEN + 1];
+
+	if (PS_LDW(__u64, h) != PS_GET_HDR8 ||
+	    PS_LDW(__u32, h + PS_GET_HDR4_OFF) != PS_GET_HDR4 ||
+	    PS_LDW(__u16, h + PS_GET_HDR2_OFF) != PS_GET_HDR2 || d0 < '1' || d0 > '9')
+		return 0;
+	if (d1 == '\r') {
+		if (h[PS_GET_HDR_LEN + 2] != '\n')
+			return 0;
+		*koff = PS_GET_KEY_OFF1;
+		return d0 - '0';
+	}
+	if (d1 < '0' || d1 > '9' || h[PS_GET_HDR_LEN + 2] != '\r' ||
+	    h[PS_GET_HDR_LEN + 3] != '\n')
+		return 0;
+	*koff = PS_GET_KEY_OFF2;
+	return (d0 - '0') * 10 + (d1 - '0');
+}
+
 /*
  * Fast path for what clients send: one or more "*2\r\n$3\r\nGET\r\n$<n>\r\n
  * <key>\r\n" back to back, from a command boundary, filling the segment
@@ -332,31 +424,14 @@ __noinline int ps_fast_gets(struct ps_scratch *s)
 	if (s->pos || s->rq.state != PS_RQ_IDLE || len > PS_PAYLOAD_MAX)
 		return 0;
 	for (i = 0; i < PS_MAX_CMDS; i++) {
-		__u32 klen, d0, d1, koff;
+		__u32 klen, koff = 0;
 
 		/* header, 1-2 length digits, CRLF, key, CRLF (consts.h) */
 		if (pos + PS_GET_MIN_LEN > len || pos > PS_PAYLOAD_MAX - 32)
 			return 0;
-		if (ld64(s, pos) != PS_GET_HDR8 ||
-		    *(const __u32 *)&s->buf[(pos + PS_GET_HDR4_OFF) & PS_BUF_MASK] != PS_GET_HDR4 ||
-		    *(const __u16 *)&s->buf[(pos + PS_GET_HDR2_OFF) & PS_BUF_MASK] != PS_GET_HDR2)
-			return 0;
-		d0 = s->buf[(pos + PS_GET_HDR_LEN) & PS_BUF_MASK];
-		d1 = s->buf[(pos + PS_GET_HDR_LEN + 1) & PS_BUF_MASK];
-		if (d0 < '1' || d0 > '9')
-			return 0;
-		if (d1 == '\r') {
-			klen = d0 - '0';
-			koff = pos + PS_GET_KEY_OFF1;
-		} else if (d1 >= '0' && d1 <= '9' &&
-			   s->buf[(pos + PS_GET_HDR_LEN + 2) & PS_BUF_MASK] == '\r') {
-			klen = (d0 - '0') * 10 + (d1 - '0');
-			koff = pos + PS_GET_KEY_OFF2;
-		} else {
-			return 0;
-		}
-		if (klen > PS_KEY_MAX || koff + klen + 2 > len ||
-		    s->buf[(koff - 1) & PS_BUF_MASK] != '\n' ||
+		klen = resp_get_head(&s->buf[pos & PS_BUF_MASK], &koff);
+		koff += pos;
+		if (!klen || klen > PS_KEY_MAX || koff + klen + 2 > len ||
 		    s->buf[(koff + klen) & PS_BUF_MASK] != '\r' ||
 		    s->buf[(koff + klen + 1) & PS_BUF_MASK] != '\n')
 			return 0;
@@ -428,7 +503,8 @@ __noinline int ps_fast_set(struct ps_scratch *s)
 			return 0;
 		if (c == '\r')
 			break;
-		if (c < '0' || c > '9' || i == PS_VLEN_DIGITS)
+		/* string2ll: no digit after a leading 0 (found by the fuzzer) */
+		if (c < '0' || c > '9' || i == PS_VLEN_DIGITS || (i && !vlen))
 			return 0;
 		vlen = vlen * 10 + (c - '0');
 	}
@@ -798,6 +874,201 @@ static __always_inline int ps_walk(void *ctx, int xdp, struct ps_scratch *s,
 		base += n;
 	}
 	return base >= len ? 0 : -1;
+}
+
+/* ---- the request parse as XDP runs it ---- */
+
+/*
+ * A payload longer than the scratch buffer (a multi-buffer frame, a jumbo
+ * MTU), parsed in windows of PS_PAYLOAD_MAX bytes from s->pos on: the
+ * parser's state carries across windows as across segments, so commands
+ * are counted and writes invalidated (an argument split by a window edge
+ * flushes, as one split by a segment edge does). GET key offsets are not
+ * kept (RQO_BIG): such a segment is never answered. Global: verified once.
+ */
+__noinline int rq_walk(struct xdp_md *ctx, struct ps_scratch *s,
+		       __u32 payload_off, __u32 len)
+{
+	__u32 from;
+
+	if (!ctx || !s)
+		return -1;
+	from = s->pos;
+	rq_reset(s, 0);
+	s->rq_out |= RQO_BIG;
+	return ps_walk(ctx, 1, s, payload_off, from, len);
+}
+
+/* a canonical single GET is at most this long: 2 length digits, a key of
+ * PS_KEY_MAX bytes, CRLF */
+#define PS_GET1_MAX (PS_GET_KEY_OFF2 + PS_KEY_MAX + 2)
+
+/*
+ * The commonest segment, one "*2\r\n$3\r\nGET\r\n$<n>\r\n<key>\r\n" filling
+ * it, read in place: its key goes straight from the packet into s->key
+ * (key_ready), the payload is not copied to scratch. The head is read by
+ * resp_get_head, as ps_fast_gets reads it; the fuzzer runs this function
+ * on frames and holds it to its model of Redis's parser.
+ * Returns 1 when it was that, 0 (nothing changed) otherwise.
+ */
+static __always_inline int xdp_fast_get(struct xdp_md *ctx,
+					struct ps_scratch *s, __u32 payload_off,
+					__u32 len)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	__u32 klen, koff = 0, end;
+	__u8 *pl, *tail;
+
+	if (payload_off > HDRS_MAX || len < PS_GET_MIN_LEN || len > PS_GET1_MAX)
+		return 0;
+	pl = data + payload_off;
+	if ((void *)(pl + PS_GET_MIN_LEN) > data_end)
+		return 0;
+	klen = resp_get_head(pl, &koff);
+	end = koff + klen;
+	if (!klen || klen > PS_KEY_MAX || end + 2 != len)
+		return 0;
+	/* the CRLF after the key, at an offset below PS_GET1_MAX */
+	end &= 127;
+	tail = pl + end;
+	/* one pointer for the check and both reads: the verifier knows the
+	 * range of the register it checked, not of a recomputed one */
+	BARRIER_VAR(tail);
+	if ((void *)(tail + 2) > data_end || tail[0] != '\r' || tail[1] != '\n')
+		return 0;
+	__builtin_memset(&s->key, 0, sizeof(s->key));
+	s->key.len = klen;
+	BOUND_1_TO(klen, PS_KEY_MAX);
+	if (bpf_xdp_load_bytes(ctx, payload_off + koff, s->key.data, klen))
+		return 0;
+	/* its ones' complement sum for hostile.h, from what was read: the
+	 * header words resp_get_head compared, the length digits, the key
+	 * (zero padded to PS_KEY_MAX: every word summed, no branch), the
+	 * CRLFs */
+	{
+		const __u32 *kw = (const __u32 *)s->key.data;
+		__u32 d0 = pl[PS_GET_HDR_LEN], d1 = pl[PS_GET_HDR_LEN + 1];
+		__u64 sum = (PS_GET_HDR8 & 0xffffffff) + (PS_GET_HDR8 >> 32) +
+			    PS_GET_HDR4 + PS_GET_HDR2 + d0 + (d1 << 8);
+		__u64 ks = 0;
+		__u32 i;
+
+		sum += koff == PS_GET_KEY_OFF1 ? '\n' : '\r' + ('\n' << 8);
+#pragma unroll
+		for (i = 0; i < PS_KEY_MAX / 4; i++)
+			ks += kw[i];
+		sum += csum_at_offset(csum_fold64(ks), koff);
+		sum += csum_byte('\r', end) + csum_byte('\n', end + 1);
+		s->pl_sum = csum_fold64(sum);
+	}
+	rq_reset(s, len);
+	s->key_off[0] = koff;
+	s->key_len[0] = klen;
+	s->ngets = 1;
+	s->ncmds = 1;
+	s->pos = len;
+	s->key_ready = 1;
+	return 1;
+}
+
+/*
+ * The ones' complement sum of buf[0..len) (len <= PS_PAYLOAD_MAX), by
+ * bpf_csum_diff over whole words (at most 512 bytes a call): the bytes
+ * after len up to the next word are zeroed first.
+ */
+static __always_inline __u32 ps_buf_sum(struct ps_scratch *s, __u32 len)
+{
+	__u64 sum = 0;
+	__u32 i, n;
+
+	if (len > PS_PAYLOAD_MAX)
+		return 0;
+	s->buf[len] = 0;
+	s->buf[len + 1] = 0;
+	s->buf[len + 2] = 0;
+	for (i = 0; i < PS_PAYLOAD_MAX / 512; i++) {
+		if (i * 512 >= len)
+			break;
+		n = len - i * 512;
+		if (n > 512)
+			n = 512;
+		n = (n + 3) & ~3u;
+		sum += (__u32)bpf_csum_diff(NULL, 0, (void *)&s->buf[i * 512],
+					    n, 0);
+	}
+	return csum_fold64(sum);
+}
+
+/*
+ * The payload's sum when the parser did not read it (retransmissions,
+ * segments longer than buf): copied 512 bytes at a time into buf, which
+ * it clobbers. Global: the loop is verified once.
+ */
+__noinline int xdp_payload_sum(struct xdp_md *ctx, struct ps_scratch *s,
+			       __u32 payload_off, __u32 len)
+{
+	__u64 sum = 0;
+	__u32 i, off, n;
+
+	if (!ctx || !s)
+		return 0;
+	for (i = 0; i < PS_SEG_MAX / 512 + 1; i++) {
+		off = i * 512;
+		if (off >= len)
+			break;
+		n = len - off;
+		if (n > 512)
+			n = 512;
+		BOUND_1_TO(n, 512);
+		if (bpf_xdp_load_bytes(ctx, payload_off + off, s->buf, n))
+			return 0;
+		s->buf[n] = 0;
+		s->buf[n + 1] = 0;
+		s->buf[n + 2] = 0;
+		sum += (__u32)bpf_csum_diff(NULL, 0, (void *)s->buf,
+					    (n + 3) & ~3u, 0);
+	}
+	s->pl_sum = csum_fold64(sum);
+	return 0;
+}
+
+/*
+ * Copy the payload into scratch and run the request parser from s->pos,
+ * starting in state s->rq, with s->naive: the caller sets all three.
+ * Returns 0, or -1 when the payload could not be read.
+ */
+__noinline int rq_parse(struct xdp_md *ctx, struct ps_scratch *s,
+			__u32 payload_off, __u32 len)
+{
+	if (!s || len == 0)
+		return -1;
+	s->key_ready = 0;
+	if (s->pos == 0 && s->rq.state == PS_RQ_IDLE &&
+	    xdp_fast_get(ctx, s, payload_off, len))
+		return 0;
+	if (len > PS_PAYLOAD_MAX) {
+		/* the sum first: the walk reuses buf */
+		xdp_payload_sum(ctx, s, payload_off, len);
+		if (rq_walk(ctx, s, payload_off, len))
+			return -1;
+	} else {
+		BOUND_1_TO(len, PS_PAYLOAD_MAX);
+		if (bpf_xdp_load_bytes(ctx, payload_off, s->buf, len))
+			return -1;
+		s->pl_sum = ps_buf_sum(s, len);
+		rq_reset(s, len);
+		/* the common case without the byte-by-byte parser */
+		if (ps_fast_gets(s))
+			return 0;
+		if (!ps_fast_set(s))
+			rq_run_general(s);
+	}
+	if (s->invalidated)
+		stat_add(PS_ST_INVALIDATIONS, s->invalidated);
+	if (s->flushes)
+		stat_add(PS_ST_FLUSHES, s->flushes);
+	return 0;
 }
 
 #endif

@@ -5,9 +5,11 @@
  * from (xdp/parsing.h, xdp/resp.h and what they include) through tests/fuzz/bpf_user.h.
  *
  * Input: byte 0 picks the target, byte 1 a split point, the rest is data.
- *   requests: the RESP request parser as XDP runs it (fast path first,
- *     then the byte-by-byte parser), checked against an independent
- *     reference parser (commands, GET keys, protocol errors), against
+ *   requests: the request parse as XDP runs it (rq_parse on a frame:
+ *     the canonical GET read in place, else the copy, the fast paths, the
+ *     byte-by-byte parser) and the stream parser alone, checked against a
+ *     model of Redis 7.0's reader (commands, GET keys, streams Redis
+ *     refuses or never reads on), against
  *     itself split in two segments (command counts add up; every key the
  *     whole segment invalidates is invalidated, or the cache flushed), and
  *     the fast path against the general parser on the same bytes;
@@ -20,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <errno.h>
+#include <sys/mman.h>
 #include "bpf_user.h"
 #include "prestack.h"
 #include "maps.h"
@@ -32,6 +35,7 @@
 static struct ps_config cfg;
 static __u32 epochs[PS_EPOCH_SLOTS];
 static struct ps_scratch scratch[2];
+static __u64 stats[PS_ST__MAX];
 
 #define LOG_MAX 4096
 static struct ps_cache_key inval_log[LOG_MAX]; /* keys deleted from ps_cache */
@@ -47,6 +51,8 @@ void *bpf_map_lookup_elem(void *map, const void *key)
 		return i < PS_EPOCH_SLOTS ? &epochs[i] : NULL;
 	if (map == &ps_scratch)
 		return i < 2 ? &scratch[i] : NULL;
+	if (map == &ps_stats)
+		return i < PS_ST__MAX ? &stats[i] : NULL;
 	if (map == &ps_cmds)
 		return NULL; /* no command table: the built-in one decides */
 	fprintf(stderr, "fuzz: lookup in an unexpected map\n");
@@ -98,13 +104,29 @@ long bpf_loop(__u32 nr_loops, void *callback_fn, void *callback_ctx, __u64 flags
 /* helpers the parsers never call: reaching one is a harness bug */
 #define UNREACHED(name) do { fprintf(stderr, "fuzz: %s called\n", name); abort(); } while (0)
 __u64 bpf_ktime_get_ns(void) { UNREACHED("bpf_ktime_get_ns"); }
-long bpf_xdp_load_bytes(struct xdp_md *c, __u32 o, void *t, __u32 l)
-{ (void)c; (void)o; (void)t; (void)l; UNREACHED("bpf_xdp_load_bytes"); }
+__u32 bpf_get_prandom_u32(void) { UNREACHED("bpf_get_prandom_u32"); }
 long bpf_skb_load_bytes(const void *c, __u32 o, void *t, __u32 l)
 { (void)c; (void)o; (void)t; (void)l; UNREACHED("bpf_skb_load_bytes"); }
 long bpf_skb_pull_data(struct __sk_buff *c, __u32 l) { (void)c; (void)l; UNREACHED("bpf_skb_pull_data"); }
+/* the kernel's csum_partial of to[] minus from[], 32 bits with end-around
+ * carry (the payload sum rq_parse takes for the checksum check) */
 __s64 bpf_csum_diff(__be32 *f, __u32 fs, __be32 *t, __u32 ts, __u32 seed)
-{ (void)f; (void)fs; (void)t; (void)ts; (void)seed; UNREACHED("bpf_csum_diff"); }
+{
+	__u64 sum = seed;
+	__u32 w;
+
+	for (__u32 i = 0; i + 4 <= ts; i += 4) {
+		memcpy(&w, (const __u8 *)t + i, 4);
+		sum += w;
+	}
+	for (__u32 i = 0; i + 4 <= fs; i += 4) {
+		memcpy(&w, (const __u8 *)f + i, 4);
+		sum += (__u32)~w;
+	}
+	while (sum >> 32)
+		sum = (sum & 0xffffffff) + (sum >> 32);
+	return (__s64)sum;
+}
 
 #define FAIL(...) do { fprintf(stderr, "fuzz: " __VA_ARGS__); \
 		       fputc('\n', stderr); abort(); } while (0)
@@ -131,27 +153,54 @@ struct ref_rq {
 	__u32 koff[PS_MAX_CMDS + 1], klen[PS_MAX_CMDS + 1];
 };
 
-/* A RESP number up to CRLF: 1 done, 0 ran out of data, -1 malformed.
- * Same limit as the parser: more digits than fit PS_NUM_MAX is an error. */
-static int ref_num(const __u8 *b, __u32 n, __u32 *p, __u64 *v)
-{
-	*v = 0;
-	for (; *p < n; (*p)++) {
-		__u8 c = b[*p];
+/*
+ * A model of Redis 7.0's request reader (networking.c: processInputBuffer,
+ * processMultibulkBuffer, processInlineBuffer; util.c: string2ll), written
+ * from its code and checked on redis-server 7.0 over loopback. It reads
+ * the whole input as Redis would and says what Redis makes of it: the
+ * commands it runs (one reply each), the GET keys, and whether the stream
+ * is doomed (Redis replies with a protocol error and closes, or waits
+ * forever; every continuation of the input ends so). Where prestack's
+ * parser gives a stream up that Redis would still read, the model says so
+ * too, each marked DEVIATION: never answered, so never wrong.
+ */
 
-		if (c == '\r') {
-			if (*p + 1 >= n)
-				return 0;
-			if (b[*p + 1] != '\n')
-				return -1;
-			*p += 2;
-			return 1;
+/* A count or length after '*' or '$', as string2ll reads the bytes up to
+ * the first CR (Redis finds it with strchr, which stops at a NUL: then it
+ * waits forever). 1: read, *p past the CR and the byte after it (never
+ * looked at); 0: more data could still make it valid; -1: doomed. */
+static int ref_num(const __u8 *b, __u32 n, __u32 *p, int count, __s64 *v)
+{
+	__u32 i = *p, digits = 0;
+	int neg = 0, zero = 0;
+	__u64 m = 0;
+
+	for (; i < n && b[i] != '\r'; i++) {
+		__u8 c = b[i];
+
+		if (c == '-' && count && !neg && !digits) {
+			neg = 1; /* "*-1": a count <= 0 is no command */
+			continue;
 		}
-		if (c < '0' || c > '9' || *v > PS_NUM_MAX / 10)
+		if (c < '0' || c > '9' || zero || (c == '0' && !digits && neg))
+			return -1; /* '+', a space, a NUL, "01", "-0" */
+		zero = c == '0' && !digits;
+		digits++;
+		m = m * 10 + (__u64)(c - '0');
+		/* lengths: Redis's proto-max-bulk-len; counts: DEVIATION,
+		 * Redis reads up to INT_MAX */
+		if (m > PS_NUM_MAX)
 			return -1;
-		*v = *v * 10 + (__u64)(c - '0');
 	}
-	return 0;
+	if (i >= n)
+		return 0;
+	if (!digits)
+		return -1; /* "*\r", "$\r", "*-\r" */
+	if (i + 1 >= n)
+		return 0;  /* the byte after the CR is needed, not read */
+	*p = i + 2;
+	*v = neg ? -(__s64)m : (__s64)m;
+	return 1;
 }
 
 static int ref_is_get(const __u8 *name, __u64 len)
@@ -160,8 +209,6 @@ static int ref_is_get(const __u8 *name, __u64 len)
 	       (name[2] | 0x20) == 't';
 }
 
-/* What Redis's request grammar says this byte string holds, written for
- * clarity rather than for the verifier. */
 static int sabotage;
 
 static void ref_requests(const __u8 *b, __u32 n, struct ref_rq *r)
@@ -170,54 +217,56 @@ static void ref_requests(const __u8 *b, __u32 n, struct ref_rq *r)
 
 	memset(r, 0, sizeof(*r));
 	while (p < n) {
-		__u64 nargs, i, alen;
-		__u32 koff = 0, klen = 0;
-		int is_get = 0, rc;
+		__s64 nargs, i, alen;
+		__u32 koff = 0, klen = 0, q;
+		int is_get = 0, rc, word = 0;
 
-		if (b[p] == '\r' || b[p] == '\n') {
-			p++;
-			continue;
-		}
-		if (b[p] != '*') {             /* inline command, up to LF */
-			const __u8 *lf = memchr(b + p, '\n', n - p);
-
-			if (!lf)
+		if (b[p] != '*') {
+			/* inline: the line up to LF, split on spaces */
+			for (q = p; q < n && b[q] != '\n'; q++) {
+				/* NUL: Redis's strchr never finds the LF;
+				 * quotes: DEVIATION, not modelled, given up */
+				if (b[q] == 0 || b[q] == '"' || b[q] == '\'') {
+					r->error = 1;
+					return;
+				}
+				if (!strchr(" \t\r\v\f", b[q]))
+					word = 1;
+			}
+			if (q >= n)
 				return;
-			r->ncmds++;
-			p = (__u32)(lf - b) + 1;
+			r->ncmds += word; /* a line of spaces is no command */
+			p = q + 1;
 			continue;
 		}
-		p++;
-		rc = ref_num(b, n, &p, &nargs);
+		q = p + 1;
+		rc = ref_num(b, n, &q, 1, &nargs);
 		if (rc <= 0) {
 			r->error = rc < 0;
 			return;
 		}
+		p = q;
+		if (nargs <= 0)
+			continue;              /* "*0", "*-1": no command */
 		for (i = 0; i < nargs; i++) {
 			if (p >= n)
 				return;
-			if (b[p++] != '$') {
+			if (b[p] != '$') {    /* "expected '$'" */
 				r->error = 1;
 				return;
 			}
-			rc = ref_num(b, n, &p, &alen);
+			q = p + 1;
+			rc = ref_num(b, n, &q, 0, &alen);
 			if (rc <= 0) {
 				r->error = rc < 0;
 				return;
 			}
-			/* the parser judges the CR as soon as it has it */
-			if ((__u64)p + alen + 1 == n && b[p + alen] != '\r') {
-				r->error = 1;
+			p = q;
+			/* the argument and two bytes Redis skips unread */
+			if ((__u64)p + (__u64)alen + 2 > n)
 				return;
-			}
-			if ((__u64)p + alen + 2 > n)
-				return;
-			if (b[p + alen] != '\r' || b[p + alen + 1] != '\n') {
-				r->error = 1;
-				return;
-			}
 			if (i == 0)
-				is_get = ref_is_get(b + p, alen);
+				is_get = ref_is_get(b + p, (__u64)alen);
 			if (i == 1 && alen >= 1 && alen <= PS_KEY_MAX) {
 				koff = p;
 				/* PS_FUZZ_SABOTAGE: a wrong reference, to show
@@ -226,8 +275,6 @@ static void ref_requests(const __u8 *b, __u32 n, struct ref_rq *r)
 			}
 			p += (__u32)alen + 2;
 		}
-		if (nargs == 0)
-			continue;              /* "*0\r\n": no command */
 		r->ncmds++;
 		if (is_get && nargs == 2 && klen && r->ngets <= PS_MAX_CMDS) {
 			r->koff[r->ngets] = koff;
@@ -235,6 +282,43 @@ static void ref_requests(const __u8 *b, __u32 n, struct ref_rq *r)
 			r->ngets++;
 		}
 	}
+}
+
+/* ---- the request parse XDP runs, on a frame ---- */
+
+/*
+ * rq_parse (resp.h) reads the frame through an xdp_md whose data fields
+ * are 32-bit: the frame lives in memory mapped below 4 GB, so a pointer
+ * fits them exactly as it does in the kernel's view of the program.
+ */
+static __u8 *lowmem;
+#define LOWMEM_SIZE (8 * PS_PAYLOAD_MAX + 256)
+
+long bpf_xdp_load_bytes(struct xdp_md *c, __u32 o, void *t, __u32 l)
+{
+	if ((__u64)c->data + o + l > c->data_end)
+		return -EFAULT;
+	memcpy(t, (void *)(long)c->data + o, l);
+	return 0;
+}
+
+/* The payload d[0..n) as a frame's payload at offset HDRS of lowmem,
+ * through rq_parse from a command boundary; returns its scratch. */
+#define FRAME_HDRS 54 /* Ethernet, IPv4, TCP without options */
+static struct ps_scratch *rq_frame(const __u8 *d, __u32 n, int *rc)
+{
+	struct ps_scratch *s = &scratch[PS_SCR_XDP];
+	struct xdp_md ctx = {0};
+
+	memset(lowmem, 0, FRAME_HDRS);
+	memcpy(lowmem + FRAME_HDRS, d, n);
+	ctx.data = (__u32)(unsigned long)lowmem;
+	ctx.data_end = ctx.data + FRAME_HDRS + n;
+	memset(&s->rq, 0, sizeof(s->rq));
+	s->pos = 0;
+	s->naive = 0;
+	*rc = rq_parse(&ctx, s, FRAME_HDRS, n);
+	return s;
 }
 
 static int key_in_log(const struct ps_cache_key *k, unsigned from, unsigned to)
@@ -270,7 +354,7 @@ static void fuzz_requests(const __u8 *d, __u32 n, __u32 split)
 		     whole_ncmds, whole_err, ref.ncmds, ref.error);
 	if (!(s->rq_out & RQO_TOO_MANY)) {
 		if (s->ngets != ref.ngets)
-			FAIL("requests: parser %u GETs, reference %u", s->ngets, ref.ngets);
+			FAIL("requests: parser %u GETs, Redis %u", s->ngets, ref.ngets);
 		for (i = 0; i < s->ngets; i++)
 			if (s->key_off[i] != ref.koff[i] || s->key_len[i] != ref.klen[i])
 				FAIL("requests: GET %u key at %u+%u, reference %u+%u", i,
@@ -279,6 +363,29 @@ static void fuzz_requests(const __u8 *d, __u32 n, __u32 split)
 	for (i = 0; i < s->ngets && i < PS_MAX_CMDS; i++)
 		if (s->key_off[i] + s->key_len[i] + 2 > n || s->key_len[i] > PS_KEY_MAX)
 			FAIL("requests: GET key outside the segment");
+
+	/* what XDP runs (xdp_fast_get in place, else the copy and the fast
+	 * paths or the general parser) must say what the model says */
+	if (n) { /* (an empty segment is never parsed) */
+		int rc;
+		unsigned fn, fe;
+
+		s = rq_frame(d, n, &rc);
+		fn = s->ncmds;
+		fe = !!(s->rq_out & RQO_ERROR);
+		if (rc || fn != ref.ncmds || fe != ref.error)
+			FAIL("requests at XDP: rq_parse %d, %u commands (error %u), Redis %u (error %u)",
+			     rc, fn, fe, ref.ncmds, ref.error);
+		if (!(s->rq_out & RQO_TOO_MANY) && s->ngets != ref.ngets)
+			FAIL("requests at XDP: %u GETs, Redis %u", s->ngets, ref.ngets);
+		for (i = 0; i < s->ngets && i < ref.ngets && i < PS_MAX_CMDS; i++)
+			if (s->key_off[i] != ref.koff[i] || s->key_len[i] != ref.klen[i])
+				FAIL("requests at XDP: GET %u key at %u+%u, Redis %u+%u", i,
+				     s->key_off[i], s->key_len[i], ref.koff[i], ref.klen[i]);
+		if (s->key_ready && (s->ngets != 1 || s->key.len != s->key_len[0] ||
+				     memcmp(s->key.data, d + s->key_off[0], s->key.len)))
+			FAIL("requests at XDP: the key loaded in place differs");
+	}
 
 	/* the fast path must agree with the general parser on its inputs */
 	memset(&s->rq, 0, sizeof(s->rq));
@@ -560,6 +667,10 @@ static void fuzz_frame(const __u8 *d, __u32 n, __u32 sel)
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc; (void)argv;
+	lowmem = mmap(NULL, LOWMEM_SIZE, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+	if (lowmem == MAP_FAILED)
+		FAIL("no memory below 4 GB for frames");
 	sabotage = getenv("PS_FUZZ_SABOTAGE") != NULL;
 	return 0;
 }

@@ -118,6 +118,14 @@ static const struct tcase {
 	{ "hostile: nothing after QUIT answered; a done flow translates its late FIN and TIME_WAIT ACK",
 	  t_quit_time_wait, TS(GUARDED) },
 	{ "hostile: the same in retrans", t_quit_time_wait, TS(RETRANS) },
+	{ "a SELECTed flow's miss fills nothing (no other database's value cached)",
+	  t_fill_rule, TS(GUARDED) },
+	{ "the fill rule is checked again at the reply (MULTI entered meanwhile)",
+	  t_fill_rule_late, TS(GUARDED) },
+	{ "requests Redis 7.0 refuses are never answered; what it reads alike is",
+	  t_rq_redis_rules, TS(GUARDED) },
+	{ "a fill raced by an invalidation at each point never stays (small and large)",
+	  t_fill_race, TS(GUARDED) },
 };
 
 int main(void)
