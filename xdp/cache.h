@@ -73,6 +73,103 @@ static __always_inline void ps_flush(struct ps_scratch *s)
 	s->flushes++;
 }
 
+/*
+ * Writes in flight. XDP invalidates a write's keys when the write arrives,
+ * but Redis runs commands of different connections in its own order: a
+ * GET that arrives after the SET may run before it and read the old value,
+ * and its fill (armed after the invalidation) would cache that for good.
+ * So a write's slot is in flight (ps_wr_inflight) from the end of its XDP
+ * run until its reply passes TC egress, and no fill of a key whose slot is
+ * in flight is stored; at the reply the epoch moves again before the count
+ * drops, so a fill that saw the count at 0 sees the move. A client learns
+ * the write is done only from that reply, after both. The count rises at
+ * the end of the write's XDP run, after its epoch moved: a GET that ran
+ * in Redis before the write and was armed after the move would need its
+ * reply at TC egress before that run ends (a round trip through Redis
+ * within one XDP run, which cannot be preempted).
+ */
+static __always_inline void wr_slot_add(__u32 slot, __u32 delta)
+{
+	__u32 *n = bpf_map_lookup_elem(&ps_wr_inflight, &slot);
+
+	if (n)
+		__sync_fetch_and_add(n, delta);
+}
+
+/* After the parse of a segment handed to Redis (XDP): each write it holds
+ * is completed by reply cmds_passed + (commands before it) + 1; what does
+ * not fit the flow's ring holds PS_WR_ANY instead. */
+__noinline int wr_push(struct ps_flow *f, struct ps_scratch *s)
+{
+	__u32 i, idx, last = 0, over;
+
+	/* a global function (verified once, its frame off guarded_data's) */
+	if (!f || !s)
+		return 0;
+	over = s->wr_n > PS_WR_SCR;
+	if (over)
+		last = f->cmds_passed + s->ncmds + 1;
+	for (i = 0; i < PS_WR_SCR; i++) {
+		if (i >= s->wr_n)
+			break;
+		idx = f->cmds_passed + s->wr_cmd[i] + 1;
+		if (f->wr_head - f->wr_tail < PS_WR_RING) {
+			struct ps_wr_ent *w = &f->wr[f->wr_head & (PS_WR_RING - 1)];
+
+			w->idx = idx;
+			w->slot = s->wr_slot[i];
+			wr_slot_add(w->slot, 1);
+			/* the entry first, then the head that shows it to TC
+			 * (XDP is the head's one writer) */
+			asm volatile("" ::: "memory");
+			f->wr_head++;
+		} else if (!over) {
+			over = 1;
+			last = idx;
+		} else if ((__s32)(idx - last) > 0) {
+			last = idx;
+		}
+	}
+	if (!over)
+		return 0;
+	stat_inc(PS_ST_WR_OVERFLOW);
+	if (!f->wr_any) {
+		wr_slot_add(PS_WR_ANY, 1);
+		f->wr_any = 1;
+		f->wr_any_idx = last;
+	} else if ((__s32)(last - f->wr_any_idx) > 0) {
+		f->wr_any_idx = last;
+	}
+	return 0;
+}
+
+/* A flow's replies reached reply index upto: the writes they complete
+ * are no longer in flight. TC egress only. */
+static __always_inline void wr_release(struct ps_flow *f, __u32 upto,
+				       struct ps_scratch *s)
+{
+	__u32 i, *e;
+
+	for (i = 0; i < PS_WR_RING; i++) {
+		struct ps_wr_ent *w = &f->wr[f->wr_tail & (PS_WR_RING - 1)];
+
+		if (f->wr_tail == f->wr_head || (__s32)(upto - w->idx) < 0)
+			break;
+		e = bpf_map_lookup_elem(&ps_epochs, &w->slot);
+		if (e)
+			__sync_fetch_and_add(e, 1);
+		wr_slot_add(w->slot, -1);
+		f->wr_tail++;
+	}
+	if (f->wr_any && (__s32)(upto - f->wr_any_idx) >= 0) {
+		/* the whole cache moves on before the count drops */
+		ps_flush(s);
+		stat_inc(PS_ST_FLUSHES);
+		f->wr_any = 0;
+		wr_slot_add(PS_WR_ANY, -1);
+	}
+}
+
 /* ps_lease[PS_LEASE_TTL_LOST]: a TTL mark was lost, fill nothing. */
 static __always_inline __u64 *ttl_lost(void)
 {
@@ -104,6 +201,7 @@ static __always_inline void ps_invalidate(struct ps_scratch *s, __u32 off,
 					  __u32 len, int ttl_change)
 {
 	struct ps_cache_key *k = &s->key;
+	__u32 slot, n, *e;
 
 	if (ps_key_from_buf(k, s, off, len))
 		return;
@@ -112,7 +210,19 @@ static __always_inline void ps_invalidate(struct ps_scratch *s, __u32 off,
 		ps_ttl_unknown(s, k);
 	/* the epoch moves even if the key is not cached: a fill that is
 	 * in flight for it must not land */
-	ps_epoch_bump(k);
+	slot = ps_key_slot(k->data, k->len);
+	e = bpf_map_lookup_elem(&ps_epochs, &slot);
+	if (e)
+		__sync_fetch_and_add(e, 1);
+	/* a write Redis will run: remembered for wr_push */
+	if (s->wr_track) {
+		n = s->wr_n;
+		if (n < PS_WR_SCR) {
+			s->wr_slot[n] = slot;
+			s->wr_cmd[n] = s->ncmds;
+		}
+		s->wr_n = n + 1;
+	}
 	if (bpf_map_delete_elem(&ps_cache, k) == 0)
 		s->invalidated++;
 	if (bpf_map_delete_elem(&ps_cache_big, k) == 0)
@@ -187,11 +297,22 @@ static __always_inline int fill_check(const struct ps_config *cfg,
 				      __u32 gen, __u64 now, __u64 *expires)
 {
 	__u64 *ttl, *lost = ttl_lost();
-	__u32 *e;
+	__u32 *e, *n, *a, slot, any;
 
 	*expires = 0;
 	if (!lost || *lost)
 		return -1;
+	/* in flight first, then the epoch: wr_release moves the epoch
+	 * before it lowers the count */
+	slot = ps_key_slot(k->data, k->len);
+	n = bpf_map_lookup_elem(&ps_wr_inflight, &slot);
+	any = PS_WR_ANY;
+	a = bpf_map_lookup_elem(&ps_wr_inflight, &any);
+	if (!n || !a || __sync_val_compare_and_swap(n, 0, 0) != 0 ||
+	    __sync_val_compare_and_swap(a, 0, 0) != 0) {
+		stat_inc(PS_ST_FILL_INFLIGHT);
+		return -1;
+	}
 	e = ps_epoch_of(k);
 	if (!e || *e != epoch || cfg->cache_gen != gen)
 		return -1;

@@ -186,8 +186,18 @@ static __always_inline void tc_replies(struct __sk_buff *skb,
 
 	if (!s)
 		return;
-	if (!naive && (f->flags & (PS_F_UNTRUSTED | PS_F_REP_DESYNC)))
+	if (!naive && (f->flags & (PS_F_UNTRUSTED | PS_F_REP_DESYNC))) {
+		/* replies no longer counted: what was in flight is let go
+		 * now, with the whole cache.
+		 * XXX: a fill racing one of those writes inside Redis can
+		 * still land after this flush (the watcher's window) */
+		if (f->wr_head != f->wr_tail || f->wr_any) {
+			wr_release(f, f->replies_seen + 0x40000000u, s);
+			ps_flush(s);
+			stat_inc(PS_ST_FLUSHES);
+		}
 		return;
+	}
 	if (naive)
 		__builtin_memset(&s->rp, 0, sizeof(s->rp));
 	else
@@ -218,6 +228,8 @@ static __always_inline void tc_replies(struct __sk_buff *skb,
 	}
 	f->rp = s->rp;
 	f->replies_seen += s->replies;
+	if (f->wr_head != f->wr_tail || f->wr_any)
+		wr_release(f, f->replies_seen, s);
 	if (s->auth_result) {
 		if (s->auth_result == 1)
 			flow_set(f, PS_F_AUTHED);

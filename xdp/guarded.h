@@ -189,7 +189,15 @@ __noinline int guarded_data(struct xdp_md *ctx, struct ps_scratch *s,
 	idle_start = from == 0 && f->rq.state == PS_RQ_IDLE;
 	s->pos = from;
 	s->naive = 0;
-	if (rq_parse(ctx, s, p->payload_off, len)) {
+	/* writes in flight are followed on flows whose replies TC counts */
+	s->wr_track = !(f->flags & (PS_F_UNTRUSTED | PS_F_REP_DESYNC));
+	s->wr_n = 0;
+	r = rq_parse(ctx, s, p->payload_off, len);
+	if (s->wr_track) {
+		s->wr_track = 0;
+		wr_push(f, s);
+	}
+	if (r) {
 		flow_set(f, PS_F_REQ_DESYNC);
 		untrust(f, PS_UT_UNREADABLE);
 		ps_flush(s);

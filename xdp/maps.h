@@ -61,6 +61,18 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ps_epochs SEC(".maps");
 
+/* per epoch slot: writes to its keys that XDP handed to Redis and whose
+ * reply has not passed TC egress (cache.h, wr_*); a fill of a key whose
+ * slot has one is refused. Entry PS_WR_ANY counts flows holding writes
+ * that did not fit their ring: while it is not 0 no fill is stored. */
+#define PS_WR_ANY PS_EPOCH_SLOTS
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PS_EPOCH_SLOTS + 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} ps_wr_inflight SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);

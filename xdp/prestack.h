@@ -357,6 +357,14 @@ struct ps_seqadj {
 	struct ps_corr pt[PS_SEQADJ_POINTS];
 };
 
+/* writes handed to Redis whose reply has not passed TC egress yet
+ * (cache.h, wr_*): per flow, a ring of (reply index, epoch slot) */
+#define PS_WR_RING 8
+struct ps_wr_ent {
+	__u32 idx;   /* 1-based reply index (replies_seen) that completes it */
+	__u32 slot;  /* the key's epoch slot */
+};
+
 struct ps_flow {
 	__u32 state;            /* enum ps_flow_state */
 	__u32 flags;            /* PS_F_* */
@@ -426,6 +434,14 @@ struct ps_flow {
 	 * right edge (ack + window << wscale, from the last server segment) */
 	__u32 rwnd_end;
 	__u32 pad3;
+
+	/* writes in flight (cache.h): XDP pushes at wr_head, TC pops at
+	 * wr_tail; writes that did not fit hold PS_WR_ANY until wr_any_idx */
+	struct ps_wr_ent wr[PS_WR_RING];
+	__u32 wr_head;
+	__u32 wr_tail;
+	__u32 wr_any_idx;
+	__u32 wr_any;
 };
 
 /*
@@ -519,6 +535,8 @@ struct ps_flow {
 	X(RST_KEPT, rst_kept, "RSTs not at the next expected byte: passed translated, flow kept (RFC 5961)") \
 	X(SYN_KEPT, syn_kept, "SYNs on an established or closing flow: passed translated, flow kept") \
 	X(TIME_WAIT, time_wait, "segments of a finished flow translated (PS_FLOW_DONE)") \
+	X(WR_OVERFLOW, wr_overflow, "segments whose writes did not fit the flow's ring: no fill anywhere until their reply, then a flush") \
+	X(FILL_INFLIGHT, fill_inflight, "fills refused: a write to the key's slot was in Redis's hands (arrived, not yet replied)") \
 	X(FILL_RACED, fill_raced, "fills withdrawn: the key was invalidated while they were stored") \
 	/* poststack mode (xdp/poststack.bpf.c, docs/poststack.md) */ \
 	X(POST_SOCKS, post_socks, "Redis sockets put in the sockhash by sockops") \

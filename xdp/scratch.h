@@ -139,6 +139,15 @@ struct ps_scratch {
 	__u32 refused;
 	__u32 seg_ok;
 
+
+	/* ps_invalidate (cache.h), when guarded_data sets wr_track: the
+	 * epoch slot of each key this segment writes and the commands
+	 * completed before it; wr_push moves them to the flow's ring */
+#define PS_WR_SCR 8
+	__u32 wr_track;
+	__u32 wr_n;                   /* > PS_WR_SCR: some did not fit */
+	__u32 wr_slot[PS_WR_SCR];
+	__u32 wr_cmd[PS_WR_SCR];
 };
 
 /*
