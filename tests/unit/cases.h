@@ -72,6 +72,8 @@ void t_emit_broken_resend(struct env *e);
 /* t_resp.c */
 void t_fill_rule(struct env *e);
 void t_fill_rule_late(struct env *e);
+void t_write_in_flight(struct env *e);
+void t_fill_refused_in_flight(struct env *e);
 void t_rq_redis_rules(struct env *e);
 void t_fill_race(struct env *e);
 
