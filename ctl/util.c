@@ -342,7 +342,9 @@ int ps_count_offset_flows(int fd, int *total)
 		if (bpf_map_lookup_elem(fd, &k, &f))
 			continue;
 		all++;
-		if (f.consumed || f.injected)
+		/* a finished flow (kept only to translate late FIN/ACKs, as
+		 * TIME_WAIT would answer them) has delivered all its bytes */
+		if ((f.consumed || f.injected) && f.state != PS_FLOW_DONE)
 			n++;
 	}
 	if (total)
