@@ -47,16 +47,23 @@ static __always_inline int ps_key_from_buf(struct ps_cache_key *k,
 	return 0;
 }
 
+/* slot by reference: the map key must be on the stack, and a copy of it
+ * in each inlined caller would add to the deepest chain's frame (512 B) */
+static __always_inline __u32 *ps_epoch_at(const __u32 *slot)
+{
+	return bpf_map_lookup_elem(&ps_epochs, slot);
+}
+
 static __always_inline __u32 *ps_epoch_of(const struct ps_cache_key *k)
 {
 	__u32 slot = ps_key_slot(k->data, k->len);
 
-	return bpf_map_lookup_elem(&ps_epochs, &slot);
+	return ps_epoch_at(&slot);
 }
 
-static __always_inline void ps_epoch_bump(const struct ps_cache_key *k)
+static __always_inline void ps_epoch_bump(const __u32 *slot)
 {
-	__u32 *e = ps_epoch_of(k);
+	__u32 *e = ps_epoch_at(slot);
 
 	if (e)
 		__sync_fetch_and_add(e, 1);
@@ -148,16 +155,14 @@ __noinline int wr_push(struct ps_flow *f, struct ps_scratch *s)
 static __always_inline void wr_release(struct ps_flow *f, __u32 upto,
 				       struct ps_scratch *s)
 {
-	__u32 i, *e;
+	__u32 i;
 
 	for (i = 0; i < PS_WR_RING; i++) {
 		struct ps_wr_ent *w = &f->wr[f->wr_tail & (PS_WR_RING - 1)];
 
 		if (f->wr_tail == f->wr_head || (__s32)(upto - w->idx) < 0)
 			break;
-		e = bpf_map_lookup_elem(&ps_epochs, &w->slot);
-		if (e)
-			__sync_fetch_and_add(e, 1);
+		ps_epoch_bump(&w->slot);
 		wr_slot_add(w->slot, -1);
 		f->wr_tail++;
 	}
@@ -201,7 +206,7 @@ static __always_inline void ps_invalidate(struct ps_scratch *s, __u32 off,
 					  __u32 len, int ttl_change)
 {
 	struct ps_cache_key *k = &s->key;
-	__u32 slot, n, *e;
+	__u32 slot, n;
 
 	if (ps_key_from_buf(k, s, off, len))
 		return;
@@ -211,9 +216,7 @@ static __always_inline void ps_invalidate(struct ps_scratch *s, __u32 off,
 	/* the epoch moves even if the key is not cached: a fill that is
 	 * in flight for it must not land */
 	slot = ps_key_slot(k->data, k->len);
-	e = bpf_map_lookup_elem(&ps_epochs, &slot);
-	if (e)
-		__sync_fetch_and_add(e, 1);
+	ps_epoch_bump(&slot);
 	/* a write Redis will run: remembered for wr_push */
 	if (s->wr_track) {
 		n = s->wr_n;
@@ -313,7 +316,7 @@ static __always_inline int fill_check(const struct ps_config *cfg,
 		stat_inc(PS_ST_FILL_INFLIGHT);
 		return -1;
 	}
-	e = ps_epoch_of(k);
+	e = ps_epoch_at(&slot);
 	if (!e || *e != epoch || cfg->cache_gen != gen)
 		return -1;
 	/* a key with a TTL is cached with its expiry, one whose TTL is

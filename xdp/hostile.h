@@ -140,14 +140,8 @@ static __always_inline int xdp_refuse(struct xdp_md *ctx, struct ps_scratch *s,
 	s->refused = 1;
 	if (why == PS_ST_FB_CSUM)
 		return XDP_PASS;
-	if (why == PS_ST_FB_URG || p->payload_len) {
-		untrust(f, why == PS_ST_FB_URG ? PS_UT_URG : PS_UT_KDROP);
-		if (!(f->flags & PS_F_REQ_DESYNC)) {
-			flow_set(f, PS_F_REQ_DESYNC);
-			ps_flush(s);
-			stat_inc(PS_ST_FLUSHES);
-		}
-	}
+	if (why == PS_ST_FB_URG || p->payload_len)
+		writes_unseen(f, s, why == PS_ST_FB_URG ? PS_UT_URG : PS_UT_KDROP);
 	xdp_translate(ctx, p, f, cli_seq_to_k(f, p->seq, 0), 0);
 	return XDP_PASS;
 }
@@ -187,14 +181,8 @@ static __always_inline int xdp_first_frag(struct xdp_md *ctx,
 					  int naive)
 {
 	stat_inc(PS_ST_FB_FRAG);
-	if (!naive) {
-		untrust(f, PS_UT_FRAG);
-		if (!(f->flags & PS_F_REQ_DESYNC)) {
-			flow_set(f, PS_F_REQ_DESYNC);
-			ps_flush(s);
-			stat_inc(PS_ST_FLUSHES);
-		}
-	}
+	if (!naive)
+		writes_unseen(f, s, PS_UT_FRAG);
 	xdp_translate(ctx, p, f, cli_seq_to_k(f, p->seq, naive), naive);
 	return XDP_PASS;
 }

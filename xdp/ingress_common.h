@@ -205,6 +205,20 @@ static __always_inline int all_gets(const struct ps_scratch *s, int idle_start)
 	       !(s->rq_out & (RQO_ERROR | RQO_OTHER | RQO_TOO_MANY | RQO_BIG));
 }
 
+/* The request parser can no longer follow this flow: its writes are
+ * unseen from now on, so it is handed to the kernel for good and the
+ * cache flushed (once; guarded_data flushes on each later segment). */
+static __always_inline void writes_unseen(struct ps_flow *f,
+					  struct ps_scratch *s, __u32 reason)
+{
+	untrust(f, reason);
+	if (f->flags & PS_F_REQ_DESYNC)
+		return;
+	flow_set(f, PS_F_REQ_DESYNC);
+	ps_flush(s);
+	stat_inc(PS_ST_FLUSHES);
+}
+
 /* Apply what the parser saw to the flow's command-level state. */
 static __always_inline void apply_rq_flags(struct ps_flow *f,
 					   const struct ps_scratch *s)

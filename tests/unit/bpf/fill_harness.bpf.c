@@ -43,12 +43,13 @@ static __always_inline void fh_race(__u32 point, const struct ps_cache_key *k);
 
 static __always_inline void fh_race(__u32 point, const struct ps_cache_key *k)
 {
-	__u32 zero = 0;
+	__u32 zero = 0, slot;
 	struct fh_in *t = bpf_map_lookup_elem(&fh_in, &zero);
 
 	if (!t || t->race != point)
 		return;
-	ps_epoch_bump(k);
+	slot = ps_key_slot(k->data, k->len);
+	ps_epoch_bump(&slot);
 	bpf_map_delete_elem(&ps_cache, k);
 	bpf_map_delete_elem(&ps_cache_big, k);
 }
