@@ -11,6 +11,9 @@ segment, then a valid continuation, and checks:
     drops, a pure ACK (challenge ACK) where RFC 5961 / Linux send one;
   - the whole stream the client received, byte for byte, against what
     Redis would have sent (nothing shifted, no conflicting bytes).
+A few cases check more than the stream (a case adds to f.why, and what it
+measured to f.info): the shared cache after a SELECTed connection's miss
+(cross_db), the window of a first reply answered at XDP (first_window).
 Prints one JSON line per case: {"case", "ok", "why", ...}.
 """
 import argparse
@@ -31,6 +34,9 @@ ap = argparse.ArgumentParser(description=__doc__)
 ap.add_argument("--dst-mac", required=True)
 ap.add_argument("--base-port", type=int, default=41000)
 ap.add_argument("--settle", type=float, default=0.3)
+ap.add_argument("--mode", default="off",
+                help="the mode attached: outside off, cases whose point is an answer "
+                     "at XDP check that there was one")
 ap.add_argument("cases", nargs="*")
 a = ap.parse_args()
 conf.verb = 0
@@ -51,6 +57,8 @@ def bulk(v):
 VAL_A = b"alpha-value"          # h:a, cached (the shell sets and warms it)
 VAL_B = b"bravo-value"          # h:b, cached
 GET_A, GET_B = resp("GET", "h:a"), resp("GET", "h:b")
+DB0_VAL, DB1_VAL = b"h:db-in-db-0", b"h:db-in-db-1"  # cross_db sets them
+GET_DB = resp("GET", "h:db")
 
 
 class Flow:
@@ -68,6 +76,8 @@ class Flow:
         self.isn = None
         self.ts_recent = 0
         self.t0 = time.monotonic()
+        self.why = []       # what a case found wrong besides the stream
+        self.info = {}      # what a case measured, printed with its result
 
     def tsval(self):
         return 1000 + int((time.monotonic() - self.t0) * 1000)
@@ -115,10 +125,14 @@ class Flow:
             elif time.monotonic() - last > a.settle:
                 break
 
-    def open(self):
+    def open(self, wscale=None):
+        """The handshake; wscale: offer window scaling with that shift."""
+        opts = [("MSS", 1460), ("SAckOK", b""), ("Timestamp", (self.tsval(), 0))]
+        if wscale is not None:
+            opts += [("NOP", None), ("WScale", wscale)]
         syn = IP(src=IP_CLI, dst=IP_SRV) / TCP(
             sport=self.sport, dport=PORT, flags="S", seq=self.iss, window=65535,
-            options=[("MSS", 1460), ("SAckOK", b""), ("Timestamp", (self.tsval(), 0))])
+            options=opts)
         self.syn = syn
         self.send(syn)
         for _ in range(100):
@@ -126,6 +140,7 @@ class Flow:
             sa = [t for t in self.server() if t.flags & 0x12 == 0x12]
             if sa:
                 self.isn = sa[0].seq
+                self.synack = sa[0]
                 break
         if self.isn is None:
             raise RuntimeError("no SYN-ACK")
@@ -157,24 +172,56 @@ class Flow:
         self.sniff.stop()
 
 
-def redis_says(payload):
+def redis_says(payload, closed=False):
     """What Redis replies to these bytes on a plain kernel socket (through
-    the veth; nothing in it is a GET XDP would answer)."""
+    the veth: XDP sees them, so nothing in them may be a GET it could
+    answer, unless that is the point, as in fresh_get). closed: also
+    return whether Redis closed the connection."""
     s = socket.create_connection((IP_SRV, PORT), timeout=3)
     s.sendall(payload)
     time.sleep(0.3)
     s.settimeout(0.3)
-    out = b""
+    out, eof = b"", False
     try:
         while True:
             d = s.recv(65536)
             if not d:
+                eof = True
                 break
             out += d
     except socket.timeout:
         pass
     s.close()
-    return out
+    return (out, eof) if closed else out
+
+
+def fresh_get(key):
+    """A GET on a new database-0 connection through the veth: the cache's
+    answer when it has the key, Redis's otherwise."""
+    return redis_says(resp("GET", key))
+
+
+def redis_get_calls():
+    """How many GETs Redis has run (INFO commandstats, which XDP passes):
+    unchanged across a GET means XDP answered it."""
+    info = redis_says(resp("INFO", "commandstats")).decode("latin1")
+    for line in info.split("\r\n"):
+        if line.startswith("cmdstat_get:"):
+            return int(line.split("calls=")[1].split(",")[0])
+    return 0
+
+
+def at_xdp(f, what, send):
+    """Run send() (GETs of cached keys); outside mode off, a case whose
+    point is an answer at XDP must have had one, or it checked nothing.
+    An earlier case may have flushed the cache (a flow Redis's parser
+    refuses flushes it): fresh_get of the key first fills it again."""
+    calls = redis_get_calls()
+    send()
+    answered = redis_get_calls() == calls
+    if a.mode != "off" and not answered:
+        f.why.append(f"{what} was not answered at XDP: nothing checked")
+    return answered
 
 
 def bad_checksum(pkt, payload=None):
@@ -332,6 +379,105 @@ def c_quit_then_get(f):
     return b"+OK\r\n", r, "quit"
 
 
+def c_cross_db(f):
+    # h:db holds different values in db 0 and db 1, set on a plain
+    # connection through the veth (XDP sees both SETs, so the key is
+    # cold in the cache whatever it held). A connection that SELECTed db 1
+    # misses on it: Redis's reply is db 1's value and must not fill the
+    # shared cache, which serves db 0 (pcaps/select_fill offline).
+    set_up = redis_says(resp("SET", "h:db", DB0_VAL) + resp("SELECT", "1") +
+                        resp("SET", "h:db", DB1_VAL))
+    if set_up != b"+OK\r\n" * 3:
+        f.why.append(f"set-up of h:db in db 0 and db 1: {set_up!r}")
+    f.data(resp("SELECT", "1"))
+    m = f.mark()
+    f.data(GET_DB)                               # a miss, on db 1
+    r = f.since(m)
+    time.sleep(0.1)
+    got = fresh_get("h:db")                      # db 0, through XDP
+    if got != bulk(DB0_VAL):
+        f.why.append(f"a db-0 connection got {got!r} after a db-1 miss (want db 0's value)")
+    # That GET missed and filled (guarded, retrans): h:db is now cached for
+    # db 0. The SELECTed connection must still get db 1's value from Redis.
+    again = []
+    cached = at_xdp(f, "a db-0 GET of h:db after a db-0 miss",
+                    lambda: again.append(fresh_get("h:db")))
+    f.info.update(db0_get=got.decode("latin1"), db0_cached=cached)
+    if again[0] != bulk(DB0_VAL):
+        f.why.append(f"a second db-0 connection got {again[0]!r}")
+    f.data(GET_DB)                               # cached for db 0; on db 1
+    return b"+OK\r\n" + bulk(DB1_VAL) + bulk(DB1_VAL), r, "reply"
+
+
+def c_reject(payload):
+    """A GET of the cached h:a in a shape Redis's parser rejects (a
+    protocol error and a close) or reads otherwise (a CR before '*' makes
+    it an inline command): never answered from the cache, the client gets
+    exactly what Redis sends. What Redis sends is asked afterwards, behind
+    a PING in the same segment, which XDP never answers, on a plain
+    connection: so a parser that wrongly accepted the shape would not
+    answer that one too and make the two agree."""
+    def case(f):
+        fresh_get("h:a")
+        at_xdp(f, "a GET of h:a just before", lambda: f.data(GET_A))
+        m = f.mark()
+        f.data(payload)
+        r = f.since(m)
+        says, closed = redis_says(resp("PING") + payload, closed=True)
+        if not says.startswith(b"+PONG\r\n"):
+            f.why.append(f"Redis's reply on a plain connection: {says!r}")
+        want = bulk(VAL_A) + says[len(b"+PONG\r\n"):]
+        f.info.update(redis_closes=closed)
+        if not closed:                           # the stream goes on in step
+            f.data(GET_A)
+            want += bulk(VAL_A)
+        return want, r, "reply"
+    return case
+
+
+def c_first_window(f):
+    # Window scaling negotiated both ways and the first segment after the
+    # handshake a GET XDP answers: the reply's window field is read by the
+    # client as scaled by the server's shift. It must be what the kernel
+    # would advertise, i.e. about its own window on its next segment (the
+    # PING's reply). The SYN-ACK's field is never scaled (RFC 7323 2.2):
+    # copied raw into the reply (65160, read with Linux's shift of 7 as
+    # 8.3 MB, with 10 as 66 MB) it offers the client 128 or 1024 times
+    # the buffer the kernel has.
+    fresh_get("h:a")
+    f.open(wscale=7)
+    ws = next((o[1] for o in f.synack.options if o[0] == "WScale"), None)
+    m = f.mark()
+    xdp = at_xdp(f, "the first GET", lambda: f.data(GET_A))
+    first = next((t for t in f.server()[m:] if len(t.payload)), None)
+    if first is None:
+        raise RuntimeError("no reply to the first GET")
+    m = f.mark()
+    f.data(resp("PING"))
+    kern = next((t for t in f.server()[m:] if len(t.payload)), None)
+    if ws is None or not ws:
+        f.why.append(f"the server did not scale its window (WScale {ws}): nothing checked")
+        ws = ws or 0
+    mine = first.window << ws
+    f.info.update(wscale_srv=ws, synack_window=f.synack.window, first_window=first.window,
+                  first_bytes=mine, answered_at="xdp" if xdp else "redis")
+    if kern is None:
+        f.why.append("no reply to the PING")
+    else:
+        theirs = kern.window << ws
+        f.info.update(kernel_window=kern.window, kernel_bytes=theirs)
+        if not theirs or mine > 2 * theirs or theirs > 2 * mine:
+            f.why.append(f"first reply offers {mine} bytes, the kernel next {theirs}: "
+                         "more than 2x apart")
+    # before the kernel's first ACK it has no window beyond its SYN-ACK's
+    if mine > 2 * f.synack.window:
+        f.why.append(f"first reply offers {mine} bytes, the SYN-ACK {f.synack.window}")
+    return b"+PONG\r\n", (0, 0, 0), "reply"
+
+
+c_first_window.opens = True      # its own handshake, its first GET the hit
+
+
 CASES = {
     "bad_checksum": (c_bad_checksum, "a GET with a bad TCP checksum: dropped, its valid retransmission answered"),
     "corrupt_set": (c_corrupt_set, "a SET corrupted in flight (bad checksum), its valid retransmission, then GETs: the new value"),
@@ -345,6 +491,14 @@ CASES = {
     "tiny_fragments": (c_tiny_fragments, "a GET in tiny fragments (TCP header split): dropped, its whole retransmission answered"),
     "after_quit": (c_after_quit, "a GET after QUIT's +OK: never answered"),
     "quit_then_get": (c_quit_then_get, "a GET right behind QUIT, before its +OK: never answered"),
+    "cross_db": (c_cross_db, "a GET missed after SELECT 1: db 1's value, no fill; db 0 then gets its own; "
+                 "db 0's cached value never answers db 1"),
+    # GET_A = *2\r\n$3\r\nGET\r\n$3\r\nh:a\r\n, in shapes Redis 7.0 refuses
+    "reject_cr": (c_reject(b"\r" + GET_A), "a CR before '*' (Redis: inline): not answered, Redis's replies"),
+    "reject_count0": (c_reject(b"*02" + GET_A[2:]), "a count with a leading zero (*02): Redis's protocol error, not answered"),
+    "reject_len0": (c_reject(GET_A[:4] + b"$03" + GET_A[6:]), "a length with a leading zero ($03): Redis's protocol error, not answered"),
+    "reject_empty": (c_reject(b"*\r\n" + GET_A), "an empty count (*\\r\\n) before a GET: Redis's protocol error, not answered"),
+    "first_window": (c_first_window, "the first reply after a window-scaled handshake, answered at XDP: the kernel's window"),
 }
 
 for i, name in enumerate(a.cases or CASES):
@@ -352,13 +506,14 @@ for i, name in enumerate(a.cases or CASES):
     f = Flow(a.base_port + i)
     res = {"case": name, "desc": desc}
     try:
-        f.open()
-        f.data(GET_A)                      # answered at XDP: the flow has an offset
+        if not getattr(fn, "opens", False):
+            f.open()
+            f.data(GET_A)                  # answered at XDP: the flow has an offset
         want, (data, pure, rst), expect = fn(f)
         time.sleep(0.3)
         got, conflict, extra, _ = f.stream()
         want = bulk(VAL_A) + want
-        why = []
+        why = list(f.why)
         if conflict or extra:
             why.append("conflicting or shifted bytes" if conflict else "bytes after a hole")
         if got != want:
@@ -369,6 +524,8 @@ for i, name in enumerate(a.cases or CASES):
             why.append(f"no challenge ACK (data {data}, pure ACKs {pure})")
         res.update(ok=not why, why="; ".join(why), hostile_data=data, hostile_acks=pure,
                    hostile_rsts=rst, received=len(got), expected=len(want))
+        if f.info:
+            res["info"] = f.info
     except Exception as e:  # noqa: BLE001 - one case's failure is its TAP line
         res.update(ok=False, why=f"{type(e).__name__}: {e}")
     finally:
