@@ -301,8 +301,9 @@ static int attach_run(struct ps_call *c, void *opts)
 		       "using the built-in list (unknown commands invalidate every key-sized argument)",
 		       o->port, auth == 1 && !password ? " (it requires AUTH: pass --password)" : "");
 	} else {
-		printf("command table from Redis: %u commands (%u read, %u write, %u flush)\n",
-		       cmds.total, cmds.read, cmds.write, cmds.flush);
+		printf("command table from Redis: %u commands (%u read, %u write, %u flush, "
+		       "%u by subcommand: %u subcommands)\n", cmds.total, cmds.read, cmds.write,
+		       cmds.flush, cmds.containers, cmds.subcommands);
 	}
 
 	err = bpf_xdp_attach(ifindex, bpf_program__fd(skel->progs.ps_xdp),

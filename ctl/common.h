@@ -103,6 +103,7 @@ int ps_count_offset_flows(int flows_fd, int *total);
  * 127.0.0.1:port (current netns) could not be asked */
 struct ps_cmdtable_counts {
 	unsigned total, read, write, flush, skipped;
+	unsigned containers, subcommands; /* PS_CLASS_SUB, and their "name|sub" entries */
 };
 int ps_cmdtable_load(int map_fd, __u32 port, const char *password,
 		     struct ps_cmdtable_counts *n);

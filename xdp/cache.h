@@ -417,44 +417,41 @@ static __always_inline __u32 csum_chunk(__u8 *p, __u32 n, __u32 seed)
 }
 
 /*
- * Store the first reply of this segment (s->first_*: where the reply
- * parser found it in the payload at payload_off of skb) as the value of
- * the armed key, unless the flow may not fill (fill_allowed, checked again:
- * the flow may have changed since the GET), or the key may have changed
- * since its GET passed (epoch, generation) or has a TTL.
+ * Store the reply at payload offset off of skb (rlen bytes, a bulk
+ * string of vlen value bytes) as the value of key k, for a fill armed at
+ * (epoch, gen), unless the flow may not fill (fill_allowed, checked
+ * again: the flow may have changed since the GET), or the key may have
+ * changed since its GET passed (epoch, generation) or has a TTL.
  */
-static __always_inline void cache_fill(struct __sk_buff *skb, __u32 payload_off,
-				       struct ps_scratch *s,
-				       const struct ps_config *cfg,
-				       struct ps_flow *f)
+static __always_inline void cache_fill_at(struct __sk_buff *skb,
+					  struct ps_scratch *s,
+					  const struct ps_config *cfg,
+					  struct ps_flow *f,
+					  const struct ps_cache_key *k,
+					  __u32 epoch, __u32 gen, __u32 off,
+					  __u32 rlen, __u32 vlen)
 {
 	struct ps_cache_val *v = &s->fill;
-	__u32 rlen = s->first_len, plen, c1, c2, c3, sum = 0;
+	__u32 plen, c1, c2, c3, sum = 0;
 	__u64 expires = 0, now = bpf_ktime_get_ns();
 
-	flow_clear(f, PS_F_FILL_ARMED);
 	if (!(cfg->flags & PS_CFG_FILL))
 		return;
 	if (!flow_may_fill(cfg, f))
 		goto skipped;
-	if (!s->first_bulk || s->first_off == ~0u ||
-	    s->first_val_len > PS_VAL_MAX || rlen == 0 ||
-	    rlen > PS_BIG_REPLY_MAX - 3)
+	if (vlen > PS_VAL_MAX || rlen == 0 || rlen > PS_BIG_REPLY_MAX - 3)
 		goto skipped;
 	/* a large value is kept only for the TC ingress path */
 	if (rlen > PS_REPLY_MAX - 3 && !(cfg->flags & PS_CFG_TC_REPLY))
 		goto skipped;
-	if (fill_check(cfg, &f->fill_key, f->fill_epoch, f->fill_gen, now,
-		       &expires))
+	if (fill_check(cfg, k, epoch, gen, now, &expires))
 		goto skipped;
 
 	if (rlen > PS_REPLY_MAX - 3) {
 		struct ps_cache_big_val *bv;
 
-		bv = big_stage(skb, payload_off + s->first_off, rlen,
-			       s->first_val_len, expires);
-		if (!bv || cache_store(&ps_cache_big, &ps_cache, &f->fill_key,
-				       bv, f->fill_gen, f->fill_epoch))
+		bv = big_stage(skb, off, rlen, vlen, expires);
+		if (!bv || cache_store(&ps_cache_big, &ps_cache, k, bv, gen, epoch))
 			goto skipped;
 		stat_inc(PS_ST_FILLS);
 		stat_inc(PS_ST_TC_FILLS);
@@ -463,7 +460,7 @@ static __always_inline void cache_fill(struct __sk_buff *skb, __u32 payload_off,
 	BOUND_1_TO(rlen, PS_REPLY_BOUND);
 	if (rlen > PS_REPLY_MAX)
 		goto skipped;
-	if (bpf_skb_load_bytes(skb, payload_off + s->first_off, v->reply, rlen))
+	if (bpf_skb_load_bytes(skb, off, v->reply, rlen))
 		goto skipped;
 	/* csum_diff takes multiples of 4 and at most PS_CSUM_CHUNK bytes a
 	 * call: zero the pad up to the next multiple of 4, then three chunks
@@ -484,17 +481,140 @@ static __always_inline void cache_fill(struct __sk_buff *skb, __u32 payload_off,
 	sum = csum_chunk(v->reply + 2 * PS_CSUM_CHUNK, c3, sum);
 	v->csum = csum_fold32(sum);
 	v->reply_len = rlen;
-	v->val_len = s->first_val_len;
+	v->val_len = vlen;
 	v->filled_ns = now;
 	v->source = PS_FILL_TC;
 	v->expires_ns = expires;
-	if (cache_store(&ps_cache, &ps_cache_big, &f->fill_key, v, f->fill_gen,
-			f->fill_epoch) == 0) {
+	if (cache_store(&ps_cache, &ps_cache_big, k, v, gen, epoch) == 0) {
 		stat_inc(PS_ST_FILLS);
 		return;
 	}
 skipped:
 	stat_inc(PS_ST_FILL_SKIPPED);
+}
+
+/* The armed single GET (fill_key): the first reply of this segment
+ * (s->first_*, where the reply parser found it) is its reply. */
+static __always_inline void cache_fill(struct __sk_buff *skb, __u32 payload_off,
+				       struct ps_scratch *s,
+				       const struct ps_config *cfg,
+				       struct ps_flow *f)
+{
+	flow_clear(f, PS_F_FILL_ARMED);
+	if (!(cfg->flags & PS_CFG_FILL))
+		return;
+	if (!s->first_bulk || s->first_off == ~0u) {
+		stat_inc(PS_ST_FILL_SKIPPED);
+		return;
+	}
+	cache_fill_at(skb, s, cfg, f, &f->fill_key, f->fill_epoch, f->fill_gen,
+		      payload_off + s->first_off, s->first_len, s->first_val_len);
+}
+
+/*
+ * Pipelined fills. A GET handed to Redis with other commands (a batch
+ * with misses, writes, or replies still owed) is answered by the reply
+ * whose 1-based index among the flow's replies is cmds_passed + its
+ * position + 1: the same pairing the writes in flight and `pending` rely
+ * on. fq_arm (XDP) stores (key, epoch, generation) in ps_fillq under
+ * that index and sets bit idx % 64 of the flow's fq_mask; the reply
+ * parser at TC egress notes each armed reply it completes (rp_fq_note)
+ * and fq_fill stores it under the same rules as a single GET's fill
+ * (cache_fill_at). An index whose bit is taken by an older arming (64
+ * replies back) is not armed; an armed reply that is not a complete
+ * bulk string in one segment clears its arming unfilled.
+ */
+__noinline int fq_arm(struct ps_scratch *s, struct ps_config *cfg,
+		      struct ps_flow *f, const struct ps_pkt *p)
+{
+	struct ps_fq_key k = {};
+	__u32 i, idx, *e;
+	__u64 bit;
+
+	if (!s || !cfg || !f || !p)
+		return 0;
+	if (!(cfg->flags & PS_CFG_FILL) || !flow_may_fill(cfg, f))
+		return 0;
+	flow_key(&k.flow, p, 1);
+	k.isn = f->cli_isn;
+	for (i = 0; i < PS_MAX_CMDS; i++) {
+		if (i >= s->ngets)
+			break;
+		idx = f->cmds_passed + s->get_pos[i & (PS_MAX_CMDS - 1)] + 1;
+		bit = 1ull << (idx & 63);
+		if (f->fq_mask & bit) {
+			stat_inc(PS_ST_FQ_UNARMED);
+			continue;
+		}
+		/* GET 0's key may have been read in place (buf not loaded) */
+		if (i == 0 && s->key_ready)
+			__builtin_memcpy(&s->fqv.key, &s->key, sizeof(s->key));
+		else if (ps_key_from_buf(&s->fqv.key, s, s->key_off[i & (PS_MAX_CMDS - 1)],
+					 s->key_len[i & (PS_MAX_CMDS - 1)]))
+			continue;
+		e = ps_epoch_of(&s->fqv.key);
+		if (!e)
+			continue;
+		s->fqv.epoch = *e;
+		s->fqv.gen = cfg->cache_gen;
+		k.idx = idx;
+		if (bpf_map_update_elem(&ps_fillq, &k, &s->fqv, BPF_ANY)) {
+			stat_inc(PS_ST_FQ_UNARMED);
+			continue;
+		}
+		/* the entry first, then the bit that shows it to TC */
+		__sync_fetch_and_or(&f->fq_mask, bit);
+		stat_inc(PS_ST_FQ_ARMED);
+	}
+	return 0;
+}
+
+/* TC egress: the armed reply j this segment completed (s->fq_*), filled
+ * and its arming cleared. Global: verified once for all j. */
+__noinline int fq_fill_one(struct __sk_buff *skb, struct ps_scratch *s,
+			   struct ps_flow *f, const struct ps_pkt *p, __u32 j)
+{
+	struct ps_fq_key k = {};
+	struct ps_fq_val *v;
+	struct ps_config *cfg;
+	__u32 zero = 0, idx;
+
+	if (!skb || !s || !f || !p || j >= PS_FQ_SEG)
+		return 0;
+	cfg = bpf_map_lookup_elem(&ps_config, &zero);
+	if (!cfg)
+		return 0;
+	idx = s->fq_idx[j];
+	flow_key(&k.flow, p, 0);
+	k.isn = f->cli_isn;
+	k.idx = idx;
+	v = bpf_map_lookup_elem(&ps_fillq, &k);
+	if (v) {
+		if (s->fq_len[j])
+			cache_fill_at(skb, s, cfg, f, &v->key, v->epoch, v->gen,
+				      p->payload_off + s->fq_off[j], s->fq_len[j],
+				      s->fq_vlen[j]);
+		else
+			stat_inc(PS_ST_FILL_SKIPPED);
+		bpf_map_delete_elem(&ps_fillq, &k);
+	}
+	__sync_fetch_and_and(&f->fq_mask, ~(1ull << (idx & 63)));
+	return 0;
+}
+
+static __always_inline void fq_fill(struct __sk_buff *skb, struct ps_scratch *s,
+				    struct ps_flow *f, const struct ps_pkt *p)
+{
+	__u32 j;
+
+	for (j = 0; j < PS_FQ_SEG; j++) {
+		if (j >= s->fq_n)
+			break;
+		fq_fill_one(skb, s, f, p, j);
+	}
+	/* armed replies past PS_FQ_SEG in one segment: not filled */
+	if (s->fq_over)
+		__sync_fetch_and_and(&f->fq_mask, ~s->fq_over);
 }
 
 #endif

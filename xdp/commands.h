@@ -29,6 +29,8 @@ enum ps_cmd {
 	PS_CMD_SET,      /* a write; with options (PX, EX, KEEPTTL...) a TTL too */
 	PS_CMD_TTL_DST,  /* RENAME/COPY: arg 2 takes arg 1's value and TTL */
 	PS_CMD_QUIT,     /* Redis replies +OK and closes: nothing after it is answered */
+	PS_CMD_SUBCMD,   /* a container (CONFIG, OBJECT, ...) whose subcommands differ:
+			  * argument 1 decides (ps_classify_sub) */
 };
 
 /* Pack an upper-cased command name of up to 16 bytes into two words. */
@@ -53,7 +55,7 @@ static __always_inline int ps_classify_builtin(__u64 w0, __u64 w1, __u32 n)
 	    IS("SUBSTR") || IS("TTL") || IS("PTTL") || IS("EXPIRETIME") ||
 	    IS("PEXPIRETIME") || IS("TYPE") || IS("PING") || IS("ECHO") ||
 	    IS("INFO") || IS("DBSIZE") || IS("TIME") ||
-	    IS("COMMAND") || IS("CONFIG") || IS("SCAN") ||
+	    IS("COMMAND") || IS("SCAN") ||
 	    IS("KEYS") || IS("RANDOMKEY") || IS("LRANGE") || IS("LLEN") ||
 	    IS("LINDEX") || IS("LPOS") || IS("HGET") || IS("HMGET") ||
 	    IS("HGETALL") || IS("HLEN") || IS("HEXISTS") || IS("HKEYS") ||
@@ -99,6 +101,10 @@ static __always_inline int ps_classify_builtin(__u64 w0, __u64 w1, __u32 n)
 		return PS_CMD_UNTRUST;
 	if (IS("CLIENT"))
 		return PS_CMD_CLIENT;
+	/* CONFIG GET reads, CONFIG SET may evict: the subcommand decides
+	 * (without Redis's table in ps_cmds, every CONFIG flushes) */
+	if (IS("CONFIG"))
+		return PS_CMD_SUBCMD;
 	/* everything else, known writes and unknown commands alike */
 	return PS_CMD_WRITE;
 }
@@ -125,6 +131,8 @@ __noinline int ps_classify(__u64 w0, __u64 w1, __u32 n)
 		return PS_CMD_READ;
 	if (*cls == PS_CLASS_FLUSH)
 		return PS_CMD_FLUSH;
+	if (*cls == PS_CLASS_SUB)
+		return PS_CMD_SUBCMD;
 	return PS_CMD_WRITE;
 }
 

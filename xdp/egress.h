@@ -203,6 +203,7 @@ static __always_inline void tc_replies(struct __sk_buff *skb,
 	else
 		s->rp = f->rp;
 	rp_reset(s, 0, f->replies_seen, naive ? 0 : f->auth_reply_idx);
+	s->fq_mask = naive ? 0 : f->fq_mask;
 	if (len == 0 || (!tc_fast_reply(skb, s, p->payload_off, from, len) &&
 			 tc_walk(skb, s, p->payload_off, from, len))) {
 		if (!naive) {
@@ -246,6 +247,8 @@ static __always_inline void tc_replies(struct __sk_buff *skb,
 	}
 	/* no atomic sub in the BPF ISA: add the two's complement */
 	__sync_fetch_and_add(&f->pending, -s->replies);
+	if (s->fq_n || s->fq_over)
+		fq_fill(skb, s, f, p);
 	/* armed only when the GET was all that was pending: the first reply
 	 * completed since is its reply */
 	if (f->flags & PS_F_FILL_ARMED)

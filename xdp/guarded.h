@@ -41,6 +41,9 @@ static __always_inline __u32 guarded_veto(struct xdp_md *ctx,
 	if (s->rq_out & RQO_BIG)
 		return ngets ? PS_ST_FB_BIG : PS_FB_NONE;
 	if (!all_gets(s, idle_start)) {
+		/* a batch that goes to Redis: its GETs fill from their replies */
+		if (ngets)
+			fq_arm(s, cfg, f, p);
 		if (ngets || f->rq.cmd == PS_CMD_GET)
 			return (s->rq_out & RQO_OTHER) ? PS_ST_FB_NOT_GET :
 							 PS_ST_FB_PARTIAL;
@@ -48,7 +51,11 @@ static __always_inline __u32 guarded_veto(struct xdp_md *ctx,
 	}
 	if (!lease_ok(cfg, p->now_ns))
 		return PS_ST_FB_LEASE;
-	*tot = assemble(s, reply_limit(f), cfg->cache_gen, p->now_ns, one);
+	/* several GETs' replies may exceed one segment: TC ingress sends
+	 * them in several (tcr_pick_asm) */
+	*tot = assemble(s, s->ngets > 1 && (cfg->flags & PS_CFG_TC_REPLY) ?
+			   PS_REP_MASK : reply_limit(f),
+			cfg->cache_gen, p->now_ns, one);
 	/* what XDP cannot carry, TC ingress may (tc_handoff.h) */
 	if ((*tot < 0 || s->asm_misses == 1) &&
 	    tcr_pick(s, cfg, *tot < 0, p->now_ns) == TCR_PICKED)
@@ -58,6 +65,8 @@ static __always_inline __u32 guarded_veto(struct xdp_md *ctx,
 		/* arm_fill applies the fill rule (the flow's state) */
 		if (ngets == 1 && pending_before == 0)
 			arm_fill(f, s, cfg);
+		else
+			fq_arm(s, cfg, f, p);
 		return PS_ST_FB_MISS;
 	}
 	if (*tot < 0)
@@ -233,7 +242,7 @@ __noinline int guarded_data(struct xdp_md *ctx, struct ps_scratch *s,
 			  &srv_seq, &one);
 	if (fb == PS_FB_ANSWER) {
 		extra_work(cfg);
-		if (!s->tcr_on) {
+		if (!s->tcr_on && (__u32)tot <= reply_limit(f)) {
 			em_setup(s, p, f, srv_seq, end, tot);
 			r = emit_reply(ctx, s, one);
 			if (r == PS_SENT_TX) {
@@ -252,6 +261,7 @@ __noinline int guarded_data(struct xdp_md *ctx, struct ps_scratch *s,
 		 * is untouched): the request goes up untranslated with the
 		 * handoff in its data_meta, TC ingress builds the reply */
 		s->em.seq = srv_seq;
+		s->em.tot = tot;
 		if (tcr_take(ctx, s, cfg, p, f) == PS_SENT_TC) {
 			rwnd_advertised(f, end);
 			return XDP_PASS;

@@ -149,6 +149,23 @@ struct {
 	__type(value, struct ps_tcr_ref);
 } ps_tcr_refs SEC(".maps");
 
+/* TC replies to several GETs (PS_TCR_SRC_ASM): the bytes as XDP assembled
+ * them, keyed as ps_tcr_refs; LRU: an evicted one is a lost TC reply */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, PS_RTX_ENTRIES);
+	__type(key, struct ps_rtx_key);
+	__type(value, struct ps_rtx_val);
+} ps_tcr_asm SEC(".maps");
+
+/* pipelined fills armed at XDP, taken by TC egress (cache.h, fq_*) */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, PS_FQ_ENTRIES);
+	__type(key, struct ps_fq_key);
+	__type(value, struct ps_fq_val);
+} ps_fillq SEC(".maps");
+
 /* the TC ingress builder's working memory (tc_ingress.h) */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -365,6 +365,25 @@ struct ps_wr_ent {
 	__u32 slot;  /* the key's epoch slot */
 };
 
+/* pipelined fills (cache.h, fq_*): a GET handed to Redis with others,
+ * armed for the reply that answers it: keyed by its flow, the flow's ISN
+ * (a new connection on the same 4-tuple never meets an old arming) and
+ * the 1-based index of that reply among the flow's replies */
+struct ps_fq_key {
+	struct ps_flow_key flow;
+	__u32 isn;
+	__u32 idx;
+};
+
+struct ps_fq_val {
+	struct ps_cache_key key;
+	__u32 epoch;           /* the key's epoch slot when armed */
+	__u32 gen;             /* cache_gen when armed */
+};
+
+#define PS_FQ_ENTRIES 16384 /* armed GETs, all flows (LRU) */
+#define PS_FQ_SEG     8     /* armed replies one server segment can fill */
+
 struct ps_flow {
 	__u32 state;            /* enum ps_flow_state */
 	__u32 flags;            /* PS_F_* */
@@ -442,6 +461,10 @@ struct ps_flow {
 	__u32 wr_tail;
 	__u32 wr_any_idx;
 	__u32 wr_any;
+
+	/* pipelined fills armed (cache.h, fq_*): bit idx % 64 for each
+	 * reply index with an entry in ps_fillq; XDP sets, TC clears */
+	__u64 fq_mask;
 };
 
 /*
@@ -538,6 +561,8 @@ struct ps_flow {
 	X(WR_OVERFLOW, wr_overflow, "segments whose writes did not fit the flow's ring: no fill anywhere until their reply, then a flush") \
 	X(FILL_INFLIGHT, fill_inflight, "fills refused: a write to the key's slot was in Redis's hands (arrived, not yet replied)") \
 	X(FILL_RACED, fill_raced, "fills withdrawn: the key was invalidated while they were stored") \
+	X(FQ_ARMED, fq_armed, "GETs passed with other commands, armed to fill from their own reply") \
+	X(FQ_UNARMED, fq_unarmed, "GETs passed with other commands not armed (their reply slot busy, ps_fillq full)") \
 	/* poststack mode (xdp/poststack.bpf.c, docs/poststack.md) */ \
 	X(POST_SOCKS, post_socks, "Redis sockets put in the sockhash by sockops") \
 	X(POST_SKBS, post_skbs, "request skbs seen by the sk_skb verdict program") \
@@ -587,6 +612,8 @@ enum ps_cmd_class {
 	PS_CLASS_READ = 1,   /* modifies no key */
 	PS_CLASS_WRITE = 2,  /* modifies keys among its arguments */
 	PS_CLASS_FLUSH = 3,  /* modifies keys it does not name (flush) */
+	PS_CLASS_SUB = 4,    /* a container: its subcommands, stored as
+			      * "NAME|SUB", have classes of their own */
 };
 
 struct ps_meta {
@@ -619,9 +646,17 @@ struct ps_tcr_meta {
 
 /* ps_tcr_refs values: what a TC reply was made of, kept (LRU) so that it
  * can be sent again while the cache still gives the same bytes */
+/* ps_tcr_ref.big: where a TC reply's bytes are */
+enum ps_tcr_src {
+	PS_TCR_SRC_CACHE = 0, /* the entry in ps_cache (key, filled_ns its identity) */
+	PS_TCR_SRC_BIG = 1,   /* the entry in ps_cache_big */
+	PS_TCR_SRC_ASM = 2,   /* the replies of several GETs, assembled at XDP
+			       * and copied into ps_tcr_asm under the ref's key */
+};
+
 struct ps_tcr_ref {
 	struct ps_cache_key key;
-	__u32 big;       /* 1: the entry is in ps_cache_big, 0: in ps_cache */
+	__u32 big;       /* where the bytes are: enum ps_tcr_src */
 	__u32 gen;       /* cache_gen it was answered under */
 	__u64 filled_ns; /* the entry's fill time: its identity */
 	__u32 tot;       /* reply bytes (the entry's reply_len) */

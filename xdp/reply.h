@@ -55,6 +55,7 @@ __noinline int assemble_many(struct ps_scratch *s, __u32 limit, __u32 gen,
 
 	if (!s)
 		return -1;
+	s->asm_misses = 0; /* a -1 below must not leave an older count */
 	for (i = 0; i < PS_MAX_CMDS; i++) {
 		struct ps_cache_key *k = &s->key;
 		struct ps_cache_val *v;

@@ -77,6 +77,47 @@ static __always_inline int ps_upper_is_reply(struct ps_scratch *s, __u32 off)
 	return w0 == PS_W0("REPLY");
 }
 
+/*
+ * A container's subcommand (argument 1 of a PS_CMD_SUBCMD command, alen
+ * bytes at off in s->buf): its class from ps_cmds, where the control tool
+ * stored "NAME|SUB" (CONFIG|GET reads, CONFIG|SET flushes). A name that
+ * does not fit 16 bytes or is not there takes the strongest class, a
+ * flush. Global: verified once, not inside every parser step.
+ */
+__noinline int ps_classify_sub(struct ps_scratch *s, __u32 off, __u32 alen)
+{
+	struct ps_cmd_key k = {};
+	__u64 a, b, c;
+	__u32 i, n, pos, *cls;
+
+	if (!s)
+		return PS_CMD_FLUSH;
+	n = s->sub_n;
+	if (n == 0 || n > 14 || alen == 0 || alen > 15 - n)
+		return PS_CMD_FLUSH;
+	a = s->sub_w0;
+	b = s->sub_w1;
+	for (i = 0; i < 16; i++) {
+		if (i > alen)
+			break;
+		c = i ? s->buf[(off + i - 1) & PS_BUF_MASK] : '|';
+		if (c >= 'a' && c <= 'z')
+			c -= 'a' - 'A';
+		pos = (n + i) & 15;
+		if (pos < 8)
+			a |= c << (8 * pos);
+		else
+			b |= c << (8 * (pos - 8));
+	}
+	k.w0 = a;
+	k.w1 = b;
+	k.n = n + 1 + alen;
+	cls = bpf_map_lookup_elem(&ps_cmds, &k);
+	if (!cls || *cls == PS_CLASS_FLUSH)
+		return PS_CMD_FLUSH;
+	return *cls == PS_CLASS_READ ? PS_CMD_READ : PS_CMD_WRITE;
+}
+
 /* An argument is complete; it was entirely in this segment if arg_vis. */
 static __always_inline void rq_arg_done(struct ps_scratch *s,
 					struct ps_req_parser *rq)
@@ -104,14 +145,29 @@ static __always_inline void rq_arg_done(struct ps_scratch *s,
 			ps_pack_upper(s->buf, off, PS_BUF_MASK, alen, &w0, &w1);
 		}
 		rq->cmd = ps_classify(w0, w1, alen);
-		if (rq->cmd == PS_CMD_FLUSH)
+		if (rq->cmd == PS_CMD_SUBCMD) {
+			s->sub_w0 = w0;
+			s->sub_w1 = w1;
+			s->sub_n = alen;
+		} else if (rq->cmd == PS_CMD_FLUSH) {
 			ps_flush(s);
+		}
 		else if (rq->cmd == PS_CMD_UNTRUST)
 			s->rq_out |= RQO_UNTRUST;
 		return;
 	}
 
 	switch (rq->cmd) {
+	case PS_CMD_SUBCMD:
+		/* the subcommand decides; one seen in a later segment than
+		 * its name (sub_n cleared) flushes */
+		rq->cmd = vis ? ps_classify_sub(s, off, alen) : PS_CMD_FLUSH;
+		s->sub_n = 0;
+		if (rq->cmd == PS_CMD_FLUSH)
+			ps_flush(s);
+		else if (rq->cmd != PS_CMD_READ)
+			rq->cmd = PS_CMD_WRITE;
+		break;
 	case PS_CMD_GET:
 		if (idx == 1 && vis && alen >= 1 && alen <= PS_KEY_MAX) {
 			s->cur_key_off = off;
@@ -159,6 +215,7 @@ static __always_inline void rq_cmd_done(struct ps_scratch *s,
 		if (n < PS_MAX_CMDS) {
 			s->key_off[n] = s->cur_key_off;
 			s->key_len[n] = s->cur_key_len;
+			s->get_pos[n] = s->ncmds - 1;
 			s->ngets = n + 1;
 		} else {
 			s->rq_out |= RQO_TOO_MANY;
@@ -437,6 +494,7 @@ __noinline int ps_fast_gets(struct ps_scratch *s)
 			return 0;
 		s->key_off[i & (PS_MAX_CMDS - 1)] = koff;
 		s->key_len[i & (PS_MAX_CMDS - 1)] = klen;
+		s->get_pos[i & (PS_MAX_CMDS - 1)] = i;
 		n++;
 		pos = koff + klen + 2;
 		if (pos == len) {
@@ -551,6 +609,7 @@ static __always_inline void rq_reset(struct ps_scratch *s, __u32 len)
 	s->auth_pos = 0;
 	s->invalidated = 0;
 	s->flushes = 0;
+	s->sub_n = 0;
 }
 
 /* The general parser alone, byte by byte from s->pos. */
@@ -571,6 +630,28 @@ static __always_inline void rq_run(struct ps_scratch *s)
 
 /* ---- replies ---- */
 
+/* A top-level reply (1-based flow index idx) ended: if a pipelined fill is
+ * armed for it (fq_mask), note where it is; len 0 unless it is a
+ * complete non-null bulk string begun in this segment. */
+static __always_inline void rp_fq_note(struct ps_scratch *s, __u32 idx,
+				       __u32 off, __u32 len, int bulk)
+{
+	__u64 bit = 1ull << (idx & 63);
+	__u32 j = s->fq_n;
+
+	if (!(s->fq_mask & bit))
+		return;
+	if (j >= PS_FQ_SEG) {
+		s->fq_over |= bit;
+		return;
+	}
+	s->fq_idx[j] = idx;
+	s->fq_off[j] = off;
+	s->fq_len[j] = bulk && off != ~0u ? len : 0;
+	s->fq_vlen[j] = s->bulk_len;
+	s->fq_n = j + 1;
+}
+
 static __always_inline void rp_top_done(struct ps_scratch *s,
 					struct ps_rep_parser *rp, __u32 end,
 					int scalar)
@@ -578,6 +659,10 @@ static __always_inline void rp_top_done(struct ps_scratch *s,
 	s->replies++;
 	if (s->auth_idx && s->rep_base + s->replies == s->auth_idx)
 		s->auth_result = s->top_type == '-' ? 2 : 1;
+	if (s->fq_mask)
+		rp_fq_note(s, s->rep_base + s->replies, s->top_start,
+			   s->top_start != ~0u ? s->base + end - s->top_start : 0,
+			   scalar && rp->type == '$' && !rp->neg);
 	if (s->replies == 1) {
 		s->first_off = s->top_start;
 		s->first_len = s->top_start != ~0u ? s->base + end - s->top_start : 0;
@@ -795,6 +880,8 @@ done:
 	s->first_val_len = s->bulk_len;
 	s->top_start = ~0u;
 	s->pos = len;
+	if (s->fq_mask)
+		rp_fq_note(s, s->rep_base + 1, 0, len, s->first_bulk);
 	return 1;
 }
 
@@ -825,6 +912,8 @@ static __always_inline void rp_reset(struct ps_scratch *s, __u32 len,
 	s->top_start = ~0u;
 	s->first_off = ~0u;
 	s->first_bulk = 0;
+	s->fq_n = 0;
+	s->fq_over = 0;
 }
 
 static __always_inline void rp_run(struct ps_scratch *s)
@@ -965,6 +1054,7 @@ static __always_inline int xdp_fast_get(struct xdp_md *ctx,
 	rq_reset(s, len);
 	s->key_off[0] = koff;
 	s->key_len[0] = klen;
+	s->get_pos[0] = 0;
 	s->ngets = 1;
 	s->ncmds = 1;
 	s->pos = len;

@@ -63,12 +63,17 @@ struct ps_scratch {
 	__u32 cur_key_len;
 	__u32 key_off[PS_MAX_CMDS];
 	__u32 key_len[PS_MAX_CMDS];
+	__u32 get_pos[PS_MAX_CMDS];   /* each GET's 0-based position among the segment's commands */
 	__u32 arg_off;                /* where the current argument's bytes begin */
 	__u32 arg_vis;                /* ... and they began in this segment */
 	__u32 multi_last;             /* 1: MULTI seen last, 2: EXEC/DISCARD seen last */
 	__u32 auth_pos;               /* 1-based position among this segment's commands of its last AUTH/HELLO */
 	__u32 invalidated;
 	__u32 flushes;
+	/* a PS_CMD_SUBCMD container's name, packed (ps_classify_sub); sub_n
+	 * 0: not seen in this segment */
+	__u64 sub_w0, sub_w1;
+	__u32 sub_n;
 
 	/* the key being looked up or invalidated (here, not on the stack:
 	 * the call chain's stack is near the verifier's 512 bytes), written
@@ -130,6 +135,18 @@ struct ps_scratch {
 	__u32 bulk_len;               /* length of the bulk being skipped */
 	__u32 top_type;               /* type byte of the top-level reply being parsed */
 	__u32 auth_result;            /* 0 none, 1 the AUTH reply was ok, 2 an error */
+	/* pipelined fills (cache.h, fq_*): the flow's armed bits when the
+	 * walk began; each armed reply completed in this segment: index,
+	 * payload offset and length (0: not a complete bulk, nothing to
+	 * store) and value length; fq_over: armed bits past PS_FQ_SEG */
+	__u64 fq_mask;
+	__u64 fq_over;
+	__u32 fq_n;
+	__u32 fq_idx[PS_FQ_SEG];
+	__u32 fq_off[PS_FQ_SEG];
+	__u32 fq_len[PS_FQ_SEG];
+	__u32 fq_vlen[PS_FQ_SEG];
+	struct ps_fq_val fqv;         /* fq_arm's entry being built */
 
 	/* the payload's ones' complement sum, unfolded, written wherever the
 	 * payload is read (rq_parse, xdp_payload_sum): hostile.h checks it;

@@ -58,14 +58,14 @@ __noinline int tcr_pick(struct ps_scratch *s, struct ps_config *cfg, int small,
 		sv = cache_lookup(&r->key, cfg->cache_gen, now_ns);
 		if (!sv || sv->reply_len == 0 || sv->reply_len > PS_REPLY_MAX)
 			return TCR_NO_PICK;
-		r->big = 0;
+		r->big = PS_TCR_SRC_CACHE;
 		r->filled_ns = sv->filled_ns;
 		r->tot = sv->reply_len;
 	} else {
 		bv = big_lookup(&r->key, cfg->cache_gen, now_ns);
 		if (!bv || bv->reply_len == 0 || bv->reply_len > PS_BIG_REPLY_MAX)
 			return TCR_NO_PICK;
-		r->big = 1;
+		r->big = PS_TCR_SRC_BIG;
 		r->filled_ns = bv->filled_ns;
 		r->tot = bv->reply_len;
 		s->asm_misses = 0;
@@ -227,6 +227,42 @@ static __always_inline int tcr_ack_hole(struct xdp_md *ctx,
 }
 
 /*
+ * Several GETs whose replies (s->rep, tot bytes, assembled by
+ * assemble_many) the frame cannot carry: copy them into ps_tcr_asm under
+ * the ref's key and pick that. The answer is what the cache held at
+ * this XDP run, as for an XDP_TX reply; a write after it changes nothing
+ * already answered. Returns TCR_PICKED or TCR_NO_PICK.
+ */
+static __always_inline int tcr_pick_asm(struct ps_scratch *s,
+					const struct ps_config *cfg,
+					const struct ps_pkt *p, __u32 srv_seq,
+					__u32 tot)
+{
+	struct ps_rtx_key k = {};
+	__u32 n = tot;
+
+	if (!(cfg->flags & PS_CFG_TC_REPLY) || s->ngets < 2 || n == 0 ||
+	    n > PS_RTX_BYTES || n > PS_REP_MASK)
+		return TCR_NO_PICK;
+	BOUND_1_TO(n, PS_RTX_BYTES);
+	/* probe_read: a variable-length copy between two map values */
+	if (bpf_probe_read_kernel(s->rtx.rep, n, s->rep))
+		return TCR_NO_PICK;
+	s->rtx.len = tot;
+	s->rtx.csum = s->asm_csum;
+	flow_key(&k.flow, p, 1);
+	k.srv_seq = srv_seq;
+	if (bpf_map_update_elem(&ps_tcr_asm, &k, &s->rtx, BPF_ANY))
+		return TCR_NO_PICK;
+	__builtin_memset(&s->tcr, 0, sizeof(s->tcr));
+	s->tcr.big = PS_TCR_SRC_ASM;
+	s->tcr.tot = tot;
+	s->tcr.gen = cfg->cache_gen;
+	s->tcr_on = 1;
+	return TCR_PICKED;
+}
+
+/*
  * guarded/retrans: answer segment p through TC ingress: the reply picked
  * by guarded_veto (s->tcr_on), or the one in ps_cache whose frame could
  * not grow, at reply seq s->em.seq. Accounted as XDP's answers are.
@@ -244,9 +280,13 @@ __noinline int tcr_take(struct xdp_md *ctx, struct ps_scratch *s,
 	seq = p->seq;
 	len = p->payload_len;
 	srv_seq = s->em.seq;
-	if (!s->tcr_on && (tcr_pick(s, cfg, 1, p->now_ns) != TCR_PICKED ||
-			   s->tcr.tot != s->em.tot))
+	if (!s->tcr_on && s->ngets > 1) {
+		if (tcr_pick_asm(s, cfg, p, srv_seq, s->em.tot) != TCR_PICKED)
+			return PS_SENT_NONE;
+	} else if (!s->tcr_on && (tcr_pick(s, cfg, 1, p->now_ns) != TCR_PICKED ||
+				  s->tcr.tot != s->em.tot)) {
 		return PS_SENT_NONE;
+	}
 	tot = s->tcr.tot;
 	if (tcr_answer(ctx, s, p, seq, len, srv_seq) != PS_SENT_TC)
 		return PS_SENT_NONE;

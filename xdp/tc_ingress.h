@@ -185,7 +185,14 @@ tcr_prepare(struct __sk_buff *skb, const struct ps_tcr_meta *m)
 		return NULL;
 	/* the entry must still be the one XDP answered from */
 	tot = r->tot;
-	if (r->big) {
+	if (r->big == PS_TCR_SRC_ASM) {
+		/* bytes fixed at XDP: no entry to check */
+		struct ps_rtx_val *av = bpf_map_lookup_elem(&ps_tcr_asm, &rk);
+
+		if (!av || av->len != tot || tot > PS_RTX_BYTES)
+			return NULL;
+		w->src = (__u64)(long)av->rep;
+	} else if (r->big) {
 		bv = big_lookup(&r->key, cfg->cache_gen, now_ns);
 		if (!bv || bv->filled_ns != r->filled_ns || bv->reply_len != tot)
 			return NULL;

@@ -39,6 +39,7 @@ void t_history_full(struct env *e);
 /* t_cache.c */
 void t_set_invalidates(struct env *e);
 void t_fill_then_hit(struct env *e);
+void t_fill_pipelined(struct env *e);
 void t_ttl_not_filled(struct env *e);
 void t_fill_skipped_after_write(struct env *e);
 /* t_parse.c */
@@ -57,6 +58,7 @@ void t_retransmission(struct env *e);
 void t_retrans_mode(struct env *e);
 /* t_cmdtable.c */
 void t_cmdtable(struct env *e);
+void t_cmdtable_sub(struct env *e);
 /* t_streams.c */
 void t_big_reply(struct env *e);
 void t_big_request(struct env *e);
@@ -65,6 +67,7 @@ void t_ttl_expiry(struct env *e);
 void t_lease(struct env *e);
 void t_tc_reply_big(struct env *e);
 void t_tc_reply_small_mss(struct env *e);
+void t_tc_reply_pipelined(struct env *e);
 void t_tc_reply_marks(struct env *e);
 void t_verdict_counts(struct env *e);
 void t_emit_broken(struct env *e);

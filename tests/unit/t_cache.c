@@ -88,3 +88,70 @@ void t_fill_skipped_after_write(struct env *e)
 	CHECK_EQ(stat_get(e, PS_ST_FILL_SKIPPED), 1);
 	CHECK(!cache_has(e, "kk", NULL, 0), "stale value cached");
 }
+
+#define GETK(k) "*2\r\n$3\r\nGET\r\n$2\r\n" k "\r\n"
+#define SETK(k, v) "*3\r\n$3\r\nSET\r\n$2\r\n" k "\r\n$2\r\n" v "\r\n"
+
+/*
+ * Pipelined fills: each GET of a batch handed to Redis fills from its
+ * own reply, wherever it sits among the batch's replies and segments; a
+ * reply split across segments, a nil, or a write to the key later in the
+ * same batch fills nothing; a fill never lands on another key.
+ */
+void t_fill_pipelined(struct env *e)
+{
+	char v[64];
+	uint64_t fills;
+
+	/* a write, then two misses: one segment each way */
+	expect_pass(e, S(SETK("aa", "va") GETK("bb") GETK("cc")), 0, 0);
+	CHECK_EQ(stat_get(e, PS_ST_FQ_ARMED), 2);
+	expect_srv(e, S("+OK\r\n$2\r\nvb\r\n$2\r\nvc\r\n"), 0, 0);
+	CHECK_EQ(stat_get(e, PS_ST_FILLS), 2);
+	CHECK(cache_has(e, "bb", v, sizeof(v)) && !strcmp(v, "$2\r\nvb\r\n"),
+	      "bb not filled with its own reply");
+	CHECK(cache_has(e, "cc", v, sizeof(v)) && !strcmp(v, "$2\r\nvc\r\n"),
+	      "cc not filled with its own reply");
+	CHECK(!cache_has(e, "aa", NULL, 0), "the SET's key was filled");
+
+	/* the replies in three segments, the second GET's split: dd fills,
+	 * ee does not, ff (after the split one) does */
+	expect_pass(e, S(GETK("dd") GETK("ee") GETK("ff")), 0, 0);
+	fills = stat_get(e, PS_ST_FILLS);
+	expect_srv(e, S("$2\r\nvd\r\n$2\r\nv"), 0, 0);
+	expect_srv(e, S("e\r\n"), 0, 0);
+	expect_srv(e, S("$2\r\nvf\r\n"), 0, 0);
+	CHECK_EQ(stat_get(e, PS_ST_FILLS), fills + 2);
+	CHECK(cache_has(e, "dd", v, sizeof(v)) && !strcmp(v, "$2\r\nvd\r\n"), "dd not filled");
+	CHECK(!cache_has(e, "ee", NULL, 0), "a reply split across segments was filled");
+	CHECK(cache_has(e, "ff", v, sizeof(v)) && !strcmp(v, "$2\r\nvf\r\n"), "ff not filled");
+
+	/* GET then a SET of the same key in one batch: Redis read the old
+	 * value, the write came after; nothing cached. A nil fills nothing. */
+	fills = stat_get(e, PS_ST_FILLS);
+	expect_pass(e, S(GETK("gg") SETK("gg", "g2") GETK("hh")), 0, 0);
+	expect_srv(e, S("$2\r\ng1\r\n+OK\r\n$-1\r\n"), 0, 0);
+	CHECK_EQ(stat_get(e, PS_ST_FILLS), fills);
+	CHECK(!cache_has(e, "gg", NULL, 0), "a GET's reply cached past a later write in its batch");
+	CHECK(!cache_has(e, "hh", NULL, 0), "a nil was cached");
+
+	/* a lone canonical GET (XDP's in-place parse) behind a batch whose
+	 * replies are owed: armed at its own index */
+	fills = stat_get(e, PS_ST_FILLS);
+	expect_pass(e, S(SETK("jj", "vj") GETK("kk")), 0, 0);
+	expect_pass(e, S(GETK("ll")), 0, 0);
+	expect_srv(e, S("+OK\r\n$2\r\nvk\r\n$2\r\nvl\r\n"), 0, 0);
+	CHECK_EQ(stat_get(e, PS_ST_FILLS), fills + 2);
+	CHECK(cache_has(e, "ll", v, sizeof(v)) && !strcmp(v, "$2\r\nvl\r\n"),
+	      "a lone GET behind a batch not filled with its own reply");
+
+	/* armings are gone once their replies passed: none left in the flow */
+	{
+		struct ps_flow f;
+
+		CHECK_EQ(flow_get(e, &f), 0);
+		CHECK_EQ(f.fq_mask, 0);
+	}
+	/* and the filled keys are answered */
+	expect_answer(e, S(GETK("bb") GETK("ff")), S("$2\r\nvb\r\n$2\r\nvf\r\n"));
+}

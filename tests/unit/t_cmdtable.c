@@ -48,3 +48,52 @@ void t_cmdtable(struct env *e)
 	CHECK(!cache_has(e, "foo", NULL, 0), "SET did not invalidate with a table saying read");
 	expect_srv(e, S("+OK\r\n"), 0, 0);
 }
+
+/* A container whose subcommands differ (PS_CLASS_SUB): the subcommand,
+ * looked up as "NAME|SUB", decides; one not in the table, too long, or
+ * in a later segment than the name flushes. redis-benchmark opens with
+ * CONFIG GET save: a flush there emptied the cache it measures. */
+void t_cmdtable_sub(struct env *e)
+{
+	const char *get = "*3\r\n$6\r\nCONFIG\r\n$3\r\nget\r\n$4\r\nsave\r\n";
+	const char *set = "*4\r\n$6\r\nconfig\r\n$3\r\nSET\r\n$9\r\nmaxmemory\r\n$2\r\n1m\r\n";
+	const char *unk = "*2\r\n$6\r\nCONFIG\r\n$9\r\nRESETSTAT\r\n";
+	const char *cfg_rep = "*2\r\n$4\r\nsave\r\n$0\r\n\r\n";
+	uint64_t fl = stat_get(e, PS_ST_FLUSHES);
+
+	/* Redis's table: CONFIG GET is a read, the cache stays and answers */
+	cmd_class(e, "config", PS_CLASS_SUB);
+	cmd_class(e, "config|get", PS_CLASS_READ);
+	cmd_class(e, "config|set", PS_CLASS_FLUSH);
+	cache_put(e, "foo", "bar");
+	expect_pass(e, get, strlen(get), 0, 0);
+	CHECK_EQ(stat_get(e, PS_ST_FLUSHES), fl);
+	expect_srv(e, cfg_rep, strlen(cfg_rep), 0, 0);
+	expect_answer(e, S(GET_FOO), S("$3\r\nbar\r\n"));
+
+	/* the flushes (each moves cache_gen: every entry is gone at once) */
+	const uint32_t c = sizeof(GET_FOO) - 1, i = 9; /* the answer's offsets */
+
+	expect_pass(e, set, strlen(set), c, i);
+	CHECK_EQ(stat_get(e, PS_ST_FLUSHES), fl + 1);
+	expect_srv(e, S("+OK\r\n"), c, i);
+	/* a subcommand the table does not hold */
+	expect_pass(e, unk, strlen(unk), c, i);
+	CHECK_EQ(stat_get(e, PS_ST_FLUSHES), fl + 2);
+	expect_srv(e, S("+OK\r\n"), c, i);
+	/* the name in one segment, the subcommand in the next */
+	expect_pass(e, get, 16, c, i);
+	expect_pass(e, get + 16, strlen(get) - 16, c, i);
+	CHECK_EQ(stat_get(e, PS_ST_FLUSHES), fl + 3);
+	expect_srv(e, cfg_rep, strlen(cfg_rep), c, i);
+	/* without "config|get" in the table (the built-in list), it flushes */
+	{
+		struct ps_cmd_key k;
+
+		ps_cmd_key_build(&k, "config|get", 10);
+		CHECK_EQ(bpf_map_delete_elem(bpf_map__fd(e->skel->maps.ps_cmds), &k), 0);
+	}
+	expect_pass(e, get, strlen(get), c, i);
+	CHECK_EQ(stat_get(e, PS_ST_FLUSHES), fl + 4);
+	expect_srv(e, cfg_rep, strlen(cfg_rep), c, i);
+}
