@@ -108,6 +108,36 @@ static __always_inline __u32 guarded_veto(struct xdp_md *ctx,
 	return PS_FB_ANSWER;
 }
 
+/* The per-GET counter (ga_*) of a segment fallback: what each rule costs
+ * in GETs, not segments (a pipelined segment holds many). */
+static __always_inline __u32 ga_of(__u32 fb)
+{
+	switch (fb) {
+	case PS_ST_FB_NOT_GET:
+		return PS_ST_GA_NOT_GET;
+	case PS_ST_FB_PENDING:
+		return PS_ST_GA_PENDING;
+	case PS_ST_FB_MISS:
+		return PS_ST_GA_MISS;
+	case PS_ST_FB_PARTIAL:
+		return PS_ST_GA_PARTIAL;
+	case PS_ST_FB_MSS:
+		return PS_ST_GA_MSS;
+	default:
+		return PS_ST_GA_OTHER;
+	}
+}
+
+/* Count a segment fallback and its GETs. Global: the counters' map keys
+ * stay off guarded_data's frame (the verifier's combined stack limit). */
+__noinline int fb_count(struct ps_scratch *s, __u32 fb)
+{
+	stat_inc(fb);
+	if (s && s->ngets)
+		stat_add(ga_of(fb), s->ngets);
+	return 0;
+}
+
 /* Hand the segment to the kernel, translated into its sequence space
  * (counted passed at the hook's exit). */
 static __always_inline int guarded_pass(struct xdp_md *ctx, struct ps_pkt *p,
@@ -269,7 +299,7 @@ __noinline int guarded_data(struct xdp_md *ctx, struct ps_scratch *s,
 		fb = PS_ST_FB_MSS;
 	}
 	if (fb != PS_FB_NONE)
-		stat_inc(fb);
+		fb_count(s, fb);
 	/* Redis owes one reply per command completed in what we pass; the
 	 * caller adds it atomically (TC subtracts on the other CPU) */
 	s->add_pending = s->ncmds;

@@ -561,6 +561,12 @@ struct ps_flow {
 	X(WR_OVERFLOW, wr_overflow, "segments whose writes did not fit the flow's ring: no fill anywhere until their reply, then a flush") \
 	X(FILL_INFLIGHT, fill_inflight, "fills refused: a write to the key's slot was in Redis's hands (arrived, not yet replied)") \
 	X(FILL_RACED, fill_raced, "fills withdrawn: the key was invalidated while they were stored") \
+	X(GA_NOT_GET, ga_not_get, "GETs not answered: their segment held other commands") \
+	X(GA_PENDING, ga_pending, "GETs not answered: Redis still owed the flow replies") \
+	X(GA_MISS, ga_miss, "GETs not answered: they or another GET of their segment missed") \
+	X(GA_PARTIAL, ga_partial, "GETs not answered: their segment ended inside a command") \
+	X(GA_MSS, ga_mss, "GETs not answered: their replies too large for XDP and TC ingress") \
+	X(GA_OTHER, ga_other, "GETs not answered for another fallback (state, window, history, ...)") \
 	X(FQ_ARMED, fq_armed, "GETs passed with other commands, armed to fill from their own reply") \
 	X(FQ_UNARMED, fq_unarmed, "GETs passed with other commands not armed (their reply slot busy, ps_fillq full)") \
 	/* poststack mode (xdp/poststack.bpf.c, docs/poststack.md) */ \

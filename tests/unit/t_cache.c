@@ -106,6 +106,9 @@ void t_fill_pipelined(struct env *e)
 	/* a write, then two misses: one segment each way */
 	expect_pass(e, S(SETK("aa", "va") GETK("bb") GETK("cc")), 0, 0);
 	CHECK_EQ(stat_get(e, PS_ST_FQ_ARMED), 2);
+	/* counted per GET with the segment's reason */
+	CHECK_EQ(stat_get(e, PS_ST_FB_NOT_GET), 1);
+	CHECK_EQ(stat_get(e, PS_ST_GA_NOT_GET), 2);
 	expect_srv(e, S("+OK\r\n$2\r\nvb\r\n$2\r\nvc\r\n"), 0, 0);
 	CHECK_EQ(stat_get(e, PS_ST_FILLS), 2);
 	CHECK(cache_has(e, "bb", v, sizeof(v)) && !strcmp(v, "$2\r\nvb\r\n"),
@@ -117,6 +120,7 @@ void t_fill_pipelined(struct env *e)
 	/* the replies in three segments, the second GET's split: dd fills,
 	 * ee does not, ff (after the split one) does */
 	expect_pass(e, S(GETK("dd") GETK("ee") GETK("ff")), 0, 0);
+	CHECK_EQ(stat_get(e, PS_ST_GA_MISS), 3);
 	fills = stat_get(e, PS_ST_FILLS);
 	expect_srv(e, S("$2\r\nvd\r\n$2\r\nv"), 0, 0);
 	expect_srv(e, S("e\r\n"), 0, 0);
