@@ -41,7 +41,7 @@ UNIT_HDRS := $(wildcard tests/unit/*.h)
 	$(BUILD)/fill_harness.bpf.o $(BUILD)/fill_harness.skel.h
 
 all: $(BUILD)/prestack $(BUILD)/prestack.8 $(BPF_OBJS) $(BUILD)/test_prog $(BUILD)/pktcost $(BUILD)/fuzz/fuzz_parsers \
-     $(BUILD)/mbx
+     $(BUILD)/mbx $(BUILD)/pipeload
 
 help:
 	@echo "make            build bpf objects, skeletons, build/prestack, build/test_prog"
@@ -54,6 +54,7 @@ help:
 	@echo "sudo make e2e    redis-benchmark + realistic workload per configuration -> results/bench-e2e*"
 	@echo "sudo make e2e-sizing  the load generator's threads and pinning -> results/bench-e2e-sizing*"
 	@echo "sudo make realistic        cache-shaped workload per mode -> results/bench-realistic.csv"
+	@echo "sudo make bench-pipelined  pipelined GET/SET load (build/pipeload) per mode -> results/bench-pipelined*.csv"
 	@echo "sudo make coherence-window stale window of other-path writes -> results/coherence-window*.csv"
 	@echo "sudo make where  XDP vs XDP+TC vs post-stack: cost, e2e, faults -> results/where-to-answer.csv"
 	@echo "sudo make pktcost-ab  per-path cost before/after the hit-path rework, per step -> results/bench-pktcost-{ab,steps}.csv"
@@ -115,6 +116,11 @@ $(BUILD)/test_prog: $(UNIT_OBJS) $(BUILD)/ctl/cachefmt.o
 $(BUILD)/mbx: experiments/mbx/mbx.c | $(BUILD)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< -o $@
+
+# the pipelined load generator of bench-pipelined (hiredis's reply parser)
+$(BUILD)/pipeload: experiments/bench/pipeload.c | $(BUILD)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -pthread $< -o $@ -lhiredis -lm
 
 # the XDP program's parsers built as user-space C for libFuzzer
 FUZZ_TIME ?= 300
@@ -229,6 +235,14 @@ e2e-quick: all
 e2e-sizing: all
 	$(Q)$(PY) experiments/bench/e2e.py --sizing $(E2E_ARGS)
 	$(Q)$(PY) experiments/bench/plot_e2e.py
+
+# pipelined load of our own (build/pipeload: P requests in flight per
+# connection), Redis alone and off/guarded/retrans interleaved ->
+# results/bench-pipelined{,-summary}.csv (PIPELINED_ARGS: pipelined.py's
+# options, e.g. --reps 3)
+.PHONY: bench-pipelined
+bench-pipelined: all
+	$(Q)$(PY) experiments/bench/pipelined.py $(PIPELINED_ARGS)
 
 # where to answer: XDP, XDP + TC ingress, post-stack, in one run
 where: all

@@ -54,6 +54,7 @@ WRITERS = {
     "experiments/bench/realistic.py": "csvio",
     "experiments/bench/coherence_window.py": "csvio",
     "experiments/bench/e2e.py": "csvio",
+    "experiments/bench/pipelined.py": "csvio",
     "experiments/bench/poststack_cost.py": "csvio",
     "experiments/bench/pktcost_ab.py": "csvio",
     "experiments/bench/run.sh": "prestack_lib.csvio",

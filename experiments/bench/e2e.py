@@ -64,18 +64,16 @@ usage: e2e.py [--quick] [--reps N] [--configs LIST] [--sizes LIST]
               [--pin LIST] [--seconds S] [--realistic-ops N] [--sizing]
 """
 import argparse
-import contextlib
-import fcntl
 import json
 import os
 import statistics
 import subprocess
 import sys
-import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(TOP, "pylib"))
 from prestack_lib import cpuacct, csvio, psstats, rbench  # noqa: E402
+from prestack_lib.livelock import live_lock  # noqa: E402
 from prestack_lib.provenance import provenance  # noqa: E402
 from prestack_lib.testbed import DEV_CLI, DEV_SRV, IP_SRV, NS_CLI, NS_SRV, PORT, TGT  # noqa: E402
 
@@ -83,7 +81,6 @@ PS = os.path.join(TOP, "build", "prestack")
 TB = os.path.join(TOP, "experiments", "testbed.sh")
 REALISTIC = os.path.join(TOP, "experiments", "bench", "realistic.py")
 RES = os.environ.get("PS_RESULTS") or os.path.join(TOP, "results")
-LOCK = "/tmp/prestack-live.lock"
 LOCK_BUDGET_S = 240      # one lock hold, planned (the rule is <= 5 min)
 KEYSPACE = 1000
 THREADS = 2              # redis-benchmark --threads: see --sizing and README
@@ -161,50 +158,6 @@ def run(*cmd, check=True, **kw):
     if check and r.returncode:
         raise RuntimeError(f"{' '.join(cmd)}: exit {r.returncode}: {(r.stderr or r.stdout).strip()}")
     return r
-
-
-def lock_held_above():
-    """Whether a process we descend from holds LOCK already (this run was
-    started as `flock /tmp/prestack-live.lock make ...`): then taking it
-    again would wait for ourselves. From /proc/locks: FLOCK entries on
-    LOCK's inode, and their holders' pids against our ancestors."""
-    try:
-        st = os.stat(LOCK)
-    except OSError:
-        return False
-    inode = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
-    holders = {int(f[4]) for f in (line.split() for line in open("/proc/locks"))
-               if len(f) > 5 and f[1] == "FLOCK" and f[5] == inode}
-    pid = os.getppid()
-    while pid > 1:
-        if pid in holders:
-            return True
-        try:
-            pid = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            return False
-    return False
-
-
-@contextlib.contextmanager
-def live_lock(what):
-    """The testbed's namespaces are shared by name: hold the same flock(2)
-    as `flock /tmp/prestack-live.lock CMD`, and say how long it was held
-    (unless a process above us holds it for this whole run)."""
-    if lock_held_above():
-        yield
-        return
-    with open(LOCK, "a") as f:
-        t0 = time.monotonic()
-        fcntl.flock(f, fcntl.LOCK_EX)
-        t1 = time.monotonic()
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-            held = time.monotonic() - t1
-            print(f"# lock: {what}: waited {t1 - t0:.0f} s, held {held:.0f} s"
-                  f"{'  (over budget!)' if held > 300 else ''}", flush=True)
 
 
 def attach_knows(flag):

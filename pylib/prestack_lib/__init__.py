@@ -12,6 +12,7 @@ here:
   csvio     results/ CSVs: load (renamed columns mapped), save/append
             through a temporary file, Run (a lost cell keeps the old CSV)
   psstats   `prestack stats --json`, deltas, which path answered
+  livelock  /tmp/prestack-live.lock, taken unless an ancestor holds it
 """
 import os
 

@@ -1,0 +1,421 @@
+#!/usr/bin/python3
+"""pipelined.py - pipelined load (build/pipeload: connections with exactly
+P requests in flight each, the shape memtier_benchmark --pipeline makes)
+against Redis alone and prestack in each configuration, interleaved, on the
+netns testbed.
+
+Configurations: redis (nothing attached), off, guarded, retrans (any other
+name is passed to `prestack attach --mode`). prestack attaches as by
+default (coherence watcher and TC ingress path on), and `cache warm` puts
+every key in the cache before each point (--no-warm: the cache fills only
+from Redis's replies). Points, each with
+50 connections over 2 threads, 64 B values, 10,000 keys, Zipf (0.99):
+
+  mix-p1    GET:SET 10:1, pipeline 1
+  mix-p16   GET:SET 10:1, pipeline 16
+  get-p16   GET only, pipeline 16
+  miss-p16  GET only, pipeline 16, keys never set (a key space disjoint
+            from the prefill): every GET a miss
+
+Each repetition brings the testbed up, prefills every key once over the
+veth (pipeload --prefill, nothing attached), then runs every configuration
+in a shuffled order (seeded by --seed and the repetition), every point in
+each: a discarded warm-up run, then the measured run, with prestack's
+counters read around it. Ratios to Redis alone are taken within a
+repetition. Each repetition holds /tmp/prestack-live.lock (about two
+minutes with the defaults), or runs under a lock held above it.
+
+Outputs (into results/ or $PS_RESULTS; OUT is bench-pipelined or --out):
+  OUT.csv          one row per run: pipeload's JSON (ops/s, GETs, SETs,
+                   non-null GET replies, wrong values, errors, per-request
+                   p50/p90/p99/p99.9 latency), CPU per op (Redis, the
+                   client, softirq; other_cpu_s: busy time none of them
+                   explains, i.e. how quiet the machine was), prestack's counter deltas (get_hits,
+                   get_misses, fills, fq_armed, fq_unarmed, tc_handoffs,
+                   fb_* that moved, ...) and answered_share = get_hits /
+                   GETs issued: the GETs answered before Redis
+  OUT-summary.csv  per configuration and point: median ops/s, the median
+                   of the per-repetition ratios to Redis alone, median
+                   answered share and latency
+
+A run is lost when pipeload fails or reports an error reply, a wrong
+value, a nil for a prefilled key or a value for a key never set, or when
+prestack's counters cannot be read; a configuration whose attach fails
+loses its runs, a repetition whose testbed or prefill fails all of them.
+Then (or after Ctrl-C) the CSVs already in the results directory stay as
+they were, this run's go to build/partial/, and the exit status is 1
+(130 when interrupted).
+
+usage: pipelined.py [--quick] [--reps N] [--seconds S] [--configs LIST]
+                    [--points LIST] [--seed N] [--no-warm] [--out NAME]
+"""
+import argparse
+import json
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(TOP, "pylib"))
+from prestack_lib import cpuacct, csvio, psstats  # noqa: E402
+from prestack_lib.livelock import live_lock  # noqa: E402
+from prestack_lib.provenance import provenance  # noqa: E402
+from prestack_lib.testbed import IP_SRV, NS_CLI, NS_SRV, PORT, TGT  # noqa: E402
+
+PS = os.path.join(TOP, "build", "prestack")
+LOAD = os.path.join(TOP, "build", "pipeload")
+TB = os.path.join(TOP, "experiments", "testbed.sh")
+RES = os.environ.get("PS_RESULTS") or os.path.join(TOP, "results")
+REDIS_PID = "/run/prestack-testbed/redis.pid"
+
+CONNS, THREADS, KEYS, VALUE, DIST = 50, 2, 10000, 64, "zipf"
+MISS_OFFSET = 50_000_000           # "key:50000000".. : never set
+# name -> (pipeline, GET:SET, first key index, what the keys are)
+POINTS = {
+    "mix-p1": (1, "10:1", 0, "prefilled"),
+    "mix-p16": (16, "10:1", 0, "prefilled"),
+    "get-p16": (16, "1:0", 0, "prefilled"),
+    "miss-p16": (16, "1:0", MISS_OFFSET, "never set"),
+}
+# the counters each run records (a name this build lacks is left empty)
+COUNTERS = ("get_hits", "get_misses", "fills", "fill_skipped", "fq_armed", "fq_unarmed",
+            "tc_handoffs", "tc_replies", "replies", "retrans_replies", "invalidations",
+            "flows_untrusted", "fallbacks", "divergences")
+LOAD_KEYS = ("ops", "seconds", "ops_per_s", "gets", "sets", "get_hits_nonnull", "get_nulls",
+             "get_wrong", "errors", "conns_failed", "p50_us", "p90_us", "p99_us", "p999_us",
+             "max_us", "mean_us")
+
+ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+ap.add_argument("--quick", action="store_true", help="1 repetition of 2 s runs (for tests)")
+ap.add_argument("--reps", type=int, default=5)
+ap.add_argument("--seconds", type=float, default=5.0, help="length of each measured run")
+ap.add_argument("--warmup", type=float, default=1.0, help="length of the discarded run before each")
+ap.add_argument("--configs", default="redis,off,guarded,retrans")
+ap.add_argument("--points", default=",".join(POINTS))
+ap.add_argument("--seed", type=int, default=1, help="the configuration order and pipeload's keys")
+ap.add_argument("--no-warm", action="store_true",
+                help="no `cache warm` before each point: the cache fills from replies only")
+ap.add_argument("--out", default="bench-pipelined", help="output name prefix in the results directory")
+a = ap.parse_args()
+if a.quick:
+    a.reps, a.seconds, a.warmup = 1, 2.0, 0.5
+CFGS = [c for c in a.configs.split(",") if c]
+PTS = [p for p in a.points.split(",") if p]
+if a.reps < 1 or a.seconds <= 0 or a.warmup < 0:
+    ap.error("--reps >= 1, --seconds > 0, --warmup >= 0")
+if "redis" not in CFGS:
+    ap.error("--configs needs redis: every ratio is to Redis alone in the same repetition")
+if len(set(CFGS)) != len(CFGS) or not all(c.replace("-", "").isalnum() for c in CFGS):
+    ap.error(f"--configs: names, each once: {a.configs}")
+for p in PTS:
+    if p not in POINTS:
+        ap.error(f"--points: {p} is not one of {','.join(POINTS)}")
+
+CHILD = None       # the pipeload running now, killed by PID on the way out
+
+
+class Lost(Exception):
+    """A run (or a configuration's, or a repetition's runs) not measured."""
+
+
+def run(*cmd, check=True, timeout=120):
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if check and r.returncode:
+        first = ((r.stderr or r.stdout).strip() or "-").splitlines()[0][:300]
+        raise Lost(f"{' '.join(cmd)}: exit {r.returncode}: {first}")
+    return r
+
+
+def pipeload(*args, seconds):
+    """build/pipeload in the client namespace, against Redis over the veth:
+    its JSON (exit 1 with a JSON line is a run with errors, judged by the
+    caller); Lost without one."""
+    global CHILD
+    cmd = ["ip", "netns", "exec", NS_CLI, LOAD, "--host", IP_SRV, "--port", str(PORT), *args]
+    # `ip netns exec` execs pipeload: CHILD.pid is pipeload's own
+    p = CHILD = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = p.communicate(timeout=seconds + 60)
+    except subprocess.TimeoutExpired:
+        raise Lost(f"pipeload {' '.join(args)}: no result in {seconds + 60:.0f} s")
+    finally:
+        stop_child()
+    try:
+        res = json.loads(out.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        raise Lost(f"pipeload {' '.join(args)}: exit {p.returncode}, no JSON: {err.strip()[-300:]}")
+    res["_stderr"] = err.strip()
+    return res
+
+
+def stop_child():
+    global CHILD
+    if CHILD is not None:
+        if CHILD.poll() is None:
+            CHILD.kill()
+        CHILD.wait()
+        CHILD = None
+
+
+def detach():
+    run(PS, "detach", *TGT, "--force", check=False)
+
+
+def attach(cfg):
+    run(PS, "attach", *TGT, "--mode", cfg)
+
+
+def watcher_pid():
+    """The coherence watcher attach started (0: none)."""
+    try:
+        st = json.loads(run(PS, "status", *TGT, "--json", check=False).stdout)
+        return int(st[0].get("watcher_pid", 0)) if st else 0
+    except (ValueError, TypeError, IndexError, KeyError):
+        return 0
+
+
+def warm():
+    """Every key into the cache again: each point starts from the same
+    state, whatever the SETs of the one before invalidated."""
+    if not a.no_warm:
+        run(PS, "cache", "warm", "--redis", f"127.0.0.1:{PORT}", *TGT)
+
+
+def point_args(name, seconds, rep):
+    pipe, ratio, off, _ = POINTS[name]
+    return ["-c", str(CONNS), "-t", str(THREADS), "-P", str(pipe), "--ratio", ratio,
+            "--keys", str(KEYS), "--key-offset", str(off), "--dist", DIST, "-d", str(VALUE),
+            "--seconds", str(seconds), "--seed", str(a.seed * 1000 + rep)]
+
+
+def judge(name, res):
+    """Why a run's result is not a measurement, or ""."""
+    why = []
+    if res.get("interrupted"):
+        why.append("interrupted")
+    if res.get("errors"):
+        why.append(f"{res['errors']} errors ({res['conns_failed']} connections failed)")
+    if res.get("get_wrong"):
+        why.append(f"{res['get_wrong']} wrong values")
+    if POINTS[name][3] == "prefilled" and res.get("get_nulls"):
+        why.append(f"{res['get_nulls']} GETs of prefilled keys returned nil")
+    if POINTS[name][3] == "never set" and res.get("get_hits_nonnull"):
+        why.append(f"{res['get_hits_nonnull']} GETs of keys never set returned a value")
+    if not res.get("ops"):
+        why.append("no ops")
+    return "; ".join(why)
+
+
+def measure(m, cfg, rep, order, name):
+    pipe, ratio, off, keyspace = POINTS[name]
+    if cfg != "redis":
+        warm()
+    if a.warmup > 0:        # connections, slow start, fills: discarded
+        w = pipeload(*point_args(name, a.warmup, rep), seconds=a.warmup)
+        if judge(name, w):
+            raise Lost(f"warm-up: {judge(name, w)}")
+    pid = int(open(REDIS_PID).read().strip())
+    extra = [w for w in [watcher_pid() if cfg != "redis" else 0] if w]
+    s0 = psstats.read(TGT, PS) if cfg != "redis" else {}
+    c0 = cpuacct.Sample(pid, extra_pids=extra)
+    res = pipeload(*point_args(name, a.seconds, rep), seconds=a.seconds)
+    d = cpuacct.Sample(pid, extra_pids=extra, end=True) - c0
+    s1 = psstats.read(TGT, PS) if cfg != "redis" else {}
+    if cfg != "redis" and not (s0 and s1):
+        raise Lost("`prestack stats --json` gave nothing")
+    ops = res["ops"] or 1
+    softirq = sum(c["softirq_s"] for c in d["cpus"].values())
+    row = {**m, "config": cfg, "mode": cfg if cfg != "redis" else "-", "rep": rep, "order": order,
+           "point": name, "pipeline": pipe, "ratio": ratio, "keyspace": keyspace, "key_offset": off,
+           "keys": KEYS, "value_size": VALUE, "dist": DIST, "conns": CONNS, "threads": THREADS,
+           "warm": int(cfg != "redis" and not a.no_warm)}
+    row.update({k: res.get(k, "") for k in LOAD_KEYS})
+    row.update({"redis_cpu_us_per_op": round(d["redis_s"] * 1e6 / ops, 3),
+                "client_cpu_us_per_op": round(d["children_s"] * 1e6 / ops, 3),
+                "softirq_us_per_op": round(softirq * 1e6 / ops, 3),
+                # busy CPU time none of these explains (other processes on
+                # a shared machine; ~0 on a quiet one), as in e2e.py
+                "other_cpu_s": round(sum(c["busy_s"] for c in d["cpus"].values()) - d["redis_s"]
+                                     - d["extra_s"] - d["children_s"] - softirq, 3)})
+    for k in COUNTERS:
+        row[k] = s1[k] - s0.get(k, 0) if k in s1 and isinstance(s1[k], int) else ""
+    fb = {k: s1[k] - s0.get(k, 0) for k in sorted(s1)
+          if k.startswith("fb_") and isinstance(s1[k], int) and s1[k] - s0.get(k, 0)}
+    row["fb_nonzero"] = json.dumps(fb, sort_keys=True) if cfg != "redis" else ""
+    row["stats_mode"] = s1.get("mode", "") if cfg != "redis" else ""
+    row["cache_entries_before"] = s0.get("cache_entries", "") if cfg != "redis" else ""
+    row["answered_share"] = (round(row["get_hits"] / res["gets"], 4) if cfg != "redis" and res["gets"]
+                             and row["get_hits"] != "" else "")
+    row["error"] = judge(name, res)
+    print(f"rep {rep} {cfg:8} {name:8}: {res['ops_per_s']:>10.0f} ops/s p50/p99 {res['p50_us']:.0f}/"
+          f"{res['p99_us']:.0f} us, GETs {res['gets']} answered before Redis "
+          f"{row['answered_share'] if row['answered_share'] != '' else '-'}"
+          f" (fills {row['fills'] if row['fills'] != '' else '-'}, fb {row['fb_nonzero'] or '-'})"
+          f"{'  ERROR: ' + row['error'] if row['error'] else ''}", flush=True)
+    return row
+
+
+def one_rep(m, rep, rows, lost):
+    """One repetition: testbed up, prefill, every configuration in a
+    shuffled order, every point; the testbed down again."""
+    cfgs = list(CFGS)
+    random.Random(a.seed * 1000 + rep).shuffle(cfgs)
+    print(f"# rep {rep}: {', '.join(cfgs)}", flush=True)
+    try:
+        detach()
+        run(TB, "down", check=False)
+        run(TB, "up")
+        pre = pipeload("--prefill", "--keys", str(KEYS), "-d", str(VALUE), "-c", "8", "-t", "1",
+                       "-P", "64", seconds=30)
+        if pre.get("errors") or pre.get("sets") != KEYS:
+            raise Lost(f"prefill: {pre.get('sets')} of {KEYS} SETs, {pre.get('errors')} errors")
+        n = run("ip", "netns", "exec", NS_SRV, "redis-cli", "-h", "127.0.0.1", "-p", str(PORT),
+                "dbsize").stdout.strip()
+        if n != str(KEYS):
+            raise Lost(f"prefill: Redis holds {n} keys, not {KEYS}")
+        for order, cfg in enumerate(cfgs, 1):
+            try:
+                if cfg != "redis":
+                    attach(cfg)
+                for name in PTS:
+                    try:
+                        row = measure(m, cfg, rep, order, name)
+                    except (Lost, OSError, ValueError, subprocess.SubprocessError) as e:
+                        lost.append((f"rep {rep} {cfg} {name}", str(e)))
+                        print(f"# lost: rep {rep} {cfg} {name}: {e}", file=sys.stderr, flush=True)
+                        continue
+                    rows.append(row)
+                    if row["error"]:
+                        lost.append((f"rep {rep} {cfg} {name}", row["error"]))
+            except (Lost, OSError, subprocess.SubprocessError) as e:
+                for name in PTS:
+                    lost.append((f"rep {rep} {cfg} {name}", f"attach: {e}"))
+                print(f"# lost: rep {rep} {cfg}: {e}", file=sys.stderr, flush=True)
+            finally:
+                detach()
+    except (Lost, OSError, subprocess.SubprocessError) as e:
+        done = {(r["config"], r["point"]) for r in rows if r["rep"] == rep}
+        lost.extend((f"rep {rep} {c} {p}", f"repetition: {e}") for c in CFGS for p in PTS
+                    if (c, p) not in done)
+        print(f"# lost: rep {rep}: {e}", file=sys.stderr, flush=True)
+    finally:
+        cleanup()
+
+
+def cleanup():
+    """pipeload by PID, prestack detached, the testbed down; Ctrl-C and
+    SIGTERM wait until this is done."""
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN), signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        stop_child()
+        detach()
+        run(TB, "down", check=False)
+    finally:
+        signal.signal(signal.SIGINT, old[0])
+        signal.signal(signal.SIGTERM, old[1])
+
+
+def med(xs):
+    xs = [float(x) for x in xs if x not in ("", None)]
+    return round(statistics.median(xs), 4) if xs else ""
+
+
+def summarize(rows):
+    """Medians per configuration and point; the ratio to Redis alone taken
+    within each repetition, then its median."""
+    out = []
+    ok = [r for r in rows if not r["error"]]
+    for name in PTS:
+        same = [r for r in ok if r["point"] == name]
+        base = {r["rep"]: r["ops_per_s"] for r in same if r["config"] == "redis"}
+        for cfg in CFGS:
+            mine = [r for r in same if r["config"] == cfg]
+            if not mine:
+                continue
+            ratio = [r["ops_per_s"] / base[r["rep"]] for r in mine if base.get(r["rep"])]
+            pipe, mix, _, keyspace = POINTS[name]
+            out.append({"config": cfg, "point": name, "pipeline": pipe, "ratio": mix,
+                        "keyspace": keyspace, "conns": CONNS, "threads": THREADS, "value_size": VALUE,
+                        "keys": KEYS, "dist": DIST, "reps": len(mine),
+                        "ops_per_s_median": med(r["ops_per_s"] for r in mine),
+                        "ops_per_s_min": min(r["ops_per_s"] for r in mine),
+                        "ops_per_s_max": max(r["ops_per_s"] for r in mine),
+                        "vs_redis_median": med(ratio),
+                        "vs_redis_min": round(min(ratio), 4) if ratio else "",
+                        "vs_redis_max": round(max(ratio), 4) if ratio else "",
+                        "answered_share_median": med(r["answered_share"] for r in mine),
+                        "p50_us_median": med(r["p50_us"] for r in mine),
+                        "p99_us_median": med(r["p99_us"] for r in mine),
+                        "redis_cpu_us_per_op_median": med(r["redis_cpu_us_per_op"] for r in mine),
+                        "fills_median": med(r["fills"] for r in mine),
+                        "other_cpu_s_median": med(r["other_cpu_s"] for r in mine)})
+    return out
+
+
+def write(where, rows):
+    """Both CSVs into where, each through a temporary file."""
+    os.makedirs(where, exist_ok=True)
+    if rows:
+        csvio.save(os.path.join(where, f"{a.out}.csv"), rows)
+    summ = summarize(rows)
+    if summ:
+        csvio.save(os.path.join(where, f"{a.out}-summary.csv"), summ)
+    return summ
+
+
+def main():
+    if os.geteuid():
+        sys.exit("pipelined: run as root")
+    for f in (PS, LOAD):
+        if not os.access(f, os.X_OK):
+            sys.exit(f"pipelined: {os.path.relpath(f, TOP)} missing: run make first")
+    n_runs = a.reps * len(CFGS) * len(PTS)
+    est = a.reps * (8 + 3 * (len(CFGS) - 1)) + n_runs * (a.seconds + a.warmup + 0.6)
+    print(f"# pipelined: {a.reps} reps x {len(CFGS)} configs x {len(PTS)} points, "
+          f"about {est / 60:.0f} min", flush=True)
+    m = {**provenance(), "ncpu": os.cpu_count(), "offloads": "tso,gso,gro,tx,rx,sg off both ends"}
+    rows, lost = [], []
+    interrupted = False
+
+    def stop(*_):
+        raise KeyboardInterrupt
+    # Ctrl-C and SIGTERM stop the run even where the shell that started
+    # us had SIGINT ignored (a background job of a script)
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        for rep in range(1, a.reps + 1):
+            with live_lock(f"pipelined rep {rep}"):
+                one_rep(m, rep, rows, lost)
+    except KeyboardInterrupt:
+        interrupted = True
+        print("pipelined: interrupted, cleaning up", file=sys.stderr, flush=True)
+    finally:
+        cleanup()
+    measured = {(r["rep"], r["config"], r["point"]) for r in rows if not r["error"]}
+    whole = not interrupted and not lost and len(measured) == n_runs
+    where = RES if whole else csvio.PARTIAL_DIR
+    summ = write(where, rows) if rows else []
+    if not whole:
+        for cell, why in lost[:10]:
+            print(f"# lost {cell}: {why}", file=sys.stderr)
+        print(f"pipelined: {n_runs - len(measured)} of {n_runs} runs not measured"
+              f"{' (interrupted)' if interrupted else ''}; {RES} left as it was"
+              f"{', the runs measured are in ' + where if rows else ''}", file=sys.stderr)
+        return 130 if interrupted else 1
+    for p in (f"{a.out}.csv", f"{a.out}-summary.csv"):     # an earlier failed run's
+        if os.path.exists(os.path.join(csvio.PARTIAL_DIR, p)):
+            os.unlink(os.path.join(csvio.PARTIAL_DIR, p))
+    print(f"wrote {where}/{a.out}.csv ({len(rows)} rows) and {a.out}-summary.csv")
+    print(f"{'config':8} {'point':8} {'ops/s':>10} {'vs redis':>8} {'answered':>8}")
+    for s in summ:
+        print(f"{s['config']:8} {s['point']:8} {s['ops_per_s_median']:>10} {s['vs_redis_median']:>8} "
+              f"{s['answered_share_median']!s:>8}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
