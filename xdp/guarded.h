@@ -41,9 +41,6 @@ static __always_inline __u32 guarded_veto(struct xdp_md *ctx,
 	if (s->rq_out & RQO_BIG)
 		return ngets ? PS_ST_FB_BIG : PS_FB_NONE;
 	if (!all_gets(s, idle_start)) {
-		/* a batch that goes to Redis: its GETs fill from their replies */
-		if (ngets)
-			fq_arm(s, cfg, f, p);
 		if (ngets || f->rq.cmd == PS_CMD_GET)
 			return (s->rq_out & RQO_OTHER) ? PS_ST_FB_NOT_GET :
 							 PS_ST_FB_PARTIAL;

@@ -56,6 +56,7 @@ __noinline int assemble_many(struct ps_scratch *s, __u32 limit, __u32 gen,
 	if (!s)
 		return -1;
 	s->asm_misses = 0; /* a -1 below must not leave an older count */
+	s->first_miss = 0;
 	for (i = 0; i < PS_MAX_CMDS; i++) {
 		struct ps_cache_key *k = &s->key;
 		struct ps_cache_val *v;
@@ -69,6 +70,8 @@ __noinline int assemble_many(struct ps_scratch *s, __u32 limit, __u32 gen,
 		}
 		v = cache_lookup(k, gen, now_ns);
 		if (!v) {
+			if (!miss)
+				s->first_miss = i;
 			miss++;
 			continue;
 		}
@@ -112,6 +115,7 @@ static __always_inline int assemble(struct ps_scratch *s, __u32 limit,
 		v = cache_lookup(&s->key, gen, now_ns);
 	if (!v) {
 		s->asm_misses = 1;
+		s->first_miss = 0;
 		s->asm_csum = 0;
 		return 0;
 	}

@@ -87,6 +87,7 @@ struct ps_scratch {
 	__u8  rep[PS_REP_BUF];
 	__u32 asm_csum;               /* partial sum of rep[0..tot) */
 	__u32 asm_misses;
+	__u32 first_miss;             /* index among the GETs of the first that missed */
 
 	/* tcr_pick (tc_handoff.h): the TC ingress path's pick */
 	struct ps_tcr_ref tcr;
