@@ -512,8 +512,8 @@ static __always_inline void cache_fill(struct __sk_buff *skb, __u32 payload_off,
 }
 
 /*
- * Pipelined fills. A GET handed to Redis with other commands (a batch
- * with misses, writes, or replies still owed) is answered by the reply
+ * Pipelined fills. A GET handed to Redis behind others (in a batch with
+ * a miss, or behind replies still owed) is answered by the reply
  * whose 1-based index among the flow's replies is cmds_passed + its
  * position + 1: the same pairing the writes in flight and `pending` rely
  * on. fq_arm (XDP) stores (key, epoch, generation) in ps_fillq under
@@ -586,6 +586,7 @@ __noinline int fq_fill_one(struct __sk_buff *skb, struct ps_scratch *s,
 
 	if (!skb || !s || !f || !p || j >= PS_FQ_SEG)
 		return 0;
+	/* looked up, not passed: a BPF call takes at most five arguments */
 	cfg = bpf_map_lookup_elem(&ps_config, &zero);
 	if (!cfg)
 		return 0;

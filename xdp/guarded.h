@@ -234,10 +234,7 @@ __noinline int guarded_data(struct xdp_md *ctx, struct ps_scratch *s,
 		wr_push(f, s);
 	}
 	if (r) {
-		flow_set(f, PS_F_REQ_DESYNC);
-		untrust(f, PS_UT_UNREADABLE);
-		ps_flush(s);
-		stat_inc(PS_ST_FLUSHES);
+		writes_unseen(f, s, PS_UT_UNREADABLE);
 		f->cli_nxt = end;
 		return guarded_pass(ctx, p, f);
 	}
@@ -252,10 +249,7 @@ __noinline int guarded_data(struct xdp_md *ctx, struct ps_scratch *s,
 		cli_mirrors(p, f);
 	}
 	if (s->rq_out & RQO_ERROR) {
-		flow_set(f, PS_F_REQ_DESYNC);
-		untrust(f, PS_UT_REQ_PARSE);
-		ps_flush(s);
-		stat_inc(PS_ST_FLUSHES);
+		writes_unseen(f, s, PS_UT_REQ_PARSE);
 	} else {
 		f->rq = s->rq;
 	}

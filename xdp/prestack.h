@@ -567,8 +567,8 @@ struct ps_flow {
 	X(GA_PARTIAL, ga_partial, "GETs not answered: their segment ended inside a command") \
 	X(GA_MSS, ga_mss, "GETs not answered: their replies too large for XDP and TC ingress") \
 	X(GA_OTHER, ga_other, "GETs not answered for another fallback (state, window, history, ...)") \
-	X(FQ_ARMED, fq_armed, "GETs passed with other commands, armed to fill from their own reply") \
-	X(FQ_UNARMED, fq_unarmed, "GETs passed with other commands not armed (their reply slot busy, ps_fillq full)") \
+	X(FQ_ARMED, fq_armed, "GETs passed in a segment of GETs alone, armed to fill from their own reply (the first miss)") \
+	X(FQ_UNARMED, fq_unarmed, "misses that could not be armed (their reply slot busy, ps_fillq full)") \
 	/* poststack mode (xdp/poststack.bpf.c, docs/poststack.md) */ \
 	X(POST_SOCKS, post_socks, "Redis sockets put in the sockhash by sockops") \
 	X(POST_SKBS, post_skbs, "request skbs seen by the sk_skb verdict program") \
