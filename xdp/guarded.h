@@ -270,8 +270,10 @@ __noinline int guarded_data(struct xdp_md *ctx, struct ps_scratch *s,
 				account_answer(f, seq, len, srv_seq, tot,
 					       s->asm_csum, ngets);
 				rwnd_advertised(f, end);
+				if (one && (ps_fault & PS_FAULT_REUSE_LATE))
+					one->reply[0] = '-';
 				if (cfg->mode == PS_MODE_RETRANS)
-					rtx_store(s, p, f, one, seq, len, srv_seq, tot);
+					rtx_store(ctx, s, p, f, seq, len, srv_seq, tot);
 				return XDP_TX;
 			}
 			/* never handed on: the frame is no longer the request */

@@ -14,6 +14,24 @@
  * a bounds check on x (it emits no instruction). */
 #define BARRIER_VAR(x) asm volatile("" : "+r"(x))
 
+/* Keep memory accesses on their side of this point (no instruction). */
+#define MEM_BARRIER() asm volatile("" ::: "memory")
+
+/*
+ * A cache value (ps_cache, ps_cache_big: LRU hashes, so preallocated) can
+ * be rewritten under a reader at any time: an update puts the new value
+ * in a free element and frees the old one at once, and the next update,
+ * of any key, may reuse it. A reader that copies reply bytes out of an
+ * entry therefore notes the entry's identity first (filled_ns: every fill
+ * takes a new one; with reply_len and csum) and checks it after the copy.
+ * A writer copies the whole value, head first, so a copy that took any
+ * of a new value's bytes sees the new head.
+ * XXX a string copy may make its stores visible out of order on x86
+ * (fast-string operations); the window is a few bytes wide.
+ */
+#define ENTRY_SAME(v, id, len, sum) ({ MEM_BARRIER(); \
+	(v)->filled_ns == (id) && (v)->reply_len == (len) && (v)->csum == (sum); })
+
 /* For a helper's size argument already checked to be in 1..pow2: re-derive
  * the bound on the very register passed (clang otherwise checks a copy). */
 #define BOUND_1_TO(x, pow2) do { BARRIER_VAR(x); \

@@ -85,6 +85,11 @@ struct ps_config {
 				     * the frame has grown */
 #define PS_FAULT_EMIT_REP (1u << 1) /* ... of replies in scratch (several
 				     * GETs, a retrans-mode re-send) */
+#define PS_FAULT_REUSE    (1u << 2) /* a cache entry is reused for another
+				     * key right after its reply was copied
+				     * (emit_reply, assemble_many) */
+#define PS_FAULT_REUSE_LATE (1u << 3) /* ... right after an answer was sent
+				       * from it (before rtx_store) */
 
 /*
  * ps_lease (array): entries the control tool and the BPF program each
@@ -295,6 +300,9 @@ struct ps_rtx_key {
 struct ps_rtx_val {
 	__u32 len;             /* reply payload bytes */
 	__u32 csum;            /* their partial sum */
+	__u64 id;              /* when it was stored: its identity, checked
+				* after a copy (an LRU element is reused at
+				* once: xdp/helpers.h, ENTRY_SAME) */
 	__u8  rep[PS_RTX_BYTES];
 };
 
@@ -668,7 +676,8 @@ struct ps_tcr_ref {
 	__u32 tot;       /* reply bytes (the entry's reply_len) */
 	__u32 req_seq;   /* client seq of the request it answers */
 	__u32 req_end;   /* ... and of the byte after it: the last segment acks it */
-	__u32 pad;
+	__u32 srv_seq;   /* its own key's srv_seq: a copy of a reused element
+			  * (another key's) is told by it */
 };
 
 /*

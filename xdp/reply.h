@@ -51,7 +51,8 @@ const volatile __u32 ps_fault = 0;
 __noinline int assemble_many(struct ps_scratch *s, __u32 limit, __u32 gen,
 			     __u64 now_ns)
 {
-	__u32 tot = 0, sum = 0, miss = 0, i;
+	__u32 tot = 0, sum = 0, miss = 0, i, vsum;
+	__u64 id;
 
 	if (!s)
 		return -1;
@@ -76,6 +77,8 @@ __noinline int assemble_many(struct ps_scratch *s, __u32 limit, __u32 gen,
 			continue;
 		}
 		rlen = v->reply_len;
+		vsum = v->csum;
+		id = v->filled_ns;
 		if (rlen == 0 || rlen > PS_REPLY_MAX || tot + rlen > limit ||
 		    tot + rlen > PS_REP_MASK)
 			return -1;
@@ -86,7 +89,16 @@ __noinline int assemble_many(struct ps_scratch *s, __u32 limit, __u32 gen,
 		if (bpf_probe_read_kernel(&s->rep[tot & PS_REP_MASK], rlen,
 					  v->reply))
 			return -1;
-		sum = csum_add32(sum, csum_at_offset(v->csum, tot));
+		if (ps_fault & PS_FAULT_REUSE)
+			v->filled_ns++;
+		/* reused under us (helpers.h): another key's bytes, a miss */
+		if (!ENTRY_SAME(v, id, rlen, vsum)) {
+			if (!miss)
+				s->first_miss = i;
+			miss++;
+			continue;
+		}
+		sum = csum_add32(sum, csum_at_offset(vsum, tot));
 		tot += rlen;
 	}
 	s->asm_misses = miss;
@@ -195,6 +207,7 @@ __noinline int emit_reply(struct xdp_md *ctx, struct ps_scratch *s,
 	struct ethhdr *eth = data;
 	__u8 cli_mac[ETH_ALEN], srv_mac[ETH_ALEN];
 	__u32 thl, hlen, tot, csum, *opt;
+	__u64 id;
 	struct iphdr *ip;
 	struct tcphdr *tcp;
 	__u64 acc;
@@ -211,6 +224,7 @@ __noinline int emit_reply(struct xdp_md *ctx, struct ps_scratch *s,
 	if (v && tot != v->reply_len)
 		return PS_SENT_NONE;
 	csum = v ? v->csum : s->em.csum;
+	id = v ? v->filled_ns : 0;
 	ts = s->em.ts;
 	__builtin_memcpy(cli_mac, eth->h_source, ETH_ALEN);
 	__builtin_memcpy(srv_mac, eth->h_dest, ETH_ALEN);
@@ -286,10 +300,12 @@ __noinline int emit_reply(struct xdp_md *ctx, struct ps_scratch *s,
 			return PS_SENT_BROKEN;
 		if (bpf_xdp_store_bytes(ctx, hlen, v->reply, n))
 			return PS_SENT_BROKEN;
-		/* The entry may have been replaced while we read it (an LRU
-		 * element is reused at once): a writer changes the sum before
-		 * the bytes, so a sum that still holds means bytes that do. */
-		if (v->csum != csum || v->reply_len != tot)
+		if (ps_fault & PS_FAULT_REUSE)
+			v->filled_ns++;
+		/* the entry may have been reused while we read it (helpers.h);
+		 * its identity, not only its sum: values that differ by bytes
+		 * swapped two apart have the same sum */
+		if (!ENTRY_SAME(v, id, tot, csum))
 			return PS_SENT_BROKEN;
 	} else if (bpf_xdp_store_bytes(ctx, hlen, s->rep, tot)) {
 		return PS_SENT_BROKEN;

@@ -51,28 +51,32 @@ static __always_inline int guarded_retrans(struct xdp_md *ctx,
 }
 
 /*
- * retrans mode: keep the reply just emitted (one->reply, or s->rep and
- * s->asm_csum) until
- * the client acks it: bytes in ps_rtx, keyed by flow and reply seq; the
- * request it answered in the flow's ring.
+ * retrans mode: keep the reply just emitted until the client acks it:
+ * bytes in ps_rtx, keyed by flow and reply seq; the request it answered
+ * in the flow's ring. The bytes are read back from the frame, which holds
+ * exactly what was sent: the cache entry they came from may already hold
+ * another key's value (helpers.h, ENTRY_SAME).
  */
-static __always_inline void rtx_store(struct ps_scratch *s,
+static __always_inline void rtx_store(struct xdp_md *ctx, struct ps_scratch *s,
 				      const struct ps_pkt *p, struct ps_flow *f,
-				      const struct ps_cache_val *one, __u32 seq, __u32 len, __u32 srv_seq,
+				      __u32 seq, __u32 len, __u32 srv_seq,
 				      __u32 tot)
 {
 	struct ps_rtx_key k = {};
 	struct ps_rtx_ent *e;
-	__u32 n = tot;
+	__u32 n = tot, hlen;
 
 	if (n == 0 || n > PS_RTX_BYTES)
 		return;
 	BOUND_1_TO(n, PS_RTX_BYTES);
-	/* probe_read: a variable-length copy between two map values */
-	if (bpf_probe_read_kernel(s->rtx.rep, n, one ? one->reply : s->rep))
+	/* emit_reply's layout: no IP options, NOP NOP TS when em.ts */
+	hlen = sizeof(struct ethhdr) + sizeof(struct iphdr) + TCP_HDR_MIN +
+	       (s->em.ts ? TCPOLEN_TS_ALIGNED : 0);
+	if (bpf_xdp_load_bytes(ctx, hlen, s->rtx.rep, n))
 		return;
 	s->rtx.len = tot;
 	s->rtx.csum = s->asm_csum;
+	s->rtx.id = p->now_ns;
 	flow_key(&k.flow, p, 1);
 	k.srv_seq = srv_seq;
 	if (bpf_map_update_elem(&ps_rtx, &k, &s->rtx, BPF_ANY))
@@ -97,7 +101,8 @@ __noinline int rtx_resend(struct xdp_md *ctx, struct ps_scratch *s,
 	struct ps_rtx_key k = {};
 	struct ps_rtx_val *v;
 	struct ps_rtx_ent *e;
-	__u32 n;
+	__u32 n, sum;
+	__u64 id;
 
 	if (!ctx || !s || !p || !f)
 		return PS_SENT_NONE;
@@ -114,12 +119,20 @@ __noinline int rtx_resend(struct xdp_md *ctx, struct ps_scratch *s,
 		return PS_SENT_NONE;
 	}
 	n = v->len;
+	sum = v->csum;
+	id = v->id;
 	if (n == 0 || n > PS_RTX_BYTES)
 		return PS_SENT_NONE;
 	BOUND_1_TO(n, PS_RTX_BYTES);
 	if (bpf_probe_read_kernel(s->rep, n, v->rep))
 		return PS_SENT_NONE;
-	s->asm_csum = v->csum;
+	/* evicted and reused for another reply while we copied (helpers.h) */
+	MEM_BARRIER();
+	if (v->id != id || v->len != n || v->csum != sum) {
+		stat_inc(PS_ST_RTX_GONE);
+		return PS_SENT_NONE;
+	}
+	s->asm_csum = sum;
 	em_setup(s, p, f, e->srv_seq, e->req_seq + e->req_len, e->rep_len);
 	return emit_reply(ctx, s, NULL);
 }

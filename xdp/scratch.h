@@ -195,6 +195,10 @@ struct ps_tcr_work {
 	 * the cache entry's reply[], read with bpf_probe_read_kernel), how
 	 * many, and what the segments carry */
 	__u64 src;
+	__u64 idp, id;               /* the address of the source's identity
+				      * (filled_ns, or ps_rtx_val.id) and its
+				      * value: checked after every copy */
+	struct ps_tcr_ref ref;       /* tcr_prepare's copy of the ref */
 	__u32 tot, from, mss;        /* reply bytes, first to send, per segment */
 	__u32 srv_seq;               /* client-space seq of reply byte 0 */
 	__u32 req_seq, req_end;      /* acked by earlier segments / the last */

@@ -96,6 +96,7 @@ __noinline int tcr_handoff(struct xdp_md *ctx, const struct ps_pkt *p,
 	flow_key(&k.flow, p, 1);
 	k.srv_seq = srv_seq;
 	if (store) {
+		store->srv_seq = srv_seq;
 		if (bpf_map_update_elem(&ps_tcr_refs, &k, store, BPF_ANY))
 			return PS_SENT_NONE;
 	} else {
@@ -250,6 +251,7 @@ static __always_inline int tcr_pick_asm(struct ps_scratch *s,
 		return TCR_NO_PICK;
 	s->rtx.len = tot;
 	s->rtx.csum = s->asm_csum;
+	s->rtx.id = p->now_ns;
 	flow_key(&k.flow, p, 1);
 	k.srv_seq = srv_seq;
 	if (bpf_map_update_elem(&ps_tcr_asm, &k, &s->rtx, BPF_ANY))

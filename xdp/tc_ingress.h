@@ -55,6 +55,7 @@ __noinline int tcr_segment(struct __sk_buff *skb, struct ps_tcr_work *w)
 {
 	struct ps_tcr_pseudo ph;
 	__u32 thl, hlen, sum, pad, c, i, n, off, last;
+	__u64 id;
 
 	if (!skb || !w || w->mss == 0)
 		return TCR_SEG_FAILED;
@@ -71,6 +72,11 @@ __noinline int tcr_segment(struct __sk_buff *skb, struct ps_tcr_work *w)
 	/* w->src is the address of the cache entry's reply[] (either map),
 	 * off + n <= its reply_len: probe_read checks nothing else */
 	if (bpf_probe_read_kernel(w->seg, n, (void *)(long)(w->src + off)))
+		return TCR_SEG_FAILED;
+	/* the entry is still the one we began with (helpers.h, ENTRY_SAME) */
+	MEM_BARRIER();
+	if (bpf_probe_read_kernel(&id, sizeof(id), (void *)(long)w->idp) ||
+	    id != w->id)
 		return TCR_SEG_FAILED;
 	/* zero the pad up to a multiple of 4 for the checksum */
 	w->seg[n & (PS_TCR_SEG_BUF - 1)] = 0;
@@ -183,25 +189,40 @@ tcr_prepare(struct __sk_buff *skb, const struct ps_tcr_meta *m)
 	r = bpf_map_lookup_elem(&ps_tcr_refs, &rk);
 	if (!f || !r)
 		return NULL;
-	/* the entry must still be the one XDP answered from */
+	/* a copy, checked to be of our key after it was taken: the element
+	 * may be evicted and reused under us (helpers.h, ENTRY_SAME) */
+	__builtin_memcpy(&w->ref, r, sizeof(w->ref));
+	MEM_BARRIER();
+	if (w->ref.srv_seq != m->srv_seq || r->srv_seq != m->srv_seq ||
+	    r->filled_ns != w->ref.filled_ns)
+		return NULL;
+	r = &w->ref;
+	/* the entry must still be the one XDP answered from; its identity
+	 * is checked again after each segment's bytes are copied */
 	tot = r->tot;
 	if (r->big == PS_TCR_SRC_ASM) {
-		/* bytes fixed at XDP: no entry to check */
+		/* bytes fixed at XDP: no cache entry to check */
 		struct ps_rtx_val *av = bpf_map_lookup_elem(&ps_tcr_asm, &rk);
 
 		if (!av || av->len != tot || tot > PS_RTX_BYTES)
 			return NULL;
 		w->src = (__u64)(long)av->rep;
+		w->idp = (__u64)(long)&av->id;
+		w->id = av->id;
 	} else if (r->big) {
 		bv = big_lookup(&r->key, cfg->cache_gen, now_ns);
 		if (!bv || bv->filled_ns != r->filled_ns || bv->reply_len != tot)
 			return NULL;
 		w->src = (__u64)(long)bv->reply;
+		w->idp = (__u64)(long)&bv->filled_ns;
+		w->id = r->filled_ns;
 	} else {
 		sv = cache_lookup(&r->key, cfg->cache_gen, now_ns);
 		if (!sv || sv->filled_ns != r->filled_ns || sv->reply_len != tot)
 			return NULL;
 		w->src = (__u64)(long)sv->reply;
+		w->idp = (__u64)(long)&sv->filled_ns;
+		w->id = r->filled_ns;
 	}
 	from = m->from;
 	if (tot == 0 || tot > PS_BIG_REPLY_MAX || from >= tot)

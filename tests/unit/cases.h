@@ -72,6 +72,8 @@ void t_tc_reply_marks(struct env *e);
 void t_verdict_counts(struct env *e);
 void t_emit_broken(struct env *e);
 void t_emit_broken_resend(struct env *e);
+void t_entry_reused(struct env *e);
+void t_rtx_kept_bytes(struct env *e);
 /* t_resp.c */
 void t_fill_rule(struct env *e);
 void t_fill_rule_late(struct env *e);

@@ -113,3 +113,58 @@ void t_emit_broken_resend(struct env *e)
 	CHECK_EQ(stat_get(e, PS_ST_TX), 1);
 	CHECK_EQ(stat_get(e, PS_ST_DROPPED), 1);
 }
+
+/* A cache entry reused for another key while its reply is copied out (an
+ * LRU element is reused at once, xdp/helpers.h): a single GET's frame is
+ * dropped (the client sends the GET again), several GETs are a miss. */
+void t_entry_reused(struct env *e)
+{
+	fixture_teardown(e);
+	if (env_open_fault(e, PS_MODE_GUARDED, PS_CFG_FILL, PS_FAULT_REUSE) ||
+	    handshake(e, true)) {
+		CHECK(0, "setup failed");
+		return;
+	}
+	cache_put(e, "foo", "bar");
+	len = cli_seg(e, in, S(GET_FOO), TF_PSH | TF_ACK);
+	CHECK_EQ(xdp_run(e, in, len, out, &olen), XDP_DROP);
+	CHECK_EQ(stat_get(e, PS_ST_EMIT_BROKEN), 1);
+	CHECK_EQ(stat_get(e, PS_ST_GET_HITS), 0);
+	/* two GETs: assembled in scratch, the reused entry a miss */
+	expect_pass(e, S(GET_FOO GET_FOO), 0, 0);
+	CHECK_EQ(stat_get(e, PS_ST_FB_MISS), 1);
+	CHECK_EQ(stat_get(e, PS_ST_GET_HITS), 0);
+	CHECK_EQ(stat_get(e, PS_ST_TX), 0);
+}
+
+/* retrans mode keeps the bytes it sent, not what the entry holds after:
+ * an entry reused right after the answer (PS_FAULT_REUSE_LATE scribbles
+ * on it) must not change what the retransmitted request gets again. */
+void t_rtx_kept_bytes(struct env *e)
+{
+	uint32_t c1, s1, ss;
+
+	fixture_teardown(e);
+	if (env_open_fault(e, PS_MODE_RETRANS, PS_CFG_FILL, PS_FAULT_REUSE_LATE) ||
+	    handshake(e, true)) {
+		CHECK(0, "setup failed");
+		return;
+	}
+	cache_put(e, "foo", "bar");
+	c1 = e->cseq;
+	s1 = e->sseq;
+	expect_answer(e, S(GET_FOO), S("$3\r\nbar\r\n"));
+	CHECK_EQ(stat_get(e, PS_ST_RTX_STORED), 1);
+	/* the request again, its reply unacked */
+	ss = e->sseq;
+	e->cseq = c1;
+	e->sseq = s1;
+	len = cli_seg(e, in, S(GET_FOO), TF_PSH | TF_ACK);
+	e->cseq += sizeof(GET_FOO) - 1;
+	e->sseq = ss;
+	CHECK_EQ(xdp_run(e, in, len, out, &olen), XDP_TX);
+	CHECK_EQ(stat_get(e, PS_ST_RTX_REQ), 1);
+	CHECK(olen >= 9 && !memcmp(out + olen - 9, "$3\r\nbar\r\n", 9),
+	      "the re-sent reply is not the bytes first sent");
+	CHECK(pkt_csum_ok(out, olen), "re-sent reply checksum");
+}

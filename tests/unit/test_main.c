@@ -106,6 +106,10 @@ static const struct tcase {
 	  TS(GUARDED) },
 	{ "retrans: a re-send for a duplicate ACK that fails part way drops the ACK",
 	  t_emit_broken_resend, TS(RETRANS) },
+	{ "a cache entry reused for another key while copied: dropped / a miss, never sent",
+	  t_entry_reused, TS(GUARDED) },
+	{ "retrans: keeps the bytes it sent, whatever the cache entry holds after",
+	  t_rtx_kept_bytes, TS(RETRANS) },
 	/* t_hostile.c: segments the kernel refuses or reads differently */
 	{ "hostile: a stray RST and a duplicate SYN keep the flow (RFC 5961)", t_stray_rst_syn,
 	  TS(GUARDED) },
