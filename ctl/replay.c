@@ -321,6 +321,10 @@ static int replay_run(struct ps_call *c, void *opts)
 	/* no pins: the maps are this replay's own */
 	if (ps_loader_open(&r.skel, NULL))
 		goto cleanup;
+	/* a rebuilt server segment (xdp/insert.h) returns its first piece
+	 * and sends no clone: offline, nothing may leave on a real device
+	 * (the scenarios keep every rebuilt segment within one piece) */
+	r.skel->bss->ps_ins_stop = 1;
 	r.xdp = bpf_program__fd(r.skel->progs.ps_xdp);
 	r.tc = bpf_program__fd(r.skel->progs.ps_tc);
 	r.cfg = bpf_map__fd(r.skel->maps.ps_config);

@@ -26,12 +26,11 @@ import subprocess
 import sys
 import tempfile
 
-from scapy.all import TCP, rdpcap  # noqa: E402
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TOP, "pylib"))
 from prestack_lib import csvio  # noqa: E402
-from prestack_lib.outcome import classify, reassemble, replay, trace  # noqa: E402
+from prestack_lib.outcome import classify, client_stream, replay, trace  # noqa: E402
 from prestack_lib.testbed import PORT  # noqa: E402
 RESULTS = os.path.join(TOP, "results")
 # poststack is not here: its programs (sk_skb, sk_msg) run on a live
@@ -48,13 +47,6 @@ def sh(*cmd):
     return subprocess.run(cmd, capture_output=True, text=True).stdout.strip()
 
 
-def client_stream(out_pcap, isn):
-    """What the client receives, from the replay's output pcap."""
-    segs = [(p[TCP].seq, bytes(p[TCP].payload), bool(p[TCP].flags & 0x04))
-            for p in rdpcap(out_pcap) if TCP in p and p[TCP].sport == PORT]
-    return reassemble(segs, isn)
-
-
 def run(meta, mode, tmp):
     rows, out, _ = replay(meta, mode, tmp, f"{meta['name']}-{mode}")
     if rows is None:
@@ -64,7 +56,7 @@ def run(meta, mode, tmp):
         for kv in filter(None, x["counters"].split(";")):
             k, v = kv.split("=+")
             counters[k] = counters.get(k, 0) + int(v)
-    got, conflict, extra, rst = client_stream(out, meta["server_isn"])
+    got, conflict, extra, rst = client_stream(out, meta["server_isn"], PORT)
     return {"trace": trace(rows), "counters": counters,
             "outcome": classify(got, conflict, extra, rst, meta),
             "received": len(got), "expected": len(meta["expected_stream"])}

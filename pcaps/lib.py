@@ -142,12 +142,30 @@ class Conv:
             self.s2c(reply)
         return p
 
-    def write(self, name, description, cache, expect, live=None, checks=None):
+    def cut(self, payload, kept):
+        """The client sends a segment some GETs are cut from (guarded,
+        retrans: xdp/cut.h): the kernel gets `kept` only."""
+        p = self.c2s(payload)
+        self.kack += len(kept)
+        return p
+
+    def s2c_runs(self, payload, stream, **kw):
+        """A kernel segment into which the runs of cut GETs go: the client
+        receives `stream` (the kernel's bytes with the runs inserted)."""
+        p = self.s2c(payload, advance=False, **kw)
+        self.k += len(payload)
+        self.sv += len(stream)
+        self.expected += stream
+        return p
+
+    def write(self, name, description, cache, expect, live=None, checks=None,
+              offline=None):
         """pcaps/<name>.pcap and pcaps/<name>.json (expected verdicts: one
         letter a frame, c2s P pass / T reply / D drop, s2c O; checks: exact
         output fields of single frames, {"frame": n (1-based), "mode": m,
         "field": "seq_out"|"ack_out"|"sack_out" (edges "l-r;l-r"), "value": v,
-        "why": text})."""
+        "why": text}; offline: {mode: what the client receives in the offline
+        replay, "correct" ...}, checked by tests/replay_check.py)."""
         here = os.environ.get("PCAPS_OUT") or os.path.dirname(os.path.abspath(__file__))
         for mode, trace in expect.items():
             if len(trace.replace(" ", "")) != len(self.frames):
@@ -157,6 +175,7 @@ class Conv:
         meta = {"name": name, "description": description, "cache": cache,
                 "frames": len(self.frames), "expect": expect,
                 "live": live or {}, "checks": checks or [],
+                "offline": offline or {},
                 "expected_stream": self.expected.decode("latin1"),
                 "server_isn": self.isn_s, "stale_values": self.stale}
         with open(os.path.join(here, name + ".json"), "w") as f:

@@ -14,7 +14,8 @@ import tempfile
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TOP, "pylib"))
-from prestack_lib.outcome import replay, trace  # noqa: E402
+from prestack_lib.outcome import classify, client_stream, replay, trace  # noqa: E402
+from prestack_lib.testbed import PORT  # noqa: E402
 
 n = 0
 failed = 0
@@ -97,6 +98,12 @@ def main():
                         diag += (f"\nframe {c['frame']} {c['field']} = {v}, want "
                                  f"{c['value']} ({c['why']})")
                 ok(got == want_c, f"{meta['name']} [{mode}] verdicts {want}", diag)
+                if mode in meta.get("offline", {}):
+                    s, conflict, extra, rst = client_stream(out, meta["server_isn"], PORT)
+                    outcome = classify(s, conflict, extra, rst, meta)
+                    ok(outcome == meta["offline"][mode],
+                       f"{meta['name']} [{mode}] the client receives: {meta['offline'][mode]}",
+                       f"got {outcome}: {s!r}\nwant {meta['expected_stream']!r}")
                 if mode == "guarded":
                     rows2, out2, _ = replay(meta, mode, tmp, f"{meta['name']}-again")
                     same = (rows2 is not None and

@@ -544,7 +544,8 @@ __noinline int fq_arm(struct ps_scratch *s, struct ps_config *cfg,
 	if (!(cfg->flags & PS_CFG_FILL) || !flow_may_fill(cfg, f) ||
 	    i >= s->ngets || i >= PS_MAX_CMDS)
 		return 0;
-	idx = f->cmds_passed + s->get_pos[i & (PS_MAX_CMDS - 1)] + 1;
+	/* the GETs cut before it never reach Redis (cut.h) */
+	idx = f->cmds_passed + s->get_pos[i & (PS_MAX_CMDS - 1)] - s->fq_shift + 1;
 	bit = 1ull << (idx & 63);
 	if (f->fq_mask & bit) {
 		stat_inc(PS_ST_FQ_UNARMED);

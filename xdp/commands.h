@@ -31,6 +31,9 @@ enum ps_cmd {
 	PS_CMD_QUIT,     /* Redis replies +OK and closes: nothing after it is answered */
 	PS_CMD_SUBCMD,   /* a container (CONFIG, OBJECT, ...) whose subcommands differ:
 			  * argument 1 decides (ps_classify_sub) */
+	PS_CMD_BLOCK,    /* may block (BLPOP, XREAD ... BLOCK, WAIT): a write for
+			  * the cache; replies after it wait for it, so no GET
+			  * of its segment is cut (docs/pipelines.md) */
 };
 
 /* Pack an upper-cased command name of up to 16 bytes into two words. */
@@ -85,6 +88,10 @@ static __always_inline int ps_classify_builtin(__u64 w0, __u64 w1, __u32 n)
 		return PS_CMD_TTL;
 	if (IS("RENAME") || IS("RENAMENX") || IS("COPY"))
 		return PS_CMD_TTL_DST;
+	if (IS("BLPOP") || IS("BRPOP") || IS("BLMOVE") || IS("BRPOPLPUSH") ||
+	    IS("BLMPOP") || IS("BZPOPMIN") || IS("BZPOPMAX") || IS("BZMPOP") ||
+	    IS("XREAD") || IS("XREADGROUP") || IS("WAIT") || IS("WAITAOF"))
+		return PS_CMD_BLOCK;
 	if (IS("SELECT"))
 		return PS_CMD_SELECT;
 	if (IS("QUIT"))

@@ -15,6 +15,7 @@
 #include "scratch.h"
 #include "resp.h"
 #include "cache.h"
+#include "insert.h"
 
 /* Replace the 32-bit field at `off` (from the frame start) of a segment
  * whose TCP header starts at l4_off. */
@@ -52,10 +53,11 @@ static __always_inline int tc_hold_ack(const struct ps_config *cfg,
 	       before(f->srv_una, f->ans_srv_seq + f->ans_reply_len);
 }
 
-static __always_inline void tc_translate(struct __sk_buff *skb,
-					 const struct ps_pkt *p,
-					 const struct ps_flow *f, int naive,
-					 int hold)
+/* Returns the ack field as written (client space). */
+static __always_inline __u32 tc_translate(struct __sk_buff *skb,
+					  const struct ps_pkt *p,
+					  const struct ps_flow *f, int naive,
+					  int hold)
 {
 	__u32 i, e[2], ack = p->ack, w[2];
 	int changed = 0;
@@ -107,6 +109,7 @@ static __always_inline void tc_translate(struct __sk_buff *skb,
 	}
 	if (changed)
 		stat_inc(PS_ST_TRANSLATED);
+	return ack;
 }
 
 static __always_inline void tc_synack(const struct ps_config *cfg,
@@ -174,19 +177,29 @@ static __always_inline int tc_fast_reply(struct __sk_buff *skb,
 	return ps_fast_reply(s);
 }
 
-/* Count replies in new server bytes; fill the cache when one answers the
- * armed GET. */
-static __always_inline void tc_replies(struct __sk_buff *skb,
-				       const struct ps_config *cfg,
-				       const struct ps_pkt *p, struct ps_flow *f,
-				       __u32 from, int naive)
+/*
+ * Count replies in new server bytes; fill the cache when one answers the
+ * armed GET. Returns the replies to take off `pending`, which the caller
+ * does once the runs that go into this segment are recorded (insert.h);
+ * s->replies and s->rend say where they end.
+ */
+static __always_inline __u32 tc_replies(struct __sk_buff *skb,
+					const struct ps_config *cfg,
+					const struct ps_pkt *p, struct ps_flow *f,
+					struct ps_scratch *s, __u32 from, int naive)
 {
-	__u32 sidx = PS_SCR_TC, len = p->payload_len, pending;
-	struct ps_scratch *s = bpf_map_lookup_elem(&ps_scratch, &sidx);
+	__u32 len = p->payload_len, pending;
 
-	if (!s)
-		return;
-	if (!naive && (f->flags & (PS_F_UNTRUSTED | PS_F_REP_DESYNC))) {
+	s->replies = 0;
+	/* runs still queued need every reply counted, untrusted or not */
+	if (!naive && (f->flags & PS_F_REP_DESYNC) &&
+	    f->runq_head != f->runq_tail) {
+		flow_set(f, PS_F_RUNS_LOST);
+		stat_inc(PS_ST_INS_BROKEN);
+	}
+	if (!naive && ((f->flags & PS_F_REP_DESYNC) ||
+		       ((f->flags & PS_F_UNTRUSTED) &&
+			f->runq_head == f->runq_tail))) {
 		/* replies no longer counted: what was in flight is let go
 		 * now, with the whole cache.
 		 * XXX: a fill racing one of those writes inside Redis can
@@ -196,7 +209,7 @@ static __always_inline void tc_replies(struct __sk_buff *skb,
 			ps_flush(s);
 			stat_inc(PS_ST_FLUSHES);
 		}
-		return;
+		return 0;
 	}
 	if (naive)
 		__builtin_memset(&s->rp, 0, sizeof(s->rp));
@@ -210,7 +223,8 @@ static __always_inline void tc_replies(struct __sk_buff *skb,
 			flow_set(f, PS_F_REP_DESYNC);
 			untrust(f, PS_UT_UNREADABLE);
 		}
-		return;
+		s->replies = 0;
+		return 0;
 	}
 
 	if (naive) {
@@ -220,12 +234,13 @@ static __always_inline void tc_replies(struct __sk_buff *skb,
 		    s->replies == 1 && s->first_off == 0 && s->first_len == len)
 			cache_fill(skb, p->payload_off, s, cfg, f);
 		flow_clear(f, PS_F_FILL_ARMED);
-		return;
+		return 0;
 	}
 	if (s->rp_error) {
 		flow_set(f, PS_F_REP_DESYNC);
 		untrust(f, PS_UT_REP_PARSE);
-		return;
+		s->replies = 0;
+		return 0;
 	}
 	f->rp = s->rp;
 	f->replies_seen += s->replies;
@@ -237,37 +252,95 @@ static __always_inline void tc_replies(struct __sk_buff *skb,
 		f->auth_reply_idx = 0;
 	}
 	if (!s->replies)
-		return;
+		return 0;
 	pending = f->pending;
 	if (s->replies > pending) {
 		/* more replies than requests: pushes, MONITOR, ... */
 		untrust(f, PS_UT_PENDING);
 		flow_clear(f, PS_F_FILL_ARMED);
-		return;
+		if (f->runq_head != f->runq_tail) {
+			flow_set(f, PS_F_RUNS_LOST);
+			stat_inc(PS_ST_INS_BROKEN);
+		}
+		s->replies = 0;
+		return 0;
 	}
-	/* no atomic sub in the BPF ISA: add the two's complement */
-	__sync_fetch_and_add(&f->pending, -s->replies);
+	/* the fills read the reply from the skb: before insert.h rebuilds it */
 	if (s->fq_n || s->fq_over)
 		fq_fill(skb, s, f, p);
 	/* armed only when the GET was all that was pending: the first reply
 	 * completed since is its reply */
 	if (f->flags & PS_F_FILL_ARMED)
 		cache_fill(skb, p->payload_off, s, cfg, f);
+	return s->replies;
+}
+
+/*
+ * Runs for this segment (insert.h): those queued whose boundary is in its
+ * new bytes, taken after the reply parse, and those inserted before that
+ * its retransmitted bytes cross. The caller put in w: rs0, from,
+ * at_boundary, kold, new_bytes (w->nnew), and the default sent_end.
+ * Returns the verdict: TC_ACT_OK (the segment as it was, or rebuilt: its
+ * last piece), TC_ACT_SHOT (a piece could not be built, or the runs'
+ * state is lost). w->sent_end: the client seq just after what goes out.
+ * Global: its loops are verified once, not in ps_tc's main body.
+ */
+__noinline int tc_runs(struct __sk_buff *skb, struct ps_ins_work *w,
+		       struct ps_flow *f, const struct ps_flow_key *key,
+		       struct ps_pkt *p)
+{
+	__u32 sidx = PS_SCR_TC, i;
+	struct ps_scratch *s;
+	int r, new_bytes;
+
+	if (!skb || !w || !f || !key || !p)
+		return TC_ACT_OK;
+	new_bytes = w->nnew;
+	w->nnew = 0;
+	w->hold = 0;
+	s = bpf_map_lookup_elem(&ps_scratch, &sidx);
+	if (new_bytes && s && (s->replies || f->runq_head != f->runq_tail)) {
+		if (s->replies)
+			__sync_fetch_and_add(&f->tc_done, s->replies);
+		for (i = 0; i < PS_RUNQ_RING; i++)
+			if (ins_take_one(s, f, key, w))
+				break;
+	}
+	if (!w->nnew && (!f->srv_adj.n || !before(p->seq, w->kold)))
+		return TC_ACT_OK;
+	r = ins_plan(skb, w, f, key, p);
+	if (r == 0)
+		return TC_ACT_OK;
+	if (r < 0) {
+		flow_set(f, PS_F_RUNS_LOST);
+		stat_inc(PS_ST_INS_BROKEN);
+		return TC_ACT_SHOT;
+	}
+	ins_record(f, w, p->seq);
+	r = ins_emit(skb, w);
+	w->sent_end = w->cseq;
+	return r;
 }
 
 /*
  * A server segment at TC egress: learn the server side of its flow from
  * the SYN-ACK, translate seq/ack/SACK into the client's space, count the
- * replies in its new bytes (filling the cache), keep the server-side
- * mirrors. Egress never drops: returns TC_ACT_OK.
+ * replies in its new bytes (filling the cache), insert the runs of GETs
+ * cut from pipelined segments (insert.h), keep the server-side mirrors.
+ * Returns TC_ACT_OK, or TC_ACT_SHOT for a segment that cannot go out as
+ * the client must see it (the kernel sends it again, or, once the runs'
+ * state is lost, never: the flow stalls rather than deliver replies out
+ * of place).
  */
 static __always_inline int ps_egress(struct __sk_buff *skb,
 				     struct ps_config *cfg, struct ps_pkt *p)
 {
 	struct ps_flow_key key;
+	struct ps_scratch *s = NULL;
 	struct ps_flow *f;
-	__u32 end, from = 0;
-	int naive = cfg->mode == PS_MODE_NAIVE;
+	__u32 end, from = 0, kold, rs0, at_boundary, nrep = 0, ack, sidx = PS_SCR_TC;
+	__u32 sent_end;
+	int naive = cfg->mode == PS_MODE_NAIVE, verdict = TC_ACT_OK, new_bytes;
 
 	flow_key(&key, p, 0);
 	f = bpf_map_lookup_elem(&ps_flows, &key);
@@ -287,24 +360,58 @@ static __always_inline int ps_egress(struct __sk_buff *skb,
 		tc_translate(skb, p, f, naive, 0);
 		return TC_ACT_OK;
 	}
+	/* a cut GET's reply can no longer be placed: nothing more goes out
+	 * without it (a stall, never replies out of place) */
+	if (f->flags & PS_F_RUNS_LOST)
+		return TC_ACT_SHOT;
 
-	tc_translate(skb, p, f, naive, tc_hold_ack(cfg, p, f));
+	ack = tc_translate(skb, p, f, naive, tc_hold_ack(cfg, p, f));
 	if (p->flags & TCPF_RST) {
+		runs_forget(f, &key);
 		flow_close(&key);
 		return TC_ACT_OK;
 	}
 
 	end = p->seq + p->payload_len;
-	if (p->payload_len && after(end, f->ksnd_nxt)) {
+	/* where the bytes the kernel sent before end in this segment */
+	kold = after(end, f->ksnd_nxt) ? f->ksnd_nxt : end;
+	sent_end = k_seq_to_cli(f, p->seq, naive) + p->payload_len;
+	new_bytes = p->payload_len && after(end, f->ksnd_nxt);
+	rs0 = f->replies_seen;
+	/* the new bytes begin a reply: runs may go before them */
+	at_boundary = f->rp.state == PS_RP_TYPE && f->rp.depth == 0;
+	if (new_bytes) {
 		/* new bytes from the kernel (skip what was counted already) */
 		if (before(p->seq, f->ksnd_nxt))
 			from = f->ksnd_nxt - p->seq;
-		tc_replies(skb, cfg, p, f, from, naive);
+		s = bpf_map_lookup_elem(&ps_scratch, &sidx);
+		if (s)
+			nrep = tc_replies(skb, cfg, p, f, s, from, naive);
+	}
+	if (!naive && p->payload_len) {
+		__u32 zero = 0;
+		struct ps_ins_work *w = bpf_map_lookup_elem(&ps_ins_work, &zero);
+
+		if (w) {
+			w->rs0 = rs0;
+			w->from = from;
+			w->at_boundary = at_boundary;
+			w->kold = kold;
+			w->nnew = new_bytes; /* tc_runs' input */
+			w->sent_end = sent_end;
+			verdict = tc_runs(skb, w, f, &key, p);
+			sent_end = w->sent_end;
+		}
 	}
 	if (p->flags & TCPF_FIN)
 		end++;
 	if (after(end, f->ksnd_nxt))
 		f->ksnd_nxt = end;
+	/* replies owed drop only now: XDP answers a segment whole when none
+	 * are, at srv_nxt, which must count what was just inserted and sent
+	 * (no atomic sub in the BPF ISA: add the two's complement) */
+	if (nrep)
+		__sync_fetch_and_add(&f->pending, -nrep);
 	f->srv_wnd_raw = p->window;
 	if (p->flags & TCPF_ACK) {
 		/* the receive window's right edge, client space (hostile.h) */
@@ -313,6 +420,13 @@ static __always_inline int ps_egress(struct __sk_buff *skb,
 
 		if (after(edge, f->rwnd_end))
 			f->rwnd_end = edge;
+		/* a client that acks this segment's end has its ack (seqadj.h,
+		 * seqadj_retire_cli) */
+		if (p->payload_len && verdict == TC_ACT_OK) {
+			f->marks[f->mark_next & (PS_MARKS - 1)] =
+				(__u64)sent_end << 32 | ack;
+			f->mark_next++;
+		}
 	}
 	/* ts_off, learnt at the SYN-ACK, holds: the kernel's TSval is its
 	 * monotonic ms clock plus a per-connection constant (no clock read
@@ -327,9 +441,11 @@ static __always_inline int ps_egress(struct __sk_buff *skb,
 		f->state = PS_FLOW_CLOSING;
 	}
 	/* the kernel acks the client's FIN after both FINs: done */
-	if (flow_done(f, p, !before(k_ack_to_cli(f, p->ack, naive), f->cli_nxt)))
+	if (flow_done(f, p, !before(k_ack_to_cli(f, p->ack, naive), f->cli_nxt))) {
+		runs_forget(f, &key);
 		flow_finish(f);
-	return TC_ACT_OK;
+	}
+	return verdict;
 }
 
 #endif

@@ -14,6 +14,12 @@
 #include "reply.h"
 #include "rtx.h"
 #include "tcpsock.h"
+#include "cut.h"
+
+/* guarded_data's answers when guarded_tail, or guarded_old, is to finish
+ * the segment */
+#define PS_GUARDED_TAIL 0x100
+#define PS_GUARDED_OLD  0x101
 
 /* guarded_veto's answers besides a PS_ST_FB_* counter */
 #define PS_FB_NONE   0     /* pass, count no fallback (PS_ST_PKTS is never one) */
@@ -57,15 +63,10 @@ static __always_inline __u32 guarded_veto(struct xdp_md *ctx,
 	if ((*tot < 0 || s->asm_misses == 1) &&
 	    tcr_pick(s, cfg, *tot < 0, p->now_ns) == TCR_PICKED)
 		*tot = s->tcr.tot;
-	if (s->asm_misses) {
-		stat_add(PS_ST_GET_MISSES, s->asm_misses);
-		/* arm_fill applies the fill rule (the flow's state) */
-		if (ngets == 1 && pending_before == 0)
-			arm_fill(f, s, cfg);
-		else
-			fq_arm(s, cfg, f, p);
+	/* guarded_data counts the misses and arms a fill, once it knows
+	 * what was cut */
+	if (s->asm_misses)
 		return PS_ST_FB_MISS;
-	}
 	if (*tot < 0)
 		return PS_ST_FB_MSS;
 	/* XXX: a frame with IP options is never rewritten */
@@ -80,7 +81,8 @@ static __always_inline __u32 guarded_veto(struct xdp_md *ctx,
 		return PS_ST_FB_STATE;
 	if ((cfg->flags & PS_CFG_AUTH) && !(f->flags & PS_F_AUTHED))
 		return PS_ST_FB_AUTH;
-	if (pending_before)
+	/* replies owed, or runs of cut GETs still to go out before ours */
+	if (pending_before || f->runq_head != f->runq_tail)
 		return PS_ST_FB_PENDING;
 	if ((f->flags & PS_F_TS) && !p->has_ts)
 		return PS_ST_FB_TS;
@@ -105,34 +107,44 @@ static __always_inline __u32 guarded_veto(struct xdp_md *ctx,
 	return PS_FB_ANSWER;
 }
 
-/* The per-GET counter (ga_*) of a segment fallback: what each rule costs
- * in GETs, not segments (a pipelined segment holds many). */
-static __always_inline __u32 ga_of(__u32 fb)
+/* The misses of a segment not answered whole, and a fill for its first:
+ * the reply index that answers it counts only the commands Redis gets
+ * (cut GETs do not). Global: its frame stays off guarded_data's. */
+__noinline int guarded_misses(struct ps_scratch *s, struct ps_config *cfg,
+			      struct ps_flow *f, struct ps_pkt *p,
+			      __u32 pending_before)
 {
-	switch (fb) {
-	case PS_ST_FB_NOT_GET:
-		return PS_ST_GA_NOT_GET;
-	case PS_ST_FB_PENDING:
-		return PS_ST_GA_PENDING;
-	case PS_ST_FB_MISS:
-		return PS_ST_GA_MISS;
-	case PS_ST_FB_PARTIAL:
-		return PS_ST_GA_PARTIAL;
-	case PS_ST_FB_MSS:
-		return PS_ST_GA_MSS;
-	default:
-		return PS_ST_GA_OTHER;
+	__u32 misses, i;
+
+	if (!s || !cfg || !f || !p)
+		return 0;
+	misses = s->cut_planned ? s->cut_misses : s->asm_misses;
+	if (!misses)
+		return 0;
+	stat_add(PS_ST_GET_MISSES, misses);
+	i = s->cut_planned ? s->cut_first_miss : s->first_miss;
+	if (i >= s->ngets || i >= PS_MAX_CMDS)
+		return 0;
+	/* arm_fill applies the fill rule (the flow's state) */
+	if (s->ngets == 1 && s->ncmds == 1 && pending_before == 0) {
+		arm_fill(f, s, cfg);
+		return 0;
 	}
+	s->first_miss = i;
+	s->fq_shift = cut_before(s, s->get_pos[i & (PS_MAX_CMDS - 1)]);
+	fq_arm(s, cfg, f, p);
+	return 0;
 }
 
-/* Count a segment fallback and its GETs. Global: the counters' map keys
- * stay off guarded_data's frame (the verifier's combined stack limit). */
-__noinline int fb_count(struct ps_scratch *s, __u32 fb)
+/* Queue the writes the segment hands to Redis (cache.h, wr_push), once it
+ * is known which of its commands go (cut GETs do not). */
+static __always_inline void guarded_writes(struct ps_flow *f,
+					   struct ps_scratch *s)
 {
-	stat_inc(fb);
-	if (s && s->ngets)
-		stat_add(ga_of(fb), s->ngets);
-	return 0;
+	if (s->wr_track) {
+		s->wr_track = 0;
+		wr_push(f, s);
+	}
 }
 
 /* Hand the segment to the kernel, translated into its sequence space
@@ -203,19 +215,9 @@ __noinline int guarded_data(struct xdp_md *ctx, struct ps_scratch *s,
 		 * rcv_nxt, the kernel drops them and ACKs */
 		if (meet == SEQADJ_INSIDE)
 			return guarded_pass(ctx, p, f);
-		if (meet == SEQADJ_OVERLAP) {
-			/* XDP_PASS: handed to TC ingress (tc_handoff.h) */
-			if (cfg->mode == PS_MODE_RETRANS) {
-				r = rtx_request(ctx, s, p, f);
-				if (r != PS_SENT_NONE)
-					return sent_verdict(r);
-			}
-			r = guarded_retrans(ctx, s, cfg, p, f);
-			if (r != PS_SENT_NONE)
-				return sent_verdict(r);
-			/* the kernel must never see consumed bytes */
-			return XDP_DROP;
-		}
+		/* answered bytes again: guarded_old */
+		if (meet == SEQADJ_OVERLAP)
+			return PS_GUARDED_OLD;
 		if (!after(end, f->cli_nxt))
 			return guarded_pass(ctx, p, f); /* old bytes the kernel has: it acks them */
 		from = f->cli_nxt - seq; /* parse only the new part */
@@ -228,12 +230,13 @@ __noinline int guarded_data(struct xdp_md *ctx, struct ps_scratch *s,
 	/* writes in flight are followed on flows whose replies TC counts */
 	s->wr_track = !(f->flags & (PS_F_UNTRUSTED | PS_F_REP_DESYNC));
 	s->wr_n = 0;
+	s->cut_mask = 0;
+	s->ncut = 0;
+	s->cut_planned = 0;
+	s->asm_misses = 0;
 	r = rq_parse(ctx, s, p->payload_off, len);
-	if (s->wr_track) {
-		s->wr_track = 0;
-		wr_push(f, s);
-	}
 	if (r) {
+		guarded_writes(f, s);
 		writes_unseen(f, s, PS_UT_UNREADABLE);
 		f->cli_nxt = end;
 		return guarded_pass(ctx, p, f);
@@ -241,11 +244,15 @@ __noinline int guarded_data(struct xdp_md *ctx, struct ps_scratch *s,
 	if (!s->seg_ok) {
 		/* nothing of the parse is kept (f->rq, cli_nxt) if the
 		 * kernel would drop the segment; its invalidations stand */
-		if (!seg_csum_ok(p, s->pl_sum))
+		if (!seg_csum_ok(p, s->pl_sum)) {
+			guarded_writes(f, s);
 			return xdp_refuse(ctx, s, p, f, PS_ST_FB_CSUM);
+		}
 		fb = tcp_refusal(p, f);
-		if (fb)
+		if (fb) {
+			guarded_writes(f, s);
 			return xdp_refuse(ctx, s, p, f, fb);
+		}
 		cli_mirrors(p, f);
 	}
 	if (s->rq_out & RQO_ERROR) {
@@ -292,15 +299,77 @@ __noinline int guarded_data(struct xdp_md *ctx, struct ps_scratch *s,
 		fb = PS_ST_FB_MSS;
 	}
 	if (fb != PS_FB_NONE)
-		fb_count(s, fb);
+		stat_inc(fb);
+	/* not answered whole: guarded_tail answers what it can, command by
+	 * command, and passes the rest */
+	s->g_from = from;
+	s->g_pending_before = pending_before;
+	return PS_GUARDED_TAIL;
+}
+
+/*
+ * guarded_data's segment, parsed and not answered whole: cut the GETs
+ * that can be (cut.h), count the misses and arm a fill, queue the writes,
+ * account what Redis now owes, and hand the rest to the kernel. A global
+ * function of its own, called by ps_ingress after guarded_data returned
+ * PS_GUARDED_TAIL: the cut's frames would not fit under guarded_data's
+ * (the verifier's combined stack limit of 512 bytes).
+ */
+__noinline int guarded_tail(struct xdp_md *ctx, struct ps_scratch *s,
+			    struct ps_config *cfg, struct ps_pkt *p,
+			    struct ps_flow *f)
+{
+	int r = -1;
+
+	if (!ctx || !s || !cfg || !p || !f)
+		return XDP_PASS;
+	if (s->ngets && s->g_from == 0)
+		r = guarded_cut(ctx, s, cfg, p, f);
+	else if (s->ngets)
+		stat_add(PS_ST_GA_OTHER, s->ngets);
+	guarded_misses(s, cfg, f, p, s->g_pending_before);
+	guarded_writes(f, s);
 	/* Redis owes one reply per command completed in what we pass; the
 	 * caller adds it atomically (TC subtracts on the other CPU) */
-	s->add_pending = s->ncmds;
+	s->add_pending = s->ncmds - s->ncut;
 	if (s->auth_pos)
 		f->auth_reply_idx = f->cmds_passed + s->auth_pos;
-	f->cmds_passed += s->ncmds;
-	f->cli_nxt = end;
+	f->cmds_passed += s->ncmds - s->ncut;
+	if (r >= 0)
+		return r; /* cut: the mirrors hold it (cut_account) */
+	f->cli_nxt = p->seq + p->payload_len;
 	return guarded_pass(ctx, p, f);
+}
+
+/*
+ * A retransmission that covers answered bytes (guarded_data found them):
+ * GETs cut from it are cut again and the rest handed on (cut.h); a
+ * request answered whole is answered again (rtx.h); anything else is
+ * dropped, the kernel must never see consumed bytes. Called by ps_ingress
+ * after guarded_data returned PS_GUARDED_OLD: its callees' frames would
+ * not fit under guarded_data's.
+ */
+__noinline int guarded_old(struct xdp_md *ctx, struct ps_scratch *s,
+			   struct ps_config *cfg, struct ps_pkt *p,
+			   struct ps_flow *f)
+{
+	int r;
+
+	if (!ctx || !s || !cfg || !p || !f)
+		return XDP_DROP;
+	r = guarded_recut(ctx, s, p, f);
+	if (r >= 0)
+		return r;
+	/* XDP_PASS: handed to TC ingress (tc_handoff.h) */
+	if (cfg->mode == PS_MODE_RETRANS) {
+		r = rtx_request(ctx, s, p, f);
+		if (r != PS_SENT_NONE)
+			return sent_verdict(r);
+	}
+	r = guarded_retrans(ctx, s, cfg, p, f);
+	if (r != PS_SENT_NONE)
+		return sent_verdict(r);
+	return XDP_DROP;
 }
 
 #endif

@@ -199,8 +199,11 @@ static __always_inline void cli_mirrors(const struct ps_pkt *p,
 	/* correction points no one can send a number before any more
 	 * (ksnd_una: what the kernel has been told before this segment) */
 	if (f->cli_adj.n | f->srv_adj.n) {
+		struct ps_flow_key fk;
+
 		seqadj_retire_cli(f);
-		seqadj_retire_srv(&f->srv_adj, f->srv_una, f->ksnd_una);
+		flow_key(&fk, p, 1);
+		srv_points_retire(f, &fk, f->srv_una, f->ksnd_una);
 	}
 	if (p->has_ts && !before(p->tsval, f->ts_recent) &&
 	    !after(p->seq, f->cli_nxt))

@@ -135,6 +135,10 @@ static __always_inline int ingress_segment(struct xdp_md *ctx,
 	} else {
 		/* guarded_data learns the mirrors once the segment is judged */
 		verdict = guarded_data(ctx, s, cfg, p, f);
+		if (verdict == PS_GUARDED_TAIL)
+			verdict = guarded_tail(ctx, s, cfg, p, f);
+		else if (verdict == PS_GUARDED_OLD)
+			verdict = guarded_old(ctx, s, cfg, p, f);
 		if (s->add_pending)
 			__sync_fetch_and_add(&f->pending, s->add_pending);
 	}

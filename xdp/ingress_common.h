@@ -12,6 +12,7 @@
 #include "parsing.h"
 #include "flow.h"
 #include "seqadj.h"
+#include "runs.h"
 #include "scratch.h"
 #include "resp.h"
 
@@ -47,14 +48,18 @@ __noinline int xdp_translate(struct xdp_md *ctx, struct ps_pkt *p,
 		changed = 1;
 	}
 	if (p->flags & TCPF_ACK) {
-		n = cli_ack_to_k(f, p->ack, naive);
+		n = cli_ack_field_to_k(f, p->ack, naive);
 		/* what the kernel has been told (answered segments' acks
 		 * never reach it) */
 		if (after(n, f->ksnd_una)) {
 			f->ksnd_una = n;
 			/* the kernel has been told: points it is past retire */
-			if (f->srv_adj.n)
-				seqadj_retire_srv(&f->srv_adj, f->srv_una, n);
+			if (f->srv_adj.n) {
+				struct ps_flow_key fk;
+
+				flow_key(&fk, p, 1);
+				srv_points_retire(f, &fk, f->srv_una, n);
+			}
 		}
 		n = bpf_htonl(n);
 		if (tcp->ack_seq != n) {
@@ -146,10 +151,23 @@ static __always_inline int xdp_handle_syn(struct xdp_md *ctx,
 			bpf_map_delete_elem(&ps_flows, key);
 		return XDP_PASS;
 	}
-	__builtin_memset(f, 0, sizeof(*f));
+	/* word by word: clang will not inline a memset this large */
+	{
+		__u64 *w = (__u64 *)f;
+		__u32 i;
+
+		_Static_assert(sizeof(*f) % 8 == 0, "ps_flow: whole words");
+		/* (the empty asm keeps clang from turning the loop back
+		 * into a memset call) */
+		for (i = 0; i < sizeof(*f) / 8; i++) {
+			w[i] = 0;
+			asm volatile("" ::: "memory");
+		}
+	}
 	f->state = PS_FLOW_SYN;
 	f->cli_isn = p->seq;
 	f->cli_nxt = p->seq + 1;
+	f->cli_una_lb = p->seq + 1;
 	f->mss_cli = p->has_mss ? p->mss : MSS_DEFAULT;
 	f->wscale_cli = p->has_ws ? p->ws : 0;
 	if (p->has_ts) {

@@ -182,4 +182,24 @@ struct {
 	__type(value, struct ps_scratch);
 } ps_scratch SEC(".maps");
 
+/* per-command answering (runs.h): the replies of cut GETs, queued by
+ * XDP, inserted by TC egress, kept until the client and the kernel are
+ * past them. No prealloc: a deleted run is freed after an RCU grace
+ * period, so a reader's pointer never sees another run's bytes. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PS_RUN_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct ps_run_key);
+	__type(value, struct ps_run_val);
+} ps_runs SEC(".maps");
+
+/* TC egress's insertion builder (insert.h) */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ps_ins_work);
+} ps_ins_work SEC(".maps");
+
 #endif

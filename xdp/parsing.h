@@ -19,30 +19,8 @@ enum ps_parse_res {
 			      * goes on in the next fragment: ports known */
 };
 
-/* What the programs need from one segment; seq/ack in host order. */
-struct ps_pkt {
-	__u32 l4_off;       /* TCP header offset from the frame start */
-	__u32 payload_off;
-	__u32 payload_len;
-	__u32 saddr, daddr; /* network order */
-	__u16 sport, dport; /* network order */
-	__u32 seq, ack;
-	__u16 window;
-	__u8  flags;        /* TCPF_* */
-	__u8  doff;         /* TCP header bytes */
-	__u8  ihl;          /* IP header bytes */
-	__u8  has_ts, has_mss, has_ws, has_sackperm;
-	__u8  ws;
-	__u8  opts_done;    /* options already parsed in place */
-	__u8  sack_n;       /* SACK blocks present */
-	__u8  sack_off;     /* first SACK block, from the TCP header start */
-	__u16 mss;
-	__u32 tsval, tsecr;
-	__u8  frag;         /* first fragment of a fragmented segment (XDP) */
-	__u32 l4_sum;       /* pseudo header + TCP header, folded (hostile.h) */
-	__u64 now_ns;       /* bpf_ktime_get_ns(), read once where needed */
-	__u32 now_ms;       /* the TSval clock (now_ms()) at now_ns */
-};
+/* struct ps_pkt, what the programs need from one segment, is in scratch.h
+ * (ps_core keeps it in the hook's scratch entry) */
 
 /* 64 bytes so that every index can be masked with 63 for the verifier */
 struct ps_opts {

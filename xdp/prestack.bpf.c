@@ -33,21 +33,28 @@
 static __always_inline int ps_core(void *ctx, int xdp)
 {
 	const int pass = xdp ? XDP_PASS : TC_ACT_OK;
+	__u32 zero = 0, sidx = xdp ? PS_SCR_XDP : PS_SCR_TC;
 	struct ps_config *cfg;
-	struct ps_pkt p = {};
-	__u32 zero = 0;
+	struct ps_scratch *s;
+	struct ps_pkt *p;
 	int r;
 
 	cfg = bpf_map_lookup_elem(&ps_config, &zero);
-	if (!cfg)
+	/* the packet's parsed headers live in the hook's scratch entry, not
+	 * on the stack: the deepest call chains under the entry points need
+	 * every byte of the verifier's 512 */
+	s = bpf_map_lookup_elem(&ps_scratch, &sidx);
+	if (!cfg || !s)
 		return pass;
+	p = &s->pkt;
+	__builtin_memset(p, 0, sizeof(*p));
 	/* poststack answers after the stack (poststack.bpf.c): here as off */
 	if (cfg->mode == PS_MODE_OFF || cfg->mode == PS_MODE_POSTSTACK ||
 	    cfg->mode >= PS_MODE__MAX)
 		return pass;
-	r = ps_parse_ctx(ctx, xdp, bpf_htons(cfg->port), &p);
+	r = ps_parse_ctx(ctx, xdp, bpf_htons(cfg->port), p);
 	if (xdp && r == PS_PARSE_FRAG_SHORT)
-		return xdp_short_frag(&p);
+		return xdp_short_frag(p);
 	if (r != PS_PARSE_OK) {
 		/* counted at ingress only: egress sees the server's own
 		 * traffic, which is the kernel's business */
@@ -57,7 +64,7 @@ static __always_inline int ps_core(void *ctx, int xdp)
 						      PS_ST_MALFORMED);
 		return pass;
 	}
-	return xdp ? ps_ingress(ctx, cfg, &p) : ps_egress(ctx, cfg, &p);
+	return xdp ? ps_ingress(ctx, cfg, p) : ps_egress(ctx, cfg, p);
 }
 
 /*

@@ -219,7 +219,8 @@ enum ps_flow_state {
 	X(STREAM, stream, "guarded has followed both streams since the SYN") \
 	X(AUTHED, authed, "an AUTH/HELLO of this flow got a non-error reply") \
 	X(QUIT, quit, "QUIT handed to Redis: nothing more is answered") \
-	X(SRV_TW, srv_tw, "the server's FIN came first: its socket is in TIME_WAIT once the flow is done")
+	X(SRV_TW, srv_tw, "the server's FIN came first: its socket is in TIME_WAIT once the flow is done") \
+	X(RUNS_LOST, runs_lost, "a cut GET's reply can no longer be placed: the server's segments are dropped, never delivered without it")
 
 enum ps_flag_bit {
 #define PS_FLAG_BIT_(id, name, doc) PS_FBIT_##id,
@@ -351,18 +352,78 @@ struct ps_rtx_val {
  * just after a run and the total offset from there on (client - kernel);
  * the run's length is its offset minus the one before. Oldest first; a
  * point no one can still send a sequence number before is folded into
- * base. Runs that touch coalesce into one point.
+ * base. Runs of the same kind that touch coalesce into one point.
+ * A pipelined segment cuts several runs, and the kernel's reply stream
+ * takes several insertions per window (docs/pipelines.md): 16 points.
  */
-#define PS_SEQADJ_POINTS 4
+#define PS_SEQADJ_POINTS 16
+/* ps_corr.kind: where a run's bytes came from, and who sends them again */
+enum ps_run_kind {
+	PS_RUN_XDP = 0, /* answered at XDP (XDP_TX or the TC ingress path):
+			 * client side, the request; server side, its reply,
+			 * re-sent by guarded's re-answer or retrans' buffer */
+	PS_RUN_CUT = 1, /* client side: commands cut from a pipelined segment,
+			 * their replies inserted into the kernel's stream */
+	PS_RUN_INS = 2, /* server side: replies inserted at TC egress after
+			 * kernel reply `b`; the bytes are kept in ps_runs
+			 * under (b, each sub in `subs`) and inserted again
+			 * into a kernel retransmission that crosses them */
+};
+
 struct ps_corr {
 	__u32 pos;   /* client-space seq just after the run */
 	__u32 off;   /* client - kernel from pos on */
+	__u32 b;     /* PS_RUN_INS: the boundary (kernel replies before it) */
+	__u16 kind;  /* enum ps_run_kind */
+	__u16 subs;  /* PS_RUN_INS: bit i for run (b, i) in ps_runs */
 };
 
 struct ps_seqadj {
 	__u32 n;     /* points in use, 0..PS_SEQADJ_POINTS */
 	__u32 base;  /* offset before pt[0] (every retired point folded in) */
 	struct ps_corr pt[PS_SEQADJ_POINTS];
+};
+
+/*
+ * Per-command answering (docs/pipelines.md). A GET hit cut from a
+ * pipelined segment is answered by a *run*: the cached replies of the
+ * hits that share a boundary, inserted into the kernel's reply stream
+ * right after kernel reply b (b = replies the kernel owes before them).
+ * XDP stores each run in ps_runs and queues (b, sub) in the flow's ring;
+ * TC egress takes it (PS_RUNQ_QUEUED -> TAKEN, a compare-and-swap) when
+ * it emits the byte after reply b, or XDP withdraws it (-> WITHDRAWN)
+ * when it learns TC may have passed that byte already. Only one wins.
+ */
+#define PS_RUN_BYTES   2048  /* power of two, >= a run's replies */
+#define PS_RUN_SUBS    16    /* runs one boundary may take (ps_corr.subs bits) */
+#define PS_RUNQ_RING   16    /* runs queued per flow, not yet taken */
+#define PS_RUN_ENTRIES 65536 /* ps_runs, all flows */
+
+enum ps_runq_state {
+	PS_RUNQ_QUEUED = 1,
+	PS_RUNQ_TAKEN = 2,
+	PS_RUNQ_WITHDRAWN = 3,
+};
+
+struct ps_run_key {
+	struct ps_flow_key flow;
+	__u32 isn;   /* the flow's client ISN: a new connection on the tuple
+		      * never meets an old run */
+	__u32 b;     /* kernel replies before the run */
+	__u32 sub;   /* its place among the runs of b, in the client's order */
+};
+
+struct ps_run_val {
+	__u32 state; /* enum ps_runq_state */
+	__u32 len;   /* reply bytes */
+	__u32 ngets; /* GETs it answers */
+	__u32 pad;
+	__u8  rep[PS_RUN_BYTES];
+};
+
+struct ps_runq_ent {
+	__u32 b;
+	__u32 sub;
 };
 
 /* writes handed to Redis whose reply has not passed TC egress yet
@@ -391,6 +452,7 @@ struct ps_fq_val {
 
 #define PS_FQ_ENTRIES 16384 /* armed GETs, all flows (LRU) */
 #define PS_FQ_SEG     8     /* armed replies one server segment can fill */
+#define PS_MARKS      4     /* ps_flow.marks */
 
 struct ps_flow {
 	__u32 state;            /* enum ps_flow_state */
@@ -473,6 +535,24 @@ struct ps_flow {
 	/* pipelined fills armed (cache.h, fq_*): bit idx % 64 for each
 	 * reply index with an entry in ps_fillq; XDP sets, TC clears */
 	__u64 fq_mask;
+
+	/* per-command answering (docs/pipelines.md): runs queued, XDP
+	 * pushes at runq_head, TC pops at runq_tail */
+	struct ps_runq_ent runq[PS_RUNQ_RING];
+	__u32 runq_head;
+	__u32 runq_tail;
+	__u32 run_b;          /* XDP: the boundary of the last run queued ... */
+	__u32 run_sub;        /* ... and the next sub for it */
+	__u32 tc_done;        /* TC: kernel replies it has emitted the end of,
+			       * published before it reads runq (the handshake) */
+	__u32 runq_bytes;     /* reply bytes queued, not yet inserted */
+	/* the last PS_MARKS server segments TC sent: client-space end and
+	 * translated ack, each pair one 64-bit store (end << 32 | ack): a
+	 * client that acked the end has received the ack, so it sends no
+	 * seq before it again (cut points retire, seqadj.h) */
+	__u64 marks[PS_MARKS];
+	__u32 mark_next;
+	__u32 cli_una_lb;     /* XDP: the client's snd_una is at least this */
 };
 
 /*
@@ -569,14 +649,29 @@ struct ps_flow {
 	X(WR_OVERFLOW, wr_overflow, "segments whose writes did not fit the flow's ring: no fill anywhere until their reply, then a flush") \
 	X(FILL_INFLIGHT, fill_inflight, "fills refused: a write to the key's slot was in Redis's hands (arrived, not yet replied)") \
 	X(FILL_RACED, fill_raced, "fills withdrawn: the key was invalidated while they were stored") \
-	X(GA_NOT_GET, ga_not_get, "GETs not answered: their segment held other commands") \
-	X(GA_PENDING, ga_pending, "GETs not answered: Redis still owed the flow replies") \
 	X(GA_MISS, ga_miss, "GETs not answered: they or another GET of their segment missed") \
 	X(GA_PARTIAL, ga_partial, "GETs not answered: their segment ended inside a command") \
 	X(GA_MSS, ga_mss, "GETs not answered: their replies too large for XDP and TC ingress") \
 	X(GA_OTHER, ga_other, "GETs not answered for another fallback (state, window, history, ...)") \
 	X(FQ_ARMED, fq_armed, "GETs passed in a segment of GETs alone, armed to fill from their own reply (the first miss)") \
 	X(FQ_UNARMED, fq_unarmed, "misses that could not be armed (their reply slot busy, ps_fillq full)") \
+	/* per-command answering (docs/pipelines.md) */ \
+	X(CUT_GETS, cut_gets, "GETs cut from pipelined segments and answered by a run inserted at TC egress (also in get_hits)") \
+	X(CUT_SEGS, cut_segs, "client segments some GETs were cut from") \
+	X(CUT_EMPTY, cut_empty, "... of which nothing was left: passed as a pure ACK, or dropped when its ACK told the kernel nothing new") \
+	X(RECUT_SEGS, recut_segs, "retransmitted client segments cut again as first cut (their runs already queued or sent)") \
+	X(GA_FULL, ga_full, "GETs not cut: the flow's run ring, correction points, a run's bytes or the client's window were full") \
+	X(GA_RACE, ga_race, "GETs not cut: the kernel may already have sent the reply they would follow (withdrawn)") \
+	X(RUNS_QUEUED, runs_queued, "runs stored by XDP (the replies of cut GETs that share a boundary)") \
+	X(RUNS_TAKEN, runs_taken, "runs TC egress took and inserted into the kernel's reply stream") \
+	X(RUNS_WITHDRAWN, runs_withdrawn, "runs XDP withdrew (the handshake lost, or a store failed)") \
+	X(INS_SEGS, ins_segs, "kernel segments rebuilt with runs inserted (or re-inserted into a retransmission)") \
+	X(INS_PIECES, ins_pieces, "segments TC egress sent for them (clones and the rebuilt skb)") \
+	X(INS_BYTES, ins_bytes, "run bytes inserted, re-insertions included") \
+	X(INS_RETRANS, ins_retrans, "kernel retransmissions that crossed an inserted run: the run sent again") \
+	X(INS_GAPS, ins_gaps, "kernel retransmissions split around a reply answered at XDP") \
+	X(INS_TRUNC, ins_trunc, "rebuilt kernel segments longer than the builder's buffer: the rest left for the kernel to send again") \
+	X(INS_BROKEN, ins_broken, "runs that could not be inserted (state lost): the flow's server segments are dropped from then on") \
 	/* poststack mode (xdp/poststack.bpf.c, docs/poststack.md) */ \
 	X(POST_SOCKS, post_socks, "Redis sockets put in the sockhash by sockops") \
 	X(POST_SKBS, post_skbs, "request skbs seen by the sk_skb verdict program") \

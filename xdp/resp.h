@@ -154,6 +154,8 @@ static __always_inline void rq_arg_done(struct ps_scratch *s,
 		}
 		else if (rq->cmd == PS_CMD_UNTRUST)
 			s->rq_out |= RQO_UNTRUST;
+		else if (rq->cmd == PS_CMD_BLOCK)
+			s->rq_out |= RQO_BLOCK;
 		return;
 	}
 
@@ -184,6 +186,7 @@ static __always_inline void rq_arg_done(struct ps_scratch *s,
 			break;
 		/* fallthrough */
 	case PS_CMD_WRITE:
+	case PS_CMD_BLOCK:
 	case PS_CMD_SPLIT:
 	case PS_CMD_TTL:
 	case PS_CMD_TTL_DST:
@@ -216,6 +219,7 @@ static __always_inline void rq_cmd_done(struct ps_scratch *s,
 			s->key_off[n] = s->cur_key_off;
 			s->key_len[n] = s->cur_key_len;
 			s->get_pos[n] = s->ncmds - 1;
+			s->get_start[n] = s->cmd_start;
 			s->ngets = n + 1;
 		} else {
 			s->rq_out |= RQO_TOO_MANY;
@@ -312,6 +316,7 @@ __noinline int ps_rq_step(struct ps_scratch *s)
 			rq->numf = 0;
 			rq->cmd = PS_CMD_NONE;
 			s->cur_key_len = 0;
+			s->cmd_start = s->base + pos;
 		} else if (c != '\n') {
 			rq->state = PS_RQ_INLINE;
 			rq->numf = 0;
@@ -495,6 +500,7 @@ __noinline int ps_fast_gets(struct ps_scratch *s)
 		s->key_off[i & (PS_MAX_CMDS - 1)] = koff;
 		s->key_len[i & (PS_MAX_CMDS - 1)] = klen;
 		s->get_pos[i & (PS_MAX_CMDS - 1)] = i;
+		s->get_start[i & (PS_MAX_CMDS - 1)] = pos;
 		n++;
 		pos = koff + klen + 2;
 		if (pos == len) {
@@ -610,6 +616,8 @@ static __always_inline void rq_reset(struct ps_scratch *s, __u32 len)
 	s->invalidated = 0;
 	s->flushes = 0;
 	s->sub_n = 0;
+	/* a command under way when the segment begins began before it */
+	s->cmd_start = ~0u;
 }
 
 /* The general parser alone, byte by byte from s->pos. */
@@ -656,6 +664,8 @@ static __always_inline void rp_top_done(struct ps_scratch *s,
 					struct ps_rep_parser *rp, __u32 end,
 					int scalar)
 {
+	if (s->replies < PS_REND_MAX)
+		s->rend[s->replies & (PS_REND_MAX - 1)] = s->base + end;
 	s->replies++;
 	if (s->auth_idx && s->rep_base + s->replies == s->auth_idx)
 		s->auth_result = s->top_type == '-' ? 2 : 1;
@@ -874,6 +884,7 @@ done:
 	rp->state = PS_RP_TYPE;
 	s->top_type = t;
 	s->replies = 1;
+	s->rend[0] = len;
 	s->first_off = 0;
 	s->first_len = len;
 	s->first_bulk = t == '$' && !rp->neg;
@@ -1055,6 +1066,7 @@ static __always_inline int xdp_fast_get(struct xdp_md *ctx,
 	s->key_off[0] = koff;
 	s->key_len[0] = klen;
 	s->get_pos[0] = 0;
+	s->get_start[0] = 0;
 	s->ngets = 1;
 	s->ncmds = 1;
 	s->pos = len;
@@ -1090,36 +1102,54 @@ static __always_inline __u32 ps_buf_sum(struct ps_scratch *s, __u32 len)
 	return csum_fold64(sum);
 }
 
+/* bpf_loop's context for xdp_payload_sum: one 512-byte piece a call */
+struct ps_sum_loop {
+	struct xdp_md *ctx;
+	struct ps_scratch *s;
+	__u32 payload_off, len;
+	__u64 sum;
+	__u32 err;
+};
+
+static long ps_sum_step(__u32 i, void *data)
+{
+	struct ps_sum_loop *l = data;
+	struct ps_scratch *s = l->s;
+	__u32 off = i * 512, n;
+
+	if (!s || off >= l->len)
+		return 1;
+	n = l->len - off;
+	if (n > 512)
+		n = 512;
+	BOUND_1_TO(n, 512);
+	if (bpf_xdp_load_bytes(l->ctx, l->payload_off + off, s->buf, n)) {
+		l->err = 1;
+		return 1;
+	}
+	s->buf[n] = 0;
+	s->buf[n + 1] = 0;
+	s->buf[n + 2] = 0;
+	l->sum += (__u32)bpf_csum_diff(NULL, 0, (void *)s->buf, (n + 3) & ~3u, 0);
+	return 0;
+}
+
 /*
- * The payload's sum when the parser did not read it (retransmissions,
- * segments longer than buf): copied 512 bytes at a time into buf, which
- * it clobbers. Global: the loop is verified once.
+ * The ones' complement sum of a payload the parser does not read
+ * (a retransmission, a segment longer than its window) into s->pl_sum,
+ * 512 bytes at a time through s->buf. bpf_loop: an unrolled loop over a
+ * 64 KB segment took the verifier 400k instructions. Global.
  */
 __noinline int xdp_payload_sum(struct xdp_md *ctx, struct ps_scratch *s,
 			       __u32 payload_off, __u32 len)
 {
-	__u64 sum = 0;
-	__u32 i, off, n;
+	struct ps_sum_loop l = { .ctx = ctx, .s = s, .payload_off = payload_off,
+				 .len = len };
 
 	if (!ctx || !s)
 		return 0;
-	for (i = 0; i < PS_SEG_MAX / 512 + 1; i++) {
-		off = i * 512;
-		if (off >= len)
-			break;
-		n = len - off;
-		if (n > 512)
-			n = 512;
-		BOUND_1_TO(n, 512);
-		if (bpf_xdp_load_bytes(ctx, payload_off + off, s->buf, n))
-			return 0;
-		s->buf[n] = 0;
-		s->buf[n + 1] = 0;
-		s->buf[n + 2] = 0;
-		sum += (__u32)bpf_csum_diff(NULL, 0, (void *)s->buf,
-					    (n + 3) & ~3u, 0);
-	}
-	s->pl_sum = csum_fold64(sum);
+	bpf_loop(PS_SEG_MAX / 512 + 1, ps_sum_step, &l, 0);
+	s->pl_sum = l.err ? 0 : csum_fold64(l.sum);
 	return 0;
 }
 

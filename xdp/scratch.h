@@ -14,11 +14,38 @@
 #define PS_SCR_XDP 0
 #define PS_SCR_TC  1
 
+#define PS_REND_MAX 64 /* reply ends one server segment's parse records */
+
 #define PS_BUF_MASK (PS_PAYLOAD_MAX - 1)
 /* reply assembly: offsets are masked below PS_REPLY_BOUND, and one more
  * reply of up to PS_REPLY_MAX bytes must fit after any of them */
 #define PS_REP_MASK (PS_REPLY_BOUND - 1)
 #define PS_REP_BUF  (2 * PS_REPLY_BOUND)
+
+/* What the programs need from one segment; seq/ack in host order. */
+struct ps_pkt {
+	__u32 l4_off;       /* TCP header offset from the frame start */
+	__u32 payload_off;
+	__u32 payload_len;
+	__u32 saddr, daddr; /* network order */
+	__u16 sport, dport; /* network order */
+	__u32 seq, ack;
+	__u16 window;
+	__u8  flags;        /* TCPF_* */
+	__u8  doff;         /* TCP header bytes */
+	__u8  ihl;          /* IP header bytes */
+	__u8  has_ts, has_mss, has_ws, has_sackperm;
+	__u8  ws;
+	__u8  opts_done;    /* options already parsed in place */
+	__u8  sack_n;       /* SACK blocks present */
+	__u8  sack_off;     /* first SACK block, from the TCP header start */
+	__u16 mss;
+	__u32 tsval, tsecr;
+	__u8  frag;         /* first fragment of a fragmented segment (XDP) */
+	__u32 l4_sum;       /* pseudo header + TCP header, folded (hostile.h) */
+	__u64 now_ns;       /* bpf_ktime_get_ns(), read once where needed */
+	__u32 now_ms;       /* the TSval clock (now_ms()) at now_ns */
+};
 
 /* request-parse outputs (ps_scratch.rq_out) */
 #define RQO_ERROR     (1u << 0)  /* not RESP we follow */
@@ -32,6 +59,7 @@
 #define RQO_GET_MISS  (1u << 8)  /* reserved */
 #define RQO_BIG       (1u << 9)  /* parsed in windows: key offsets are not kept */
 #define RQO_QUIT      (1u << 10) /* QUIT: Redis answers +OK and closes */
+#define RQO_BLOCK     (1u << 11) /* a command that may block (PS_CMD_BLOCK) */
 
 /*
  * Fields are grouped by the function that writes them; a group's callers
@@ -39,6 +67,9 @@
  * segment, PS_SCR_TC one server segment: nothing in them outlives it.
  */
 struct ps_scratch {
+	/* ps_core (prestack.bpf.c): the packet's headers, as parsed */
+	struct ps_pkt pkt;
+
 	/* ps_walk / rq_load (resp.h, ingress_common.h): the payload copy,
 	 * one window at a time */
 	__u8  buf[PS_PAYLOAD_MAX + PS_KEY_MAX];
@@ -46,6 +77,12 @@ struct ps_scratch {
 	__u32 len;                    /* payload bytes in buf */
 	__u32 base;                   /* payload offset of buf[0]: segments longer
 				       * than buf are parsed one window at a time */
+
+	/* cut.h: the bytes a cut segment keeps (zero padded to a word) and
+	 * the run being stored. Near the top: a masked offset plus a bounded
+	 * length must stay inside the map value for the verifier */
+	__u8  out[PS_PAYLOAD_MAX + 4];
+	struct ps_run_val runv;
 
 	/* the caller of a request parse (guarded_data, naive_data,
 	 * guarded_retrans): its inputs, and the parser state it carries
@@ -64,6 +101,9 @@ struct ps_scratch {
 	__u32 key_off[PS_MAX_CMDS];
 	__u32 key_len[PS_MAX_CMDS];
 	__u32 get_pos[PS_MAX_CMDS];   /* each GET's 0-based position among the segment's commands */
+	__u32 get_start[PS_MAX_CMDS]; /* ... and the payload offset of its '*' (~0: it
+				       * began in an earlier segment) */
+	__u32 cmd_start;              /* the current command's '*', or ~0 */
 	__u32 arg_off;                /* where the current argument's bytes begin */
 	__u32 arg_vis;                /* ... and they began in this segment */
 	__u32 multi_last;             /* 1: MULTI seen last, 2: EXEC/DISCARD seen last */
@@ -88,6 +128,7 @@ struct ps_scratch {
 	__u32 asm_csum;               /* partial sum of rep[0..tot) */
 	__u32 asm_misses;
 	__u32 first_miss;             /* index among the GETs of the first that missed */
+	__u32 fq_shift;               /* GETs cut before it (fq_arm's reply index) */
 
 	/* tcr_pick (tc_handoff.h): the TC ingress path's pick */
 	struct ps_tcr_ref tcr;
@@ -109,6 +150,10 @@ struct ps_scratch {
 
 	/* guarded_data -> ps_ingress: commands now owed a reply by Redis */
 	__u32 add_pending;
+	/* guarded_data -> guarded_tail: where the new bytes begin, and the
+	 * replies owed before the segment */
+	__u32 g_from;
+	__u32 g_pending_before;
 
 	/* cache_fill (cache.h): the value being filled. Never the last
 	 * field: its checksum reads whole PS_CSUM_CHUNK chunks, which the
@@ -136,6 +181,9 @@ struct ps_scratch {
 	__u32 bulk_len;               /* length of the bulk being skipped */
 	__u32 top_type;               /* type byte of the top-level reply being parsed */
 	__u32 auth_result;            /* 0 none, 1 the AUTH reply was ok, 2 an error */
+	/* where each top-level reply completed in this segment ends (payload
+	 * offset), the first PS_REND_MAX of them: insert.h places runs there */
+	__u32 rend[PS_REND_MAX];
 	/* pipelined fills (cache.h, fq_*): the flow's armed bits when the
 	 * walk began; each armed reply completed in this segment: index,
 	 * payload offset and length (0: not a complete bulk, nothing to
@@ -157,6 +205,34 @@ struct ps_scratch {
 	__u32 refused;
 	__u32 seg_ok;
 
+
+	/* cut_plan, cut_commit, cut_rewrite (cut.h): the GETs cut from this
+	 * segment, by position among its commands; the runs their replies
+	 * make (boundary, sub, bytes) and the client byte ranges they leave
+	 * (payload offsets, merged); the bytes kept for Redis */
+	__u64 cut_mask;
+	__u32 ncut;
+	__u32 cut_planned;            /* cut_plan ran: cut_misses counts the misses */
+	__u32 cut_misses;             /* GETs of the segment that missed */
+	__u32 cut_first_miss;         /* index among the GETs of the first */
+	__u32 nruns;
+	__u32 run_b[PS_MAX_CMDS];
+	__u32 run_sub[PS_MAX_CMDS];
+	__u32 run_len[PS_MAX_CMDS];
+	__u32 cp_i;                   /* cut_one's GET */
+	__u32 cp_room;                /* runs the segment may still queue */
+	__s64 cp_win;                 /* bytes the client's window still takes */
+	__u32 run_open;               /* runv holds a run not yet stored ... */
+	__u32 open_b;                 /* ... whose boundary is this */
+	__u32 nrange;
+	__u32 range_a[PS_MAX_CMDS];
+	__u32 range_e[PS_MAX_CMDS];
+	__u32 cut_len;                /* bytes cut: the ranges' total */
+	__u32 cut_kept, cut_kseq;     /* cut_rewrite's: bytes kept, their kernel seq */
+	__u32 kept_sum;               /* ones' complement sum of out[0..kept) */
+	struct ps_run_key rkey;       /* the run being stored or withdrawn
+				       * (its value runv, and the bytes kept,
+				       * out, are at the top) */
 
 	/* ps_invalidate (cache.h), when guarded_data sets wr_track: the
 	 * epoch slot of each key this segment writes and the commands
@@ -204,6 +280,77 @@ struct ps_tcr_work {
 	__u32 req_seq, req_end;      /* acked by earlier segments / the last */
 	__u32 i;                     /* segment to build */
 	__u32 hold;                  /* unit tests: build segment i, send nothing */
+};
+
+/*
+ * TC egress's insertion builder (insert.h), per CPU in ps_ins_work: a
+ * kernel segment that runs go into (or that crosses runs inserted
+ * before) is rebuilt as *spans* in client order (kernel bytes from kbuf,
+ * a run's bytes, or a gap where a reply answered at XDP sits), and sent
+ * as pieces of at most one MSS. Nested runs of ps_tc (the clones of the
+ * pieces) return before they reach it.
+ */
+#define PS_INS_BUF   16384 /* kernel payload bytes one rebuild holds (power of two) */
+#define PS_INS_SPANS 48
+
+enum ps_span_kind {
+	PS_SPAN_K = 0,   /* kernel bytes: kbuf[off, off + len) */
+	PS_SPAN_RUN = 1, /* run bytes: src + off, len of them */
+	PS_SPAN_GAP = 2, /* a reply answered at XDP: len client bytes we do
+			  * not send again here (a new piece after it) */
+};
+
+struct ps_span {
+	__u32 kind;
+	__u32 len;
+	__u32 off;
+	__u32 pad;
+	__u64 src;       /* PS_SPAN_RUN: the run's rep[] in ps_runs (a hash
+			  * without prealloc: freed after an RCU grace
+			  * period, never reused under us) */
+};
+
+struct ps_ins_work {
+	__u8  kbuf[PS_INS_BUF + 8];
+	struct ps_span span[PS_INS_SPANS];
+	__u32 nspan;
+	__u32 si, so;                /* the cursor: span, byte within it */
+	__u32 cseq;                  /* client seq at the cursor */
+	__u32 mss;                   /* payload bytes a piece may carry */
+	__u32 l4_off, hlen;          /* the skb's TCP header offset; all its headers */
+	__u32 cur_len;               /* the skb's payload now: bytes ... */
+	__u32 cur_sum;               /* ... their sum ... */
+	__u32 cur_seq;               /* ... its seq field (host order) ... */
+	__u16 cur_fw;                /* ... its data offset and flags word ... */
+	__u16 cur_iplen;             /* ... and IP total length (network order) */
+	__u16 fw;                    /* the kernel's flags word (the last piece's) */
+	__u16 fw_mid;                /* ... without PSH and FIN (the others') */
+	__u32 ifindex;
+	__u32 mark;                  /* the skb's own mark, put back */
+	__u32 kbytes;                /* kernel payload bytes copied into kbuf */
+	__u32 hold;                  /* unit tests: build the piece, send nothing */
+	/* the caller's (egress.h): replies counted before this segment, the
+	 * payload offset of its new bytes and whether they begin a reply;
+	 * where the bytes sent before end */
+	__u32 rs0, from, at_boundary, kold;
+	/* ins_plan's walk of the points: which, the offset before it, the
+	 * payload offset reached, whether kbuf ran out */
+	__u32 pi, pprev, cur, trunc;
+	__u32 pseq;                  /* client seq of the piece being gathered */
+	__u32 sent_end;              /* tc_runs: client seq after what went out */
+	__u32 sum_ok;                /* cur_sum is the payload's whole sum */
+	__u32 gaps;
+	/* the runs taken for this segment, in order: where they go (payload
+	 * offset of the kernel bytes they follow), boundary, sub, bytes */
+	__u32 nnew;
+	__u32 new_at[PS_RUNQ_RING];
+	__u32 new_b[PS_RUNQ_RING];
+	__u32 new_sub[PS_RUNQ_RING];
+	__u32 new_len[PS_RUNQ_RING];
+	__u64 new_src[PS_RUNQ_RING];
+	/* one piece's payload, zero padded; last and twice the bound, so
+	 * that a masked offset plus a bounded length stays in the value */
+	__u8  seg[2 * PS_TCR_SEG_BUF];
 };
 
 #endif

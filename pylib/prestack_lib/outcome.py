@@ -55,6 +55,15 @@ def reassemble(segments, isn):
     return bytes(out), conflict, extra, rst
 
 
+def client_stream(out_pcap, isn, port):
+    """What the client receives, from a replay's output pcap: every
+    segment from the server's port, reassembled from isn + 1."""
+    from scapy.all import TCP, rdpcap
+    segs = [(p[TCP].seq, bytes(p[TCP].payload), bool(p[TCP].flags & 0x04))
+            for p in rdpcap(out_pcap) if TCP in p and p[TCP].sport == port]
+    return reassemble(segs, isn)
+
+
 def classify(got, conflict, extra, rst, meta):
     """correct, stale, stall, reset or wrong-bytes."""
     want = meta["expected_stream"].encode("latin1")

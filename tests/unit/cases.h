@@ -73,6 +73,10 @@ void t_verdict_counts(struct env *e);
 void t_emit_broken(struct env *e);
 void t_emit_broken_resend(struct env *e);
 void t_entry_reused(struct env *e);
+void t_cut_prefix_suffix(struct env *e);
+void t_cut_hits_behind_owed(struct env *e);
+void t_cut_ack_hold(struct env *e);
+void t_cut_pieces(struct env *e);
 void t_rtx_kept_bytes(struct env *e);
 /* t_resp.c */
 void t_fill_rule(struct env *e);

@@ -119,6 +119,25 @@ void expect_pass(struct env *e, const char *req, size_t rlen,
 	e->kack += (uint32_t)rlen;
 }
 
+void expect_cut(struct env *e, const char *req, size_t rlen, const char *kept,
+		size_t klen, uint32_t consumed, uint32_t injected)
+{
+	size_t doff, tot;
+
+	len = cli_seg(e, in, req, rlen, TF_PSH | TF_ACK);
+	CHECK_EQ(xdp_run(e, in, len, out, &olen), XDP_PASS);
+	doff = (size_t)(out[OFF_TCP + 12] >> 4) * 4;
+	tot = rd16(out + OFF_TCP - IP_LEN + 2);
+	CHECK(tot == IP_LEN + doff + klen &&
+	      !memcmp(out + OFF_TCP + doff, kept, klen),
+	      "the segment the kernel gets is not the %zu bytes kept", klen);
+	CHECK_EQ(rd32(out + OFF_TCP + 4), e->cseq - consumed);
+	CHECK_EQ(rd32(out + OFF_TCP + 8), e->sseq - injected);
+	CHECK(pkt_csum_ok(out, olen), "cut segment checksum wrong");
+	e->cseq += (uint32_t)rlen;
+	e->kack += (uint32_t)klen;
+}
+
 void expect_srv(struct env *e, const char *rep, size_t plen,
 		uint32_t consumed, uint32_t injected)
 {

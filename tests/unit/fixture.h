@@ -53,6 +53,11 @@ void expect_answer(struct env *e, const char *req, size_t rlen,
 /* Send a segment that must pass translated by (consumed, injected). */
 void expect_pass(struct env *e, const char *req, size_t rlen,
 		 uint32_t consumed, uint32_t injected);
+/* Send a segment some GETs are cut from (xdp/cut.h): it must pass with
+ * exactly `kept` as its payload, at seq translated by the bytes consumed
+ * before it, acking translated by injected. */
+void expect_cut(struct env *e, const char *req, size_t rlen, const char *kept,
+		size_t klen, uint32_t consumed, uint32_t injected);
 /* The kernel replies: TC must shift seq by injected and ack by consumed. */
 void expect_srv(struct env *e, const char *rep, size_t plen,
 		uint32_t consumed, uint32_t injected);

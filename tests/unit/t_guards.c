@@ -40,10 +40,22 @@ void t_pending(struct env *e)
 {
 	cache_put(e, "foo", "bar");
 	expect_pass(e, S("*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$1\r\ny\r\n"), 0, 0);
-	/* Redis has not answered the SET yet: a hit would overtake it */
-	expect_pass(e, S(GET_FOO), 0, 0);
+	/* Redis has not answered the SET yet: a hit answered now would
+	 * overtake it. It is cut, and its reply waits for the SET's
+	 * (t_pipeline.c); nothing is left for the kernel */
+	len = cli_seg(e, in, S(GET_FOO), TF_PSH | TF_ACK);
+	CHECK_EQ(xdp_run(e, in, len, out, &olen), XDP_DROP);
 	CHECK_EQ(stat_get(e, PS_ST_FB_PENDING), 1);
-	/* naive answers anyway */
+	CHECK_EQ(stat_get(e, PS_ST_CUT_GETS), 1);
+	CHECK_EQ(stat_get(e, PS_ST_TX), 0);
+	e->cseq += sizeof(GET_FOO) - 1;
+	len = srv_seg(e, in, S("+OK\r\n"), TF_PSH | TF_ACK);
+	CHECK_EQ(tc_run(e, in, len, out, &olen), TC_OK);
+	CHECK(olen >= 14 && !memcmp(out + olen - 14, "+OK\r\n$3\r\nbar\r\n", 14),
+	      "the hit's reply does not follow the SET's");
+	e->kseq += 5;
+	e->sseq += 14;
+	/* naive answers at once, whatever is owed */
 	env_set_mode(e, PS_MODE_NAIVE, PS_CFG_FILL);
 	len = cli_seg(e, in, S(GET_FOO), TF_PSH | TF_ACK);
 	CHECK_EQ(xdp_run(e, in, len, out, &olen), XDP_TX);

@@ -35,17 +35,26 @@ void t_pipelined(struct env *e)
 		      S("$3\r\nbar\r\n$5\r\nquux!\r\n"));
 	CHECK_EQ(stat_get(e, PS_ST_GET_HITS), 2);
 	CHECK_EQ(stat_get(e, PS_ST_REPLIES), 1);
-	/* one key missing: the whole segment goes to Redis */
-	expect_pass(e, S(GET_FOO "*2\r\n$3\r\nGET\r\n$4\r\nnope\r\n"),
-		    2 * (sizeof(GET_FOO) - 1), 9 + 11);
+	/* one key missing: the hit is cut, the miss goes to Redis, and the
+	 * hit's reply will go in front of Redis's (t_pipeline.c) */
+	expect_cut(e, S(GET_FOO "*2\r\n$3\r\nGET\r\n$4\r\nnope\r\n"),
+		   S("*2\r\n$3\r\nGET\r\n$4\r\nnope\r\n"),
+		   2 * (sizeof(GET_FOO) - 1), 9 + 11);
+	CHECK_EQ(stat_get(e, PS_ST_FB_MISS), 1);
+	CHECK_EQ(stat_get(e, PS_ST_GA_MISS), 1);
+	CHECK_EQ(stat_get(e, PS_ST_CUT_GETS), 1);
+	CHECK_EQ(stat_get(e, PS_ST_GET_HITS), 3);
 }
 
 void t_mixed_segment(struct env *e)
 {
 	cache_put(e, "foo", "bar");
-	expect_pass(e, S(GET_FOO "*1\r\n$4\r\nPING\r\n"), 0, 0);
+	/* not answered whole; the GET is cut, PING goes to Redis */
+	expect_cut(e, S(GET_FOO "*1\r\n$4\r\nPING\r\n"), S("*1\r\n$4\r\nPING\r\n"),
+		   0, 0);
 	CHECK_EQ(stat_get(e, PS_ST_FB_NOT_GET), 1);
-	CHECK_EQ(stat_get(e, PS_ST_GET_HITS), 0);
+	CHECK_EQ(stat_get(e, PS_ST_GET_HITS), 1);
+	CHECK_EQ(stat_get(e, PS_ST_CUT_GETS), 1);
 }
 
 void t_mode_off(struct env *e)

@@ -21,7 +21,7 @@
 #define GI 9u                    /* "$3\r\nbar\r\n" */
 #define SC (sizeof(SET_X) - 1)   /* 27 */
 #define OK 5u                    /* "+OK\r\n" */
-#define ROUNDS_MAX 8
+#define ROUNDS_MAX PS_SEQADJ_POINTS
 
 static int before32(uint32_t a, uint32_t b)
 {

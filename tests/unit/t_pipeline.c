@@ -1,0 +1,296 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * t_pipeline.c - per-command answering (xdp/cut.h, xdp/insert.h,
+ * docs/pipelines.md) with exact bytes: the GET hits of a pipelined segment
+ * cut out of what the kernel gets, their replies inserted into the
+ * kernel's reply stream after the reply they follow, and the cases around
+ * it: the client's and the kernel's retransmissions, a segment of hits
+ * alone while Redis owes replies (and the handshake that withdraws its
+ * run), the ACK hold at an inserted run, pieces over the MSS.
+ */
+#include <arpa/inet.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include "fixture.h"
+#include "cases.h"
+#include "prestack.skel.h"
+
+#define GETK(k) "*2\r\n$3\r\nGET\r\n$3\r\n" k "\r\n"
+#define SETK(k, v) "*3\r\n$3\r\nSET\r\n$3\r\n" k "\r\n$1\r\n" v "\r\n"
+#define L(x) ((uint32_t)(sizeof(x) - 1))
+
+/* the payload of frame f, by its IP total length (a test frame may be
+ * padded past it) */
+static const uint8_t *payload_of(const uint8_t *f, size_t flen, size_t *plen)
+{
+	size_t doff = (size_t)(f[OFF_TCP + 12] >> 4) * 4;
+	size_t tot = rd16(f + OFF_TCP - IP_LEN + 2);
+
+	*plen = tot >= IP_LEN + doff && OFF_TCP - IP_LEN + tot <= flen ?
+		tot - IP_LEN - doff : 0;
+	return f + OFF_TCP + doff;
+}
+
+static void check_payload(const char *what, const char *want, size_t wlen)
+{
+	size_t plen;
+	const uint8_t *pl = payload_of(out, olen, &plen);
+
+	CHECK(plen == wlen && !memcmp(pl, want, wlen),
+	      "%s: payload (%zu bytes) is not the %zu expected", what, plen, wlen);
+}
+
+/* a client segment at seq, acking ack, run at XDP: its verdict */
+static int cli_at(struct env *e, uint32_t seq, uint32_t ack, const char *p,
+		  size_t n)
+{
+	uint32_t cs = e->cseq, ss = e->sseq;
+	int v;
+
+	e->cseq = seq;
+	e->sseq = ack;
+	len = cli_seg(e, in, p, n, TF_PSH | TF_ACK);
+	e->cseq = cs;
+	e->sseq = ss;
+	v = xdp_run(e, in, len, out, &olen);
+	return v;
+}
+
+/*
+ * GET hit, SET, GET hit with nothing owed: the kernel gets the SET alone
+ * at the seq the segment had; Redis's +OK goes out with the first hit's
+ * reply before it and the second's after it, at the client's seq, acking
+ * all of the segment. Then its retransmissions: the kernel's (the runs go
+ * in again, the same bytes at the same seq) and the client's (cut again,
+ * no run queued twice).
+ */
+void t_cut_prefix_suffix(struct env *e)
+{
+	const char req[] = GETK("foo") SETK("kkk", "v") GETK("baz");
+	const char want[] = "$3\r\nbar\r\n+OK\r\n$3\r\nqux\r\n";
+	uint32_t c0 = e->cseq, s0 = e->sseq, k0 = e->kseq, ka0 = e->kack;
+	uint8_t first[4096];
+	size_t flen;
+	struct ps_flow f;
+
+	cache_put(e, "foo", "bar");
+	cache_put(e, "baz", "qux");
+	CHECK_EQ(cli_at(e, c0, s0, S(req)), XDP_PASS);
+	check_payload("the kernel's segment", S(SETK("kkk", "v")));
+	CHECK_EQ(rd32(out + OFF_TCP + 4), ka0);      /* kernel seq: nothing consumed before */
+	CHECK_EQ(rd32(out + OFF_TCP + 8), k0);       /* nothing injected yet */
+	CHECK(pkt_csum_ok(out, olen), "cut segment checksum");
+	CHECK_EQ(stat_get(e, PS_ST_CUT_GETS), 2);
+	CHECK_EQ(stat_get(e, PS_ST_GET_HITS), 2);
+	CHECK_EQ(stat_get(e, PS_ST_RUNS_QUEUED), 2);
+	CHECK_EQ(flow_get(e, &f), 0);
+	CHECK_EQ(f.consumed, 2 * L(GETK("foo")));
+	CHECK_EQ(f.pending, 1);
+	CHECK_EQ(f.cmds_passed, 1);
+	CHECK_EQ(f.cli_nxt, c0 + L(req));
+	CHECK_EQ(f.cli_adj.n, 2);
+	CHECK_EQ(f.runq_head - f.runq_tail, 2);
+	e->cseq += L(req);
+	e->kack += L(SETK("kkk", "v"));
+
+	/* Redis's reply: the runs around it */
+	len = srv_seg(e, in, S("+OK\r\n"), TF_PSH | TF_ACK);
+	CHECK_EQ(tc_run(e, in, len, out, &olen), TC_OK);
+	check_payload("the reply stream", S(want));
+	CHECK_EQ(rd32(out + OFF_TCP + 4), s0);
+	CHECK_EQ(rd32(out + OFF_TCP + 8), e->cseq);   /* the whole segment acked */
+	CHECK(pkt_csum_ok(out, olen), "rebuilt segment checksum");
+	CHECK_EQ(stat_get(e, PS_ST_RUNS_TAKEN), 2);
+	CHECK_EQ(stat_get(e, PS_ST_INS_SEGS), 1);
+	CHECK_EQ(flow_get(e, &f), 0);
+	CHECK_EQ(f.pending, 0);
+	CHECK_EQ(f.injected, 2 * 9);
+	CHECK_EQ(f.srv_adj.n, 2);
+	CHECK_EQ(f.srv_adj.pt[0].kind, PS_RUN_INS);
+	CHECK_EQ(f.srv_adj.pt[0].pos, s0 + 9);
+	CHECK_EQ(f.srv_adj.pt[1].pos, s0 + 9 + 5 + 9);
+	CHECK_EQ(f.runq_head, f.runq_tail);
+	memcpy(first, out, olen);
+	flen = olen;
+
+	/* the kernel sends it again: the same segment, runs and all */
+	len = srv_seg_at(e, in, sizeof(in), k0, S("+OK\r\n"), TF_PSH | TF_ACK);
+	CHECK_EQ(tc_run(e, in, len, out, &olen), TC_OK);
+	CHECK(olen == flen && !memcmp(out + OFF_TCP, first + OFF_TCP, 4) &&
+	      !memcmp(out + olen - (sizeof(want) - 1), want, sizeof(want) - 1),
+	      "the kernel's retransmission is not rebuilt the same");
+	CHECK(pkt_csum_ok(out, olen), "re-inserted segment checksum");
+	CHECK_EQ(stat_get(e, PS_ST_INS_RETRANS), 2);
+	CHECK_EQ(stat_get(e, PS_ST_RUNS_TAKEN), 2);
+	e->kseq += 5;
+	e->sseq += L(want);
+
+	/* the client sends the request again: cut again, nothing queued */
+	CHECK_EQ(cli_at(e, c0, s0, S(req)), XDP_PASS);
+	check_payload("the client's retransmission", S(SETK("kkk", "v")));
+	CHECK_EQ(rd32(out + OFF_TCP + 4), ka0);
+	CHECK(pkt_csum_ok(out, olen), "re-cut checksum");
+	CHECK_EQ(stat_get(e, PS_ST_RECUT_SEGS), 1);
+	CHECK_EQ(stat_get(e, PS_ST_RUNS_QUEUED), 2);
+
+	/* nothing owed, nothing queued: a lone hit is answered whole */
+	expect_answer(e, S(GET_FOO), S("$3\r\nbar\r\n"));
+}
+
+/*
+ * Hits alone while Redis owes a reply: cut, and their run goes after the
+ * reply owed; nothing is left for the kernel, whose ACK tells it nothing
+ * new: dropped. If TC may already have sent that reply's end (tc_done has
+ * reached it) the run is withdrawn and the segment goes to Redis whole.
+ */
+void t_cut_hits_behind_owed(struct env *e)
+{
+	uint32_t s0 = e->sseq;
+	struct ps_flow f;
+
+	cache_put(e, "foo", "bar");
+	expect_pass(e, S(SETK("kkk", "v")), 0, 0);
+	CHECK_EQ(cli_at(e, e->cseq, e->sseq, S(GETK("foo"))), XDP_DROP);
+	CHECK_EQ(stat_get(e, PS_ST_CUT_EMPTY), 1);
+	CHECK_EQ(stat_get(e, PS_ST_CUT_GETS), 1);
+	e->cseq += L(GETK("foo"));
+	len = srv_seg(e, in, S("+OK\r\n"), TF_PSH | TF_ACK);
+	CHECK_EQ(tc_run(e, in, len, out, &olen), TC_OK);
+	check_payload("the owed reply, then the run", S("+OK\r\n$3\r\nbar\r\n"));
+	CHECK_EQ(rd32(out + OFF_TCP + 4), s0);
+	CHECK_EQ(rd32(out + OFF_TCP + 8), e->cseq);
+	CHECK(pkt_csum_ok(out, olen), "checksum");
+	e->kseq += 5;
+	e->sseq += 5 + 9;
+
+	/* the handshake lost: TC is past the reply the run would follow */
+	expect_pass(e, S(SETK("kkk", "w")), L(GETK("foo")), 9);
+	CHECK_EQ(flow_get(e, &f), 0);
+	f.tc_done = f.cmds_passed;
+	{
+		struct ps_flow_key k = { htonl(CLI_IP), htonl(SRV_IP), htons(CLI_PORT),
+					 htons(SRV_PORT) };
+
+		CHECK_EQ(bpf_map_update_elem(e->flows, &k, &f, BPF_EXIST), 0);
+	}
+	expect_pass(e, S(GETK("foo")), L(GETK("foo")), 9);
+	CHECK_EQ(stat_get(e, PS_ST_GA_RACE), 1);
+	CHECK_EQ(stat_get(e, PS_ST_RUNS_WITHDRAWN), 1);
+	CHECK_EQ(stat_get(e, PS_ST_CUT_GETS), 1);
+	CHECK_EQ(flow_get(e, &f), 0);
+	CHECK_EQ(f.pending, 2);
+}
+
+/*
+ * The ACK hold at an inserted run: an ack at the run's first byte (the
+ * client has what came before, not the run) reaches the kernel one byte
+ * short of the run's kernel position, so that the kernel still has a
+ * byte to send again, and TC the run after it.
+ */
+void t_cut_ack_hold(struct env *e)
+{
+	const char req[] = SETK("kkk", "v") GETK("foo");
+	uint32_t s0 = e->sseq, k0 = e->kseq;
+
+	cache_put(e, "foo", "bar");
+	CHECK_EQ(cli_at(e, e->cseq, e->sseq, S(req)), XDP_PASS);
+	e->cseq += L(req);
+	e->kack += L(SETK("kkk", "v"));
+	len = srv_seg(e, in, S("+OK\r\n"), TF_PSH | TF_ACK);
+	CHECK_EQ(tc_run(e, in, len, out, &olen), TC_OK);
+	check_payload("+OK then the run", S("+OK\r\n$3\r\nbar\r\n"));
+	e->kseq += 5;
+	/* acked up to the run: one byte short of it for the kernel */
+	len = cli_seg(e, in, NULL, 0, TF_ACK);
+	{
+		uint32_t ack = s0 + 5;
+
+		in[OFF_TCP + 8] = ack >> 24;
+		in[OFF_TCP + 9] = ack >> 16;
+		in[OFF_TCP + 10] = ack >> 8;
+		in[OFF_TCP + 11] = ack;
+		/* (the checksum: rebuilt below by the helper) */
+	}
+	{
+		struct pkt_spec sp = { .smac = CLI_MAC, .dmac = SRV_MAC, .saddr = CLI_IP,
+				       .daddr = SRV_IP, .sport = CLI_PORT,
+				       .dport = SRV_PORT, .seq = e->cseq,
+				       .ack = s0 + 5, .flags = TF_ACK, .window = 502 };
+		uint8_t opt[12] = { 1, 1, 8, 10 };
+		uint32_t tv = e->tsval++;
+
+		if (e->ts) {
+			opt[4] = tv >> 24; opt[5] = tv >> 16; opt[6] = tv >> 8; opt[7] = tv;
+			opt[8] = SRV_TSV >> 24; opt[9] = SRV_TSV >> 16;
+			opt[10] = SRV_TSV >> 8; opt[11] = SRV_TSV & 0xff;
+			sp.tcpopt = opt;
+			sp.tcpopt_len = 12;
+		}
+		len = pkt_build(in, sizeof(in), &sp);
+	}
+	CHECK_EQ(xdp_run(e, in, len, out, &olen), XDP_PASS);
+	CHECK_EQ(rd32(out + OFF_TCP + 8), k0 + 5 - 1);
+	/* the whole run acked: the kernel's byte and the run's */
+	len = cli_seg(e, in, NULL, 0, TF_ACK);
+	CHECK_EQ(xdp_run(e, in, len, out, &olen), XDP_PASS);
+	CHECK_EQ(rd32(out + OFF_TCP + 8), k0);
+	e->sseq = s0;
+	e->sseq += 5 + 9;
+	len = cli_seg(e, in, NULL, 0, TF_ACK);
+	CHECK_EQ(xdp_run(e, in, len, out, &olen), XDP_PASS);
+	CHECK_EQ(rd32(out + OFF_TCP + 8), k0 + 5);
+}
+
+/*
+ * A reply stream longer than the client's MSS with runs in it goes out
+ * as MSS-sized pieces at consecutive seqs, PSH on the last only, each
+ * with a right checksum. Piece i alone is returned through the unit-test
+ * knob ps_ins_stop (BPF_PROG_TEST_RUN would really send the clones); the
+ * second piece comes from the kernel's retransmission, rebuilt from the
+ * points the first left.
+ */
+void t_cut_pieces(struct env *e)
+{
+	static char req[256], rep[1400], want[2600], val[601];
+	const char getbig[] = "*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n";
+	uint32_t s0 = e->sseq, k0 = e->kseq, mss = 1460 - 12;
+	size_t rl, pl_n, wl = 0, n;
+	const uint8_t *pl;
+
+	memset(val, 'a', 600);
+	cache_put(e, "foo", val);
+	rl = (size_t)snprintf(req, sizeof(req), "%s%s%s", GETK("foo"), getbig,
+			      GETK("foo"));
+	CHECK_EQ(cli_at(e, e->cseq, e->sseq, req, rl), XDP_PASS);
+	check_payload("the kernel's segment", S(getbig));
+	e->cseq += (uint32_t)rl;
+	e->kack += L(getbig);
+	n = (size_t)snprintf(rep, sizeof(rep), "$1290\r\n");
+	memset(rep + n, 'v', 1290);
+	memcpy(rep + n + 1290, "\r\n", 2);
+	n += 1292;
+	wl += (size_t)sprintf(want + wl, "$600\r\n%s\r\n", val);
+	memcpy(want + wl, rep, n);
+	wl += n;
+	wl += (size_t)sprintf(want + wl, "$600\r\n%s\r\n", val);
+
+	e->skel->bss->ps_ins_stop = 1;
+	len = srv_seg_at(e, in, sizeof(in), k0, rep, n, TF_PSH | TF_ACK);
+	CHECK_EQ(tc_run(e, in, len, out, &olen), TC_OK);
+	pl = payload_of(out, olen, &pl_n);
+	CHECK(pl_n == mss && !memcmp(pl, want, mss), "piece 0: %zu bytes", pl_n);
+	CHECK_EQ(rd32(out + OFF_TCP + 4), s0);
+	CHECK(!(out[OFF_TCP + 13] & TF_PSH), "PSH on a piece that is not the last");
+	CHECK(pkt_csum_ok(out, olen), "piece 0 checksum");
+
+	e->skel->bss->ps_ins_stop = 2;
+	CHECK_EQ(tc_run(e, in, len, out, &olen), TC_OK);
+	pl = payload_of(out, olen, &pl_n);
+	CHECK(pl_n == wl - mss && !memcmp(pl, want + mss, wl - mss),
+	      "piece 1: %zu bytes", pl_n);
+	CHECK_EQ(rd32(out + OFF_TCP + 4), s0 + mss);
+	CHECK(out[OFF_TCP + 13] & TF_PSH, "no PSH on the last piece");
+	CHECK(pkt_csum_ok(out, olen), "piece 1 checksum");
+	e->skel->bss->ps_ins_stop = 0;
+	CHECK_EQ(stat_get(e, PS_ST_INS_PIECES), 3); /* piece 0 twice */
+}
