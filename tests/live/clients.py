@@ -51,7 +51,8 @@ ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDe
 ap.add_argument("--lib", required=True, choices=("ioredis", "node-redis"))
 ap.add_argument("--mode", required=True)
 ap.add_argument("--modules", required=True, help="node_modules holding ioredis and redis")
-ap.add_argument("--tmp", required=True, help="where the client's log and MONITOR's output go")
+ap.add_argument("--tmp", required=True, help="where the client's log (kept) and MONITOR's output "
+                                            "(removed once counted) go")
 ap.add_argument("--conns", type=int, default=16)
 ap.add_argument("--seconds", type=float, default=5)
 ap.add_argument("--seed", type=int, default=1)
@@ -109,8 +110,10 @@ def monitor_stop(path, side):
     side.echo(token)
     try:
         for _ in range(100):
-            if token in open(path).read():
-                return
+            with open(path, "rb") as f:      # the token is in the last lines
+                f.seek(max(0, os.path.getsize(path) - 4096))
+                if token.encode() in f.read():
+                    return
             time.sleep(0.05)
         raise RuntimeError("MONITOR never showed the closing ECHO")
     finally:
@@ -177,6 +180,7 @@ def main():
     ps("detach", "--force", check=False)
     chk = regcheck.check(log)
     issued, at_redis = client_gets(log), redis_gets(mon)
+    os.unlink(mon)      # tens of MB, and counted now
     d = {k: s1[k] - s0.get(k, 0) for k in s1 if isinstance(s1[k], int) and isinstance(s0.get(k), int)}
     gets, seen = sum(issued.values()), sum(at_redis.values())
     out = {
