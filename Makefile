@@ -54,7 +54,8 @@ help:
 	@echo "sudo make e2e    redis-benchmark + realistic workload per configuration -> results/bench-e2e*"
 	@echo "sudo make e2e-sizing  the load generator's threads and pinning -> results/bench-e2e-sizing*"
 	@echo "sudo make realistic        cache-shaped workload per mode -> results/bench-realistic.csv"
-	@echo "sudo make bench-pipelined  pipelined GET/SET load (build/pipeload) per mode -> results/bench-pipelined*.csv"
+	@echo "sudo make realistic-autopipe  the same, auto-pipelining connections -> results/bench-realistic-autopipe.csv"
+	@echo "sudo make bench-pipelined  pipelined GET/SET load (pipeload, redis-benchmark -P) per mode -> results/bench-pipelined*.csv"
 	@echo "sudo make coherence-window stale window of other-path writes -> results/coherence-window*.csv"
 	@echo "sudo make where  XDP vs XDP+TC vs post-stack: cost, e2e, faults -> results/where-to-answer.csv"
 	@echo "sudo make pktcost-ab  per-path cost before/after the hit-path rework, per step -> results/bench-pktcost-{ab,steps}.csv"
@@ -191,11 +192,14 @@ failures: all
 	$(Q)$(PY) experiments/failures/run.py $(FAILURES_ARGS)
 
 # the fast path on cache-shaped traffic, every mode next to Redis alone:
-# results/bench-realistic.{csv,png,pdf}
-.PHONY: realistic coherence-window
+# results/bench-realistic.{csv,png,pdf}; realistic-autopipe: the same mix
+# sent by auto-pipelining connections -> results/bench-realistic-autopipe.csv
+.PHONY: realistic realistic-autopipe coherence-window
 realistic: all
 	$(Q)$(PY) experiments/bench/realistic.py --modes redis,naive,guarded,retrans --ops 60000
 	$(Q)$(PY) experiments/bench/plot_realtraffic.py
+realistic-autopipe: all
+	$(Q)$(PY) experiments/bench/realistic.py --conn-mode autopipe --modes redis,off,guarded,retrans --ops 60000
 
 # how long a write through another path is answered stale at XDP:
 # results/coherence-window{,-summary}.csv, coherence-window.{png,pdf}
@@ -237,7 +241,8 @@ e2e-sizing: all
 	$(Q)$(PY) experiments/bench/plot_e2e.py
 
 # pipelined load of our own (build/pipeload: P requests in flight per
-# connection), Redis alone and off/guarded/retrans interleaved ->
+# connection) and redis-benchmark -P 16, Redis alone and
+# off/guarded/guarded-nocoh/retrans interleaved ->
 # results/bench-pipelined{,-summary}.csv (PIPELINED_ARGS: pipelined.py's
 # options, e.g. --reps 3)
 .PHONY: bench-pipelined

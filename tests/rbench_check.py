@@ -1,9 +1,10 @@
 #!/usr/bin/python3
-"""The e2e benchmark's reading of redis-benchmark 7.0 output
-(pylib/prestack_lib/rbench.py) on a captured run
+"""The benchmarks' reading of redis-benchmark 7.0 output
+(pylib/prestack_lib/rbench.py) on captured runs: the e2e benchmark's
 (tests/fixtures/redis-benchmark-7.0-get.txt: 20,000 GETs, 50 clients,
---precision 3, progress lines and carriage returns included). Exact
-values. Prints TAP."""
+--precision 3, progress lines and carriage returns included) and
+bench-pipelined's --csv (tests/fixtures/redis-benchmark-7.0-get-p16.csv:
+50,000 GETs, 50 clients, -P 16, --threads 2). Exact values. Prints TAP."""
 import os
 import sys
 
@@ -24,7 +25,7 @@ def ok(cond, what, diag=None):
             print(f"#   {diag}")
 
 
-print("1..8")
+print("1..11")
 text = open(os.path.join(TOP, "tests", "fixtures", "redis-benchmark-7.0-get.txt")).read()
 r = rbench.parse(text)
 ok(r["rps"] == 36363.64, "throughput from the summary line", r["rps"])
@@ -45,4 +46,20 @@ try:
 except rbench.ParseError:
     bad = True
 ok(bad, "output without a summary is an error, not a zero")
+
+text = open(os.path.join(TOP, "tests", "fixtures", "redis-benchmark-7.0-get-p16.csv")).read()
+rows = rbench.parse_csv(text)
+ok(rows == [{"test": "GET", "rps": 198412.69, "avg_ms": 1.088, "min_ms": 0.168, "p50_ms": 0.999,
+             "p95_ms": 1.615, "p99_ms": 4.391, "max_ms": 5.495}],
+   "--csv: the GET row, every column by name", rows)
+ok(rbench.parse_csv("GET: rps=1.0 (overall: 2.0) avg_msec=0.1\r" + text) == rows,
+   "--csv: a progress line before the header is skipped")
+bad = []
+for broken in ("", text.splitlines()[0] + "\n", text.replace("198412.69", "n/a"), text.replace("4.391", "")):
+    try:
+        rbench.parse_csv(broken)
+        bad.append(broken[-40:])
+    except rbench.ParseError:
+        pass
+ok(not bad, "--csv: no header, no row, a value that is not a number, an empty value: errors", bad)
 sys.exit(1 if failed else 0)

@@ -1,34 +1,44 @@
 #!/usr/bin/python3
 """pipelined.py - pipelined load (build/pipeload: connections with exactly
-P requests in flight each, the shape memtier_benchmark --pipeline makes)
-against Redis alone and prestack in each configuration, interleaved, on the
-netns testbed.
+P requests in flight each, the shape memtier_benchmark --pipeline makes;
+and redis-benchmark -P) against Redis alone and prestack in each
+configuration, interleaved, on the netns testbed.
 
-Configurations: redis (nothing attached), off, guarded, retrans (any other
-name is passed to `prestack attach --mode`). prestack attaches as by
-default (coherence watcher and TC ingress path on), and `cache warm` puts
-every key in the cache before each point (--no-warm: the cache fills only
-from Redis's replies). Points, each with
-50 connections over 2 threads, 64 B values, 10,000 keys, Zipf (0.99):
+Configurations (CONFIGS): redis (nothing attached), off, guarded, retrans,
+guarded-nocoh (guarded attached with --no-coherence: no watcher, no lease);
+any other name is passed to `prestack attach --mode`. prestack attaches as
+by default otherwise (coherence watcher and TC ingress path on), and
+`cache warm` puts every key in the cache before each point (--no-warm: the
+cache fills only from Redis's replies). Points, each with 50 connections
+over 2 threads, 64 B values, 10,000 keys (key:%012u, prefilled):
 
-  mix-p1    GET:SET 10:1, pipeline 1
-  mix-p16   GET:SET 10:1, pipeline 16
-  get-p16   GET only, pipeline 16
-  miss-p16  GET only, pipeline 16, keys never set (a key space disjoint
-            from the prefill): every GET a miss
+  mix-p1    pipeload, GET:SET 10:1, pipeline 1, Zipf (0.99)
+  mix-p16   pipeload, GET:SET 10:1, pipeline 16, Zipf
+  get-p16   pipeload, GET only, pipeline 16, Zipf
+  miss-p16  pipeload, GET only, pipeline 16, keys never set (a key space
+            disjoint from the prefill): every GET a miss
+  rbench-get-p16  redis-benchmark -t get -P 16 -c 50 --threads 2 -r 10000:
+            GETs of the prefilled keys (its key:__rand_int__ names are
+            pipeload's), uniform; its --csv output parsed (rbench.parse_csv).
+            It reads no value: Redis's own counters stand in (a GET of a
+            prefilled key that Redis found missing, keyspace_misses, or an
+            error reply, total_error_replies, loses the run). Its run is
+            sized by requests: the warm-up's rate times --seconds
 
 Each repetition brings the testbed up, prefills every key once over the
 veth (pipeload --prefill, nothing attached), then runs every configuration
 in a shuffled order (seeded by --seed and the repetition), every point in
 each: a discarded warm-up run, then the measured run, with prestack's
 counters read around it. Ratios to Redis alone are taken within a
-repetition. Each repetition holds /tmp/prestack-live.lock (about two
+repetition. Each repetition holds /tmp/prestack-live.lock (about three
 minutes with the defaults), or runs under a lock held above it.
 
 Outputs (into results/ or $PS_RESULTS; OUT is bench-pipelined or --out):
-  OUT.csv          one row per run: pipeload's JSON (ops/s, GETs, SETs,
+  OUT.csv          one row per run: the generator (pipeload or
+                   redis-benchmark) and its numbers (ops/s, GETs, SETs,
                    non-null GET replies, wrong values, errors, per-request
-                   p50/p90/p99/p99.9 latency), CPU per op (Redis, the
+                   p50/p90/p99/p99.9 latency; redis-benchmark: p50, p95,
+                   p99, max, mean), CPU per op (Redis, the
                    client, softirq; other_cpu_s: busy time none of them
                    explains, i.e. how quiet the machine was), prestack's counter deltas (get_hits,
                    get_misses, fills, fq_armed, fq_unarmed, tc_handoffs,
@@ -38,9 +48,9 @@ Outputs (into results/ or $PS_RESULTS; OUT is bench-pipelined or --out):
                    of the per-repetition ratios to Redis alone, median
                    answered share and latency
 
-A run is lost when pipeload fails or reports an error reply, a wrong
-value, a nil for a prefilled key or a value for a key never set, or when
-prestack's counters cannot be read; a configuration whose attach fails
+A run is lost when pipeload or redis-benchmark fails or reports an error
+reply, a wrong value, a nil for a prefilled key or a value for a key never
+set, or when prestack's counters cannot be read; a configuration whose attach fails
 loses its runs, a repetition whose testbed or prefill fails all of them.
 Then (or after Ctrl-C) the CSVs already in the results directory stay as
 they were, this run's go to build/partial/, and the exit status is 1
@@ -61,6 +71,7 @@ import sys
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(TOP, "pylib"))
 from prestack_lib import cpuacct, csvio, psstats  # noqa: E402
+from prestack_lib import rbench as rbench_parse  # noqa: E402
 from prestack_lib.livelock import live_lock  # noqa: E402
 from prestack_lib.provenance import provenance  # noqa: E402
 from prestack_lib.testbed import IP_SRV, NS_CLI, NS_SRV, PORT, TGT  # noqa: E402
@@ -72,28 +83,44 @@ RES = os.environ.get("PS_RESULTS") or os.path.join(TOP, "results")
 REDIS_PID = "/run/prestack-testbed/redis.pid"
 
 CONNS, THREADS, KEYS, VALUE, DIST = 50, 2, 10000, 64, "zipf"
-MISS_OFFSET = 50_000_000           # "key:50000000".. : never set
-# name -> (pipeline, GET:SET, first key index, what the keys are)
+MISS_OFFSET = 50_000_000           # "key:000050000000".. : never set
+# name -> (pipeline, GET:SET, first key index, what the keys are, generator)
 POINTS = {
-    "mix-p1": (1, "10:1", 0, "prefilled"),
-    "mix-p16": (16, "10:1", 0, "prefilled"),
-    "get-p16": (16, "1:0", 0, "prefilled"),
-    "miss-p16": (16, "1:0", MISS_OFFSET, "never set"),
+    "mix-p1": (1, "10:1", 0, "prefilled", "pipeload"),
+    "mix-p16": (16, "10:1", 0, "prefilled", "pipeload"),
+    "get-p16": (16, "1:0", 0, "prefilled", "pipeload"),
+    "miss-p16": (16, "1:0", MISS_OFFSET, "never set", "pipeload"),
+    "rbench-get-p16": (16, "1:0", 0, "prefilled", "redis-benchmark"),
 }
+# configuration -> `prestack attach` arguments (None: nothing attached); a
+# name not here is a mode: --mode NAME
+CONFIGS = {
+    "redis": None,
+    "off": ["--mode", "off"],
+    "guarded": ["--mode", "guarded"],
+    "retrans": ["--mode", "retrans"],
+    "guarded-nocoh": ["--mode", "guarded", "--no-coherence"],
+}
+RBENCH_GUESS = 100_000             # req/s, to size a first redis-benchmark warm-up
 # the counters each run records (a name this build lacks is left empty)
 COUNTERS = ("get_hits", "get_misses", "fills", "fill_skipped", "fq_armed", "fq_unarmed",
             "tc_handoffs", "tc_replies", "replies", "retrans_replies", "invalidations",
             "flows_untrusted", "fallbacks", "divergences")
-LOAD_KEYS = ("ops", "seconds", "ops_per_s", "gets", "sets", "get_hits_nonnull", "get_nulls",
-             "get_wrong", "errors", "conns_failed", "p50_us", "p90_us", "p99_us", "p999_us",
+LOAD_KEYS = ("ops", "seconds", "ops_per_s", "gets", "gets_at_redis", "sets", "get_hits_nonnull", "get_nulls",
+             "get_wrong", "errors", "conns_failed", "p50_us", "p90_us", "p95_us", "p99_us", "p999_us",
              "max_us", "mean_us")
+
+
+def dist_of(name):
+    """redis-benchmark -r draws keys uniformly; pipeload as DIST says."""
+    return DIST if POINTS[name][4] == "pipeload" else "uniform"
 
 ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 ap.add_argument("--quick", action="store_true", help="1 repetition of 2 s runs (for tests)")
 ap.add_argument("--reps", type=int, default=5)
 ap.add_argument("--seconds", type=float, default=5.0, help="length of each measured run")
 ap.add_argument("--warmup", type=float, default=1.0, help="length of the discarded run before each")
-ap.add_argument("--configs", default="redis,off,guarded,retrans")
+ap.add_argument("--configs", default="redis,off,guarded,guarded-nocoh,retrans")
 ap.add_argument("--points", default=",".join(POINTS))
 ap.add_argument("--seed", type=int, default=1, help="the configuration order and pipeload's keys")
 ap.add_argument("--no-warm", action="store_true",
@@ -164,8 +191,18 @@ def detach():
     run(PS, "detach", *TGT, "--force", check=False)
 
 
+def attach_args(cfg):
+    return CONFIGS[cfg] if cfg in CONFIGS else ["--mode", cfg]
+
+
 def attach(cfg):
-    run(PS, "attach", *TGT, "--mode", cfg)
+    run(PS, "attach", *TGT, *attach_args(cfg))
+
+
+def mode_of(cfg):
+    """The --mode a configuration attaches with ("-": nothing attached)."""
+    args = attach_args(cfg)
+    return args[args.index("--mode") + 1] if args else "-"
 
 
 def watcher_pid():
@@ -185,10 +222,78 @@ def warm():
 
 
 def point_args(name, seconds, rep):
-    pipe, ratio, off, _ = POINTS[name]
+    pipe, ratio, off, _, _ = POINTS[name]
     return ["-c", str(CONNS), "-t", str(THREADS), "-P", str(pipe), "--ratio", ratio,
             "--keys", str(KEYS), "--key-offset", str(off), "--dist", DIST, "-d", str(VALUE),
             "--seconds", str(seconds), "--seed", str(a.seed * 1000 + rep)]
+
+
+def redis_stats():
+    """Redis's INFO stats counters (ints) and its GET calls (get_calls),
+    over loopback in its namespace."""
+    out = run("ip", "netns", "exec", NS_SRV, "redis-cli", "-h", "127.0.0.1", "-p", str(PORT),
+              "info", "stats", "commandstats").stdout
+    st = {k: int(v) for k, _, v in (ln.strip().partition(":") for ln in out.splitlines())
+          if v.strip().isdigit()}
+    calls = [ln for ln in out.splitlines() if ln.startswith("cmdstat_get:calls=")]
+    st["get_calls"] = int(calls[0].split("=")[1].split(",")[0]) if calls else 0
+    return st
+
+
+def rbench(name, n):
+    """One redis-benchmark run of point name, n requests, in the client
+    namespace against Redis over the veth: its --csv row, and Redis's own
+    counts of nil replies (keyspace_misses), error replies
+    (total_error_replies) and GETs run (gets_at_redis) around it, in
+    pipeload's JSON shape. redis-benchmark sends whole pipelines, a few
+    GETs more than the n it reports: the caller counts the GETs sent as
+    gets_at_redis + get_hits."""
+    global CHILD
+    pipe = POINTS[name][0]
+    cmd = ["ip", "netns", "exec", NS_CLI, "redis-benchmark", "-h", IP_SRV, "-p", str(PORT),
+           "-t", "get", "-n", str(n), "-c", str(CONNS), "-P", str(pipe), "--threads", str(THREADS),
+           "-r", str(KEYS), "-d", str(VALUE), "--csv"]
+    r0 = redis_stats()
+    p = CHILD = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    limit = n / 1000 + 60          # 1,000 req/s would be far below anything seen
+    try:
+        out, err = p.communicate(timeout=limit)
+    except subprocess.TimeoutExpired:
+        raise Lost(f"redis-benchmark -n {n}: no result in {limit:.0f} s")
+    finally:
+        stop_child()
+    if p.returncode:
+        raise Lost(f"redis-benchmark exit {p.returncode}: {(err or out).strip()[-300:]}")
+    try:
+        row = rbench_parse.parse_csv(out)[0]
+    except rbench_parse.ParseError as e:
+        raise Lost(f"redis-benchmark: {e}")
+    r1 = redis_stats()
+    nulls = r1.get("keyspace_misses", 0) - r0.get("keyspace_misses", 0)
+    errs = r1.get("total_error_replies", 0) - r0.get("total_error_replies", 0)
+    at_redis = r1["get_calls"] - r0["get_calls"]
+    if not row["rps"]:
+        raise Lost("redis-benchmark: 0 requests per second")
+    # a GET Redis did not run (answered before it) returned its cached value
+    return {"ops": n, "seconds": round(n / row["rps"], 3), "ops_per_s": row["rps"], "gets": at_redis,
+            "gets_at_redis": at_redis, "sets": 0, "get_nulls": nulls, "get_wrong": "", "errors": errs,
+            "conns_failed": "", "p50_us": row["p50_ms"] * 1000, "p90_us": "",
+            "p95_us": row["p95_ms"] * 1000, "p99_us": row["p99_ms"] * 1000, "p999_us": "",
+            "max_us": row["max_ms"] * 1000, "mean_us": row["avg_ms"] * 1000}
+
+
+EST = {}            # (configuration, point) -> the last warm-up's req/s
+
+
+def load(cfg, name, rep, seconds, warmup=False):
+    """One run of a point with its generator: the pipeload-shaped result."""
+    if POINTS[name][4] == "pipeload":
+        return pipeload(*point_args(name, seconds, rep), seconds=seconds)
+    n = max(2000, int(seconds * EST.get((cfg, name), RBENCH_GUESS)))
+    res = rbench(name, n)
+    if warmup:
+        EST[(cfg, name)] = res["ops_per_s"]
+    return res
 
 
 def judge(name, res):
@@ -210,27 +315,28 @@ def judge(name, res):
 
 
 def measure(m, cfg, rep, order, name):
-    pipe, ratio, off, keyspace = POINTS[name]
+    pipe, ratio, off, keyspace, gen = POINTS[name]
     if cfg != "redis":
         warm()
     if a.warmup > 0:        # connections, slow start, fills: discarded
-        w = pipeload(*point_args(name, a.warmup, rep), seconds=a.warmup)
+        w = load(cfg, name, rep, a.warmup, warmup=True)
         if judge(name, w):
             raise Lost(f"warm-up: {judge(name, w)}")
     pid = int(open(REDIS_PID).read().strip())
     extra = [w for w in [watcher_pid() if cfg != "redis" else 0] if w]
     s0 = psstats.read(TGT, PS) if cfg != "redis" else {}
     c0 = cpuacct.Sample(pid, extra_pids=extra)
-    res = pipeload(*point_args(name, a.seconds, rep), seconds=a.seconds)
+    res = load(cfg, name, rep, a.seconds)
     d = cpuacct.Sample(pid, extra_pids=extra, end=True) - c0
     s1 = psstats.read(TGT, PS) if cfg != "redis" else {}
     if cfg != "redis" and not (s0 and s1):
         raise Lost("`prestack stats --json` gave nothing")
     ops = res["ops"] or 1
     softirq = sum(c["softirq_s"] for c in d["cpus"].values())
-    row = {**m, "config": cfg, "mode": cfg if cfg != "redis" else "-", "rep": rep, "order": order,
-           "point": name, "pipeline": pipe, "ratio": ratio, "keyspace": keyspace, "key_offset": off,
-           "keys": KEYS, "value_size": VALUE, "dist": DIST, "conns": CONNS, "threads": THREADS,
+    row = {**m, "config": cfg, "mode": mode_of(cfg), "attach_args": " ".join(attach_args(cfg) or []),
+           "rep": rep, "order": order, "point": name, "generator": gen, "pipeline": pipe,
+           "ratio": ratio, "keyspace": keyspace, "key_offset": off, "keys": KEYS, "value_size": VALUE,
+           "dist": dist_of(name), "conns": CONNS, "threads": THREADS,
            "warm": int(cfg != "redis" and not a.no_warm)}
     row.update({k: res.get(k, "") for k in LOAD_KEYS})
     row.update({"redis_cpu_us_per_op": round(d["redis_s"] * 1e6 / ops, 3),
@@ -242,6 +348,12 @@ def measure(m, cfg, rep, order, name):
                                      - d["extra_s"] - d["children_s"] - softirq, 3)})
     for k in COUNTERS:
         row[k] = s1[k] - s0.get(k, 0) if k in s1 and isinstance(s1[k], int) else ""
+    if gen == "redis-benchmark":
+        # the GETs sent: those Redis ran and those answered before it
+        res["gets"] = res["gets_at_redis"] + (row["get_hits"] or 0)
+        res["get_hits_nonnull"] = res["gets"] - res["get_nulls"]
+        row.update(gets=res["gets"], get_hits_nonnull=res["get_hits_nonnull"],
+                   gets_at_redis=res["gets_at_redis"])
     fb = {k: s1[k] - s0.get(k, 0) for k in sorted(s1)
           if k.startswith("fb_") and isinstance(s1[k], int) and s1[k] - s0.get(k, 0)}
     row["fb_nonzero"] = json.dumps(fb, sort_keys=True) if cfg != "redis" else ""
@@ -250,7 +362,7 @@ def measure(m, cfg, rep, order, name):
     row["answered_share"] = (round(row["get_hits"] / res["gets"], 4) if cfg != "redis" and res["gets"]
                              and row["get_hits"] != "" else "")
     row["error"] = judge(name, res)
-    print(f"rep {rep} {cfg:8} {name:8}: {res['ops_per_s']:>10.0f} ops/s p50/p99 {res['p50_us']:.0f}/"
+    print(f"rep {rep} {cfg:13} {name:14}: {res['ops_per_s']:>10.0f} ops/s p50/p99 {res['p50_us']:.0f}/"
           f"{res['p99_us']:.0f} us, GETs {res['gets']} answered before Redis "
           f"{row['answered_share'] if row['answered_share'] != '' else '-'}"
           f" (fills {row['fills'] if row['fills'] != '' else '-'}, fb {row['fb_nonzero'] or '-'})"
@@ -336,10 +448,10 @@ def summarize(rows):
             if not mine:
                 continue
             ratio = [r["ops_per_s"] / base[r["rep"]] for r in mine if base.get(r["rep"])]
-            pipe, mix, _, keyspace = POINTS[name]
-            out.append({"config": cfg, "point": name, "pipeline": pipe, "ratio": mix,
+            pipe, mix, _, keyspace, gen = POINTS[name]
+            out.append({"config": cfg, "point": name, "generator": gen, "pipeline": pipe, "ratio": mix,
                         "keyspace": keyspace, "conns": CONNS, "threads": THREADS, "value_size": VALUE,
-                        "keys": KEYS, "dist": DIST, "reps": len(mine),
+                        "keys": KEYS, "dist": dist_of(name), "reps": len(mine),
                         "ops_per_s_median": med(r["ops_per_s"] for r in mine),
                         "ops_per_s_min": min(r["ops_per_s"] for r in mine),
                         "ops_per_s_max": max(r["ops_per_s"] for r in mine),
@@ -410,9 +522,9 @@ def main():
         if os.path.exists(os.path.join(csvio.PARTIAL_DIR, p)):
             os.unlink(os.path.join(csvio.PARTIAL_DIR, p))
     print(f"wrote {where}/{a.out}.csv ({len(rows)} rows) and {a.out}-summary.csv")
-    print(f"{'config':8} {'point':8} {'ops/s':>10} {'vs redis':>8} {'answered':>8}")
+    print(f"{'config':13} {'point':14} {'ops/s':>10} {'vs redis':>8} {'answered':>8}")
     for s in summ:
-        print(f"{s['config']:8} {s['point']:8} {s['ops_per_s_median']:>10} {s['vs_redis_median']:>8} "
+        print(f"{s['config']:13} {s['point']:14} {s['ops_per_s_median']:>10} {s['vs_redis_median']:>8} "
               f"{s['answered_share_median']!s:>8}")
     return 0
 

@@ -12,13 +12,15 @@
  *   pipeload --prefill [--host IP] [--port N] [-c CONNS] [-t THREADS]
  *            [-P DEPTH] [--keys K] [--key-offset O] [-d BYTES]
  *
- * Keys are "key:%08u" of O + i, i in 0..K-1, drawn uniform, Zipf (s 0.99,
- * rank i = key i, by a CDF computed once and a binary search) or Gaussian
- * (mean K/2, sd K/6, clamped to the key space). A key's value is V bytes
- * that depend only on its index (value()), so a SET always writes what the
- * prefill wrote and any GET that returns something else is counted in
- * get_wrong. --prefill SETs every key once (pipelined, keys handed out in
- * order to whichever connection has room) and exits.
+ * Keys are "key:%012u" of O + i, i in 0..K-1 (the names redis-benchmark -r K
+ * gives "key:__rand_int__", so both draw from one prefilled set), drawn
+ * uniform, Zipf (s 0.99, rank i = key i, by a CDF computed once and a
+ * binary search) or Gaussian (mean K/2, sd K/6, clamped to the key space).
+ * A key's value is V bytes that depend only on its index (value()), so a
+ * SET always writes what the prefill wrote and any GET that returns
+ * something else is counted in get_wrong. --prefill SETs every key once
+ * (pipelined, keys handed out in order to whichever connection has room)
+ * and exits.
  *
  * One thread drives its connections with epoll over non-blocking sockets;
  * requests are written in RESP by hand, replies parsed with hiredis's
@@ -294,7 +296,7 @@ static bool queue_one(struct thr *t, struct conn *c, uint64_t now)
 	if (c->n >= o.pipeline || !next_request(t, now, &key, &op))
 		return false;
 	char k[24];
-	int klen = snprintf(k, sizeof(k), "key:%08u", o.key_offset + key);
+	int klen = snprintf(k, sizeof(k), "key:%012u", o.key_offset + key);
 
 	if (op == OP_GET)
 		n = snprintf(hdr, sizeof(hdr), "*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n", klen, k);
@@ -569,7 +571,7 @@ static void usage(FILE *f)
 		"  -t, --threads N    threads, 1..%u, at most CONNS (2)\n"
 		"  -P, --pipeline N   requests in flight per connection, 1..%u (1)\n"
 		"  --ratio G:S        GETs to SETs, e.g. 10:1, 1:0 (GET only) (10:1)\n"
-		"  --keys K           key space \"key:%%08u\" of O..O+K-1, 1..%u (10000)\n"
+		"  --keys K           key space \"key:%%012u\" of O..O+K-1, 1..%u (10000)\n"
 		"  --key-offset O     first key index (0); O+K must stay below 2^32\n"
 		"  --dist D           uniform, zipf (s 0.99) or gaussian (mean K/2, sd K/6) (zipf)\n"
 		"  -d, --value-size V value bytes, 1..%u (64); the content depends on the key\n"

@@ -17,7 +17,17 @@ to 2 ms, then 1 ms), so their union is one cumulative distribution with
 more points than either: `parse()` returns it sorted. p50, p99 and max are
 the summary's own (HdrHistogram's exact values); p99.9, which the summary
 does not print, is interpolated linearly between the two points of the
-distribution around it (--precision 3 prints microseconds)."""
+distribution around it (--precision 3 prints microseconds).
+
+With --csv it prints only a header and a row per test, latencies in
+milliseconds:
+
+  "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms",...
+  "GET","198412.69","1.088","0.168","0.999","1.615","4.391","5.495"
+
+`parse_csv()` returns those rows."""
+import csv
+import io
 import re
 
 _POINT = re.compile(r"^\s*([0-9.]+)% <= ([0-9.]+) milliseconds \(cumulative count (\d+)\)\s*$")
@@ -90,3 +100,32 @@ def percentile(cdf, q):
         prev_lat, prev_cnt = lat, cnt
     return cdf[-1][0]
 
+
+# redis-benchmark --csv's columns -> our names (latencies stay in ms)
+CSV_COLUMNS = {"test": "test", "rps": "rps", "avg_latency_ms": "avg_ms", "min_latency_ms": "min_ms",
+               "p50_latency_ms": "p50_ms", "p95_latency_ms": "p95_ms", "p99_latency_ms": "p99_ms",
+               "max_latency_ms": "max_ms"}
+
+
+def parse_csv(text):
+    """[{'test', 'rps', 'avg_ms', 'min_ms', 'p50_ms', 'p95_ms', 'p99_ms',
+    'max_ms'}, ...], one per test, from redis-benchmark --csv's stdout;
+    ParseError without its header, without a row, or with a value that is
+    not a number."""
+    lines = [ln for ln in text.replace("\r", "\n").split("\n") if ln.strip()]
+    start = next((i for i, ln in enumerate(lines) if ln.startswith('"test","rps"')), None)
+    if start is None:
+        raise ParseError("no CSV header (redis-benchmark failed, or ran without --csv?)")
+    rows = list(csv.DictReader(io.StringIO("\n".join(lines[start:]))))
+    if not rows:
+        raise ParseError("a CSV header and no test row")
+    out = []
+    for r in rows:
+        missing = [c for c in CSV_COLUMNS if r.get(c) in (None, "")]
+        if missing:
+            raise ParseError(f"CSV row without {', '.join(missing)}: {r}")
+        try:
+            out.append({new: (r[old] if new == "test" else float(r[old])) for old, new in CSV_COLUMNS.items()})
+        except ValueError:
+            raise ParseError(f"CSV row with a value that is not a number: {r}")
+    return out

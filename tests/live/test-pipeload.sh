@@ -3,8 +3,10 @@
 # over the veth, nothing attached: --prefill sets every key, a run at
 # pipeline 16 completes with every GET answered with its key's value; bad
 # arguments exit 2; and experiments/bench/pipelined.py --quick runs to the
-# end and writes both CSVs (into a temporary directory: PS_RESULTS). Never
-# asserts a speed.
+# end and writes both CSVs (into a temporary directory: PS_RESULTS), with
+# a row for every configuration (guarded-nocoh attached with
+# --no-coherence) and point (rbench-get-p16 from redis-benchmark's --csv,
+# every GET of a prefilled key). Never asserts a speed.
 . "$(dirname "$0")/lib.sh"
 plan 9
 LOAD="$TOP/build/pipeload"
@@ -64,13 +66,22 @@ ok "$("$PY" - "$tmp/res/bench-pipelined.csv" "$tmp/res/bench-pipelined-summary.c
 import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
 summ = list(csv.DictReader(open(sys.argv[2])))
-want = {(c, p) for c in ("redis", "off", "guarded", "retrans")
-        for p in ("mix-p1", "mix-p16", "get-p16", "miss-p16")}
+want = {(c, p) for c in ("redis", "off", "guarded", "guarded-nocoh", "retrans")
+        for p in ("mix-p1", "mix-p16", "get-p16", "miss-p16", "rbench-get-p16")}
 assert {(r["config"], r["point"]) for r in rows} == want, "a row per configuration and point"
 assert list(rows[0])[:5] == ["date", "machine", "kernel", "cpu", "commit"], "provenance first"
 for r in rows:
-    assert not r["error"] and int(r["errors"]) == 0 and int(r["get_wrong"]) == 0, r
+    rb = r["point"] == "rbench-get-p16"
+    assert not r["error"] and int(r["errors"]) == 0, r
+    # redis-benchmark reads no value: no wrong count, every GET found by Redis
+    assert r["get_wrong"] == ("" if rb else "0"), r
+    assert r["generator"] == ("redis-benchmark" if rb else "pipeload"), r
+    if rb:
+        assert int(r["get_nulls"]) == 0 and int(r["gets"]) >= int(r["ops"]) > 0, r
+        assert int(r["gets"]) == int(r["gets_at_redis"]) + int(r["get_hits"] or 0), r
     assert float(r["ops_per_s"]) > 0 and int(r["ops"]) > 0
+    assert r["attach_args"] == {"redis": "", "guarded-nocoh": "--mode guarded --no-coherence"}.get(
+        r["config"], "--mode " + r["config"]), r
     if r["config"] != "redis":
         share = float(r["answered_share"])
         assert 0 <= share <= 1 and r["get_hits"] != "" and r["get_misses"] != "", r
@@ -78,6 +89,6 @@ assert {(s["config"], s["point"]) for s in summ} == want
 for s in summ:
     float(s["vs_redis_median"]), float(s["ops_per_s_median"])
 PY
-)" "bench-pipelined{,-summary}.csv: every configuration and point, errors 0, shares in [0, 1]"
+)" "bench-pipelined{,-summary}.csv: every configuration and point (redis-benchmark's too), errors 0, shares in [0, 1]"
 sed 's/^/#   /' "$tmp/check"
 finish
