@@ -28,6 +28,10 @@ int ps_loader_open(struct prestack_bpf **out, const char *pin_root)
 		ps_err("cannot open BPF object: %s", strerror(errno));
 		return -1;
 	}
+	/* the insertion builder's buffer: one per possible CPU */
+	if (libbpf_num_possible_cpus() > 0)
+		bpf_map__set_max_entries(skel->maps.ps_ins_kbuf,
+					 (__u32)libbpf_num_possible_cpus());
 	/* without a root libbpf would pin under /sys/fs/bpf itself */
 	if (!pin_root)
 		bpf_object__for_each_map(m, skel->obj)

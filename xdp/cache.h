@@ -103,9 +103,25 @@ static __always_inline void wr_slot_add(__u32 slot, __u32 delta)
 		__sync_fetch_and_add(n, delta);
 }
 
+/* GETs cut before command position c of the segment. */
+static __always_inline __u32 cut_before(const struct ps_scratch *s, __u32 c)
+{
+	__u64 m = c >= 64 ? s->cut_mask : s->cut_mask & ((1ull << c) - 1);
+	__u32 n = 0, i;
+
+	for (i = 0; i < PS_MAX_CMDS; i++) {
+		if (!m)
+			break;
+		m &= m - 1;
+		n++;
+	}
+	return n;
+}
+
 /* After the parse of a segment handed to Redis (XDP): each write it holds
- * is completed by reply cmds_passed + (commands before it) + 1; what does
- * not fit the flow's ring holds PS_WR_ANY instead. */
+ * is completed by reply cmds_passed + (commands before it that Redis
+ * gets: not the GETs cut, cut.h) + 1; what does not fit the flow's ring
+ * holds PS_WR_ANY instead. */
 __noinline int wr_push(struct ps_flow *f, struct ps_scratch *s)
 {
 	__u32 i, idx, last = 0, over;
@@ -115,11 +131,11 @@ __noinline int wr_push(struct ps_flow *f, struct ps_scratch *s)
 		return 0;
 	over = s->wr_n > PS_WR_SCR;
 	if (over)
-		last = f->cmds_passed + s->ncmds + 1;
+		last = f->cmds_passed + s->ncmds - s->ncut + 1;
 	for (i = 0; i < PS_WR_SCR; i++) {
 		if (i >= s->wr_n)
 			break;
-		idx = f->cmds_passed + s->wr_cmd[i] + 1;
+		idx = f->cmds_passed + s->wr_cmd[i] - cut_before(s, s->wr_cmd[i]) + 1;
 		if (f->wr_head - f->wr_tail < PS_WR_RING) {
 			struct ps_wr_ent *w = &f->wr[f->wr_head & (PS_WR_RING - 1)];
 

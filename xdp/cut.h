@@ -59,21 +59,6 @@ static __always_inline __u32 cut_refusal(const struct ps_scratch *s,
 	return 0;
 }
 
-/* GETs cut before command position c of the segment. */
-static __always_inline __u32 cut_before(const struct ps_scratch *s, __u32 c)
-{
-	__u64 m = c >= 64 ? s->cut_mask : s->cut_mask & ((1ull << c) - 1);
-	__u32 n = 0, i;
-
-	for (i = 0; i < PS_MAX_CMDS; i++) {
-		if (!m)
-			break;
-		m &= m - 1;
-		n++;
-	}
-	return n;
-}
-
 /* Store the run in s->runv (boundary b) under the flow's next sub for b,
  * and queue it; the ring's head moves by an atomic add, a full barrier
  * before the caller reads tc_done (runs_handshake). Returns 0 or -1. */
@@ -188,6 +173,8 @@ __noinline int cut_one(struct ps_scratch *s, struct ps_config *cfg,
 	if (!v) {
 		if (!s->cut_misses)
 			s->cut_first_miss = i;
+		if (s->cut_misses < PS_FQ_ARM)
+			s->miss_i[s->cut_misses & (PS_FQ_ARM - 1)] = i;
 		s->cut_misses++;
 		stat_inc(PS_ST_GA_MISS);
 		return 0;
@@ -413,10 +400,13 @@ __noinline int cut_gather(struct ps_scratch *s, __u32 len)
 	}
 	if (to > PS_PAYLOAD_MAX)
 		return -1;
-	/* zero the pad up to a word for the sum */
-	s->out[to & PS_BUF_MASK] = 0;
-	s->out[(to + 1) & PS_BUF_MASK] = 0;
-	s->out[(to + 2) & PS_BUF_MASK] = 0;
+	/* zero the pad up to a word for the sum (out has room past
+	 * PS_PAYLOAD_MAX: a mask would have put it at out[0]) */
+	if (to < PS_PAYLOAD_MAX) {
+		s->out[to] = 0;
+		s->out[to + 1] = 0;
+		s->out[to + 2] = 0;
+	}
 	s->kept_sum = 0;
 	for (i = 0; i < PS_PAYLOAD_MAX / PS_CSUM_CHUNK; i++) {
 		__u32 c;

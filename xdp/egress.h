@@ -421,8 +421,10 @@ static __always_inline int ps_egress(struct __sk_buff *skb,
 		if (after(edge, f->rwnd_end))
 			f->rwnd_end = edge;
 		/* a client that acks this segment's end has its ack (seqadj.h,
-		 * seqadj_retire_cli) */
-		if (p->payload_len && verdict == TC_ACT_OK) {
+		 * seqadj_retire_cli): only a first transmission says so. The
+		 * client may have the bytes of a retransmission, whose ack is
+		 * newer, from the copy before it */
+		if (new_bytes && !from && verdict == TC_ACT_OK) {
 			f->marks[f->mark_next & (PS_MARKS - 1)] =
 				(__u64)sent_end << 32 | ack;
 			f->mark_next++;

@@ -107,14 +107,19 @@ static __always_inline __u32 guarded_veto(struct xdp_md *ctx,
 	return PS_FB_ANSWER;
 }
 
-/* The misses of a segment not answered whole, and a fill for its first:
- * the reply index that answers it counts only the commands Redis gets
- * (cut GETs do not). Global: its frame stays off guarded_data's. */
+/*
+ * The misses of a segment not answered whole, and fills for the first
+ * PS_FQ_ARM of them (one, when the segment was not planned for cutting):
+ * the reply index that answers each counts only the commands Redis gets
+ * (cut GETs do not). A pipelining client's misses fill from their own
+ * replies, and its next batch is cut from the cache. Global: its frame
+ * stays off guarded_data's.
+ */
 __noinline int guarded_misses(struct ps_scratch *s, struct ps_config *cfg,
 			      struct ps_flow *f, struct ps_pkt *p,
 			      __u32 pending_before)
 {
-	__u32 misses, i;
+	__u32 misses, i, j;
 
 	if (!s || !cfg || !f || !p)
 		return 0;
@@ -130,9 +135,22 @@ __noinline int guarded_misses(struct ps_scratch *s, struct ps_config *cfg,
 		arm_fill(f, s, cfg);
 		return 0;
 	}
-	s->first_miss = i;
-	s->fq_shift = cut_before(s, s->get_pos[i & (PS_MAX_CMDS - 1)]);
-	fq_arm(s, cfg, f, p);
+	if (!s->cut_planned) {
+		s->first_miss = i;
+		s->fq_shift = 0;
+		fq_arm(s, cfg, f, p);
+		return 0;
+	}
+	for (j = 0; j < PS_FQ_ARM; j++) {
+		if (j >= misses)
+			break;
+		i = s->miss_i[j];
+		if (i >= PS_MAX_CMDS)
+			break;
+		s->first_miss = i;
+		s->fq_shift = cut_before(s, s->get_pos[i]);
+		fq_arm(s, cfg, f, p);
+	}
 	return 0;
 }
 

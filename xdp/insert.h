@@ -143,24 +143,57 @@ static __always_inline int ins_kspan(struct ps_ins_work *w, __u32 cur, __u32 to)
 /* bpf_loop's context for the builder's loops */
 struct ins_loop {
 	struct ps_ins_work *w;
+	struct ps_ins_kbuf *kb;
+	struct __sk_buff *skb;
+	__u32 off;     /* ins_load_step: the payload's offset in the skb */
 	__u32 sum;
 	__u32 n;       /* ins_gather_step: bytes gathered */
 	__u32 stop;
 };
+
+/* This CPU's kernel-payload buffer. */
+static __always_inline struct ps_ins_kbuf *ins_kbuf(void)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+
+	return bpf_map_lookup_elem(&ps_ins_kbuf, &cpu);
+}
+
+/* The kernel's payload into kb, PS_TCR_SEG_BUF bytes a call. */
+static long ins_load_step(__u32 i, void *data)
+{
+	struct ins_loop *l = data;
+	struct ps_ins_work *w = l->w;
+	struct ps_ins_kbuf *kb = l->kb;
+	__u32 o = i * PS_TCR_SEG_BUF, c;
+
+	if (!w || !kb || !l->skb || o >= w->kbytes || o >= PS_INS_BUF)
+		return 1;
+	c = w->kbytes - o;
+	if (c > PS_TCR_SEG_BUF)
+		c = PS_TCR_SEG_BUF;
+	BOUND_1_TO(c, PS_TCR_SEG_BUF);
+	if (bpf_skb_load_bytes(l->skb, l->off + o, &kb->b[o & (PS_INS_BUF - 1)], c)) {
+		l->stop = 1;
+		return 1;
+	}
+	return 0;
+}
 
 /* kbuf's sum, PS_CSUM_CHUNK bytes a call (the pad after kbytes is zero) */
 static long ins_sum_step(__u32 i, void *data)
 {
 	struct ins_loop *l = data;
 	struct ps_ins_work *w = l->w;
+	struct ps_ins_kbuf *kb = l->kb;
 	__u32 o = i * PS_CSUM_CHUNK, c;
 
-	if (!w || o >= ((w->kbytes + 3) & ~3u) || o >= PS_INS_BUF)
+	if (!w || !kb || o >= ((w->kbytes + 3) & ~3u) || o >= PS_INS_BUF)
 		return 1;
 	c = ((w->kbytes + 3) & ~3u) - o;
 	if (c > PS_CSUM_CHUNK)
 		c = PS_CSUM_CHUNK;
-	l->sum = csum_chunk(&w->kbuf[o & (PS_INS_BUF - 1)], c, l->sum);
+	l->sum = csum_chunk(&kb->b[o & (PS_INS_BUF - 1)], c, l->sum);
 	return 0;
 }
 
@@ -271,6 +304,7 @@ __noinline int ins_plan(struct __sk_buff *skb, struct ps_ins_work *w,
 			struct ps_pkt *p)
 {
 	__u32 i, o, cur = 0, len, k0, c, mss, trunc = 0, kold;
+	struct ps_ins_kbuf *kb;
 	int r;
 
 	if (!skb || !w || !f || !fk || !p)
@@ -284,17 +318,16 @@ __noinline int ins_plan(struct __sk_buff *skb, struct ps_ins_work *w,
 		return 0;
 
 	/* the kernel's payload, as far as kbuf holds it */
+	kb = ins_kbuf();
+	if (!kb)
+		return -1;
 	w->kbytes = len < PS_INS_BUF ? len : PS_INS_BUF;
-	for (i = 0; i < PS_INS_BUF / PS_TCR_SEG_BUF; i++) {
-		o = i * PS_TCR_SEG_BUF;
-		if (o >= w->kbytes)
-			break;
-		c = w->kbytes - o;
-		if (c > PS_TCR_SEG_BUF)
-			c = PS_TCR_SEG_BUF;
-		BOUND_1_TO(c, PS_TCR_SEG_BUF);
-		if (bpf_skb_load_bytes(skb, p->payload_off + o,
-				       &w->kbuf[o & (PS_INS_BUF - 1)], c))
+	{
+		struct ins_loop l = { .w = w, .kb = kb, .skb = skb,
+				      .off = p->payload_off };
+
+		bpf_loop(PS_INS_BUF / PS_TCR_SEG_BUF, ins_load_step, &l, 0);
+		if (l.stop)
 			return -1;
 	}
 
@@ -371,11 +404,16 @@ __noinline int ins_plan(struct __sk_buff *skb, struct ps_ins_work *w,
 	w->fw_mid = w->cur_fw & ~(__u16)((TCPF_FIN | TCPF_PSH) << 8);
 	/* the payload's sum now, for the first piece's difference: zero pad
 	 * to a word, then 512 bytes a call */
-	w->kbuf[w->kbytes & (PS_INS_BUF - 1)] = 0;
-	w->kbuf[(w->kbytes + 1) & (PS_INS_BUF - 1)] = 0;
-	w->kbuf[(w->kbytes + 2) & (PS_INS_BUF - 1)] = 0;
+	/* (kbuf has room past PS_INS_BUF: a full kbuf needs no pad, and a
+	 * mask would have put it at kbuf[0]) */
+	c = w->kbytes;
+	if (c < PS_INS_BUF) {
+		kb->b[c] = 0;
+		kb->b[c + 1] = 0;
+		kb->b[c + 2] = 0;
+	}
 	{
-		struct ins_loop l = { .w = w };
+		struct ins_loop l = { .w = w, .kb = kb };
 
 		bpf_loop(PS_INS_BUF / PS_CSUM_CHUNK, ins_sum_step, &l, 0);
 		w->cur_sum = l.sum;
@@ -397,10 +435,11 @@ static long ins_gather_step(__u32 i, void *data)
 {
 	struct ins_loop *l = data;
 	struct ps_ins_work *w = l->w;
+	struct ps_ins_kbuf *kb = l->kb;
 	struct ps_span *sp;
 	__u32 take, o, n = l->n;
 
-	if (!w || w->si >= w->nspan || w->si >= PS_INS_SPANS || n >= w->mss)
+	if (!w || !kb || w->si >= w->nspan || w->si >= PS_INS_SPANS || n >= w->mss)
 		return 1;
 	sp = &w->span[w->si & (PS_INS_SPANS - 1)];
 	if (sp->kind == PS_SPAN_GAP) {
@@ -429,7 +468,7 @@ static long ins_gather_step(__u32 i, void *data)
 		o = sp->off + w->so;
 		if (o >= PS_INS_BUF ||
 		    bpf_probe_read_kernel(&w->seg[n & (PS_TCR_SEG_BUF - 1)], take,
-					  &w->kbuf[o & (PS_INS_BUF - 1)])) {
+					  &kb->b[o & (PS_INS_BUF - 1)])) {
 			l->stop = 2;
 			return 1;
 		}
@@ -476,7 +515,7 @@ __noinline int ins_piece(struct __sk_buff *skb, struct ps_ins_work *w)
 		return INS_PIECE_FAILED;
 	w->pseq = w->cseq;
 	{
-		struct ins_loop l = { .w = w };
+		struct ins_loop l = { .w = w, .kb = ins_kbuf() };
 
 		bpf_loop(2 * PS_INS_SPANS, ins_gather_step, &l, 0);
 		if (l.stop > 1)

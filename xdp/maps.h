@@ -194,6 +194,15 @@ struct {
 	__type(value, struct ps_run_val);
 } ps_runs SEC(".maps");
 
+/* TC egress's insertion builder (insert.h): the kernel's payload, by
+ * CPU id (the loader sizes it to the possible CPUs) */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PS_INS_CPUS);
+	__type(key, __u32);
+	__type(value, struct ps_ins_kbuf);
+} ps_ins_kbuf SEC(".maps");
+
 /* TC egress's insertion builder (insert.h) */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -451,7 +451,7 @@ struct ps_fq_val {
 };
 
 #define PS_FQ_ENTRIES 16384 /* armed GETs, all flows (LRU) */
-#define PS_FQ_SEG     8     /* armed replies one server segment can fill */
+#define PS_FQ_SEG     16    /* armed replies one server segment can fill */
 #define PS_MARKS      4     /* ps_flow.marks */
 
 struct ps_flow {

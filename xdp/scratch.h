@@ -215,6 +215,8 @@ struct ps_scratch {
 	__u32 cut_planned;            /* cut_plan ran: cut_misses counts the misses */
 	__u32 cut_misses;             /* GETs of the segment that missed */
 	__u32 cut_first_miss;         /* index among the GETs of the first */
+#define PS_FQ_ARM 8                   /* misses of a segment armed to fill */
+	__u32 miss_i[PS_FQ_ARM];      /* index among the GETs of the first few */
 	__u32 nruns;
 	__u32 run_b[PS_MAX_CMDS];
 	__u32 run_sub[PS_MAX_CMDS];
@@ -290,7 +292,10 @@ struct ps_tcr_work {
  * as pieces of at most one MSS. Nested runs of ps_tc (the clones of the
  * pieces) return before they reach it.
  */
-#define PS_INS_BUF   16384 /* kernel payload bytes one rebuild holds (power of two) */
+#define PS_INS_BUF   65536 /* kernel payload bytes one rebuild holds (power of
+			    * two): a GSO skb's most */
+#define PS_INS_CPUS  64    /* ps_ins_kbuf's entries unless the loader sets them
+			    * to the possible CPUs */
 #define PS_INS_SPANS 48
 
 enum ps_span_kind {
@@ -310,8 +315,13 @@ struct ps_span {
 			  * period, never reused under us) */
 };
 
+/* the kernel's payload of the segment being rebuilt, per CPU in
+ * ps_ins_kbuf (a plain array by CPU id: a per-CPU value is at most 32 KB) */
+struct ps_ins_kbuf {
+	__u8 b[PS_INS_BUF + 8];
+};
+
 struct ps_ins_work {
-	__u8  kbuf[PS_INS_BUF + 8];
 	struct ps_span span[PS_INS_SPANS];
 	__u32 nspan;
 	__u32 si, so;                /* the cursor: span, byte within it */

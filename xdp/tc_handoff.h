@@ -271,6 +271,43 @@ static __always_inline int tcr_pick_asm(struct ps_scratch *s,
  * Returns PS_SENT_TC when handed over, PS_SENT_NONE when nothing was
  * done. Global: keeps guarded_data's frame small (combined stack limit).
  */
+/*
+ * A small cache entry picked for TC ingress: its bytes copied now into
+ * ps_tcr_asm, as several GETs' are (tcr_pick_asm). By reference, a write
+ * or a fill of its key between this XDP run and TC ingress (or the
+ * request's retransmission) left TC nothing to send: the request had been
+ * consumed, so the client waited for ever. Returns TCR_PICKED or
+ * TCR_NO_PICK.
+ */
+static __always_inline int tcr_snapshot(struct ps_scratch *s,
+					const struct ps_config *cfg,
+					const struct ps_pkt *p, __u32 srv_seq)
+{
+	struct ps_rtx_key k = {};
+	struct ps_cache_val *v;
+	__u32 n = s->tcr.tot;
+
+	v = cache_lookup(&s->tcr.key, cfg->cache_gen, p->now_ns);
+	if (!v || v->filled_ns != s->tcr.filled_ns || v->reply_len != n ||
+	    n == 0 || n > PS_REPLY_MAX || n > PS_RTX_BYTES)
+		return TCR_NO_PICK;
+	BOUND_1_TO(n, PS_RTX_BYTES);
+	s->rtx.csum = v->csum;
+	if (bpf_probe_read_kernel(s->rtx.rep, n, v->reply))
+		return TCR_NO_PICK;
+	/* reused under us (helpers.h) */
+	if (!ENTRY_SAME(v, s->tcr.filled_ns, s->tcr.tot, s->rtx.csum))
+		return TCR_NO_PICK;
+	s->rtx.len = s->tcr.tot;
+	s->rtx.id = p->now_ns;
+	flow_key(&k.flow, p, 1);
+	k.srv_seq = srv_seq;
+	if (bpf_map_update_elem(&ps_tcr_asm, &k, &s->rtx, BPF_ANY))
+		return TCR_NO_PICK;
+	s->tcr.big = PS_TCR_SRC_ASM;
+	return TCR_PICKED;
+}
+
 __noinline int tcr_take(struct xdp_md *ctx, struct ps_scratch *s,
 			struct ps_config *cfg, struct ps_pkt *p,
 			struct ps_flow *f)
@@ -289,6 +326,9 @@ __noinline int tcr_take(struct xdp_md *ctx, struct ps_scratch *s,
 				  s->tcr.tot != s->em.tot)) {
 		return PS_SENT_NONE;
 	}
+	if (s->tcr.big == PS_TCR_SRC_CACHE &&
+	    tcr_snapshot(s, cfg, p, srv_seq) != TCR_PICKED)
+		return PS_SENT_NONE;
 	tot = s->tcr.tot;
 	if (tcr_answer(ctx, s, p, seq, len, srv_seq) != PS_SENT_TC)
 		return PS_SENT_NONE;

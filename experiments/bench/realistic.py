@@ -222,6 +222,8 @@ class Model:
         want = self.val.get(k)
         if got == want:
             return "correct"
+        if got is not None and not isinstance(got, bytes):
+            return "wrong"            # not a GET's reply at all (an array...)
         e = self.exp.get(k)
         if e and got is None and t_recv >= e[0]:
             return "correct"          # expired at Redis, model not yet
@@ -393,7 +395,7 @@ def autopipe(wl, model, conns, side, ctr, hit_name, fb_names, n, lat, examples, 
                 verdict = model.judge(k, got, t_send, t_recv)
                 n[verdict] += 1
                 if verdict not in ("correct", "window") and len(examples) < 10:
-                    examples.append(f"step at op {i}: GET {k} -> {got[:40] if got else got!r}, "
+                    examples.append(f"step at op {i}: GET {k} -> {str(got)[:60] if got else got!r}, "
                                     f"model {model.val.get(k, b'')[:40]!r}")
                 if got is not None:
                     model.read_since_write.add(k)
@@ -573,6 +575,8 @@ def one_run(mode, seed):
         prestack("detach", "--force", check=False)
 
     d = {k: s1.get(k, 0) - s0.get(k, 0) for k in s1 if isinstance(s1.get(k), int)}
+    if os.environ.get("PS_REALISTIC_STATS"):
+        print("# counters moved: " + json.dumps({k: v for k, v in d.items() if v}))
     fbs = {k: v for k, v in d.items() if k.startswith(fb_prefix) and v}
     untrusted = {}
     for f in fl:
@@ -592,6 +596,11 @@ def one_run(mode, seed):
         "answered_of_all_gets": round(hits / n["gets"], 4) if n["gets"] else 0,
         "carriable_not_answered": json.dumps(why, sort_keys=True),
         "fallbacks": json.dumps(fbs, sort_keys=True),
+        # every GET not answered before the stack, by prestack's per-GET
+        # reason (ga_*: xdp/cut.h), and the GETs cut from pipelined segments
+        "gets_not_answered": json.dumps({k: v for k, v in d.items()
+                                         if k.startswith("ga_") and v}, sort_keys=True),
+        "cut_gets": d.get("cut_gets", 0),
         "flows": len(fl), "flows_untrusted": sum(untrusted.values()),
         "untrusted_reasons": json.dumps(untrusted, sort_keys=True),
         "redis_cpu_us_per_op": round((cpu1[1] - cpu0[1]) / a.ops * 1e6, 2),
@@ -622,7 +631,8 @@ def main():
                   f"{row['answered_of_all_gets']:.1%} of all {row['gets']}; wrong {row['wrong']}, stale {row['stale']} "
                   f"(+{row['stale_window']} in the coherence window), errors {row['errors']}, "
                   f"untrusted flows {row['flows_untrusted']} {row['untrusted_reasons']}, "
-                  f"fallbacks {row['fallbacks']}, {row['ops_per_s']} ops/s, "
+                  f"fallbacks {row['fallbacks']}, GETs cut {row['cut_gets']}, not answered "
+                  f"{row['gets_not_answered']}, {row['ops_per_s']} ops/s, "
                   f"p50 {row['p50_us']} us, p99 {row['p99_us']} us", flush=True)
             for e in ex:
                 print(f"#   {e}")

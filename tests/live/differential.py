@@ -62,6 +62,7 @@ keys = [f"dk:{i}" for i in range(a.keys)]
 for c in (side, side_ref):
     c.flushall()
 expiry = {}          # key -> monotonic deadline (harness view)
+last_write = {}      # key -> (op, path, seconds since start) of its last write
 side_at = {}         # key -> when its last other-path write returned
 compared = skipped = skipped_side = mismatches = 0
 t0 = time.monotonic()
@@ -107,6 +108,7 @@ for i in range(a.ops):
         run(side, "set", k, v)
         run(side_ref, "set", k, v)
         side_at[k] = time.monotonic()
+        last_write[k] = (i, "side", round(side_at[k] - t0, 4))
         expiry.pop(k, None)
         continue
     j = rnd.randrange(a.conns)
@@ -129,6 +131,8 @@ for i in range(a.ops):
         skipped += 1
         continue
     got, want = run(front[j], op, k, v), run(ref[j], op, k, v)
+    if op in ("set", "setpx", "del", "incr", "append"):
+        last_write[k] = (i, f"{op} conn {j}", round(time.monotonic() - t0, 4))
     if op == "setpx":
         expiry[k] = time.monotonic() + 0.150
     elif op in ("set", "del"):
@@ -140,7 +144,8 @@ for i in range(a.ops):
     if got != want:
         mismatches += 1
         if mismatches <= 10:
-            print(f"op {i}: {op} {k}: fronted {got!r} reference {want!r}")
+            print(f"op {i} at {time.monotonic() - t0:.4f} s: {op} {k} conn {j}: fronted "
+                  f"{got!r} reference {want!r}; last write {last_write.get(k)}")
 print(f"ops={a.ops} compared={compared} skipped_near_expiry={skipped} "
       f"skipped_side={skipped_side} mismatches={mismatches} "
       f"seconds={time.monotonic() - t0:.1f}")

@@ -77,6 +77,8 @@ void t_cut_prefix_suffix(struct env *e);
 void t_cut_hits_behind_owed(struct env *e);
 void t_cut_ack_hold(struct env *e);
 void t_cut_pieces(struct env *e);
+void t_cut_arrays(struct env *e);
+void t_cut_write_in_flight(struct env *e);
 void t_rtx_kept_bytes(struct env *e);
 /* t_resp.c */
 void t_fill_rule(struct env *e);

@@ -294,3 +294,43 @@ void t_cut_pieces(struct env *e)
 	e->skel->bss->ps_ins_stop = 0;
 	CHECK_EQ(stat_get(e, PS_ST_INS_PIECES), 3); /* piece 0 twice */
 }
+
+/*
+ * Aggregates around a cut GET: MGET before it, HGETALL after; the hit's
+ * reply goes right after the MGET's whole array, before the HGETALL's.
+ */
+void t_cut_arrays(struct env *e)
+{
+	const char req[] = "*3\r\n$4\r\nMGET\r\n$1\r\nx\r\n$1\r\ny\r\n" GETK("foo")
+			   "*2\r\n$7\r\nHGETALL\r\n$1\r\nh\r\n";
+	const char kept[] = "*3\r\n$4\r\nMGET\r\n$1\r\nx\r\n$1\r\ny\r\n"
+			    "*2\r\n$7\r\nHGETALL\r\n$1\r\nh\r\n";
+	const char rep[] = "*2\r\n$1\r\n1\r\n*1\r\n:5\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n";
+	const char want[] = "*2\r\n$1\r\n1\r\n*1\r\n:5\r\n$3\r\nbar\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n";
+
+	cache_put(e, "foo", "bar");
+	expect_cut(e, S(req), S(kept), 0, 0);
+	len = srv_seg(e, in, S(rep), TF_PSH | TF_ACK);
+	CHECK_EQ(tc_run(e, in, len, out, &olen), TC_OK);
+	check_payload("the array, the run, the array", S(want));
+	CHECK(pkt_csum_ok(out, olen), "checksum");
+}
+
+/* A write behind a cut GET is in flight until its own reply: its reply
+ * index counts only the commands Redis gets (cache.h, wr_push). */
+void t_cut_write_in_flight(struct env *e)
+{
+	const char req[] = GETK("foo") SETK("kkk", "v");
+	struct ps_flow f;
+
+	cache_put(e, "foo", "bar");
+	expect_cut(e, S(req), S(SETK("kkk", "v")), 0, 0);
+	CHECK_EQ(flow_get(e, &f), 0);
+	CHECK_EQ(f.wr_head - f.wr_tail, 1);
+	CHECK_EQ(f.wr[f.wr_tail & (PS_WR_RING - 1)].idx, 1);
+	len = srv_seg(e, in, S("+OK\r\n"), TF_PSH | TF_ACK);
+	CHECK_EQ(tc_run(e, in, len, out, &olen), TC_OK);
+	check_payload("the run, then +OK", S("$3\r\nbar\r\n+OK\r\n"));
+	CHECK_EQ(flow_get(e, &f), 0);
+	CHECK_EQ(f.wr_head, f.wr_tail);
+}

@@ -124,6 +124,10 @@ static const struct tcase {
 	  t_cut_ack_hold, TS(GUARDED) },
 	{ "pipeline: a rebuilt reply stream over the MSS goes out in pieces", t_cut_pieces,
 	  TS(GUARDED) },
+	{ "pipeline: a hit between two arrays goes after the first whole", t_cut_arrays,
+	  TS(GUARDED) },
+	{ "pipeline: a write behind a cut GET is in flight until its own reply",
+	  t_cut_write_in_flight, TS(GUARDED) },
 	/* t_hostile.c: segments the kernel refuses or reads differently */
 	{ "hostile: a stray RST and a duplicate SYN keep the flow (RFC 5961)", t_stray_rst_syn,
 	  TS(GUARDED) },
