@@ -573,6 +573,17 @@ __noinline int fq_arm(struct ps_scratch *s, struct ps_config *cfg,
 	else if (ps_key_from_buf(&s->fqv.key, s, s->key_off[i & (PS_MAX_CMDS - 1)],
 				 s->key_len[i & (PS_MAX_CMDS - 1)]))
 		return 0;
+	/* a write to its slot in Redis's hands now: its fill would most
+	 * likely be refused (fill_check), so the arming is not paid for */
+	{
+		__u32 slot = ps_key_slot(s->fqv.key.data, s->fqv.key.len);
+		__u32 *n = bpf_map_lookup_elem(&ps_wr_inflight, &slot);
+
+		if (!n || *n) {
+			stat_inc(PS_ST_FQ_BUSY);
+			return 0;
+		}
+	}
 	e = ps_epoch_of(&s->fqv.key);
 	if (!e)
 		return 0;

@@ -499,6 +499,12 @@ static __always_inline int guarded_cut(struct xdp_md *ctx, struct ps_scratch *s,
 		stat_add(why, s->ngets);
 		return -1;
 	}
+	/* a segment of GETs alone, every one a miss in guarded_veto's
+	 * lookups: nothing to cut (and no second lookup of each) */
+	if (s->asm_misses && s->asm_misses == s->ngets && s->ngets == s->ncmds) {
+		stat_add(PS_ST_GA_MISS, s->ngets);
+		return -1;
+	}
 	flow_key(&fk, p, 1);
 	n = cut_plan(s, cfg, f, p, &fk);
 	if (n < 0) {

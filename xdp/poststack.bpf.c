@@ -157,7 +157,7 @@ static __always_inline int post_fast_gets(struct __sk_buff *skb, struct ps_scrat
 		return 0;
 	s->len = n;
 	/* (a canonical SET is taken too: it invalidates its key) */
-	return ps_fast_gets(s) || ps_fast_set(s);
+	return ps_fast_cmds(s);
 }
 
 /* What the parse says about the socket from now on. */

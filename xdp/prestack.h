@@ -655,6 +655,7 @@ struct ps_flow {
 	X(GA_OTHER, ga_other, "GETs not answered for another fallback (state, window, history, ...)") \
 	X(FQ_ARMED, fq_armed, "GETs passed in a segment of GETs alone, armed to fill from their own reply (the first miss)") \
 	X(FQ_UNARMED, fq_unarmed, "misses that could not be armed (their reply slot busy, ps_fillq full)") \
+	X(FQ_BUSY, fq_busy, "misses not armed: a write to their key's slot was in Redis's hands (the fill would be refused)") \
 	/* per-command answering (docs/pipelines.md) */ \
 	X(CUT_GETS, cut_gets, "GETs cut from pipelined segments and answered by a run inserted at TC egress (also in get_hits)") \
 	X(CUT_SEGS, cut_segs, "client segments some GETs were cut from") \

@@ -418,6 +418,10 @@ __noinline int ps_rq_step(struct ps_scratch *s)
 }
 
 /* Little-endian constants of the canonical GET header "*2\r\n$3\r\nGET\r\n$". */
+/* a three-letter command name word ("GET\r") or'ed with this reads the
+ * same in either case: bit 5 of a letter is its case, and only the
+ * letters' bits are set */
+#define PS_NAME3_CASE 0x00202020u
 #define PS_GET_HDR8 0x0a0d33240a0d322aull /* "*2\r\n$3\r\n" */
 #define PS_GET_HDR4 0x0d544547u           /* "GET\r" */
 #define PS_GET_HDR2 0x240au               /* "\n$" */
@@ -446,14 +450,16 @@ static __always_inline __u64 ld64(const struct ps_scratch *s, __u32 off)
  * length with *koff its offset from h, or 0. The key and the CRLF after it
  * are the caller's to bound and check. Every hook's canonical GET goes
  * through it: in place at XDP (xdp_fast_get), from scratch for the others
- * (ps_fast_gets: XDP's copied segments, poststack, the fuzzer).
+ * (ps_fast_cmds: XDP's copied segments, poststack, the fuzzer).
  */
 static __always_inline __u32 resp_get_head(const __u8 *h, __u32 *koff)
 {
 	__u32 d0 = h[PS_GET_HDR_LEN], d1 = h[PS_GET_HDR_LEN + 1];
 
+	/* the name in any case, as Redis reads it (ioredis sends "get") */
 	if (PS_LDW(__u64, h) != PS_GET_HDR8 ||
-	    PS_LDW(__u32, h + PS_GET_HDR4_OFF) != PS_GET_HDR4 ||
+	    (PS_LDW(__u32, h + PS_GET_HDR4_OFF) | PS_NAME3_CASE) !=
+	    (PS_GET_HDR4 | PS_NAME3_CASE) ||
 	    PS_LDW(__u16, h + PS_GET_HDR2_OFF) != PS_GET_HDR2 || d0 < '1' || d0 > '9')
 		return 0;
 	if (d1 == '\r') {
@@ -469,101 +475,55 @@ static __always_inline __u32 resp_get_head(const __u8 *h, __u32 *koff)
 	return (d0 - '0') * 10 + (d1 - '0');
 }
 
-/*
- * Fast path for what clients send: one or more "*2\r\n$3\r\nGET\r\n$<n>\r\n
- * <key>\r\n" back to back, from a command boundary, filling the segment
- * exactly. Fills ngets/ncmds/key_off/key_len as the general parser would
- * and returns 1; returns 0 (nothing changed) for anything else, which then
- * goes through the general parser. Global: verified once.
- */
-__noinline int ps_fast_gets(struct ps_scratch *s)
-{
-	__u32 pos = 0, len, n = 0, i;
-
-	if (!s)
-		return 0;
-	len = s->len;
-	if (s->pos || s->rq.state != PS_RQ_IDLE || len > PS_PAYLOAD_MAX)
-		return 0;
-	for (i = 0; i < PS_MAX_CMDS; i++) {
-		__u32 klen, koff = 0;
-
-		/* header, 1-2 length digits, CRLF, key, CRLF (consts.h) */
-		if (pos + PS_GET_MIN_LEN > len || pos > PS_PAYLOAD_MAX - 32)
-			return 0;
-		klen = resp_get_head(&s->buf[pos & PS_BUF_MASK], &koff);
-		koff += pos;
-		if (!klen || klen > PS_KEY_MAX || koff + klen + 2 > len ||
-		    s->buf[(koff + klen) & PS_BUF_MASK] != '\r' ||
-		    s->buf[(koff + klen + 1) & PS_BUF_MASK] != '\n')
-			return 0;
-		s->key_off[i & (PS_MAX_CMDS - 1)] = koff;
-		s->key_len[i & (PS_MAX_CMDS - 1)] = klen;
-		s->get_pos[i & (PS_MAX_CMDS - 1)] = i;
-		s->get_start[i & (PS_MAX_CMDS - 1)] = pos;
-		n++;
-		pos = koff + klen + 2;
-		if (pos == len) {
-			s->ngets = n;
-			s->ncmds = n;
-			s->pos = len;
-			return 1;
-		}
-	}
-	return 0;
-}
-
 #define PS_SET_HDR8 0x0a0d33240a0d332aull /* "*3\r\n$3\r\n" */
 #define PS_SET_HDR4 0x0d544553u           /* "SET\r" */
 #define PS_VLEN_DIGITS 5                   /* longer values: the general parser */
 
 /*
- * Fast path for the commonest write: one "*3\r\n$3\r\nSET\r\n$<n>\r\n<key>
- * \r\n$<m>\r\n<value>\r\n" filling the segment exactly, from a command
- * boundary. Does what the general parser does with it (invalidates the
- * key, counts one command that is not a GET) and returns 1; returns 0
- * (nothing changed) for anything else. Global: verified once.
+ * The canonical SET without options, "*3\r\n$3\r\nSET\r\n$<n>\r\n<key>\r\n
+ * $<m>\r\n<value>\r\n", at buf[pos..len): its key (koff, returned length,
+ * 1..PS_KEY_MAX) and the offset after it (*end), or 0 when it is not one,
+ * whole in the buffer. Numbers as Redis reads them (string2ll: no leading
+ * zero), the name in any case.
  */
-__noinline int ps_fast_set(struct ps_scratch *s)
+static __always_inline __u32 resp_set_at(const struct ps_scratch *s, __u32 pos,
+					 __u32 len, __u32 *koff, __u32 *end)
 {
-	__u32 len, klen, koff, pos, vlen = 0, voff, d0, d1, i;
+	__u32 klen, ko, vlen = 0, voff, d0, d1, i, p;
 
-	if (!s)
+	if (pos + 26 > len || pos > PS_PAYLOAD_MAX - 32)
 		return 0;
-	len = s->len;
-	if (s->pos || s->rq.state != PS_RQ_IDLE || len > PS_PAYLOAD_MAX ||
-	    len < 26)
+	if (PS_LDW(__u64, &s->buf[pos & PS_BUF_MASK]) != PS_SET_HDR8 ||
+	    (PS_LDW(__u32, &s->buf[(pos + 8) & PS_BUF_MASK]) | PS_NAME3_CASE) !=
+	    (PS_SET_HDR4 | PS_NAME3_CASE) ||
+	    PS_LDW(__u16, &s->buf[(pos + 12) & PS_BUF_MASK]) != PS_GET_HDR2)
 		return 0;
-	if (ld64(s, 0) != PS_SET_HDR8 ||
-	    *(const __u32 *)&s->buf[8] != PS_SET_HDR4 ||
-	    *(const __u16 *)&s->buf[12] != PS_GET_HDR2)
-		return 0;
-	d0 = s->buf[14];
-	d1 = s->buf[15];
+	d0 = s->buf[(pos + 14) & PS_BUF_MASK];
+	d1 = s->buf[(pos + 15) & PS_BUF_MASK];
 	if (d0 < '1' || d0 > '9')
 		return 0;
 	if (d1 == '\r') {
 		klen = d0 - '0';
-		koff = 17;
-	} else if (d1 >= '0' && d1 <= '9' && s->buf[16] == '\r') {
+		ko = pos + 17;
+	} else if (d1 >= '0' && d1 <= '9' && s->buf[(pos + 16) & PS_BUF_MASK] == '\r') {
 		klen = (d0 - '0') * 10 + (d1 - '0');
-		koff = 18;
+		ko = pos + 18;
 	} else {
 		return 0;
 	}
-	pos = koff + klen;
+	p = ko + klen;
 	/* "\r\n$" after the key, then the value's length */
-	if (klen > PS_KEY_MAX || pos + 3 > len ||
-	    s->buf[(koff - 1) & PS_BUF_MASK] != '\n' ||
-	    s->buf[pos & PS_BUF_MASK] != '\r' ||
-	    s->buf[(pos + 1) & PS_BUF_MASK] != '\n' ||
-	    s->buf[(pos + 2) & PS_BUF_MASK] != '$')
+	if (klen > PS_KEY_MAX || p + 3 > len ||
+	    s->buf[(ko - 1) & PS_BUF_MASK] != '\n' ||
+	    s->buf[p & PS_BUF_MASK] != '\r' ||
+	    s->buf[(p + 1) & PS_BUF_MASK] != '\n' ||
+	    s->buf[(p + 2) & PS_BUF_MASK] != '$')
 		return 0;
-	pos += 3;
+	p += 3;
 	for (i = 0; i <= PS_VLEN_DIGITS; i++) {
-		__u8 c = s->buf[(pos + i) & PS_BUF_MASK];
+		__u8 c = s->buf[(p + i) & PS_BUF_MASK];
 
-		if (pos + i >= len)
+		if (p + i >= len)
 			return 0;
 		if (c == '\r')
 			break;
@@ -572,18 +532,130 @@ __noinline int ps_fast_set(struct ps_scratch *s)
 			return 0;
 		vlen = vlen * 10 + (c - '0');
 	}
-	if (i == 0 || s->buf[(pos + i + 1) & PS_BUF_MASK] != '\n')
+	if (i == 0 || s->buf[(p + i + 1) & PS_BUF_MASK] != '\n')
 		return 0;
-	voff = pos + i + 2;
-	if (voff + vlen + 2 != len ||
+	voff = p + i + 2;
+	if (voff + vlen + 2 > len ||
 	    s->buf[(voff + vlen) & PS_BUF_MASK] != '\r' ||
 	    s->buf[(voff + vlen + 1) & PS_BUF_MASK] != '\n')
 		return 0;
-	ps_invalidate(s, koff, klen, 0);
-	s->ncmds = 1;
+	*koff = ko;
+	*end = voff + vlen + 2;
+	return klen;
+}
+
+/* commands ps_fast_cmds reads from one segment (SETs among them: at most
+ * PS_FAST_SETS, scratch.h) */
+#define PS_FAST_CMDS 64
+
+/*
+ * One command for ps_fast_cmds at s->fc_pos: a canonical GET (recorded as
+ * the general parser records it) or a canonical SET (its key noted for
+ * ps_fast_cmds's second pass). Returns 0 after one, 1 at the segment's
+ * end, -1 for anything else. Global: ps_fast_cmds's loop over commands
+ * is verified once, not once per command.
+ */
+__noinline int ps_fast_cmd(struct ps_scratch *s)
+{
+	__u32 pos, len, klen, koff = 0, end, n, c;
+
+	if (!s)
+		return -1;
+	pos = s->fc_pos;
+	len = s->len;
+	if (pos >= len)
+		return 1;
+	if (pos + PS_GET_MIN_LEN > len || pos > PS_PAYLOAD_MAX - 32 ||
+	    len > PS_PAYLOAD_MAX)
+		return -1;
+	n = s->ngets;
+	c = s->ncmds;
+	klen = resp_get_head(&s->buf[pos & PS_BUF_MASK], &koff);
+	if (klen) {
+		/* header, 1-2 length digits, CRLF, key, CRLF (consts.h) */
+		koff += pos;
+		if (klen > PS_KEY_MAX || koff + klen + 2 > len ||
+		    s->buf[(koff + klen) & PS_BUF_MASK] != '\r' ||
+		    s->buf[(koff + klen + 1) & PS_BUF_MASK] != '\n')
+			return -1;
+		if (n < PS_MAX_CMDS) {
+			s->key_off[n & (PS_MAX_CMDS - 1)] = koff;
+			s->key_len[n & (PS_MAX_CMDS - 1)] = klen;
+			s->get_pos[n & (PS_MAX_CMDS - 1)] = c;
+			s->get_start[n & (PS_MAX_CMDS - 1)] = pos;
+			s->ngets = n + 1;
+		} else {
+			s->fc_too_many = 1;
+		}
+		s->fc_pos = koff + klen + 2;
+		s->ncmds = c + 1;
+		return 0;
+	}
+	klen = resp_set_at(s, pos, len, &koff, &end);
+	n = s->fc_nset;
+	if (!klen || n >= PS_FAST_SETS)
+		return -1;
+	s->fc_set_off[n & (PS_FAST_SETS - 1)] = koff;
+	s->fc_set_len[n & (PS_FAST_SETS - 1)] = klen;
+	s->fc_set_cmd[n & (PS_FAST_SETS - 1)] = c;
+	s->fc_nset = n + 1;
+	s->fc_pos = end;
+	s->ncmds = c + 1;
+	return 0;
+}
+
+/*
+ * Fast path for what clients send most, pipelined or not: canonical GETs
+ * and canonical SETs (resp_get_head, resp_set_at) back to back from a
+ * command boundary, filling the segment exactly. Two passes: the first
+ * (ps_fast_cmd) reads every command and changes nothing the general
+ * parser would not redo; only if every one is such does the second
+ * invalidate the SETs' keys, in order, each as the command it is
+ * (wr_cmd), as the general parser would. Fills what the general parser
+ * fills (ngets, ncmds, key_off/len, get_pos, get_start, RQO_OTHER for a
+ * SET, RQO_TOO_MANY past PS_MAX_CMDS GETs) and returns 1; returns 0 for
+ * anything else (ngets and ncmds back at 0), which then goes through the
+ * general parser. The fuzzer holds it to the general parser.
+ * Global: verified once.
+ */
+__noinline int ps_fast_cmds(struct ps_scratch *s)
+{
+	__u32 i, c;
+	int r = -1;
+
+	if (!s)
+		return 0;
+	if (s->pos || s->rq.state != PS_RQ_IDLE || s->len > PS_PAYLOAD_MAX || !s->len)
+		return 0;
+	s->fc_pos = 0;
+	s->fc_nset = 0;
+	s->fc_too_many = 0;
 	s->ngets = 0;
-	s->rq_out |= RQO_OTHER;
-	s->pos = len;
+	s->ncmds = 0;
+	for (i = 0; i <= PS_FAST_CMDS; i++) {
+		r = ps_fast_cmd(s);
+		if (r)
+			break;
+	}
+	if (r != 1) {
+		s->ngets = 0;
+		s->ncmds = 0;
+		return 0;
+	}
+	/* every command read: now what they do */
+	c = s->ncmds;
+	for (i = 0; i < PS_FAST_SETS; i++) {
+		if (i >= s->fc_nset)
+			break;
+		s->ncmds = s->fc_set_cmd[i];
+		ps_invalidate(s, s->fc_set_off[i], s->fc_set_len[i], 0);
+	}
+	s->ncmds = c;
+	if (s->fc_nset)
+		s->rq_out |= RQO_OTHER;
+	if (s->fc_too_many)
+		s->rq_out |= RQO_TOO_MANY;
+	s->pos = s->len;
 	return 1;
 }
 
@@ -631,7 +703,7 @@ static __always_inline void rq_run_general(struct ps_scratch *s)
 /* Parse the segment: the canonical-GET fast path, else the general one. */
 static __always_inline void rq_run(struct ps_scratch *s)
 {
-	if (ps_fast_gets(s) || ps_fast_set(s))
+	if (ps_fast_cmds(s))
 		return;
 	rq_run_general(s);
 }
@@ -1007,7 +1079,7 @@ __noinline int rq_walk(struct xdp_md *ctx, struct ps_scratch *s,
  * The commonest segment, one "*2\r\n$3\r\nGET\r\n$<n>\r\n<key>\r\n" filling
  * it, read in place: its key goes straight from the packet into s->key
  * (key_ready), the payload is not copied to scratch. The head is read by
- * resp_get_head, as ps_fast_gets reads it; the fuzzer runs this function
+ * resp_get_head, as ps_fast_cmds reads it; the fuzzer runs this function
  * on frames and holds it to its model of Redis's parser.
  * Returns 1 when it was that, 0 (nothing changed) otherwise.
  */
@@ -1049,8 +1121,10 @@ static __always_inline int xdp_fast_get(struct xdp_md *ctx,
 	{
 		const __u32 *kw = (const __u32 *)s->key.data;
 		__u32 d0 = pl[PS_GET_HDR_LEN], d1 = pl[PS_GET_HDR_LEN + 1];
+		/* the name as sent: its case is the client's */
 		__u64 sum = (PS_GET_HDR8 & 0xffffffff) + (PS_GET_HDR8 >> 32) +
-			    PS_GET_HDR4 + PS_GET_HDR2 + d0 + (d1 << 8);
+			    PS_LDW(__u32, pl + PS_GET_HDR4_OFF) + PS_GET_HDR2 +
+			    d0 + (d1 << 8);
 		__u64 ks = 0;
 		__u32 i;
 
@@ -1179,9 +1253,7 @@ __noinline int rq_parse(struct xdp_md *ctx, struct ps_scratch *s,
 		s->pl_sum = ps_buf_sum(s, len);
 		rq_reset(s, len);
 		/* the common case without the byte-by-byte parser */
-		if (ps_fast_gets(s))
-			return 0;
-		if (!ps_fast_set(s))
+		if (!ps_fast_cmds(s))
 			rq_run_general(s);
 	}
 	if (s->invalidated)

@@ -104,6 +104,13 @@ struct ps_scratch {
 	__u32 get_start[PS_MAX_CMDS]; /* ... and the payload offset of its '*' (~0: it
 				       * began in an earlier segment) */
 	__u32 cmd_start;              /* the current command's '*', or ~0 */
+	/* ps_fast_cmds / ps_fast_cmd: where the next command is, the SETs
+	 * read (their keys and command positions), GETs past PS_MAX_CMDS */
+#define PS_FAST_SETS 16
+	__u32 fc_pos, fc_nset, fc_too_many;
+	__u32 fc_set_off[PS_FAST_SETS];
+	__u32 fc_set_len[PS_FAST_SETS];
+	__u32 fc_set_cmd[PS_FAST_SETS];
 	__u32 arg_off;                /* where the current argument's bytes begin */
 	__u32 arg_vis;                /* ... and they began in this segment */
 	__u32 multi_last;             /* 1: MULTI seen last, 2: EXEC/DISCARD seen last */

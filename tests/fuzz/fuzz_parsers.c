@@ -387,46 +387,44 @@ static void fuzz_requests(const __u8 *d, __u32 n, __u32 split)
 			FAIL("requests at XDP: the key loaded in place differs");
 	}
 
-	/* the fast path must agree with the general parser on its inputs */
-	memset(&s->rq, 0, sizeof(s->rq));
-	s->pos = 0;
-	if (ps_fast_gets(s)) {
-		struct ps_scratch fast = scratch[PS_SCR_XDP];
-
-		s->pos = 0;
-		rq_reset(s, n);
-		rq_run_general(s);
-		if (fast.ngets != s->ngets || fast.ncmds != s->ncmds || s->rq_out != 0)
-			FAIL("fast path: %u GETs/%u commands, general parser %u/%u (out %#x)",
-			     fast.ngets, fast.ncmds, s->ngets, s->ncmds, s->rq_out);
-		for (i = 0; i < fast.ngets; i++)
-			if (fast.key_off[i] != s->key_off[i] || fast.key_len[i] != s->key_len[i])
-				FAIL("fast path: key %u differs", i);
-	}
-
-	/* ... and so must the SET fast path, invalidations included */
+	/* the fast path must agree with the general parser on its inputs:
+	 * GETs (where each is, which command, where it starts), commands,
+	 * flags, and the invalidations with the command each belongs to */
 	memset(&s->rq, 0, sizeof(s->rq));
 	rq_reset(s, n);
 	s->pos = 0;
+	s->wr_track = 1;
+	s->wr_n = 0;
 	i = inval_n;
-	if (ps_fast_set(s)) {
+	if (ps_fast_cmds(s)) {
 		struct ps_scratch fast = scratch[PS_SCR_XDP];
-		unsigned fast_from = i, fast_to = inval_n;
+		unsigned fast_from = i, fast_to = inval_n, j;
 
 		s->pos = 0;
 		rq_reset(s, n);
 		memset(&s->rq, 0, sizeof(s->rq));
+		s->wr_n = 0;
 		rq_run_general(s);
-		if (fast.ncmds != s->ncmds || s->ngets != 0 || fast.rq_out != s->rq_out ||
+		if (fast.ngets != s->ngets || fast.ncmds != s->ncmds || fast.rq_out != s->rq_out ||
 		    fast.flushes != s->flushes || fast.invalidated != s->invalidated)
-			FAIL("SET fast path: %u commands (out %#x), general parser %u (out %#x)",
-			     fast.ncmds, fast.rq_out, s->ncmds, s->rq_out);
+			FAIL("fast path: %u GETs/%u commands (out %#x), general parser %u/%u (out %#x)",
+			     fast.ngets, fast.ncmds, fast.rq_out, s->ngets, s->ncmds, s->rq_out);
+		for (j = 0; j < fast.ngets && j < PS_MAX_CMDS; j++)
+			if (fast.key_off[j] != s->key_off[j] || fast.key_len[j] != s->key_len[j] ||
+			    fast.get_pos[j] != s->get_pos[j] || fast.get_start[j] != s->get_start[j])
+				FAIL("fast path: GET %u differs", j);
+		if (fast.wr_n != s->wr_n)
+			FAIL("fast path: %u writes, general parser %u", fast.wr_n, s->wr_n);
+		for (j = 0; j < fast.wr_n && j < PS_WR_SCR; j++)
+			if (fast.wr_cmd[j] != s->wr_cmd[j] || fast.wr_slot[j] != s->wr_slot[j])
+				FAIL("fast path: write %u differs", j);
 		if (fast_to - fast_from != inval_n - fast_to ||
 		    (fast_to > fast_from &&
 		     memcmp(&inval_log[fast_from], &inval_log[fast_to],
 			    (fast_to - fast_from) * sizeof(inval_log[0]))))
-			FAIL("SET fast path: invalidated other keys than the general parser");
+			FAIL("fast path: invalidated other keys than the general parser");
 	}
+	s->wr_track = 0;
 
 	/* the same bytes in two segments, parser state carried over */
 	split = n ? split % (n + 1) : 0;
