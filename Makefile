@@ -22,7 +22,8 @@ BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Wextra 
 	      -Wno-unused-parameter -I$(BUILD) -Ixdp
 LDLIBS   := -lbpf -lelf -lz
 
-BPF_SRCS := xdp/prestack.bpf.c xdp/client_pass.bpf.c xdp/reflector.bpf.c xdp/poststack.bpf.c
+BPF_SRCS := xdp/prestack.bpf.c xdp/client_pass.bpf.c xdp/reflector.bpf.c xdp/poststack.bpf.c \
+	    xdp/sidepath.bpf.c
 BPF_OBJS := $(patsubst xdp/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
 SKELS    := $(patsubst xdp/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
 BPF_HDRS := $(wildcard xdp/*.h)

@@ -95,6 +95,13 @@ void t_ttl_conflict(struct env *e);
 void t_ttl_split(struct env *e);
 void t_ttl_script_reload(struct env *e);
 void t_ttl_answered(struct env *e);
+/* t_side.c */
+void t_side_write(struct env *e);
+void t_side_stream(struct env *e);
+void t_side_lost(struct env *e);
+void t_side_ttl_subscribe(struct env *e);
+void t_side_ipv6(struct env *e);
+void t_side_csum(struct env *e);
 /* t_coherence.c */
 void t_flush_in_flight(struct env *e);
 void t_revoke(struct env *e);

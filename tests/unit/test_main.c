@@ -95,6 +95,17 @@ static const struct tcase {
 	  t_flush_in_flight, TS(GUARDED) },
 	{ "REPLICAOF, CONFIG SET: nothing answered until the watcher has looked at Redis",
 	  t_revoke, TS(GUARDED) },
+	/* t_side.c: the side path (loopback, other interfaces, IPv6) */
+	{ "side path: a write invalidated on arrival, in flight until its reply",
+	  t_side_write, TS(GUARDED) },
+	{ "side path: split commands followed, data past a hole dropped, old bytes not parsed",
+	  t_side_stream, TS(GUARDED) },
+	{ "side path: a connection opened before attach flushes and holds fills until it closes",
+	  t_side_lost, TS(GUARDED) },
+	{ "side path: TTLs read; after SUBSCRIBE a write holds fills until close",
+	  t_side_ttl_subscribe, TS(GUARDED) },
+	{ "side path: IPv6", t_side_ipv6, TS(GUARDED) },
+	{ "side path: a segment with a bad checksum is not parsed", t_side_csum, TS(GUARDED) },
 	/* t_ttl.c: TTLs read from the requests, exact values */
 	{ "TTL: SET EX, PX, EXAT, PXAT, KEEPTTL, none; what Redis refuses is asked",
 	  t_ttl_set, TS(GUARDED) },
