@@ -67,7 +67,6 @@ struct {
  * flight and flows holding writes that did not fit their ring: while it
  * is not 0 no fill is stored. Pinned: the side path counts here too, and
  * the watcher waits for a key's writes to end before it asks its TTL. */
-#define PS_WR_ANY PS_EPOCH_SLOTS
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, PS_EPOCH_SLOTS + 1);

@@ -421,6 +421,9 @@ struct ps_seqadj {
 /* writes handed to Redis whose reply has not passed TC egress yet
  * (cache.h, wr_*): per flow, a ring of (reply index, epoch slot) */
 #define PS_WR_RING 8
+/* ps_wr_inflight's last entry: flushing commands in flight and flows
+ * holding writes that fit no ring (no fill anywhere while not 0) */
+#define PS_WR_ANY PS_EPOCH_SLOTS
 struct ps_wr_ent {
 	__u32 idx;   /* 1-based reply index (replies_seen) that completes it */
 	__u32 slot;  /* the key's epoch slot */

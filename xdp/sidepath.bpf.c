@@ -89,10 +89,25 @@ extern void *bpf_cast_to_kern_ctx(void *) __ksym;
 
 enum side_parse_res { SP_OURS = 0, SP_NOT_OURS, SP_FRAG };
 
+/* Bytes from skb->data to the network header (the link layer's: 14 on
+ * Ethernet and loopback, 0 on an L3 device) as TC sees the skb: offsets
+ * for bpf_skb_load_bytes, which reads paged data too (its _relative twin
+ * reads the linear part only, and loopback's payloads are paged). */
+static __always_inline __u32 side_net_off(struct __sk_buff *skb)
+{
+	struct sk_buff *k = bpf_cast_to_kern_ctx(skb);
+	unsigned char *head = BPF_CORE_READ(k, head), *data = BPF_CORE_READ(k, data);
+	__u16 nh = BPF_CORE_READ(k, network_header);
+
+	return (__u32)(head + nh - data) & 0xff;
+}
+#define LOAD(skb, off, to, len) bpf_skb_load_bytes(skb, net + (off), to, len)
+
 struct side_pkt {
 	struct ps_side_key k;  /* client -> server */
 	__u32 seq;
-	__u32 l4_off;          /* from the network header */
+	__u32 net;             /* the network header, from skb->data */
+	__u32 l4_off;          /* from skb->data */
 	__u32 pl_off;
 	__u32 pl_len;
 	__u32 l4_len;
@@ -103,8 +118,8 @@ struct side_pkt {
 
 /* IPv4 or IPv6 and TCP, from the network header whatever the device's
  * link layer; to_srv: to Redis's port (ingress), else from it (egress). */
-static __always_inline int side_parse(struct __sk_buff *skb, __u16 port_be, int to_srv,
-				      struct side_pkt *p)
+static __always_inline int side_parse(struct __sk_buff *skb, __u32 net, __u16 port_be,
+				      int to_srv, struct side_pkt *p)
 {
 	struct tcphdr tcp;
 	__u32 off, doff, i;
@@ -113,7 +128,7 @@ static __always_inline int side_parse(struct __sk_buff *skb, __u16 port_be, int 
 	if (skb->protocol == ETH_P_IP_BE) {
 		struct iphdr ip;
 
-		if (bpf_skb_load_bytes_relative(skb, 0, &ip, sizeof(ip), BPF_HDR_START_NET) ||
+		if (LOAD(skb, 0, &ip, sizeof(ip)) ||
 		    ip.version != 4 || ip.ihl < 5 || ip.protocol != IPPROTO_TCP)
 			return SP_NOT_OURS;
 		/* a later fragment has no ports: it may be ours */
@@ -134,7 +149,7 @@ static __always_inline int side_parse(struct __sk_buff *skb, __u16 port_be, int 
 		struct ipv6hdr ip6;
 		__u8 ext[2];
 
-		if (bpf_skb_load_bytes_relative(skb, 0, &ip6, sizeof(ip6), BPF_HDR_START_NET) ||
+		if (LOAD(skb, 0, &ip6, sizeof(ip6)) ||
 		    ip6.version != 6)
 			return SP_NOT_OURS;
 		p->v6 = 1;
@@ -147,7 +162,7 @@ static __always_inline int side_parse(struct __sk_buff *skb, __u16 port_be, int 
 		for (i = 0; i < SIDE_EXT_MAX; i++) {
 			if (nh != NH_HOP && nh != NH_ROUTING && nh != NH_DEST)
 				break;
-			if (bpf_skb_load_bytes_relative(skb, off, ext, 2, BPF_HDR_START_NET))
+			if (LOAD(skb, off, ext, 2))
 				return SP_NOT_OURS;
 			nh = ext[0];
 			off += (ext[1] + 1) * 8;
@@ -163,7 +178,7 @@ static __always_inline int side_parse(struct __sk_buff *skb, __u16 port_be, int 
 	} else {
 		return SP_NOT_OURS;
 	}
-	if (bpf_skb_load_bytes_relative(skb, off, &tcp, sizeof(tcp), BPF_HDR_START_NET))
+	if (LOAD(skb, off, &tcp, sizeof(tcp)))
 		return SP_NOT_OURS;
 	if (to_srv ? tcp.dest != port_be : tcp.source != port_be)
 		return SP_NOT_OURS;
@@ -178,8 +193,8 @@ static __always_inline int side_parse(struct __sk_buff *skb, __u16 port_be, int 
 	p->k.srv_port = to_srv ? tcp.dest : tcp.source;
 	p->seq = bpf_ntohl(tcp.seq);
 	p->flags = ((__u8 *)&tcp)[TCP_FLAGS_BYTE];
-	p->l4_off = off;
-	p->pl_off = off + doff;
+	p->l4_off = net + off;
+	p->pl_off = net + off + doff;
 	p->pl_len = p->l4_len - doff;
 	return SP_OURS;
 }
@@ -221,7 +236,7 @@ static __always_inline int side_local(struct __sk_buff *skb, const struct side_p
  * reads the good copy sent again. Global: verified once.
  */
 __noinline int side_csum_ok(struct __sk_buff *skb, struct ps_scratch *s, __u32 l4_off,
-			    __u32 l4_len, __u32 v6)
+			    __u32 l4_len, __u32 v6_net)
 {
 	struct sk_buff *kskb;
 	__u32 i, n, off;
@@ -237,12 +252,13 @@ __noinline int side_csum_ok(struct __sk_buff *skb, struct ps_scratch *s, __u32 l
 	if (summed == CSUM_UNNECESSARY || summed == CSUM_PARTIAL)
 		return 1;
 	/* the pseudo header: addresses, the protocol, the TCP length */
-	if (v6) {
-		if (bpf_skb_load_bytes_relative(skb, 8, s->buf, 32, BPF_HDR_START_NET))
+	/* v6_net: the network header's offset, with bit 16 for IPv6 */
+	if (v6_net >> 16) {
+		if (bpf_skb_load_bytes(skb, (v6_net & 0xff) + 8, s->buf, 32))
 			return 0;
 		sum += (__u32)bpf_csum_diff(NULL, 0, (void *)s->buf, 32, 0);
 	} else {
-		if (bpf_skb_load_bytes_relative(skb, 12, s->buf, 8, BPF_HDR_START_NET))
+		if (bpf_skb_load_bytes(skb, (v6_net & 0xff) + 12, s->buf, 8))
 			return 0;
 		sum += (__u32)bpf_csum_diff(NULL, 0, (void *)s->buf, 8, 0);
 	}
@@ -255,7 +271,7 @@ __noinline int side_csum_ok(struct __sk_buff *skb, struct ps_scratch *s, __u32 l
 		if (n > 512)
 			n = 512;
 		BOUND_1_TO(n, 512);
-		if (bpf_skb_load_bytes_relative(skb, l4_off + off, s->buf, n, BPF_HDR_START_NET))
+		if (bpf_skb_load_bytes(skb, l4_off + off, s->buf, n))
 			return 0;
 		s->buf[n] = 0;
 		s->buf[n + 1] = 0;
@@ -265,10 +281,26 @@ __noinline int side_csum_ok(struct __sk_buff *skb, struct ps_scratch *s, __u32 l
 	return csum_fold64(sum) == 0xffff;
 }
 
-/* The request parser over payload bytes [s->pos, len) at pl_off from the
- * network header, a window at a time (as ps_walk at XDP); each window's
- * TTL commands settled after it. Returns 0, or -1 when a window could
- * not be read. Global: verified once. */
+/* One window of the request stream (as side_rp_window), its TTL
+ * commands settled after it. Global: see side_rp_window. */
+__noinline int side_rq_window(struct __sk_buff *skb, struct ps_scratch *s, __u32 off,
+			      __u32 n)
+{
+	if (!skb || !s || n == 0 || n > PS_PAYLOAD_MAX)
+		return -1;
+	BOUND_1_TO(n, PS_PAYLOAD_MAX);
+	if (bpf_skb_load_bytes(skb, off, s->buf, n))
+		return -1;
+	s->len = n;
+	s->pos = 0;
+	bpf_loop(PS_PAYLOAD_MAX + 1, rq_step, NULL, 0);
+	rq_ttl_window_end(s);
+	return 0;
+}
+
+/* The request parser over payload bytes [s->pos, len) at pl_off from
+ * skb->data, a window at a time (as ps_walk at XDP). Returns 0, or
+ * -1 when a window could not be read. Global: verified once. */
 __noinline int side_rq_walk(struct __sk_buff *skb, struct ps_scratch *s, __u32 pl_off,
 			    __u32 len)
 {
@@ -285,14 +317,9 @@ __noinline int side_rq_walk(struct __sk_buff *skb, struct ps_scratch *s, __u32 p
 		n = len - base;
 		if (n > PS_PAYLOAD_MAX)
 			n = PS_PAYLOAD_MAX;
-		BOUND_1_TO(n, PS_PAYLOAD_MAX);
-		if (bpf_skb_load_bytes_relative(skb, pl_off + base, s->buf, n, BPF_HDR_START_NET))
-			return -1;
 		s->base = base;
-		s->len = n;
-		s->pos = 0;
-		bpf_loop(PS_PAYLOAD_MAX + 1, rq_step, NULL, 0);
-		rq_ttl_window_end(s);
+		if (side_rq_window(skb, s, pl_off + base, n))
+			return -1;
 		base += n;
 	}
 	return base >= len ? 0 : -1;
@@ -309,7 +336,7 @@ __noinline int side_fast_set(struct __sk_buff *skb, struct ps_scratch *s, __u32 
 	    n > PS_PAYLOAD_MAX)
 		return 1;
 	BOUND_1_TO(n, PS_PAYLOAD_MAX);
-	if (bpf_skb_load_bytes_relative(skb, pl_off, s->buf, n, BPF_HDR_START_NET))
+	if (bpf_skb_load_bytes(skb, pl_off, s->buf, n))
 		return 1;
 	s->len = n;
 	if (!ps_fast_set(s))
@@ -318,8 +345,27 @@ __noinline int side_fast_set(struct __sk_buff *skb, struct ps_scratch *s, __u32 
 	return 0;
 }
 
-/* The reply parser over payload bytes [s->pos, len), a window at a time,
- * bulk bodies skipped unread (as ps_walk at TC). Global: verified once. */
+/* One window of the reply stream, n bytes at off from skb->data:
+ * loaded and parsed. Global: the bpf_loop inside it keeps the walk's
+ * loop-carried values out of the frame that calls bpf_loop (the verifier
+ * here failed "backtracking call unexpected regs" on them otherwise). */
+__noinline int side_rp_window(struct __sk_buff *skb, struct ps_scratch *s, __u32 off,
+			      __u32 n)
+{
+	if (!skb || !s || n == 0 || n > PS_PAYLOAD_MAX)
+		return -1;
+	BOUND_1_TO(n, PS_PAYLOAD_MAX);
+	if (bpf_skb_load_bytes(skb, off, s->buf, n))
+		return -1;
+	s->len = n;
+	s->pos = 0;
+	rp_run(s);
+	return 0;
+}
+
+/* The reply parser over payload bytes [s->pos, len) at pl_off from
+ * skb->data, a window at a time, bulk bodies skipped unread (as
+ * ps_walk at TC). Global: verified once. */
 __noinline int side_rp_walk(struct __sk_buff *skb, struct ps_scratch *s, __u32 pl_off,
 			    __u32 len)
 {
@@ -343,13 +389,9 @@ __noinline int side_rp_walk(struct __sk_buff *skb, struct ps_scratch *s, __u32 p
 		n = len - base;
 		if (n > PS_PAYLOAD_MAX)
 			n = PS_PAYLOAD_MAX;
-		BOUND_1_TO(n, PS_PAYLOAD_MAX);
-		if (bpf_skb_load_bytes_relative(skb, pl_off + base, s->buf, n, BPF_HDR_START_NET))
-			return -1;
 		s->base = base;
-		s->len = n;
-		s->pos = 0;
-		rp_run(s);
+		if (side_rp_window(skb, s, pl_off + base, n))
+			return -1;
 		base += n;
 	}
 	return base >= len ? 0 : -1;
@@ -506,7 +548,8 @@ static __always_inline int side_in(struct __sk_buff *skb)
 	s = bpf_map_lookup_elem(&ps_scratch, &sidx);
 	if (!cfg || !s)
 		return TC_ACT_UNSPEC_;
-	r = side_parse(skb, bpf_htons(cfg->port), 1, &p);
+	p.net = side_net_off(skb);
+	r = side_parse(skb, p.net, bpf_htons(cfg->port), 1, &p);
 	if (r == SP_NOT_OURS)
 		return TC_ACT_UNSPEC_;
 	s->flushes = 0;
@@ -555,7 +598,7 @@ static __always_inline int side_in(struct __sk_buff *skb)
 		side_lost(f, s);
 		goto out;
 	}
-	if (!side_csum_ok(skb, s, p.l4_off, p.l4_len, p.v6)) {
+	if (!side_csum_ok(skb, s, p.l4_off, p.l4_len, p.net | (p.v6 << 16))) {
 		/* the kernel drops it; its good copy comes again */
 		stat_inc(PS_ST_SIDE_CSUM);
 		goto out;
@@ -633,7 +676,8 @@ static __always_inline int side_out(struct __sk_buff *skb)
 		if (!n || !*n)
 			return TC_ACT_UNSPEC_;
 	}
-	if (side_parse(skb, bpf_htons(cfg->port), 0, &p) != SP_OURS)
+	p.net = side_net_off(skb);
+	if (side_parse(skb, p.net, bpf_htons(cfg->port), 0, &p) != SP_OURS)
 		return TC_ACT_UNSPEC_;
 	f = bpf_map_lookup_elem(&ps_side_flows, &p.k);
 	if (!f)

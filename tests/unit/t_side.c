@@ -49,6 +49,7 @@ static int side_load(struct env *e)
 			return -1;
 	}
 	sd.skel->rodata->ps_side_all_local = 1;
+	sd.skel->rodata->ps_side_attached = 7;
 	sd.skel->rodata->ps_ttl_clock_ns = env_ttl_clock;
 	if (sidepath_bpf__load(sd.skel))
 		return -1;
