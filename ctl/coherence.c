@@ -39,6 +39,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <linux/netlink.h>
@@ -52,6 +53,7 @@
 #include "keyhash.h"
 #include "opts.h"
 #include "redis.h"
+#include "sidepath.h"
 
 #define TRACK_CHANNEL "__redis__:invalidate"
 #define NS_PER_MS       1000000ull
@@ -79,6 +81,7 @@ struct coh {
 	struct ps_redis_prof prof;
 	redisContext *sub, *ctl;        /* subscriber; PTTL, SCAN, CONFIG */
 	struct ring_buffer *rb;         /* ps_ttl_ask */
+	int side_flows, side_resync;    /* the side path's maps (-1: none) */
 	int nl;                         /* netlink: links appearing */
 	long events, deleted, flushes, reconnects, ttls, renewals, asked, rescans,
 	     covered, errors;
@@ -88,7 +91,8 @@ struct coh {
 	__u64 pings[PINGS_MAX];         /* send times of PINGs awaiting their PONG, */
 	bool ping_ok[PINGS_MAX];        /* and whether all was well when sent; */
 	unsigned ping_head, ping_n;     /* oldest first (PONGs come in order) */
-	__u64 last_ping_ns, last_prof_ns, clock_off;
+	__u64 last_ping_ns, last_prof_ns, last_follow_ns, clock_off;
+	int lost_conns;                 /* connections the side path does not follow */
 	bool uncovered;                 /* an interface the side path is not on */
 	bool said_replica;
 };
@@ -514,10 +518,12 @@ static int look_at_redis(struct coh *c)
 
 /* A REPLICAOF, MODULE or CONFIG SET was seen (PS_LEASE_REVOKE): once it
  * is answered, look at Redis; acknowledged when it is a master without
- * modules (the cache flushed: the data may be another's now). */
+ * modules (the cache flushed if it was not before: the data may be
+ * another's now). */
 static int revoke_if_asked(struct coh *c)
 {
 	__u64 rv = lease_get(c, PS_LEASE_REVOKE);
+	bool was_master = c->prof.master && !c->prof.modules;
 
 	if (rv == lease_get(c, PS_LEASE_REVOKE_ACK) || !quiet(c, NULL))
 		return 0;
@@ -525,7 +531,9 @@ static int revoke_if_asked(struct coh *c)
 		return -1;
 	if (!c->prof.master || c->prof.modules)
 		return 0;
-	flush(c, true);
+	/* a replica become master again: its data came by replication */
+	if (!was_master)
+		flush(c, true);
 	lease_put(c, PS_LEASE_REVOKE_ACK, rv);
 	return 0;
 }
@@ -568,6 +576,145 @@ static void interfaces_check(struct coh *c)
 	}
 	if (after)
 		ps_err("side path: cannot cover %s: no lease", names);
+}
+
+/* the value of field `name=` in a CLIENT LIST line, into out */
+static int client_field(const char *line, const char *name, char *out, size_t n)
+{
+	char pat[32];
+	const char *p, *e;
+
+	snprintf(pat, sizeof(pat), " %s=", name);
+	p = strstr(line, pat);
+	if (!p)
+		return -1;
+	p += strlen(pat);
+	e = strpbrk(p, " \n");
+	snprintf(out, n, "%.*s", (int)(e ? e - p : (long)strlen(p)), p);
+	return 0;
+}
+
+/* Redis's side of a connection: at a command boundary, nothing owed (a
+ * CLIENT LIST line): nothing buffered (qbuf, argv-mem: arguments of a
+ * command not yet whole), no reply waiting (obl, oll), not in MULTI, not
+ * blocked, not subscribed, not a monitor or a replica */
+static bool client_idle(const char *line)
+{
+	static const char *const zero[] = { "qbuf", "argv-mem", "obl", "oll" };
+	char v[64];
+
+	for (size_t i = 0; i < sizeof(zero) / sizeof(zero[0]); i++)
+		if (client_field(line, zero[i], v, sizeof(v)) || strcmp(v, "0"))
+			return false;
+	if (client_field(line, "multi", v, sizeof(v)) || strcmp(v, "-1"))
+		return false;
+	return !client_field(line, "flags", v, sizeof(v)) && !strpbrk(v, "bPOMSx");
+}
+
+/* "ip:port" or "[ip6]:port" (CLIENT LIST's) into a side-path address */
+static int parse_addr(const char *t, __u32 a[4], __u16 *port_be)
+{
+	char ip[INET6_ADDRSTRLEN + 2];
+	const char *colon = strrchr(t, ':');
+	unsigned port;
+
+	if (!colon || (size_t)(colon - t) >= sizeof(ip) || sscanf(colon + 1, "%u", &port) != 1)
+		return -1;
+	snprintf(ip, sizeof(ip), "%.*s", (int)(colon - t), t);
+	memset(a, 0, 16);
+	*port_be = htons((__u16)port);
+	if (ip[0] == '[') {
+		ip[strlen(ip) - 1] = 0;
+		return inet_pton(AF_INET6, ip + 1, a) == 1 ? 0 : -1;
+	}
+	a[2] = htonl(0xffff);
+	return inet_pton(AF_INET, ip, &a[3]) == 1 ? 0 : -1;
+}
+
+#define LOST_MAX 256
+
+/*
+ * Connections the side path does not follow (open before attach), from
+ * Redis's CLIENT LIST: one Redis shows at a command boundary is handed
+ * to BPF to follow from its next command. One already lost (its writes
+ * flushing, no fill) if the client sent no byte while we looked
+ * (ps_side_resync); one not seen yet is put in the table ahead of its
+ * first segment (PS_SF_AHEAD: BPF_NOEXIST, so that a segment that came
+ * meanwhile wins). BPF checks the socket and the '*' itself. Returns the
+ * connections still lost (-1: the connection to Redis).
+ */
+static int follow_lost(struct coh *c)
+{
+	struct ps_side_key k, next, *prev = NULL, lost[LOST_MAX];
+	__u32 at[LOST_MAX];
+	struct ps_side_flow f;
+	redisReply *r;
+	char *text, *line, *save = NULL;
+	unsigned n = 0;
+	int still = 0;
+
+	if (c->side_flows < 0)
+		return 0;
+	while (!bpf_map_get_next_key(c->side_flows, prev, &next)) {
+		k = next;
+		prev = &k;
+		if (!bpf_map_lookup_elem(c->side_flows, &k, &f) &&
+		    (f.flags & (PS_SF_LOST | PS_SF_REP_LOST | PS_SF_AHEAD)) == PS_SF_LOST &&
+		    n < LOST_MAX) {
+			lost[n] = k;
+			at[n++] = f.cli_nxt;
+		}
+	}
+	r = redisCommand(c->ctl, "CLIENT LIST TYPE normal");
+	if (!r || r->type != REDIS_REPLY_STRING) {
+		if (r)
+			freeReplyObject(r);
+		return -1;
+	}
+	text = strdup(r->str);
+	freeReplyObject(r);
+	for (line = text ? strtok_r(text, "\n", &save) : NULL; line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char a[80], la[80];
+		unsigned i;
+
+		memset(&k, 0, sizeof(k));
+		if (client_field(line, "addr", a, sizeof(a)) ||
+		    client_field(line, "laddr", la, sizeof(la)) ||
+		    parse_addr(a, k.cli, &k.cli_port) || parse_addr(la, k.srv, &k.srv_port) ||
+		    ntohs(k.srv_port) != c->port || !client_idle(line))
+			continue;
+		for (i = 0; i < n; i++)
+			if (!memcmp(&lost[i], &k, sizeof(k)))
+				break;
+		if (i < n) {
+			struct ps_side_resync rs = { .cli_seq = at[i] };
+
+			/* nothing arrived while we looked */
+			if (!bpf_map_lookup_elem(c->side_flows, &k, &f) && f.cli_nxt == at[i] &&
+			    (f.flags & PS_SF_LOST))
+				bpf_map_update_elem(c->side_resync, &k, &rs, BPF_ANY);
+			continue;
+		}
+		if (!bpf_map_lookup_elem(c->side_flows, &k, &f))
+			continue;   /* followed already */
+		if (k.cli[2] == htonl(0xffff) && c->maps->flows >= 0) {
+			struct ps_flow_key fk = { .cli_addr = k.cli[3], .srv_addr = k.srv[3],
+						  .cli_port = k.cli_port, .srv_port = k.srv_port };
+			struct ps_flow xf;
+
+			if (!bpf_map_lookup_elem(c->maps->flows, &fk, &xf))
+				continue;   /* XDP's */
+		}
+		memset(&f, 0, sizeof(f));
+		f.flags = PS_SF_LOST | PS_SF_AHEAD;
+		bpf_map_update_elem(c->side_flows, &k, &f, BPF_NOEXIST);
+	}
+	free(text);
+	for (unsigned i = 0; i < n; i++)
+		still += !bpf_map_lookup_elem(c->side_flows, &lost[i], &f) &&
+			 (f.flags & PS_SF_LOST);
+	return still;
 }
 
 /* netlink: links appearing in the namespace (-1: none) */
@@ -720,7 +867,9 @@ static int start(struct coh *c, bool announce)
 	flush(c, false);
 	clock_check(c);
 	interfaces_check(c);
-	if (scan_ttls(c))
+	/* connections open before attach: followed from their next command */
+	c->lost_conns = follow_lost(c);
+	if (c->lost_conns < 0 || scan_ttls(c))
 		return -1;
 	lease_put(c, PS_LEASE_TTL_SEEN, lost);
 	if (c->prof.master && !c->prof.modules)
@@ -740,6 +889,8 @@ static int watch(struct ps_call *call, const struct coherence_opts *o)
 		.maps = &call->maps,
 		.t = &call->t,
 		.nl = -1,
+		.side_flows = -1,
+		.side_resync = -1,
 	};
 	char path[PATH_MAX];
 	time_t last = time(NULL);
@@ -757,6 +908,14 @@ static int watch(struct ps_call *call, const struct coherence_opts *o)
 		goto cleanup;
 	}
 	c.nl = netlink_open();
+	snprintf(path, sizeof(path), "%s/ps_side_flows", call->t.dir);
+	c.side_flows = bpf_obj_get(path);
+	snprintf(path, sizeof(path), "%s/ps_side_resync", call->t.dir);
+	c.side_resync = bpf_obj_get(path);
+	if (c.side_resync < 0 && c.side_flows >= 0) {
+		close(c.side_flows);
+		c.side_flows = -1;
+	}
 	if (start(&c, true)) {
 		ps_err("cannot subscribe on %s", redis);
 		goto cleanup;
@@ -785,6 +944,16 @@ static int watch(struct ps_call *call, const struct coherence_opts *o)
 		if (ps_mono_ns() - c.last_prof_ns >= PROFILE_EVERY_MS * NS_PER_MS &&
 		    look_at_redis(&c))
 			lost = 1;
+		/* connections not followed: every lease round while there are
+		 * some (their writes flush, nothing is filled), else each second */
+		if (!lost && (c.lost_conns || ps_mono_ns() - c.last_follow_ns >=
+			      PROFILE_EVERY_MS * NS_PER_MS) &&
+		    ps_mono_ns() - c.last_follow_ns >= LEASE_EVERY_MS * NS_PER_MS) {
+			c.last_follow_ns = ps_mono_ns();
+			c.lost_conns = follow_lost(&c);
+			if (c.lost_conns < 0)
+				lost = 1;
+		}
 		n = poll(pfd, c.nl >= 0 ? 3 : 2, c.queued ? 1 : 10);
 		if (n < 0 && errno != EINTR) {
 			ps_err("poll: %s", strerror(errno));
@@ -850,6 +1019,10 @@ cleanup:
 		close(ring_fd);
 	if (c.nl >= 0)
 		close(c.nl);
+	if (c.side_flows >= 0)
+		close(c.side_flows);
+	if (c.side_resync >= 0)
+		close(c.side_resync);
 	return ret;
 }
 
@@ -876,6 +1049,6 @@ const struct ps_cmd ps_cmd_coherence = {
 	.defaults = &coherence_defaults,
 	.target = PS_TGT_ONE,
 	.maps = PS_MAP_CONFIG | PS_MAP_CACHE | PS_MAP_EPOCHS | PS_MAP_TTL | PS_MAP_LEASE |
-		PS_MAP_INFLIGHT,
+		PS_MAP_INFLIGHT | PS_MAP_FLOWS,
 	.run = coherence_run,
 };

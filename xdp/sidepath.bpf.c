@@ -59,6 +59,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ps_side_flows SEC(".maps");
 
+/* connections not followed, to follow from a command boundary (written
+ * by the watcher, ps_side_resync) */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct ps_side_key);
+	__type(value, struct ps_side_resync);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ps_side_resync SEC(".maps");
+
 /* the interfaces covered (written by the control tool) */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -475,10 +485,9 @@ static __always_inline struct ps_side_flow *side_open(const struct side_pkt *p,
 		return NULL;
 	__builtin_memset(f, 0, sizeof(*f));
 	f->ifindex = skb->ifindex;
-	if (!lost) {
+	f->cli_nxt = lost ? p->seq + p->pl_len : p->seq + 1;
+	if (!lost)
 		f->flags = PS_SF_SYN;
-		f->cli_nxt = p->seq + 1;
-	}
 	if (bpf_map_update_elem(&ps_side_flows, &p->k, f, BPF_NOEXIST)) {
 		ps_flush(s);
 		full = bpf_map_lookup_elem(&ps_lease, &idx);
@@ -535,6 +544,87 @@ static __always_inline int side_data(struct __sk_buff *skb, struct side_pkt *p,
 	return 0;
 }
 
+/*
+ * A connection not followed, whose next command the watcher says starts
+ * at byte `at` (ps_side_resync), or at its next byte (PS_SF_AHEAD: put
+ * there before its first segment since attach): this segment starts there
+ * with '*', nothing came since, and Redis has read every byte before it
+ * (rcv_nxt and copied_seq at `at`): followed from here, its replies
+ * counted from what Redis has written so far (write_seq). Its hold goes:
+ * what it wrote before has run. Returns 1 when it is followed now.
+ */
+static __always_inline int side_resync(struct __sk_buff *skb, const struct side_pkt *p,
+				       struct ps_side_flow *f, struct ps_scratch *s)
+{
+	struct ps_side_resync *r = NULL;
+	__u32 at, srv;
+	__u8 c = 0;
+
+	if (f->flags & PS_SF_AHEAD) {
+		/* its first segment since the watcher looked: where Redis is
+		 * is where the socket says it has read to */
+		__sync_fetch_and_and(&f->flags, ~PS_SF_AHEAD);
+		at = p->seq;
+		srv = f->srv_nxt;
+	} else {
+		r = bpf_map_lookup_elem(&ps_side_resync, &p->k);
+		if (!r)
+			return 0;
+		at = r->cli_seq;
+		srv = r->srv_seq;
+		bpf_map_delete_elem(&ps_side_resync, &p->k);
+		if (f->cli_nxt != at)
+			return 0;
+	}
+	if (p->seq != at || !p->pl_len ||
+	    bpf_skb_load_bytes(skb, p->pl_off, &c, 1) || c != '*')
+		return 0;
+	if (!ps_side_all_local) {
+		struct bpf_sock_tuple t = {};
+		struct bpf_sock *sk;
+		struct tcp_sock *tp;
+		__u32 len, rcv = 0, copied = 1;
+
+		if (p->v6) {
+			__builtin_memcpy(t.ipv6.saddr, p->k.cli, 16);
+			__builtin_memcpy(t.ipv6.daddr, p->k.srv, 16);
+			t.ipv6.sport = p->k.cli_port;
+			t.ipv6.dport = p->k.srv_port;
+			len = sizeof(t.ipv6);
+		} else {
+			t.ipv4.saddr = p->k.cli[3];
+			t.ipv4.daddr = p->k.srv[3];
+			t.ipv4.sport = p->k.cli_port;
+			t.ipv4.dport = p->k.srv_port;
+			len = sizeof(t.ipv4);
+		}
+		sk = bpf_skc_lookup_tcp(skb, &t, len, BPF_F_CURRENT_NETNS, 0);
+		if (!sk)
+			return 0;
+		tp = bpf_skc_to_tcp_sock(sk);
+		if (tp) {
+			rcv = BPF_CORE_READ(tp, rcv_nxt);
+			copied = BPF_CORE_READ(tp, copied_seq);
+			srv = BPF_CORE_READ(tp, write_seq);
+		}
+		bpf_sk_release(sk);
+		if (!tp || rcv != at || copied != at)
+			return 0;
+	}
+	/* what it wrote before has run (Redis had nothing buffered and
+	 * nothing came since): its hold goes; nothing was filled meanwhile,
+	 * and the cache was flushed at each of those writes */
+	if (__sync_fetch_and_and(&f->flags, ~PS_SF_HOLD) & PS_SF_HOLD)
+		wr_slot_add(PS_WR_ANY, -1);
+	__builtin_memset(&f->rq, 0, sizeof(f->rq));
+	__builtin_memset(&f->rp, 0, sizeof(f->rp));
+	f->cmds = f->replies = 0;
+	f->cli_nxt = at;
+	f->srv_nxt = srv;
+	f->flags = PS_SF_SYN | PS_SF_SRV;
+	return 1;
+}
+
 static __always_inline int side_in(struct __sk_buff *skb)
 {
 	__u32 zero = 0, sidx = PS_SCR_XDP, from;
@@ -588,14 +678,23 @@ static __always_inline int side_in(struct __sk_buff *skb)
 			side_open(&p, s, skb, 1);
 		goto out;
 	}
+	/* put here by the watcher (PS_SF_AHEAD), which cannot tell the
+	 * interface: egress there must look for it */
+	if (!f->ifindex) {
+		f->ifindex = skb->ifindex;
+		side_att_count(skb->ifindex, 1);
+	}
 	if (p.flags & TCPF_RST) {
 		side_forget(&p.k, f, s);
 		goto out;
 	}
 	if (!p.pl_len)
 		goto out;
-	if (f->flags & PS_SF_LOST) {
+	if ((f->flags & PS_SF_LOST) && !side_resync(skb, &p, f, s)) {
 		side_lost(f, s);
+		/* where the client is: the watcher's resync starts from it */
+		if (after(p.seq + p.pl_len, f->cli_nxt))
+			f->cli_nxt = p.seq + p.pl_len;
 		goto out;
 	}
 	if (!side_csum_ok(skb, s, p.l4_off, p.l4_len, p.net | (p.v6 << 16))) {

@@ -44,6 +44,11 @@ struct ps_side_key {
 #define PS_SF_HOLD    (1u << 4) /* holding PS_WR_ANY (no fill anywhere) until
 				 * the connection closes: writes that cannot
 				 * be followed to their reply */
+#define PS_SF_AHEAD   (1u << 5) /* (with LOST) put here by the watcher for a
+				 * connection open before attach that Redis
+				 * showed at a command boundary: followed from
+				 * its first segment if that starts with '*'
+				 * where Redis has read to (the socket) */
 
 struct ps_side_flow {
 	__u32 flags;     /* PS_SF_* */
@@ -60,6 +65,16 @@ struct ps_side_flow {
 	struct ps_wr_ent wr[PS_WR_RING];
 	__u32 wr_head, wr_tail;
 	__u32 wr_any, wr_any_idx;
+};
+
+/* ps_side_resync: a connection not followed that the watcher found at a
+ * command boundary in Redis (CLIENT LIST: nothing buffered, nothing owed,
+ * not blocked, not in MULTI) while the client had sent cli_seq bytes:
+ * followed from there if its next segment starts at cli_seq with '*' and
+ * Redis has read every byte before it (the socket) */
+struct ps_side_resync {
+	__u32 cli_seq;
+	__u32 srv_seq;   /* unit tests only (no socket): Redis's next byte */
 };
 
 /* ps_side_ifs: the interfaces the side path covers, by ifindex */

@@ -323,6 +323,34 @@ void t_side_lost(struct env *e)
 	CHECK_EQ(inflight(e, NULL), 1);
 	CHECK_EQ(send_rep(S("$-1\r\n+OK\r\n")), -1);
 	CHECK_EQ(inflight(e, NULL), 1);
+	/* the watcher found it at a command boundary in Redis (CLIENT LIST):
+	 * followed from its next command; not from bytes that are no command
+	 * start, nor from another place */
+	{
+		struct ps_side_key k = { .cli = { 0, 0, htonl(0xffff), htonl(CLI_IP) },
+					 .srv = { 0, 0, htonl(0xffff), htonl(SRV_IP) },
+					 .cli_port = htons(SIDE_PORT), .srv_port = htons(SRV_PORT) };
+		struct ps_side_resync r = { .cli_seq = sd.cseq, .srv_seq = sd.sseq };
+		int fd = bpf_map__fd(sd.skel->maps.ps_side_resync);
+
+		r.cli_seq = sd.cseq + 1;
+		CHECK_EQ(bpf_map_update_elem(fd, &k, &r, BPF_ANY), 0);
+		CHECK_EQ(send_req(S(SET_K)), -1);
+		CHECK_EQ(inflight(e, NULL), 1);          /* not there: still lost */
+		r.cli_seq = sd.cseq;
+		CHECK_EQ(bpf_map_update_elem(fd, &k, &r, BPF_ANY), 0);
+		CHECK_EQ(send_req(S("$3\r\nfoo\r\n")), -1);
+		CHECK_EQ(inflight(e, NULL), 1);          /* no '*': still lost */
+		r.cli_seq = sd.cseq;
+		CHECK_EQ(bpf_map_update_elem(fd, &k, &r, BPF_ANY), 0);
+		cache_put(e, "sk", "v1");
+		CHECK_EQ(send_req(S(SET_K)), -1);
+		CHECK_EQ(inflight(e, NULL), 0);          /* followed: its hold gone */
+		CHECK_EQ(inflight(e, "sk"), 1);
+		CHECK(!cache_has(e, "sk", NULL, 0), "the followed SET left the key cached");
+		CHECK_EQ(send_rep(S("+OK\r\n")), -1);
+		CHECK_EQ(inflight(e, "sk"), 0);
+	}
 	CHECK_EQ(cli(sd.cseq, TF_RST, "", 0), -1);
 	CHECK_EQ(inflight(e, NULL), 0);
 	side_unload();
@@ -392,5 +420,54 @@ void t_side_csum(struct env *e)
 	CHECK(cache_has(e, "sk", NULL, 0), "a segment the kernel drops was parsed");
 	CHECK_EQ(send_req(S(SET_K)), -1);
 	CHECK(!cache_has(e, "sk", NULL, 0), "its good copy was not parsed");
+	side_unload();
+}
+
+/* A connection the watcher put in the table ahead of its first segment
+ * (PS_SF_AHEAD): followed from that segment when it starts a command,
+ * from its first byte on */
+void t_side_ahead(struct env *e)
+{
+	struct ps_side_key k = { .cli = { 0, 0, htonl(0xffff), htonl(CLI_IP) },
+				 .srv = { 0, 0, htonl(0xffff), htonl(SRV_IP) },
+				 .cli_port = htons(SIDE_PORT), .srv_port = htons(SRV_PORT) };
+	struct ps_side_flow f = { .flags = PS_SF_LOST | PS_SF_AHEAD, .srv_nxt = 777 };
+	int fd;
+
+	if (setup(e))
+		return;
+	fd = bpf_map__fd(sd.skel->maps.ps_side_flows);
+	CHECK_EQ(bpf_map_update_elem(fd, &k, &f, BPF_NOEXIST), 0);
+	cache_put(e, "sk", "v1");
+	sd.cseq = 0x90000000u;   /* anywhere: the client's next byte */
+	sd.sseq = 777;
+	CHECK_EQ(send_req(S(SET_K)), -1);
+	CHECK(!cache_has(e, "sk", NULL, 0), "the first command of a connection put ahead missed");
+	CHECK_EQ(inflight(e, NULL), 0);
+	CHECK_EQ(inflight(e, "sk"), 1);
+	CHECK_EQ(stat_get(e, PS_ST_SIDE_LOST), 0);
+	CHECK_EQ(bpf_map_lookup_elem(fd, &k, &f), 0);
+	CHECK(f.cli_nxt == sd.cseq && !(f.flags & (PS_SF_LOST | PS_SF_AHEAD)),
+	      "not followed: cli_nxt %u flags %#x", f.cli_nxt, f.flags);
+	CHECK_EQ(send_req(S(SET_K)), -1);
+	CHECK_EQ(inflight(e, "sk"), 2);
+	CHECK_EQ(send_rep(S("+OK\r\n+OK\r\n")), -1);
+	CHECK_EQ(inflight(e, "sk"), 0);
+	/* one whose first segment starts inside a command: lost */
+	side_unload();
+	if (setup(e))
+		return;
+	fd = bpf_map__fd(sd.skel->maps.ps_side_flows);
+	f = (struct ps_side_flow){ .flags = PS_SF_LOST | PS_SF_AHEAD };
+	CHECK_EQ(bpf_map_update_elem(fd, &k, &f, BPF_ANY), 0);
+	{
+		uint32_t g0 = gen(e);
+
+		CHECK_EQ(send_req(S("v2\r\n")), -1);
+		CHECK(gen(e) != g0, "a lost connection's data did not flush");
+	}
+	CHECK_EQ(inflight(e, NULL), 1);
+	CHECK_EQ(cli(sd.cseq, TF_RST, "", 0), -1);
+	CHECK_EQ(inflight(e, NULL), 0);
 	side_unload();
 }
