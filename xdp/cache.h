@@ -275,12 +275,16 @@ static __always_inline __u64 *lease_at(__u32 idx)
  * catches up with PS_LEASE_TTL_LOST), or a side-path connection could
  * not be tracked.
  */
-static __always_inline int ttl_fill_stopped(void)
+static __always_inline int ttl_fill_stopped(const struct ps_config *cfg)
 {
 	__u64 *lost = lease_at(PS_LEASE_TTL_LOST), *seen = lease_at(PS_LEASE_TTL_SEEN),
 	      *full = lease_at(PS_LEASE_SIDE_FULL);
 
-	return !lost || !seen || !full || *lost != *seen || *full;
+	if (!lost || !seen || !full || *full)
+		return 1;
+	/* without the watcher (--no-coherence) nobody learns them again:
+	 * TTLs of what XDP does not see are not looked after there */
+	return (cfg->flags & PS_CFG_LEASE) && *lost != *seen;
 }
 
 /* A key's TTL may have changed and we cannot say which key's: fills
@@ -575,7 +579,7 @@ static __always_inline int fill_check(const struct ps_config *cfg,
 	__u64 *ttl;
 
 	*expires = 0;
-	if (ttl_fill_stopped())
+	if (ttl_fill_stopped(cfg))
 		return -1;
 	/* in flight first, then the epoch: wr_release moves the epoch
 	 * before it lowers the count */

@@ -291,8 +291,18 @@ void t_ttl_unsure(struct env *e)
 	CMD(e, "+OK\r\n", "SET", "j", "v", "EX", "100");
 	CMD(e, "+OK\r\n", "SET", "j", "v", "EX", "300");
 	TTL_IS(e, "j", T + 100 * SEC_NS, "AUTH on: the earlier");
-	/* sure again; but inside MULTI nothing is known until EXEC runs */
-	sure(e);
+	/* sure again (and a watcher to learn TTLs again: the lease on); but
+	 * inside MULTI nothing is known until EXEC runs */
+	env_set_mode(e, PS_MODE_GUARDED, PS_CFG_FILL | PS_CFG_TTL_EXACT | PS_CFG_LEASE);
+	{
+		struct timespec ts;
+		uint32_t li = PS_LEASE_UNTIL;
+		uint64_t until;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		until = (uint64_t)ts.tv_sec * SEC_NS + (uint64_t)ts.tv_nsec + 100 * SEC_NS;
+		bpf_map_update_elem(bpf_map__fd(e->skel->maps.ps_lease), &li, &until, BPF_ANY);
+	}
 	CMD(e, "+OK\r\n", "MULTI");
 	CMD(e, "+QUEUED\r\n", "SET", "m", "v", "EX", "100");
 	TTL_IS(e, "m", PS_TTL_UNKNOWN, "queued SET EX");
@@ -317,6 +327,14 @@ void t_ttl_unsure(struct env *e)
 	expect_pass(e, S("*2\r\n$3\r\nGET\r\n$1\r\nz\r\n"), 0, 0);
 	expect_srv(e, S("$1\r\nz\r\n"), 0, 0);
 	CHECK_EQ(stat_get(e, PS_ST_FILLS), 1);
+	/* without the watcher (--no-coherence) fills do not wait for one */
+	lost = 5;
+	idx = PS_LEASE_TTL_LOST;
+	bpf_map_update_elem(bpf_map__fd(e->skel->maps.ps_lease), &idx, &lost, BPF_ANY);
+	env_set_mode(e, PS_MODE_GUARDED, PS_CFG_FILL | PS_CFG_TTL_EXACT);
+	expect_pass(e, S("*2\r\n$3\r\nGET\r\n$1\r\ny\r\n"), 0, 0);
+	expect_srv(e, S("$1\r\ny\r\n"), 0, 0);
+	CHECK_EQ(stat_get(e, PS_ST_FILLS), 2);
 	/* after SELECT the write may go to another database */
 	CMD(e, "+OK\r\n", "SELECT", "1");
 	CMD(e, "+OK\r\n", "SET", "z", "v", "EX", "100");
