@@ -661,7 +661,7 @@ struct ps_flow {
 	X(REVOKED, revoked, "commands after which no packet shows every write (REPLICAOF, MODULE): nothing answered until the watcher checked") \
 	/* the side path (xdp/sidepath.bpf.c): TC on loopback and every other \
 	 * interface of the namespace, invalidation only */ \
-	X(SIDE_PKTS, side_packets, "packets seen by the side path (both hooks)") \
+	X(SIDE_PKTS, side_packets, "packets the side path looked at (both hooks; not XDP's own on the attached interface)") \
 	X(SIDE_SEGS, side_segments, "client segments with data parsed on the side path") \
 	X(SIDE_INVAL, side_invalidations, "cache keys invalidated by writes on the side path") \
 	X(SIDE_FLUSHES, side_flushes, "whole-cache flushes from the side path") \

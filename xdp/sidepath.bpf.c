@@ -625,6 +625,39 @@ static __always_inline int side_resync(struct __sk_buff *skb, const struct side_
 	return 1;
 }
 
+/*
+ * On the attached interface most segments are XDP's: IPv4 to the port
+ * of a connection in ps_flows. Told from the linear headers in place (the
+ * interface is Ethernet: XDP runs there), with one lookup: 1 for such a
+ * segment (nothing for us), 0 to look at it the long way.
+ */
+static __always_inline int side_xdps(struct __sk_buff *skb, __u16 port_be)
+{
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+	struct ps_flow_key fk;
+	struct tcphdr *tcp;
+	struct iphdr *ip;
+
+	if (skb->protocol != ETH_P_IP_BE)
+		return 0;
+	ip = (void *)(eth + 1);
+	if ((void *)(ip + 1) > end || ip->ihl < 5 || (ip->frag_off & bpf_htons(IP_MF | IP_OFFSET)))
+		return 0;
+	if (ip->protocol != IPPROTO_TCP)
+		return 1;
+	tcp = (void *)ip + ip->ihl * 4;
+	if ((void *)(tcp + 1) > end)
+		return 0;
+	if (tcp->dest != port_be)
+		return 1;
+	fk.cli_addr = ip->saddr;
+	fk.srv_addr = ip->daddr;
+	fk.cli_port = tcp->source;
+	fk.srv_port = tcp->dest;
+	return bpf_map_lookup_elem(&ps_flows, &fk) != NULL;
+}
+
 static __always_inline int side_in(struct __sk_buff *skb)
 {
 	__u32 zero = 0, sidx = PS_SCR_XDP, from;
@@ -635,9 +668,17 @@ static __always_inline int side_in(struct __sk_buff *skb)
 	int r;
 
 	cfg = bpf_map_lookup_elem(&ps_config, &zero);
-	s = bpf_map_lookup_elem(&ps_scratch, &sidx);
-	if (!cfg || !s)
+	if (!cfg)
 		return TC_ACT_UNSPEC_;
+	/* on the attached interface XDP follows the IPv4 connections it
+	 * tracks: nothing to do for theirs (most segments there) */
+	if (ps_side_attached && skb->ifindex == ps_side_attached &&
+	    side_xdps(skb, bpf_htons(cfg->port)))
+		return TC_ACT_UNSPEC_;
+	s = bpf_map_lookup_elem(&ps_scratch, &sidx);
+	if (!s)
+		return TC_ACT_UNSPEC_;
+	stat_inc(PS_ST_SIDE_PKTS);
 	p.net = side_net_off(skb);
 	r = side_parse(skb, p.net, bpf_htons(cfg->port), 1, &p);
 	if (r == SP_NOT_OURS)
@@ -648,16 +689,13 @@ static __always_inline int side_in(struct __sk_buff *skb)
 		ps_flush(s);
 		goto out;
 	}
-	/* on the attached interface XDP follows IPv4 connections it tracks */
+	/* (XDP's own, with headers the fast look could not read) */
 	if (skb->ifindex == ps_side_attached && ps_side_attached && !p.v6) {
 		struct ps_flow_key fk = { .cli_addr = p.k.cli[3], .srv_addr = p.k.srv[3],
 					  .cli_port = p.k.cli_port, .srv_port = p.k.srv_port };
 
-		/* what neither carries data nor opens nor closes: nothing here */
-		if (!p.pl_len && !(p.flags & (TCPF_SYN | TCPF_FIN | TCPF_RST)))
-			return TC_ACT_UNSPEC_;
 		if (bpf_map_lookup_elem(&ps_flows, &fk))
-			return TC_ACT_UNSPEC_;
+			goto out;
 	}
 	f = bpf_map_lookup_elem(&ps_side_flows, &p.k);
 	if ((p.flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN) {
@@ -765,16 +803,17 @@ static __always_inline int side_out(struct __sk_buff *skb)
 	struct side_pkt p = {};
 	__u64 *n;
 
-	cfg = bpf_map_lookup_elem(&ps_config, &zero);
-	s = bpf_map_lookup_elem(&ps_scratch, &sidx);
-	if (!cfg || !s)
-		return TC_ACT_UNSPEC_;
 	/* on the attached interface: only while it has connections of ours */
-	if (skb->ifindex == ps_side_attached && ps_side_attached) {
+	if (ps_side_attached && skb->ifindex == ps_side_attached) {
 		n = bpf_map_lookup_elem(&ps_side_on_att, &zero);
 		if (!n || !*n)
 			return TC_ACT_UNSPEC_;
 	}
+	cfg = bpf_map_lookup_elem(&ps_config, &zero);
+	s = bpf_map_lookup_elem(&ps_scratch, &sidx);
+	if (!cfg || !s)
+		return TC_ACT_UNSPEC_;
+	stat_inc(PS_ST_SIDE_PKTS);
 	p.net = side_net_off(skb);
 	if (side_parse(skb, p.net, bpf_htons(cfg->port), 0, &p) != SP_OURS)
 		return TC_ACT_UNSPEC_;
@@ -802,14 +841,12 @@ static __always_inline int side_out(struct __sk_buff *skb)
 SEC("tc")
 int ps_side_in(struct __sk_buff *skb)
 {
-	stat_inc(PS_ST_SIDE_PKTS);
 	return side_in(skb);
 }
 
 SEC("tc")
 int ps_side_out(struct __sk_buff *skb)
 {
-	stat_inc(PS_ST_SIDE_PKTS);
 	return side_out(skb);
 }
 

@@ -21,6 +21,13 @@ Scenarios, each a distribution over --rounds rounds:
             is how long after the expiry (the SET's reply + PX + 1 ms,
             Redis's millisecond) the last GET returning the value was sent.
             --threads keys at a time.
+  unix      (not by default) as loopback, the SET by a client on Redis's Unix
+            socket: no packet shows it, the watcher takes every keyspace
+            event then (asynchronously).
+  script    (not by default) as expiry, the key SET with PX by a script that
+            does not name it (EVAL ... 0 key): its TTL is not known, its
+            expiry comes by the watcher's expired event, after Redis has
+            expired it (its active cycle: nobody reads it in Redis).
   eviction  Redis with maxmemory (3 MB) and allkeys-random: keys SET through XDP
             and cached; Redis evicts them as it fills; on each eviction
             event (our own subscription) of a cached key, GETs through XDP
@@ -61,6 +68,9 @@ RES = os.environ.get("PS_RESULTS") or os.path.join(TOP, "results")
 TB = os.path.join(TOP, "experiments", "testbed.sh")
 PIN = f"/sys/fs/bpf/prestack/{NS_SRV}/{DEV_SRV}"
 SCENARIOS = ("loopback", "iface2", "expiry", "eviction")
+# the classes left to the watcher's events, not in the default run
+MORE = ("unix", "script")
+UNIX_SOCK = "/run/prestack-testbed/redis.sock"
 PX_MS = 40
 # histogram edges (us): 0 alone, then decades in 1-2-5 steps
 EDGES = [0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000,
@@ -75,8 +85,8 @@ ap.add_argument("--out", default=os.path.join(RES, "coherence-window.csv"))
 a = ap.parse_args()
 MODES = [m for m in a.modes.split(",") if m]
 SCEN = [s for s in a.scenarios.split(",") if s]
-if a.rounds < 10 or any(s not in SCENARIOS for s in SCEN):
-    ap.error(f"--rounds >= 10; --scenarios from {','.join(SCENARIOS)}")
+if a.rounds < 10 or any(s not in SCENARIOS + MORE for s in SCEN):
+    ap.error(f"--rounds >= 10; --scenarios from {','.join(SCENARIOS + MORE)}")
 
 
 def pct(xs, q):
@@ -134,7 +144,12 @@ def writes(mode, path, rounds):
     ws = Windows()
     ctr = Counters(PIN)
     cli = conn(NS_CLI, IP_SRV)
-    side = conn(NS_SRV, "127.0.0.1") if path == "loopback" else conn(NS_CLI, IP_SIDE_SRV)
+    if path == "unix":
+        side = redis.Redis(unix_socket_path=UNIX_SOCK, single_connection_client=True,
+                           socket_timeout=10)
+        side.ping()
+    else:
+        side = conn(NS_SRV, "127.0.0.1") if path == "loopback" else conn(NS_CLI, IP_SIDE_SRV)
     key = f"cw:{path}:{mode}"
     side.set(key, b"v0")
     for i in range(1, rounds + 1):
@@ -165,9 +180,10 @@ def writes(mode, path, rounds):
     return ws
 
 
-def expiry(mode, rounds):
+def expiry(mode, rounds, script=False):
     """Keys SET with PX through XDP: no GET sent after the expiry returns
-    the value. --threads keys at a time."""
+    the value. --threads keys at a time. script: SET by a script that does
+    not name the key."""
     ws = Windows()
     ctr = Counters(PIN)
     left = [rounds]
@@ -185,7 +201,10 @@ def expiry(mode, rounds):
                     left[0] -= 1
                 i += 1
                 k = f"ex:{mode}:{n}:{i}"
-                c.set(k, b"x", px=PX_MS)
+                if script:
+                    c.eval("redis.call('SET', ARGV[1], 'x', 'PX', ARGV[2])", 0, k, PX_MS)
+                else:
+                    c.set(k, b"x", px=PX_MS)
                 t_done = time.monotonic()
                 c.get(k)                      # the miss every write costs: fills
                 h = ctr.get("get_hits")
@@ -201,6 +220,8 @@ def expiry(mode, rounds):
                     last_val = t
                     if t - expire > 5:
                         raise RuntimeError(f"{k} still answered 5 s after its expiry")
+                    if script:
+                        time.sleep(0.001)   # the window may be long: a GET a ms
                 w = (last_val - expire) * 1e6 if last_val and last_val > expire else 0.0
                 ws.add(round(w, 1), cached)
         except Exception as e:      # noqa: BLE001 (the run is lost, said below)
@@ -267,7 +288,11 @@ def eviction(mode, rounds):
 
 def one(scenario, mode):
     """Testbed up, prestack attached by default, the scenario's rounds."""
-    if sh(TB, "up", check=False).returncode:
+    env = dict(os.environ)
+    if scenario == "unix":
+        env["PS_REDIS_ARGS"] = f"--unixsocket {UNIX_SOCK} --unixsocketperm 700"
+    if subprocess.run([TB, "down"], capture_output=True).returncode or \
+            subprocess.run([TB, "up"], capture_output=True, env=env).returncode:
         raise RuntimeError("testbed up failed")
     try:
         if scenario == "iface2":
@@ -276,10 +301,10 @@ def one(scenario, mode):
             srv_cli("config", "set", "maxmemory", "3mb")
             srv_cli("config", "set", "maxmemory-policy", "allkeys-random")
         sh(PS, "attach", *TGT, "--mode", mode)
-        if scenario in ("loopback", "iface2"):
+        if scenario in ("loopback", "iface2", "unix"):
             return writes(mode, scenario, a.rounds)
-        if scenario == "expiry":
-            return expiry(mode, a.rounds)
+        if scenario in ("expiry", "script"):
+            return expiry(mode, a.rounds, script=scenario == "script")
         return eviction(mode, a.rounds)
     finally:
         sh(PS, "detach", *TGT, "--force", check=False)

@@ -100,6 +100,7 @@ void t_side_write(struct env *e);
 void t_side_stream(struct env *e);
 void t_side_lost(struct env *e);
 void t_side_ahead(struct env *e);
+void t_side_attached(struct env *e);
 void t_side_ttl_subscribe(struct env *e);
 void t_side_ipv6(struct env *e);
 void t_side_csum(struct env *e);

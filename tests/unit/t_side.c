@@ -33,6 +33,10 @@ struct side {
 
 static struct side sd;
 
+/* the attached interface as the side path's object is told it: a test
+ * run's skb arrives on loopback (1); 7 is none of them */
+static unsigned side_att = 7;
+
 static int side_load(struct env *e)
 {
 	struct bpf_map *m, *pm;
@@ -49,7 +53,7 @@ static int side_load(struct env *e)
 			return -1;
 	}
 	sd.skel->rodata->ps_side_all_local = 1;
-	sd.skel->rodata->ps_side_attached = 7;
+	sd.skel->rodata->ps_side_attached = side_att;
 	sd.skel->rodata->ps_ttl_clock_ns = env_ttl_clock;
 	if (sidepath_bpf__load(sd.skel))
 		return -1;
@@ -469,5 +473,36 @@ void t_side_ahead(struct env *e)
 	CHECK_EQ(inflight(e, NULL), 1);
 	CHECK_EQ(cli(sd.cseq, TF_RST, "", 0), -1);
 	CHECK_EQ(inflight(e, NULL), 0);
+	side_unload();
+}
+
+/* On the attached interface (here loopback: where a test run's skb
+ * arrives) the side path leaves XDP's connections alone and follows the
+ * others; egress looks for them only while there is one */
+void t_side_attached(struct env *e)
+{
+	uint8_t f[1600];
+	size_t n;
+
+	side_att = 1;
+	if (setup(e)) {
+		side_att = 7;
+		return;
+	}
+	side_att = 7;
+	cache_put(e, "sk", "v1");
+	/* the fixture's own connection, in ps_flows: XDP's, not ours */
+	n = cli_seg(e, f, S(SET_K), TF_ACK | TF_PSH);
+	CHECK_EQ(run(sd.in, f, n), -1);
+	CHECK(cache_has(e, "sk", NULL, 0), "the side path took XDP's connection");
+	CHECK_EQ(stat_get(e, PS_ST_SIDE_PKTS), 0);
+	/* another (open before attach, say): followed */
+	open_conn();
+	CHECK_EQ(send_req(S(SET_K)), -1);
+	CHECK(!cache_has(e, "sk", NULL, 0), "a connection XDP does not track was not followed");
+	CHECK_EQ(inflight(e, "sk"), 1);
+	CHECK_EQ(send_rep(S("+OK\r\n")), -1);
+	CHECK_EQ(inflight(e, "sk"), 0);
+	CHECK_EQ(stat_get(e, PS_ST_SIDE_REPLIES), 1);
 	side_unload();
 }

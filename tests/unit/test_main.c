@@ -107,6 +107,8 @@ static const struct tcase {
 	{ "side path: TTLs read; after SUBSCRIBE a write holds fills until close",
 	  t_side_ttl_subscribe, TS(GUARDED) },
 	{ "side path: IPv6", t_side_ipv6, TS(GUARDED) },
+	{ "side path on the attached interface: XDP's connections left alone, the others followed",
+	  t_side_attached, TS(GUARDED) },
 	{ "side path: a segment with a bad checksum is not parsed", t_side_csum, TS(GUARDED) },
 	/* t_ttl.c: TTLs read from the requests, exact values */
 	{ "TTL: SET EX, PX, EXAT, PXAT, KEEPTTL, none; what Redis refuses is asked",
