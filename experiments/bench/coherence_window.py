@@ -35,7 +35,8 @@ Scenarios, each a distribution over --rounds rounds:
             the value was still answered.
 
 CSVs (results/ or $PS_RESULTS): coherence-window.csv, the windows of each
-(scenario, mode) as a histogram (window_lo_us, window_hi_us, rounds);
+(scenario, mode) as a histogram (window_lo_us, window_hi_us, rounds; the
+cells of this run replace theirs, the others stay);
 coherence-window-summary.csv, a row per (scenario, mode) appended: rounds,
 cached_rounds (the old value was cached at XDP before the change),
 rounds_with_stale_reads, p50/p99/p99.9/max window. Each scenario holds
@@ -338,7 +339,11 @@ def main():
             print(f"# {sc} {m}: {len(w)} rounds ({ws.cached} with the old value cached at XDP): "
                   f"{stale} saw a stale read; window p50 {row['p50_us']} us, p99 {row['p99_us']} us, "
                   f"p99.9 {row['p999_us']} us, max {row['max_us']} us ({row['seconds']} s)", flush=True)
-    csvio.save(a.out, hist)
+    # the cells measured now replace theirs; the others' rows stay
+    done = {(r["scenario"], r["mode"]) for r in summ}
+    keep = [r for r in csvio.load(a.out)
+            if "scenario" in r and (r["scenario"], r["mode"]) not in done]
+    csvio.save(a.out, keep + hist, stamp=False)
     sp = os.path.join(os.path.dirname(a.out), "coherence-window-summary.csv")
     csvio.append(sp, summ)
     print(f"# -> {a.out}, {sp}")
