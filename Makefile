@@ -22,7 +22,8 @@ BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Wextra 
 	      -Wno-unused-parameter -I$(BUILD) -Ixdp
 LDLIBS   := -lbpf -lelf -lz
 
-BPF_SRCS := xdp/prestack.bpf.c xdp/client_pass.bpf.c xdp/reflector.bpf.c xdp/poststack.bpf.c
+BPF_SRCS := xdp/prestack.bpf.c xdp/client_pass.bpf.c xdp/reflector.bpf.c xdp/poststack.bpf.c \
+	    xdp/sidepath.bpf.c
 BPF_OBJS := $(patsubst xdp/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
 SKELS    := $(patsubst xdp/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
 BPF_HDRS := $(wildcard xdp/*.h)
@@ -56,7 +57,8 @@ help:
 	@echo "sudo make realistic        cache-shaped workload per mode -> results/bench-realistic.csv"
 	@echo "sudo make realistic-autopipe  the same, auto-pipelining connections -> results/bench-realistic-autopipe.csv"
 	@echo "sudo make bench-pipelined  pipelined GET/SET load (pipeload, redis-benchmark -P) per mode -> results/bench-pipelined*.csv"
-	@echo "sudo make coherence-window stale window of other-path writes -> results/coherence-window*.csv"
+	@echo "sudo make coherence-window stale window of other-path writes, expiry, eviction -> results/coherence-window*.csv"
+	@echo "sudo make coherence-cost  default attach vs --no-coherence, GET:SET 10:1 P1/P16 -> results/bench-coherence-cost*.csv"
 	@echo "sudo make where  XDP vs XDP+TC vs post-stack: cost, e2e, faults -> results/where-to-answer.csv"
 	@echo "sudo make pktcost-ab  per-path cost before/after the hit-path rework, per step -> results/bench-pktcost-{ab,steps}.csv"
 	@echo "make paper      paper/prestack.pdf from results/ (LaTeX: make deps-paper installs it)"
@@ -201,11 +203,20 @@ realistic: all
 realistic-autopipe: all
 	$(Q)$(PY) experiments/bench/realistic.py --conn-mode autopipe --modes redis,off,guarded,retrans --ops 60000
 
-# how long a write through another path is answered stale at XDP:
-# results/coherence-window{,-summary}.csv, coherence-window.{png,pdf}
+# how long a change XDP does not see (a write over loopback or another
+# interface, an expiry, an eviction) is answered from the cache, >= 100,000
+# rounds each: results/coherence-window{,-summary}.csv, coherence-window.{png,pdf}
 coherence-window: all
-	$(Q)$(PY) experiments/bench/coherence_window.py
+	$(Q)$(PY) experiments/bench/coherence_window.py $(COHERENCE_ARGS)
 	$(Q)$(PY) experiments/bench/plot_realtraffic.py
+
+# what coherence costs: default attach against --no-coherence on GET:SET
+# 10:1 at pipeline 1 and 16, interleaved repetitions:
+# results/bench-coherence-cost{,-summary}.csv (vs_nocoh_median)
+.PHONY: coherence-cost
+coherence-cost: all
+	$(Q)$(PY) experiments/bench/pipelined.py --configs redis,guarded,guarded-nocoh \
+		--points mix-p1,mix-p16 --out bench-coherence-cost $(PIPELINED_ARGS)
 
 # ---- benchmarks: never part of `make test` beyond a smoke run
 $(BUILD)/bench:

@@ -15,6 +15,7 @@
 #include <hiredis/hiredis.h>
 #include "loader.h"
 #include "opts.h"
+#include "redis.h"
 
 /*
  * The attachment's dir, parents first. The dir itself must be new: its
@@ -202,6 +203,37 @@ static int stop_watcher(pid_t pid, const char *dev)
 	return 0;
 }
 
+/*
+ * Connections to Redis already open: the side path did not see them
+ * begin, so it cannot tell where their commands start; until they close
+ * each of their segments with data flushes the cache and nothing is
+ * filled. Counted from /proc/net/tcp{,6} of the namespace entered.
+ */
+static void pre_attach_conns(__u32 port)
+{
+	static const char *const files[] = { "/proc/self/net/tcp", "/proc/self/net/tcp6" };
+	char line[512], local[64];
+	unsigned st, lport, n = 0;
+
+	for (size_t i = 0; i < 2; i++) {
+		FILE *f = fopen(files[i], "r");
+
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f))
+			/* "sl local rem st ...": local is ADDR:PORT in hex */
+			if (sscanf(line, " %*s %63s %*s %x", local, &st) == 2 && st == 1 &&
+			    sscanf(strrchr(local, ':') ? strrchr(local, ':') + 1 : "", "%x",
+				   &lport) == 1 && lport == port)
+				n++;
+		fclose(f);
+	}
+	if (n)
+		printf("%u connections to Redis were open before attach: the side path cannot "
+		       "follow them; until they close each of their writes flushes the cache and "
+		       "nothing is filled\n", n);
+}
+
 static const struct attach_opts attach_defaults = {
 	.port = 6379,
 	.mode = PS_MODE_GUARDED,
@@ -230,10 +262,10 @@ static const struct ps_opt attach_opts[] = {
 	       "its reply (an ablation: a lost reply can then stall\n"
 	       "the connection; see paper/, the ACK hold)"),
 	PS_OPT("no-coherence", 'C', PS_OPT_FLAG, NULL, struct attach_opts, no_coherence,
-	       "do not start the coherence watcher, and answer without\n"
-	       "its lease. RISK: a write XDP does not see (another\n"
-	       "interface, loopback, a script, a TTL that ends) leaves\n"
-	       "the old value cached and answered"),
+	       "no side path, no coherence watcher, no lease. RISK: a\n"
+	       "write XDP does not see (another interface, loopback,\n"
+	       "a script, a TTL that ends) leaves the old value cached\n"
+	       "and answered"),
 	PS_OPT("no-tc-reply", 'T', PS_OPT_FLAG, NULL, struct attach_opts, no_tc_reply,
 	       "do not attach the TC ingress reply program: GETs whose\n"
 	       "reply does not fit XDP's frame (values over ~200 B on\n"
@@ -247,15 +279,20 @@ static int attach_run(struct ps_call *c, void *opts)
 	const struct attach_opts *o = opts;
 	const struct ps_target *t = &c->t;
 	const char *password = o->password ? o->password : getenv("REDISCLI_AUTH");
+	/* priority 2: the side path's filters (PS_SIDE_PRIO) go first */
 	LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_EGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, tco, .handle = 1, .priority = 1);
+	LIBBPF_OPTS(bpf_tc_opts, tco, .handle = 1, .priority = 2);
 	LIBBPF_OPTS(bpf_tc_hook, hook_in, .attach_point = BPF_TC_INGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, tco_in, .handle = 1, .priority = 1);
+	LIBBPF_OPTS(bpf_tc_opts, tco_in, .handle = 1, .priority = 2);
 	__u32 xdp_flags = o->skb ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
 	__u32 cfg_flags = PS_CFG_DEFAULT | (o->auth ? PS_CFG_AUTH : 0) |
 			  (o->no_ack_hold ? PS_CFG_NO_ACK_HOLD : 0) |
 			  (o->no_coherence ? 0 : PS_CFG_LEASE);
-	bool made_dir = false, xdp_on = false, tc_on = false, tc_in_on = false, created = false;
+	bool made_dir = false, xdp_on = false, tc_on = false, tc_in_on = false, created = false,
+	     side_on = false;
+	struct ps_redis_prof prof;
+	unsigned side_ifs = 0;
+	int have_prof = 0;
 	struct prestack_bpf *skel = NULL;
 	struct ps_cmdtable_counts cmds;
 	struct ps_meta meta = {};
@@ -285,6 +322,16 @@ static int attach_run(struct ps_call *c, void *opts)
 	if (cfg_flags & PS_CFG_NO_ACK_HOLD)
 		printf("ACK hold off (--no-ack-hold): kernel retransmissions may ack requests "
 		       "whose replies were lost\n");
+	/* may a well-formed write fail here? (the watcher looks again) */
+	if (!o->no_coherence) {
+		redisContext *rc = ps_redis_connect("127.0.0.1", o->port, 1, password, true);
+
+		have_prof = rc && !ps_redis_profile(rc, &prof);
+		if (rc)
+			redisFree(rc);
+		if (have_prof && prof.writes_sure)
+			cfg_flags |= PS_CFG_TTL_EXACT;
+	}
 	/* the maps are pinned in the new dir as they are created */
 	if (ps_loader_open(&skel, t->dir))
 		goto cleanup;
@@ -292,6 +339,13 @@ static int attach_run(struct ps_call *c, void *opts)
 			    cfg_flags, (__u16)o->port, 1)) {
 		ps_err("cannot write config: %s", strerror(errno));
 		goto cleanup;
+	}
+	{
+		/* absolute TTLs (EXAT, PXAT, ...) onto our clock */
+		__u32 idx = PS_LEASE_CLOCK_OFF;
+		__u64 off = ps_clock_off();
+
+		bpf_map_update_elem(bpf_map__fd(skel->maps.ps_lease), &idx, &off, BPF_ANY);
 	}
 	/* before XDP sees a packet: no window with the built-in guesses */
 	if (o->builtin_cmds) {
@@ -350,6 +404,17 @@ static int attach_run(struct ps_call *c, void *opts)
 	if (pin_prog(skel->progs.ps_xdp, t, "prog_xdp") ||
 	    pin_prog(skel->progs.ps_tc, t, "prog_tc"))
 		goto cleanup;
+	/* every other TCP path into Redis: loopback, the other interfaces,
+	 * what XDP does not follow here */
+	if (!o->no_coherence) {
+		if (ps_side_attach(t, (__u32)ifindex, &side_ifs))
+			goto cleanup;
+		side_on = true;
+		if (ps_config_update(bpf_map__fd(skel->maps.ps_config), -1, PS_CFG_SIDE, 0, NULL)) {
+			ps_err("cannot switch the side path on: %s", strerror(errno));
+			goto cleanup;
+		}
+	}
 	/* the post-stack programs, in every mode so that `mode poststack`
 	 * works at run time: until then sockops puts no socket in the
 	 * sockhash, and no other socket meets the sk_skb/sk_msg programs */
@@ -389,9 +454,20 @@ static int attach_run(struct ps_call *c, void *opts)
 		       post_id, o->mode == PS_MODE_POSTSTACK ?
 		       " (sockets Redis accepts from now on are answered after the stack)" : "");
 	if (o->no_coherence) {
-		printf("coherence watcher off (--no-coherence): writes XDP does not see are "
-		       "served stale from the cache\n");
+		printf("coherence off (--no-coherence): no side path, no watcher: writes XDP does "
+		       "not see are served stale from the cache\n");
 	} else {
+		printf("side path on %u interfaces (loopback and every other, and what XDP does "
+		       "not follow on %s): writes invalidated before Redis reads them\n",
+		       side_ifs, t->dev);
+		if (have_prof && !prof.writes_sure)
+			printf("TTLs: %s: a TTL write is recorded at its earliest outcome until "
+			       "the watcher confirms it\n", prof.why);
+		if (have_prof && (prof.unixsocket || prof.modules))
+			printf("%s: their writes reach the cache by keyspace events only "
+			       "(asynchronously; the watcher subscribes to every class)\n",
+			       prof.unixsocket ? "Redis listens on a Unix socket" : "Redis has modules");
+		pre_attach_conns(o->port);
 		char log[PATH_MAX];
 
 		watcher_log(t, log, sizeof(log));
@@ -408,6 +484,8 @@ cleanup:
 	/* undo what was done; what stays behind is said (nothing records it) */
 	if (ret) {
 		stop_watcher((pid_t)meta.watcher_pid, t->dev);
+		if (side_on)
+			ps_side_detach(t);
 		if (made_dir)
 			ps_unpin_all(t);
 		if (tc_in_on) {
@@ -456,11 +534,15 @@ const struct ps_cmd ps_cmd_attach = {
 		"it decides which commands invalidate their key arguments (write),\n"
 		"flush the cache (write without keys, scripts) or neither (read).\n"
 		"\n"
-		"Unless --no-coherence, attach starts `prestack coherence --supervise`\n"
-		"on 127.0.0.1:PORT (stopped by detach, shown by status) and XDP answers\n"
-		"only while the watcher's lease is fresh: a dead or hung watcher or a\n"
-		"Redis restart stops the fast path within 300 ms instead of serving\n"
-		"stale values.\n"
+		"Unless --no-coherence, attach puts the side path on every other\n"
+		"interface of the namespace, loopback included (TC ingress and egress:\n"
+		"the same request parser invalidates writes before Redis reads them;\n"
+		"on IF itself, what XDP does not follow: IPv6, connections it does not\n"
+		"track), starts `prestack coherence --supervise` on 127.0.0.1:PORT\n"
+		"(expiry, eviction, TTLs to confirm, interfaces that appear later;\n"
+		"stopped by detach, shown by status), and XDP answers only while the\n"
+		"watcher's lease is fresh: a dead or hung watcher or a Redis restart\n"
+		"stops the fast path within 300 ms instead of serving stale values.\n"
 		"\n"
 		"attach also loads the post-stack programs (poststack mode): a sockops\n"
 		"program at the cgroup-v2 root that, in poststack mode, puts the sockets\n"
@@ -567,6 +649,8 @@ static int detach_run(struct ps_call *c, void *opts)
 	stop_watcher((pid_t)meta.watcher_pid, t->dev);
 	if (ps_netns_enter(t->netns))
 		return 1;
+	if (ps_side_detach(t))
+		ret = 1;
 	/* from here on every step is tried; any failure is the exit status */
 	if (bpf_xdp_query_id((int)meta.ifindex, (int)meta.xdp_flags, &cur) == 0 &&
 	    cur == meta.xdp_prog_id) {

@@ -50,6 +50,7 @@ static int has_flag(const redisReply *flags, const char *name)
 static const char *const admin_reads[] = {
 	"config|get", "config|help", "slowlog|get", "slowlog|len", "slowlog|help",
 	"latency|latest", "latency|history", "latency|doctor", "latency|help",
+	"module|list", "module|help",
 };
 
 static bool is_admin_read(const char *name)

@@ -44,6 +44,7 @@ int ps_mount_bpffs(void);
  * fds, -1 when not open. */
 struct ps_maps {
 	int config, stats, flows, cache, epochs, meta, ttl, cmds, lease;
+	int inflight;  /* ps_wr_inflight: writes in flight per epoch slot */
 	int cache_big; /* opened with PS_MAP_CACHE: values over PS_SMALL_VAL_MAX */
 };
 enum {
@@ -56,6 +57,7 @@ enum {
 	PS_MAP_TTL = 1u << 6,
 	PS_MAP_CMDS = 1u << 7,
 	PS_MAP_LEASE = 1u << 8,
+	PS_MAP_INFLIGHT = 1u << 9,
 };
 /* open the maps in `which` (PS_MAP_*), checking their value sizes; on
  * failure prints why, and what was opened is still to be closed */
@@ -66,6 +68,9 @@ int ps_config_read(const struct ps_maps *m, struct ps_config *c);
 
 /* CLOCK_MONOTONIC in ns, the clock of bpf_ktime_get_ns() */
 __u64 ps_mono_ns(void);
+/* CLOCK_REALTIME - CLOCK_MONOTONIC in ns (PS_LEASE_CLOCK_OFF): the
+ * smallest of a few reads taken between two monotonic ones */
+__u64 ps_clock_off(void);
 /* a key's expiry on our clock from what PTTL said, asked at t_ns */
 __u64 ps_ttl_expiry(__u64 t_ns, long long pttl_ms);
 
@@ -107,6 +112,22 @@ struct ps_cmdtable_counts {
 };
 int ps_cmdtable_load(int map_fd, __u32 port, const char *password,
 		     struct ps_cmdtable_counts *n);
+
+/* The side path (ctl/sidepath.c, xdp/sidepath.bpf.c): TC on every other
+ * interface of the namespace (loopback included) and, for what XDP does
+ * not follow, on the attached one. All with the current netns entered. */
+/* load it with the attachment's maps, pin its programs, cover every
+ * interface there is now: 0, or -1 having said why and left none */
+int ps_side_attach(const struct ps_target *t, __u32 att_ifindex, unsigned *covered);
+/* take it off every interface it covers (the pins go with the dir) */
+int ps_side_detach(const struct ps_target *t);
+/* interfaces of the namespace it does not cover: their number, with
+ * their names in `names` (comma separated); cover: attach to them first
+ * (the count is then of those that could not be covered); -1 if the side
+ * path is not attached */
+int ps_side_check(const struct ps_target *t, bool cover, char *names, size_t n);
+/* the side path's connections: followed, lost (-1 if not attached) */
+long ps_side_conns(const struct ps_target *t, long *lost);
 
 /* poststack mode (ctl/poststack.c): the post-stack programs of the
  * attachment in t's dir (current netns entered): 0, or -1 having said why

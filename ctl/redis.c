@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* redis.c - hiredis connections and replies, checked in one place. */
+#include <stdio.h>
+#include <string.h>
 #include "common.h"
 #include "redis.h"
 
@@ -42,5 +44,55 @@ int ps_redis_ok(redisContext *rc, const char *what, redisReply *r)
 	if (!r)
 		return -1;
 	freeReplyObject(r);
+	return 0;
+}
+
+/* CONFIG GET name: its value into out (empty if Redis has none) */
+static int config_get(redisContext *rc, const char *name, char *out, size_t n)
+{
+	redisReply *r = ps_redis_reply(rc, "CONFIG GET",
+				       redisCommand(rc, "CONFIG GET %s", name),
+				       REDIS_REPLY_ARRAY);
+
+	if (!r)
+		return -1;
+	snprintf(out, n, "%s", r->elements == 2 && r->element[1]->type == REDIS_REPLY_STRING ?
+		 r->element[1]->str : "");
+	freeReplyObject(r);
+	return 0;
+}
+
+int ps_redis_profile(redisContext *rc, struct ps_redis_prof *p)
+{
+	char maxmem[32], policy[32], minrep[16], unixsock[256];
+	redisReply *r;
+
+	memset(p, 0, sizeof(*p));
+	if (config_get(rc, "maxmemory", maxmem, sizeof(maxmem)) ||
+	    config_get(rc, "maxmemory-policy", policy, sizeof(policy)) ||
+	    config_get(rc, "min-replicas-to-write", minrep, sizeof(minrep)) ||
+	    config_get(rc, "unixsocket", unixsock, sizeof(unixsock)) ||
+	    config_get(rc, "notify-keyspace-events", p->notify, sizeof(p->notify)))
+		return -1;
+	r = ps_redis_reply(rc, "ROLE", redisCommand(rc, "ROLE"), REDIS_REPLY_ARRAY);
+	if (!r)
+		return -1;
+	p->master = r->elements > 0 && r->element[0]->type == REDIS_REPLY_STRING &&
+		    !strcmp(r->element[0]->str, "master");
+	freeReplyObject(r);
+	r = redisCommand(rc, "MODULE LIST");
+	/* (an ACL may forbid MODULE: then we cannot tell, and assume some) */
+	p->modules = !r || r->type != REDIS_REPLY_ARRAY || r->elements > 0;
+	if (r)
+		freeReplyObject(r);
+	p->unixsocket = unixsock[0] != 0;
+	p->can_evict = strcmp(maxmem, "0") && strcmp(policy, "noeviction");
+	p->writes_sure = p->master && !strcmp(minrep, "0") &&
+			 (!strcmp(maxmem, "0") || !strncmp(policy, "allkeys-", 8));
+	if (!p->master)
+		snprintf(p->why, sizeof(p->why), "a replica: writes arrive by replication");
+	else if (!p->writes_sure)
+		snprintf(p->why, sizeof(p->why), "writes may be refused (maxmemory %s, %s, "
+			 "min-replicas-to-write %s)", maxmem, policy, minrep);
 	return 0;
 }

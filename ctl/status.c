@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /* status.c - mode and status: an attachment's configuration, switched and shown. */
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <unistd.h>
 #include <signal.h>
 #include <time.h>
 #include <string.h>
@@ -110,6 +113,30 @@ static long long lease_left_ms(const struct ps_maps *m)
 	       1000000;
 }
 
+static __u64 lease_at(const struct ps_maps *m, __u32 idx)
+{
+	__u64 v = 0;
+
+	bpf_map_lookup_elem(m->lease, &idx, &v);
+	return v;
+}
+
+/* the side path's interfaces: those of t's namespace it does not cover
+ * (-1: not attached); entering the namespace for the look and back */
+static int side_uncovered(const struct ps_target *t, char *names, size_t n)
+{
+	int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC), r = -1;
+
+	if (self < 0)
+		return -1;
+	if (!ps_netns_enter(t->netns))
+		r = ps_side_check(t, false, names, n);
+	if (setns(self, CLONE_NEWNET))
+		ps_err("cannot go back to our namespace: %s", strerror(errno));
+	close(self);
+	return r;
+}
+
 /* the watcher attach started: its PID while it runs, else 0 */
 static unsigned watcher_alive(__u32 pid)
 {
@@ -122,9 +149,11 @@ static int status_one(const struct ps_target *t, bool json, bool first)
 	struct ps_meta meta;
 	struct ps_config cfg;
 	struct ps_maps m;
-	long flows, entries, post;
+	long flows, entries, post, side, side_lost = 0;
+	char uncov[256] = "";
+	int missing;
 	long long left;
-	bool lease;
+	bool lease, revoked, rescan;
 	__u32 zero = 0;
 	int ret = -1;
 
@@ -141,16 +170,24 @@ static int status_one(const struct ps_target *t, bool json, bool first)
 	entries = ps_map_count(m.cache, sizeof(struct ps_cache_key));
 	lease = cfg.flags & PS_CFG_LEASE;
 	left = lease ? lease_left_ms(&m) : 0;
+	side = ps_side_conns(t, &side_lost);
+	missing = side >= 0 ? side_uncovered(t, uncov, sizeof(uncov)) : -1;
+	revoked = lease_at(&m, PS_LEASE_REVOKE) != lease_at(&m, PS_LEASE_REVOKE_ACK);
+	rescan = lease_at(&m, PS_LEASE_TTL_LOST) != lease_at(&m, PS_LEASE_TTL_SEEN);
 	if (json)
 		printf("%s{\"netns\":\"%s\",\"dev\":\"%s\",\"ifindex\":%u,\"port\":%u,"
 		       "\"mode\":\"%s\",\"xdp_prog_id\":%u,\"tc_prog_id\":%u,\"tc_in_prog_id\":%u,"
 		       "\"flows\":%ld,\"cache_entries\":%ld,\"cache_gen\":%u,"
 		       "\"coherence\":%s,\"watcher_pid\":%u,\"lease_left_ms\":%lld,"
-		       "\"poststack_sockets\":%ld}",
+		       "\"poststack_sockets\":%ld,\"side_conns\":%ld,\"side_lost\":%ld,"
+		       "\"side_uncovered\":%d,\"revoked\":%s,\"ttl_rescan\":%s,"
+		       "\"ttl_exact\":%s}",
 		       first ? "" : ",", t->netns, t->dev, meta.ifindex, meta.port,
 		       ps_mode_name(cfg.mode), meta.xdp_prog_id, meta.tc_prog_id,
 		       meta.tc_in_prog_id, flows, entries, cfg.cache_gen, lease ? "true" : "false",
-		       watcher_alive(meta.watcher_pid), left, post);
+		       watcher_alive(meta.watcher_pid), left, post, side, side_lost, missing,
+		       revoked ? "true" : "false", rescan ? "true" : "false",
+		       cfg.flags & PS_CFG_TTL_EXACT ? "true" : "false");
 	else
 		printf("%s%s%s: ifindex %u, port %u, mode %s, xdp prog %u, tc prog %u, "
 		       "%ld flows, %ld cache entries (generation %u); %s\n",
@@ -164,8 +201,20 @@ static int status_one(const struct ps_target *t, bool json, bool first)
 		printf("  tc ingress reply path: %s\n",
 		       meta.tc_in_prog_id ? "on" : "off (--no-tc-reply)");
 	if (!json && lease)
-		printf("  watcher %s, lease %lld ms left\n",
-		       watcher_alive(meta.watcher_pid) ? "running" : "not running", left);
+		printf("  watcher %s, lease %lld ms left%s%s\n",
+		       watcher_alive(meta.watcher_pid) ? "running" : "not running", left,
+		       revoked ? "; REVOKED until the watcher has looked at Redis" : "",
+		       rescan ? "; fills stopped until every TTL is learnt again" : "");
+	if (!json && side >= 0)
+		printf("  side path: %ld connections followed (%ld not followed: no fill until "
+		       "they close); TTLs %s\n", side, side_lost,
+		       cfg.flags & PS_CFG_TTL_EXACT ? "recorded as written" :
+		       "recorded at their earliest outcome (writes may fail)");
+	else if (!json)
+		printf("  side path: off (--no-coherence): writes by other paths are not seen\n");
+	if (!json && missing > 0)
+		printf("  WARNING: interfaces the side path does not cover (the watcher covers "
+		       "them within 100 ms; without it, re-attach): %s\n", uncov);
 	if (!json && post >= 0)
 		printf("  poststack: %ld Redis sockets in the post-stack path\n", post);
 	else if (!json)

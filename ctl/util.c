@@ -227,6 +227,7 @@ static const struct {
 	{ PS_MAP_TTL, offsetof(struct ps_maps, ttl), "ps_ttl", sizeof(__u64) },
 	{ PS_MAP_CMDS, offsetof(struct ps_maps, cmds), "ps_cmds", sizeof(__u32) },
 	{ PS_MAP_LEASE, offsetof(struct ps_maps, lease), "ps_lease", sizeof(__u64) },
+	{ PS_MAP_INFLIGHT, offsetof(struct ps_maps, inflight), "ps_wr_inflight", sizeof(__u32) },
 };
 #define N_PINNED_MAPS (sizeof(pinned_maps) / sizeof(pinned_maps[0]))
 
@@ -478,6 +479,31 @@ __u64 ps_mono_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
+}
+
+__u64 ps_clock_off(void)
+{
+	__u64 best = 0, width = ~0ull;
+
+	for (int i = 0; i < 5; i++) {
+		struct timespec a, r, b;
+		__u64 ma, mb, rt;
+
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		clock_gettime(CLOCK_REALTIME, &r);
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		ma = (__u64)a.tv_sec * 1000000000ull + (__u64)a.tv_nsec;
+		mb = (__u64)b.tv_sec * 1000000000ull + (__u64)b.tv_nsec;
+		rt = (__u64)r.tv_sec * 1000000000ull + (__u64)r.tv_nsec;
+		/* realtime read between ma and mb: its monotonic time is ma at
+		 * the earliest, so rt - ma is the larger bound of the offset;
+		 * taking it puts an absolute expiry on our clock no later */
+		if (mb - ma < width) {
+			width = mb - ma;
+			best = rt - ma;
+		}
+	}
+	return best;
 }
 
 /* NTP slews a clock by at most 500 ppm: an expiry learnt as "PTTL ms from

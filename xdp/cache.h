@@ -80,6 +80,52 @@ static __always_inline void ps_flush(struct ps_scratch *s)
 	s->flushes++;
 }
 
+static __always_inline void wr_slot_add(__u32 slot, __u32 delta)
+{
+	__u32 *n = bpf_map_lookup_elem(&ps_wr_inflight, &slot);
+
+	if (n)
+		__sync_fetch_and_add(n, delta);
+}
+
+/*
+ * A write Redis will run, at its epoch slot (PS_WR_ANY: one that may
+ * change any key), the pos-th command of the segment (0-based): counted
+ * in flight now, remembered for wr_push, which moves it to the flow's
+ * ring (or, not fitting there, to the flow's PS_WR_ANY hold). Counted
+ * before the caller moves the epoch: whoever reads the epoch and then
+ * finds the count at 0 (the watcher, before it asks a TTL) knows every
+ * write that moved it has been answered. Returns 1 when it was counted.
+ */
+static __always_inline int wr_record(struct ps_scratch *s, __u32 slot, __u32 pos)
+{
+	__u32 n = s->wr_n;
+
+	if (!s->wr_track)
+		return 0;
+	s->wr_n = n + 1;
+	if (n >= PS_WR_SCR)
+		return 0;
+	s->wr_slot[n] = slot;
+	s->wr_cmd[n] = pos;
+	wr_slot_add(slot, 1);
+	return 1;
+}
+
+/*
+ * A flush for the pos-th command of the segment, which Redis will run:
+ * in flight like a write (no fill anywhere) until its reply, when the
+ * cache is flushed again (wr_release). Otherwise a GET that arrives after
+ * a FLUSHALL but runs in Redis before it could fill the old value after
+ * the flush.
+ */
+static __always_inline void ps_flush_cmd(struct ps_scratch *s, __u32 pos)
+{
+	if (wr_record(s, PS_WR_ANY, pos))
+		stat_inc(PS_ST_WR_FLUSH_HELD);
+	ps_flush(s);
+}
+
 /*
  * Writes in flight. XDP invalidates a write's keys when the write arrives,
  * but Redis runs commands of different connections in its own order: a
@@ -95,15 +141,20 @@ static __always_inline void ps_flush(struct ps_scratch *s)
  * reply at TC egress before that run ends (a round trip through Redis
  * within one XDP run, which cannot be preempted).
  */
-static __always_inline void wr_slot_add(__u32 slot, __u32 delta)
-{
-	__u32 *n = bpf_map_lookup_elem(&ps_wr_inflight, &slot);
+/*
+ * A flow's writes in flight, wherever the flow keeps them: XDP/TC's
+ * struct ps_flow and the side path's struct ps_side_flow hold the same
+ * ring (XDP or the side path's ingress pushes at head, egress pops at
+ * tail) and PS_WR_ANY hold under their own names.
+ */
+struct ps_wr_view {
+	struct ps_wr_ent *ent;  /* PS_WR_RING entries */
+	__u32 *head, *tail;
+	__u32 *any, *any_idx;   /* holding PS_WR_ANY until reply any_idx */
+};
 
-	if (n)
-		__sync_fetch_and_add(n, delta);
-}
-
-/* GETs cut before command position c of the segment. */
+/* GETs cut before command position c of the segment (cut.h; none on
+ * the side path, which cuts nothing). */
 static __always_inline __u32 cut_before(const struct ps_scratch *s, __u32 c)
 {
 	__u64 m = c >= 64 ? s->cut_mask : s->cut_mask & ((1ull << c) - 1);
@@ -118,35 +169,37 @@ static __always_inline __u32 cut_before(const struct ps_scratch *s, __u32 c)
 	return n;
 }
 
-/* After the parse of a segment handed to Redis (XDP): each write it holds
- * is completed by reply cmds_passed + (commands before it that Redis
- * gets: not the GETs cut, cut.h) + 1; what does not fit the flow's ring
- * holds PS_WR_ANY instead. */
-__noinline int wr_push(struct ps_flow *f, struct ps_scratch *s)
+/* After the parse of a segment handed to Redis: each write it holds is
+ * completed by reply base + (commands before it that Redis gets: not the
+ * GETs cut) + 1, base being the flow's commands before the segment; what does not fit the ring holds
+ * PS_WR_ANY instead (its own count, recorded by wr_record, is dropped). */
+static __always_inline void wr_push_view(const struct ps_wr_view *v, __u32 base,
+					 struct ps_scratch *s)
 {
-	__u32 i, idx, last = 0, over;
+	__u32 i, idx, last = 0, over, slot;
 
-	/* a global function (verified once, its frame off guarded_data's) */
-	if (!f || !s)
-		return 0;
 	over = s->wr_n > PS_WR_SCR;
 	if (over)
-		last = f->cmds_passed + s->ncmds - s->ncut + 1;
+		last = base + s->ncmds - s->ncut + 1;
 	for (i = 0; i < PS_WR_SCR; i++) {
 		if (i >= s->wr_n)
 			break;
-		idx = f->cmds_passed + s->wr_cmd[i] - cut_before(s, s->wr_cmd[i]) + 1;
-		if (f->wr_head - f->wr_tail < PS_WR_RING) {
-			struct ps_wr_ent *w = &f->wr[f->wr_head & (PS_WR_RING - 1)];
+		idx = base + s->wr_cmd[i] - cut_before(s, s->wr_cmd[i]) + 1;
+		slot = s->wr_slot[i];
+		if (*v->head - *v->tail < PS_WR_RING) {
+			struct ps_wr_ent *w = &v->ent[*v->head & (PS_WR_RING - 1)];
 
 			w->idx = idx;
-			w->slot = s->wr_slot[i];
-			wr_slot_add(w->slot, 1);
-			/* the entry first, then the head that shows it to TC
-			 * (XDP is the head's one writer) */
+			w->slot = slot;
+			/* the entry first, then the head that shows it to
+			 * egress (the parse is the head's one writer) */
 			asm volatile("" ::: "memory");
-			f->wr_head++;
-		} else if (!over) {
+			*v->head += 1;
+			continue;
+		}
+		/* held by PS_WR_ANY below instead */
+		wr_slot_add(slot, -1);
+		if (!over) {
 			over = 1;
 			last = idx;
 		} else if ((__s32)(idx - last) > 0) {
@@ -154,98 +207,321 @@ __noinline int wr_push(struct ps_flow *f, struct ps_scratch *s)
 		}
 	}
 	if (!over)
-		return 0;
+		return;
 	stat_inc(PS_ST_WR_OVERFLOW);
-	if (!f->wr_any) {
+	if (!*v->any) {
 		wr_slot_add(PS_WR_ANY, 1);
-		f->wr_any = 1;
-		f->wr_any_idx = last;
-	} else if ((__s32)(last - f->wr_any_idx) > 0) {
-		f->wr_any_idx = last;
+		*v->any = 1;
+		*v->any_idx = last;
+	} else if ((__s32)(last - *v->any_idx) > 0) {
+		*v->any_idx = last;
 	}
+}
+
+/* XDP's: a global function (verified once, its frame off guarded_data's) */
+__noinline int wr_push(struct ps_flow *f, struct ps_scratch *s)
+{
+	struct ps_wr_view v;
+
+	if (!f || !s)
+		return 0;
+	v.ent = f->wr;
+	v.head = &f->wr_head;
+	v.tail = &f->wr_tail;
+	v.any = &f->wr_any;
+	v.any_idx = &f->wr_any_idx;
+	wr_push_view(&v, f->cmds_passed, s);
 	return 0;
 }
 
 /* A flow's replies reached reply index upto: the writes they complete
- * are no longer in flight. TC egress only. */
-static __always_inline void wr_release(struct ps_flow *f, __u32 upto,
-				       struct ps_scratch *s)
+ * are no longer in flight; a flushing command's flushes the cache again
+ * (and any fill it overtook). Egress only. */
+static __always_inline void wr_release_view(const struct ps_wr_view *v, __u32 upto,
+					    struct ps_scratch *s)
 {
 	__u32 i;
 
 	for (i = 0; i < PS_WR_RING; i++) {
-		struct ps_wr_ent *w = &f->wr[f->wr_tail & (PS_WR_RING - 1)];
+		struct ps_wr_ent *w = &v->ent[*v->tail & (PS_WR_RING - 1)];
 
-		if (f->wr_tail == f->wr_head || (__s32)(upto - w->idx) < 0)
+		if (*v->tail == *v->head || (__s32)(upto - w->idx) < 0)
 			break;
-		ps_epoch_bump(&w->slot);
+		/* the epoch (or, for PS_WR_ANY, the generation) moves
+		 * before the count drops */
+		if (w->slot == PS_WR_ANY) {
+			ps_flush(s);
+			stat_inc(PS_ST_FLUSHES);
+		} else {
+			ps_epoch_bump(&w->slot);
+		}
 		wr_slot_add(w->slot, -1);
-		f->wr_tail++;
+		*v->tail += 1;
 	}
-	if (f->wr_any && (__s32)(upto - f->wr_any_idx) >= 0) {
+	if (*v->any && (__s32)(upto - *v->any_idx) >= 0) {
 		/* the whole cache moves on before the count drops */
 		ps_flush(s);
 		stat_inc(PS_ST_FLUSHES);
-		f->wr_any = 0;
+		*v->any = 0;
 		wr_slot_add(PS_WR_ANY, -1);
 	}
 }
 
-/* ps_lease[PS_LEASE_TTL_LOST]: a TTL mark was lost, fill nothing. */
-static __always_inline __u64 *ttl_lost(void)
+static __always_inline void wr_release(struct ps_flow *f, __u32 upto,
+				       struct ps_scratch *s)
 {
-	__u32 idx = PS_LEASE_TTL_LOST;
+	struct ps_wr_view v = {
+		.ent = f->wr, .head = &f->wr_head, .tail = &f->wr_tail,
+		.any = &f->wr_any, .any_idx = &f->wr_any_idx,
+	};
 
+	wr_release_view(&v, upto, s);
+}
+
+/* ---- TTLs (docs/guards-and-coherence.md, "TTLs from the requests") ---- */
+
+static __always_inline __u64 *lease_at(__u32 idx)
+{
 	return bpf_map_lookup_elem(&ps_lease, &idx);
+}
+
+/*
+ * Nothing may be filled: the TTL of some key we cannot name may have
+ * changed (until the watcher has scanned every TTL: PS_LEASE_TTL_SEEN
+ * catches up with PS_LEASE_TTL_LOST), or a side-path connection could
+ * not be tracked.
+ */
+static __always_inline int ttl_fill_stopped(const struct ps_config *cfg)
+{
+	__u64 *lost = lease_at(PS_LEASE_TTL_LOST), *seen = lease_at(PS_LEASE_TTL_SEEN),
+	      *full = lease_at(PS_LEASE_SIDE_FULL);
+
+	if (!lost || !seen || !full || *full)
+		return 1;
+	/* without the watcher (--no-coherence) nobody learns them again:
+	 * TTLs of what XDP does not see are not looked after there */
+	return (cfg->flags & PS_CFG_LEASE) && *lost != *seen;
+}
+
+/* A key's TTL may have changed and we cannot say which key's: fills
+ * stop until the watcher has learnt every TTL again. */
+static __always_inline void ttl_rescan(void)
+{
+	__u64 *lost = lease_at(PS_LEASE_TTL_LOST);
+
+	if (lost)
+		__sync_fetch_and_add(lost, 1);
+	stat_inc(PS_ST_TTL_RESCANS);
+}
+
+/* Ask the watcher to learn k's TTL from Redis once k's writes in flight
+ * are answered (it waits for ps_wr_inflight); a full queue: rescan. */
+static __always_inline void ttl_ask(const struct ps_cache_key *k)
+{
+	if (bpf_ringbuf_output(&ps_ttl_ask, (void *)k, sizeof(*k), 0))
+		ttl_rescan();
+	else
+		stat_inc(PS_ST_TTL_ASKED);
 }
 
 /* The key's TTL may change: not filled until the watcher learns it. If
  * the mark does not fit, no key can be trusted to have no TTL: flush and
- * stop filling. */
+ * stop filling until the watcher has scanned them. */
 static __always_inline void ps_ttl_unknown(struct ps_scratch *s,
 					   const struct ps_cache_key *k)
 {
-	__u64 unknown = PS_TTL_UNKNOWN, *lost;
-
-	if (!bpf_map_update_elem(&ps_ttl, k, &unknown, BPF_ANY))
+	s->ttl_args.val = PS_TTL_UNKNOWN;
+	if (!bpf_map_update_elem(&ps_ttl, k, &s->ttl_args.val, BPF_ANY))
 		return;
-	lost = ttl_lost();
-	if (lost)
-		*lost = 1;
+	ttl_rescan();
 	ps_flush(s);
 	stat_inc(PS_ST_TTL_LOST);
 }
 
-/* Invalidate the key at buf[off..off+len); ttl_change: the command may
- * change its TTL too. */
-static __always_inline void ps_invalidate(struct ps_scratch *s, __u32 off,
-					  __u32 len, int ttl_change)
+/* The unit tests fix the clock TTLs are read against (0: the real one,
+ * CLOCK_MONOTONIC, as everywhere else). */
+const volatile __u64 ps_ttl_clock_ns = 0;
+
+static __always_inline __u64 ttl_now(void)
+{
+	return ps_ttl_clock_ns ? ps_ttl_clock_ns : bpf_ktime_get_ns();
+}
+
+/* What a write does to its key's TTL when Redis runs it (resp.h reads it
+ * from the request, rq_ttl_done) */
+enum ps_ttl_eff {
+	PS_TE_KEEP = 0,  /* nothing (KEEPTTL, GETEX without an option) */
+	PS_TE_CLEAR,     /* no TTL from now on (SET, PERSIST, RESTORE 0) */
+	PS_TE_SET,       /* expires at exp */
+	PS_TE_UNKNOWN,   /* not to be told from the request: asked of Redis */
+};
+
+/* EXPIRE's conditions on the key's TTL now (no TTL counts as infinite) */
+#define PS_TC_NX 1   /* set only if it has none */
+#define PS_TC_XX 2   /* only if it has one */
+#define PS_TC_GT 4   /* only if later */
+#define PS_TC_LT 8   /* only if earlier */
+
+/* The key's TTL is unknown from now on, and asked of Redis. */
+static __always_inline void ttl_settle_unknown(struct ps_scratch *s,
+					       const struct ps_cache_key *k)
+{
+	ps_ttl_unknown(s, k);
+	ttl_ask(k);
+}
+
+/* How many writes of k's slot are in flight (atomically read). */
+static __always_inline __u32 ttl_slot_writes(const struct ps_cache_key *k)
+{
+	__u32 slot = ps_key_slot(k->data, k->len), *n;
+
+	n = bpf_map_lookup_elem(&ps_wr_inflight, &slot);
+	return n ? __sync_val_compare_and_swap(n, 0, 0) : ~0u;
+}
+
+/*
+ * Record in ps_ttl what a write does to k's TTL: eff (exp for PS_TE_SET)
+ * under cond (PS_TC_*). sure: Redis runs the write as it is written (it
+ * cannot fail or be queued, nothing but the key's TTL decides), so the
+ * outcome is stored as it stands (ttl_exact). Otherwise the outcome is
+ * one of two, the write run or not: the earlier expiry of the two is
+ * stored (no TTL counts as infinite; an expiry too early costs answers,
+ * one too late would serve a value Redis has expired) and the watcher
+ * is asked for the truth once the write is answered (ttl_earliest).
+ * counted: the write is in flight in ps_wr_inflight, with counted - 1
+ * other writes of its slot from the same segment (Redis runs them in
+ * their order); with any other write of the slot in flight, Redis may
+ * run the two in either order, so the outcome is not sure; one that
+ * arrives on another CPU while this one stores is caught by the count
+ * read after the store.
+ * The expiry is only ever recorded before Redis runs the write, and a
+ * relative TTL counted from now: Redis counts it from when it runs the
+ * write, later, so ours comes first (docs/guards-and-coherence.md).
+ */
+static __always_inline void ttl_settle(struct ps_scratch *s, const struct ps_cache_key *k,
+				       __u32 eff, __u64 exp, __u32 cond, int sure,
+				       int counted)
+{
+	__u64 *cur, old = 0, r = 0;
+	int had = 0, unk = 0, none = 0, pass = 1;
+
+	if (eff == PS_TE_KEEP)
+		return;
+	if (eff == PS_TE_UNKNOWN)
+		goto unknown;
+	/* (values through s->ttl_args.val: this runs at the bottom of the
+	 * XDP program's deepest call chain, stack is short) */
+	cur = bpf_map_lookup_elem(&ps_ttl, k);
+	/* no TTL before, none after: whatever happens (the common SET) */
+	if (eff == PS_TE_CLEAR && !cur)
+		return;
+	if (cur) {
+		old = *cur;
+		unk = old == PS_TTL_UNKNOWN;
+		had = !unk;
+	}
+	/* being learnt: only a sure outcome that does not depend on it
+	 * replaces the mark (an ask in flight finds the epoch moved and
+	 * keeps out) */
+	if (unk && (cond || !sure)) {
+		ttl_ask(k);
+		return;
+	}
+	/* EXPIRE's conditions as Redis 7.0 tests them (expireGenericCommand).
+	 * Our old and exp are at or before the truth, so a comparison that
+	 * goes the other way in Redis still leaves r at or before it. */
+	if (cond & PS_TC_NX)
+		pass = !had;
+	if (cond & PS_TC_XX)
+		pass = pass && had;
+	if (cond & PS_TC_GT)
+		pass = pass && had && exp > old;
+	if (cond & PS_TC_LT)
+		pass = pass && (!had || exp < old);
+	if (!pass) {
+		none = !had;
+		r = old;
+	} else if (eff == PS_TE_CLEAR) {
+		none = 1;
+	} else {
+		r = exp;
+	}
+	if (counted && ttl_slot_writes(k) > (__u32)counted)
+		sure = 0;
+	if (sure) {
+		if (none) {
+			if (cur)
+				bpf_map_delete_elem(&ps_ttl, k);
+		} else if (!had || old != r) {
+			s->ttl_args.val = r;
+			if (bpf_map_update_elem(&ps_ttl, k, &s->ttl_args.val, BPF_ANY))
+				goto unknown;
+		}
+		stat_inc(PS_ST_TTL_EXACT);
+		/* another write of the slot arrived meanwhile */
+		if (counted && ttl_slot_writes(k) > (__u32)counted)
+			goto unknown;
+		return;
+	}
+	/* the outcomes: old (the write not run) and r; the earlier is kept */
+	if (!had) {
+		if (none)
+			return;    /* no TTL either way */
+		s->ttl_args.val = r;
+		if (bpf_map_update_elem(&ps_ttl, k, &s->ttl_args.val, BPF_ANY))
+			goto unknown;
+	} else if (!none && r == old) {
+		return;            /* the same either way */
+	} else if (!none && r < old) {
+		s->ttl_args.val = r;
+		if (bpf_map_update_elem(&ps_ttl, k, &s->ttl_args.val, BPF_ANY))
+			goto unknown;
+	}
+	stat_inc(PS_ST_TTL_EARLIEST);
+	ttl_ask(k);
+	return;
+unknown:
+	ttl_settle_unknown(s, k);
+}
+
+/* ttl_settle of s->key with s->ttl_args (rq_ttl_prepare's). Global:
+ * verified once, its frame apart from its caller's. */
+__noinline int ttl_settle_s(struct ps_scratch *s)
+{
+	if (!s)
+		return 0;
+	ttl_settle(s, &s->key, s->ttl_args.eff, s->ttl_args.exp, s->ttl_args.cond,
+		   s->ttl_args.sure, s->ttl_args.counted);
+	return 0;
+}
+
+/* Invalidate the key at buf[off..off+len), the key of a write Redis will
+ * run; ttl_change: its TTL becomes unknown (RENAME's destination), asked
+ * of Redis after the write. Leaves the key in s->key; returns 1 when the
+ * write is counted in flight (wr_record). */
+static __always_inline int ps_invalidate(struct ps_scratch *s, __u32 off,
+					 __u32 len, int ttl_change)
 {
 	struct ps_cache_key *k = &s->key;
-	__u32 slot, n;
+	__u32 slot;
+	int counted;
 
 	if (ps_key_from_buf(k, s, off, len))
-		return;
+		return 0;
+	slot = ps_key_slot(k->data, k->len);
+	/* in flight before the epoch moves (wr_record) */
+	counted = wr_record(s, slot, s->ncmds);
 	/* before the epoch moves: a fill that sees the new epoch sees the mark */
 	if (ttl_change)
-		ps_ttl_unknown(s, k);
+		ttl_settle_unknown(s, k);
 	/* the epoch moves even if the key is not cached: a fill that is
 	 * in flight for it must not land */
-	slot = ps_key_slot(k->data, k->len);
 	ps_epoch_bump(&slot);
-	/* a write Redis will run: remembered for wr_push */
-	if (s->wr_track) {
-		n = s->wr_n;
-		if (n < PS_WR_SCR) {
-			s->wr_slot[n] = slot;
-			s->wr_cmd[n] = s->ncmds;
-		}
-		s->wr_n = n + 1;
-	}
 	if (bpf_map_delete_elem(&ps_cache, k) == 0)
 		s->invalidated++;
 	if (bpf_map_delete_elem(&ps_cache_big, k) == 0)
 		s->invalidated++;
+	return counted;
 }
 
 /* Is an expiry (0: none) far enough away to answer now? */
@@ -315,11 +591,11 @@ static __always_inline int fill_check(const struct ps_config *cfg,
 				      const struct ps_cache_key *k, __u32 epoch,
 				      __u32 gen, __u64 now, __u64 *expires)
 {
-	__u64 *ttl, *lost = ttl_lost();
 	__u32 *e, *n, *a, slot, any;
+	__u64 *ttl;
 
 	*expires = 0;
-	if (!lost || *lost)
+	if (ttl_fill_stopped(cfg))
 		return -1;
 	/* in flight first, then the epoch: wr_release moves the epoch
 	 * before it lowers the count */

@@ -61,16 +61,22 @@ static __always_inline __u32 now_ms(const struct ps_config *cfg, __u64 now_ns)
 }
 
 /* With PS_CFG_LEASE, answer only while the coherence watcher's lease
- * holds: a dead, hung or disconnected watcher can miss writes. */
+ * holds: a dead, hung or disconnected watcher can miss writes; and not
+ * after a command that may bring writes no packet shows (REPLICAOF,
+ * MODULE, CONFIG SET: PS_LEASE_REVOKE) until the watcher has looked. */
 static __always_inline int lease_ok(const struct ps_config *cfg, __u64 now_ns)
 {
 	__u32 idx = PS_LEASE_UNTIL;
-	__u64 *until;
+	__u64 *until, *rv, *ack;
 
 	if (!(cfg->flags & PS_CFG_LEASE))
 		return 1;
 	until = bpf_map_lookup_elem(&ps_lease, &idx);
-	return until && now_ns < *until;
+	idx = PS_LEASE_REVOKE;
+	rv = bpf_map_lookup_elem(&ps_lease, &idx);
+	idx = PS_LEASE_REVOKE_ACK;
+	ack = bpf_map_lookup_elem(&ps_lease, &idx);
+	return until && rv && ack && now_ns < *until && *rv == *ack;
 }
 
 /* Sequence-number order, modulo 2^32 (the kernel's before()/after()). */

@@ -61,17 +61,29 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ps_epochs SEC(".maps");
 
-/* per epoch slot: writes to its keys that XDP handed to Redis and whose
- * reply has not passed TC egress (cache.h, wr_*); a fill of a key whose
- * slot has one is refused. Entry PS_WR_ANY counts flows holding writes
- * that did not fit their ring: while it is not 0 no fill is stored. */
-#define PS_WR_ANY PS_EPOCH_SLOTS
+/* per epoch slot: writes to its keys that a hook handed to Redis and
+ * whose reply has not passed egress (cache.h, wr_*); a fill of a key whose
+ * slot has one is refused. Entry PS_WR_ANY counts flushing commands in
+ * flight and flows holding writes that did not fit their ring: while it
+ * is not 0 no fill is stored. Pinned: the side path counts here too, and
+ * the watcher waits for a key's writes to end before it asks its TTL. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, PS_EPOCH_SLOTS + 1);
 	__type(key, __u32);
 	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ps_wr_inflight SEC(".maps");
+
+/* keys whose TTL the watcher is to ask Redis (PTTL) once their writes
+ * are done: a TTL write whose outcome the request does not settle
+ * (cache.h, ttl_ask); a full queue counts PS_LEASE_TTL_LOST */
+#define PS_TTL_ASK_BYTES (256 * 1024)
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, PS_TTL_ASK_BYTES);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ps_ttl_ask SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

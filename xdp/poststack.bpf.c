@@ -137,6 +137,7 @@ __noinline int post_rq_walk(struct __sk_buff *skb, struct ps_scratch *s, __u32 l
 		s->len = n;
 		s->pos = 0;
 		bpf_loop(PS_PAYLOAD_MAX + 1, rq_step, NULL, 0);
+		rq_ttl_window_end(s);
 		base += n;
 	}
 	return base >= len ? 0 : -1;
@@ -156,8 +157,12 @@ static __always_inline int post_fast_gets(struct __sk_buff *skb, struct ps_scrat
 	if (bpf_skb_load_bytes(skb, 0, s->buf, n))
 		return 0;
 	s->len = n;
-	/* (a canonical SET is taken too: it invalidates its key) */
-	return ps_fast_cmds(s);
+	/* (a canonical SET is taken too: it invalidates its key, and its
+	 * key's TTL goes) */
+	if (!ps_fast_cmds(s))
+		return 0;
+	rq_ttl_window_end(s);
+	return 1;
 }
 
 /* What the parse says about the socket from now on. */

@@ -63,6 +63,13 @@ enum ps_mode {
 					  * (docs/tc-reply.md) */
 #define PS_CFG_LEASE         (1u << 6) /* answer only while the coherence watcher's
 					  * lease (ps_lease) is fresh */
+#define PS_CFG_TTL_EXACT     (1u << 8) /* a well-formed write cannot fail in this
+					  * Redis (a master, no maxmemory that could
+					  * refuse it, no min-replicas): a TTL read from
+					  * a request is recorded as it stands (resp.h);
+					  * set by attach and the coherence watcher */
+#define PS_CFG_SIDE          (1u << 9) /* the side path (xdp/sidepath.bpf.c) is on
+					  * every other interface of the namespace */
 #define PS_CFG_DEFAULT (PS_CFG_REQUIRE_SOCK | PS_CFG_FILL | PS_CFG_CHECK_SOCK)
 
 /* Config map (array, 1 entry), written by the control tool at run time. */
@@ -101,8 +108,27 @@ enum ps_lease_idx {
 			       * moves it forward after each round trip that
 			       * proves it has applied every keyspace event
 			       * published before it */
-	PS_LEASE_TTL_LOST,    /* set by BPF when a TTL mark did not fit ps_ttl:
-			       * nothing is filled until the next attach */
+	PS_LEASE_TTL_LOST,    /* BPF counts here every time the TTL of some key
+			       * it cannot name may have changed (a TTL mark
+			       * that did not fit ps_ttl, a TTL write whose key
+			       * was not seen whole, SWAPDB, DEBUG, a full ask
+			       * queue): nothing is filled while it differs
+			       * from PS_LEASE_TTL_SEEN */
+	PS_LEASE_TTL_SEEN,    /* the watcher: the PS_LEASE_TTL_LOST value its last
+			       * full TTL scan covers */
+	PS_LEASE_CLOCK_OFF,   /* the control tool: CLOCK_REALTIME - CLOCK_MONOTONIC
+			       * in ns (two's complement; 0: not known), to put
+			       * an absolute TTL (EXAT, PXAT, EXPIREAT, ...) on
+			       * the monotonic clock */
+	PS_LEASE_REVOKE,      /* BPF counts here every command after which no
+			       * packet shows every write (REPLICAOF, MODULE):
+			       * with PS_CFG_LEASE nothing is answered while it
+			       * differs from PS_LEASE_REVOKE_ACK */
+	PS_LEASE_REVOKE_ACK,  /* the watcher: the PS_LEASE_REVOKE value after which
+			       * it found Redis a master without modules */
+	PS_LEASE_SIDE_FULL,   /* set by BPF when a connection on the side path
+			       * could not be tracked (its table full): nothing
+			       * is filled until the next attach */
 	PS_LEASE__MAX,
 };
 
@@ -117,6 +143,8 @@ enum ps_lease_idx {
  * afterwards put an entry for every key that has one.
  */
 #define PS_TTL_UNKNOWN     (~0ull)
+/* an expiry too far to matter (clamped: earlier is the safe side) */
+#define PS_TTL_FAR         (~0ull - 1)
 /* The margin covers the millisecond resolution of PTTL and of Redis's
  * clock and the time a reply spends in flight before Redis would judge
  * the key expired; the drift between our clock and Redis's (NTP slews by
@@ -258,6 +286,30 @@ enum ps_untrust {
 #define PS_UT_NAME_(id, name, doc) #name,
 #define PS_UNTRUST_NAMES { PS_UNTRUSTS(PS_UT_NAME_) }
 
+/*
+ * What the command being parsed does to its key's TTL, read from its
+ * arguments (resp.h, rq_ttl_*); and what the connection has done that
+ * makes a TTL write's outcome uncertain (sess). Persisted with the parser.
+ */
+struct ps_ttl_parse {
+	__u8  kind;   /* PS_TK_*: the command, 0: none that sets a TTL */
+	__u8  opt;    /* PS_TO_*: its expiry option (EX, PXAT, KEEPTTL, ...) */
+	__u8  want;   /* PS_TW_*: what the next argument is */
+	__u8  flags;  /* PS_TF_* */
+	__u8  cond;   /* PS_TC_*: NX, XX, GT, LT */
+	__u8  sess;   /* PS_TS_*: MULTI, SELECT, a named AUTH seen on the flow */
+	__u8  pad[2];
+	__s64 num;    /* the TTL or time argument, as written */
+};
+
+/* A TTL command as it ended, until its window is settled (scratch.h) */
+struct ps_ttl_rec {
+	struct ps_ttl_parse t;
+	__u16 key_off;   /* its key in the window's buffer */
+	__u16 key_len;
+	__u32 pad;
+};
+
 /* Request stream parser state (client -> server), persisted per flow. */
 struct ps_req_parser {
 	__u8  state;     /* PS_RQ_* (resp.h) */
@@ -270,6 +322,7 @@ struct ps_req_parser {
 	__u32 left;      /* number being parsed, then bytes left of the argument */
 	__u32 arg_len;   /* length of the argument being parsed */
 	__u8  name[16];  /* command name split across segments */
+	struct ps_ttl_parse ttl;
 };
 
 /* Reply stream parser state (server -> client), persisted per flow. */
@@ -429,6 +482,9 @@ struct ps_runq_ent {
 /* writes handed to Redis whose reply has not passed TC egress yet
  * (cache.h, wr_*): per flow, a ring of (reply index, epoch slot) */
 #define PS_WR_RING 8
+/* ps_wr_inflight's last entry: flushing commands in flight and flows
+ * holding writes that fit no ring (no fill anywhere while not 0) */
+#define PS_WR_ANY PS_EPOCH_SLOTS
 struct ps_wr_ent {
 	__u32 idx;   /* 1-based reply index (replies_seen) that completes it */
 	__u32 slot;  /* the key's epoch slot */
@@ -691,7 +747,25 @@ struct ps_flow {
 	X(POST_NESTED, post_nested, "sk_skb runs that found the scratch busy (flushed, socket lost)") \
 	X(POST_ERR, post_err, "a rewritten skb that could not be completed (dropped)") \
 	X(POST_FILLS, post_fills, "cache entries filled by sk_msg from Redis's reply to a miss") \
-	X(POST_FILL_SKIPPED, post_fill_skipped, "armed fills not stored: key may have changed, TTL, size")
+	X(POST_FILL_SKIPPED, post_fill_skipped, "armed fills not stored: key may have changed, TTL, size") \
+	/* TTLs read from the requests (resp.h, cache.h: ttl_*) */ \
+	X(TTL_EXACT, ttl_exact, "TTL writes recorded as the request says (set, cleared)") \
+	X(TTL_EARLIEST, ttl_earliest, "TTL writes recorded at their earliest outcome (a condition, a write that may fail, another write in flight), the watcher asked") \
+	X(TTL_ASKED, ttl_asked, "keys handed to the watcher to learn their TTL after their write") \
+	X(TTL_RESCANS, ttl_rescans, "TTL changes of keys not seen whole (fills stop until the watcher has scanned every TTL)") \
+	X(WR_FLUSH_HELD, wr_flush_held, "flushing commands held in flight until their reply (no fill anywhere meanwhile)") \
+	X(REVOKED, revoked, "commands after which no packet shows every write (REPLICAOF, MODULE): nothing answered until the watcher checked") \
+	/* the side path (xdp/sidepath.bpf.c): TC on loopback and every other \
+	 * interface of the namespace, invalidation only */ \
+	X(SIDE_PKTS, side_packets, "packets the side path looked at (both hooks; not XDP's own on the attached interface)") \
+	X(SIDE_SEGS, side_segments, "client segments with data parsed on the side path") \
+	X(SIDE_INVAL, side_invalidations, "cache keys invalidated by writes on the side path") \
+	X(SIDE_FLUSHES, side_flushes, "whole-cache flushes from the side path") \
+	X(SIDE_REPLIES, side_replies, "replies counted on side-path connections (writes in flight end at theirs)") \
+	X(SIDE_OOO, side_ooo, "side-path client data past a hole: dropped, so the parser never loses its place") \
+	X(SIDE_CSUM, side_csum, "side-path segments with a bad checksum: passed unparsed (the kernel drops them)") \
+	X(SIDE_LOST, side_lost, "side-path connections not followed (opened before attach, unparsable, replies unpaired): each write flushes, no fill until they close") \
+	X(SIDE_FULL, side_full, "side-path connections not tracked, the table full: flushes, fills stop until the next attach")
 
 enum ps_stat {
 #define PS_STAT_ENUM_(id, name, doc) PS_ST_##id,

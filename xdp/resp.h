@@ -118,6 +118,595 @@ __noinline int ps_classify_sub(struct ps_scratch *s, __u32 off, __u32 alen)
 	return *cls == PS_CLASS_READ ? PS_CMD_READ : PS_CMD_WRITE;
 }
 
+/* ---- TTLs read from the requests (cache.h: ttl_settle) ---- */
+
+/* rq->ttl.kind: the commands whose arguments say what becomes of a TTL,
+ * or after which the watcher must look (RELOAD, REVOKE) */
+enum ps_ttl_kind {
+	PS_TK_NONE = 0,
+	PS_TK_SET,       /* SET key value [NX|XX] [GET] [EX|PX|EXAT|PXAT n | KEEPTTL] */
+	PS_TK_SETEX,     /* SETEX key seconds value */
+	PS_TK_PSETEX,    /* PSETEX key milliseconds value */
+	PS_TK_EXPIRE,    /* EXPIRE key seconds [NX|XX|GT|LT]... */
+	PS_TK_PEXPIRE,   /* PEXPIRE key milliseconds [...] */
+	PS_TK_EXPIREAT,  /* EXPIREAT key unix-seconds [...] */
+	PS_TK_PEXPIREAT, /* PEXPIREAT key unix-milliseconds [...] */
+	PS_TK_PERSIST,   /* PERSIST key */
+	PS_TK_GETEX,     /* GETEX key [EX|PX|EXAT|PXAT n | PERSIST] */
+	PS_TK_RESTORE,   /* RESTORE key ttl value [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f] */
+	PS_TK_SCRIPT,    /* EVAL, EVALSHA, FCALL script numkeys key...: the keys it names */
+	PS_TK_RELOAD,    /* SWAPDB, DEBUG, RESTORE-ASKING: any TTL may change */
+	PS_TK_REVOKE,    /* REPLICAOF, SLAVEOF, FAILOVER, MODULE, CONFIG SET: the
+			  * watcher must look at Redis again before anything
+			  * is answered */
+	PS_TK_DST,       /* (records only) RENAME's, COPY's destination: takes
+			  * the source's TTL */
+};
+
+/* rq->ttl.opt: the expiry option */
+enum ps_ttl_opt {
+	PS_TO_NONE = 0,
+	PS_TO_EX,        /* relative seconds */
+	PS_TO_PX,        /* relative milliseconds */
+	PS_TO_EXAT,      /* unix seconds */
+	PS_TO_PXAT,      /* unix milliseconds */
+	PS_TO_KEEPTTL,
+	PS_TO_PERSIST,
+};
+
+/* rq->ttl.want: what the next argument is */
+enum ps_ttl_want {
+	PS_TW_OPT = 0,   /* an option */
+	PS_TW_NUM,       /* the expiry option's number */
+	PS_TW_SKIP,      /* a value or a number we do not need */
+};
+
+/* rq->ttl.flags */
+#define PS_TF_KEY     0x01 /* the key was seen whole (in this window: ttl_key_*) */
+#define PS_TF_NOKEY   0x02 /* the key was not seen whole */
+#define PS_TF_COUNTED 0x04 /* the write is counted in flight (wr_record) */
+#define PS_TF_BAD     0x08 /* not a command Redis runs as we read it: asked */
+#define PS_TF_DONE    0x10 /* settled already, at the end of a segment */
+#define PS_TF_COND    0x20 /* runs or not by whether the key exists (SET NX|XX,
+			    * RESTORE without REPLACE) */
+#define PS_TF_ABS     0x40 /* RESTORE ... ABSTTL */
+#define PS_TF_MAYSET  0x80 /* may give the key a TTL (not plain SET, PERSIST) */
+
+/* rq->ttl.sess: what the connection did that makes a TTL write unsure */
+#define PS_TS_MULTI     0x01 /* inside MULTI: writes are queued, run at EXEC or never */
+#define PS_TS_MULTI_TTL 0x02 /* ... and a TTL write was queued: every TTL is
+			      * learnt again at EXEC/DISCARD */
+#define PS_TS_DB        0x04 /* SELECT seen: writes may go to another database */
+#define PS_TS_ACL       0x08 /* AUTH as a named user: a write may be refused */
+#define PS_TS_MULTI_REV 0x10 /* ... and a REVOKE command was queued: again at EXEC */
+
+#define PS_TTL_NUM_DIGITS 19 /* digits of LLONG_MAX */
+#define PS_TTL_SEC_MAX    9223372036854775ll /* LLONG_MAX / 1000 */
+#define PS_TTL_MS_FAR     10000000000000ll   /* 1e13 ms, 317 years: PS_TTL_FAR beyond */
+
+/* A command's kind, by its packed upper-cased name (n bytes). */
+static __always_inline __u32 rq_ttl_kind(__u64 w0, __u64 w1, __u32 n)
+{
+#define IS(str) (n == sizeof(str) - 1 && w0 == PS_W0(str) && w1 == PS_W1(str))
+	if (IS("SET"))
+		return PS_TK_SET;
+	if (IS("SETEX"))
+		return PS_TK_SETEX;
+	if (IS("PSETEX"))
+		return PS_TK_PSETEX;
+	if (IS("EXPIRE"))
+		return PS_TK_EXPIRE;
+	if (IS("PEXPIRE"))
+		return PS_TK_PEXPIRE;
+	if (IS("EXPIREAT"))
+		return PS_TK_EXPIREAT;
+	if (IS("PEXPIREAT"))
+		return PS_TK_PEXPIREAT;
+	if (IS("PERSIST"))
+		return PS_TK_PERSIST;
+	if (IS("GETEX"))
+		return PS_TK_GETEX;
+	if (IS("RESTORE"))
+		return PS_TK_RESTORE;
+	if (IS("EVAL") || IS("EVALSHA") || IS("FCALL"))
+		return PS_TK_SCRIPT;
+	if (IS("SWAPDB") || IS("DEBUG") || IS("RESTORE-ASKING"))
+		return PS_TK_RELOAD;
+	if (IS("REPLICAOF") || IS("SLAVEOF") || IS("FAILOVER") || IS("MODULE") ||
+	    IS("CONFIG"))
+		return PS_TK_REVOKE;
+	return PS_TK_NONE;
+#undef IS
+}
+
+/*
+ * A command's name was read (its nargs arguments announced): what it
+ * does to a TTL, and whether Redis takes it at all (its arity).
+ *
+ * The parser only notes, in rq->ttl and in records (rq_ttl_note), what a
+ * command does; the map work is done after the window's parse
+ * (rq_ttl_window_end): the parser's frames are at the verifier's 512-byte
+ * limit. Global: verified once.
+ */
+__noinline int rq_ttl_start(struct ps_scratch *s, __u64 w0, __u64 w1, __u32 n)
+{
+	struct ps_ttl_parse *t;
+	__u32 kind, nargs;
+
+	if (!s)
+		return 0;
+	t = &s->rq.ttl;
+	nargs = s->rq.nargs;
+	kind = rq_ttl_kind(w0, w1, n);
+	t->kind = kind;
+	t->opt = PS_TO_NONE;
+	t->want = PS_TW_OPT;
+	t->flags = PS_TF_MAYSET;
+	t->cond = 0;
+	t->num = 0;
+	switch (kind) {
+	case PS_TK_SET:
+		if (nargs < 3)
+			t->flags |= PS_TF_BAD;
+		else if (nargs == 3)
+			t->flags = 0;    /* SET key value: no TTL after it */
+		break;
+	case PS_TK_SETEX:
+	case PS_TK_PSETEX:
+		if (nargs != 4)
+			t->flags |= PS_TF_BAD;
+		break;
+	case PS_TK_EXPIRE:
+	case PS_TK_PEXPIRE:
+	case PS_TK_EXPIREAT:
+	case PS_TK_PEXPIREAT:
+		if (nargs < 3)
+			t->flags |= PS_TF_BAD;
+		break;
+	case PS_TK_PERSIST:
+		t->flags = nargs != 2 ? PS_TF_BAD | PS_TF_MAYSET : 0;
+		break;
+	case PS_TK_GETEX:
+		if (nargs == 2)
+			t->flags = 0;    /* GETEX key: the TTL stays */
+		break;
+	case PS_TK_RESTORE:
+		if (nargs < 4)
+			t->flags |= PS_TF_BAD;
+		t->flags |= PS_TF_COND;  /* BUSYKEY unless REPLACE */
+		break;
+	}
+	return 0;
+}
+
+/* Note a TTL command (t, as it is now) for rq_ttl_window_end, with its
+ * key at off, len in this window (len 0: not seen whole there). */
+static __always_inline void rq_ttl_note(struct ps_scratch *s, const struct ps_ttl_parse *t,
+					__u32 kind, __u32 off, __u32 len)
+{
+	__u32 n = s->ttl_n;
+	struct ps_ttl_rec *r;
+
+	s->ttl_n = n + 1;
+	if (n >= PS_TTL_REC)
+		return;
+	r = &s->ttl_rec[n];
+	r->t = *t;
+	r->t.kind = kind;
+	r->key_off = off;
+	r->key_len = len;
+}
+
+/* Redis's string2ll on an argument of alen bytes at off (visible), into
+ * t->num: 1, or 0 where Redis refuses the number. */
+static __always_inline int rq_ttl_num(struct ps_scratch *s, struct ps_ttl_parse *t,
+				      __u32 off, __u32 alen)
+{
+	__u64 v = 0, lim;
+	__u32 i, neg;
+
+	if (alen == 0 || alen > PS_TTL_NUM_DIGITS + 1)
+		return 0;
+	neg = s->buf[off & PS_BUF_MASK] == '-';
+	if (alen == 1 && s->buf[off & PS_BUF_MASK] == '0') {
+		t->num = 0;
+		return 1;
+	}
+	/* LLONG_MAX, or one more for -LLONG_MIN */
+	lim = 0x7fffffffffffffffull + neg;
+	for (i = neg; i < PS_TTL_NUM_DIGITS + 1; i++) {
+		__u8 c;
+
+		if (i >= alen)
+			break;
+		c = s->buf[(off + i) & PS_BUF_MASK];
+		/* the first digit 1-9: no "-0", no leading zero, no "+" */
+		if (c < '0' || c > '9' || (i == neg && c == '0'))
+			return 0;
+		if (v > (lim - (c - '0')) / 10)
+			return 0;
+		v = v * 10 + (c - '0');
+	}
+	if (i == neg)
+		return 0;
+	t->num = neg ? -(__s64)v : (__s64)v;
+	return 1;
+}
+
+/* Up to 8 bytes at off, upper-cased, packed as ps_pack_upper's w0. */
+static __always_inline __u64 rq_upper8(struct ps_scratch *s, __u32 off, __u32 n)
+{
+	__u64 w = 0;
+	__u32 i;
+
+	for (i = 0; i < 8; i++) {
+		__u8 c;
+
+		if (i >= n)
+			break;
+		c = s->buf[(off + i) & PS_BUF_MASK];
+		if (c >= 'a' && c <= 'z')
+			c -= 'a' - 'A';
+		w |= (__u64)c << (8 * i);
+	}
+	return w;
+}
+
+/* An option of a TTL command (alen bytes at off): its effect on t, or
+ * PS_TF_BAD where Redis would refuse the command. */
+static __always_inline void rq_ttl_opt(struct ps_scratch *s, struct ps_ttl_parse *t,
+				       __u32 off, __u32 alen)
+{
+	__u32 kind = t->kind, opt = PS_TO_NONE;
+	__u64 w0;
+
+	if (alen == 0 || alen > 8) {
+		t->flags |= PS_TF_BAD;
+		return;
+	}
+	w0 = rq_upper8(s, off, alen);
+#define OPT_IS(str) (alen == sizeof(str) - 1 && w0 == PS_W0(str))
+	if (kind == PS_TK_SET || kind == PS_TK_GETEX) {
+		if (OPT_IS("EX"))
+			opt = PS_TO_EX;
+		else if (OPT_IS("PX"))
+			opt = PS_TO_PX;
+		else if (OPT_IS("EXAT"))
+			opt = PS_TO_EXAT;
+		else if (OPT_IS("PXAT"))
+			opt = PS_TO_PXAT;
+		else if (kind == PS_TK_SET && OPT_IS("KEEPTTL"))
+			opt = PS_TO_KEEPTTL;
+		else if (kind == PS_TK_GETEX && OPT_IS("PERSIST"))
+			opt = PS_TO_PERSIST;
+		if (opt != PS_TO_NONE) {
+			/* one expiry option (parseExtendedStringArgumentsOrReply) */
+			if (t->opt != PS_TO_NONE)
+				t->flags |= PS_TF_BAD;
+			t->opt = opt;
+			if (opt <= PS_TO_PXAT)
+				t->want = PS_TW_NUM;
+		} else if (kind == PS_TK_SET && OPT_IS("NX")) {
+			if (t->cond & PS_TC_XX)
+				t->flags |= PS_TF_BAD;
+			t->cond |= PS_TC_NX;
+			t->flags |= PS_TF_COND;
+		} else if (kind == PS_TK_SET && OPT_IS("XX")) {
+			if (t->cond & PS_TC_NX)
+				t->flags |= PS_TF_BAD;
+			t->cond |= PS_TC_XX;
+			t->flags |= PS_TF_COND;
+		} else if (!(kind == PS_TK_SET && OPT_IS("GET"))) {
+			t->flags |= PS_TF_BAD;
+		}
+	} else if (kind == PS_TK_RESTORE) {
+		if (OPT_IS("REPLACE"))
+			t->flags &= ~PS_TF_COND;
+		else if (OPT_IS("ABSTTL"))
+			t->flags |= PS_TF_ABS;
+		else if (OPT_IS("IDLETIME") || OPT_IS("FREQ"))
+			t->want = PS_TW_SKIP;
+		else
+			t->flags |= PS_TF_BAD;
+	} else {
+		/* EXPIRE and the like: NX alone, or XX with GT or LT, not both */
+		if (OPT_IS("NX"))
+			t->cond |= PS_TC_NX;
+		else if (OPT_IS("XX"))
+			t->cond |= PS_TC_XX;
+		else if (OPT_IS("GT"))
+			t->cond |= PS_TC_GT;
+		else if (OPT_IS("LT"))
+			t->cond |= PS_TC_LT;
+		else
+			t->flags |= PS_TF_BAD;
+		if (((t->cond & PS_TC_NX) && (t->cond & ~PS_TC_NX)) ||
+		    ((t->cond & PS_TC_GT) && (t->cond & PS_TC_LT)))
+			t->flags |= PS_TF_BAD;
+	}
+#undef OPT_IS
+}
+
+/*
+ * Argument idx >= 2 of a command with a TTL kind (alen bytes at off,
+ * visible in this window if vis): options, numbers, a script's keys.
+ * Global: verified once; no stack (it runs under the parser's frames).
+ */
+__noinline int rq_ttl_arg(struct ps_scratch *s, __u32 off, __u32 alen, __u32 vis)
+{
+	struct ps_ttl_parse *t;
+	__u32 idx, kind, want;
+
+	if (!s)
+		return 0;
+	t = &s->rq.ttl;
+	idx = s->rq.arg_idx;
+	kind = t->kind;
+	if (kind == PS_TK_NONE || kind >= PS_TK_RELOAD || (t->flags & PS_TF_BAD))
+		return 0;
+	if (kind == PS_TK_SCRIPT) {
+		/* numkeys, then the keys the script names: their TTLs are
+		 * learnt after it (a script may set any) */
+		if (idx == 2) {
+			if (!vis || !rq_ttl_num(s, t, off, alen) || t->num < 0)
+				t->flags |= PS_TF_BAD;
+			return 0;
+		}
+		if ((__s64)(idx - 3) < t->num && alen >= 1 && alen <= PS_KEY_MAX)
+			rq_ttl_note(s, t, PS_TK_SCRIPT, off, vis ? alen : 0);
+		return 0;
+	}
+	want = t->want;
+	/* the fixed positions: SET's value, the TTL argument, RESTORE's payload */
+	if (idx == 2 && kind == PS_TK_SET)
+		return 0;
+	if (idx == 3 && (kind == PS_TK_SETEX || kind == PS_TK_PSETEX || kind == PS_TK_RESTORE))
+		return 0;
+	if (idx == 2 && kind != PS_TK_GETEX)
+		want = PS_TW_NUM;
+	if (want == PS_TW_SKIP) {
+		t->want = PS_TW_OPT;
+		return 0;
+	}
+	if (!vis) {
+		t->flags |= PS_TF_BAD;
+		return 0;
+	}
+	if (want == PS_TW_OPT) {
+		rq_ttl_opt(s, t, off, alen);
+		return 0;
+	}
+	t->want = PS_TW_OPT;
+	if (!rq_ttl_num(s, t, off, alen)) {
+		t->flags |= PS_TF_BAD;
+		return 0;
+	}
+	/* the checks that make Redis refuse the command (getExpireMillisecondsOrReply,
+	 * expireGenericCommand, restoreCommand) */
+	switch (kind) {
+	case PS_TK_SET:
+	case PS_TK_GETEX:
+	case PS_TK_SETEX:
+	case PS_TK_PSETEX:
+		if (t->num <= 0 || ((kind == PS_TK_SETEX || t->opt == PS_TO_EX ||
+				     t->opt == PS_TO_EXAT) && t->num > PS_TTL_SEC_MAX))
+			t->flags |= PS_TF_BAD;
+		break;
+	case PS_TK_EXPIRE:
+	case PS_TK_EXPIREAT:
+		if (t->num > PS_TTL_SEC_MAX || t->num < -PS_TTL_SEC_MAX)
+			t->flags |= PS_TF_BAD;
+		break;
+	case PS_TK_RESTORE:
+		if (t->num < 0)
+			t->flags |= PS_TF_BAD;
+		break;
+	}
+	return 0;
+}
+
+/* ms (relative when rel, else unix) as an expiry on our clock: 1 for one
+ * past, PS_TTL_FAR beyond PS_TTL_MS_FAR; 0 when an absolute time cannot
+ * be put on our clock (the control tool has not told the offset). */
+static __always_inline __u64 rq_ttl_expiry(__s64 ms, int rel)
+{
+	__u64 *off, at;
+
+	if (ms > PS_TTL_MS_FAR)
+		return PS_TTL_FAR;
+	if (rel)
+		return ms <= 0 ? 1 : ttl_now() + (__u64)ms * 1000000ull;
+	off = lease_at(PS_LEASE_CLOCK_OFF);
+	if (!off || !*off)
+		return 0;
+	if (ms <= 0)
+		return 1;
+	at = (__u64)ms * 1000000ull;
+	return at > *off + 1 ? at - *off : 1;
+}
+
+/* Does Redis run a well-formed write of this connection as written: it
+ * cannot fail (PS_CFG_TTL_EXACT, no AUTH to pass), goes to database 0 and
+ * is not refused by an ACL? (sess: rq->ttl.sess) */
+static __always_inline int rq_ttl_sure(__u32 sess)
+{
+	__u32 zero = 0;
+	struct ps_config *cfg = bpf_map_lookup_elem(&ps_config, &zero);
+
+	return cfg && (cfg->flags & PS_CFG_TTL_EXACT) && !(cfg->flags & PS_CFG_AUTH) &&
+	       !(sess & (PS_TS_DB | PS_TS_ACL));
+}
+
+/*
+ * One noted command: its outcome for ttl_settle_s in s->ttl_args, its key
+ * built from the window's buffer into s->key; 1 when there is one to
+ * settle. Global: verified once.
+ */
+__noinline int rq_ttl_prepare(struct ps_scratch *s, __u32 i)
+{
+	__u32 kind, flags, eff = PS_TE_KEEP, sure;
+	struct ps_ttl_parse *t;
+	struct ps_ttl_rec *r;
+	__u64 exp = 0, *rv;
+	__s64 ms;
+	int rel = 1;
+
+	if (!s || i >= PS_TTL_REC)
+		return 0;
+	r = &s->ttl_rec[i];
+	t = &r->t;
+	kind = t->kind;
+	flags = t->flags;
+	/* queued in MULTI: done at EXEC (PS_TS_MULTI_TTL, _REV) */
+	if ((kind == PS_TK_RELOAD || kind == PS_TK_REVOKE) && (t->sess & PS_TS_MULTI))
+		return 0;
+	if (kind == PS_TK_RELOAD) {
+		ttl_rescan();
+		return 0;
+	}
+	if (kind == PS_TK_REVOKE) {
+		rv = lease_at(PS_LEASE_REVOKE);
+		if (rv)
+			__sync_fetch_and_add(rv, 1);
+		stat_inc(PS_ST_REVOKED);
+		return 0;
+	}
+	/* no TTL set: not clearing one is the safe side */
+	if (!(flags & PS_TF_MAYSET) && kind != PS_TK_SCRIPT && kind != PS_TK_DST &&
+	    ((t->sess & PS_TS_MULTI) || !r->key_len))
+		return 0;
+	if (!r->key_len) {
+		/* a TTL write of a key not seen whole */
+		ttl_rescan();
+		return 0;
+	}
+	if (ps_key_from_buf(&s->key, s, r->key_off, r->key_len))
+		return 0;
+	if (t->sess & PS_TS_MULTI) {
+		/* queued: run at EXEC or never; every TTL learnt again then
+		 * (PS_TS_MULTI_TTL) */
+		ps_ttl_unknown(s, &s->key);
+		return 0;
+	}
+	ms = t->num;
+	switch (kind) {
+	case PS_TK_SCRIPT:
+	case PS_TK_DST:
+		flags |= PS_TF_BAD;
+		break;
+	case PS_TK_SET:
+	case PS_TK_GETEX:
+		if (t->want == PS_TW_NUM) {
+			flags |= PS_TF_BAD;   /* an option without its number */
+			break;
+		}
+		switch (t->opt) {
+		case PS_TO_NONE:
+			eff = kind == PS_TK_SET ? PS_TE_CLEAR : PS_TE_KEEP;
+			break;
+		case PS_TO_KEEPTTL:
+			eff = PS_TE_KEEP;
+			break;
+		case PS_TO_PERSIST:
+			eff = PS_TE_CLEAR;
+			break;
+		default:
+			eff = PS_TE_SET;
+			if (t->opt == PS_TO_EX || t->opt == PS_TO_EXAT)
+				ms *= 1000;
+			rel = t->opt == PS_TO_EX || t->opt == PS_TO_PX;
+		}
+		break;
+	case PS_TK_SETEX:
+	case PS_TK_EXPIRE:
+	case PS_TK_EXPIREAT:
+		ms *= 1000;
+		/* fallthrough */
+	case PS_TK_PSETEX:
+	case PS_TK_PEXPIRE:
+	case PS_TK_PEXPIREAT:
+		eff = PS_TE_SET;
+		rel = kind != PS_TK_EXPIREAT && kind != PS_TK_PEXPIREAT;
+		break;
+	case PS_TK_PERSIST:
+		eff = PS_TE_CLEAR;
+		break;
+	case PS_TK_RESTORE:
+		eff = ms == 0 ? PS_TE_CLEAR : PS_TE_SET;
+		rel = !(flags & PS_TF_ABS);
+		break;
+	}
+	if (eff == PS_TE_SET) {
+		exp = rq_ttl_expiry(ms, rel);
+		if (!exp)
+			flags |= PS_TF_BAD;
+	}
+	if (flags & PS_TF_BAD)
+		eff = PS_TE_UNKNOWN;
+	/* most SETs: a key with no TTL keeps none */
+	if (eff == PS_TE_CLEAR && !bpf_map_lookup_elem(&ps_ttl, &s->key))
+		return 0;
+	/* RESTORE may fail on its payload: never sure */
+	sure = rq_ttl_sure(t->sess) && !(flags & PS_TF_COND) && kind != PS_TK_RESTORE;
+	s->ttl_args.eff = eff;
+	s->ttl_args.exp = exp;
+	s->ttl_args.cond = t->cond;
+	s->ttl_args.sure = sure;
+	s->ttl_args.counted = 0;
+	if (flags & PS_TF_COUNTED) {
+		/* this segment's writes of the slot: in its order, no conflict */
+		__u32 slot = ps_key_slot(s->key.data, s->key.len), j, own = 0;
+
+		for (j = 0; j < PS_WR_SCR; j++)
+			if (j < s->wr_n && s->wr_slot[j] == slot)
+				own++;
+		s->ttl_args.counted = own ? own : 1;
+	}
+	return 1;
+}
+
+/*
+ * A window's parse ended (the end of a segment, or of a 2 KB window of a
+ * longer one): the TTL commands it ended settled into ps_ttl, in order.
+ * The one going on into the next window loses its key (the buffer's):
+ * if it may give the key a TTL, the key's TTL is unknown now and asked of
+ * Redis once the write is answered; SET key value and PERSIST clear
+ * nothing (the safe side). Global: verified once.
+ */
+__noinline int rq_ttl_window_end(struct ps_scratch *s)
+{
+	struct ps_ttl_parse *t;
+	__u32 i;
+
+	if (!s)
+		return 0;
+	for (i = 0; i < PS_TTL_REC; i++) {
+		if (i >= s->ttl_n)
+			break;
+		/* two calls, not one inside the other: each frame apart */
+		if (rq_ttl_prepare(s, i))
+			ttl_settle_s(s);
+	}
+	if (s->ttl_n > PS_TTL_REC)
+		ttl_rescan();   /* more TTL commands than records */
+	s->ttl_n = 0;
+	t = &s->rq.ttl;
+	if (s->rq.state != PS_RQ_IDLE && t->kind != PS_TK_NONE && t->kind < PS_TK_SCRIPT &&
+	    (t->flags & PS_TF_KEY) && !(t->flags & PS_TF_DONE) && s->ttl_key_len) {
+		if ((t->flags & PS_TF_MAYSET) &&
+		    !ps_key_from_buf(&s->key, s, s->ttl_key_off, s->ttl_key_len)) {
+			if (t->sess & PS_TS_MULTI) {
+				ps_ttl_unknown(s, &s->key);
+			} else {
+				ttl_settle_unknown(s, &s->key);
+			}
+		}
+		t->flags |= PS_TF_DONE;
+	}
+	s->ttl_key_len = 0;
+	return 0;
+}
+
 /* An argument is complete; it was entirely in this segment if arg_vis. */
 static __always_inline void rq_arg_done(struct ps_scratch *s,
 					struct ps_req_parser *rq)
@@ -136,8 +725,10 @@ static __always_inline void rq_arg_done(struct ps_scratch *s,
 			/* the name came in pieces, collected in rq->name */
 			if (rq->name_have != alen) {
 				rq->cmd = PS_CMD_SPLIT;
-				if (!s->naive)
-					ps_flush(s);
+				if (!s->naive) {
+					ps_flush_cmd(s, s->ncmds);
+					rq_ttl_note(s, &rq->ttl, PS_TK_RELOAD, 0, 0);
+				}
 				return;
 			}
 			ps_pack_upper(rq->name, 0, 15, alen, &w0, &w1);
@@ -145,12 +736,15 @@ static __always_inline void rq_arg_done(struct ps_scratch *s,
 			ps_pack_upper(s->buf, off, PS_BUF_MASK, alen, &w0, &w1);
 		}
 		rq->cmd = ps_classify(w0, w1, alen);
+		if (rq->cmd == PS_CMD_SET || rq->cmd == PS_CMD_TTL || rq->cmd == PS_CMD_FLUSH ||
+		    rq->cmd == PS_CMD_WRITE || rq->cmd == PS_CMD_SUBCMD)
+			rq_ttl_start(s, w0, w1, alen);
 		if (rq->cmd == PS_CMD_SUBCMD) {
 			s->sub_w0 = w0;
 			s->sub_w1 = w1;
 			s->sub_n = alen;
 		} else if (rq->cmd == PS_CMD_FLUSH) {
-			ps_flush(s);
+			ps_flush_cmd(s, s->ncmds);
 		}
 		else if (rq->cmd == PS_CMD_UNTRUST)
 			s->rq_out |= RQO_UNTRUST;
@@ -166,9 +760,12 @@ static __always_inline void rq_arg_done(struct ps_scratch *s,
 		rq->cmd = vis ? ps_classify_sub(s, off, alen) : PS_CMD_FLUSH;
 		s->sub_n = 0;
 		if (rq->cmd == PS_CMD_FLUSH)
-			ps_flush(s);
+			ps_flush_cmd(s, s->ncmds);
 		else if (rq->cmd != PS_CMD_READ)
 			rq->cmd = PS_CMD_WRITE;
+		/* CONFIG GET and the like: nothing for the watcher to see */
+		if (rq->cmd == PS_CMD_READ)
+			rq->ttl.kind = PS_TK_NONE;
 		break;
 	case PS_CMD_GET:
 		if (idx == 1 && vis && alen >= 1 && alen <= PS_KEY_MAX) {
@@ -181,28 +778,46 @@ static __always_inline void rq_arg_done(struct ps_scratch *s,
 			s->rq_out |= RQO_UNTRUST;
 		break;
 	case PS_CMD_SET:
-		/* SET key value [options]: only argument 1 names a key */
-		if (idx != 1)
+	case PS_CMD_TTL:
+		/* SET, SETEX, EXPIRE, ...: argument 1 is the key, the others
+		 * say what becomes of its TTL (rq_ttl_*) */
+		if (idx != 1) {
+			rq_ttl_arg(s, off, alen, vis);
 			break;
-		/* fallthrough */
+		}
+		if (alen == 0 || alen > PS_KEY_MAX) {
+			/* never cached: neither is its TTL of interest */
+			rq->ttl.kind = PS_TK_NONE;
+		} else if (vis) {
+			rq->ttl.flags |= PS_TF_KEY |
+				(ps_invalidate(s, off, alen, 0) ? PS_TF_COUNTED : 0);
+			s->ttl_key_off = off;
+			s->ttl_key_len = alen;
+		} else {
+			rq->ttl.flags |= PS_TF_NOKEY;
+			if (!s->naive)
+				ps_flush_cmd(s, s->ncmds);
+		}
+		break;
+	case PS_CMD_FLUSH:
+		/* a script's keys (its TTLs are learnt after it) */
+		if (idx >= 2 && rq->ttl.kind == PS_TK_SCRIPT)
+			rq_ttl_arg(s, off, alen, vis);
+		break;
 	case PS_CMD_WRITE:
 	case PS_CMD_BLOCK:
 	case PS_CMD_SPLIT:
-	case PS_CMD_TTL:
 	case PS_CMD_TTL_DST:
 		/* only an argument that fits a cache key can name a cached key */
 		if (alen >= 1 && alen <= PS_KEY_MAX) {
-			/* the key whose TTL may change (SET k v with options
-			 * may set or keep one) is not filled until the
-			 * watcher learns its TTL */
-			int ttl = (idx == 1 && (rq->cmd == PS_CMD_TTL ||
-						(rq->cmd == PS_CMD_SET && rq->nargs > 3))) ||
-				  (idx == 2 && rq->cmd == PS_CMD_TTL_DST);
-
+			/* RENAME's and COPY's destination takes the source's
+			 * TTL: unknown until Redis is asked */
 			if (vis)
-				ps_invalidate(s, off, alen, ttl);
+				ps_invalidate(s, off, alen, 0);
 			else if (!s->naive)
-				ps_flush(s);
+				ps_flush_cmd(s, s->ncmds);
+			if (idx == 2 && rq->cmd == PS_CMD_TTL_DST)
+				rq_ttl_note(s, &rq->ttl, PS_TK_DST, off, vis ? alen : 0);
 		}
 		break;
 	}
@@ -227,34 +842,60 @@ static __always_inline void rq_cmd_done(struct ps_scratch *s,
 	} else {
 		s->rq_out |= RQO_OTHER;
 	}
+	/* settled after the window's parse (rq_ttl_window_end) */
+	if (rq->ttl.kind && rq->ttl.kind != PS_TK_SCRIPT && !(rq->ttl.flags & PS_TF_DONE))
+		rq_ttl_note(s, &rq->ttl, rq->ttl.kind, s->ttl_key_off,
+			    (rq->ttl.flags & PS_TF_KEY) ? s->ttl_key_len : 0);
+	/* queued in MULTI: what it does to TTLs is learnt after EXEC */
+	if (rq->ttl.sess & PS_TS_MULTI) {
+		if (rq->ttl.kind == PS_TK_REVOKE)
+			rq->ttl.sess |= PS_TS_MULTI_REV;
+		else if (rq->ttl.kind || rq->cmd == PS_CMD_TTL_DST)
+			rq->ttl.sess |= PS_TS_MULTI_TTL;
+	}
 	switch (rq->cmd) {
 	case PS_CMD_SELECT:
 		s->rq_out |= RQO_SELECT;
+		rq->ttl.sess |= PS_TS_DB;
 		break;
 	case PS_CMD_QUIT:
 		s->rq_out |= RQO_QUIT;
 		break;
 	case PS_CMD_MULTI:
 		s->multi_last = 1;
+		rq->ttl.sess |= PS_TS_MULTI;
 		break;
 	case PS_CMD_EXEC:
-		ps_flush(s);
-		s->multi_last = 2;
-		break;
+		/* the queued writes run now: in flight until EXEC's reply */
+		ps_flush_cmd(s, s->ncmds - 1);
+		/* fallthrough */
 	case PS_CMD_DISCARD:
 		s->multi_last = 2;
+		/* TTL writes were queued: learnt again once they ran (the
+		 * watcher waits for EXEC's reply: it is in flight) */
+		rq->ttl.sess &= ~PS_TS_MULTI;
+		if (rq->ttl.sess & PS_TS_MULTI_TTL)
+			rq_ttl_note(s, &rq->ttl, PS_TK_RELOAD, 0, 0);
+		if (rq->ttl.sess & PS_TS_MULTI_REV)
+			rq_ttl_note(s, &rq->ttl, PS_TK_REVOKE, 0, 0);
+		rq->ttl.sess &= ~(PS_TS_MULTI_TTL | PS_TS_MULTI_REV);
 		break;
 	case PS_CMD_AUTH:
 		s->auth_pos = s->ncmds;
 		/* AUTH user pass, HELLO n AUTH user pass: a named ACL user may
 		 * not be allowed the key; such a flow is never answered */
-		if (rq->nargs >= 3)
+		if (rq->nargs >= 3) {
 			s->rq_out |= RQO_UNTRUST;
+			rq->ttl.sess |= PS_TS_ACL;
+		}
 		break;
 	}
 	rq->state = PS_RQ_IDLE;
 	rq->cmd = PS_CMD_NONE;
+	rq->ttl.kind = PS_TK_NONE;
+	rq->ttl.flags = 0;
 	s->cur_key_len = 0;
+	s->ttl_key_len = 0;
 }
 
 static __always_inline int rq_error(struct ps_scratch *s)
@@ -282,8 +923,11 @@ static __always_inline int rq_inline_byte(struct ps_scratch *s,
 		return 0;
 	rq->numf |= PS_RQN_WORD;
 	s->rq_out |= RQO_OTHER;
-	if (!s->naive)
-		ps_flush(s);
+	if (!s->naive) {
+		/* it may write anything, TTLs too */
+		ps_flush_cmd(s, s->ncmds);
+		rq_ttl_note(s, &rq->ttl, PS_TK_RELOAD, 0, 0);
+	}
 	return 0;
 }
 
@@ -604,6 +1248,23 @@ __noinline int ps_fast_cmd(struct ps_scratch *s)
 	return 0;
 }
 
+/* A canonical SET of ps_fast_cmds, as the general parser ends it: its key
+ * invalidated (a write in flight), no TTL on the key after it
+ * (rq_ttl_window_end settles the record). */
+static __always_inline void ps_fast_set_done(struct ps_scratch *s, __u32 koff,
+					     __u32 klen)
+{
+	struct ps_ttl_parse *t = &s->rq.ttl;
+
+	t->kind = PS_TK_SET;
+	t->opt = PS_TO_NONE;
+	t->cond = 0;
+	t->flags = PS_TF_KEY | (ps_invalidate(s, koff, klen, 0) ? PS_TF_COUNTED : 0);
+	rq_ttl_note(s, t, PS_TK_SET, koff, klen);
+	t->kind = PS_TK_NONE;
+	t->flags = 0;
+}
+
 /*
  * Fast path for what clients send most, pipelined or not: canonical GETs
  * and canonical SETs (resp_get_head, resp_set_at) back to back from a
@@ -648,7 +1309,7 @@ __noinline int ps_fast_cmds(struct ps_scratch *s)
 		if (i >= s->fc_nset)
 			break;
 		s->ncmds = s->fc_set_cmd[i];
-		ps_invalidate(s, s->fc_set_off[i], s->fc_set_len[i], 0);
+		ps_fast_set_done(s, s->fc_set_off[i], s->fc_set_len[i]);
 	}
 	s->ncmds = c;
 	if (s->fc_nset)
@@ -690,6 +1351,8 @@ static __always_inline void rq_reset(struct ps_scratch *s, __u32 len)
 	s->sub_n = 0;
 	/* a command under way when the segment begins began before it */
 	s->cmd_start = ~0u;
+	s->ttl_n = 0;
+	s->ttl_key_len = 0;
 }
 
 /* The general parser alone, byte by byte from s->pos. */
@@ -1039,10 +1702,12 @@ static __always_inline int ps_walk(void *ctx, int xdp, struct ps_scratch *s,
 		s->base = base;
 		s->len = n;
 		s->pos = 0;
-		if (xdp)
+		if (xdp) {
 			bpf_loop(PS_PAYLOAD_MAX + 1, rq_step, NULL, 0);
-		else
+			rq_ttl_window_end(s);
+		} else {
 			rp_run(s);
+		}
 		base += n;
 	}
 	return base >= len ? 0 : -1;
@@ -1255,6 +1920,7 @@ __noinline int rq_parse(struct xdp_md *ctx, struct ps_scratch *s,
 		/* the common case without the byte-by-byte parser */
 		if (!ps_fast_cmds(s))
 			rq_run_general(s);
+		rq_ttl_window_end(s);
 	}
 	if (s->invalidated)
 		stat_add(PS_ST_INVALIDATIONS, s->invalidated);

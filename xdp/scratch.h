@@ -251,6 +251,23 @@ struct ps_scratch {
 	__u32 wr_n;                   /* > PS_WR_SCR: some did not fit */
 	__u32 wr_slot[PS_WR_SCR];
 	__u32 wr_cmd[PS_WR_SCR];
+
+	/* the request parser (resp.h, rq_ttl_*): what the TTL commands of
+	 * this window do, recorded as they end and settled into ps_ttl
+	 * after the window's parse (rq_ttl_window_end: its stack is off
+	 * the parser's, which is at the verifier's limit); the key of the
+	 * command being parsed, if it is in this window */
+#define PS_TTL_REC 64
+	__u32 ttl_n;                  /* > PS_TTL_REC: some did not fit */
+	__u32 ttl_key_off;
+	__u32 ttl_key_len;            /* 0: the key is not in this window */
+	struct ps_ttl_rec ttl_rec[PS_TTL_REC];
+	/* rq_ttl_prepare -> ttl_settle_s: one record's outcome (cache.h) */
+	struct {
+		__u32 eff, cond, sure, counted;
+		__u64 exp;
+		__u64 val;            /* a value for bpf_map_update_elem */
+	} ttl_args;
 };
 
 /*

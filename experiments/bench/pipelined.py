@@ -4,13 +4,15 @@ P requests in flight each, the shape memtier_benchmark --pipeline makes;
 and redis-benchmark -P) against Redis alone and prestack in each
 configuration, interleaved, on the netns testbed.
 
-Configurations (CONFIGS): redis (nothing attached), off, guarded, retrans,
-guarded-nocoh (guarded attached with --no-coherence: no watcher, no lease);
-any other name is passed to `prestack attach --mode`. prestack attaches as
-by default otherwise (coherence watcher and TC ingress path on), and
-`cache warm` puts every key in the cache before each point (--no-warm: the
-cache fills only from Redis's replies). Points, each with 50 connections
-over 2 threads, 64 B values, 10,000 keys (key:%012u, prefilled):
+Configurations (CONFIGS): redis (nothing attached), off, guarded, retrans;
+MODE-nocoh attaches MODE with --no-coherence (no side path, no watcher, no
+lease: the ablation whose ratio vs_nocoh is the coherence machinery's
+cost); any other name is passed to `prestack attach --mode`. prestack
+attaches as by default otherwise (side path, coherence watcher and TC
+ingress path on), and `cache warm` puts every key in the cache before each
+point (--no-warm: the cache fills only from Redis's replies). Points, each
+with 50 connections over 2 threads, 64 B values, 10,000 keys (key:%012u,
+prefilled):
 
   mix-p1    pipeload, GET:SET 10:1, pipeline 1, Zipf (0.99)
   mix-p16   pipeload, GET:SET 10:1, pipeline 16, Zipf
@@ -45,8 +47,9 @@ Outputs (into results/ or $PS_RESULTS; OUT is bench-pipelined or --out):
                    fb_* that moved, ...) and answered_share = get_hits /
                    GETs issued: the GETs answered before Redis
   OUT-summary.csv  per configuration and point: median ops/s, the median
-                   of the per-repetition ratios to Redis alone, median
-                   answered share and latency
+                   of the per-repetition ratios to Redis alone (and of
+                   MODE to MODE-nocoh: vs_nocoh), median answered share
+                   and latency
 
 A run is lost when pipeload or redis-benchmark fails or reports an error
 reply, a wrong value, a nil for a prefilled key or a value for a key never
@@ -192,7 +195,11 @@ def detach():
 
 
 def attach_args(cfg):
-    return CONFIGS[cfg] if cfg in CONFIGS else ["--mode", cfg]
+    if cfg in CONFIGS:
+        return CONFIGS[cfg]
+    if cfg.endswith("-nocoh"):
+        return ["--mode", cfg.removesuffix("-nocoh"), "--no-coherence"]
+    return ["--mode", cfg]
 
 
 def attach(cfg):
@@ -448,6 +455,9 @@ def summarize(rows):
             if not mine:
                 continue
             ratio = [r["ops_per_s"] / base[r["rep"]] for r in mine if base.get(r["rep"])]
+            # the coherence machinery's cost: MODE against MODE-nocoh, per repetition
+            twin = {r["rep"]: r["ops_per_s"] for r in same if r["config"] == cfg + "-nocoh"}
+            vs_nocoh = [r["ops_per_s"] / twin[r["rep"]] for r in mine if twin.get(r["rep"])]
             pipe, mix, _, keyspace, gen = POINTS[name]
             out.append({"config": cfg, "point": name, "generator": gen, "pipeline": pipe, "ratio": mix,
                         "keyspace": keyspace, "conns": CONNS, "threads": THREADS, "value_size": VALUE,
@@ -458,6 +468,9 @@ def summarize(rows):
                         "vs_redis_median": med(ratio),
                         "vs_redis_min": round(min(ratio), 4) if ratio else "",
                         "vs_redis_max": round(max(ratio), 4) if ratio else "",
+                        "vs_nocoh_median": med(vs_nocoh),
+                        "vs_nocoh_min": round(min(vs_nocoh), 4) if vs_nocoh else "",
+                        "vs_nocoh_max": round(max(vs_nocoh), 4) if vs_nocoh else "",
                         "answered_share_median": med(r["answered_share"] for r in mine),
                         "p50_us_median": med(r["p50_us"] for r in mine),
                         "p99_us_median": med(r["p99_us"] for r in mine),
@@ -522,10 +535,10 @@ def main():
         if os.path.exists(os.path.join(csvio.PARTIAL_DIR, p)):
             os.unlink(os.path.join(csvio.PARTIAL_DIR, p))
     print(f"wrote {where}/{a.out}.csv ({len(rows)} rows) and {a.out}-summary.csv")
-    print(f"{'config':13} {'point':14} {'ops/s':>10} {'vs redis':>8} {'answered':>8}")
+    print(f"{'config':14} {'point':14} {'ops/s':>10} {'vs redis':>8} {'vs nocoh':>8} {'answered':>8}")
     for s in summ:
-        print(f"{s['config']:13} {s['point']:14} {s['ops_per_s_median']:>10} {s['vs_redis_median']:>8} "
-              f"{s['answered_share_median']!s:>8}")
+        print(f"{s['config']:14} {s['point']:14} {s['ops_per_s_median']:>10} {s['vs_redis_median']:>8} "
+              f"{s['vs_nocoh_median']!s:>8} {s['answered_share_median']!s:>8}")
     return 0
 
 

@@ -88,7 +88,8 @@ SMALL = 150          # values up to this size: every reply fits the XDP frame
 VAL_MAX = 16384      # PS_VAL_MAX: larger values are never cached
 PIN_DIR = f"/sys/fs/bpf/prestack/{NS_SRV}/{DEV_SRV}"
 HASH_FIELDS = 200
-COHERENCE_WINDOW = 0.010  # s after an other-path write: counted apart
+COHERENCE_WINDOW = 0.0  # s after an other-path write counted apart: none, the side
+                        # path invalidates before Redis reads the write
 
 ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 ap.add_argument("--ops", type=int, default=100000)

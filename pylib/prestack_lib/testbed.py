@@ -1,7 +1,8 @@
 """testbed.py - the testbed's names and addresses from experiments/testbed.env
 (KEY=VALUE lines that the shell scripts source), as module constants:
 NS_CLI, DEV_CLI, IP_CLI, NS_SRV, DEV_SRV, IP_SRV, PORT (an int), PREFIX,
-NS_MBX, MBX_CLI, MBX_SRV; TGT is prestack's --netns/--dev target."""
+NS_MBX, MBX_CLI, MBX_SRV, DEV_SIDE, DEV_SIDE_PEER, IP_SIDE_SRV, IP_SIDE_CLI;
+TGT is prestack's --netns/--dev target."""
 import os
 
 from . import TOP
@@ -30,4 +31,7 @@ NS_SRV, DEV_SRV, IP_SRV = _env["NS_SRV"], _env["DEV_SRV"], _env["IP_SRV"]
 PORT = int(_env["PORT"])
 PREFIX = _env["PREFIX"]
 NS_MBX, MBX_CLI, MBX_SRV = _env["NS_MBX"], _env["MBX_CLI"], _env["MBX_SRV"]
+# the second path into the server namespace (coherence_window.py)
+DEV_SIDE, DEV_SIDE_PEER = _env["DEV_SIDE"], _env["DEV_SIDE_PEER"]
+IP_SIDE_SRV, IP_SIDE_CLI = _env["IP_SIDE_SRV"], _env["IP_SIDE_CLI"]
 TGT = ["--netns", NS_SRV, "--dev", DEV_SRV]

@@ -39,6 +39,7 @@ long bpf_loop(__u32 nr_loops, void *callback_fn, void *callback_ctx, __u64 flags
 /* declared for the headers' other functions; the harness never reaches
  * them, and its definitions abort if it ever does */
 __u64 bpf_ktime_get_ns(void);
+long bpf_ringbuf_output(void *ringbuf, void *data, __u64 size, __u64 flags);
 __u32 bpf_get_prandom_u32(void);
 long bpf_xdp_load_bytes(struct xdp_md *ctx, __u32 off, void *to, __u32 len);
 long bpf_skb_load_bytes(const void *skb, __u32 off, void *to, __u32 len);

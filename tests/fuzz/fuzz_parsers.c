@@ -36,6 +36,8 @@ static struct ps_config cfg;
 static __u32 epochs[PS_EPOCH_SLOTS];
 static struct ps_scratch scratch[2];
 static __u64 stats[PS_ST__MAX];
+static __u32 wr_inflight[PS_EPOCH_SLOTS + 1];
+static __u64 lease[PS_LEASE__MAX];
 
 #define LOG_MAX 4096
 static struct ps_cache_key inval_log[LOG_MAX]; /* keys deleted from ps_cache */
@@ -55,6 +57,12 @@ void *bpf_map_lookup_elem(void *map, const void *key)
 		return i < PS_ST__MAX ? &stats[i] : NULL;
 	if (map == &ps_cmds)
 		return NULL; /* no command table: the built-in one decides */
+	if (map == &ps_ttl)
+		return NULL; /* no key has a TTL */
+	if (map == &ps_wr_inflight)
+		return i <= PS_EPOCH_SLOTS ? &wr_inflight[i] : NULL;
+	if (map == &ps_lease)
+		return i < PS_LEASE__MAX ? &lease[i] : NULL;
 	fprintf(stderr, "fuzz: lookup in an unexpected map\n");
 	abort();
 }
@@ -103,7 +111,10 @@ long bpf_loop(__u32 nr_loops, void *callback_fn, void *callback_ctx, __u64 flags
 
 /* helpers the parsers never call: reaching one is a harness bug */
 #define UNREACHED(name) do { fprintf(stderr, "fuzz: %s called\n", name); abort(); } while (0)
-__u64 bpf_ktime_get_ns(void) { UNREACHED("bpf_ktime_get_ns"); }
+/* TTL writes read the clock, and ask the watcher through the ring */
+__u64 bpf_ktime_get_ns(void) { return 1000000000ull; }
+long bpf_ringbuf_output(void *r, void *d, __u64 n, __u64 f)
+{ (void)r; (void)d; (void)n; (void)f; return 0; }
 __u32 bpf_get_prandom_u32(void) { UNREACHED("bpf_get_prandom_u32"); }
 long bpf_skb_load_bytes(const void *c, __u32 o, void *t, __u32 l)
 { (void)c; (void)o; (void)t; (void)l; UNREACHED("bpf_skb_load_bytes"); }

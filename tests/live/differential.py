@@ -8,10 +8,9 @@ on loopback inside the server namespace, mirrored to the reference), and
 some keys get TTLs. Two servers expire keys independently, so a command
 whose reply depends on the key's existence (GET, MGET, INCR, APPEND, DEL)
 within GRACE of its expiry is not compared, and a write of that kind is
-not sent at all (counted as skipped). A write through the other path
-reaches the XDP cache through the coherence watcher, asynchronously: a
-GET within SIDE_GRACE of it is not compared either (skipped_side; the
-window itself is measured by experiments/bench/coherence_window.py).
+not sent at all (counted as skipped). A write through the other path is
+invalidated by the side path before Redis reads it: every GET after it is
+compared (SIDE_GRACE 0; skipped_side counts what a grace would skip).
 
 usage: differential.py --front HOST:PORT --side HOST:PORT --ref HOST:PORT
 """
@@ -39,7 +38,7 @@ ap.add_argument("--seed", type=int, default=7)
 ap.add_argument("--max-seconds", type=float, default=400)
 a = ap.parse_args()
 GRACE = 0.025
-SIDE_GRACE = 0.010   # > the measured window's maximum (~4 ms), << the 300 ms lease
+SIDE_GRACE = 0.0     # the side path invalidates synchronously: no window
 
 
 def conn(hp):

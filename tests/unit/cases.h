@@ -88,4 +88,30 @@ void t_fill_refused_in_flight(struct env *e);
 void t_rq_redis_rules(struct env *e);
 void t_fill_race(struct env *e);
 
+/* t_ttl.c */
+void t_ttl_set(struct env *e);
+void t_ttl_set_cond(struct env *e);
+void t_ttl_setex(struct env *e);
+void t_ttl_expire(struct env *e);
+void t_ttl_expire_cond(struct env *e);
+void t_ttl_persist_getex(struct env *e);
+void t_ttl_restore(struct env *e);
+void t_ttl_unsure(struct env *e);
+void t_ttl_conflict(struct env *e);
+void t_ttl_split(struct env *e);
+void t_ttl_script_reload(struct env *e);
+void t_ttl_answered(struct env *e);
+/* t_side.c */
+void t_side_write(struct env *e);
+void t_side_stream(struct env *e);
+void t_side_lost(struct env *e);
+void t_side_ahead(struct env *e);
+void t_side_attached(struct env *e);
+void t_side_ttl_subscribe(struct env *e);
+void t_side_ipv6(struct env *e);
+void t_side_csum(struct env *e);
+/* t_coherence.c */
+void t_flush_in_flight(struct env *e);
+void t_revoke(struct env *e);
+
 #endif

@@ -10,6 +10,8 @@
 #include "cachefmt.h"
 #include "prestack.skel.h"
 
+uint64_t env_ttl_clock;
+
 const uint8_t CLI_MAC[6] = { 2, 0, 0, 0, 0, 2 };
 const uint8_t SRV_MAC[6] = { 2, 0, 0, 0, 0, 1 };
 
@@ -47,6 +49,7 @@ int env_open_fault(struct env *e, uint32_t mode, uint32_t flags, uint32_t fault)
 	bpf_object__for_each_map(m, e->skel->obj)
 		bpf_map__set_pin_path(m, NULL);
 	e->skel->rodata->ps_fault = fault;
+	e->skel->rodata->ps_ttl_clock_ns = env_ttl_clock;
 	if (prestack_bpf__load(e->skel)) {
 		env_close(e);
 		return -1;
@@ -59,6 +62,12 @@ int env_open_fault(struct env *e, uint32_t mode, uint32_t flags, uint32_t fault)
 	e->stats = bpf_map__fd(e->skel->maps.ps_stats);
 	e->epochs = bpf_map__fd(e->skel->maps.ps_epochs);
 	env_set_mode(e, mode, flags);
+	{
+		uint32_t idx = PS_LEASE_CLOCK_OFF;
+		uint64_t off = ENV_CLOCK_OFF;
+
+		bpf_map_update_elem(bpf_map__fd(e->skel->maps.ps_lease), &idx, &off, BPF_ANY);
+	}
 	return 0;
 }
 

@@ -34,6 +34,12 @@ struct env {
 			     * then the last server segment's */
 };
 
+/* the clock TTLs are read against in every object the tests load
+ * (xdp/cache.h, ps_ttl_clock_ns): fixed, so that expiries are exact */
+extern uint64_t env_ttl_clock;
+/* realtime - monotonic as the tests tell it (PS_LEASE_CLOCK_OFF) */
+#define ENV_CLOCK_OFF 1700000000000000000ull
+
 int env_open(struct env *e, uint32_t mode, uint32_t flags);
 /* ... with ps_fault (xdp/reply.h: PS_FAULT_*) set before load */
 int env_open_fault(struct env *e, uint32_t mode, uint32_t flags, uint32_t fault);

@@ -50,13 +50,14 @@ void t_ttl_not_filled(struct env *e)
 {
 	const char *get = "*2\r\n$3\r\nGET\r\n$2\r\ntk\r\n";
 
-	/* SET with PX: Redis will expire it where we cannot see */
-	expect_pass(e, S("*5\r\n$3\r\nSET\r\n$2\r\ntk\r\n$1\r\nv\r\n$2\r\nPX\r\n$3\r\n100\r\n"), 0, 0);
+	/* RENAME gives tk sk's TTL: unknown until the watcher asks Redis */
+	expect_pass(e, S("*3\r\n$6\r\nRENAME\r\n$2\r\nsk\r\n$2\r\ntk\r\n"), 0, 0);
 	expect_srv(e, S("+OK\r\n"), 0, 0);
+	CHECK_EQ(stat_get(e, PS_ST_TTL_ASKED), 1);
 	expect_pass(e, get, strlen(get), 0, 0);
 	expect_srv(e, S("$1\r\nv\r\n"), 0, 0);
 	CHECK_EQ(stat_get(e, PS_ST_FILLS), 0);
-	CHECK(!cache_has(e, "tk", NULL, 0), "a key with a TTL was filled");
+	CHECK(!cache_has(e, "tk", NULL, 0), "a key whose TTL is unknown was filled");
 	/* a plain SET of another key still fills */
 	expect_pass(e, S("*3\r\n$3\r\nSET\r\n$2\r\npk\r\n$1\r\nv\r\n"), 0, 0);
 	expect_srv(e, S("+OK\r\n"), 0, 0);

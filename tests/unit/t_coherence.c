@@ -45,19 +45,19 @@ void t_ttl_expiry(struct env *e)
 	struct ps_cache_val v;
 	uint64_t exp;
 
-	/* SET ... EX: the TTL is unknown until the watcher asks, no fill */
+	/* SET ... EX read from the request (a write that cannot fail): the
+	 * expiry is known at once, the reply to the next GET fills with it
+	 * and the GET after that is answered: no miss more than a SET
+	 * without TTL costs */
+	env_set_mode(e, PS_MODE_GUARDED, PS_CFG_FILL | PS_CFG_TTL_EXACT);
 	expect_pass(e, S("*5\r\n$3\r\nSET\r\n$2\r\ntk\r\n$1\r\nv\r\n$2\r\nEX\r\n$3\r\n100\r\n"), 0, 0);
+	exp = env_ttl_clock + 100ull * 1000000000ull;
+	CHECK(ttl_get(e, "tk") == exp, "SET EX 100 did not record its expiry");
 	expect_srv(e, S("+OK\r\n"), 0, 0);
-	CHECK(ttl_get(e, "tk") == PS_TTL_UNKNOWN, "SET EX did not mark the TTL unknown");
-	expect_pass(e, get, strlen(get), 0, 0);
-	expect_srv(e, S("$1\r\nv\r\n"), 0, 0);
-	CHECK_EQ(stat_get(e, PS_ST_FILLS), 0);
-	/* the watcher learnt it: filled with its expiry, answered */
-	exp = mono_ns() + 10ull * 1000000000ull;
-	CHECK_EQ(ttl_set(e, "tk", exp), 0);
 	expect_pass(e, get, strlen(get), 0, 0);
 	expect_srv(e, S("$1\r\nv\r\n"), 0, 0);
 	CHECK_EQ(stat_get(e, PS_ST_FILLS), 1);
+	CHECK_EQ(stat_get(e, PS_ST_TTL_ASKED), 0);
 	ps_cache_key_build(&k, "tk", 2);
 	CHECK(!bpf_map_lookup_elem(e->cache, &k, &v) && v.expires_ns == exp,
 	      "filled without the key's expiry");
@@ -108,4 +108,96 @@ void t_lease(struct env *e)
 	cache_put(e, "foo", "bar");
 	expect_srv(e, S("$3\r\nbar\r\n"), 22, 9);
 	expect_answer(e, S(GET_FOO), S("$3\r\nbar\r\n"));
+}
+
+static uint32_t inflight_any(struct env *e)
+{
+	uint32_t idx = PS_EPOCH_SLOTS, v = ~0u;
+
+	bpf_map_lookup_elem(bpf_map__fd(e->skel->maps.ps_wr_inflight), &idx, &v);
+	return v;
+}
+
+/* FLUSHALL reaches XDP: the cache is flushed, and until its reply nothing
+ * is filled (a GET that Redis runs before it would fill the old value);
+ * at the reply the cache is flushed again */
+void t_flush_in_flight(struct env *e)
+{
+	const char *get = "*2\r\n$3\r\nGET\r\n$1\r\nf\r\n";
+	uint64_t fl = stat_get(e, PS_ST_FLUSHES);
+
+	expect_pass(e, S("*1\r\n$8\r\nFLUSHALL\r\n"), 0, 0);
+	CHECK_EQ(inflight_any(e), 1);
+	CHECK_EQ(stat_get(e, PS_ST_FLUSHES), fl + 1);
+	CHECK_EQ(stat_get(e, PS_ST_WR_FLUSH_HELD), 1);
+	expect_srv(e, S("+OK\r\n"), 0, 0);
+	CHECK_EQ(inflight_any(e), 0);
+	CHECK_EQ(stat_get(e, PS_ST_FLUSHES), fl + 2);
+	/* held: a fill on the way is refused */
+	expect_pass(e, get, strlen(get), 0, 0);
+	expect_pass(e, S("*1\r\n$7\r\nFLUSHDB\r\n"), 0, 0);
+	CHECK_EQ(inflight_any(e), 1);
+	expect_srv(e, S("$1\r\nv\r\n"), 0, 0);
+	CHECK_EQ(stat_get(e, PS_ST_FILLS), 0);
+	CHECK(!cache_has(e, "f", NULL, 0), "filled while a FLUSHDB was in flight");
+	expect_srv(e, S("+OK\r\n"), 0, 0);
+	CHECK_EQ(inflight_any(e), 0);
+	/* EXEC too (the queued writes run then) */
+	expect_pass(e, S("*1\r\n$5\r\nMULTI\r\n"), 0, 0);
+	expect_srv(e, S("+OK\r\n"), 0, 0);
+	expect_pass(e, S("*1\r\n$4\r\nEXEC\r\n"), 0, 0);
+	CHECK_EQ(inflight_any(e), 1);
+	expect_srv(e, S("*0\r\n"), 0, 0);
+	CHECK_EQ(inflight_any(e), 0);
+}
+
+static void lease_put(struct env *e, uint32_t idx, uint64_t v)
+{
+	bpf_map_update_elem(bpf_map__fd(e->skel->maps.ps_lease), &idx, &v, BPF_ANY);
+}
+
+/* A command after which no packet shows every write: nothing answered
+ * until the watcher has looked at Redis (PS_LEASE_REVOKE_ACK) */
+void t_revoke(struct env *e)
+{
+	const char *rof = "*3\r\n$9\r\nREPLICAOF\r\n$10\r\n198.18.9.9\r\n$4\r\n6379\r\n";
+	const char *cget = "*3\r\n$6\r\nCONFIG\r\n$3\r\nGET\r\n$4\r\nsave\r\n";
+	const char *cset = "*4\r\n$6\r\nCONFIG\r\n$3\r\nSET\r\n$9\r\nmaxmemory\r\n$2\r\n1m\r\n";
+
+	struct ps_cmd_key ck;
+	uint32_t cls = PS_CLASS_SUB;
+
+	/* Redis's table: CONFIG's subcommands decide */
+	ps_cmd_key_build(&ck, "config", 6);
+	bpf_map_update_elem(bpf_map__fd(e->skel->maps.ps_cmds), &ck, &cls, BPF_ANY);
+	ps_cmd_key_build(&ck, "config|get", 10);
+	cls = PS_CLASS_READ;
+	bpf_map_update_elem(bpf_map__fd(e->skel->maps.ps_cmds), &ck, &cls, BPF_ANY);
+	env_set_mode(e, PS_MODE_GUARDED, PS_CFG_FILL | PS_CFG_LEASE);
+	lease_put(e, PS_LEASE_UNTIL, mono_ns() + 10ull * 1000000000ull);
+	cache_put(e, "foo", "bar");
+	expect_answer(e, S(GET_FOO), S("$3\r\nbar\r\n"));
+	/* CONFIG GET: nothing to look at */
+	expect_pass(e, cget, strlen(cget), 22, 9);
+	expect_srv(e, S("*2\r\n$4\r\nsave\r\n$0\r\n\r\n"), 22, 9);
+	CHECK_EQ(stat_get(e, PS_ST_REVOKED), 0);
+	cache_put(e, "foo", "bar");
+	expect_answer(e, S(GET_FOO), S("$3\r\nbar\r\n"));
+	expect_pass(e, rof, strlen(rof), 44, 18);
+	CHECK_EQ(stat_get(e, PS_ST_REVOKED), 1);
+	expect_srv(e, S("+OK\r\n"), 44, 18);
+	cache_put(e, "foo", "bar");
+	expect_pass(e, S(GET_FOO), 44, 18);
+	CHECK_EQ(stat_get(e, PS_ST_FB_LEASE), 1);
+	expect_srv(e, S("$3\r\nbar\r\n"), 44, 18);
+	/* the watcher found Redis a master again */
+	lease_put(e, PS_LEASE_REVOKE_ACK, 1);
+	cache_put(e, "foo", "bar");
+	expect_answer(e, S(GET_FOO), S("$3\r\nbar\r\n"));
+	expect_pass(e, cset, strlen(cset), 66, 27);
+	CHECK_EQ(stat_get(e, PS_ST_REVOKED), 2);
+	expect_srv(e, S("+OK\r\n"), 66, 27);
+	cache_put(e, "foo", "bar");
+	expect_pass(e, S(GET_FOO), 66, 27);
+	CHECK_EQ(stat_get(e, PS_ST_FB_LEASE), 2);
 }

@@ -6,6 +6,7 @@
  * each between fixture_setup and fixture_teardown; prints TAP.
  */
 #include <stdio.h>
+#include <time.h>
 #include <unistd.h>
 #include "fixture.h"
 #include "cases.h"
@@ -48,7 +49,8 @@ static const struct tcase {
 	  t_fill_pipelined, TS(GUARDED) },
 	{ "pipelined fills in retrans mode", t_fill_pipelined, NOTS(RETRANS) },
 	{ "fill skipped when the key's epoch moved", t_fill_skipped_after_write, TS(GUARDED) },
-	{ "keys given a TTL are not filled while their TTL is unknown", t_ttl_not_filled, TS(GUARDED) },
+	{ "a key whose TTL is unknown (RENAME's destination) is not filled", t_ttl_not_filled,
+	  TS(GUARDED) },
 	{ "non-Redis TCP, UDP, IPv6, ARP pass untouched", t_not_ours, TS(GUARDED) },
 	{ "malformed headers pass untouched, state unchanged", t_malformed, TS(GUARDED) },
 	{ "fragments untouched, IP options never answered", t_fragments_and_ipopts, NOTS(GUARDED) },
@@ -92,6 +94,43 @@ static const struct tcase {
 	  t_ttl_expiry, TS(GUARDED) },
 	{ "with the lease on, nothing is answered while the watcher's lease is stale",
 	  t_lease, TS(GUARDED) },
+	{ "a flushing command is in flight until its reply: no fill meanwhile, a flush at both ends",
+	  t_flush_in_flight, TS(GUARDED) },
+	{ "REPLICAOF, CONFIG SET: nothing answered until the watcher has looked at Redis",
+	  t_revoke, TS(GUARDED) },
+	/* t_side.c: the side path (loopback, other interfaces, IPv6) */
+	{ "side path: a write invalidated on arrival, in flight until its reply",
+	  t_side_write, TS(GUARDED) },
+	{ "side path: split commands followed, data past a hole dropped, old bytes not parsed",
+	  t_side_stream, TS(GUARDED) },
+	{ "side path: a connection opened before attach flushes, holds fills until followed from a command boundary",
+	  t_side_lost, TS(GUARDED) },
+	{ "side path: a connection put ahead by the watcher is followed from its first command",
+	  t_side_ahead, TS(GUARDED) },
+	{ "side path: TTLs read; after SUBSCRIBE a write holds fills until close",
+	  t_side_ttl_subscribe, TS(GUARDED) },
+	{ "side path: IPv6", t_side_ipv6, TS(GUARDED) },
+	{ "side path on the attached interface: XDP's connections left alone, the others followed",
+	  t_side_attached, TS(GUARDED) },
+	{ "side path: a segment with a bad checksum is not parsed", t_side_csum, TS(GUARDED) },
+	/* t_ttl.c: TTLs read from the requests, exact values */
+	{ "TTL: SET EX, PX, EXAT, PXAT, KEEPTTL, none; what Redis refuses is asked",
+	  t_ttl_set, TS(GUARDED) },
+	{ "TTL: SET NX/XX keep the earlier outcome and ask", t_ttl_set_cond, TS(GUARDED) },
+	{ "TTL: SETEX, PSETEX", t_ttl_setex, TS(GUARDED) },
+	{ "TTL: EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT, past and far times", t_ttl_expire,
+	  TS(GUARDED) },
+	{ "TTL: EXPIRE NX, XX, GT, LT decided from the TTL held", t_ttl_expire_cond, TS(GUARDED) },
+	{ "TTL: PERSIST, GETEX EX/PX/EXAT/PXAT/PERSIST", t_ttl_persist_getex, TS(GUARDED) },
+	{ "TTL: RESTORE (relative, ABSTTL, 0) never sure", t_ttl_restore, TS(GUARDED) },
+	{ "TTL: writes that may fail, AUTH, SELECT keep the earlier; MULTI waits for EXEC",
+	  t_ttl_unsure, TS(GUARDED) },
+	{ "TTL: two writes of a key in flight: the earlier, asked", t_ttl_conflict, TS(GUARDED) },
+	{ "TTL: a TTL command split over segments", t_ttl_split, TS(GUARDED) },
+	{ "TTL: a script's keys and RENAME's destination asked; SWAPDB, DEBUG rescan",
+	  t_ttl_script_reload, TS(GUARDED) },
+	{ "TTL: a key SET with a TTL is answered from the next GET on, refused in its margin",
+	  t_ttl_answered, TS(GUARDED) },
 	{ "TC reply: a 3000-byte value handed over, three exact segments, a hole re-sent",
 	  t_tc_reply_big, TS(GUARDED) },
 	{ "TC reply: the same without timestamps", t_tc_reply_big, NOTS(GUARDED) },
@@ -173,6 +212,13 @@ int main(void)
 		return 1;
 	}
 	printf("1..%zu\n", n);
+	{
+		struct timespec ts;
+
+		/* every TTL a request gives counts from here (exact values) */
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		env_ttl_clock = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	}
 	for (size_t i = 0; i < n; i++) {
 		tap_case_fail = 0;
 		if (!fixture_setup(&e, &tests[i].fx))
