@@ -39,7 +39,11 @@ ap.add_argument("--seed", type=int, default=7)
 ap.add_argument("--max-seconds", type=float, default=400)
 a = ap.parse_args()
 GRACE = 0.025
-SIDE_GRACE = 0.010   # > the measured window's maximum (~4 ms), << the 300 ms lease
+# the watcher's guarantee is the lease (300 ms); its window is ~4 ms on a
+# quiet machine and was 37 ms on a loaded one (CI with builds beside it):
+# 50 ms keeps most GETs compared (a key gets an other-path write every
+# ~0.2 s here) without failing on load; make coherence-window measures it
+SIDE_GRACE = 0.050
 
 
 def conn(hp):
