@@ -88,7 +88,7 @@ cleanup:
 struct attach_opts {
 	__u32 port;
 	int mode;
-	bool skb, auth, builtin_cmds, no_ack_hold, no_coherence, no_tc_reply;
+	bool skb, auth, builtin_cmds, no_ack_hold, no_coherence, no_tc_reply, cut;
 	const char *password;
 };
 
@@ -266,6 +266,13 @@ static const struct ps_opt attach_opts[] = {
 	       "write XDP does not see (another interface, loopback,\n"
 	       "a script, a TTL that ends) leaves the old value cached\n"
 	       "and answered"),
+	PS_OPT("cut", 'U', PS_OPT_FLAG, NULL, struct attach_opts, cut,
+	       "guarded/retrans: answer GETs inside pipelined segments\n"
+	       "one by one, their replies inserted into Redis's reply\n"
+	       "stream (docs/pipelines.md). EXPERIMENTAL. RISK: with\n"
+	       "replies that span several segments (HGETALL, large\n"
+	       "values) behind them, an inserted reply can land out of\n"
+	       "place: a client then reads another key's value"),
 	PS_OPT("no-tc-reply", 'T', PS_OPT_FLAG, NULL, struct attach_opts, no_tc_reply,
 	       "do not attach the TC ingress reply program: GETs whose\n"
 	       "reply does not fit XDP's frame (values over ~200 B on\n"
@@ -287,7 +294,8 @@ static int attach_run(struct ps_call *c, void *opts)
 	__u32 xdp_flags = o->skb ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
 	__u32 cfg_flags = PS_CFG_DEFAULT | (o->auth ? PS_CFG_AUTH : 0) |
 			  (o->no_ack_hold ? PS_CFG_NO_ACK_HOLD : 0) |
-			  (o->no_coherence ? 0 : PS_CFG_LEASE);
+			  (o->no_coherence ? 0 : PS_CFG_LEASE) |
+			  (o->cut ? 0 : PS_CFG_NO_CUT);
 	bool made_dir = false, xdp_on = false, tc_on = false, tc_in_on = false, created = false,
 	     side_on = false;
 	struct ps_redis_prof prof;
@@ -332,6 +340,9 @@ static int attach_run(struct ps_call *c, void *opts)
 		if (have_prof && prof.writes_sure)
 			cfg_flags |= PS_CFG_TTL_EXACT;
 	}
+	if (!(cfg_flags & PS_CFG_NO_CUT))
+		printf("per-command answering on (--cut, experimental): GETs are answered "
+		       "inside pipelined segments; see docs/pipelines.md for what can go wrong\n");
 	/* the maps are pinned in the new dir as they are created */
 	if (ps_loader_open(&skel, t->dir))
 		goto cleanup;

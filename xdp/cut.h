@@ -37,7 +37,7 @@ static __always_inline __u32 cut_refusal(const struct ps_scratch *s,
 					 const struct ps_pkt *p,
 					 const struct ps_flow *f)
 {
-	if (s->ngets == 0)
+	if (s->ngets == 0 || (cfg->flags & PS_CFG_NO_CUT))
 		return PS_ST_GA_OTHER;
 	if ((s->rq_out & CUT_NEVER) || s->multi_last || s->auth_pos)
 		return PS_ST_GA_OTHER;

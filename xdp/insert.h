@@ -71,12 +71,20 @@ __noinline int ins_take_one(struct ps_scratch *s, struct ps_flow *f,
 		return 1;
 	/* popped whatever becomes of it: TC is the tail's one writer */
 	f->runq_tail = t + 1;
-	if (b == rs0) {
-		if (!w->at_boundary)
-			return 0;
-		at = w->from;
-	} else if (before(b, rs0)) {
+	if ((b == rs0 && !w->at_boundary) || before(b, rs0)) {
+		/* its place went by before it was queued: a run withdrawn
+		 * (runs_handshake) is gone from ps_runs; one still queued
+		 * cannot be placed any more (the handshake prevents it) */
+		run_key(&k, fk, f, b, f->runq[t & (PS_RUNQ_RING - 1)].sub);
+		v = bpf_map_lookup_elem(&ps_runs, &k);
+		if (v && v->state == PS_RUNQ_QUEUED) {
+			flow_set(f, PS_F_RUNS_LOST);
+			stat_inc(PS_ST_INS_BROKEN);
+		}
 		return 0;
+	}
+	if (b == rs0) {
+		at = w->from;
 	} else if (b - rs0 - 1 < PS_REND_MAX) {
 		at = s->rend[(b - rs0 - 1) & (PS_REND_MAX - 1)];
 	} else {

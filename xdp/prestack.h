@@ -70,6 +70,11 @@ enum ps_mode {
 					  * set by attach and the coherence watcher */
 #define PS_CFG_SIDE          (1u << 9) /* the side path (xdp/sidepath.bpf.c) is on
 					  * every other interface of the namespace */
+#define PS_CFG_NO_CUT        (1u << 10) /* guarded: answer a segment only whole,
+					  * never cut GETs from a pipelined one
+					  * (cut.h). Set by attach unless --cut:
+					  * per-command answering is opt-in while
+					  * it can misplace replies (docs/pipelines.md) */
 #define PS_CFG_DEFAULT (PS_CFG_REQUIRE_SOCK | PS_CFG_FILL | PS_CFG_CHECK_SOCK)
 
 /* Config map (array, 1 entry), written by the control tool at run time. */

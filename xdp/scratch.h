@@ -320,7 +320,7 @@ struct ps_tcr_work {
 			    * two): a GSO skb's most */
 #define PS_INS_CPUS  64    /* ps_ins_kbuf's entries unless the loader sets them
 			    * to the possible CPUs */
-#define PS_INS_SPANS 48
+#define PS_INS_SPANS 64 /* power of two (indices are masked) */
 
 enum ps_span_kind {
 	PS_SPAN_K = 0,   /* kernel bytes: kbuf[off, off + len) */
@@ -386,5 +386,30 @@ struct ps_ins_work {
 	 * that a masked offset plus a bounded length stays in the value */
 	__u8  seg[2 * PS_TCR_SEG_BUF];
 };
+
+/*
+ * Every size below indexes an array through a mask (i & (N - 1)): a size
+ * that is not a power of two folds indices onto the wrong entries (a
+ * 48-span list once put span 16 over span 0: a run sent before the
+ * kernel's bytes it follows). Checked here, where they are all visible.
+ */
+#define PS_POW2(n) ((n) > 0 && ((n) & ((n) - 1)) == 0)
+_Static_assert(PS_POW2(PS_EPOCH_SLOTS), "PS_EPOCH_SLOTS: power of two");
+_Static_assert(PS_POW2(PS_MAX_CMDS), "PS_MAX_CMDS: power of two");
+_Static_assert(PS_POW2(PS_RP_DEPTH), "PS_RP_DEPTH: power of two");
+_Static_assert(PS_POW2(PS_RTX_RING), "PS_RTX_RING: power of two");
+_Static_assert(PS_POW2(PS_SEQADJ_POINTS), "PS_SEQADJ_POINTS: power of two");
+_Static_assert(PS_POW2(PS_RUN_BYTES), "PS_RUN_BYTES: power of two");
+_Static_assert(PS_POW2(PS_RUN_SUBS), "PS_RUN_SUBS: power of two");
+_Static_assert(PS_POW2(PS_RUNQ_RING), "PS_RUNQ_RING: power of two");
+_Static_assert(PS_POW2(PS_WR_RING), "PS_WR_RING: power of two");
+_Static_assert(PS_POW2(PS_MARKS), "PS_MARKS: power of two");
+_Static_assert(PS_POW2(PS_REND_MAX), "PS_REND_MAX: power of two");
+_Static_assert(PS_POW2(PS_PAYLOAD_MAX), "PS_PAYLOAD_MAX: power of two (PS_BUF_MASK)");
+_Static_assert(PS_POW2(PS_FAST_SETS), "PS_FAST_SETS: power of two");
+_Static_assert(PS_POW2(PS_FQ_ARM), "PS_FQ_ARM: power of two");
+_Static_assert(PS_POW2(PS_TCR_SEG_BUF), "PS_TCR_SEG_BUF: power of two");
+_Static_assert(PS_POW2(PS_INS_BUF), "PS_INS_BUF: power of two");
+_Static_assert(PS_POW2(PS_INS_SPANS), "PS_INS_SPANS: power of two");
 
 #endif

@@ -52,6 +52,8 @@ other path are counted apart (stale_window).
 A mode name ending in "-notc" (guarded-notc, retrans-notc) attaches with
 --no-tc-reply: the same mode without the TC ingress path (docs/tc-reply.md);
 tc_replies counts the GETs that path answered, `answered` includes them.
+One ending in "-cut" (guarded-cut, retrans-cut) attaches with --cut:
+per-command answering of pipelined segments (docs/pipelines.md).
 `answered` is every GET answered from the cache, whichever path did it,
 and `answered_by` names that path: xdp (get_hits: XDP and its TC ingress
 replies, before the stack) or post (post_hits, after the stack); rows
@@ -410,7 +412,11 @@ def autopipe(wl, model, conns, side, ctr, hit_name, fb_names, n, lat, examples, 
                 for kk, g in zip(cmd[1], got):
                     n[model.judge(kk, g, t_send, t_recv)] += 1
             elif kind == "hgetall":
-                d = {got[j].decode(): got[j + 1].decode() for j in range(0, len(got), 2)}
+                # a reply out of place may be anything: not a field list is wrong
+                try:
+                    d = {got[j].decode(): got[j + 1].decode() for j in range(0, len(got), 2)}
+                except (AttributeError, TypeError, IndexError):
+                    d = None
                 n["correct" if d == hash_model else "wrong"] += 1
             elif kind == "hset":
                 hash_model[cmd[1]] = cmd[3]
@@ -457,8 +463,11 @@ def one_run(mode, seed):
 
     if mode != "redis":
         # the coherence watcher starts with attach (the default)
-        prestack("attach", "--mode", mode.removesuffix("-notc"),
-                 *(["--no-tc-reply"] if mode.endswith("-notc") else []))
+        base, extra = mode, []
+        for suffix, flag in (("-cut", "--cut"), ("-notc", "--no-tc-reply")):
+            if base.endswith(suffix):
+                base, extra = base.removesuffix(suffix), [flag] + extra
+        prestack("attach", "--mode", base, *extra)
         prestack("cache", "warm", "--redis", f"127.0.0.1:{PORT}")
     conns = [connect(SRV) for _ in range(CONNS)]
     pconn = connect(SRV)

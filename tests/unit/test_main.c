@@ -167,6 +167,8 @@ static const struct tcase {
 	  TS(GUARDED) },
 	{ "pipeline: a write behind a cut GET is in flight until its own reply",
 	  t_cut_write_in_flight, TS(GUARDED) },
+	{ "pipeline: nine runs in one server segment, each in its place", t_cut_many_runs,
+	  TS(GUARDED) },
 	/* t_hostile.c: segments the kernel refuses or reads differently */
 	{ "hostile: a stray RST and a duplicate SYN keep the flow (RFC 5961)", t_stray_rst_syn,
 	  TS(GUARDED) },
