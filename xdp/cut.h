@@ -187,6 +187,13 @@ __noinline int cut_one(struct ps_scratch *s, struct ps_config *cfg,
 		why = PS_ST_GA_MSS;
 	else if ((__s64)rlen > s->cp_win)
 		why = PS_ST_GA_FULL;
+	/* TC places the run from the reply ends it records for the server
+	 * segment that ends reply b, PS_REND_MAX of them from the first
+	 * reply not yet emitted (tc_done, which only grows): behind more
+	 * owed replies than that, b's end may go unrecorded (insert.h:
+	 * runs_lost, a stall) */
+	else if ((__s32)(b - f->tc_done) > PS_REND_MAX)
+		why = PS_ST_GA_FULL;
 	/* a new consumed range needs a point of its own */
 	else if (!(s->nrange &&
 		   s->range_e[(s->nrange - 1) & (PS_MAX_CMDS - 1)] == start) &&

@@ -14,7 +14,7 @@
 #define PS_SCR_XDP 0
 #define PS_SCR_TC  1
 
-#define PS_REND_MAX 64 /* reply ends one server segment's parse records */
+#define PS_REND_MAX 256 /* reply ends one server segment's parse records */
 
 #define PS_BUF_MASK (PS_PAYLOAD_MAX - 1)
 /* reply assembly: offsets are masked below PS_REPLY_BOUND, and one more

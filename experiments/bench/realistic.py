@@ -409,8 +409,12 @@ def autopipe(wl, model, conns, side, ctr, hit_name, fb_names, n, lat, examples, 
             elif kind == "del":
                 model.write(cmd[1], None, t_send, t_recv)
             elif kind == "mget":
-                for kk, g in zip(cmd[1], got):
-                    n[model.judge(kk, g, t_send, t_recv)] += 1
+                if not isinstance(got, list) or len(got) != len(cmd[1]):
+                    # a reply out of place: each key's answer is wrong
+                    n["wrong"] += len(cmd[1])
+                else:
+                    for kk, g in zip(cmd[1], got):
+                        n[model.judge(kk, g, t_send, t_recv)] += 1
             elif kind == "hgetall":
                 # a reply out of place may be anything: not a field list is wrong
                 try:
