@@ -279,7 +279,8 @@ static void seqadj_json(char *buf, size_t cap, const struct ps_seqadj *a)
 static void flow_json(const struct ps_flow_key *k, const struct ps_flow *f,
 		      const char *cli, const char *srv, const char *fl, bool first)
 {
-	char ca[160], sa[160];
+	/* "{"base":N,"points":[" and each "[pos,off]" at most 2 + 2 * 10 + 2 */
+	char ca[32 + PS_SEQADJ_POINTS * 24], sa[32 + PS_SEQADJ_POINTS * 24];
 
 	seqadj_json(ca, sizeof(ca), &f->cli_adj);
 	seqadj_json(sa, sizeof(sa), &f->srv_adj);
