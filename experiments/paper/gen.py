@@ -493,6 +493,15 @@ def gen_realistic(o, rows, coh):
     o.m("CohPNinetyNineUs", fmt(c["p99_us"]), "coherence")
     o.m("CohPNineNineNineMs", fmt(float(c["p999_us"]) / 1000), "coherence")
     o.m("CohMaxMs", fmt(float(c["max_us"]) / 1000), "coherence")
+    # eviction, which no packet shows (the watcher's events), guarded
+    ev = [r for r in coh if r.get("scenario") == "eviction" and r.get("mode") == "guarded"]
+    if ev:
+        e = ev[-1]
+        o.m("CohEvictRounds", fmt_int(e["rounds"]), "coherence")
+        o.m("CohEvictStalePct", fmt(100 * int(e["rounds_with_stale_reads"]) / int(e["rounds"]), 0),
+            "coherence")
+        o.m("CohEvictPNineNineNineMs", fmt(float(e["p999_us"]) / 1000), "coherence")
+        o.m("CohEvictMaxMs", fmt(float(e["max_us"]) / 1000), "coherence")
 
 
 LIVE_MODES = ["off", "naive", "guarded-nohold", "guarded", "retrans"]
