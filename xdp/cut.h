@@ -487,6 +487,26 @@ __noinline int cut_rewrite(struct xdp_md *ctx, struct ps_scratch *s,
 }
 
 /*
+ * The end of a cut (first or again): with nothing kept, the segment goes
+ * on as a pure ACK only if that ACK tells the kernel something new (the
+ * acks it carries have retired points either way); otherwise the kept
+ * bytes, at kernel seq kseq, replace the payload.
+ */
+static __always_inline int cut_finish(struct xdp_md *ctx, struct ps_scratch *s,
+				      struct ps_pkt *p, struct ps_flow *f,
+				      int kept, __u32 kseq)
+{
+	if (kept == 0 && (!(p->flags & TCPF_ACK) ||
+			  !after(cli_ack_field_to_k(f, p->ack, 0), f->ksnd_una)))
+		return XDP_DROP;
+	s->cut_kept = kept;
+	s->cut_kseq = kseq;
+	if (cut_rewrite(ctx, s, p, f))
+		return XDP_DROP;
+	return XDP_PASS;
+}
+
+/*
  * Cut what can be cut from guarded_data's segment (parsed, in order, at
  * the stream's frontier, judged sound, not answered whole). Returns
  * XDP_PASS (the rest, translated), XDP_DROP (nothing was left and its ACK
@@ -536,20 +556,9 @@ static __always_inline int guarded_cut(struct xdp_md *ctx, struct ps_scratch *s,
 	kept = p->payload_len - s->cut_len;
 	if (kept > 0 && cut_gather(s, p->payload_len) != kept)
 		return XDP_DROP;
-	if (kept == 0) {
+	if (kept == 0)
 		stat_inc(PS_ST_CUT_EMPTY);
-		/* a pure ACK for the kernel, if it tells it something */
-		if (!(p->flags & TCPF_ACK) ||
-		    !after(cli_ack_field_to_k(f, p->ack, 0), f->ksnd_una)) {
-			/* the acks it carries still retire points */
-			return XDP_DROP;
-		}
-	}
-	s->cut_kept = kept;
-	s->cut_kseq = kseq;
-	if (cut_rewrite(ctx, s, p, f))
-		return XDP_DROP;
-	return XDP_PASS;
+	return cut_finish(ctx, s, p, f, kept, kseq);
 }
 
 /*
@@ -607,15 +616,8 @@ static __always_inline int guarded_recut(struct xdp_md *ctx,
 		if (bpf_xdp_load_bytes(ctx, p->payload_off, s->buf, len) ||
 		    cut_gather(s, len) != kept)
 			return XDP_DROP;
-	} else if (!(p->flags & TCPF_ACK) ||
-		   !after(cli_ack_field_to_k(f, p->ack, 0), f->ksnd_una)) {
-		return XDP_DROP;
 	}
-	s->cut_kept = kept;
-	s->cut_kseq = kseq;
-	if (cut_rewrite(ctx, s, p, f))
-		return XDP_DROP;
-	return XDP_PASS;
+	return cut_finish(ctx, s, p, f, kept, kseq);
 }
 
 #endif
