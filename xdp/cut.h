@@ -60,16 +60,18 @@ static __always_inline __u32 cut_refusal(const struct ps_scratch *s,
 }
 
 /* Store the run in s->runv (boundary b) under the flow's next sub for b,
- * and queue it; the ring's head moves by an atomic add, a full barrier
- * before the caller reads tc_done (runs_handshake). Returns 0 or -1. */
+ * in the ring's slot after this segment's runs so far. TC sees none of
+ * them until cut_commit_runs moves the ring's head past them all at once.
+ * Returns 0 or -1. */
 static __always_inline int run_store(struct ps_scratch *s,
 				     const struct ps_flow_key *fk,
 				     struct ps_flow *f, __u32 b)
 {
 	__u32 sub = b == f->run_b ? f->run_sub : 0, n = s->nruns;
+	__u32 slot = f->runq_head + n;
 
 	if (sub >= PS_RUN_SUBS || n >= PS_MAX_CMDS ||
-	    f->runq_head - f->runq_tail >= PS_RUNQ_RING)
+	    slot - f->runq_tail >= PS_RUNQ_RING)
 		return -1;
 	run_key(&s->rkey, fk, f, b, sub);
 	s->runv.state = PS_RUNQ_QUEUED;
@@ -81,16 +83,15 @@ static __always_inline int run_store(struct ps_scratch *s,
 	s->run_sub[n & (PS_MAX_CMDS - 1)] = sub;
 	s->run_len[n & (PS_MAX_CMDS - 1)] = s->runv.len;
 	s->nruns = n + 1;
-	f->runq[f->runq_head & (PS_RUNQ_RING - 1)].b = b;
-	f->runq[f->runq_head & (PS_RUNQ_RING - 1)].sub = sub;
+	f->runq[slot & (PS_RUNQ_RING - 1)].b = b;
+	f->runq[slot & (PS_RUNQ_RING - 1)].sub = sub;
 	__sync_fetch_and_add(&f->runq_bytes, s->runv.len);
-	__sync_fetch_and_add(&f->runq_head, 1);
-	stat_inc(PS_ST_RUNS_QUEUED);
 	return 0;
 }
 
 /* XDP takes run i of this segment back, if TC has not taken it: returns 1
- * when withdrawn (deleted), 0 when TC has it. */
+ * when withdrawn (deleted), 0 when TC has it. Counted by the caller when
+ * TC could have seen it (runs_withdrawn). */
 static __always_inline int run_withdraw(struct ps_scratch *s,
 					const struct ps_flow_key *fk,
 					const struct ps_flow *f, __u32 i)
@@ -106,13 +107,11 @@ static __always_inline int run_withdraw(struct ps_scratch *s,
 					PS_RUNQ_WITHDRAWN) != PS_RUNQ_QUEUED)
 		return 0;
 	bpf_map_delete_elem(&ps_runs, &s->rkey);
-	stat_inc(PS_ST_RUNS_WITHDRAWN);
 	return 1;
 }
 
-/* Undo cut_plan's stores: none of them can have been taken (their
- * boundaries come after a command of this segment, which Redis has not
- * seen, or they are the one run the handshake withdraws). */
+/* Undo cut_plan's stores before cut_commit_runs published them: TC
+ * cannot have taken any (the ring's head is where it was). */
 static __always_inline void cut_abort(struct ps_scratch *s,
 				      const struct ps_flow_key *fk,
 				      struct ps_flow *f)
@@ -299,14 +298,19 @@ static __always_inline int cut_plan(struct ps_scratch *s, struct ps_config *cfg,
 }
 
 /*
- * The last run, and the handshake for a run on a reply owed from before
- * the segment when nothing of the segment goes to Redis: then TC may be
- * emitting that reply's end right now. XDP has queued the run (a full
- * barrier) and reads tc_done, the replies whose end TC has emitted; TC
- * adds to tc_done (a full barrier) before it reads the ring. So either
- * XDP sees TC past the boundary, and withdraws the run unless TC took it
- * after all, or TC sees the run and takes it. Returns 0, or -1: nothing
- * cut (everything stored withdrawn).
+ * Store the last run and publish the segment's runs to TC: one atomic add
+ * to the ring's head (a full barrier), so TC sees all of them or none.
+ * Then the handshake for a run on a reply owed from before the segment
+ * when nothing of the segment goes to Redis (racy): TC may be emitting
+ * that reply's end right now. XDP has published the run and reads
+ * tc_done, the replies whose end TC has emitted; TC adds to tc_done (a
+ * full barrier) before it reads the ring. So either XDP sees TC past the
+ * boundary, and withdraws the run unless TC took it after all, or TC sees
+ * the run and takes it. That works for one run only: a withdrawal of
+ * several could race TC's taking them one by one and leave some taken, so
+ * a racy segment whose replies took more than one run (a full run and a
+ * second at the same boundary) is not cut. Returns 0, or -1: nothing cut
+ * (everything stored withdrawn).
  */
 static __always_inline int cut_commit_runs(struct ps_scratch *s,
 					   struct ps_flow *f,
@@ -322,12 +326,20 @@ static __always_inline int cut_commit_runs(struct ps_scratch *s,
 		}
 		s->run_open = 0;
 	}
+	if (racy && s->nruns > 1) {
+		stat_add(PS_ST_GA_RACE, s->ncut);
+		cut_abort(s, fk, f);
+		return -1;
+	}
+	stat_add(PS_ST_RUNS_QUEUED, s->nruns);
+	__sync_fetch_and_add(&f->runq_head, s->nruns);
 	if (!racy)
 		return 0;
 	done = f->tc_done;
 	if (before(done, last_b)) /* TC has not emitted reply b's end */
 		return 0;
 	if (run_withdraw(s, fk, f, s->nruns - 1)) {
+		stat_inc(PS_ST_RUNS_WITHDRAWN);
 		__sync_fetch_and_add(&f->runq_bytes,
 				     -s->run_len[(s->nruns - 1) & (PS_MAX_CMDS - 1)]);
 		s->nruns = 0;

@@ -308,7 +308,16 @@ __noinline int tc_runs(struct __sk_buff *skb, struct ps_ins_work *w,
 	}
 	if (!w->nnew && (!f->srv_adj.n || !before(p->seq, w->kold)))
 		return TC_ACT_OK;
-	r = ins_plan(skb, w, f, key, p);
+	/* the list walked and appended to with XDP's retirements held off
+	 * (runs.h) */
+	if (adj_lock_tc(f)) {
+		r = -1;
+	} else {
+		r = ins_plan(skb, w, f, key, p);
+		if (r > 0)
+			ins_record(f, w, p->seq);
+		adj_unlock(f);
+	}
 	if (r == 0)
 		return TC_ACT_OK;
 	if (r < 0) {
@@ -316,7 +325,6 @@ __noinline int tc_runs(struct __sk_buff *skb, struct ps_ins_work *w,
 		stat_inc(PS_ST_INS_BROKEN);
 		return TC_ACT_SHOT;
 	}
-	ins_record(f, w, p->seq);
 	r = ins_emit(skb, w);
 	w->sent_end = w->cseq;
 	return r;

@@ -607,6 +607,8 @@ struct ps_flow {
 	__u32 tc_done;        /* TC: kernel replies it has emitted the end of,
 			       * published before it reads runq (the handshake) */
 	__u32 runq_bytes;     /* reply bytes queued, not yet inserted */
+	__u32 adj_lock;       /* srv_adj's writers: 0 free, 1 XDP retiring
+			       * points, 2 TC walking and appending (runs.h) */
 	/* the last PS_MARKS server segments TC sent: client-space end and
 	 * translated ack, each pair one 64-bit store (end << 32 | ack): a
 	 * client that acked the end has received the ack, so it sends no
@@ -724,9 +726,9 @@ struct ps_flow {
 	X(RECUT_SEGS, recut_segs, "retransmitted client segments cut again as first cut (their runs already queued or sent)") \
 	X(GA_FULL, ga_full, "GETs not cut: the flow's run ring, correction points, a run's bytes or the client's window were full, or more than 256 replies were owed before it") \
 	X(GA_RACE, ga_race, "GETs not cut: the kernel may already have sent the reply they would follow (withdrawn)") \
-	X(RUNS_QUEUED, runs_queued, "runs stored by XDP (the replies of cut GETs that share a boundary)") \
+	X(RUNS_QUEUED, runs_queued, "runs XDP queued for TC (the replies of cut GETs that share a boundary)") \
 	X(RUNS_TAKEN, runs_taken, "runs TC egress took and inserted into the kernel's reply stream") \
-	X(RUNS_WITHDRAWN, runs_withdrawn, "runs XDP withdrew (the handshake lost, or a store failed)") \
+	X(RUNS_WITHDRAWN, runs_withdrawn, "runs XDP withdrew after queueing them (the handshake lost)") \
 	X(INS_SEGS, ins_segs, "kernel segments rebuilt with runs inserted (or re-inserted into a retransmission)") \
 	X(INS_PIECES, ins_pieces, "segments TC egress sent for them (clones and the rebuilt skb)") \
 	X(INS_BYTES, ins_bytes, "run bytes inserted, re-insertions included") \
@@ -734,6 +736,7 @@ struct ps_flow {
 	X(INS_GAPS, ins_gaps, "kernel retransmissions split around a reply answered at XDP") \
 	X(INS_TRUNC, ins_trunc, "rebuilt kernel segments longer than the builder's buffer: the rest left for the kernel to send again") \
 	X(INS_BROKEN, ins_broken, "runs that could not be inserted (state lost): the flow's server segments are dropped from then on") \
+	X(ADJ_BUSY, adj_busy, "retirements of injected points XDP put off: TC egress was inserting runs") \
 	/* poststack mode (xdp/poststack.bpf.c, docs/poststack.md) */ \
 	X(POST_SOCKS, post_socks, "Redis sockets put in the sockhash by sockops") \
 	X(POST_SKBS, post_skbs, "request skbs seen by the sk_skb verdict program") \

@@ -49,9 +49,45 @@ __noinline int runs_drop_point(const struct ps_flow_key *fk,
 }
 
 /*
+ * srv_adj has two writers on two CPUs: XDP retires its oldest points
+ * (a shift of the list and n - 1), TC egress appends the runs it inserts
+ * (ins_record: a point and n + 1) after walking the list (ins_plan). Done
+ * at once they lose a point (each writes n from the n it read) and the
+ * client's acks then map past what the kernel sent. f->adj_lock orders
+ * them: XDP takes it only if free and otherwise retires later (a point
+ * stays until a later ack: harmless); TC waits the short while XDP holds
+ * it (XDP never waits on TC, and cannot run inside TC on one CPU).
+ */
+#define PS_ADJ_XDP 1u
+#define PS_ADJ_TC  2u
+#define PS_ADJ_SPIN 65536
+
+static long adj_try_tc(__u32 i, void *data)
+{
+	struct ps_flow *f = *(struct ps_flow **)data;
+
+	return __sync_val_compare_and_swap(&f->adj_lock, 0, PS_ADJ_TC) == 0;
+}
+
+/* TC: take srv_adj's lock. Returns 0, or -1: XDP held it for all of
+ * PS_ADJ_SPIN tries (it holds it for one retirement; never seen). */
+static __always_inline int adj_lock_tc(struct ps_flow *f)
+{
+	if (__sync_val_compare_and_swap(&f->adj_lock, 0, PS_ADJ_TC) == 0)
+		return 0;
+	return bpf_loop(PS_ADJ_SPIN, adj_try_tc, &f, 0) < PS_ADJ_SPIN ? 0 : -1;
+}
+
+static __always_inline void adj_unlock(struct ps_flow *f)
+{
+	__sync_lock_test_and_set(&f->adj_lock, 0);
+}
+
+/*
  * Retire the injected points both peers are past (seqadj_srv_retirable);
- * an inserted run's bytes go with its point. XDP only. Global: verified
- * once, its frame off its callers'.
+ * an inserted run's bytes go with its point. XDP only, and only while TC
+ * is not inserting (adj_lock). Global: verified once, its frame off its
+ * callers'.
  */
 __noinline int srv_points_retire(struct ps_flow *f, const struct ps_flow_key *fk,
 				 __u32 srv_una, __u32 ksnd_una)
@@ -62,12 +98,19 @@ __noinline int srv_points_retire(struct ps_flow *f, const struct ps_flow_key *fk
 	if (!f || !fk)
 		return 0;
 	a = &f->srv_adj;
+	if (!seqadj_srv_retirable(a, srv_una, ksnd_una))
+		return 0;
+	if (__sync_val_compare_and_swap(&f->adj_lock, 0, PS_ADJ_XDP) != 0) {
+		stat_inc(PS_ST_ADJ_BUSY);
+		return 0;
+	}
 	for (i = 0; i < PS_SEQADJ_POINTS; i++) {
 		if (!seqadj_srv_retirable(a, srv_una, ksnd_una))
 			break;
 		runs_drop_point(fk, f, &a->pt[0]);
 		seqadj_pop(a);
 	}
+	adj_unlock(f);
 	return 0;
 }
 

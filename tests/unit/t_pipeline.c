@@ -371,3 +371,98 @@ void t_cut_many_runs(struct env *e)
 	check_payload("nine runs, each before its own reply", S(want));
 	CHECK(pkt_csum_ok(out, olen), "checksum");
 }
+
+/* the flow's entry, written back (a test's hand on a field) */
+static void flow_put(struct env *e, const struct ps_flow *f)
+{
+	struct ps_flow_key k = { htonl(CLI_IP), htonl(SRV_IP), htons(CLI_PORT),
+				 htons(SRV_PORT) };
+
+	CHECK_EQ(bpf_map_update_elem(e->flows, &k, f, BPF_EXIST), 0);
+}
+
+/*
+ * Hits alone behind an owed reply whose replies fill more than one run
+ * (two 600-byte values: a full run and a second at the same boundary),
+ * with TC already past that reply: the handshake can withdraw one run
+ * only (TC takes runs one by one), so the segment is not cut at all and
+ * nothing of it stays queued. Before, the last run was withdrawn and the
+ * first left queued while Redis got both GETs: their replies went out
+ * twice and every reply after them was read as the one before.
+ */
+void t_cut_racy_runs(struct env *e)
+{
+	char big[601], req[256];
+	struct ps_flow f;
+	uint64_t queued;
+	int n;
+
+	memset(big, 'v', 600);
+	big[600] = 0;
+	cache_put(e, "foo", big);
+	cache_put(e, "baz", big);
+	expect_pass(e, S(SETK("kkk", "v")), 0, 0);
+	CHECK_EQ(flow_get(e, &f), 0);
+	f.tc_done = f.cmds_passed;
+	flow_put(e, &f);
+	queued = stat_get(e, PS_ST_RUNS_QUEUED);
+	n = snprintf(req, sizeof(req), "%s%s", GETK("foo"), GETK("baz"));
+	expect_pass(e, req, (size_t)n, 0, 0);
+	CHECK_EQ(stat_get(e, PS_ST_GA_RACE), 2);
+	CHECK_EQ(stat_get(e, PS_ST_CUT_GETS), 0);
+	CHECK_EQ(stat_get(e, PS_ST_RUNS_QUEUED), queued);
+	CHECK_EQ(flow_get(e, &f), 0);
+	CHECK_EQ(f.runq_head, f.runq_tail);
+	CHECK_EQ(f.runq_bytes, 0);
+	CHECK_EQ(f.pending, 3);
+	CHECK_EQ(f.consumed, 0);
+}
+
+/*
+ * srv_adj's two writers (xdp/runs.h): while TC holds the list (inserting
+ * runs), a client ACK that would retire injected points leaves them and
+ * counts adj_busy; the next ACK after TC let go retires them.
+ */
+void t_cut_adj_lock(struct env *e)
+{
+	const char req[] = GETK("foo") SETK("kkk", "v") GETK("baz");
+	const char want[] = "$3\r\nbar\r\n+OK\r\n$3\r\nqux\r\n";
+	struct ps_flow f;
+	uint64_t busy;
+
+	cache_put(e, "foo", "bar");
+	cache_put(e, "baz", "qux");
+	expect_cut(e, S(req), S(SETK("kkk", "v")), 0, 0);
+	len = srv_seg(e, in, S("+OK\r\n"), TF_PSH | TF_ACK);
+	CHECK_EQ(tc_run(e, in, len, out, &olen), TC_OK);
+	check_payload("the reply stream", S(want));
+	e->kseq += 5;
+	e->sseq += L(want);
+	CHECK_EQ(flow_get(e, &f), 0);
+	CHECK_EQ(f.srv_adj.n, 2);
+	CHECK_EQ(f.adj_lock, 0);
+
+	/* TC holds the list: the ACK of everything retires nothing */
+	f.adj_lock = 2;
+	flow_put(e, &f);
+	len = cli_seg(e, in, NULL, 0, TF_ACK);
+	CHECK_EQ(xdp_run(e, in, len, out, &olen), XDP_PASS);
+	CHECK_EQ(rd32(out + OFF_TCP + 8), e->kseq);
+	busy = stat_get(e, PS_ST_ADJ_BUSY);
+	CHECK(busy >= 1, "adj_busy not counted");
+	CHECK_EQ(flow_get(e, &f), 0);
+	CHECK_EQ(f.srv_adj.n, 2);
+	CHECK_EQ(f.adj_lock, 2);
+
+	/* let go: the same ACK again retires both, and XDP lets go too */
+	f.adj_lock = 0;
+	flow_put(e, &f);
+	len = cli_seg(e, in, NULL, 0, TF_ACK);
+	CHECK_EQ(xdp_run(e, in, len, out, &olen), XDP_PASS);
+	CHECK_EQ(rd32(out + OFF_TCP + 8), e->kseq);
+	CHECK_EQ(flow_get(e, &f), 0);
+	CHECK_EQ(f.srv_adj.n, 0);
+	CHECK_EQ(f.srv_adj.base, 2 * 9);
+	CHECK_EQ(f.adj_lock, 0);
+	CHECK_EQ(stat_get(e, PS_ST_ADJ_BUSY), busy);
+}

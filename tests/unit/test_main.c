@@ -169,6 +169,10 @@ static const struct tcase {
 	  t_cut_write_in_flight, TS(GUARDED) },
 	{ "pipeline: nine runs in one server segment, each in its place", t_cut_many_runs,
 	  TS(GUARDED) },
+	{ "pipeline: hits behind an owed reply that take two runs are not cut when TC may be past it",
+	  t_cut_racy_runs, TS(GUARDED) },
+	{ "pipeline: XDP retires no injected point while TC holds the list", t_cut_adj_lock,
+	  TS(GUARDED) },
 	/* t_hostile.c: segments the kernel refuses or reads differently */
 	{ "hostile: a stray RST and a duplicate SYN keep the flow (RFC 5961)", t_stray_rst_syn,
 	  TS(GUARDED) },
