@@ -80,7 +80,7 @@ def per_packet(res, out):
             parts.append(f"{lab.split(',')[0].replace('guarded ', '')} {int(b)} -> {int(n)}")
     out.append("")
     out.append(f"The hit-path rework, fill-only (`make pktcost-ab`, before = {ab[0]['before_commit']}, "
-               f"after = {ab[0]['commit']}, {ab[0]['date'][:10]}): " + "; ".join(parts) + " ns.")
+               f"after = {ab[0]['commit']}, kernel {ab[0]['kernel']}, {ab[0]['date'][:10]}): " + "; ".join(parts) + " ns.")
 
 
 def end_to_end(res, out):
