@@ -106,7 +106,7 @@ $(BUILD)/tcr_harness.bpf.o $(BUILD)/fill_harness.bpf.o: $(BUILD)/%.bpf.o: tests/
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
-$(BUILD)/unit/%.o: tests/unit/%.c $(UNIT_HDRS) xdp/prestack.h $(SKELS) $(BUILD)/tcr_harness.skel.h \
+$(BUILD)/unit/%.o: tests/unit/%.c $(UNIT_HDRS) $(CTL_HDRS) xdp/prestack.h $(SKELS) $(BUILD)/tcr_harness.skel.h \
 		$(BUILD)/fill_harness.skel.h | $(BUILD)/unit
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit -c $< -o $@
@@ -222,11 +222,12 @@ coherence-cost: all
 $(BUILD)/bench:
 	$(Q)mkdir -p $@
 
-$(BUILD)/bench/%.o: experiments/bench/%.c $(UNIT_HDRS) xdp/prestack.h $(SKELS) $(BUILD)/tcr_harness.skel.h | $(BUILD)/bench
+$(BUILD)/bench/%.o: experiments/bench/%.c $(UNIT_HDRS) $(CTL_HDRS) xdp/prestack.h $(SKELS) $(BUILD)/tcr_harness.skel.h | $(BUILD)/bench
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit -c $< -o $@
 
-$(BUILD)/pktcost: $(BUILD)/bench/pktcost.o $(BUILD)/unit/env.o $(BUILD)/unit/pkt.o $(BUILD)/ctl/cachefmt.o
+$(BUILD)/pktcost: $(BUILD)/bench/pktcost.o $(BUILD)/unit/env.o $(BUILD)/unit/pkt.o \
+		  $(BUILD)/unit/realsock.o $(BUILD)/ctl/cachefmt.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 

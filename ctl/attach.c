@@ -13,6 +13,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <hiredis/hiredis.h>
+#include "deploy.h"
 #include "loader.h"
 #include "opts.h"
 #include "redis.h"
@@ -292,10 +293,11 @@ static int attach_run(struct ps_call *c, void *opts)
 	LIBBPF_OPTS(bpf_tc_hook, hook_in, .attach_point = BPF_TC_INGRESS);
 	LIBBPF_OPTS(bpf_tc_opts, tco_in, .handle = 1, .priority = 2);
 	__u32 xdp_flags = o->skb ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
-	__u32 cfg_flags = PS_CFG_DEFAULT | (o->auth ? PS_CFG_AUTH : 0) |
-			  (o->no_ack_hold ? PS_CFG_NO_ACK_HOLD : 0) |
-			  (o->no_coherence ? 0 : PS_CFG_LEASE) |
-			  (o->cut ? 0 : PS_CFG_NO_CUT);
+	/* the flags come from deploy.h (pktcost measures the same) */
+	struct ps_deploy dep = { .auth = o->auth, .no_ack_hold = o->no_ack_hold,
+				 .no_coherence = o->no_coherence, .cut = o->cut,
+				 .no_tc_reply = o->no_tc_reply, .writes_unsure = true };
+	__u32 cfg_flags;
 	bool made_dir = false, xdp_on = false, tc_on = false, tc_in_on = false, created = false,
 	     side_on = false;
 	struct ps_redis_prof prof;
@@ -319,15 +321,15 @@ static int attach_run(struct ps_call *c, void *opts)
 		goto cleanup;
 	}
 	auth = redis_requires_auth(o->port);
-	if (auth == 1 && !(cfg_flags & PS_CFG_AUTH)) {
-		cfg_flags |= PS_CFG_AUTH;
+	if (auth == 1 && !dep.auth) {
+		dep.auth = true;
 		printf("Redis on 127.0.0.1:%u requires AUTH: only flows whose AUTH succeeded are answered\n",
 		       o->port);
-	} else if (auth < 0 && !(cfg_flags & PS_CFG_AUTH)) {
+	} else if (auth < 0 && !dep.auth) {
 		ps_err("could not reach Redis on 127.0.0.1:%u to check for AUTH; "
 		       "pass --auth if it requires a password", o->port);
 	}
-	if (cfg_flags & PS_CFG_NO_ACK_HOLD)
+	if (dep.no_ack_hold)
 		printf("ACK hold off (--no-ack-hold): kernel retransmissions may ack requests "
 		       "whose replies were lost\n");
 	/* may a well-formed write fail here? (the watcher looks again) */
@@ -337,9 +339,9 @@ static int attach_run(struct ps_call *c, void *opts)
 		have_prof = rc && !ps_redis_profile(rc, &prof);
 		if (rc)
 			redisFree(rc);
-		if (have_prof && prof.writes_sure)
-			cfg_flags |= PS_CFG_TTL_EXACT;
+		dep.writes_unsure = !(have_prof && prof.writes_sure);
 	}
+	cfg_flags = ps_deploy_flags(&dep);
 	if (!(cfg_flags & PS_CFG_NO_CUT))
 		printf("per-command answering on (--cut, experimental): GETs are answered "
 		       "inside pipelined segments; see docs/pipelines.md for what can go wrong\n");
@@ -347,7 +349,7 @@ static int attach_run(struct ps_call *c, void *opts)
 	if (ps_loader_open(&skel, t->dir))
 		goto cleanup;
 	if (ps_config_write(bpf_map__fd(skel->maps.ps_config), (__u32)o->mode,
-			    cfg_flags, (__u16)o->port, 1)) {
+			    cfg_flags & ~PS_DEPLOY_LATE, (__u16)o->port, 1)) {
 		ps_err("cannot write config: %s", strerror(errno));
 		goto cleanup;
 	}
@@ -405,8 +407,8 @@ static int attach_run(struct ps_call *c, void *opts)
 			goto cleanup;
 		}
 		tc_in_on = true;
-		if (ps_config_update(bpf_map__fd(skel->maps.ps_config), -1, PS_CFG_TC_REPLY, 0,
-				     NULL)) {
+		if (ps_config_update(bpf_map__fd(skel->maps.ps_config), -1,
+				     cfg_flags & PS_CFG_TC_REPLY, 0, NULL)) {
 			ps_err("cannot switch the TC reply path on: %s", strerror(errno));
 			goto cleanup;
 		}
@@ -421,7 +423,8 @@ static int attach_run(struct ps_call *c, void *opts)
 		if (ps_side_attach(t, (__u32)ifindex, &side_ifs))
 			goto cleanup;
 		side_on = true;
-		if (ps_config_update(bpf_map__fd(skel->maps.ps_config), -1, PS_CFG_SIDE, 0, NULL)) {
+		if (ps_config_update(bpf_map__fd(skel->maps.ps_config), -1, cfg_flags & PS_CFG_SIDE,
+				     0, NULL)) {
 			ps_err("cannot switch the side path on: %s", strerror(errno));
 			goto cleanup;
 		}

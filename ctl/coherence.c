@@ -50,6 +50,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "cachefmt.h"
+#include "deploy.h"
 #include "keyhash.h"
 #include "opts.h"
 #include "redis.h"
@@ -57,11 +58,7 @@
 
 #define TRACK_CHANNEL "__redis__:invalidate"
 #define NS_PER_MS       1000000ull
-/* One proof of liveness lets XDP answer for LEASE_MS; one is sought every
- * LEASE_EVERY_MS, so a lease is renewed about three times before it ends
- * and a watcher that stops is noticed within LEASE_MS. */
-#define LEASE_MS        300
-#define LEASE_EVERY_MS  100
+/* LEASE_MS, LEASE_EVERY_MS: deploy.h (the benchmarks grant the same lease) */
 #define PROFILE_EVERY_MS 1000  /* Redis's role, maxmemory, modules looked at */
 #define CLOCK_STEP_NS   (2 * NS_PER_MS) /* the wall clock moved against ours */
 #define TTL_QUEUE       4096   /* keys waiting for PTTL */
@@ -362,7 +359,7 @@ static void renew_lease(struct coh *c)
 
 	if (!c->ping_n)
 		return;
-	until = c->pings[c->ping_head] + LEASE_MS * NS_PER_MS;
+	until = ps_lease_until(c->pings[c->ping_head]);
 	ok = c->ping_ok[c->ping_head];
 	c->ping_head = (c->ping_head + 1) % PINGS_MAX;
 	c->ping_n--;

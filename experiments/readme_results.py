@@ -7,7 +7,8 @@ in results/ (never typed): it rewrites what lies between the lines
             committed CSVs give (make test runs this: a number that drifted
             from its CSV fails)
 
-Sources: bench-pktcost-ab.csv (per packet, before/after the hit-path
+Sources: bench-pktcost.csv (per packet, the deployed configuration and
+the fill-only ablation), bench-pktcost-ab.csv (before/after the hit-path
 rework), bench-e2e-summary.csv (redis-benchmark, 64 B GETs of a cached key),
 where-to-answer.csv (the three paths), bench-e2e-summary.csv's realistic
 rows. A missing file leaves its lines out, and says so.
@@ -33,34 +34,53 @@ def f1(x):
     return f"{float(x):.1f}"
 
 
+PER_PACKET = [("guarded GET hit, 64 B", "guarded", "get_hit", "64", "reflect", "3x"),
+              ("guarded GET miss", "guarded", "get_miss", "0", "reflect", "2x"),
+              ("guarded SET", "guarded", "set", "0", "reflect", "2x"),
+              ("TC translation of a server segment", "guarded", "tc_translate", "0", "tc_floor", "2x"),
+              ("retrans GET hit, 64 B", "retrans", "get_hit", "64", "reflect", "4x")]
+
+
 def per_packet(res, out):
+    pk = load(res, "bench-pktcost.csv")
+    if not pk or "config" not in pk[0]:
+        out.append("- per packet: `results/bench-pktcost.csv` missing or of an older format "
+                   "(`sudo make bench`)")
+        return
+    v = {(r["mode"], r["config"], r["path"], r["value_size"]): float(r["ns_median"]) for r in pk}
+    r0 = pk[0]
+    out.append(f"Per packet (`build/pktcost`: BPF_PROG_TEST_RUN, median of {r0['runs']} runs, ns, "
+               f"{r0['commit']}, kernel {r0['kernel']}, {r0['date'][:10]}). *deployed*: as "
+               f"`prestack attach` deploys it (its default flags, a live lease, a real socket for "
+               f"the flow); *fill-only*: the ablation (fills only, no socket check, no lease), "
+               f"what these rows measured before:")
+    out.append("")
+    out.append("| path | deployed | / floor | fill-only | / floor | target |")
+    out.append("|---|---:|---:|---:|---:|---:|")
+    for lab, m, p, s, fl, tgt in PER_PACKET:
+        d = v.get((m, "deployed", p, s))
+        if d is None:
+            continue
+        f = v.get((m, "fill-only", p, s))
+        floor = v[("reflector", "floor", fl, "0")]
+        fcells = f"{int(f)} | {f / floor:.1f}x" if f else "- | -"
+        out.append(f"| {lab} | {int(d)} | {d / floor:.1f}x | {fcells} | {tgt} |")
+    out.append("")
+    out.append(f"(floors: XDP reflector {int(v[('reflector', 'floor', 'reflect', '0')])} ns, "
+               f"TC header walk {int(v[('reflector', 'floor', 'tc_floor', '0')])} ns, same run; "
+               f"where the rest goes: `results/bench-pktcost-steps.csv`, `docs/architecture.md`)")
     ab = load(res, "bench-pktcost-ab.csv")
     if not ab:
-        out.append("- per packet: `results/bench-pktcost-ab.csv` missing (`sudo make pktcost-ab`)")
         return
-    v = {(r["version"], r["mode"], r["path"], r["value_size"]): float(r["ns_median"]) for r in ab}
-    r0 = ab[0]
-    out.append(f"Per packet (`make pktcost-ab`: BPF_PROG_TEST_RUN, median ns, before = "
-               f"{r0['before_commit']}, after = {r0['commit']}, kernel {r0['kernel']}, {r0['date'][:10]}):")
+    a = {(r["version"], r["mode"], r["path"], r["value_size"]): float(r["ns_median"]) for r in ab}
+    parts = []
+    for lab, m, p, s, _, _ in PER_PACKET:
+        b, n = a.get(("before", m, p, s)), a.get(("after", m, p, s))
+        if b and n:
+            parts.append(f"{lab.split(',')[0].replace('guarded ', '')} {int(b)} -> {int(n)}")
     out.append("")
-    out.append("| path | before | after | after / floor | target |")
-    out.append("|---|---:|---:|---:|---:|")
-    rows = [("guarded GET hit, 64 B", "guarded", "get_hit", "64", "reflect", "3x"),
-            ("guarded GET miss", "guarded", "get_miss", "0", "reflect", "2x"),
-            ("guarded SET", "guarded", "set", "0", "reflect", "2x"),
-            ("TC translation of a server segment", "guarded", "tc_translate", "0", "tc_floor", "2x"),
-            ("retrans GET hit, 64 B", "retrans", "get_hit", "64", "reflect", "4x")]
-    for lab, m, p, s, fl, tgt in rows:
-        a = v.get(("after", m, p, s))
-        if a is None:
-            continue
-        b = v.get(("before", m, p, s))
-        floor = v[("after", "reflector", fl, "0")]
-        out.append(f"| {lab} | {int(b) if b else '-'} | {int(a)} | {a / floor:.1f}x | {tgt} |")
-    out.append("")
-    out.append(f"(floors: XDP reflector {int(v[('after', 'reflector', 'reflect', '0')])} ns, "
-               f"TC header walk {int(v[('after', 'reflector', 'tc_floor', '0')])} ns; where the rest "
-               f"goes: `results/bench-pktcost-steps.csv`, `docs/architecture.md`)")
+    out.append(f"The hit-path rework, fill-only (`make pktcost-ab`, before = {ab[0]['before_commit']}, "
+               f"after = {ab[0]['commit']}, kernel {ab[0]['kernel']}, {ab[0]['date'][:10]}): " + "; ".join(parts) + " ns.")
 
 
 def end_to_end(res, out):

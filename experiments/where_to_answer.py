@@ -68,15 +68,15 @@ def main():
     e2e = rows(a.res, "bench-where-summary.csv")
     fail = rows(a.res, "failures-where.csv")
 
-    xdp_ns = float(pick(pk, "bench-pktcost.csv", mode="guarded", path="get_hit",
-                        value_size=64)[0]["ns_median"])
+    xdp_ns = float(pick(pk, "bench-pktcost.csv", mode="guarded", config="deployed",
+                        path="get_hit", value_size=64)[0]["ns_median"])
     # the TC row closest to the comparison's value size
     tc = min(tcr, key=lambda r: abs(int(r["value_size"]) - a.value))
     tc_ns = float(tc["total_ns"])
     hit = [r for r in post if r.get("phase") == "hit"]
     post_ns = sum(float(r["ns_per_request"]) for r in hit
                   if r["prog"] in ("prog_post_verdict", "prog_post_msg"))
-    cost = {"xdp": (xdp_ns, "guarded GET hit, 64 B (BPF_PROG_TEST_RUN)"),
+    cost = {"xdp": (xdp_ns, "guarded GET hit, 64 B, as deployed (BPF_PROG_TEST_RUN)"),
             "xdp+tc": (tc_ns, f"XDP handoff + TC segments, {tc['value_size']} B "
                               f"({tc['segments']} segment(s), BPF_PROG_TEST_RUN)"),
             "poststack": (post_ns, "sk_skb verdict + sk_msg per request (bpf_stats, live)")}

@@ -47,8 +47,9 @@ def scratch_tree():
         if f.endswith(".csv"):
             shutil.copy(os.path.join(TOP, "results", f), os.path.join(d, "results"))
     shutil.copytree(os.path.join(TOP, "results/ladders"), os.path.join(d, "results/ladders"))
-    shutil.copy(os.path.join(TOP, "xdp/prestack.h"), os.path.join(d, "xdp"))
-    shutil.copy(os.path.join(TOP, "ctl/coherence.c"), os.path.join(d, "ctl"))
+    # the files the paper's code constants are read from
+    for f in sorted({path for path, _ in gen.CODE_CONSTANTS.values()}):
+        shutil.copy(os.path.join(TOP, f), os.path.join(d, os.path.dirname(f)))
     for f in os.listdir(os.path.join(TOP, "paper")):
         if f.endswith((".tex", ".json", ".bib")):
             shutil.copy(os.path.join(TOP, "paper", f), os.path.join(d, "paper"))

@@ -10,6 +10,27 @@
  * timing of the program (test_run's duration) is recorded per run; the
  * median of RUNS runs is reported. CSV on stdout.
  *
+ * Configurations (the CSV's config column):
+ *   deployed   the flags `prestack attach` leaves in ps_config without
+ *              options (ps_deploy_flags, ctl/deploy.h: the socket required
+ *              and checked, fills, the lease, no cut, the TC reply path,
+ *              the side path, TTLs as written), a lease granted as the
+ *              coherence watcher grants it, renewed before every run, and a
+ *              real established socket for the fixture's 4-tuple, so that
+ *              bpf_skc_lookup_tcp finds it and the tcp_sock check compares
+ *              the mirrors with a kernel that has them (tests/unit/
+ *              realsock.h: pktcost moves itself into a private network
+ *              namespace, connects CLI_IP:CLI_PORT to SRV_IP:SRV_PORT over
+ *              its loopback, and the fixture's handshake takes that
+ *              connection's ISNs). Every mode runs in it.
+ *   fill-only  PS_CFG_FILL alone, what the guarded and retrans rows measured
+ *              before: no socket check, no lease. An ablation.
+ *   floor      the reflector and the TC header walk.
+ * A row whose verdict is not the one its path must give, or a deployed row
+ * after which the programs counted a flow without a socket or a mirror
+ * that disagrees with it, stops pktcost with an error: it prints no number
+ * for a path it did not take.
+ *
  * usage: pktcost [RUNS]            every path, every mode
  *        pktcost [RUNS] --dummy    the dummy-cache curve: a naive 16-byte hit
  *                                  with N empty bpf_loop iterations added
@@ -21,6 +42,7 @@
  *                                  clone/redirect cost is not in it)
  */
 #include <arpa/inet.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +50,9 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "cachefmt.h"
+#include "deploy.h"
 #include "env.h"
+#include "realsock.h"
 #include "prestack.skel.h"
 #include "reflector.skel.h"
 #include "tcr_harness.skel.h"
@@ -72,12 +96,75 @@ static const char *tcname(int v)
 	return v == 0 ? "ok" : v == 2 ? "shot" : "?";
 }
 
+enum config { CFG_DEPLOYED, CFG_FILL_ONLY };
+static const char *const config_names[] = { "deployed", "fill-only" };
+
+/* the connection whose server socket the deployed rows find (main) */
+static struct realsock rs;
+
+static uint32_t config_flags(enum config c)
+{
+	/* `prestack attach` with no option, Redis without a password
+	 * whose writes cannot be refused */
+	static const struct ps_deploy attach_defaults;
+
+	return c == CFG_DEPLOYED ? ps_deploy_flags(&attach_defaults) : PS_CFG_FILL;
+}
+
+/* A fresh object with the fixture flow (on the real connection's ISNs)
+ * in mode and config c. */
+static int setup(struct env *e, uint32_t mode, enum config c)
+{
+	if (env_open(e, PS_MODE_GUARDED, PS_CFG_FILL) ||
+	    handshake_isn(e, true, rs.cisn, rs.sisn)) {
+		fprintf(stderr, "pktcost: setup failed\n");
+		return -1;
+	}
+	env_set_mode(e, mode, config_flags(c));
+	return 0;
+}
+
+/* The state each run starts from: the flow as snapped, and a lease as
+ * fresh as the watcher keeps it (it renews every LEASE_EVERY_MS). */
+static void restore(struct env *e, const struct ps_flow *snap)
+{
+	struct ps_flow_key k = { htonl(CLI_IP), htonl(SRV_IP), htons(CLI_PORT),
+				 htons(SRV_PORT) };
+
+	bpf_map_update_elem(e->flows, &k, snap, BPF_ANY);
+	env_lease_grant(e);
+}
+
+/* After a deployed row: every tcp_sock lookup found the real socket and
+ * it agreed with the mirrors (else the row timed another path). */
+static int sock_agreed(struct env *e, const char *row)
+{
+	uint64_t nosock = stat_get(e, PS_ST_NOSOCK),
+		 div = stat_get(e, PS_ST_DIV_RCV_NXT) + stat_get(e, PS_ST_DIV_SND_NXT) +
+		       stat_get(e, PS_ST_DIV_SND_UNA);
+
+	if (!nosock && !div)
+		return 0;
+	fprintf(stderr, "pktcost: %s: %llu lookups without a socket, %llu divergences: "
+		"not the deployed path\n", row, (unsigned long long)nosock,
+		(unsigned long long)div);
+	return -1;
+}
+
+static int wrong_verdict(const char *mode, const char *config, const char *path,
+			 const char *got, const char *want)
+{
+	fprintf(stderr, "pktcost: %s/%s %s: verdict %s, expected %s\n", mode, config, path,
+		got, want);
+	return -1;
+}
+
 /*
  * TC egress on a server segment carrying a reply, in a flow where an
  * answered GET moved the two sequence spaces apart (so every mode that
  * translates has something to translate). The same flow state each run.
  */
-static int tc_median(uint32_t mode, uint32_t flags, int runs, uint32_t *ns,
+static int tc_median(uint32_t mode, enum config c, int runs, uint32_t *ns,
 		     int *verdict)
 {
 	struct ps_flow_key k = { htonl(CLI_IP), htonl(SRV_IP), htons(CLI_PORT),
@@ -87,22 +174,30 @@ static int tc_median(uint32_t mode, uint32_t flags, int runs, uint32_t *ns,
 	struct ps_flow snap;
 	size_t len, outlen;
 	struct env e;
+	int v;
 
-	if (env_open(&e, PS_MODE_GUARDED, PS_CFG_FILL) || handshake(&e, true))
+	if (setup(&e, mode, c))
 		return -1;
 	cache_put(&e, "v016", "xxxxxxxxxxxxxxxx");
-	env_set_mode(&e, mode, flags);
+	env_lease_grant(&e);
 	len = cli_seg(&e, in, req, strlen(req), TF_PSH | TF_ACK);
-	xdp_run(&e, in, len, out, &outlen);
+	v = xdp_run(&e, in, len, out, &outlen);
+	if (v != (mode == PS_MODE_OFF ? 2 : 3)) {
+		env_close(&e);
+		return wrong_verdict("tc_translate", config_names[c], "the GET before it",
+				     vname(v), mode == PS_MODE_OFF ? "pass" : "tx");
+	}
 	len = srv_seg(&e, in, "+OK\r\n", 5, TF_PSH | TF_ACK);
 	if (bpf_map_lookup_elem(e.flows, &k, &snap))
 		return -1;
 	for (int r = 0; r < runs; r++) {
-		bpf_map_update_elem(e.flows, &k, &snap, BPF_ANY);
+		restore(&e, &snap);
 		if (one_run(e.tc, in, len, &ns[r], verdict))
 			return -1;
 	}
 	qsort(ns, (size_t)runs, sizeof(*ns), cmp_u32);
+	if (c == CFG_DEPLOYED && sock_agreed(&e, "tc_translate"))
+		return -1;
 	env_close(&e);
 	return 0;
 }
@@ -122,7 +217,9 @@ static size_t build(struct env *e, const struct fixture *f, uint8_t *buf)
 	}
 }
 
-static uint32_t hit_median(uint32_t mode, uint32_t flags, uint32_t extra, int runs,
+/* a 16-byte hit, answered (tx) in every run, with `extra` empty loop
+ * iterations added (BMC's dummy cache); 0 if it was not */
+static uint32_t hit_median(uint32_t mode, enum config c, uint32_t extra, int runs,
 			   uint32_t *ns)
 {
 	struct ps_flow_key k = { htonl(CLI_IP), htonl(SRV_IP), htons(CLI_PORT),
@@ -139,22 +236,28 @@ static uint32_t hit_median(uint32_t mode, uint32_t flags, uint32_t extra, int ru
 	size_t len;
 	int v = 0;
 
-	if (env_open(&e, PS_MODE_GUARDED, PS_CFG_FILL) || handshake(&e, true))
+	if (setup(&e, mode, c))
 		return 0;
 	ps_cache_key_build(&ck, "v016", 4);
 	ps_cache_val_build(&cv, val, 16, 1, PS_FILL_USER);
 	bpf_map_update_elem(e.cache, &ck, &cv, BPF_ANY);
-	env_set_mode(&e, mode, flags);
 	bpf_map_lookup_elem(e.cfg, &zero, &cfg);
 	cfg.extra_work = extra;
 	bpf_map_update_elem(e.cfg, &zero, &cfg, BPF_ANY);
 	bpf_map_lookup_elem(e.flows, &k, &snap);
 	len = cli_seg(&e, in, req, strlen(req), TF_PSH | TF_ACK);
 	for (int r = 0; r < runs; r++) {
-		bpf_map_update_elem(e.flows, &k, &snap, BPF_ANY);
-		if (one_run(e.xdp, in, len, &ns[r], &v) || v != 3)
+		restore(&e, &snap);
+		if (one_run(e.xdp, in, len, &ns[r], &v))
 			return 0;
+		if (v != 3) {
+			wrong_verdict(mode == PS_MODE_NAIVE ? "naive" : "guarded", config_names[c],
+				      "get_hit", vname(v), "tx");
+			return 0;
+		}
 	}
+	if (c == CFG_DEPLOYED && sock_agreed(&e, "dummy get_hit"))
+		return 0;
 	qsort(ns, (size_t)runs, sizeof(*ns), cmp_u32);
 	med = ns[runs / 2];
 	env_close(&e);
@@ -169,23 +272,29 @@ static int dummy_curve(int runs, uint32_t *ns)
 
 	uname(&u);
 	printf("kernel,series,extra_iterations,ns_median,added_ns,mpps_per_core\n");
-	base = hit_median(PS_MODE_NAIVE, PS_CFG_FILL, 0, runs, ns);
+	/* the curve: a naive hit with fills only (no socket check, no
+	 * lease), plus empty iterations */
+	base = hit_median(PS_MODE_NAIVE, CFG_FILL_ONLY, 0, runs, ns);
 	for (size_t i = 0; i < sizeof(extra) / sizeof(extra[0]); i++) {
-		uint32_t m = hit_median(PS_MODE_NAIVE, PS_CFG_FILL, extra[i], runs, ns);
+		uint32_t m = hit_median(PS_MODE_NAIVE, CFG_FILL_ONLY, extra[i], runs, ns);
 
 		if (!m)
 			return 1;
 		printf("%s,naive+dummy,%u,%u,%d,%.3f\n", u.release, extra[i], m,
 		       (int)m - (int)base, 1000.0 / m);
 	}
-	/* where the real guards sit on that curve */
+	/* where the guards sit on that curve: alone (fill-only), and as
+	 * attach deploys them (the socket check on a real socket, the lease) */
 	{
-		uint32_t g = hit_median(PS_MODE_GUARDED, PS_CFG_FILL, 0, runs, ns);
-		uint32_t gs = hit_median(PS_MODE_GUARDED, PS_CFG_FILL | PS_CFG_CHECK_SOCK, 0, runs, ns);
+		uint32_t g = hit_median(PS_MODE_GUARDED, CFG_FILL_ONLY, 0, runs, ns);
+		uint32_t gd = g ? hit_median(PS_MODE_GUARDED, CFG_DEPLOYED, 0, runs, ns) : 0;
 
-		printf("%s,guarded,0,%u,%d,%.3f\n", u.release, g, (int)g - (int)base, 1000.0 / g);
-		printf("%s,guarded+sock,0,%u,%d,%.3f\n", u.release, gs, (int)gs - (int)base,
-		       1000.0 / gs);
+		if (!g || !gd)
+			return 1;
+		printf("%s,guarded fill-only,0,%u,%d,%.3f\n", u.release, g, (int)g - (int)base,
+		       1000.0 / g);
+		printf("%s,guarded deployed,0,%u,%d,%.3f\n", u.release, gd, (int)gd - (int)base,
+		       1000.0 / gd);
 	}
 	return 0;
 }
@@ -196,8 +305,9 @@ static uint32_t median(uint32_t *ns, int runs)
 	return ns[runs / 2];
 }
 
-/* the TC ingress path, by value size: XDP's handoff and the build of each
- * segment, medians of `runs` single runs from the same state */
+/* the TC ingress path, by value size, in the deployed configuration: XDP's
+ * handoff and the build of each segment, medians of `runs` single runs
+ * from the same state */
 static int tc_reply_cost(int runs, uint32_t *ns)
 {
 	static const int sizes[] = { 1025, 1500, 4000, 8000, 16384 };
@@ -207,7 +317,7 @@ static int tc_reply_cost(int runs, uint32_t *ns)
 
 	uname(&u);
 	memset(val, 'x', sizeof(val));
-	printf("kernel,value_size,reply_bytes,segments,xdp_handoff_ns,tc_build_ns,"
+	printf("kernel,config,value_size,reply_bytes,segments,xdp_handoff_ns,tc_build_ns,"
 	       "tc_build_per_segment_ns,total_ns\n");
 	for (size_t z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++) {
 		struct ps_flow_key k = { htonl(CLI_IP), htonl(SRV_IP), htons(CLI_PORT),
@@ -224,16 +334,15 @@ static int tc_reply_cost(int runs, uint32_t *ns)
 		size_t len;
 		int v = 0;
 
-		if (env_open(&e, PS_MODE_GUARDED, PS_CFG_FILL) || handshake(&e, true))
+		if (setup(&e, PS_MODE_GUARDED, CFG_DEPLOYED))
 			return 1;
 		ps_cache_key_build(&ck, "big", 3);
 		ps_cache_big_val_build(&bv, val, (size_t)sizes[z], 1, PS_FILL_USER);
 		bpf_map_update_elem(bpf_map__fd(e.skel->maps.ps_cache_big), &ck, &bv, BPF_ANY);
-		env_set_mode(&e, PS_MODE_GUARDED, PS_CFG_FILL | PS_CFG_TC_REPLY);
 		bpf_map_lookup_elem(e.flows, &k, &snap);
 		len = cli_seg(&e, in, req, strlen(req), TF_PSH | TF_ACK);
 		for (int r = 0; r < runs; r++) {
-			bpf_map_update_elem(e.flows, &k, &snap, BPF_ANY);
+			restore(&e, &snap);
 			if (one_run(e.xdp, in, len, &ns[r], &v) || v != 2)
 				return 1;
 		}
@@ -243,10 +352,17 @@ static int tc_reply_cost(int runs, uint32_t *ns)
 			LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = (__u32)len,
 				    .data_out = out, .data_size_out = sizeof(out), .repeat = 1);
 
-			bpf_map_update_elem(e.flows, &k, &snap, BPF_ANY);
+			restore(&e, &snap);
 			if (bpf_prog_test_run_opts(e.xdp, &o) || o.retval != 2)
 				return 1;
 			memcpy(&t.m, out, sizeof(t.m));
+		}
+		/* a pass that was a fallback hands nothing over: fail here */
+		if (sock_agreed(&e, "tc-reply handoff") || stat_get(&e, PS_ST_FB_DIVERGED) ||
+		    stat_get(&e, PS_ST_FB_LEASE)) {
+			fprintf(stderr, "pktcost: tc-reply %d B: the GET was not handed over\n",
+				sizes[z]);
+			return 1;
 		}
 		h = tcr_harness_bpf__open();
 		if (!h)
@@ -272,8 +388,8 @@ static int tc_reply_cost(int runs, uint32_t *ns)
 			if (v == 11)
 				break;
 		}
-		printf("%s,%d,%u,%u,%u,%u,%u,%u\n", u.release, sizes[z], bv.reply_len, nseg,
-		       xdp_ns, build, build / nseg, xdp_ns + build);
+		printf("%s,deployed,%d,%u,%u,%u,%u,%u,%u\n", u.release, sizes[z], bv.reply_len,
+		       nseg, xdp_ns, build, build / nseg, xdp_ns + build);
 		fflush(stdout);
 		tcr_harness_bpf__destroy(h);
 		env_close(&e);
@@ -281,12 +397,71 @@ static int tc_reply_cost(int runs, uint32_t *ns)
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* one row: fx in mode (named mname) and config c, printed if every run's
+ * verdict is the one the path must give; -1 otherwise */
+static int path_row(const char *kernel, uint32_t mode, const char *mname, enum config c,
+		    const struct fixture *fx, int runs, uint32_t *ns)
 {
-	static const char *modes[] = { "off", "naive", "guarded", "guarded+sock", "retrans" };
 	static char vals[4][1100];
 	static const int sizes[] = { 16, 64, 256, 1024 };
-	struct fixture fx[] = {
+	const char *keys[] = { "v016", "v064", "v256", "v1k_" };
+	struct ps_flow_key k = { htonl(CLI_IP), htonl(SRV_IP), htons(CLI_PORT),
+				 htons(SRV_PORT) };
+	/* hits are answered in every mode but off; the rest passed */
+	const char *want = fx->value_size && mode != PS_MODE_OFF ? "tx" : "pass";
+	bool is_set = !strcmp(fx->path, "set");
+	struct ps_cache_key ck[4];
+	struct ps_cache_val cv[4];
+	struct ps_flow snap;
+	uint8_t in[1600];
+	struct env e;
+	size_t len;
+	int v = 0;
+
+	if (setup(&e, mode, c))
+		return -1;
+	for (int i = 0; i < 4; i++) {
+		memset(vals[i], 'x', (size_t)sizes[i]);
+		ps_cache_key_build(&ck[i], keys[i], 4);
+		ps_cache_val_build(&cv[i], vals[i], (size_t)sizes[i], 1, PS_FILL_USER);
+		bpf_map_update_elem(e.cache, &ck[i], &cv[i], BPF_ANY);
+	}
+	if (bpf_map_lookup_elem(e.flows, &k, &snap))
+		return -1;
+	len = build(&e, fx, in);
+	for (int r = 0; r < runs; r++) {
+		/* the same starting state for every run: the flow, the lease,
+		 * and the key a SET invalidates */
+		restore(&e, &snap);
+		if (is_set)
+			bpf_map_update_elem(e.cache, &ck[0], &cv[0], BPF_ANY);
+		if (one_run(e.xdp, in, len, &ns[r], &v))
+			return -1;
+		if (strcmp(vname(v), want))
+			return wrong_verdict(mname, config_names[c], fx->path, vname(v), want);
+	}
+	if (c == CFG_DEPLOYED && sock_agreed(&e, fx->path))
+		return -1;
+	qsort(ns, (size_t)runs, sizeof(*ns), cmp_u32);
+	printf("%s,%s,%s,%s,%d,%s,%d,%u,%u,%u\n", kernel, mname, config_names[c], fx->path,
+	       fx->value_size, vname(v), runs, ns[runs / 2], ns[runs / 10], ns[runs * 9 / 10]);
+	fflush(stdout);
+	env_close(&e);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	/* every mode as attach deploys it, then the ablation */
+	static const struct { const char *name; uint32_t mode; enum config c; } rows[] = {
+		{ "off", PS_MODE_OFF, CFG_DEPLOYED },
+		{ "naive", PS_MODE_NAIVE, CFG_DEPLOYED },
+		{ "guarded", PS_MODE_GUARDED, CFG_DEPLOYED },
+		{ "retrans", PS_MODE_RETRANS, CFG_DEPLOYED },
+		{ "guarded", PS_MODE_GUARDED, CFG_FILL_ONLY },
+		{ "retrans", PS_MODE_RETRANS, CFG_FILL_ONLY },
+	};
+	static const struct fixture fx[] = {
 		{ "get_hit", 16, "*2\r\n$3\r\nGET\r\n$4\r\nv016\r\n", SRV_PORT, 0 },
 		{ "get_hit", 64, "*2\r\n$3\r\nGET\r\n$4\r\nv064\r\n", SRV_PORT, 0 },
 		{ "get_hit", 256, "*2\r\n$3\r\nGET\r\n$4\r\nv256\r\n", SRV_PORT, 0 },
@@ -296,29 +471,38 @@ int main(int argc, char **argv)
 		{ "other_tcp", 0, "GET / HTTP/1.0\r\n\r\n", 80, 0 },
 		{ "udp", 0, "datagram", SRV_PORT, 17 },
 	};
-	const char *keys[] = { "v016", "v064", "v256", "v1k_" };
 	int runs = argc > 1 && atoi(argv[1]) > 0 ? atoi(argv[1]) : 20000;
 	struct reflector_bpf *refl;
 	struct utsname u;
 	uint32_t *ns = calloc((size_t)runs, sizeof(*ns));
 	uint8_t in[1600];
+	int ret = 1;
 
 	if (!ns)
 		return 1;
-	if (argc > 2 && !strcmp(argv[2], "--dummy"))
-		return dummy_curve(runs, ns);
-	if (argc > 2 && !strcmp(argv[2], "--tc-reply"))
-		return tc_reply_cost(runs, ns);
+	/* before anything is loaded: the real connection, in a namespace of
+	 * our own that goes away with us */
+	if (realsock_open(&rs)) {
+		fprintf(stderr, "pktcost: no real connection for the fixture's 4-tuple\n");
+		free(ns);
+		return 1;
+	}
+	if (argc > 2 && !strcmp(argv[2], "--dummy")) {
+		ret = dummy_curve(runs, ns);
+		goto out;
+	}
+	if (argc > 2 && !strcmp(argv[2], "--tc-reply")) {
+		ret = tc_reply_cost(runs, ns);
+		goto out;
+	}
 	uname(&u);
-	for (int i = 0; i < 4; i++)
-		memset(vals[i], 'x', (size_t)sizes[i]);
-	printf("kernel,mode,path,value_size,verdict,runs,ns_median,ns_p10,ns_p90\n");
+	printf("kernel,mode,config,path,value_size,verdict,runs,ns_median,ns_p10,ns_p90\n");
 
 	/* the floor: a reflector on the hit frame */
 	refl = reflector_bpf__open_and_load();
 	if (!refl) {
 		fprintf(stderr, "pktcost: cannot load the reflector\n");
-		return 1;
+		goto out;
 	}
 	{
 		struct env e = { .ts = true, .cseq = CISN + 1, .sseq = SISN + 1, .tsval = 200 };
@@ -327,9 +511,13 @@ int main(int argc, char **argv)
 
 		for (int r = 0; r < runs; r++)
 			if (one_run(bpf_program__fd(refl->progs.xdp_reflect), in, len, &ns[r], &v))
-				return 1;
+				goto out;
+		if (v != 3) {
+			wrong_verdict("reflector", "floor", "reflect", vname(v), "tx");
+			goto out;
+		}
 		qsort(ns, (size_t)runs, sizeof(*ns), cmp_u32);
-		printf("%s,reflector,reflect,0,%s,%d,%u,%u,%u\n", u.release, vname(v), runs,
+		printf("%s,reflector,floor,reflect,0,%s,%d,%u,%u,%u\n", u.release, vname(v), runs,
 		       ns[runs / 2], ns[runs / 10], ns[runs * 9 / 10]);
 	}
 	/* the TC floor: a header walk at TC on a server segment */
@@ -341,67 +529,36 @@ int main(int argc, char **argv)
 
 		for (int r = 0; r < runs; r++)
 			if (one_run(bpf_program__fd(refl->progs.tc_floor), in, len, &ns[r], &v))
-				return 1;
+				goto out;
 		qsort(ns, (size_t)runs, sizeof(*ns), cmp_u32);
-		printf("%s,reflector,tc_floor,0,%s,%d,%u,%u,%u\n", u.release, tcname(v), runs,
+		printf("%s,reflector,floor,tc_floor,0,%s,%d,%u,%u,%u\n", u.release, tcname(v), runs,
 		       ns[runs / 2], ns[runs / 10], ns[runs * 9 / 10]);
 	}
 	reflector_bpf__destroy(refl);
 
-	for (int m = 0; m < 5; m++) {
-		uint32_t mode = m == 0 ? PS_MODE_OFF : m == 1 ? PS_MODE_NAIVE :
-				m == 4 ? PS_MODE_RETRANS : PS_MODE_GUARDED;
-		uint32_t flags = PS_CFG_FILL | (m == 3 ? PS_CFG_CHECK_SOCK : 0);
+	for (size_t m = 0; m < sizeof(rows) / sizeof(rows[0]); m++) {
+		int v = 0;
 
-		for (size_t f = 0; f < sizeof(fx) / sizeof(fx[0]); f++) {
-			struct ps_flow_key k = { htonl(CLI_IP), htonl(SRV_IP), htons(CLI_PORT),
-						 htons(SRV_PORT) };
-			struct ps_cache_key ck[4];
-			struct ps_cache_val cv[4];
-			struct ps_flow snap;
-			struct env e;
-			size_t len;
-			int v = 0;
-
-			if (env_open(&e, PS_MODE_GUARDED, PS_CFG_FILL) || handshake(&e, true)) {
-				fprintf(stderr, "pktcost: setup failed\n");
-				return 1;
-			}
-			for (int i = 0; i < 4; i++) {
-				ps_cache_key_build(&ck[i], keys[i], 4);
-				ps_cache_val_build(&cv[i], vals[i], (size_t)sizes[i], 1, PS_FILL_USER);
-				bpf_map_update_elem(e.cache, &ck[i], &cv[i], BPF_ANY);
-			}
-			env_set_mode(&e, mode, flags);
-			if (bpf_map_lookup_elem(e.flows, &k, &snap))
-				return 1;
-			len = build(&e, &fx[f], in);
-			for (int r = 0; r < runs; r++) {
-				/* the same starting state for every run */
-				bpf_map_update_elem(e.flows, &k, &snap, BPF_ANY);
-				if (f == 5)
-					bpf_map_update_elem(e.cache, &ck[0], &cv[0], BPF_ANY);
-				if (one_run(e.xdp, in, len, &ns[r], &v))
-					return 1;
-			}
-			qsort(ns, (size_t)runs, sizeof(*ns), cmp_u32);
-			printf("%s,%s,%s,%d,%s,%d,%u,%u,%u\n", u.release, modes[m], fx[f].path,
-			       fx[f].value_size, vname(v), runs, ns[runs / 2], ns[runs / 10],
-			       ns[runs * 9 / 10]);
-			fflush(stdout);
-			env_close(&e);
+		for (size_t f = 0; f < sizeof(fx) / sizeof(fx[0]); f++)
+			if (path_row(u.release, rows[m].mode, rows[m].name, rows[m].c, &fx[f], runs,
+				     ns))
+				goto out;
+		if (tc_median(rows[m].mode, rows[m].c, runs, ns, &v)) {
+			fprintf(stderr, "pktcost: TC setup failed\n");
+			goto out;
 		}
-		{
-			int v = 0;
-
-			if (tc_median(mode, flags, runs, ns, &v)) {
-				fprintf(stderr, "pktcost: TC setup failed\n");
-				return 1;
-			}
-			printf("%s,%s,tc_translate,0,%s,%d,%u,%u,%u\n", u.release, modes[m],
-			       tcname(v), runs, ns[runs / 2], ns[runs / 10], ns[runs * 9 / 10]);
+		if (v != 0) {
+			wrong_verdict(rows[m].name, config_names[rows[m].c], "tc_translate",
+				      tcname(v), "ok");
+			goto out;
 		}
+		printf("%s,%s,%s,tc_translate,0,%s,%d,%u,%u,%u\n", u.release, rows[m].name,
+		       config_names[rows[m].c], tcname(v), runs, ns[runs / 2], ns[runs / 10],
+		       ns[runs * 9 / 10]);
 	}
+	ret = 0;
+out:
+	realsock_close(&rs);
 	free(ns);
-	return 0;
+	return ret;
 }

@@ -2,7 +2,7 @@
 """plots.py [RESULTS_DIR] - figures from the per-packet benchmark CSVs only
 (the end-to-end ones: plot_e2e.py):
 
-  bench-pktcost.{png,pdf}          ns/packet per path and mode, reflector floor
+  bench-pktcost.{png,pdf}          ns/packet per path, mode and config, the floors
   bench-dummy.{png,pdf}            throughput vs added work, guards marked
 """
 import os
@@ -33,30 +33,39 @@ def pktcost():
     rows = load("bench-pktcost.csv")
     if not rows:
         return
-    floor = [float(r["ns_median"]) for r in rows if r["mode"] == "reflector"]
-    paths = []
-    for r in rows:
-        lab = r["path"] + (f" {r['value_size']}B" if r["path"] == "get_hit" else "")
-        if r["mode"] != "reflector" and lab not in paths:
-            paths.append(lab)
-    modes = [m for m in ["off", "naive", "guarded", "guarded+sock", "retrans"] if any(r["mode"] == m for r in rows)]
+    floors = {r["path"]: float(r["ns_median"]) for r in rows if r["mode"] == "reflector"}
+
+    def lab(r):
+        return r["path"] + (f" {r['value_size']}B" if r["path"] == "get_hit" else "")
+    paths = list(dict.fromkeys(lab(r) for r in rows if r["mode"] != "reflector"))
+    # one bar per (mode, config): every mode as attach deploys it, then
+    # the fill-only ablation, hatched
+    series = [s for s in dict.fromkeys((r["mode"], r.get("config", "deployed")) for r in rows)
+              if s[0] != "reflector"]
     fig, ax = plt.subplots(figsize=(9, 3.8))
-    w = 0.8 / len(modes)
-    colors = {"off": "0.6", "naive": "tab:red", "guarded": "tab:blue", "guarded+sock": "tab:cyan",
-              "retrans": "tab:green"}
-    for i, m in enumerate(modes):
+    w = 0.8 / len(series)
+    colors = {"off": "0.6", "naive": "tab:red", "guarded": "tab:blue", "retrans": "tab:green"}
+    for i, (m, c) in enumerate(series):
         ys = []
-        for lab in paths:
+        for p in paths:
             v = [float(r["ns_median"]) for r in rows if r["mode"] == m and
-                 (r["path"] + (f" {r['value_size']}B" if r["path"] == "get_hit" else "")) == lab]
+                 r.get("config", "deployed") == c and lab(r) == p]
             ys.append(v[0] if v else 0)
-        ax.bar([k + i * w for k in range(len(paths))], ys, w, label=m, color=colors[m])
-    if floor:
-        ax.axhline(floor[0], color="k", ls="--", lw=1, label=f"XDP reflector {floor[0]:.0f} ns")
+        ablation = c != "deployed"
+        ax.bar([k + i * w for k in range(len(paths))], ys, w,
+               label=f"{m} ({c})" if ablation else m, color=colors.get(m, "0.3"),
+               alpha=0.45 if ablation else 1.0, hatch="//" if ablation else None)
+    if "reflect" in floors:
+        ax.axhline(floors["reflect"], color="k", ls="--", lw=1,
+                   label=f"XDP reflector {floors['reflect']:.0f} ns")
+    if "tc_floor" in floors:
+        ax.axhline(floors["tc_floor"], color="k", ls=":", lw=1,
+                   label=f"TC header walk {floors['tc_floor']:.0f} ns")
     ax.set_xticks([k + 0.4 - w / 2 for k in range(len(paths))], paths, rotation=20, fontsize=8)
     ax.set_ylabel("ns per packet (median)")
-    ax.set_title("BPF_PROG_TEST_RUN, one packet per run, state restored each run", fontsize=9)
-    ax.legend(fontsize=8, ncol=3)
+    ax.set_title("BPF_PROG_TEST_RUN, one packet per run, state restored each run; "
+                 "modes as attach deploys them (flags, lease, a real socket)", fontsize=9)
+    ax.legend(fontsize=7, ncol=3)
     ax.grid(axis="y", alpha=0.3)
     save(fig, "bench-pktcost")
 
@@ -72,7 +81,7 @@ def dummy():
     for r in rows:
         if r["series"] != "naive+dummy":
             ax.plot(int(r["added_ns"]), float(r["mpps_per_core"]), "o", ms=8,
-                    color="tab:blue" if r["series"] == "guarded" else "tab:cyan",
+                    color="tab:blue" if r["series"] == "guarded deployed" else "tab:cyan",
                     label=f"{r['series']} (+{r['added_ns']} ns)")
     ax.set_xscale("symlog", linthresh=50)
     ax.set_xlabel("ns of work added to a hit")

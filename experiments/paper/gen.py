@@ -57,7 +57,7 @@ class GenError(Exception):
 # (paper/README.md).
 SOURCES = {
     "pktcost": ("results/bench-pktcost.csv",
-                ["mode", "path", "value_size", "ns_median", "ns_p10", "ns_p90"], True),
+                ["mode", "config", "path", "value_size", "ns_median", "ns_p10", "ns_p90"], True),
     "pktab": ("results/bench-pktcost-ab.csv",
               ["version", "mode", "path", "value_size", "ns_median", "rounds", "runs",
                "before_commit"], True),
@@ -120,8 +120,8 @@ CODE_CONSTANTS = {
     "RtxEntries": ("xdp/prestack.h", "PS_RTX_ENTRIES"),
     "RtxRing": ("xdp/prestack.h", "PS_RTX_RING"),
     "RtxBytes": ("xdp/prestack.h", "PS_RTX_BYTES"),
-    "LeaseMs": ("ctl/coherence.c", "LEASE_MS"),
-    "LeaseEveryMs": ("ctl/coherence.c", "LEASE_EVERY_MS"),
+    "LeaseMs": ("ctl/deploy.h", "LEASE_MS"),
+    "LeaseEveryMs": ("ctl/deploy.h", "LEASE_EVERY_MS"),
 }
 
 # figures the paper includes from results/ -> the CSV each is drawn from
@@ -248,41 +248,68 @@ OUTCOME_TEX = {"correct": r"\OcOk", "recovered": r"\OcRec", "stall": r"\OcStall"
 
 # ---------------------------------------------------------------- sections
 def gen_pktcost(o, rows):
+    """Per path and mode as attach deploys them (config "deployed": its
+    flags, a live lease, a real socket for the flow), the fill-only
+    ablation beside them, and the two floors, all from one run."""
     o.prov["pktcost"] = provenance("pktcost", rows)
 
-    def ns(mode, path, size):
-        return float(one(rows, "pktcost", mode=mode, path=path, value_size=size)["ns_median"])
-    refl = ns("reflector", "reflect", 0)
+    def ns(mode, path, size, config="deployed"):
+        return float(one(rows, "pktcost", mode=mode, config=config, path=path,
+                         value_size=size)["ns_median"])
+    refl = ns("reflector", "reflect", 0, "floor")
+    tcfloor = ns("reflector", "tc_floor", 0, "floor")
     hit_sizes = sorted({int(r["value_size"]) for r in rows if r["path"] == "get_hit"})
     g = {s: ns("guarded", "get_hit", s) for s in hit_sizes}
     rt = {s: ns("retrans", "get_hit", s) for s in hit_sizes}
     small = hit_sizes[0]
     o.m("ReflectorNs", fmt_int(refl), "pktcost")
+    o.m("TcFloorNs", fmt_int(tcfloor), "pktcost")
     o.m("OffHitNs", fmt_int(ns("off", "get_hit", small)), "pktcost")
     o.m("NaiveHitNs", fmt_int(ns("naive", "get_hit", small)), "pktcost")
     o.m("GuardedHitNs", fmt_int(g[small]), "pktcost")
     o.m("GuardedHitMaxNs", fmt_int(max(g.values())), "pktcost")
     o.m("GuardedHitRatio", fmt(g[small] / refl), "pktcost")
-    o.m("GuardedSockHitNs", fmt_int(ns("guarded+sock", "get_hit", small)), "pktcost")
     o.m("GuardedMissNs", fmt_int(ns("guarded", "get_miss", 0)), "pktcost")
+    o.m("GuardedMissRatio", fmt(ns("guarded", "get_miss", 0) / refl), "pktcost")
     o.m("GuardedSetNs", fmt_int(ns("guarded", "set", 0)), "pktcost")
+    o.m("GuardedSetRatio", fmt(ns("guarded", "set", 0) / refl), "pktcost")
     o.m("GuardedOtherNs", fmt_int(ns("guarded", "other_tcp", 0)), "pktcost")
+    o.m("GuardedTcNs", fmt_int(ns("guarded", "tc_translate", 0)), "pktcost")
+    o.m("GuardedTcRatio", fmt(ns("guarded", "tc_translate", 0) / tcfloor), "pktcost")
     o.m("RetransHitMinNs", fmt_int(min(rt.values())), "pktcost")
     o.m("RetransHitMaxNs", fmt_int(max(rt.values())), "pktcost")
     o.m("RetransHitRatio", fmt(rt[small] / refl), "pktcost")
+    # the ablation: fills only, no socket check, no lease (what these
+    # rows measured before they measured the deployed configuration)
+    fo = ns("guarded", "get_hit", small, "fill-only")
+    o.m("FillOnlyHitNs", fmt_int(fo), "pktcost")
+    o.m("FillOnlyHitRatio", fmt(fo / refl), "pktcost")
+    o.m("DeployedHitExtraNs", fmt_int(g[small] - fo), "pktcost")
+    o.m("FillOnlyMissNs", fmt_int(ns("guarded", "get_miss", 0, "fill-only")), "pktcost")
+    o.m("FillOnlySetNs", fmt_int(ns("guarded", "set", 0, "fill-only")), "pktcost")
+    o.m("FillOnlyTcNs", fmt_int(ns("guarded", "tc_translate", 0, "fill-only")), "pktcost")
+    o.m("FillOnlyRetransHitNs", fmt_int(ns("retrans", "get_hit", small, "fill-only")), "pktcost")
     o.m("PktSmallValue", small, "pktcost")
     o.m("PktRuns", fmt_int(rows[0]["runs"]) if "runs" in rows[0] else "?", "pktcost")
-    # the table: a row per (path, size) in file order, a column per mode
-    modes = [m for m in dict.fromkeys(r["mode"] for r in rows) if m != "reflector"]
+    # the table: a row per (path, size) in file order, a column per
+    # (mode, config): the deployed modes, then the ablation
+    series = [k for k in dict.fromkeys((r["mode"], r["config"]) for r in rows)
+              if k[0] != "reflector"]
     keys = [k for k in dict.fromkeys((r["path"], r["value_size"]) for r in rows)
             if k[0] not in ("reflect", "tc_floor")]
-    t = ["\\begin{tabular}{l" + "r" * len(modes) + "}", "\\toprule",
-         "path & " + " & ".join(f"\\texttt{{{tex_escape(m)}}}" for m in modes) + " \\\\", "\\midrule",
-         f"reflector (\\texttt{{XDP\\_TX}}, floor) & \\multicolumn{{{len(modes)}}}{{l}}{{{fmt_int(refl)}}} \\\\"]
+
+    def head(m, c):
+        return f"\\texttt{{{tex_escape(m)}}}" + ("" if c == "deployed" else f" ({tex_escape(c)})")
+    n = len(series)
+    t = ["\\begin{tabular}{l" + "r" * n + "}", "\\toprule",
+         "path & " + " & ".join(head(m, c) for m, c in series) + " \\\\", "\\midrule",
+         f"reflector (\\texttt{{XDP\\_TX}}, floor) & \\multicolumn{{{n}}}{{l}}{{{fmt_int(refl)}}} \\\\",
+         f"TC header walk (floor) & \\multicolumn{{{n}}}{{l}}{{{fmt_int(tcfloor)}}} \\\\"]
     for path, size in keys:
         cells = []
-        for m in modes:
-            hit = [r for r in rows if r["mode"] == m and r["path"] == path and r["value_size"] == size]
+        for m, c in series:
+            hit = [r for r in rows if r["mode"] == m and r["config"] == c and r["path"] == path
+                   and r["value_size"] == size]
             cells.append(fmt_int(hit[0]["ns_median"]) if len(hit) == 1 else "--")
         lab = tex_escape(path) + (f" ({size}\\,B)" if path == "get_hit" else "")
         t.append(f"{lab} & " + " & ".join(cells) + " \\\\")
@@ -341,12 +368,14 @@ def gen_dummy(o, rows, ceil, rr):
         "dummy")
     o.m("DummyBaseMpps", fmt(one(rows, "dummy", series="naive+dummy", extra_iterations=0)["mpps_per_core"], 2),
         "dummy")
-    gd = float(one(rows, "dummy", series="guarded", extra_iterations=0)["added_ns"])
-    gs = float(one(rows, "dummy", series="guarded+sock", extra_iterations=0)["added_ns"])
+    # the guards alone (fills only), and as attach deploys them (the
+    # socket check on a real socket, the lease, ...)
+    gd = float(one(rows, "dummy", series="guarded fill-only", extra_iterations=0)["added_ns"])
+    gs = float(one(rows, "dummy", series="guarded deployed", extra_iterations=0)["added_ns"])
     # added_ns is against one reference run; the distances are differences
     n0 = float(one(rows, "dummy", series="naive+dummy", extra_iterations=0)["added_ns"])
     o.m("DummyGuardedAddedNs", fmt_int(gd - n0), "dummy")
-    o.m("DummySockAddedNs", fmt_int(gs - gd), "dummy")
+    o.m("DummyDeployedAddedNs", fmt_int(gs - gd), "dummy")
     o.m("DummyMaxIter", fmt_int(d[-1][0]), "dummy")
     o.m("DummyMaxIterMpps", fmt(one(rows, "dummy", series="naive+dummy",
                                     extra_iterations=d[-1][0])["mpps_per_core"], 3), "dummy")

@@ -2,7 +2,7 @@
 # Every benchmark script runs and writes well-formed CSV (bench-quick into
 # a temporary results dir). Never asserts a speed.
 . "$(dirname "$0")/lib.sh"
-plan 9
+plan 10
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"; teardown' EXIT
 PS_RESULTS=$tmp timeout 600 "$TOP/experiments/bench/run.sh" --quick >"$tmp/log" 2>&1
@@ -22,6 +22,14 @@ PY
 }
 ok $(check_csv "$tmp/bench-pktcost.csv" 30 ns_median ns_p10 ns_p90 runs >/dev/null 2>&1; echo $?) \
 	"bench-pktcost.csv: every path and mode, numeric"
+ok $($PY - "$tmp/bench-pktcost.csv" <<'PY' >/dev/null 2>&1; echo $?
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+hit = [r for r in rows if (r["mode"], r["config"], r["path"]) == ("guarded", "deployed", "get_hit")]
+assert hit and all(r["verdict"] == "tx" for r in hit), hit
+assert {(r["mode"], r["config"]) for r in rows} >= {("guarded", "fill-only"), ("retrans", "deployed")}
+PY
+) "bench-pktcost.csv: the deployed guarded hit answered (tx), the fill-only ablation beside it"
 ok $(check_csv "$tmp/bench-e2e.csv" 4 rps p99_ms server_cpu_us_per_req >/dev/null 2>&1; echo $?) \
 	"bench-e2e.csv: a row per configuration, numeric"
 ok $(check_csv "$tmp/bench-dummy.csv" 10 ns_median added_ns mpps_per_core >/dev/null 2>&1; echo $?) \

@@ -50,6 +50,7 @@ void t_fragments_and_ipopts(struct env *e);
 void t_ooo_and_split(struct env *e);
 void t_pending(struct env *e);
 void t_require_sock(struct env *e);
+void t_deployed_real_sock(struct env *e);
 void t_select_multi(struct env *e);
 void t_auth(struct env *e);
 void t_ack_hold(struct env *e);

@@ -3,11 +3,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "env.h"
 #include "cachefmt.h"
+#include "deploy.h"
 #include "prestack.skel.h"
 
 uint64_t env_ttl_clock;
@@ -69,6 +71,17 @@ int env_open_fault(struct env *e, uint32_t mode, uint32_t flags, uint32_t fault)
 		bpf_map_update_elem(bpf_map__fd(e->skel->maps.ps_lease), &idx, &off, BPF_ANY);
 	}
 	return 0;
+}
+
+int env_lease_grant(struct env *e)
+{
+	uint32_t idx = PS_LEASE_UNTIL;
+	struct timespec now;
+	uint64_t until;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	until = ps_lease_until((uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec);
+	return bpf_map_update_elem(bpf_map__fd(e->skel->maps.ps_lease), &idx, &until, BPF_ANY);
 }
 
 void env_close(struct env *e)
@@ -175,9 +188,14 @@ static size_t syn_opts(uint8_t *o, bool ts, uint32_t tsval, uint32_t tsecr)
 
 int handshake(struct env *e, bool ts)
 {
+	return handshake_isn(e, ts, CISN, SISN);
+}
+
+int handshake_isn(struct env *e, bool ts, uint32_t cisn, uint32_t sisn)
+{
 	uint8_t in[256], out[4096], opt[40];
 	struct pkt_spec s = { .saddr = CLI_IP, .daddr = SRV_IP, .sport = CLI_PORT,
-			      .dport = SRV_PORT, .seq = CISN, .flags = TF_SYN,
+			      .dport = SRV_PORT, .seq = cisn, .flags = TF_SYN,
 			      .window = 64240, .tcpopt = opt };
 	size_t len, olen;
 
@@ -188,16 +206,16 @@ int handshake(struct env *e, bool ts)
 		return -1;
 	s = (struct pkt_spec){ .smac = SRV_MAC, .dmac = CLI_MAC, .saddr = SRV_IP,
 			       .daddr = CLI_IP, .sport = SRV_PORT, .dport = CLI_PORT,
-			       .seq = SISN, .ack = CISN + 1, .flags = TF_SYN | TF_ACK,
+			       .seq = sisn, .ack = cisn + 1, .flags = TF_SYN | TF_ACK,
 			       .window = SRV_WIN, .tcpopt = opt };
 	s.tcpopt_len = syn_opts(opt, ts, SRV_TSV, CLI_TSV);
 	len = pkt_build(in, sizeof(in), &s);
 	if (tc_run(e, in, len, out, &olen) != 0)
 		return -1;
-	e->cseq = CISN + 1;
-	e->sseq = SISN + 1;
-	e->kseq = SISN + 1;
-	e->kack = CISN + 1;
+	e->cseq = cisn + 1;
+	e->sseq = sisn + 1;
+	e->kseq = sisn + 1;
+	e->kack = cisn + 1;
 	e->tsval = CLI_TSV + 1;
 	e->swin = SRV_WIN >> 7; /* syn_opts: wscale 7 both ways */
 	len = cli_seg(e, in, "", 0, TF_ACK);

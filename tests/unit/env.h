@@ -57,6 +57,11 @@ int cache_has(struct env *e, const char *key, char *val, size_t cap);
 
 /* SYN, SYN-ACK, ACK of the fixture flow (with or without timestamps) */
 int handshake(struct env *e, bool ts);
+/* ... with these ISNs (a real socket's: realsock.h) instead of CISN, SISN */
+int handshake_isn(struct env *e, bool ts, uint32_t cisn, uint32_t sisn);
+/* the coherence watcher's lease, as it grants one on a PONG to a PING sent
+ * now (ctl/deploy.h: LEASE_MS); 0 or -1 */
+int env_lease_grant(struct env *e);
 
 /* client -> server data segment in client space at e->cseq, acking e->sseq */
 size_t cli_seg(struct env *e, uint8_t *buf, const char *payload, size_t len,

@@ -1,13 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * t_guards.c - guarded mode's refusals: out of order and split requests,
- * a pending reply, no socket, MULTI/SELECT, AUTH, and the ACK hold.
+ * a pending reply, no socket (and a real one that disagrees), MULTI/SELECT,
+ * AUTH, and the ACK hold.
  */
+#include <arpa/inet.h>
 #include <string.h>
 #include <bpf/bpf.h>
 #include "cachefmt.h"
 #include "fixture.h"
 #include "cases.h"
+#include "deploy.h"
+#include "realsock.h"
 
 void t_ooo_and_split(struct env *e)
 {
@@ -68,6 +72,41 @@ void t_require_sock(struct env *e)
 	expect_pass(e, S(GET_FOO), 0, 0);
 	CHECK_EQ(stat_get(e, PS_ST_NOSOCK), 1);
 	CHECK_EQ(stat_get(e, PS_ST_FB_DIVERGED), 1);
+}
+
+/* The flags attach deploys (ctl/deploy.h) and the watcher's lease, on a
+ * real established socket for the fixture's 4-tuple (realsock.h): the
+ * lookup finds it, it agrees with the mirrors, the GET is answered. With
+ * the kernel's snd_nxt one byte off the mirror's: diverged, passed. */
+void t_deployed_real_sock(struct env *e)
+{
+	static const struct ps_deploy attach_defaults;
+	struct ps_flow_key k = { htonl(CLI_IP), htonl(SRV_IP), htons(CLI_PORT),
+				 htons(SRV_PORT) };
+	struct realsock r;
+	struct ps_flow f;
+
+	if (realsock_open(&r)) {
+		CHECK(0, "no real connection for the fixture's 4-tuple");
+		return;
+	}
+	CHECK_EQ(handshake_isn(e, true, r.cisn, r.sisn), 0);
+	env_set_mode(e, PS_MODE_GUARDED, ps_deploy_flags(&attach_defaults));
+	CHECK(ps_deploy_flags(&attach_defaults) & PS_CFG_REQUIRE_SOCK, "socket not required");
+	CHECK(ps_deploy_flags(&attach_defaults) & PS_CFG_LEASE, "no lease");
+	cache_put(e, "foo", "bar");
+	CHECK_EQ(env_lease_grant(e), 0);
+	expect_answer(e, S(GET_FOO), S("$3\r\nbar\r\n"));
+	CHECK_EQ(stat_get(e, PS_ST_NOSOCK), 0);
+	CHECK_EQ(stat_get(e, PS_ST_FB_DIVERGED), 0);
+	CHECK_EQ(stat_get(e, PS_ST_FB_LEASE), 0);
+	CHECK_EQ(flow_get(e, &f), 0);
+	f.ksnd_nxt++;
+	CHECK_EQ(bpf_map_update_elem(e->flows, &k, &f, BPF_EXIST), 0);
+	expect_pass(e, S(GET_FOO), sizeof(GET_FOO) - 1, 9);
+	CHECK_EQ(stat_get(e, PS_ST_DIV_SND_NXT), 1);
+	CHECK_EQ(stat_get(e, PS_ST_FB_DIVERGED), 1);
+	realsock_close(&r);
 }
 
 void t_select_multi(struct env *e)

@@ -60,6 +60,8 @@ static const struct tcase {
 	  TS(GUARDED) },
 	{ "retransmitted GET re-answered identically, or dropped", t_retransmission, TS(GUARDED) },
 	{ "guarded + require_sock: no tcp_sock, no answer", t_require_sock, TS(GUARDED) },
+	{ "deployed flags, lease, a real socket: answered; the socket one byte off: passed",
+	  t_deployed_real_sock, LOADED(GUARDED) },
 	{ "MULTI/EXEC/SELECT", t_select_multi, TS(GUARDED) },
 	{ "client SACK blocks translated", t_sack_translation, NOTS(GUARDED) },
 	{ "keep-alive probe after one and after several answered runs reaches the kernel at rcv_nxt - 1",
