@@ -72,9 +72,8 @@ enum ps_mode {
 					  * every other interface of the namespace */
 #define PS_CFG_NO_CUT        (1u << 10) /* guarded: answer a segment only whole,
 					  * never cut GETs from a pipelined one
-					  * (cut.h). Set by attach unless --cut:
-					  * per-command answering is opt-in while
-					  * it can misplace replies (docs/pipelines.md) */
+					  * (cut.h, docs/pipelines.md). Set by
+					  * attach --no-cut, the ablation */
 #define PS_CFG_DEFAULT (PS_CFG_REQUIRE_SOCK | PS_CFG_FILL | PS_CFG_CHECK_SOCK)
 
 /* Config map (array, 1 entry), written by the control tool at run time. */
