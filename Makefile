@@ -195,8 +195,8 @@ failures: all
 
 # the fast path on cache-shaped traffic, every mode next to Redis alone:
 # results/bench-realistic.{csv,png,pdf}; realistic-autopipe: the same mix
-# sent by auto-pipelining connections, per-command answering next to its
-# ablation (-nocut), seeds AUTOPIPE_SEEDS, every reply checked (--check 0:
+# sent by auto-pipelining connections, without and with per-command
+# answering (-cut), seeds AUTOPIPE_SEEDS, every reply checked (--check 0:
 # a wrong, stale or failed reply fails the target) ->
 # results/bench-realistic-autopipe.csv, replaced only when every seed ran
 AUTOPIPE_SEEDS ?= 301 302 303 304 305
@@ -208,7 +208,7 @@ realistic-autopipe: all
 	$(Q)mkdir -p $(BUILD)/partial && rm -f $(BUILD)/partial/bench-realistic-autopipe.csv
 	$(Q)for s in $(AUTOPIPE_SEEDS); do \
 		$(PY) experiments/bench/realistic.py --conn-mode autopipe --ops 60000 --check 0 \
-			--modes redis,off,guarded,guarded-nocut,retrans,retrans-nocut --seed $$s \
+			--modes redis,off,guarded,guarded-cut,retrans,retrans-cut --seed $$s \
 			--out $(BUILD)/partial/bench-realistic-autopipe.csv || exit 1; \
 	done
 	$(Q)cp $(BUILD)/partial/bench-realistic-autopipe.csv results/bench-realistic-autopipe.csv

@@ -34,7 +34,7 @@ struct ps_deploy {
 	bool auth;          /* --auth, or Redis was found to require AUTH */
 	bool no_ack_hold;   /* --no-ack-hold */
 	bool no_coherence;  /* --no-coherence: no watcher, no lease, no side path */
-	bool no_cut;        /* --no-cut */
+	bool cut;           /* --cut */
 	bool no_tc_reply;   /* --no-tc-reply */
 	bool writes_unsure; /* Redis may refuse a well-formed write (redis.h:
 			     * !writes_sure, or not known) */
@@ -52,7 +52,7 @@ static inline __u32 ps_deploy_flags(const struct ps_deploy *d)
 	       (d->no_ack_hold ? PS_CFG_NO_ACK_HOLD : 0) |
 	       (d->no_coherence ? 0 : PS_CFG_LEASE | PS_CFG_SIDE) |
 	       (d->no_coherence || d->writes_unsure ? 0 : PS_CFG_TTL_EXACT) |
-	       (d->no_cut ? PS_CFG_NO_CUT : 0) |
+	       (d->cut ? 0 : PS_CFG_NO_CUT) |
 	       (d->no_tc_reply ? 0 : PS_CFG_TC_REPLY);
 }
 

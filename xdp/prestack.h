@@ -73,7 +73,9 @@ enum ps_mode {
 #define PS_CFG_NO_CUT        (1u << 10) /* guarded: answer a segment only whole,
 					  * never cut GETs from a pipelined one
 					  * (cut.h, docs/pipelines.md). Set by
-					  * attach --no-cut, the ablation */
+					  * attach unless --cut: per-command
+					  * answering is opt-in (its cost and a
+					  * wrong value seen under load) */
 #define PS_CFG_DEFAULT (PS_CFG_REQUIRE_SOCK | PS_CFG_FILL | PS_CFG_CHECK_SOCK)
 
 /* Config map (array, 1 entry), written by the control tool at run time. */

@@ -103,8 +103,8 @@ CONFIGS = {
     "guarded": ["--mode", "guarded"],
     "retrans": ["--mode", "retrans"],
     "guarded-nocoh": ["--mode", "guarded", "--no-coherence"],
-    "guarded-nocut": ["--mode", "guarded", "--no-cut"],
-    "retrans-nocut": ["--mode", "retrans", "--no-cut"],
+    "guarded-cut": ["--mode", "guarded", "--cut"],
+    "retrans-cut": ["--mode", "retrans", "--cut"],
 }
 RBENCH_GUESS = 100_000             # req/s, to size a first redis-benchmark warm-up
 # the counters each run records (a name this build lacks is left empty)

@@ -52,10 +52,8 @@ other path are counted apart (stale_window).
 A mode name ending in "-notc" (guarded-notc, retrans-notc) attaches with
 --no-tc-reply: the same mode without the TC ingress path (docs/tc-reply.md);
 tc_replies counts the GETs that path answered, `answered` includes them.
-One ending in "-nocut" (guarded-nocut, retrans-nocut) attaches with
---no-cut: pipelined segments answered only whole, the ablation of
-per-command answering (docs/pipelines.md). Rows written before per-command
-answering was the default name it "-cut" and their plain modes had it off.
+One ending in "-cut" (guarded-cut, retrans-cut) attaches with --cut:
+per-command answering of pipelined segments (docs/pipelines.md).
 `answered` is every GET answered from the cache, whichever path did it,
 and `answered_by` names that path: xdp (get_hits: XDP and its TC ingress
 replies, before the stack) or post (post_hits, after the stack); rows
@@ -470,7 +468,7 @@ def one_run(mode, seed):
     if mode != "redis":
         # the coherence watcher starts with attach (the default)
         base, extra = mode, []
-        for suffix, flag in (("-nocut", "--no-cut"), ("-notc", "--no-tc-reply")):
+        for suffix, flag in (("-cut", "--cut"), ("-notc", "--no-tc-reply")):
             if base.endswith(suffix):
                 base, extra = base.removesuffix(suffix), [flag] + extra
         prestack("attach", "--mode", base, *extra)

@@ -157,8 +157,8 @@ def main():
     ps("detach", "--force", check=False)
     side = in_netns(NS_SRV, loopback)
     prefill(side)       # before attach: no keyspace event reaches a watcher
-    # the default attach: per-command answering is what these clients need
-    ps("attach", "--mode", a.mode)
+    # per-command answering is what these clients need (opt-in: --cut)
+    ps("attach", "--mode", a.mode, *(["--cut"] if a.mode in ("guarded", "retrans") else []))
     ps("cache", "warm", "--redis", f"127.0.0.1:{PORT}")
     ro_before = cached_ro()
     if ro_before != RO:
