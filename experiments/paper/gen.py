@@ -76,6 +76,12 @@ SOURCES = {
                   ["mode", "ops", "carriable_not_answered", "gets", "carriable_gets", "carriable_answered", "answered_share",
                    "answered_of_all_gets", "flows", "flows_untrusted", "p50_us", "p99_us",
                    "redis_cpu_us_per_op", "softirq_cpu_us_per_op", "wrong", "stale", "errors"], True),
+    "pipelined": ("results/bench-pipelined-summary.csv",
+                  ["config", "point", "pipeline", "reps", "ops_per_s_median", "vs_redis_median",
+                   "vs_nocoh_median", "answered_share_median"], True),
+    "autopipe": ("results/bench-realistic-autopipe.csv",
+                 ["mode", "conn_mode", "seed", "ops", "gets", "answered", "answered_of_all_gets",
+                  "answered_share", "cut_gets", "wrong", "stale", "errors", "flows_untrusted"], True),
     "coherence": ("results/coherence-window-summary.csv",
                   ["rounds", "cached_rounds", "rounds_with_stale_reads", "p50_us", "p99_us",
                    "p999_us", "max_us"], True),
@@ -533,6 +539,70 @@ def gen_realistic(o, rows, coh):
         o.m("CohEvictMaxMs", fmt(float(e["max_us"]) / 1000), "coherence")
 
 
+PIPE_CONFIGS = ["off", "guarded", "guarded-nocoh", "retrans"]
+PIPE_POINTS = {"mix-p1": ("MixOne", "GET:SET 10:1, $P{=}1$"),
+               "mix-p16": ("MixSixteen", "GET:SET 10:1, $P{=}16$"),
+               "get-p16": ("GetSixteen", "GET, $P{=}16$"),
+               "miss-p16": ("MissSixteen", "GET misses, $P{=}16$"),
+               "rbench-get-p16": ("RbenchSixteen", "\\texttt{redis-benchmark} GET, $P{=}16$")}
+
+
+def gen_pipelines(o, summ, ap):
+    """The pipelined load (ratios to Redis alone within a repetition,
+    medians; vs_nocoh: the coherence machinery's cost) and the realistic
+    mix from auto-pipelining connections, without and with --cut."""
+    o.prov["pipelined"] = provenance("pipelined", summ)
+    o.prov["autopipe"] = provenance("autopipe", ap)
+    cfgs = [c for c in PIPE_CONFIGS if any(r["config"] == c for r in summ)]
+    points = [p for p in PIPE_POINTS if any(r["point"] == p for r in summ)]
+    if "guarded" not in cfgs or not points:
+        raise GenError("results/bench-pipelined-summary.csv: no guarded rows")
+    o.m("PipeReps", one(summ, "pipelined", config="guarded", point=points[0])["reps"], "pipelined")
+    for pt in points:
+        name = PIPE_POINTS[pt][0]
+        for cfg, cn in (("guarded", "Guarded"), ("off", "Off")):
+            if cfg in cfgs:
+                r = one(summ, "pipelined", config=cfg, point=pt)
+                o.m(f"Pipe{name}{cn}Ratio", fmt(r["vs_redis_median"], 2), "pipelined")
+        g = one(summ, "pipelined", config="guarded", point=pt)
+        o.m(f"Pipe{name}GuardedSharePct", fmt(100 * float(g["answered_share_median"] or 0), 0),
+            "pipelined")
+        if g.get("vs_nocoh_median"):
+            o.m(f"Pipe{name}CohCost", fmt(g["vs_nocoh_median"], 2), "pipelined")
+    t = ["\\begin{tabular}{l r " + "r" * len(cfgs) + " r r}", "\\toprule",
+         "load & Redis kops/s & " + " & ".join(f"\\texttt{{{tex_escape(c)}}}" for c in cfgs) +
+         " & answered & vs.\\ \\texttt{nocoh} \\\\", "\\midrule"]
+    for pt in points:
+        rd = one(summ, "pipelined", config="redis", point=pt)
+        g = one(summ, "pipelined", config="guarded", point=pt)
+        cells = [fmt(one(summ, "pipelined", config=c, point=pt)["vs_redis_median"], 2) + "$\\times$"
+                 for c in cfgs]
+        t.append(f"{PIPE_POINTS[pt][1]} & {fmt(float(rd['ops_per_s_median']) / 1000, 0)} & "
+                 + " & ".join(cells) +
+                 f" & {fmt(100 * float(g['answered_share_median'] or 0), 0)}\\,\\% & "
+                 f"{fmt(g['vs_nocoh_median'], 2) if g.get('vs_nocoh_median') else '--'} \\\\")
+    t += ["\\bottomrule", "\\end{tabular}", o.note("pipelined")]
+    o.tables["tab-pipelines.tex"] = "\n".join(t)
+    ap = [r for r in ap if r["conn_mode"] == "autopipe"]
+    seeds = sorted({r["seed"] for r in ap})
+    o.m("ApSeeds", len(seeds), "autopipe")
+    o.m("ApSeedFirst", seeds[0], "autopipe")
+    o.m("ApSeedLast", seeds[-1], "autopipe")
+    o.m("ApOps", fmt_int(ap[0]["ops"]), "autopipe")
+    pm = [r for r in ap if r["mode"] not in ("redis", "off")]
+    o.m("ApRuns", len(pm), "autopipe")
+    for k, name in (("wrong", "ApWrong"), ("stale", "ApStale"), ("errors", "ApErrors")):
+        o.m(name, fmt_int(sum(int(r[k]) for r in pm)), "autopipe")
+
+    def med(mode, col):
+        v = sorted(float(r[col]) for r in ap if r["mode"] == mode)
+        if not v:
+            raise GenError(f"results/bench-realistic-autopipe.csv: no {mode} rows")
+        return fmt(100 * v[len(v) // 2], 1)
+    for mode, name in (("guarded", "Guarded"), ("guarded-cut", "Cut")):
+        o.m(f"Ap{name}SharePct", med(mode, "answered_share"), "autopipe")
+
+
 LIVE_MODES = ["off", "naive", "guarded-nohold", "guarded", "retrans"]
 
 
@@ -780,6 +850,7 @@ def generate(outdir, draw_ladders=True, ladders=True):
     gen_dummy(o, src["dummy"], src["ceiling"], src["replayrate"])
     gen_e2e(o, src["e2e"])
     gen_realistic(o, src["realistic"], src["coherence"])
+    gen_pipelines(o, src["pipelined"], src["autopipe"])
     gen_live(o, src["live"], src["lossrep"], src["ladderrun"])
     gen_replay(o, src["replay"])
     gen_coming(o, src["e2elat"], src["where"])
