@@ -63,7 +63,10 @@ def window():
     if not rows or "scenario" not in rows[0]:
         return      # the per-round CSV of the watcher-only days
     fig, ax = plt.subplots(figsize=(6, 3.2))
-    for sc in dict.fromkeys(r["scenario"] for r in rows):
+    # one colour per scenario, a line style per mode (more scenarios than
+    # the default cycle's colours otherwise repeat)
+    styles = {"guarded": "-", "retrans": "--"}
+    for i, sc in enumerate(dict.fromkeys(r["scenario"] for r in rows)):
         for m in dict.fromkeys(r["mode"] for r in rows if r["scenario"] == sc):
             mine = sorted((float(r["window_lo_us"]), int(r["rounds"])) for r in rows
                           if r["scenario"] == sc and r["mode"] == m)
@@ -73,12 +76,14 @@ def window():
                 acc += c
                 xs.append(max(lo, 0.1))
                 ys.append(acc / n)
-            ax.step(xs, ys, where="post", label=f"{sc} {m} ({n} rounds)")
+            ax.step(xs, ys, where="post", color=f"C{i}", linestyle=styles.get(m, ":"),
+                    label=f"{sc} {m} ({n} rounds)")
     ax.set_xscale("log")
     ax.set_xlabel("stale window after the change (us, lower bucket edge; 0 drawn at 0.1)")
     ax.set_ylabel("fraction of rounds")
     ax.set_ylim(0, 1.02)
-    ax.set_title(f"coherence window ({rows[0]['kernel']}, {rows[0]['commit']})", fontsize=9)
+    commits = ", ".join(dict.fromkeys(r["commit"] for r in rows))
+    ax.set_title(f"coherence window ({rows[0]['kernel']}, {commits})", fontsize=9)
     ax.legend(fontsize=7, loc="lower right")
     ax.grid(True, which="both", alpha=0.3)
     save(fig, "coherence-window")
