@@ -21,9 +21,12 @@
  * edge there acks, for the kernel, only what it sent before the run.
  * Kernel positions never fall inside a run (runs have no kernel width).
  *
- * Points are appended at the stream's frontier, in order, by XDP only
- * (seqadj_add), and retired (seqadj_retire_*) once the peer can no longer
- * send a number before them. TC reads the lists while XDP may write them:
+ * Points are appended at the stream's frontier, in order, by XDP
+ * (seqadj_add) and, for srv_adj, by TC egress for the runs it inserts
+ * (insert.h: ins_record), and retired (seqadj_retire_*) by XDP once the
+ * peer can no longer send a number before them; srv_adj's two writers are
+ * ordered by the flow's adj_lock (runs.h). TC reads the lists while XDP may
+ * write them:
  * a point is written before the count that makes it visible, and readers
  * take the total from the list itself, so a reader sees the old list or
  * the new one; one that overlaps a retirement may see a retired point

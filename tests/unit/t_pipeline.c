@@ -418,6 +418,19 @@ void t_cut_racy_runs(struct env *e)
 	CHECK_EQ(f.consumed, 0);
 }
 
+/* with f->adj_lock set to lock (TC's hold on srv_adj, or none), the
+ * client acks everything the kernel sent: XDP passes it, acking all of
+ * it for the kernel; f is the flow's entry after */
+static void ack_all_locked(struct env *e, struct ps_flow *f, uint32_t lock)
+{
+	f->adj_lock = lock;
+	flow_put(e, f);
+	len = cli_seg(e, in, NULL, 0, TF_ACK);
+	CHECK_EQ(xdp_run(e, in, len, out, &olen), XDP_PASS);
+	CHECK_EQ(rd32(out + OFF_TCP + 8), e->kseq);
+	CHECK_EQ(flow_get(e, f), 0);
+}
+
 /*
  * srv_adj's two writers (xdp/runs.h): while TC holds the list (inserting
  * runs), a client ACK that would retire injected points leaves them and
@@ -443,24 +456,14 @@ void t_cut_adj_lock(struct env *e)
 	CHECK_EQ(f.adj_lock, 0);
 
 	/* TC holds the list: the ACK of everything retires nothing */
-	f.adj_lock = 2;
-	flow_put(e, &f);
-	len = cli_seg(e, in, NULL, 0, TF_ACK);
-	CHECK_EQ(xdp_run(e, in, len, out, &olen), XDP_PASS);
-	CHECK_EQ(rd32(out + OFF_TCP + 8), e->kseq);
+	ack_all_locked(e, &f, 2);
 	busy = stat_get(e, PS_ST_ADJ_BUSY);
 	CHECK(busy >= 1, "adj_busy not counted");
-	CHECK_EQ(flow_get(e, &f), 0);
 	CHECK_EQ(f.srv_adj.n, 2);
 	CHECK_EQ(f.adj_lock, 2);
 
 	/* let go: the same ACK again retires both, and XDP lets go too */
-	f.adj_lock = 0;
-	flow_put(e, &f);
-	len = cli_seg(e, in, NULL, 0, TF_ACK);
-	CHECK_EQ(xdp_run(e, in, len, out, &olen), XDP_PASS);
-	CHECK_EQ(rd32(out + OFF_TCP + 8), e->kseq);
-	CHECK_EQ(flow_get(e, &f), 0);
+	ack_all_locked(e, &f, 0);
 	CHECK_EQ(f.srv_adj.n, 0);
 	CHECK_EQ(f.srv_adj.base, 2 * 9);
 	CHECK_EQ(f.adj_lock, 0);
