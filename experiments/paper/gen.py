@@ -14,6 +14,7 @@ Reads the CSVs in results/ (SOURCES below) and the limits in the code
   provenance.tex   a table: every CSV the paper reads, its rows, commits, kernels, dates
   ladder-*.pdf     ladder diagrams of the captures in paper/ladders.json
   ladder-*.json    the arrows each diagram was drawn from
+  fig-arch.pdf     the architecture figure (arch.py: drawn, no data)
   sources.json     which macro came from which file (for humans and tests)
 
 Nothing here types a measured number: every value is read from a CSV, a
@@ -917,6 +918,9 @@ def generate(outdir, draw_ladders=True, ladders=True):
     os.makedirs(outdir, exist_ok=True)
     if ladders:
         gen_ladders(o, outdir, draw_ladders)
+        if draw_ladders:                 # the architecture figure (no data)
+            import arch
+            arch.draw(os.path.join(outdir, "fig-arch.pdf"))
     write(o, outdir)
     return o
 
