@@ -127,6 +127,7 @@ CODE_CONSTANTS = {
     "RtxEntries": ("xdp/prestack.h", "PS_RTX_ENTRIES"),
     "RtxRing": ("xdp/prestack.h", "PS_RTX_RING"),
     "RtxBytes": ("xdp/prestack.h", "PS_RTX_BYTES"),
+    "SeqadjPoints": ("xdp/prestack.h", "PS_SEQADJ_POINTS"),
     "LeaseMs": ("ctl/deploy.h", "LEASE_MS"),
     "LeaseEveryMs": ("ctl/deploy.h", "LEASE_EVERY_MS"),
 }
@@ -711,6 +712,7 @@ def gen_live(o, rows, lossrep, ladderrun):
     o.m("PipelinedGuardedOutcome", ms("lost_xdp_reply_pipelined", "guarded")["outcome"], "live")
     o.m("PipelinedRetransOutcome", ms("lost_xdp_reply_pipelined", "retrans")["outcome"], "live")
     o.m("PipelinedRetransDupack", ms("lost_xdp_reply_pipelined", "retrans")["rtx_dupack"], "live")
+    o.m("CleanNaiveOutcome", ms("clean", "naive")["outcome"], "live")
     o.m("ReorderedGuardedDropped", ms("reordered", "guarded")["dropped"], "live")
     for sc, name in (("loss_1pct", "LossOne"), ("loss_5pct", "LossFive")):
         o.m(f"{name}GuardedAckHeld", ms(sc, "guarded")["ack_held"], "live")
