@@ -239,9 +239,10 @@ def freshness():
     ok(not extra, "gen.HISTORICAL names only CSVs the paper reads"
        + (f": not {', '.join(extra)}" if extra else ""))
     macro_srcs = {m: gen.SOURCES[src][0] for m, (_, src) in o.macros.items() if src in gen.SOURCES}
-    stale_list = []
+    stale_list, dirty = [], []
     for path in sorted(csvs):
         vs = fr.check_csv(repo, path, csvs[path], gen.WRITERS.get(path, []))
+        dirty += [f"{path} ({v['commit']}, {v['rows']} rows)" for v in vs if v["dirty"] and v["state"] == "fresh"]
         stale = [v for v in vs if v["state"] != "fresh"]
         fresh = [v for v in vs if v["state"] == "fresh"]
         at = ", ".join(v["commit"] for v in vs)
@@ -274,6 +275,9 @@ def freshness():
         print(f"# {len(stale_list)} stale commit(s) in {len({x.split(':')[0] for x in stale_list})} "
               f"of {len(csvs)} CSVs the paper reads: re-run their writers on the current code, or "
               "declare them in gen.HISTORICAL and say so in the paper (\\Historical{name})")
+    if dirty:
+        print("# fresh, but measured on a tree with uncommitted changes (the table footers say "
+              f"+dirty; a re-run from a clean tree removes it): {'; '.join(dirty)}")
     print(f"1..{N}")
     return 1 if FAILED else 0
 
