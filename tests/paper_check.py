@@ -11,17 +11,28 @@
    (not pixels), on a deterministic pcap of the suite and on a kept failure
    capture with its middlebox log.
 Writes only under build/.
+
+--freshness (`make paper-freshness`; not yet part of `make test`): every CSV
+the paper reads (gen.SOURCES, and the CSVs of the figures it includes) is
+held against the last commit that changed xdp/, ctl/ or its writers
+(gen.WRITERS): a row measured at an older commit fails unless gen.HISTORICAL
+declares the CSV and the paper says so beside each use (freshness.py). Exit
+1 when anything is stale, 2 when the check cannot be made (no git history,
+a shallow clone). Its logic is tested in tests/freshness_check.py.
 """
 import csv
 import os
+import re
 import shutil
 import sys
 import tempfile
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TOP, "experiments/paper"))
+import freshness as fr  # noqa: E402
 import gen  # noqa: E402
 import ladder  # noqa: E402
+from prestack_lib import csvio  # noqa: E402
 
 N = 0
 FAILED = 0
@@ -181,5 +192,100 @@ def main():
     return 1 if FAILED else 0
 
 
+def paper_csvs(texs):
+    """The CSVs the paper reads -> the rows it reads: gen.SOURCES that exist
+    (after gen.FILTERS), and every row of the CSVs its results/ figures are
+    drawn from."""
+    csvs = {}
+    for name, (path, _, _) in gen.SOURCES.items():
+        if os.path.exists(os.path.join(TOP, path)):
+            csvs[path] = gen.read_source(name)
+    text = "\n".join(fr.strip_comments(t) for t in texs.values())
+    for g in re.findall(r"\\includegraphics(?:\[[^]]*\])?\{([^}]+)\}", text):
+        if g in gen.FIGURES:
+            csvs[gen.FIGURES[g]] = csvio.load(os.path.join(TOP, gen.FIGURES[g]))
+    return csvs
+
+
+def freshness():
+    try:
+        repo = fr.Repo(TOP)
+    except fr.FreshnessError as e:
+        print(f"not ok 1 - freshness cannot be checked: {e}")
+        print("1..1")
+        return 2
+    sys.path.insert(0, os.path.join(TOP, "tests"))
+    import csv_check
+    out = os.path.join(TOP, "build/paper/freshness")
+    try:
+        o = gen.generate(out, ladders=False)
+    except gen.GenError as e:
+        ok(False, f"generator: {e}")
+        print(f"1..{N}")
+        return 1
+    texs = {os.path.basename(p): open(p).read() for p in gen.paper_tex()}
+    macros_tex = open(os.path.join(out, "macros.tex")).read()
+    csvs = paper_csvs(texs)
+    nowriter = sorted(p for p in csvs if p not in gen.WRITERS)
+    ok(not nowriter, f"every CSV the paper reads has its writers in gen.WRITERS ({len(csvs)})"
+       + (f": none for {', '.join(nowriter)}" if nowriter else ""))
+    gone = sorted({w for p in csvs for w in gen.WRITERS.get(p, []) if not os.path.exists(os.path.join(TOP, w))})
+    ok(not gone, "every writer in gen.WRITERS exists" + (f": not {', '.join(gone)}" if gone else ""))
+    notcsvio = sorted({gen.WRITERS[p][0] for p in csvs if p in gen.WRITERS}
+                      - set(csv_check.WRITERS))
+    ok(not notcsvio, "each CSV's first writer is a csvio writer (tests/csv_check.py WRITERS)"
+       + (f": not {', '.join(notcsvio)}" if notcsvio else ""))
+    extra = sorted(set(gen.HISTORICAL) - set(csvs))
+    ok(not extra, "gen.HISTORICAL names only CSVs the paper reads"
+       + (f": not {', '.join(extra)}" if extra else ""))
+    macro_srcs = {m: gen.SOURCES[src][0] for m, (_, src) in o.macros.items() if src in gen.SOURCES}
+    stale_list, dirty = [], []
+    for path in sorted(csvs):
+        vs = fr.check_csv(repo, path, csvs[path], gen.WRITERS.get(path, []))
+        dirty += [f"{path} ({v['commit']}, {v['rows']} rows)" for v in vs if v["dirty"] and v["state"] == "fresh"]
+        stale = [v for v in vs if v["state"] != "fresh"]
+        fresh = [v for v in vs if v["state"] == "fresh"]
+        at = ", ".join(v["commit"] for v in vs)
+        if not stale:
+            ok(True, f"{path}: fresh ({sum(v['rows'] for v in vs)} rows at {at})")
+            if path in gen.HISTORICAL:
+                print(f"# {path} is fresh: drop it from gen.HISTORICAL")
+            continue
+        if path in gen.HISTORICAL:
+            # provenance.tex (the appendix's index of every CSV) marks it
+            # "(historical)" beside its commit; the uses are the other tables
+            tabs = {k: t for k, t in o.tables.items() if k != "provenance.tex"}
+            uses = fr.historical_uses(path, [v["base"] for v in stale], texs, macro_srcs, gen.FIGURES,
+                                      tabs, macros_tex)
+            bad = [u for u in uses if not u[1]]
+            ok(uses and not bad, f"{path}: stale, kept as historical (gen.HISTORICAL: "
+               f"{gen.HISTORICAL[path]}), said beside {len(uses) - len(bad)} of {len(uses)} uses")
+            for where, _, why in bad:
+                print(f"#   {where}: {why}")
+            if not bad and uses:
+                continue
+        else:
+            ok(False, f"{path}: {sum(v['rows'] for v in stale)} of {sum(v['rows'] for v in vs)} rows stale"
+               + (f" ({sum(v['rows'] for v in fresh)} fresh)" if fresh else ""))
+        for v in stale:
+            line = fr.report_line(v, repo.short)
+            print("#   " + line)
+            stale_list.append(line)
+    if stale_list:
+        print(f"# {len(stale_list)} stale commit(s) in {len({x.split(':')[0] for x in stale_list})} "
+              f"of {len(csvs)} CSVs the paper reads: re-run their writers on the current code, or "
+              "declare them in gen.HISTORICAL and say so in the paper (\\Historical{name})")
+    if dirty:
+        print("# fresh, but measured on a tree with uncommitted changes (the table footers say "
+              f"+dirty; a re-run from a clean tree removes it): {'; '.join(dirty)}")
+    print(f"1..{N}")
+    return 1 if FAILED else 0
+
+
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--freshness"]:
+        sys.exit(freshness())
+    if sys.argv[1:]:
+        print("usage: tests/paper_check.py [--freshness]", file=sys.stderr)
+        sys.exit(2)
     sys.exit(main())

@@ -42,6 +42,7 @@ if [ "$what" != live ]; then
 	run_one fuzz-smoke ./tests/fuzz/run.sh "${PS_FUZZ_SMOKE:-30}"
 	run_one install ./tests/install-check.sh
 	run_one paper /usr/bin/python3 tests/paper_check.py
+	run_one paper-freshness-logic /usr/bin/python3 tests/freshness_check.py
 	run_one csv /usr/bin/python3 tests/csv_check.py
 	run_one readme ./tests/readme_check.sh
 fi

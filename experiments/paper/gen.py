@@ -14,6 +14,7 @@ Reads the CSVs in results/ (SOURCES below) and the limits in the code
   provenance.tex   a table: every CSV the paper reads, its rows, commits, kernels, dates
   ladder-*.pdf     ladder diagrams of the captures in paper/ladders.json
   ladder-*.json    the arrows each diagram was drawn from
+  fig-arch.pdf     the architecture figure (arch.py: drawn, no data)
   sources.json     which macro came from which file (for humans and tests)
 
 Nothing here types a measured number: every value is read from a CSV, a
@@ -126,6 +127,7 @@ CODE_CONSTANTS = {
     "RtxEntries": ("xdp/prestack.h", "PS_RTX_ENTRIES"),
     "RtxRing": ("xdp/prestack.h", "PS_RTX_RING"),
     "RtxBytes": ("xdp/prestack.h", "PS_RTX_BYTES"),
+    "SeqadjPoints": ("xdp/prestack.h", "PS_SEQADJ_POINTS"),
     "LeaseMs": ("ctl/deploy.h", "LEASE_MS"),
     "LeaseEveryMs": ("ctl/deploy.h", "LEASE_EVERY_MS"),
 }
@@ -144,6 +146,57 @@ FIGURES = {
     "results/bench-realistic.pdf": "results/bench-realistic.csv",
     "results/coherence-window.pdf": "results/coherence-window.csv",
 }
+
+
+# who writes each CSV the paper reads: the experiment script that writes it
+# (first; it is in tests/csv_check.py's WRITERS) and the measuring programs
+# of experiments/ it runs. tests/paper_check.py --freshness holds every row's
+# commit against the last change to xdp/, ctl/ and these files. The shared
+# testbed (experiments/testbed.sh) and pylib/ are not counted.
+WRITERS = {
+    "results/bench-pktcost.csv": ["experiments/bench/run.sh", "experiments/bench/pktcost.c"],
+    "results/bench-dummy.csv": ["experiments/bench/run.sh", "experiments/bench/pktcost.c"],
+    "results/bench-pktcost-ab.csv": ["experiments/bench/pktcost_ab.py", "experiments/bench/pktcost.c"],
+    "results/bench-pktcost-steps.csv": ["experiments/bench/pktcost_ab.py", "experiments/bench/pktcost.c"],
+    "results/bench-ceiling.csv": ["experiments/bench/ceiling.sh", "experiments/rate_lib.sh"],
+    "results/replay-rate.csv": ["experiments/replay-rate.sh", "experiments/rate_lib.sh",
+                                "experiments/rate_pcaps.py"],
+    "results/bench-e2e-summary.csv": ["experiments/bench/e2e.py"],
+    "results/bench-e2e-latency.csv": ["experiments/bench/e2e.py"],
+    "results/bench-e2e-latency-cdf.csv": ["experiments/bench/e2e.py"],
+    "results/bench-realistic.csv": ["experiments/bench/realistic.py"],
+    "results/bench-realistic-autopipe.csv": ["experiments/bench/realistic.py"],
+    "results/bench-pipelined-summary.csv": ["experiments/bench/pipelined.py", "experiments/bench/pipeload.c"],
+    "results/coherence-window-summary.csv": ["experiments/bench/coherence_window.py"],
+    "results/coherence-window.csv": ["experiments/bench/coherence_window.py"],
+    # run.py --seed N --out results/failures-loss-repeats.csv (the random-loss
+    # cells), --keep-captures --out results/ladders/failures-ladder.csv
+    "results/failures-live.csv": ["experiments/failures/run.py", "experiments/failures/client.py",
+                                  "experiments/mbx/mbx.c"],
+    "results/failures-loss-repeats.csv": ["experiments/failures/run.py", "experiments/failures/client.py",
+                                          "experiments/mbx/mbx.c"],
+    "results/ladders/failures-ladder.csv": ["experiments/failures/run.py", "experiments/failures/client.py",
+                                            "experiments/mbx/mbx.c"],
+    "results/failures-replay.csv": ["experiments/replay_suite.py", "experiments/liveplay"],
+    "results/where-to-answer.csv": ["experiments/where_to_answer.py", "experiments/where.sh"],
+}
+
+# Stale CSVs the paper keeps on purpose: path -> why. Each table sourced
+# from one says "historical: measured at <commit>" in its source line, and
+# the text and figure captions that use one must carry \Historical{<file
+# name without .csv>} beside the use (tests/paper_check.py --freshness
+# checks both). Empty: every CSV is to be re-run on the current code.
+HISTORICAL = {}
+
+
+def row_commits(rows):
+    """The distinct commits of rows, +dirty stripped, in first-seen order."""
+    return list(dict.fromkeys(r["commit"].split("+")[0] for r in rows if r.get("commit")))
+
+
+def historical_commits(path):
+    """The commits a historical CSV's marker names (all its rows')."""
+    return row_commits(csvio.load(os.path.join(TOP, path)))
 
 
 def read_source(name):
@@ -242,8 +295,10 @@ class Out:
         parts = []
         for s in srcs:
             p = self.prov[s]
+            hist = (f", historical: measured at {tex_escape(', '.join(historical_commits(p['file'])))}"
+                    if p["file"] in HISTORICAL else "")
             parts.append(f"\\texttt{{{tex_escape(p['file'])}}}: commit {tex_escape(p['commit'])}, "
-                         f"kernel {tex_escape(p['kernel'])}, {tex_escape(p['date'])}")
+                         f"kernel {tex_escape(p['kernel'])}, {tex_escape(p['date'])}{hist}")
         return "\\par\\smallskip{\\scriptsize Source: " + "; ".join(parts) + ".}\n"
 
 
@@ -657,6 +712,7 @@ def gen_live(o, rows, lossrep, ladderrun):
     o.m("PipelinedGuardedOutcome", ms("lost_xdp_reply_pipelined", "guarded")["outcome"], "live")
     o.m("PipelinedRetransOutcome", ms("lost_xdp_reply_pipelined", "retrans")["outcome"], "live")
     o.m("PipelinedRetransDupack", ms("lost_xdp_reply_pipelined", "retrans")["rtx_dupack"], "live")
+    o.m("CleanNaiveOutcome", ms("clean", "naive")["outcome"], "live")
     o.m("ReorderedGuardedDropped", ms("reordered", "guarded")["dropped"], "live")
     for sc, name in (("loss_1pct", "LossOne"), ("loss_5pct", "LossFive")):
         o.m(f"{name}GuardedAckHeld", ms(sc, "guarded")["ack_held"], "live")
@@ -789,7 +845,8 @@ def gen_provenance(o):
     t = ["\\begin{tabular}{l r l l l}", "\\toprule", "file & rows & commit & kernel & date \\\\",
          "\\midrule"]
     for p in o.prov.values():
-        t.append(f"\\texttt{{{tex_escape(p['file'])}}} & {p['rows']} & {tex_escape(p['commit'])} & "
+        hist = " (historical)" if p["file"] in HISTORICAL else ""
+        t.append(f"\\texttt{{{tex_escape(p['file'])}}} & {p['rows']} & {tex_escape(p['commit'])}{hist} & "
                  f"{tex_escape(p['kernel'])} & {tex_escape(p['date'])} \\\\")
     t += ["\\bottomrule", "\\end{tabular}"]
     o.tables["provenance.tex"] = "\n".join(t) + "\n"
@@ -830,6 +887,11 @@ def write(o, outdir):
         lines.append(f"\\newif\\if{name}\\{name}{'true' if on else 'false'}")
     for name, text in sorted(o.ladder_src.items()):
         lines.append(f"\\expandafter\\def\\csname laddersrc@{name}\\endcsname{{{text}}}")
+    # \Historical{name} beside a use of a historical CSV (paper/prestack.tex)
+    for path in sorted(HISTORICAL):
+        name = os.path.basename(path)[:-len(".csv")]
+        text = "historical: measured at " + tex_escape(", ".join(historical_commits(path)))
+        lines.append(f"\\expandafter\\def\\csname hist@{name}\\endcsname{{{text}}}")
     with open(os.path.join(outdir, "macros.tex"), "w") as f:
         f.write("\n".join(lines) + "\n")
     for fn, text in o.tables.items():
@@ -858,6 +920,9 @@ def generate(outdir, draw_ladders=True, ladders=True):
     os.makedirs(outdir, exist_ok=True)
     if ladders:
         gen_ladders(o, outdir, draw_ladders)
+        if draw_ladders:                 # the architecture figure (no data)
+            import arch
+            arch.draw(os.path.join(outdir, "fig-arch.pdf"))
     write(o, outdir)
     return o
 
