@@ -692,6 +692,14 @@ def gen_live(o, rows, lossrep, ladderrun):
     o.m("LiveScenarios", len(scen), "live")
     bad_other = [r for r in rows if r["mode"] != "naive" and r["outcome"] in ("wrong", "stale")]
     o.m("LiveWrongOutsideNaive", len(bad_other), "live")
+    # the guarded XDP modes alone (naive and the post-stack mode out)
+    guarded = [r for r in rows if r["mode"] not in ("naive", "poststack", "off")]
+    o.m("LiveGuardedModeCells", len(guarded), "live")
+    o.m("LiveGuardedModeWrong", sum(1 for r in guarded if r["outcome"] in ("wrong", "stale")), "live")
+    # which cells those are, for the text that says so (none: "none")
+    o.m("LiveWrongOutsideNaiveWhere", ", ".join(
+        f"\\Mode{{{tex_escape(r['mode'])}}} under \\texttt{{{tex_escape(r['scenario'])}}}"
+        for r in bad_other) or "none", "live")
     o.m("LiveCellsOutsideNaive", sum(1 for r in rows if r["mode"] != "naive"), "live")
     o.m("LiveNaiveBadCells", sum(1 for r in rows if r["mode"] == "naive"
                                   and r["outcome"] in ("wrong", "stale", "stall")), "live")
