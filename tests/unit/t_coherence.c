@@ -68,7 +68,7 @@ void t_ttl_expiry(struct env *e)
 	CHECK_EQ(stat_get(e, PS_ST_FILLS), 1);
 	CHECK_EQ(stat_get(e, PS_ST_TTL_ASKED), 0);
 	ps_cache_key_build(&k, "tk", 2);
-	CHECK(!bpf_map_lookup_elem(e->cache, &k, &v) && v.expires_ns == exp,
+	CHECK(!ps_cache_get(e->cache, &k, &v) && v.expires_ns == exp,
 	      "filled without the key's expiry");
 	expect_answer(e, get, strlen(get), S("$1\r\nv\r\n"));
 	/* within the margin of its expiry (the watcher learnt a shorter
@@ -76,7 +76,7 @@ void t_ttl_expiry(struct env *e)
 	exp = mono_ns() + PS_TTL_MARGIN_NS / 2;
 	CHECK_EQ(ttl_set(e, "tk", exp), 0);
 	v.expires_ns = exp;
-	CHECK_EQ(bpf_map_update_elem(e->cache, &k, &v, BPF_ANY), 0);
+	CHECK_EQ(ps_cache_put(e->cache, &k, &v), 0);
 	expect_pass(e, get, strlen(get), 21, 7);
 	CHECK_EQ(stat_get(e, PS_ST_TTL_REFUSED), 1);
 	CHECK(!cache_has(e, "tk", NULL, 0), "an entry past its margin stayed cached");
@@ -148,9 +148,9 @@ void t_clock_tick(struct env *e)
 	/* the key expires the margin and one tick from now: refused, and
 	 * forgotten */
 	ps_cache_key_build(&k, "foo", 3);
-	CHECK_EQ(bpf_map_lookup_elem(e->cache, &k, &v), 0);
+	CHECK_EQ(ps_cache_get(e->cache, &k, &v), 0);
 	v.expires_ns = coarse_ns() + PS_TTL_MARGIN_NS + PS_CLOCK_TICK_NS;
-	CHECK_EQ(bpf_map_update_elem(e->cache, &k, &v, BPF_ANY), 0);
+	CHECK_EQ(ps_cache_put(e->cache, &k, &v), 0);
 	expect_pass(e, S(GET_FOO), 22, 9);
 	CHECK_EQ(stat_get(e, PS_ST_TTL_REFUSED), 1);
 	CHECK(!cache_has(e, "foo", NULL, 0), "an entry within a tick of its margin stayed cached");
