@@ -40,8 +40,8 @@ static int cache_put(const struct ps_maps *m, const void *key, size_t klen,
 	 * the other map (the other size class) goes */
 	if ((expires_ns && bpf_map_update_elem(m->ttl, &k, &expires_ns, BPF_ANY)) ||
 	    ps_epoch_bump(m->epochs, &k) ||
-	    (bpf_map_delete_elem(other_fd, &k) && errno != ENOENT) ||
-	    bpf_map_update_elem(put_fd, &k, big ? (void *)&bv : (void *)&v, BPF_ANY)) {
+	    (ps_cache_del(other_fd, &k) && errno != ENOENT) ||
+	    ps_cache_put(put_fd, &k, big ? (void *)&bv : (void *)&v)) {
 		ps_err("cannot insert '%.*s': %s", (int)klen, (const char *)key, strerror(errno));
 		return -1;
 	}
@@ -68,11 +68,11 @@ static int cache_get(struct ps_call *c, const struct cache_opts *o)
 	if (ps_config_read(&c->maps, &cfg))
 		return 1;
 	ps_cache_key_build(&k, c->argv[1], strlen(c->argv[1]));
-	if (!bpf_map_lookup_elem(c->maps.cache, &k, &v)) {
+	if (!ps_cache_get(c->maps.cache, &k, &v)) {
 		gen = v.gen, rlen = v.reply_len, vlen = v.val_len, reply = v.reply;
 		if (rlen > PS_REPLY_MAX)
 			rlen = 0;
-	} else if (!bpf_map_lookup_elem(c->maps.cache_big, &k, &bv)) {
+	} else if (!ps_cache_get(c->maps.cache_big, &k, &bv)) {
 		gen = bv.gen, rlen = bv.reply_len, vlen = bv.val_len, reply = bv.reply;
 		if (rlen > PS_BIG_REPLY_MAX)
 			rlen = 0;
@@ -115,9 +115,9 @@ static int cache_flush(struct ps_call *c, const struct cache_opts *o)
 		ps_err("cannot bump the cache generation: %s", strerror(errno));
 		return 1;
 	}
-	n = ps_map_clear(c->maps.cache, sizeof(struct ps_cache_key));
+	n = ps_map_clear(c->maps.cache, sizeof(ps_cache_mkey));
 	if (n >= 0) {
-		long nb = ps_map_clear(c->maps.cache_big, sizeof(struct ps_cache_key));
+		long nb = ps_map_clear(c->maps.cache_big, sizeof(ps_cache_mkey));
 
 		n = nb < 0 ? nb : n + nb;
 	}
@@ -130,17 +130,23 @@ static int cache_flush(struct ps_call *c, const struct cache_opts *o)
 	return 0;
 }
 
-/* the entry at k of ps_cache (big: ps_cache_big) as the header fields
- * of a ps_cache_val (reply not copied); -1 if it is gone */
-static int entry_head(const struct ps_maps *m, const struct ps_cache_key *k, bool big,
-		      struct ps_cache_val *v)
+/* the entry at map key mk of ps_cache (big: ps_cache_big) as the header
+ * fields of a ps_cache_val (reply not copied) and its key k; -1 if it is
+ * gone */
+static int entry_head(const struct ps_maps *m, const ps_cache_mkey *mk, bool big,
+		      struct ps_cache_val *v, struct ps_cache_key *k)
 {
 	static struct ps_cache_big_val bv;
 
-	if (!big)
-		return bpf_map_lookup_elem(m->cache, k, v) ? -1 : 0;
-	if (bpf_map_lookup_elem(m->cache_big, k, &bv))
+	if (!big) {
+		if (bpf_map_lookup_elem(m->cache, mk, v))
+			return -1;
+		ps_cache_key_of(mk, v, k);
+		return 0;
+	}
+	if (bpf_map_lookup_elem(m->cache_big, mk, &bv))
 		return -1;
+	ps_cache_key_of(mk, &bv, k);
 	v->gen = bv.gen;
 	v->val_len = bv.val_len;
 	v->source = bv.source;
@@ -150,7 +156,8 @@ static int entry_head(const struct ps_maps *m, const struct ps_cache_key *k, boo
 
 static int cache_list(struct ps_call *c, const struct cache_opts *o)
 {
-	struct ps_cache_key k, next, *prev = NULL;
+	ps_cache_mkey mk, next, *prev = NULL;
+	struct ps_cache_key k;
 	struct ps_cache_val v;
 	struct ps_config cfg;
 	struct timespec now;
@@ -171,9 +178,9 @@ static int cache_list(struct ps_call *c, const struct cache_opts *o)
 			prev = NULL;
 			continue;
 		}
-		k = next;
-		prev = &k;
-		if (entry_head(&c->maps, &k, big, &v) || v.gen != cfg.cache_gen)
+		mk = next;
+		prev = &mk;
+		if (entry_head(&c->maps, &mk, big, &v, &k) || v.gen != cfg.cache_gen)
 			continue;
 		age = ((double)now.tv_sec * 1e9 + (double)now.tv_nsec - (double)v.filled_ns) / 1e9;
 		if (o->json) {

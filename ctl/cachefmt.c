@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <bpf/bpf.h>
 #include "cachefmt.h"
 
 __u32 ps_csum_partial(const void *buf, size_t len, __u32 seed)
@@ -112,4 +113,25 @@ int ps_cmd_key_build(struct ps_cmd_key *k, const void *name, size_t n)
 	}
 	k->n = (__u32)n;
 	return 0;
+}
+
+int ps_cache_get(int fd, const struct ps_cache_key *k, void *v)
+{
+	return bpf_map_lookup_elem(fd, k, v);
+}
+
+int ps_cache_put(int fd, const struct ps_cache_key *k, void *v)
+{
+	return bpf_map_update_elem(fd, k, v, BPF_ANY);
+}
+
+int ps_cache_del(int fd, const struct ps_cache_key *k)
+{
+	return bpf_map_delete_elem(fd, k);
+}
+
+void ps_cache_key_of(const ps_cache_mkey *mk, const void *v, struct ps_cache_key *k)
+{
+	(void)v;
+	*k = *mk;
 }

@@ -45,7 +45,7 @@ static int load_cache_line(struct replay *r, const char *kv)
 		       kv, PS_KEY_MAX, PS_SMALL_VAL_MAX);
 		return -1;
 	}
-	if (bpf_map_update_elem(r->cache, &k, &v, BPF_ANY)) {
+	if (ps_cache_put(r->cache, &k, &v)) {
 		ps_err("cannot preload '%s': %s", kv, strerror(errno));
 		return -1;
 	}

@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
+#include "cachefmt.h"
 #include "opts.h"
 
 static __u64 sum_prefix(const __u64 *c, const char *prefix)
@@ -34,7 +35,7 @@ static int take(const struct ps_maps *m, struct snap *s)
 		return -1;
 	s->mode = cfg.mode;
 	s->flows = ps_map_count(m->flows, sizeof(struct ps_flow_key));
-	s->entries = ps_map_count(m->cache, sizeof(struct ps_cache_key));
+	s->entries = ps_map_count(m->cache, sizeof(ps_cache_mkey));
 	return 0;
 }
 

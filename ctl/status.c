@@ -8,6 +8,7 @@
 #include <time.h>
 #include <string.h>
 #include <bpf/bpf.h>
+#include "cachefmt.h"
 #include "opts.h"
 
 struct mode_opts {
@@ -167,7 +168,7 @@ static int status_one(const struct ps_target *t, bool json, bool first)
 	}
 	flows = ps_map_count(m.flows, sizeof(struct ps_flow_key));
 	post = ps_post_sockets(t);  /* -1: post-stack programs not attached */
-	entries = ps_map_count(m.cache, sizeof(struct ps_cache_key));
+	entries = ps_map_count(m.cache, sizeof(ps_cache_mkey));
 	lease = cfg.flags & PS_CFG_LEASE;
 	left = lease ? lease_left_ms(&m) : 0;
 	side = ps_side_conns(t, &side_lost);

@@ -430,8 +430,8 @@ int ps_invalidate_key(const struct ps_maps *m, const struct ps_cache_key *k)
 	 * this key must not land after the delete */
 	if (ps_epoch_bump(m->epochs, k))
 		return -1;
-	small = bpf_map_delete_elem(m->cache, k);
-	big = bpf_map_delete_elem(m->cache_big, k);
+	small = ps_cache_del(m->cache, k);
+	big = ps_cache_del(m->cache_big, k);
 	return small && big ? 1 : 0;
 }
 

@@ -240,7 +240,7 @@ static uint32_t hit_median(uint32_t mode, enum config c, uint32_t extra, int run
 		return 0;
 	ps_cache_key_build(&ck, "v016", 4);
 	ps_cache_val_build(&cv, val, 16, 1, PS_FILL_USER);
-	bpf_map_update_elem(e.cache, &ck, &cv, BPF_ANY);
+	ps_cache_put(e.cache, &ck, &cv);
 	bpf_map_lookup_elem(e.cfg, &zero, &cfg);
 	cfg.extra_work = extra;
 	bpf_map_update_elem(e.cfg, &zero, &cfg, BPF_ANY);
@@ -338,7 +338,7 @@ static int tc_reply_cost(int runs, uint32_t *ns)
 			return 1;
 		ps_cache_key_build(&ck, "big", 3);
 		ps_cache_big_val_build(&bv, val, (size_t)sizes[z], 1, PS_FILL_USER);
-		bpf_map_update_elem(bpf_map__fd(e.skel->maps.ps_cache_big), &ck, &bv, BPF_ANY);
+		ps_cache_put(bpf_map__fd(e.skel->maps.ps_cache_big), &ck, &bv);
 		bpf_map_lookup_elem(e.flows, &k, &snap);
 		len = cli_seg(&e, in, req, strlen(req), TF_PSH | TF_ACK);
 		for (int r = 0; r < runs; r++) {
@@ -424,7 +424,7 @@ static int path_row(const char *kernel, uint32_t mode, const char *mname, enum c
 		memset(vals[i], 'x', (size_t)sizes[i]);
 		ps_cache_key_build(&ck[i], keys[i], 4);
 		ps_cache_val_build(&cv[i], vals[i], (size_t)sizes[i], 1, PS_FILL_USER);
-		bpf_map_update_elem(e.cache, &ck[i], &cv[i], BPF_ANY);
+		ps_cache_put(e.cache, &ck[i], &cv[i]);
 	}
 	if (bpf_map_lookup_elem(e.flows, &k, &snap))
 		return -1;
@@ -434,7 +434,7 @@ static int path_row(const char *kernel, uint32_t mode, const char *mname, enum c
 		 * and the key a SET invalidates */
 		restore(&e, &snap);
 		if (is_set)
-			bpf_map_update_elem(e.cache, &ck[0], &cv[0], BPF_ANY);
+			ps_cache_put(e.cache, &ck[0], &cv[0]);
 		if (one_run(e.xdp, in, len, &ns[r], &v))
 			return -1;
 		if (strcmp(vname(v), want))

@@ -3,8 +3,11 @@
 nanoseconds of a guarded GET hit go, measured side by side in one run.
 
 Before/after: the tree at --before (default: the commit before the hit-path
-rework) and the working tree are each built into build/ab/ with the *current*
-pktcost.c and reflector (so both measure the same paths, TC included), and
+rework) and the working tree are each built into build/ab/ with the same
+pktcost.c and reflector, those of --harness (default HARNESS below, the
+fill-only pktcost.c; --harness HEAD or any revision for today's, which
+measures the deployed configuration; --harness tree for the working
+tree's), so both measure the same paths, TC included, and
 the two binaries run alternately, --rounds times; the median of the rounds'
 medians is reported per path. results/bench-pktcost-ab.csv.
 
@@ -14,7 +17,12 @@ headers, reply written), built and run alternately with the full program;
 the difference between consecutive stops is the cost of a step.
 results/bench-pktcost-steps.csv. Nothing in the source tree is changed.
 
-usage: pktcost_ab.py [--before REV] [--rounds N] [--runs N] [--no-steps]
+With --harness other than the default, only the rows of the deployed
+configuration (and the floors) are kept, the ones the issue's targets are
+about. PS_RESULTS=DIR writes the CSVs and plots to DIR instead of results/.
+
+usage: pktcost_ab.py [--before REV] [--harness REV|HEAD|tree] [--rounds N]
+                     [--runs N] [--no-steps]
 """
 import argparse
 import csv
@@ -56,8 +64,9 @@ def sh(cmd, **kw):
     return subprocess.run(cmd, check=True, **kw)
 
 
-def export(rev, dst):
-    """The tree at rev (None: the working tree, tracked files) into dst."""
+def export(rev, dst, harness=HARNESS):
+    """The tree at rev (None: the working tree, tracked files) into dst,
+    with harness's pktcost.c and reflector (None: the working tree's)."""
     if os.path.exists(dst):
         shutil.rmtree(dst)
     os.makedirs(dst)
@@ -81,8 +90,11 @@ def export(rev, dst):
     # ones of HARNESS (today's pktcost.c also drives the TC ingress path,
     # which the older tree does not have)
     for f in ("experiments/bench/pktcost.c", "xdp/reflector.bpf.c"):
-        src = subprocess.run(["git", "-C", TOP, "show", f"{HARNESS}:{f}"], check=True,
-                             capture_output=True).stdout
+        if harness is None:
+            src = open(os.path.join(TOP, f), "rb").read()
+        else:
+            src = subprocess.run(["git", "-C", TOP, "show", f"{harness}:{f}"], check=True,
+                                 capture_output=True).stdout
         open(os.path.join(dst, f), "wb").write(src)
 
 
@@ -92,11 +104,16 @@ def build(tree):
     return os.path.join(tree, "build", "pktcost")
 
 
-def run(binary, runs):
+def run(binary, runs, config=None):
+    """{(mode, path, value_size): median ns}; with config, only that
+    configuration's rows and the floors (a harness without the column
+    has one configuration)."""
     out = subprocess.run([binary, str(runs)], check=True, capture_output=True,
                          text=True).stdout
     rows = {}
     for r in csv.DictReader(io.StringIO(out)):
+        if config and r.get("config", config) not in (config, "floor"):
+            continue
         rows[(r["mode"], r["path"], r["value_size"])] = int(r["ns_median"])
     return rows
 
@@ -106,6 +123,10 @@ def main():
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--before", default="e8ee9e0",
                     help="the tree to compare with (default: before the hit-path rework)")
+    ap.add_argument("--harness", default=HARNESS,
+                    help="the revision whose pktcost.c and reflector both trees run "
+                    "(default %(default)s, fill-only; HEAD: today's, deployed; "
+                    "tree: the working tree's)")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--runs", type=int, default=5001)
     ap.add_argument("--no-steps", action="store_true")
@@ -119,17 +140,27 @@ def main():
                                        check=True, capture_output=True, text=True).stdout.strip()
     except subprocess.CalledProcessError:
         sys.exit(f"pktcost_ab: no such revision: {a.before}")
+    harness = None if a.harness == "tree" else a.harness
+    if harness is not None:
+        try:
+            harness = subprocess.run(["git", "-C", TOP, "rev-parse", "--short", harness],
+                                     check=True, capture_output=True, text=True).stdout.strip()
+        except subprocess.CalledProcessError:
+            sys.exit(f"pktcost_ab: no such revision: {a.harness}")
+    # today's harness prints every mode twice (deployed, fill-only): the
+    # deployed rows are the ones measured
+    config = None if a.harness == HARNESS else "deployed"
     meta = provenance()
 
     bins = {}
-    export(a.before, os.path.join(AB, "before"))
+    export(a.before, os.path.join(AB, "before"), harness)
     bins["before"] = build(os.path.join(AB, "before"))
-    export(None, os.path.join(AB, "after"))
+    export(None, os.path.join(AB, "after"), harness)
     bins["after"] = build(os.path.join(AB, "after"))
     if not a.no_steps:
         for name, path, anchor, text in STOPS:
             tree = os.path.join(AB, "stop-" + name)
-            export(None, tree)
+            export(None, tree, harness)
             p = os.path.join(tree, path)
             s = open(p).read()
             if anchor not in s:
@@ -142,12 +173,12 @@ def main():
         order = list(bins)
         order = order[rnd % len(order):] + order[:rnd % len(order)]
         for k in order:
-            for key, ns in run(bins[k], a.runs).items():
+            for key, ns in run(bins[k], a.runs, config).items():
                 meds[k].setdefault(key, []).append(ns)
         print(f"round {rnd + 1}/{a.rounds} done", file=sys.stderr)
 
     os.makedirs(RES, exist_ok=True)
-    ab = [{**meta, "before_commit": before_commit, "version": ver, "mode": mode, "path": path,
+    ab = [{**meta, "before_commit": before_commit, "harness": harness or "tree", "version": ver, "mode": mode, "path": path,
            "value_size": vs, "rounds": a.rounds, "runs": a.runs,
            "ns_median": int(statistics.median(v))}
           for ver in ("before", "after") for (mode, path, vs), v in sorted(meds[ver].items())]

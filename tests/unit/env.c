@@ -143,7 +143,7 @@ int cache_put(struct env *e, const char *key, const char *val)
 
 	ps_cache_key_build(&k, key, strlen(key));
 	ps_cache_val_build(&v, val, strlen(val), 1, PS_FILL_USER);
-	return bpf_map_update_elem(e->cache, &k, &v, BPF_ANY);
+	return ps_cache_put(e->cache, &k, &v);
 }
 
 int cache_has(struct env *e, const char *key, char *val, size_t cap)
@@ -152,7 +152,7 @@ int cache_has(struct env *e, const char *key, char *val, size_t cap)
 	struct ps_cache_val v;
 
 	ps_cache_key_build(&k, key, strlen(key));
-	if (bpf_map_lookup_elem(e->cache, &k, &v))
+	if (ps_cache_get(e->cache, &k, &v))
 		return 0;
 	if (val && cap > v.reply_len) {
 		memcpy(val, v.reply, v.reply_len);

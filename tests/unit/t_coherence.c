@@ -20,6 +20,15 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* CLOCK_MONOTONIC_COARSE: bpf_ktime_get_coarse_ns()'s clock */
+static uint64_t coarse_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 static int ttl_set(struct env *e, const char *key, uint64_t v)
 {
 	struct ps_cache_key k;
@@ -50,16 +59,19 @@ void t_ttl_expiry(struct env *e)
 	 * and the GET after that is answered: no miss more than a SET
 	 * without TTL costs */
 	env_set_mode(e, PS_MODE_GUARDED, PS_CFG_FILL | PS_CFG_TTL_EXACT);
-	expect_pass(e, S("*5\r\n$3\r\nSET\r\n$2\r\ntk\r\n$1\r\nv\r\n$2\r\nEX\r\n$3\r\n100\r\n"), 0, 0);
-	exp = env_ttl_clock + 100ull * 1000000000ull;
-	CHECK(ttl_get(e, "tk") == exp, "SET EX 100 did not record its expiry");
+	/* a day: the expiry counts from the suite's start (env_ttl_clock), and
+	 * the fill below reads the real clock, well over 100 s later on a
+	 * loaded machine */
+	expect_pass(e, S("*5\r\n$3\r\nSET\r\n$2\r\ntk\r\n$1\r\nv\r\n$2\r\nEX\r\n$5\r\n86400\r\n"), 0, 0);
+	exp = env_ttl_clock + 86400ull * 1000000000ull;
+	CHECK(ttl_get(e, "tk") == exp, "SET EX 86400 did not record its expiry");
 	expect_srv(e, S("+OK\r\n"), 0, 0);
 	expect_pass(e, get, strlen(get), 0, 0);
 	expect_srv(e, S("$1\r\nv\r\n"), 0, 0);
 	CHECK_EQ(stat_get(e, PS_ST_FILLS), 1);
 	CHECK_EQ(stat_get(e, PS_ST_TTL_ASKED), 0);
 	ps_cache_key_build(&k, "tk", 2);
-	CHECK(!bpf_map_lookup_elem(e->cache, &k, &v) && v.expires_ns == exp,
+	CHECK(!ps_cache_get(e->cache, &k, &v) && v.expires_ns == exp,
 	      "filled without the key's expiry");
 	expect_answer(e, get, strlen(get), S("$1\r\nv\r\n"));
 	/* within the margin of its expiry (the watcher learnt a shorter
@@ -67,7 +79,7 @@ void t_ttl_expiry(struct env *e)
 	exp = mono_ns() + PS_TTL_MARGIN_NS / 2;
 	CHECK_EQ(ttl_set(e, "tk", exp), 0);
 	v.expires_ns = exp;
-	CHECK_EQ(bpf_map_update_elem(e->cache, &k, &v, BPF_ANY), 0);
+	CHECK_EQ(ps_cache_put(e->cache, &k, &v), 0);
 	expect_pass(e, get, strlen(get), 21, 7);
 	CHECK_EQ(stat_get(e, PS_ST_TTL_REFUSED), 1);
 	CHECK(!cache_has(e, "tk", NULL, 0), "an entry past its margin stayed cached");
@@ -108,6 +120,44 @@ void t_lease(struct env *e)
 	cache_put(e, "foo", "bar");
 	expect_srv(e, S("$3\r\nbar\r\n"), 22, 9);
 	expect_answer(e, S(GET_FOO), S("$3\r\nbar\r\n"));
+}
+
+/* XDP reads the coarse clock, up to a tick behind CLOCK_MONOTONIC: the
+ * lease and a TTL's margin end one tick earlier (PS_CLOCK_TICK_NS). A
+ * deadline one tick from the coarse clock's now is already refused (the
+ * program reads that clock later, never earlier); it would have been
+ * answered against the precise clock without the tick. */
+void t_clock_tick(struct env *e)
+{
+	struct ps_cache_key k;
+	struct ps_cache_val v;
+	struct timespec res;
+
+	/* the tick covers the coarse clock's resolution on this kernel */
+	CHECK_EQ(clock_getres(CLOCK_MONOTONIC_COARSE, &res), 0);
+	CHECK((uint64_t)res.tv_sec * 1000000000ull + (uint64_t)res.tv_nsec <= PS_CLOCK_TICK_NS,
+	      "CLOCK_MONOTONIC_COARSE ticks every %ld ns, more than PS_CLOCK_TICK_NS",
+	      res.tv_nsec);
+	env_set_mode(e, PS_MODE_GUARDED, PS_CFG_FILL | PS_CFG_LEASE);
+	cache_put(e, "foo", "bar");
+	/* the lease ends one tick from now: refused */
+	CHECK_EQ(lease_set(e, coarse_ns() + PS_CLOCK_TICK_NS), 0);
+	expect_pass(e, S(GET_FOO), 0, 0);
+	expect_srv(e, S("$3\r\nbar\r\n"), 0, 0);
+	CHECK_EQ(stat_get(e, PS_ST_FB_LEASE), 1);
+	/* a second away: answered */
+	CHECK_EQ(lease_set(e, mono_ns() + 1000000000ull), 0);
+	expect_answer(e, S(GET_FOO), S("$3\r\nbar\r\n"));
+	/* the key expires the margin and one tick from now: refused, and
+	 * forgotten */
+	ps_cache_key_build(&k, "foo", 3);
+	CHECK_EQ(ps_cache_get(e->cache, &k, &v), 0);
+	v.expires_ns = coarse_ns() + PS_TTL_MARGIN_NS + PS_CLOCK_TICK_NS;
+	CHECK_EQ(ps_cache_put(e->cache, &k, &v), 0);
+	expect_pass(e, S(GET_FOO), 22, 9);
+	CHECK_EQ(stat_get(e, PS_ST_TTL_REFUSED), 1);
+	CHECK(!cache_has(e, "foo", NULL, 0), "an entry within a tick of its margin stayed cached");
+	CHECK_EQ(stat_get(e, PS_ST_FB_LEASE), 1);
 }
 
 static uint32_t inflight_any(struct env *e)

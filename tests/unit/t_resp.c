@@ -195,7 +195,7 @@ static int big_has(struct env *e, const char *key, uint32_t *gen)
 	int r;
 
 	ps_cache_key_build(&k, key, strlen(key));
-	r = bv && !bpf_map_lookup_elem(bpf_map__fd(e->skel->maps.ps_cache_big), &k, bv);
+	r = bv && !ps_cache_get(bpf_map__fd(e->skel->maps.ps_cache_big), &k, bv);
 	if (r && gen)
 		*gen = bv->gen;
 	free(bv);
@@ -218,7 +218,7 @@ void t_fill_race(struct env *e)
 	ps_cache_key_build(&k, "rk", 2);
 	/* no race: published, of the fill's generation */
 	CHECK_EQ(fh_fill(e, h, 0, 0), 1);
-	CHECK(!bpf_map_lookup_elem(e->cache, &k, &v) && v.gen == c.cache_gen,
+	CHECK(!ps_cache_get(e->cache, &k, &v) && v.gen == c.cache_gen,
 	      "the fill was not published with its generation");
 	CHECK_EQ(stat_get(e, PS_ST_FILL_RACED), 0);
 	/* the write lands between the fill's epoch check and its insert (the
@@ -248,10 +248,10 @@ void t_fill_race(struct env *e)
 	/* a pending entry (a fill between its insert and its publish) is no
 	 * hit, and a lookup leaves it to its filler */
 	ps_cache_val_build(&v, "old", 3, PS_GEN_PENDING | 7, PS_FILL_TC);
-	CHECK_EQ(bpf_map_update_elem(e->cache, &k, &v, BPF_ANY), 0);
+	CHECK_EQ(ps_cache_put(e->cache, &k, &v), 0);
 	expect_pass(e, S("*2\r\n$3\r\nGET\r\n$2\r\nrk\r\n"), 0, 0);
 	CHECK_EQ(stat_get(e, PS_ST_GET_HITS), 0);
-	CHECK(!bpf_map_lookup_elem(e->cache, &k, &v) && v.gen == (PS_GEN_PENDING | 7),
+	CHECK(!ps_cache_get(e->cache, &k, &v) && v.gen == (PS_GEN_PENDING | 7),
 	      "a lookup deleted or changed a pending entry");
 }
 

@@ -39,12 +39,12 @@ static size_t put_val(struct env *e, const char *key, size_t n, char seed)
 	ps_cache_key_build(&k, key, strlen(key));
 	if (n > PS_SMALL_VAL_MAX) {
 		ps_cache_big_val_build(&bv, val, n, 1, PS_FILL_USER);
-		bpf_map_update_elem(bpf_map__fd(e->skel->maps.ps_cache_big), &k, &bv, BPF_ANY);
+		ps_cache_put(bpf_map__fd(e->skel->maps.ps_cache_big), &k, &bv);
 		memcpy(rep, bv.reply, bv.reply_len);
 		return bv.reply_len;
 	}
 	ps_cache_val_build(&v, val, n, 1, PS_FILL_USER);
-	bpf_map_update_elem(e->cache, &k, &v, BPF_ANY);
+	ps_cache_put(e->cache, &k, &v);
 	memcpy(rep, v.reply, v.reply_len);
 	return v.reply_len;
 }

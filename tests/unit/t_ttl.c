@@ -465,7 +465,7 @@ void t_ttl_answered(struct env *e)
 	expect_pass(e, get, strlen(get), 0, 0);
 	expect_srv(e, S("$1\r\nv\r\n"), 0, 0);
 	ps_cache_key_build(&k, "tk", 2);
-	CHECK(!bpf_map_lookup_elem(e->cache, &k, &v) && v.expires_ns == T + 3600 * SEC_NS,
+	CHECK(!ps_cache_get(e->cache, &k, &v) && v.expires_ns == T + 3600 * SEC_NS,
 	      "filled without its expiry");
 	expect_answer(e, get, strlen(get), S("$1\r\nv\r\n"));
 	cons_ = 21;
