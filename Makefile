@@ -50,6 +50,7 @@ help:
 	@echo "sudo make test  unit tests (BPF_PROG_TEST_RUN) and live tests in the netns testbed"
 	@echo "sudo make demo  testbed up, attach, warm, real GETs answered at XDP, teardown"
 	@echo "sudo make failures  live fault scenarios (middlebox) x modes -> results/failures-live.csv"
+	@echo "sudo make campaign  randomized fault campaign, every reply judged -> results/campaign*.csv (CAMPAIGN_ARGS)"
 	@echo "make fuzz       libFuzzer on the RESP and TCP option parsers (FUZZ_TIME=300 s)"
 	@echo "sudo make bench  every benchmark (bench-quick: about a minute) -> results/bench-*"
 	@echo "sudo make e2e    redis-benchmark + realistic workload per configuration -> results/bench-e2e*"
@@ -193,6 +194,16 @@ replay-suite: all
 .PHONY: failures
 failures: all
 	$(Q)$(PY) experiments/failures/run.py $(FAILURES_ARGS)
+
+# the randomized fault campaign (experiments/campaign/run.py): seeded fault
+# mixes through the middlebox, redis-py / hiredis / redis-benchmark clients,
+# off/guarded/retrans on every seed, every reply judged ->
+# results/campaign{,-summary}.csv. CAMPAIGN_ARGS: its options, e.g.
+# --seeds 1-60 --cut, --resume after a lost cell, or --soak (connection
+# churn into small flow and rtx tables -> results/campaign-soak*.csv)
+.PHONY: campaign
+campaign: all
+	$(Q)$(PY) experiments/campaign/run.py $(CAMPAIGN_ARGS)
 
 # the fast path on cache-shaped traffic, every mode next to Redis alone:
 # results/bench-realistic.{csv,png,pdf}; realistic-autopipe: the same mix

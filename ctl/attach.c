@@ -91,6 +91,7 @@ struct attach_opts {
 	int mode;
 	bool skb, auth, builtin_cmds, no_ack_hold, no_coherence, no_tc_reply, cut;
 	const char *password;
+	__u32 flow_entries, rtx_entries;   /* 0: the sizes in prestack.h */
 };
 
 #define WATCHER_LOG_DIR "/run/prestack"
@@ -280,6 +281,14 @@ static const struct ps_opt attach_opts[] = {
 	       "reply does not fit XDP's frame (values over ~200 B on\n"
 	       "veth, over one MSS anywhere, all of ps_cache_big) go to\n"
 	       "Redis (docs/tc-reply.md)"),
+	PS_OPT("flow-entries", 0, PS_OPT_U32, "N", struct attach_opts, flow_entries,
+	       "size ps_flows for N flows instead of PS_FLOW_ENTRIES\n"
+	       "(a test knob: the campaign's soak fills it; flows past\n"
+	       "it are not tracked, counted flows_full)", .min = 1, .max = 1u << 24),
+	PS_OPT("rtx-entries", 0, PS_OPT_U32, "N", struct attach_opts, rtx_entries,
+	       "size ps_rtx, ps_tcr_refs and ps_tcr_asm for N replies\n"
+	       "instead of PS_RTX_ENTRIES (a test knob: forces their\n"
+	       "LRU eviction, counted rtx_gone / tc_lost)", .min = 1, .max = 1u << 24),
 	{}
 };
 
@@ -347,7 +356,7 @@ static int attach_run(struct ps_call *c, void *opts)
 		printf("per-command answering on (--cut, experimental): GETs are answered "
 		       "inside pipelined segments; see docs/pipelines.md for what can go wrong\n");
 	/* the maps are pinned in the new dir as they are created */
-	if (ps_loader_open(&skel, t->dir))
+	if (ps_loader_open(&skel, t->dir, o->flow_entries, o->rtx_entries))
 		goto cleanup;
 	if (ps_config_write(bpf_map__fd(skel->maps.ps_config), (__u32)o->mode,
 			    cfg_flags & ~PS_DEPLOY_LATE, (__u16)o->port, 1)) {

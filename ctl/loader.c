@@ -15,7 +15,8 @@ static int print_fn(enum libbpf_print_level level, const char *fmt, va_list ap)
 	return vfprintf(stderr, fmt, ap);
 }
 
-int ps_loader_open(struct prestack_bpf **out, const char *pin_root)
+int ps_loader_open(struct prestack_bpf **out, const char *pin_root, __u32 flow_entries,
+		   __u32 rtx_entries)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_root);
 	struct prestack_bpf *skel;
@@ -32,6 +33,15 @@ int ps_loader_open(struct prestack_bpf **out, const char *pin_root)
 	if (libbpf_num_possible_cpus() > 0)
 		bpf_map__set_max_entries(skel->maps.ps_ins_kbuf,
 					 (__u32)libbpf_num_possible_cpus());
+	/* test knobs (attach --flow-entries/--rtx-entries): smaller tables
+	 * that a soak can fill */
+	if (flow_entries)
+		bpf_map__set_max_entries(skel->maps.ps_flows, flow_entries);
+	if (rtx_entries) {
+		bpf_map__set_max_entries(skel->maps.ps_rtx, rtx_entries);
+		bpf_map__set_max_entries(skel->maps.ps_tcr_refs, rtx_entries);
+		bpf_map__set_max_entries(skel->maps.ps_tcr_asm, rtx_entries);
+	}
 	/* without a root libbpf would pin under /sys/fs/bpf itself */
 	if (!pin_root)
 		bpf_object__for_each_map(m, skel->obj)

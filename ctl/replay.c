@@ -319,7 +319,7 @@ static int replay_run(struct ps_call *c, void *opts)
 	if (!pin)
 		goto cleanup;
 	/* no pins: the maps are this replay's own */
-	if (ps_loader_open(&r.skel, NULL))
+	if (ps_loader_open(&r.skel, NULL, 0, 0))
 		goto cleanup;
 	/* a rebuilt server segment (xdp/insert.h) returns its first piece
 	 * and sends no clone: offline, nothing may leave on a real device

@@ -120,6 +120,32 @@ static int uncover(const struct ps_side_if *r)
 	return ret;
 }
 
+/*
+ * The pinned maps this object shares with the answering path keep the
+ * sizes attach gave them (attach --flow-entries/--rtx-entries): libbpf
+ * refuses to reuse a pin whose max_entries differs from the declaration.
+ */
+static void match_pinned_sizes(struct bpf_object *obj)
+{
+	struct bpf_map *m;
+
+	bpf_object__for_each_map(m, obj) {
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info);
+		const char *pin = bpf_map__pin_path(m);
+		int fd;
+
+		if (!pin || !bpf_map__autocreate(m))
+			continue;
+		fd = bpf_obj_get(pin);
+		if (fd < 0)
+			continue;        /* not pinned yet: created as declared */
+		if (!bpf_obj_get_info_by_fd(fd, &info, &len) && info.max_entries)
+			bpf_map__set_max_entries(m, info.max_entries);
+		close(fd);
+	}
+}
+
 int ps_side_attach(const struct ps_target *t, __u32 att_ifindex, unsigned *covered)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = t->dir);
@@ -137,6 +163,7 @@ int ps_side_attach(const struct ps_target *t, __u32 att_ifindex, unsigned *cover
 	skel->rodata->ps_side_attached = att_ifindex;
 	/* maps of the answering path this object declares, never touches */
 	bpf_map__set_autocreate(skel->maps.ps_rtx, false);
+	match_pinned_sizes(skel->obj);
 	err = sidepath_bpf__load(skel);
 	if (err) {
 		ps_err("side path: cannot load the programs (%d); -v shows the verifier log", err);

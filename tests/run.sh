@@ -39,6 +39,7 @@ if [ "$what" != live ]; then
 	run_one unit ./build/test_prog
 	run_one replay-offline /usr/bin/python3 tests/replay_check.py
 	run_one rbench-parse /usr/bin/python3 tests/rbench_check.py
+	run_one campaign-judges /usr/bin/python3 tests/campaign_check.py
 	run_one fuzz-smoke ./tests/fuzz/run.sh "${PS_FUZZ_SMOKE:-30}"
 	run_one install ./tests/install-check.sh
 	run_one paper /usr/bin/python3 tests/paper_check.py

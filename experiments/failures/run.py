@@ -37,6 +37,8 @@ import time
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(TOP, "pylib"))
 from prestack_lib import csvio, psstats  # noqa: E402
+from prestack_lib.faultrun import (MAX_LOST_IN_A_ROW, MBX_PID, MODES, CellLost,  # noqa: E402
+                                   Sidecar, mbx_alive, nstat, sh)
 from prestack_lib.provenance import provenance  # noqa: E402
 from prestack_lib.testbed import DEV_CLI, IP_SRV, NS_CLI, NS_SRV, PORT, TGT  # noqa: E402
 
@@ -44,8 +46,6 @@ PS = os.path.join(TOP, "build/prestack")
 TB = os.path.join(TOP, "experiments/testbed.sh")
 CLIENT = os.path.join(TOP, "experiments/failures/client.py")
 PY = "/usr/bin/python3"
-MBX_PID = "/run/prestack-testbed/mbx.pid"
-RESUME_DIR = os.path.join(TOP, "build", "failures-resume")
 GETP = r"prefix=*2\r\n$3\r\nGET"
 
 # How long the client waits for a reply before it calls the connection
@@ -97,17 +97,9 @@ SCENARIOS = [
     ("loss_5pct", "load", ["dir=any,p=0.05,action=drop"], "5% random loss, 4 connections"),
 ]
 
-# column -> attach arguments; guarded-nohold is guarded without the ACK hold
-# (attach --no-ack-hold): the ablation that shows what the hold repairs
-MODES = {"off": ["--mode", "off"], "naive": ["--mode", "naive"],
-         "guarded-nohold": ["--mode", "guarded", "--no-ack-hold"],
-         "guarded": ["--mode", "guarded"], "retrans": ["--mode", "retrans"],
-         # the XDP path alone (no TC ingress replies): where-to-answer
-         "guarded-notc": ["--mode", "guarded", "--no-tc-reply"],
-         "retrans-notc": ["--mode", "retrans", "--no-tc-reply"],
-         # answered after the TCP stack (docs/poststack.md): the kernel's
-         # own TCP handles every fault; post_hits counts its answers
-         "poststack": ["--mode", "poststack"]}
+# the matrix's columns: every mode of faultrun.MODES but per-command
+# answering (-cut), which the campaign runs as an opt-in row
+FAILURE_MODES = [m for m in MODES if not m.endswith("-cut")]
 
 NSTAT = ["TcpRetransSegs", "TcpOutRsts", "TcpExtTCPTimeouts", "TcpExtTCPLossProbes"]
 PS_COUNTERS = ["get_hits", "tc_replies", "tc_resends", "tc_lost", "post_hits", "post_pass_owed", "retrans_replies", "ack_held", "rtx_stored", "rtx_req", "rtx_dupack", "rtx_gone",
@@ -132,40 +124,8 @@ def keep_head(pcap):
         os.unlink(tmp)
 
 
-def sh(*cmd, check=True, capture=True, timeout=120):
-    r = subprocess.run(cmd, stdout=subprocess.PIPE if capture else None,
-                       stderr=subprocess.STDOUT if capture else None, text=True,
-                       timeout=timeout)
-    if check and r.returncode:
-        raise RuntimeError(f"{' '.join(cmd)} -> {r.returncode}: {r.stdout}")
-    return r.stdout if capture else ""
-
-
-def nstat(ns):
-    out = sh("ip", "netns", "exec", ns, "nstat", "-az", "--json", check=False)
-    try:
-        d = json.loads(out)
-        return d.get("kernel", d)
-    except ValueError:
-        return {}
-
-
 def ps_stats():
     return psstats.read(TGT, PS)
-
-
-class CellLost(Exception):
-    """This cell could not be measured (not a fault outcome: a broken run)."""
-
-
-def mbx_alive():
-    """The middlebox testbed.sh started is still running (not a zombie)."""
-    try:
-        pid = int(open(MBX_PID).read().strip())
-        state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
-    except (OSError, ValueError, IndexError):
-        return False
-    return state not in ("Z", "X")
 
 
 def outcome(r):
@@ -331,49 +291,9 @@ def plot(csv_path, out_base):
         fig.savefig(f"{out_base}.{ext}", dpi=130)
 
 
-class Sidecar:
-    """The cells of an unfinished run, one JSON line each (the first line
-    says what run they belong to), so that --resume can skip them."""
-
-    def __init__(self, out, key):
-        self.path = os.path.join(RESUME_DIR, os.path.basename(out) + ".jsonl")
-        self.key = key
-
-    def load(self):
-        """{(scenario, mode): row} of a previous run with the same key."""
-        if not os.path.exists(self.path):
-            return {}
-        with open(self.path) as f:
-            lines = [json.loads(ln) for ln in f if ln.strip()]
-        if not lines or lines[0] != {"run": self.key}:
-            have = lines[0].get("run") if lines else None
-            raise SystemExit(f"run.py: {os.path.relpath(self.path, TOP)} is from another run "
-                             f"({have}, this one is {self.key}): remove it or rerun without --resume")
-        return {(r["scenario"], r["mode"]): r for r in lines[1:]}
-
-    def start(self, rows):
-        os.makedirs(RESUME_DIR, exist_ok=True)
-        text = "".join(json.dumps(x) + "\n" for x in [{"run": self.key}, *rows])
-        csvio.write_atomic(self.path, text)
-
-    def add(self, row):
-        with open(self.path, "a") as f:
-            f.write(json.dumps(row) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-
-    def remove(self):
-        if os.path.exists(self.path):
-            os.unlink(self.path)
-
-
-# consecutive lost cells after which the testbed is taken to be broken
-MAX_LOST_IN_A_ROW = 3
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--modes", default=",".join(MODES))
+    ap.add_argument("--modes", default=",".join(FAILURE_MODES))
     ap.add_argument("--only", default="", help="comma-separated scenario names")
     ap.add_argument("--out", default=os.path.join(TOP, "results/failures-live.csv"))
     ap.add_argument("--seed", type=int, default=1)

@@ -19,10 +19,12 @@
  *   nth=N [count=K]        act on matches N..N+K-1 (1-based, per rule);
  *                          the default is nth=1,count=1
  *   every=1 | p=P          act on every match / with probability P (--seed)
- *   action=drop|dup|delay|reorder|split|coalesce   (required)
+ *   action=drop|dup|delay|reorder|split|coalesce|clamp   (required)
  *   ms=D                   delay: hold D ms; reorder, coalesce: give up
  *                          waiting after D ms (200)
  *   k=K                    split: into K segments (2)
+ *   win=W                  clamp: the TCP window field becomes min(field, W)
+ *                          (the raw field: the sender's window scale applies)
  * Non-TCP frames only match rules without TCP fields. The first rule that
  * matches and acts wins; every matching rule counts the frame for nth.
  *
@@ -65,9 +67,9 @@
 #define RX_BATCH 256            /* frames read per socket per loop turn */
 
 enum { C2S, S2C, ANY };
-enum { A_DROP, A_DUP, A_DELAY, A_REORDER, A_SPLIT, A_COALESCE, A_N };
+enum { A_DROP, A_DUP, A_DELAY, A_REORDER, A_SPLIT, A_COALESCE, A_CLAMP, A_N };
 static const char *const act_names[A_N] = { "drop", "dup", "delay", "reorder", "split",
-					    "coalesce" };
+					    "coalesce", "clamp" };
 static const char *const dir_names[3] = { "c2s", "s2c", "any" };
 
 /* TCP flag bits, as in byte 13 of the header */
@@ -86,7 +88,7 @@ struct rule {
 	int every;
 	double p;                      /* > 0: act with this probability */
 	unsigned long nth, count, matched;
-	unsigned ms, k;
+	unsigned ms, k, win;
 	int tcp_only;                  /* has a condition only TCP can meet */
 	char text[1024];
 };
@@ -472,6 +474,23 @@ static int act(int i, int d, const unsigned char *b, size_t len, const struct tc
 			return 0;
 		n_act[A_COALESCE]++;
 		return 1;                       /* logged when it leaves */
+	case A_CLAMP: {
+		unsigned char o[RX_CAP];
+		unsigned w;
+
+		/* a SYN's window is never scaled: clamp only what follows it */
+		if (!tcp || (t->flags & (F_SYN | F_RST)))
+			return 0;
+		w = get16(b + t->tcp + 14);
+		if (w <= r->win)
+			return 0;
+		memcpy(o, b, len);
+		put16(o + t->tcp + 14, r->win);
+		tcp_csum(o + t->ip);
+		xmit(d, o, len);
+		snprintf(note, sizeof(note), "window %u -> %u", w, r->win);
+		break;
+	}
 	}
 	n_act[r->action]++;
 	log_row(d, n, r->action, i, b, len, note);
@@ -586,6 +605,7 @@ static int parse_rule(const char *spec, struct rule *r, char *err, size_t errlen
 	r->nth = r->count = 1;
 	r->ms = 200;
 	r->k = 2;
+	r->win = 1024;
 	if (strlen(spec) >= sizeof(buf)) {
 		snprintf(err, errlen, "too long");
 		return -1;
@@ -653,6 +673,10 @@ static int parse_rule(const char *spec, struct rule *r, char *err, size_t errlen
 			if (!num(v, 3600000, &x))
 				goto bad;
 			r->ms = (unsigned)x;
+		} else if (!strcmp(kv, "win")) {
+			if (!num(v, 65535, &x))
+				goto bad;
+			r->win = (unsigned)x;
 		} else if (!strcmp(kv, "k")) {
 			if (!num(v, 65535, &x) || x < 2)
 				goto bad;
@@ -840,8 +864,9 @@ static void on_signal(int sig)
 static void summary(void)
 {
 	fprintf(stderr, "mbx: forwarded=%lu dropped=%lu duplicated=%lu delayed=%lu reordered=%lu "
-		"split=%lu coalesced=%lu\n", n_fwd, n_act[A_DROP], n_act[A_DUP],
-		n_act[A_DELAY], n_act[A_REORDER], n_act[A_SPLIT], n_act[A_COALESCE]);
+		"split=%lu coalesced=%lu clamped=%lu\n", n_fwd, n_act[A_DROP], n_act[A_DUP],
+		n_act[A_DELAY], n_act[A_REORDER], n_act[A_SPLIT], n_act[A_COALESCE],
+		n_act[A_CLAMP]);
 }
 
 static void usage(FILE *f)
@@ -855,7 +880,7 @@ static void usage(FILE *f)
 		"          \\\\ \\xHH)  port=N  ipid0=1|0\n"
 		"  when:   nth=N [count=K] (default nth=1)  |  every=1  |  p=P\n"
 		"  action: drop | dup | delay ms=D | reorder [ms=D] | split [k=K] |\n"
-		"          coalesce [ms=D]\n"
+		"          coalesce [ms=D] | clamp [win=W]\n"
 		"e.g. --rule 'dir=c2s,payload=1,nth=3,action=drop'. --rules-file: one rule\n"
 		"a line, # comments. Runs until SIGINT/SIGTERM; SIGUSR1 prints counts.\n");
 }

@@ -13,6 +13,8 @@ here:
             through a temporary file, Run (a lost cell keeps the old CSV)
   psstats   `prestack stats --json`, deltas, which path answered
   livelock  /tmp/prestack-live.lock, taken unless an ancestor holds it
+  faultrun  live runs through the middlebox: sh, nstat, mbx_alive, the mode
+            table, lost cells and the --resume sidecar (failures, campaign)
 """
 import os
 
