@@ -145,31 +145,41 @@ __noinline int cut_one(struct ps_scratch *s, struct ps_config *cfg,
 		       struct ps_flow *f, struct ps_pkt *p,
 		       const struct ps_flow_key *fk)
 {
-	__u32 i, b, pos, start, end, rlen, vsum, lim, why = 0;
+	__u32 i, b, pos, start, end, rlen = 0, vsum = 0, lim, why = 0, from_asm = 0;
 	struct ps_cache_val *v = NULL;
-	__u64 id;
+	__u64 id = 0;
 
 	if (!s || !cfg || !f || !p || !fk)
 		return -1;
+	PROF_MARK(0, 10);
 	i = s->cp_i;
 	if (i >= PS_MAX_CMDS)
 		return -1;
 	pos = s->get_pos[i];
 	start = s->get_start[i];
 	end = s->key_off[i] + s->key_len[i] + 2;
+	/* guarded_veto's assemble_many looked this key up a moment ago and
+	 * copied its reply into s->rep (the entry's identity checked after
+	 * the copy): that copy is the GET's, no second lookup */
+	if (s->asm_ok && s->asm_len[i] != PS_ASM_NONE)
+		from_asm = 1;
 	if (pos >= 64)
 		why = PS_ST_GA_FULL;
 	else if (start == ~0u || start >= end || end > p->payload_len)
 		why = PS_ST_GA_PARTIAL;
-	else if (!(i == 0 && s->key_ready) &&
+	else if (!from_asm && !(i == 0 && s->key_ready) &&
 		 ps_key_from_buf(&s->key, s, s->key_off[i], s->key_len[i]))
 		why = PS_ST_GA_PARTIAL;
 	if (why) {
 		stat_inc(why);
 		return 0;
 	}
-	v = cache_lookup(&s->key, cfg->cache_gen, p->now_ns);
-	if (!v) {
+	if (!from_asm)
+		v = cache_lookup(&s->key, cfg->cache_gen, p->now_ns);
+	else if (s->asm_len[i])
+		rlen = s->asm_len[i];
+	PROF_MARK(0, 11);
+	if (!v && !rlen) {
 		if (!s->cut_misses)
 			s->cut_first_miss = i;
 		if (s->cut_misses < PS_FQ_ARM)
@@ -179,9 +189,11 @@ __noinline int cut_one(struct ps_scratch *s, struct ps_config *cfg,
 		return 0;
 	}
 	b = f->cmds_passed + pos - s->ncut;
-	rlen = v->reply_len;
-	vsum = v->csum;
-	id = v->filled_ns;
+	if (v) {
+		rlen = v->reply_len;
+		vsum = v->csum;
+		id = v->filled_ns;
+	}
 	if (rlen == 0 || rlen > PS_REPLY_MAX)
 		why = PS_ST_GA_MSS;
 	else if ((__s64)rlen > s->cp_win)
@@ -217,18 +229,20 @@ __noinline int cut_one(struct ps_scratch *s, struct ps_config *cfg,
 		s->run_open = 0;
 		s->runv.len = 0;
 		s->runv.ngets = 0;
+		PROF_MARK(0, 12);
 	}
 	lim = s->runv.len;
 	BOUND_1_TO(rlen, PS_REPLY_BOUND);
 	/* the bound on the copy (checked above for the run's bytes) */
 	if (rlen > PS_REPLY_MAX || lim > PS_RUN_BYTES - PS_REPLY_MAX ||
 	    bpf_probe_read_kernel(&s->runv.rep[lim & (PS_RUN_BYTES - 1)], rlen,
-				  v->reply)) {
+				  v ? (const void *)v->reply :
+				      (const void *)&s->rep[s->asm_off[i] & PS_REP_MASK])) {
 		stat_inc(PS_ST_GA_FULL);
 		return 0;
 	}
 	/* the entry reused under us (helpers.h): a miss */
-	if (!ENTRY_SAME(v, id, rlen, vsum)) {
+	if (v && !ENTRY_SAME(v, id, rlen, vsum)) {
 		stat_inc(PS_ST_GA_MISS);
 		return 0;
 	}
@@ -247,6 +261,7 @@ __noinline int cut_one(struct ps_scratch *s, struct ps_config *cfg,
 	s->cut_len += end - start;
 	s->cut_mask |= 1ull << (pos & 63);
 	s->ncut++;
+	PROF_MARK(0, 13);
 	return 0;
 }
 
@@ -545,7 +560,9 @@ static __always_inline int guarded_cut(struct xdp_md *ctx, struct ps_scratch *s,
 		return -1;
 	}
 	flow_key(&fk, p, 1);
+	PROF_MARK(0, 4);
 	n = cut_plan(s, cfg, f, p, &fk);
+	PROF_MARK(0, 5);
 	if (n < 0) {
 		cut_abort(s, &fk, f);
 		return -1;
@@ -564,13 +581,18 @@ static __always_inline int guarded_cut(struct xdp_md *ctx, struct ps_scratch *s,
 	/* the open run's boundary: the commands for Redis before its GETs */
 	if (cut_commit_runs(s, f, &fk, s->open_b, racy))
 		return -1;
+	PROF_MARK(0, 6);
 	kseq = cut_account(s, f, p);
+	PROF_MARK(0, 7);
 	kept = p->payload_len - s->cut_len;
 	if (kept > 0 && cut_gather(s, p->payload_len) != kept)
 		return XDP_DROP;
+	PROF_MARK(0, 8);
 	if (kept == 0)
 		stat_inc(PS_ST_CUT_EMPTY);
-	return cut_finish(ctx, s, p, f, kept, kseq);
+	n = cut_finish(ctx, s, p, f, kept, kseq);
+	PROF_MARK(0, 9);
+	return n;
 }
 
 /*
