@@ -130,6 +130,48 @@ static __always_inline void cut_abort(struct ps_scratch *s,
 }
 
 /*
+ * The folded ones' complement sum of the run bytes [lim, lim + n) of
+ * s->runv, as the cache entry's csum is taken (csum.h: raw memory, from
+ * the reply's first byte). Global: its loops are verified once.
+ */
+__noinline int run_copy_sum(struct ps_scratch *s, __u32 lim, __u32 n)
+{
+	__u32 i, sum = 0, c, whole;
+
+	if (!s || lim > PS_RUN_BYTES - PS_REPLY_MAX || n > PS_REPLY_MAX)
+		return -1;
+	whole = n & ~3u;
+	for (i = 0; i < (PS_REPLY_MAX + PS_CSUM_CHUNK - 1) / PS_CSUM_CHUNK; i++) {
+		if (i * PS_CSUM_CHUNK >= whole)
+			break;
+		c = whole - i * PS_CSUM_CHUNK;
+		if (c > PS_CSUM_CHUNK)
+			c = PS_CSUM_CHUNK;
+		sum = csum_chunk(&s->runv.rep[(lim + i * PS_CSUM_CHUNK) &
+					     (PS_RUN_BYTES - 1)], c, sum);
+	}
+	for (i = 0; i < 3; i++) {
+		if (whole + i >= n)
+			break;
+		sum = csum_add32(sum, csum_byte(s->runv.rep[(lim + whole + i) &
+							    (PS_RUN_BYTES - 1)],
+						whole + i));
+	}
+	return csum_fold32(sum);
+}
+
+/* run_copy_sum's r the same folded ones' complement sum as want (0 and
+ * 0xffff are one number) */
+static __always_inline int csum16_same(int r, __u32 want)
+{
+	__u16 a = (__u16)r, b = (__u16)want;
+
+	if (r < 0)
+		return 0;
+	return a == b || ((a == 0 || a == 0xffff) && (b == 0 || b == 0xffff));
+}
+
+/*
  * Decide about GET s->cp_i, the next in the client's order: cut it if it
  * is a complete GET of this segment whose key is cached (small cache,
  * TTL not near), while the flow's ring, correction points, the run's
@@ -244,6 +286,16 @@ __noinline int cut_one(struct ps_scratch *s, struct ps_config *cfg,
 	/* the entry reused under us (helpers.h): a miss */
 	if (v && !ENTRY_SAME(v, id, rlen, vsum)) {
 		stat_inc(PS_ST_GA_MISS);
+		return 0;
+	}
+	/* a copy torn by a writer whose string stores became visible out of
+	 * order (helpers.h's XXX) passes ENTRY_SAME. A reply answered whole
+	 * carries the entry's sum, so the client drops such a copy; a run's
+	 * pieces are summed from their bytes at TC and would deliver it.
+	 * The copy's own sum must be the entry's: else a miss */
+	if (!csum16_same(run_copy_sum(s, lim, rlen), v ? vsum : s->asm_sum[i])) {
+		stat_inc(PS_ST_GA_MISS);
+		stat_inc(PS_ST_RUN_TORN);
 		return 0;
 	}
 	s->runv.len = lim + rlen;

@@ -104,6 +104,7 @@ __noinline int assemble_many(struct ps_scratch *s, __u32 limit, __u32 gen,
 		sum = csum_add32(sum, csum_at_offset(vsum, tot));
 		s->asm_off[i] = tot;
 		s->asm_len[i] = rlen;
+		s->asm_sum[i] = vsum;
 		tot += rlen;
 	}
 	s->asm_ok = 1;

@@ -143,6 +143,7 @@ struct ps_scratch {
 	__u32 asm_ok;
 	__u16 asm_off[PS_MAX_CMDS];
 	__u16 asm_len[PS_MAX_CMDS];
+	__u16 asm_sum[PS_MAX_CMDS];   /* the entry's csum (cut_one checks the copy) */
 	__u32 fq_shift;               /* GETs cut before it (fq_arm's reply index) */
 
 	/* tcr_pick (tc_handoff.h): the TC ingress path's pick */
