@@ -19,7 +19,7 @@ endif
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I$(BUILD) -Ixdp -Ictl
 BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Wextra -Werror \
-	      -Wno-unused-parameter -I$(BUILD) -Ixdp
+	      -Wno-unused-parameter -I$(BUILD) -Ixdp $(BPF_EXTRA)
 LDLIBS   := -lbpf -lelf -lz
 
 BPF_SRCS := xdp/prestack.bpf.c xdp/client_pass.bpf.c xdp/reflector.bpf.c xdp/poststack.bpf.c \
@@ -252,6 +252,12 @@ $(BUILD)/pktcost: $(BUILD)/bench/pktcost.o $(BUILD)/unit/env.o $(BUILD)/unit/pkt
 		  $(BUILD)/unit/realsock.o $(BUILD)/ctl/cachefmt.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+# pktcost with the step clock of xdp/prof.h compiled in (a test build of
+# its own, never attached): `build/prof/pktcost RUNS --cut-steps`
+.PHONY: prof
+prof:
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/prof BPF_EXTRA=-DPS_PROF $(BUILD)/prof/pktcost
 
 .PHONY: bench bench-quick
 bench: all

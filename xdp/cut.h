@@ -130,6 +130,48 @@ static __always_inline void cut_abort(struct ps_scratch *s,
 }
 
 /*
+ * The folded ones' complement sum of the run bytes [lim, lim + n) of
+ * s->runv, as the cache entry's csum is taken (csum.h: raw memory, from
+ * the reply's first byte). Global: its loops are verified once.
+ */
+__noinline int run_copy_sum(struct ps_scratch *s, __u32 lim, __u32 n)
+{
+	__u32 i, sum = 0, c, whole;
+
+	if (!s || lim > PS_RUN_BYTES - PS_REPLY_MAX || n > PS_REPLY_MAX)
+		return -1;
+	whole = n & ~3u;
+	for (i = 0; i < (PS_REPLY_MAX + PS_CSUM_CHUNK - 1) / PS_CSUM_CHUNK; i++) {
+		if (i * PS_CSUM_CHUNK >= whole)
+			break;
+		c = whole - i * PS_CSUM_CHUNK;
+		if (c > PS_CSUM_CHUNK)
+			c = PS_CSUM_CHUNK;
+		sum = csum_chunk(&s->runv.rep[(lim + i * PS_CSUM_CHUNK) &
+					     (PS_RUN_BYTES - 1)], c, sum);
+	}
+	for (i = 0; i < 3; i++) {
+		if (whole + i >= n)
+			break;
+		sum = csum_add32(sum, csum_byte(s->runv.rep[(lim + whole + i) &
+							    (PS_RUN_BYTES - 1)],
+						whole + i));
+	}
+	return csum_fold32(sum);
+}
+
+/* run_copy_sum's r the same folded ones' complement sum as want (0 and
+ * 0xffff are one number) */
+static __always_inline int csum16_same(int r, __u32 want)
+{
+	__u16 a = (__u16)r, b = (__u16)want;
+
+	if (r < 0)
+		return 0;
+	return a == b || ((a == 0 || a == 0xffff) && (b == 0 || b == 0xffff));
+}
+
+/*
  * Decide about GET s->cp_i, the next in the client's order: cut it if it
  * is a complete GET of this segment whose key is cached (small cache,
  * TTL not near), while the flow's ring, correction points, the run's
@@ -145,31 +187,41 @@ __noinline int cut_one(struct ps_scratch *s, struct ps_config *cfg,
 		       struct ps_flow *f, struct ps_pkt *p,
 		       const struct ps_flow_key *fk)
 {
-	__u32 i, b, pos, start, end, rlen, vsum, lim, why = 0;
+	__u32 i, b, pos, start, end, rlen = 0, vsum = 0, lim, why = 0, from_asm = 0;
 	struct ps_cache_val *v = NULL;
-	__u64 id;
+	__u64 id = 0;
 
 	if (!s || !cfg || !f || !p || !fk)
 		return -1;
+	PROF_MARK(0, 10);
 	i = s->cp_i;
 	if (i >= PS_MAX_CMDS)
 		return -1;
 	pos = s->get_pos[i];
 	start = s->get_start[i];
 	end = s->key_off[i] + s->key_len[i] + 2;
+	/* guarded_veto's assemble_many looked this key up a moment ago and
+	 * copied its reply into s->rep (the entry's identity checked after
+	 * the copy): that copy is the GET's, no second lookup */
+	if (s->asm_ok && s->asm_len[i] != PS_ASM_NONE)
+		from_asm = 1;
 	if (pos >= 64)
 		why = PS_ST_GA_FULL;
 	else if (start == ~0u || start >= end || end > p->payload_len)
 		why = PS_ST_GA_PARTIAL;
-	else if (!(i == 0 && s->key_ready) &&
+	else if (!from_asm && !(i == 0 && s->key_ready) &&
 		 ps_key_from_buf(&s->key, s, s->key_off[i], s->key_len[i]))
 		why = PS_ST_GA_PARTIAL;
 	if (why) {
 		stat_inc(why);
 		return 0;
 	}
-	v = cache_lookup(&s->key, cfg->cache_gen, p->now_ns);
-	if (!v) {
+	if (!from_asm)
+		v = cache_lookup(&s->key, cfg->cache_gen, p->now_ns);
+	else if (s->asm_len[i])
+		rlen = s->asm_len[i];
+	PROF_MARK(0, 11);
+	if (!v && !rlen) {
 		if (!s->cut_misses)
 			s->cut_first_miss = i;
 		if (s->cut_misses < PS_FQ_ARM)
@@ -179,9 +231,11 @@ __noinline int cut_one(struct ps_scratch *s, struct ps_config *cfg,
 		return 0;
 	}
 	b = f->cmds_passed + pos - s->ncut;
-	rlen = v->reply_len;
-	vsum = v->csum;
-	id = v->filled_ns;
+	if (v) {
+		rlen = v->reply_len;
+		vsum = v->csum;
+		id = v->filled_ns;
+	}
 	if (rlen == 0 || rlen > PS_REPLY_MAX)
 		why = PS_ST_GA_MSS;
 	else if ((__s64)rlen > s->cp_win)
@@ -217,19 +271,31 @@ __noinline int cut_one(struct ps_scratch *s, struct ps_config *cfg,
 		s->run_open = 0;
 		s->runv.len = 0;
 		s->runv.ngets = 0;
+		PROF_MARK(0, 12);
 	}
 	lim = s->runv.len;
 	BOUND_1_TO(rlen, PS_REPLY_BOUND);
 	/* the bound on the copy (checked above for the run's bytes) */
 	if (rlen > PS_REPLY_MAX || lim > PS_RUN_BYTES - PS_REPLY_MAX ||
 	    bpf_probe_read_kernel(&s->runv.rep[lim & (PS_RUN_BYTES - 1)], rlen,
-				  v->reply)) {
+				  v ? (const void *)v->reply :
+				      (const void *)&s->rep[s->asm_off[i] & PS_REP_MASK])) {
 		stat_inc(PS_ST_GA_FULL);
 		return 0;
 	}
 	/* the entry reused under us (helpers.h): a miss */
-	if (!ENTRY_SAME(v, id, rlen, vsum)) {
+	if (v && !ENTRY_SAME(v, id, rlen, vsum)) {
 		stat_inc(PS_ST_GA_MISS);
+		return 0;
+	}
+	/* a copy torn by a writer whose string stores became visible out of
+	 * order (helpers.h's XXX) passes ENTRY_SAME. A reply answered whole
+	 * carries the entry's sum, so the client drops such a copy; a run's
+	 * pieces are summed from their bytes at TC and would deliver it.
+	 * The copy's own sum must be the entry's: else a miss */
+	if (!csum16_same(run_copy_sum(s, lim, rlen), v ? vsum : s->asm_sum[i])) {
+		stat_inc(PS_ST_GA_MISS);
+		stat_inc(PS_ST_RUN_TORN);
 		return 0;
 	}
 	s->runv.len = lim + rlen;
@@ -247,6 +313,7 @@ __noinline int cut_one(struct ps_scratch *s, struct ps_config *cfg,
 	s->cut_len += end - start;
 	s->cut_mask |= 1ull << (pos & 63);
 	s->ncut++;
+	PROF_MARK(0, 13);
 	return 0;
 }
 
@@ -545,7 +612,9 @@ static __always_inline int guarded_cut(struct xdp_md *ctx, struct ps_scratch *s,
 		return -1;
 	}
 	flow_key(&fk, p, 1);
+	PROF_MARK(0, 4);
 	n = cut_plan(s, cfg, f, p, &fk);
+	PROF_MARK(0, 5);
 	if (n < 0) {
 		cut_abort(s, &fk, f);
 		return -1;
@@ -564,13 +633,18 @@ static __always_inline int guarded_cut(struct xdp_md *ctx, struct ps_scratch *s,
 	/* the open run's boundary: the commands for Redis before its GETs */
 	if (cut_commit_runs(s, f, &fk, s->open_b, racy))
 		return -1;
+	PROF_MARK(0, 6);
 	kseq = cut_account(s, f, p);
+	PROF_MARK(0, 7);
 	kept = p->payload_len - s->cut_len;
 	if (kept > 0 && cut_gather(s, p->payload_len) != kept)
 		return XDP_DROP;
+	PROF_MARK(0, 8);
 	if (kept == 0)
 		stat_inc(PS_ST_CUT_EMPTY);
-	return cut_finish(ctx, s, p, f, kept, kseq);
+	n = cut_finish(ctx, s, p, f, kept, kseq);
+	PROF_MARK(0, 9);
+	return n;
 }
 
 /*

@@ -306,6 +306,7 @@ __noinline int tc_runs(struct __sk_buff *skb, struct ps_ins_work *w,
 			if (ins_take_one(s, f, key, w))
 				break;
 	}
+	PROF_MARK(1, 22);
 	if (!w->nnew && (!f->srv_adj.n || !before(p->seq, w->kold)))
 		return TC_ACT_OK;
 	/* the list walked and appended to with XDP's retirements held off
@@ -314,8 +315,10 @@ __noinline int tc_runs(struct __sk_buff *skb, struct ps_ins_work *w,
 		r = -1;
 	} else {
 		r = ins_plan(skb, w, f, key, p);
+		PROF_MARK(1, 23);
 		if (r > 0)
 			ins_record(f, w, p->seq);
+		PROF_MARK(1, 24);
 		adj_unlock(f);
 	}
 	if (r == 0)
@@ -326,6 +329,7 @@ __noinline int tc_runs(struct __sk_buff *skb, struct ps_ins_work *w,
 		return TC_ACT_SHOT;
 	}
 	r = ins_emit(skb, w);
+	PROF_MARK(1, 25);
 	w->sent_end = w->cseq;
 	return r;
 }
@@ -374,6 +378,7 @@ static __always_inline int ps_egress(struct __sk_buff *skb,
 		return TC_ACT_SHOT;
 
 	ack = tc_translate(skb, p, f, naive, tc_hold_ack(cfg, p, f));
+	PROF_MARK(1, 20);
 	if (p->flags & TCPF_RST) {
 		runs_forget(f, &key);
 		flow_close(&key);
@@ -396,6 +401,7 @@ static __always_inline int ps_egress(struct __sk_buff *skb,
 		if (s)
 			nrep = tc_replies(skb, cfg, p, f, s, from, naive);
 	}
+	PROF_MARK(1, 21);
 	if (!naive && p->payload_len) {
 		__u32 zero = 0;
 		struct ps_ins_work *w = bpf_map_lookup_elem(&ps_ins_work, &zero);

@@ -252,7 +252,9 @@ __noinline int guarded_data(struct xdp_md *ctx, struct ps_scratch *s,
 	s->ncut = 0;
 	s->cut_planned = 0;
 	s->asm_misses = 0;
+	s->asm_ok = 0;
 	r = rq_parse(ctx, s, p->payload_off, len);
+	PROF_MARK(0, 2);
 	if (r) {
 		guarded_writes(f, s);
 		writes_unseen(f, s, PS_UT_UNREADABLE);
@@ -286,6 +288,7 @@ __noinline int guarded_data(struct xdp_md *ctx, struct ps_scratch *s,
 	pending_before = f->pending;
 	fb = guarded_veto(ctx, s, cfg, p, f, idle_start, pending_before, &tot,
 			  &srv_seq, &one);
+	PROF_MARK(0, 3);
 	if (fb == PS_FB_ANSWER) {
 		extra_work(cfg);
 		if (!s->tcr_on && (__u32)tot <= reply_limit(f)) {
@@ -346,7 +349,9 @@ __noinline int guarded_tail(struct xdp_md *ctx, struct ps_scratch *s,
 	else if (s->ngets)
 		stat_add(PS_ST_GA_OTHER, s->ngets);
 	guarded_misses(s, cfg, f, p, s->g_pending_before);
+	PROF_MARK(0, 14);
 	guarded_writes(f, s);
+	PROF_MARK(0, 15);
 	/* Redis owes one reply per command completed in what we pass; the
 	 * caller adds it atomically (TC subtracts on the other CPU) */
 	s->add_pending = s->ncmds - s->ncut;

@@ -72,6 +72,7 @@ static __always_inline int ingress_segment(struct xdp_md *ctx,
 	if (f->state == PS_FLOW_DONE)
 		return xdp_time_wait(ctx, p, f, &key, naive);
 	f->last_ns = p->now_ns;
+	PROF_MARK(0, 1);
 	if (p->frag)
 		return xdp_first_frag(ctx, s, p, f, naive);
 

@@ -12,6 +12,7 @@
 
 #include "prestack.h"
 #include "scratch.h"
+#include "prof.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -110,18 +110,28 @@ _Static_assert(PS_ST_TC_SHOT == PS_ST_TC_OK + 1 &&
 SEC("xdp")
 int ps_xdp(struct xdp_md *ctx)
 {
+	int v;
+
+	PROF_START(0);
 	stat_inc(PS_ST_PKTS);
-	return xdp_out(ps_core(ctx, 1));
+	v = xdp_out(ps_core(ctx, 1));
+	PROF_MARK(0, 16);
+	return v;
 }
 
 SEC("tc")
 int ps_tc(struct __sk_buff *skb)
 {
+	int v;
+
+	PROF_START(1);
 	stat_inc(PS_ST_TC_PKTS);
 	/* a reply segment TC ingress built: in client space already */
 	if (skb->mark == PS_TCR_MARK)
 		return tc_out(PS_ST_TC_OK, TC_ACT_OK);
-	return tc_out(PS_ST_TC_OK, ps_core(skb, 0));
+	v = tc_out(PS_ST_TC_OK, ps_core(skb, 0));
+	PROF_MARK(1, 26);
+	return v;
 }
 
 /* TC ingress (attach --no-tc-reply leaves it out): the replies XDP

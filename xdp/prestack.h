@@ -740,6 +740,7 @@ struct ps_flow {
 	X(RUNS_QUEUED, runs_queued, "runs XDP queued for TC (the replies of cut GETs that share a boundary)") \
 	X(RUNS_TAKEN, runs_taken, "runs TC egress took and inserted into the kernel's reply stream") \
 	X(RUNS_WITHDRAWN, runs_withdrawn, "runs XDP withdrew after queueing them (the handshake lost)") \
+	X(RUN_TORN, run_torn, "GETs not cut (counted in ga_miss too): the reply copied into the run did not sum to its cache entry's sum (a copy torn by a concurrent rewrite)") \
 	X(INS_SEGS, ins_segs, "kernel segments rebuilt with runs inserted (or re-inserted into a retransmission)") \
 	X(INS_PIECES, ins_pieces, "segments TC egress sent for them (clones and the rebuilt skb)") \
 	X(INS_BYTES, ins_bytes, "run bytes inserted, re-insertions included") \

@@ -58,6 +58,7 @@ __noinline int assemble_many(struct ps_scratch *s, __u32 limit, __u32 gen,
 		return -1;
 	s->asm_misses = 0; /* a -1 below must not leave an older count */
 	s->first_miss = 0;
+	s->asm_ok = 0;
 	for (i = 0; i < PS_MAX_CMDS; i++) {
 		struct ps_cache_key *k = &s->key;
 		struct ps_cache_val *v;
@@ -65,6 +66,7 @@ __noinline int assemble_many(struct ps_scratch *s, __u32 limit, __u32 gen,
 
 		if (i >= s->ngets)
 			break;
+		s->asm_len[i] = PS_ASM_NONE;
 		if (ps_key_from_buf(k, s, s->key_off[i], s->key_len[i])) {
 			miss++;
 			continue;
@@ -74,6 +76,7 @@ __noinline int assemble_many(struct ps_scratch *s, __u32 limit, __u32 gen,
 			if (!miss)
 				s->first_miss = i;
 			miss++;
+			s->asm_len[i] = 0;
 			continue;
 		}
 		rlen = v->reply_len;
@@ -99,8 +102,12 @@ __noinline int assemble_many(struct ps_scratch *s, __u32 limit, __u32 gen,
 			continue;
 		}
 		sum = csum_add32(sum, csum_at_offset(vsum, tot));
+		s->asm_off[i] = tot;
+		s->asm_len[i] = rlen;
+		s->asm_sum[i] = vsum;
 		tot += rlen;
 	}
+	s->asm_ok = 1;
 	s->asm_misses = miss;
 	s->asm_csum = sum;
 	return miss ? 0 : tot;

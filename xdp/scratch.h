@@ -135,6 +135,15 @@ struct ps_scratch {
 	__u32 asm_csum;               /* partial sum of rep[0..tot) */
 	__u32 asm_misses;
 	__u32 first_miss;             /* index among the GETs of the first that missed */
+	/* assemble_many went over every GET (asm_ok): where GET i's reply
+	 * is in rep (asm_off) and its length (asm_len: 0 a miss,
+	 * PS_ASM_NONE not looked up or reused under the copy), so that
+	 * cut_one copies it from there instead of a second lookup */
+#define PS_ASM_NONE 0xffff
+	__u32 asm_ok;
+	__u16 asm_off[PS_MAX_CMDS];
+	__u16 asm_len[PS_MAX_CMDS];
+	__u16 asm_sum[PS_MAX_CMDS];   /* the entry's csum (cut_one checks the copy) */
 	__u32 fq_shift;               /* GETs cut before it (fq_arm's reply index) */
 
 	/* tcr_pick (tc_handoff.h): the TC ingress path's pick */

@@ -34,6 +34,12 @@
  * usage: pktcost [RUNS]            every path, every mode
  *        pktcost [RUNS] --dummy    the dummy-cache curve: a naive 16-byte hit
  *                                  with N empty bpf_loop iterations added
+ *        pktcost [RUNS] --cut      per-command answering (attach --cut) on
+ *                                  pipelined segments of 16 commands, XDP
+ *                                  and the TC egress reply with the runs
+ *        pktcost [RUNS] --cut-steps the same, by step (xdp/prof.h): only
+ *                                  build/prof/pktcost (`make prof`) has
+ *                                  the step clock
  *        pktcost [RUNS] --tc-reply the TC ingress path (docs/tc-reply.md) by
  *                                  value size: XDP's handoff, and TC's build
  *                                  of each segment (tests/unit/bpf/
@@ -51,6 +57,7 @@
 #include <bpf/libbpf.h>
 #include "cachefmt.h"
 #include "deploy.h"
+#include "prof.h"
 #include "env.h"
 #include "realsock.h"
 #include "prestack.skel.h"
@@ -397,6 +404,325 @@ static int tc_reply_cost(int runs, uint32_t *ns)
 	return 0;
 }
 
+/*
+ * --cut: per-command answering (docs/pipelines.md, attach --cut) on the
+ * client segment a pipelining client sends at depth 16 (pipeload -P 16
+ * --ratio 10:1: 16-byte keys "key:%012u", 64-byte values), one reply owed
+ * by Redis before it (the steady state at depth 16), and the server
+ * segment that answers its Redis-bound commands, with the runs inserted
+ * at TC egress. Each row next to the same segment under the deployed flags
+ * without --cut. Every run starts from the same state: the flow, the
+ * lease, and no run or armed fill left by the run before.
+ */
+#define CUT_KEYS 16
+#define CUT_VAL  64
+
+/* the segments, by their commands: G a cached GET, M a GET that misses,
+ * S a SET (of a key no GET reads) */
+static const struct cut_seg {
+	const char *name;
+	const char *cmds;
+	int cut;         /* GETs cut with --cut */
+} cut_segs[] = {
+	{ "pipe16_14get", "GGGGGGGGGGGGGG", 14 },     /* one run: all cut */
+	{ "pipe16_16get", "GGGGGGGGGGGGGGGG", 0 },    /* two runs behind an owed reply: ga_race */
+	{ "pipe16_14get_2set", "GGGGGGGSGGGGGGGS", 14 },
+	{ "pipe16_12get_2miss_2set", "GGGMGGGSGGGMGGGS", 12 },
+};
+
+static void cut_key(char *k, int i)
+{
+	snprintf(k, 17, "key:%012d", i);
+}
+
+static void cut_value(char *v, int i)
+{
+	for (int j = 0; j < CUT_VAL; j++)
+		v[j] = (char)('a' + (i + j) % 26);
+	v[CUT_VAL] = 0;
+}
+
+/* the segment's payload into buf; the replies Redis sends for what it
+ * gets (the owed +OK first; with cut, the GET hits are not its) into rep */
+static size_t cut_payload(const char *cmds, bool cut, char *buf, char *rep,
+			  size_t *replen)
+{
+	size_t n = 0, r = 0;
+	char k[32], v[CUT_VAL + 1];
+	int g = 0, m = 100, s = 200;
+
+	r += (size_t)sprintf(rep + r, "+OK\r\n");
+	for (const char *c = cmds; *c; c++) {
+		if (*c == 'S') {
+			cut_key(k, s++);
+			cut_value(v, 0);
+			n += (size_t)sprintf(buf + n, "*3\r\n$3\r\nSET\r\n$16\r\n%s\r\n$%d\r\n%s\r\n",
+					     k, CUT_VAL, v);
+			r += (size_t)sprintf(rep + r, "+OK\r\n");
+		} else {
+			int i = *c == 'G' ? g++ : m++;
+
+			cut_key(k, i);
+			n += (size_t)sprintf(buf + n, "*2\r\n$3\r\nGET\r\n$16\r\n%s\r\n", k);
+			if (*c == 'M' || !cut) {
+				cut_value(v, i);
+				r += (size_t)sprintf(rep + r, "$%d\r\n%s\r\n", CUT_VAL, v);
+			}
+		}
+	}
+	*replen = r;
+	return n;
+}
+
+static void map_clear(int fd, size_t ksz)
+{
+	uint8_t k[256], nk[256];
+
+	if (ksz > sizeof(k))
+		return;
+	while (!bpf_map_get_next_key(fd, NULL, nk)) {
+		memcpy(k, nk, ksz);
+		if (bpf_map_delete_elem(fd, k))
+			break;
+	}
+}
+
+/* --cut-steps (build/prof/pktcost, `make prof`): the step clock of
+ * xdp/prof.h, summed over every CPU, by step */
+static const char *const prof_steps[PS_PROF_STEPS] = {
+	[1] = "xdp: headers, flow lookup, clock",
+	[2] = "xdp: request parse (rq_parse)",
+	[3] = "xdp: guarded_veto (all-GET segments: lookups, replies assembled)",
+	[4] = "xdp: cut_refusal, flow key",
+	[10] = "xdp: cut_one entry (loop, call)",
+	[11] = "xdp: cut_one key build + cache lookup",
+	[12] = "xdp: cut_one run_store (ps_runs update)",
+	[13] = "xdp: cut_one checks + reply copied into the run",
+	[5] = "xdp: cut_plan's end",
+	[6] = "xdp: cut_commit_runs (last run stored, published)",
+	[7] = "xdp: cut_account (points)",
+	[8] = "xdp: cut_gather (kept bytes, their sum)",
+	[9] = "xdp: cut_finish (frame rewritten)",
+	[14] = "xdp: guarded_misses (fills armed)",
+	[15] = "xdp: guarded_writes",
+	[16] = "xdp: the rest to the verdict",
+	[20] = "tc: headers, flow lookup, translate",
+	[21] = "tc: reply parse (tc_replies)",
+	[22] = "tc: runs taken (ins_take_one)",
+	[23] = "tc: ins_plan (kbuf, spans)",
+	[24] = "tc: ins_record",
+	[25] = "tc: ins_emit (pieces)",
+	[26] = "tc: the rest to the verdict",
+};
+static bool prof_on;
+
+static struct bpf_map *prof_map(struct env *e)
+{
+	return bpf_object__find_map_by_name(e->skel->obj, "ps_prof");
+}
+
+static void prof_reset(struct env *e)
+{
+	struct bpf_map *m = prof_map(e);
+	int ncpu = libbpf_num_possible_cpus();
+	size_t vs = m ? bpf_map__value_size(m) : 0;
+	void *z = calloc((size_t)ncpu, vs);
+	uint32_t zero = 0;
+
+	if (m && z)
+		bpf_map_update_elem(bpf_map__fd(m), &zero, z, BPF_ANY);
+	free(z);
+}
+
+/* step rows for one path: mean ns per run, calls per run */
+static void prof_print(struct env *e, const char *kernel, const char *path, int runs)
+{
+	struct bpf_map *m = prof_map(e);
+	int ncpu = libbpf_num_possible_cpus();
+	size_t vs = m ? bpf_map__value_size(m) : 0;
+	uint64_t *v = calloc((size_t)ncpu, vs);
+	uint32_t zero = 0;
+
+	if (!m || !v || bpf_map_lookup_elem(bpf_map__fd(m), &zero, v)) {
+		free(v);
+		return;
+	}
+	for (int i = 0; i < PS_PROF_STEPS; i++) {
+		uint64_t t = 0, n = 0;
+
+		for (int c = 0; c < ncpu; c++) {
+			const uint64_t *pc = (const uint64_t *)((const char *)v + (size_t)c * vs);
+
+			t += pc[2 + i];
+			n += pc[2 + PS_PROF_STEPS + i];
+		}
+		if (n)
+			printf("%s,%s,%d,\"%s\",%.0f,%.2f\n", kernel, path, i,
+			       prof_steps[i] ? prof_steps[i] : "?", (double)t / runs,
+			       (double)n / runs);
+	}
+	fflush(stdout);
+	free(v);
+}
+
+static int cut_row(const char *kernel, const struct cut_seg *cs, bool cut, int runs,
+		   uint32_t *ns)
+{
+	static const struct ps_deploy with_cut = { .cut = true }, without;
+	struct ps_flow_key k = { htonl(CLI_IP), htonl(SRV_IP), htons(CLI_PORT),
+				 htons(SRV_PORT) };
+	static char pl[4096], rep[4096];
+	static uint8_t in[4096], out[4096];
+	static struct ps_run_key rkeys[64];
+	static struct ps_run_val rvals[64];
+	const char *cfgname = cut ? "deployed+cut" : "deployed";
+	const char *set0 = "*3\r\n$3\r\nSET\r\n$4\r\nkkkk\r\n$1\r\nv\r\n";
+	char key[32], val[CUT_VAL + 1], label[96];
+	uint64_t cut0, cut1;
+	struct ps_flow snap, snap2;
+	size_t len, plen, rlen, olen;
+	int runsfd, fqfd, nr = 0, v = 0;
+	struct env e;
+
+	if (setup(&e, PS_MODE_GUARDED, CFG_DEPLOYED))
+		return -1;
+	env_set_mode(&e, PS_MODE_GUARDED, ps_deploy_flags(cut ? &with_cut : &without));
+	env_lease_grant(&e);
+	runsfd = bpf_map__fd(e.skel->maps.ps_runs);
+	fqfd = bpf_map__fd(e.skel->maps.ps_fillq);
+	for (int i = 0; i < CUT_KEYS; i++) {
+		cut_key(key, i);
+		cut_value(val, i);
+		cache_put(&e, key, val);
+	}
+	/* a reply owed: a SET handed to Redis, not answered yet */
+	len = cli_seg(&e, in, set0, strlen(set0), TF_PSH | TF_ACK);
+	if (xdp_run(&e, in, len, out, &olen) != 2)
+		return wrong_verdict("guarded", cfgname, "owed SET", "?", "pass");
+	e.cseq += (uint32_t)strlen(set0);
+	e.kack += (uint32_t)strlen(set0);
+	if (bpf_map_lookup_elem(e.flows, &k, &snap))
+		return -1;
+	plen = cut_payload(cs->cmds, cut && cs->cut, pl, rep, &rlen);
+	len = cli_seg_cap(&e, in, sizeof(in), pl, plen, TF_PSH | TF_ACK);
+	cut0 = stat_get(&e, PS_ST_CUT_GETS);
+	prof_reset(&e);
+	for (int r = 0; r < runs; r++) {
+		restore(&e, &snap);
+		map_clear(runsfd, sizeof(struct ps_run_key));
+		map_clear(fqfd, bpf_map__key_size(e.skel->maps.ps_fillq));
+		if (one_run(e.xdp, in, len, &ns[r], &v))
+			return -1;
+		if (v != 2 && v != 1)
+			return wrong_verdict("guarded", cfgname, cs->name, vname(v), "pass");
+	}
+	cut1 = stat_get(&e, PS_ST_CUT_GETS);
+	if (cut1 - cut0 != (uint64_t)runs * (uint64_t)(cut ? cs->cut : 0)) {
+		fprintf(stderr, "pktcost: %s/%s: %llu GETs cut in %d runs, expected %d each\n",
+			cfgname, cs->name, (unsigned long long)(cut1 - cut0), runs,
+			cut ? cs->cut : 0);
+		return -1;
+	}
+	if (sock_agreed(&e, cs->name))
+		return -1;
+	qsort(ns, (size_t)runs, sizeof(*ns), cmp_u32);
+	if (prof_on) {
+		snprintf(label, sizeof(label), "%s/xdp_%s", cut ? "cut" : "nocut", cs->name);
+		printf("%s,%s,-1,\"median of the run (ns)\",%u,1\n", kernel, label,
+		       ns[runs / 2]);
+		prof_print(&e, kernel, label, runs);
+	} else {
+		printf("%s,guarded,%s,xdp_%s,%d,%s,%d,%u,%u,%u\n", kernel, cfgname, cs->name,
+		       CUT_VAL, vname(v), runs, ns[runs / 2], ns[runs / 10], ns[runs * 9 / 10]);
+	}
+	fflush(stdout);
+
+	/* TC egress: Redis's replies to what it got, the runs inserted; the
+	 * flow and the runs as the last XDP run left them */
+	if (bpf_map_lookup_elem(e.flows, &k, &snap2))
+		return -1;
+	{
+		struct ps_run_key rk, *prev = NULL;
+
+		while (nr < 64 && !bpf_map_get_next_key(runsfd, prev, &rk)) {
+			rkeys[nr] = rk;
+			if (bpf_map_lookup_elem(runsfd, &rk, &rvals[nr]))
+				return -1;
+			prev = &rkeys[nr++];
+		}
+	}
+	if (!cut || cs->cut) {
+		uint64_t t0 = stat_get(&e, PS_ST_RUNS_TAKEN);
+
+		prof_reset(&e);
+		len = srv_seg_at(&e, in, sizeof(in), e.kseq, rep, rlen, TF_PSH | TF_ACK);
+		for (int r = 0; r < runs; r++) {
+			restore(&e, &snap2);
+			for (int j = 0; j < nr; j++)
+				bpf_map_update_elem(runsfd, &rkeys[j], &rvals[j], BPF_ANY);
+			if (one_run(e.tc, in, len, &ns[r], &v))
+				return -1;
+			if (v != 0)
+				return wrong_verdict("guarded", cfgname, cs->name, tcname(v), "ok");
+		}
+		if (stat_get(&e, PS_ST_RUNS_TAKEN) - t0 != (uint64_t)runs * (uint64_t)nr) {
+			fprintf(stderr, "pktcost: %s/tc_%s: %llu runs taken in %d runs, "
+				"expected %d each\n", cfgname, cs->name,
+				(unsigned long long)(stat_get(&e, PS_ST_RUNS_TAKEN) - t0), runs, nr);
+			return -1;
+		}
+		if (sock_agreed(&e, cs->name))
+			return -1;
+		qsort(ns, (size_t)runs, sizeof(*ns), cmp_u32);
+		if (prof_on) {
+			snprintf(label, sizeof(label), "%s/tc_%s", cut ? "cut" : "nocut",
+				 cs->name);
+			printf("%s,%s,-1,\"median of the run (ns)\",%u,1\n", kernel, label,
+			       ns[runs / 2]);
+			prof_print(&e, kernel, label, runs);
+		} else {
+			printf("%s,guarded,%s,tc_%s,%d,%s,%d,%u,%u,%u\n", kernel, cfgname,
+			       cs->name, CUT_VAL, tcname(v), runs, ns[runs / 2], ns[runs / 10],
+			       ns[runs * 9 / 10]);
+		}
+		fflush(stdout);
+	}
+	env_close(&e);
+	return 0;
+}
+
+/* is this build's object the one with the step clock? */
+static bool prof_map_present(void)
+{
+	struct prestack_bpf *o = prestack_bpf__open();
+	bool yes = o && bpf_object__find_map_by_name(o->obj, "ps_prof");
+
+	prestack_bpf__destroy(o);
+	return yes;
+}
+
+static int cut_cost(int runs, uint32_t *ns)
+{
+	struct utsname u;
+
+	uname(&u);
+	if (prof_on && !prof_map_present()) {
+		fprintf(stderr, "pktcost: --cut-steps needs the step clock: make prof, "
+			"build/prof/pktcost\n");
+		return 1;
+	}
+	if (prof_on)
+		printf("kernel,path,step,what,ns_per_run,calls_per_run\n");
+	else
+		printf("kernel,mode,config,path,value_size,verdict,runs,ns_median,ns_p10,"
+		       "ns_p90\n");
+	for (size_t i = 0; i < sizeof(cut_segs) / sizeof(cut_segs[0]); i++)
+		for (int c = 1; c >= 0; c--)
+			if (cut_row(u.release, &cut_segs[i], c, runs, ns))
+				return 1;
+	return 0;
+}
+
 /* one row: fx in mode (named mname) and config c, printed if every run's
  * verdict is the one the path must give; -1 otherwise */
 static int path_row(const char *kernel, uint32_t mode, const char *mname, enum config c,
@@ -489,6 +815,15 @@ int main(int argc, char **argv)
 	}
 	if (argc > 2 && !strcmp(argv[2], "--dummy")) {
 		ret = dummy_curve(runs, ns);
+		goto out;
+	}
+	if (argc > 2 && !strcmp(argv[2], "--cut-steps")) {
+		prof_on = true;
+		ret = cut_cost(runs, ns);
+		goto out;
+	}
+	if (argc > 2 && !strcmp(argv[2], "--cut")) {
+		ret = cut_cost(runs, ns);
 		goto out;
 	}
 	if (argc > 2 && !strcmp(argv[2], "--tc-reply")) {

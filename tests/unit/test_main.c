@@ -177,6 +177,8 @@ static const struct tcase {
 	  t_cut_racy_runs, TS(GUARDED) },
 	{ "pipeline: XDP retires no injected point while TC holds the list", t_cut_adj_lock,
 	  TS(GUARDED) },
+	{ "pipeline: a reply copy that does not sum to its entry's sum goes to Redis",
+	  t_cut_torn_copy, TS(GUARDED) },
 	/* t_hostile.c: segments the kernel refuses or reads differently */
 	{ "hostile: a stray RST and a duplicate SYN keep the flow (RFC 5961)", t_stray_rst_syn,
 	  TS(GUARDED) },
