@@ -67,6 +67,8 @@ struct {
 	__type(value, __u32);
 } ps_post_busy SEC(".maps");
 
+extern void *bpf_cast_to_kern_ctx(void *) __ksym;
+
 /* ---- sockops ---- */
 
 SEC("sockops")
@@ -98,6 +100,9 @@ int ps_post_sockops(struct bpf_sock_ops *ops)
 	    bpf_get_netns_cookie(ops) != ps_netns_cookie)
 		return 1;
 	cookie = bpf_get_socket_cookie(ops);
+	/* the first request byte: nothing has been received yet (the ACK
+	 * that completes the handshake is queued after this callback) */
+	fresh.rcv_seq = ops->rcv_nxt;
 	/* state first: the verdict program passes a socket it has no entry for */
 	if (bpf_map_update_elem(&ps_psocks, &cookie, &fresh, BPF_ANY))
 		return 1;
@@ -358,6 +363,46 @@ static __always_inline int post_verdict(struct __sk_buff *skb, struct ps_config 
 	return v;
 }
 
+/*
+ * Cut off the bytes of this skb the program has already seen. In
+ * verdict-only mode the kernel hands us whole receive-queue skbs
+ * (tcp_read_skb), and TCP queues a segment that overlaps received data
+ * (a retransmission that the sender, or a middlebox, merged with new
+ * data) whole, old bytes in front: tcp_recvmsg skips them by sequence
+ * number, tcp_read_skb does not. Passed as is, Redis would read those
+ * commands twice, and the verdict program would parse, and maybe answer,
+ * them twice (measured: experiments/failures, coalesced). Trimmed, the
+ * skb is exactly the new bytes, so copied_seq (tcp_eat_skb) advances by
+ * them alone. Returns 0 (the skb now starts at rcv_seq), or -1: the
+ * socket's stream is lost (a gap, or the trim failed).
+ */
+static __always_inline int post_trim_seen(struct __sk_buff *skb, struct ps_psock *ps)
+{
+	struct sk_buff *kskb = bpf_cast_to_kern_ctx(skb);
+	struct tcp_skb_cb *cb = (struct tcp_skb_cb *)kskb->cb;
+	__u32 seq = BPF_CORE_READ(cb, seq), len = skb->len;
+	__s32 seen = (__s32)(ps->rcv_seq - seq);
+
+	if (seen < 0)
+		/* bytes no run of ours saw: cannot happen while every skb of
+		 * the socket reaches this program */
+		return -1;
+	if (seen > 0) {
+		/* TCP drops a segment with nothing new (tcp_data_queue), so
+		 * at least one byte is left */
+		if ((__u32)seen >= len)
+			return -1;
+		/* mode 0 with a negative difference pulls bytes off the
+		 * front (sk_skb's own adjust_room: no headers here) */
+		if (bpf_skb_adjust_room(skb, -seen, 0, 0))
+			return -1;
+		ps->overlaps++;
+		stat_inc(PS_ST_POST_OVERLAP);
+	}
+	ps->rcv_seq = seq + (__u32)seen + skb->len;
+	return 0;
+}
+
 SEC("sk_skb")
 int ps_post_verdict(struct __sk_buff *skb)
 {
@@ -379,6 +424,13 @@ int ps_post_verdict(struct __sk_buff *skb)
 	/* a FIN's empty skb: nothing to parse, nothing owed */
 	if (skb->len == 0)
 		return SK_PASS_;
+	if (post_trim_seen(skb, ps)) {
+		/* XXX: Redis may read bytes twice from here on; the socket
+		 * is lost, so at least the cache cannot be wrong */
+		if (!(ps->flags & PS_PSF_REQ_LOST))
+			stat_inc(PS_ST_POST_LOST);
+		__sync_fetch_and_or(&ps->flags, PS_PSF_REQ_LOST | PS_PSF_REP_LOST);
+	}
 	if (*busy) {
 		/* nested on this CPU: this skb cannot be parsed, so its writes
 		 * are unseen and the parser's place is lost for good */

@@ -39,6 +39,11 @@ struct ps_psock {
 	__u32 inj_pending;  /* bytes of our answers not yet through sk_msg: the
 			     * redirected skb is sent with the socket's sendmsg,
 			     * so sk_msg sees it, before any later Redis reply */
+	__u32 rcv_seq;      /* TCP sequence number of the next request byte the
+			     * verdict program has not seen (rcv_nxt at accept,
+			     * then each skb's end); an skb that starts before it
+			     * holds bytes it already saw (docs/poststack.md) */
+	__u32 overlaps;     /* skbs trimmed for that */
 	struct ps_req_parser rq;
 	struct ps_rep_parser rp;
 	/* fill: the reply numbered fill_idx (1-based, as `replies` counts)

@@ -764,6 +764,7 @@ struct ps_flow {
 	X(POST_FLUSHES, post_flushes, "whole-cache flushes from sk_skb") \
 	X(POST_REPLIES, post_replies, "replies Redis sent, counted by sk_msg") \
 	X(POST_LOST, post_lost, "sockets whose request or reply stream stopped being followed") \
+	X(POST_OVERLAP, post_overlap, "request skbs that began with bytes sk_skb had already seen (a retransmission overlapping received data): those bytes trimmed off") \
 	X(POST_NESTED, post_nested, "sk_skb runs that found the scratch busy (flushed, socket lost)") \
 	X(POST_ERR, post_err, "a rewritten skb that could not be completed (dropped)") \
 	X(POST_FILLS, post_fills, "cache entries filled by sk_msg from Redis's reply to a miss") \

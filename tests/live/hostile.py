@@ -14,6 +14,8 @@ segment, then a valid continuation, and checks:
 A few cases check more than the stream (a case adds to f.why, and what it
 measured to f.info): the shared cache after a SELECTed connection's miss
 (cross_db), the window of a first reply answered at XDP (first_window).
+The overlap_* cases (run by test-poststack.sh) resend received bytes with
+new commands behind them: each command must be answered once.
 Prints one JSON line per case: {"case", "ok", "why", ...}.
 """
 import argparse
@@ -237,6 +239,41 @@ def bad_checksum(pkt, payload=None):
     pkt = pkt.copy()
     pkt[TCP].chksum = good
     return pkt
+
+
+def overlap(f, old, new):
+    """A segment that starts `len(old)` bytes back, inside data the server
+    has received, with `new` behind it: a retransmission the sender (or a
+    middlebox, as in experiments/failures' coalesced) merged with new data.
+    TCP queues it whole, old bytes in front, and must deliver `new` once."""
+    m = f.mark()
+    f.send(f.frame("PA", old + new, seq=(f.snd_nxt - len(old)) & 0xffffffff))
+    f.snd_nxt = (f.snd_nxt + len(new)) & 0xffffffff
+    f.settle()
+    r = f.since(m)
+    f.ack()
+    return r
+
+
+def c_overlap_set(f):
+    f.data(GET_B)
+    r = overlap(f, GET_B, resp("SET", "h:c", "charlie"))
+    f.data(GET_A)
+    return bulk(VAL_B) + b"+OK\r\n" + bulk(VAL_A), r, "overlap"
+
+
+def c_overlap_gets(f):
+    f.data(GET_B)
+    r = overlap(f, GET_B, GET_A)
+    f.data(GET_B)
+    return bulk(VAL_B) + bulk(VAL_A) + bulk(VAL_B), r, "overlap"
+
+
+def c_overlap_mid(f):
+    f.data(GET_B)
+    r = overlap(f, GET_B[-7:], GET_A)    # starts inside the GET's key
+    f.data(GET_B)
+    return bulk(VAL_B) + bulk(VAL_A) + bulk(VAL_B), r, "overlap"
 
 
 # Each case: f(flow) -> (expected stream after the warm-up hit, what must
@@ -498,6 +535,12 @@ CASES = {
     "reject_count0": (c_reject(b"*02" + GET_A[2:]), "a count with a leading zero (*02): Redis's protocol error, not answered"),
     "reject_len0": (c_reject(GET_A[:4] + b"$03" + GET_A[6:]), "a length with a leading zero ($03): Redis's protocol error, not answered"),
     "reject_empty": (c_reject(b"*\r\n" + GET_A), "an empty count (*\\r\\n) before a GET: Redis's protocol error, not answered"),
+    "overlap_set": (c_overlap_set, "a GET received, then retransmitted with a SET merged behind it: "
+                    "the GET answered once, then the SET"),
+    "overlap_gets": (c_overlap_gets, "a GET received, then retransmitted with another GET merged behind it: "
+                     "each answered once"),
+    "overlap_mid": (c_overlap_mid, "a retransmission starting inside a received GET, a new GET behind it: "
+                    "the new GET answered once, the stream keeps its place"),
     "first_window": (c_first_window, "the first reply after a window-scaled handshake, answered at XDP: the kernel's window"),
 }
 

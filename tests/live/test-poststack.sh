@@ -7,9 +7,10 @@
 # the XDP modes: the checker (50,000 operations over 8 connections), the
 # differential test (40,000 commands against a reference Redis, loopback
 # writes, TTLs); detach leaves no pin, no cgroup program; `prestack mode`
-# switching to poststack and back; then the realistic workload.
+# switching to poststack and back; retransmissions overlapping received
+# data (tests/live/hostile.py's overlap_* cases); then the realistic workload.
 . "$(dirname "$0")/lib.sh"
-plan 31
+plan 38
 PIN=/sys/fs/bpf/prestack/$NS_SRV/$DEV_SRV
 cg_progs() { bpftool cgroup tree 2>/dev/null | grep -c ps_post_sockops; }
 
@@ -87,6 +88,54 @@ x0=$(stat get_hits); p0=$(stat post_hits)
 is "$(cli_redis GET k1) $(( $(stat get_hits) - x0 )) $(( $(stat post_hits) - p0 ))" "v1 1 0" \
 	"mode guarded again: answered at XDP"
 teardown
+
+# Retransmissions overlapping received data, merged with new commands (the
+# failure matrix's `coalesced` cell: the middlebox merged a client's tail
+# loss probe with its next segment): TCP queues such a segment whole, old
+# bytes in front, and the verdict program is handed all of it. A scapy
+# client (tests/live/hostile.py) sends them; mode off first checks the
+# expectations themselves. Each must be trimmed (post_overlap) and the
+# stream keep its place (post_lost unmoved).
+OVL_CASES="overlap_set overlap_gets overlap_mid"
+NFT_TABLE=prestack_postovl
+port=43000
+for mode in off poststack; do
+	setup "$mode"
+	trap 'cli nft delete table inet "$NFT_TABLE" 2>/dev/null; teardown' EXIT
+	srv_redis flushall >/dev/null
+	srv_redis set h:a alpha-value >/dev/null
+	srv_redis set h:b bravo-value >/dev/null
+	"$PS" cache warm --redis "$REDIS_LO" "${TGT[@]}" >/dev/null
+	cli nft -f - <<-NFT
+	table inet $NFT_TABLE {
+		chain out {
+			type filter hook output priority 0; policy accept;
+			tcp sport 43000-43999 tcp flags rst drop
+		}
+	}
+	NFT
+	mac=$(ip -n "$NS_SRV" -br link show "$DEV_SRV" | awk '{print $3}')
+	o0=$(stat post_overlap); l0=$(stat post_lost); h0=$(stat post_hits)
+	out=$(cli timeout 120 $PY "$TOP/tests/live/hostile.py" --dst-mac "$mac" \
+		--base-port "$port" --mode "$mode" $OVL_CASES 2>&1)
+	port=$((port + 100))
+	for c in $OVL_CASES; do
+		line=$(echo "$out" | grep -F "\"case\": \"$c\"")
+		[ -n "$line" ] || { ok 1 "$mode: $c: no result"; continue; }
+		why=$(echo "$line" | jq -r .why)
+		[ -n "$why" ] && echo "#   $why"
+		ok "$([ "$(echo "$line" | jq -r .ok)" = true ]; echo $?)" "$mode: $(echo "$line" | jq -r .desc)"
+	done
+	echo "$out" | grep -v '^{' | sed 's/^/#   /'
+	if [ "$mode" = poststack ]; then
+		echo "#   GETs answered after the stack: $(( $(stat post_hits) - h0 ))"
+		is "$(( $(stat post_overlap) - o0 )) $(( $(stat post_lost) - l0 ))" "3 0" \
+			"poststack: the three overlapping skbs trimmed (post_overlap), no stream lost"
+	fi
+	cli nft delete table inet "$NFT_TABLE" 2>/dev/null
+	teardown
+done
+trap teardown EXIT
 
 # the realistic workload (its own testbed, attach and teardown): correctness
 # only (--check 0), since most ETC-sized values are longer than their GET
