@@ -141,14 +141,13 @@ static __always_inline void tc_synack(const struct ps_config *cfg,
 	f->state = PS_FLOW_EST;
 }
 
-/* The reply parser over a segment of any size (ps_walk). Global: the
- * window loop is verified once. */
-__noinline int tc_walk(struct __sk_buff *skb, struct ps_scratch *s,
-		       __u32 payload_off, __u32 from, __u32 len)
+/* The reply parser over a segment of any size, from byte `from`: the
+ * shared walk (resp.h, rp_walk_skb, as the side path's). */
+static __always_inline int tc_walk(struct __sk_buff *skb, struct ps_scratch *s,
+				   __u32 payload_off, __u32 from, __u32 len)
 {
-	if (!skb || !s)
-		return -1;
-	return ps_walk(skb, 0, s, payload_off, from, len);
+	s->pos = from;
+	return rp_walk_skb(skb, s, payload_off, len);
 }
 
 /*

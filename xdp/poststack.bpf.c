@@ -117,59 +117,6 @@ int ps_post_sockops(struct bpf_sock_ops *ops)
 
 /* ---- requests: sk_skb verdict ---- */
 
-/* The request parser over the skb's payload [0, len), one scratch window
- * at a time, as ps_walk does at XDP (an sk_skb's data starts at the TCP
- * payload). Returns 0, or -1 when a window could not be read. */
-__noinline int post_rq_walk(struct __sk_buff *skb, struct ps_scratch *s, __u32 len)
-{
-	__u32 base, n, w;
-
-	if (!s)
-		return -1;
-	/* from memory (the caller set 0): a base the verifier knows exactly
-	 * would make every window a new state, past its budget */
-	base = s->pos;
-	for (w = 0; w < PS_WINDOWS_MAX; w++) {
-		if (base >= len || (s->rq_out & RQO_ERROR))
-			return 0;
-		n = len - base;
-		if (n > PS_PAYLOAD_MAX)
-			n = PS_PAYLOAD_MAX;
-		BOUND_1_TO(n, PS_PAYLOAD_MAX);
-		if (bpf_skb_load_bytes(skb, base, s->buf, n))
-			return -1;
-		s->base = base;
-		s->len = n;
-		s->pos = 0;
-		bpf_loop(PS_PAYLOAD_MAX + 1, rq_step, NULL, 0);
-		rq_ttl_window_end(s);
-		base += n;
-	}
-	return base >= len ? 0 : -1;
-}
-
-/* The canonical-GET/SET fast paths on an skb that fits one window: 1 if
- * one took the skb (as the general parser would leave it), 0 with
- * nothing changed. */
-static __always_inline int post_fast_gets(struct __sk_buff *skb, struct ps_scratch *s,
-					  __u32 len)
-{
-	__u32 n = len;
-
-	if (n == 0 || n > PS_PAYLOAD_MAX || s->rq.state != PS_RQ_IDLE)
-		return 0;
-	BOUND_1_TO(n, PS_PAYLOAD_MAX);
-	if (bpf_skb_load_bytes(skb, 0, s->buf, n))
-		return 0;
-	s->len = n;
-	/* (a canonical SET is taken too: it invalidates its key, and its
-	 * key's TTL goes) */
-	if (!ps_fast_cmds(s))
-		return 0;
-	rq_ttl_window_end(s);
-	return 1;
-}
-
 /* What the parse says about the socket from now on. */
 static __always_inline void post_rq_after(struct ps_psock *ps, struct ps_scratch *s)
 {
@@ -308,7 +255,9 @@ static __always_inline int post_verdict(struct __sk_buff *skb, struct ps_config 
 	s->naive = 0;
 	s->pos = 0;
 	at_boundary = ps->rq.state == PS_RQ_IDLE;
-	if (!post_fast_gets(skb, s, len) && post_rq_walk(skb, s, len))
+	/* the fast paths, else the shared walk (resp.h): as the side
+	 * path's; an sk_skb's data starts at the TCP payload */
+	if (!rq_fast_skb(skb, s, 0, len) && rq_walk_skb(skb, s, 0, len))
 		s->rq_out |= RQO_ERROR;
 	if (s->rq_out & RQO_ERROR)
 		ps_flush(s);
@@ -454,53 +403,6 @@ int ps_post_verdict(struct __sk_buff *skb)
 /* ---- replies: sk_msg ---- */
 
 /*
- * The reply parser over the bytes Redis sends, [0, size), a window at a
- * time: each window is pulled into one linear piece and copied to scratch.
- * Bulk bodies are skipped unread but for their last byte, as at TC.
- */
-__noinline int post_rp_walk(struct sk_msg_md *msg, struct ps_scratch *s, __u32 size)
-{
-	__u32 base, n, w;
-	void *data, *data_end;
-
-	if (!s)
-		return -1;
-	base = s->pos; /* from memory, as in post_rq_walk: past our answers */
-	for (w = 0; w < PS_WINDOWS_MAX; w++) {
-		if (base >= size || s->rp_error)
-			return 0;
-		if (s->rp.state == PS_RP_BULK && s->rp.num > 1) {
-			n = s->rp.num - 1;
-			if (n > size - base)
-				n = size - base;
-			s->rp.num -= n;
-			base += n;
-			if (base >= size)
-				return 0;
-		}
-		n = size - base;
-		if (n > PS_PAYLOAD_MAX)
-			n = PS_PAYLOAD_MAX;
-		BOUND_1_TO(n, PS_PAYLOAD_MAX);
-		if (bpf_msg_pull_data(msg, base, base + n, 0))
-			return -1;
-		data = (void *)(long)msg->data;
-		data_end = (void *)(long)msg->data_end;
-		if (data + n > data_end)
-			return -1;
-		/* a bounded copy out of the message's linear piece */
-		if (bpf_probe_read_kernel(s->buf, n, data))
-			return -1;
-		s->base = base;
-		s->len = n;
-		s->pos = 0;
-		rp_run(s);
-		base += n;
-	}
-	return base >= size ? 0 : -1;
-}
-
-/*
  * Will the kernel queue all of this message now? Redis's sockets are
  * non-blocking: if the send buffer is short, the tail of the message is
  * freed and Redis sends it again later, and the parser would count those
@@ -624,7 +526,8 @@ int ps_post_msg(struct sk_msg_md *msg)
 		s->pos = skip;
 	}
 	ps->redis_bytes += size - skip;
-	if (!post_msg_fits(msg, sk) || post_rp_walk(msg, s, size) || s->rp_error) {
+	/* the shared walk (resp.h), from s->pos: past our answers */
+	if (!post_msg_fits(msg, sk) || rp_walk_msg(msg, s, 0, size) || s->rp_error) {
 		stat_inc(PS_ST_POST_LOST);
 		__sync_fetch_and_or(&ps->flags, PS_PSF_REP_LOST);
 		return SK_PASS_;

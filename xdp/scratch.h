@@ -70,8 +70,8 @@ struct ps_scratch {
 	/* ps_core (prestack.bpf.c): the packet's headers, as parsed */
 	struct ps_pkt pkt;
 
-	/* ps_walk / rq_load (resp.h, ingress_common.h): the payload copy,
-	 * one window at a time */
+	/* the walks (ps_rq_walk, ps_rp_walk) / rq_load (resp.h,
+	 * ingress_common.h): the payload copy, one window at a time */
 	__u8  buf[PS_PAYLOAD_MAX + PS_KEY_MAX];
 	__u32 pos;                    /* parse position in buf */
 	__u32 len;                    /* payload bytes in buf */

@@ -291,123 +291,6 @@ __noinline int side_csum_ok(struct __sk_buff *skb, struct ps_scratch *s, __u32 l
 	return csum_fold64(sum) == 0xffff;
 }
 
-/* One window of the request stream (as side_rp_window), its TTL
- * commands settled after it. Global: see side_rp_window. */
-__noinline int side_rq_window(struct __sk_buff *skb, struct ps_scratch *s, __u32 off,
-			      __u32 n)
-{
-	if (!skb || !s || n == 0 || n > PS_PAYLOAD_MAX)
-		return -1;
-	BOUND_1_TO(n, PS_PAYLOAD_MAX);
-	if (bpf_skb_load_bytes(skb, off, s->buf, n))
-		return -1;
-	s->len = n;
-	s->pos = 0;
-	bpf_loop(PS_PAYLOAD_MAX + 1, rq_step, NULL, 0);
-	rq_ttl_window_end(s);
-	return 0;
-}
-
-/* The request parser over payload bytes [s->pos, len) at pl_off from
- * skb->data, a window at a time (as ps_walk at XDP). Returns 0, or
- * -1 when a window could not be read. Global: verified once. */
-__noinline int side_rq_walk(struct __sk_buff *skb, struct ps_scratch *s, __u32 pl_off,
-			    __u32 len)
-{
-	__u32 base, n, w;
-
-	if (!skb || !s)
-		return -1;
-	/* from memory: a base the verifier knows exactly would make every
-	 * window a new state */
-	base = s->pos;
-	for (w = 0; w < PS_WINDOWS_MAX; w++) {
-		if (base >= len || (s->rq_out & RQO_ERROR))
-			return 0;
-		n = len - base;
-		if (n > PS_PAYLOAD_MAX)
-			n = PS_PAYLOAD_MAX;
-		s->base = base;
-		if (side_rq_window(skb, s, pl_off + base, n))
-			return -1;
-		base += n;
-	}
-	return base >= len ? 0 : -1;
-}
-
-/* The commonest segments, canonical GETs and SETs back to back
- * (ps_fast_cmds): 0 when it was that, parsed; 1 (nothing changed)
- * otherwise. Global: verified once. */
-__noinline int side_fast_cmds(struct __sk_buff *skb, struct ps_scratch *s, __u32 pl_off,
-			     __u32 len)
-{
-	__u32 n = len;
-
-	if (!skb || !s || s->pos || s->rq.state != PS_RQ_IDLE || n == 0 ||
-	    n > PS_PAYLOAD_MAX)
-		return 1;
-	BOUND_1_TO(n, PS_PAYLOAD_MAX);
-	if (bpf_skb_load_bytes(skb, pl_off, s->buf, n))
-		return 1;
-	s->len = n;
-	if (!ps_fast_cmds(s))
-		return 1;
-	rq_ttl_window_end(s);
-	return 0;
-}
-
-/* One window of the reply stream, n bytes at off from skb->data:
- * loaded and parsed. Global: the bpf_loop inside it keeps the walk's
- * loop-carried values out of the frame that calls bpf_loop (the verifier
- * here failed "backtracking call unexpected regs" on them otherwise). */
-__noinline int side_rp_window(struct __sk_buff *skb, struct ps_scratch *s, __u32 off,
-			      __u32 n)
-{
-	if (!skb || !s || n == 0 || n > PS_PAYLOAD_MAX)
-		return -1;
-	BOUND_1_TO(n, PS_PAYLOAD_MAX);
-	if (bpf_skb_load_bytes(skb, off, s->buf, n))
-		return -1;
-	s->len = n;
-	s->pos = 0;
-	rp_run(s);
-	return 0;
-}
-
-/* The reply parser over payload bytes [s->pos, len) at pl_off from
- * skb->data, a window at a time, bulk bodies skipped unread (as
- * ps_walk at TC). Global: verified once. */
-__noinline int side_rp_walk(struct __sk_buff *skb, struct ps_scratch *s, __u32 pl_off,
-			    __u32 len)
-{
-	__u32 base, n, w;
-
-	if (!skb || !s)
-		return -1;
-	base = s->pos;
-	for (w = 0; w < PS_WINDOWS_MAX; w++) {
-		if (base >= len || s->rp_error)
-			return 0;
-		if (s->rp.state == PS_RP_BULK && s->rp.num > 1) {
-			n = s->rp.num - 1;
-			if (n > len - base)
-				n = len - base;
-			s->rp.num -= n;
-			base += n;
-			if (base >= len)
-				return 0;
-		}
-		n = len - base;
-		if (n > PS_PAYLOAD_MAX)
-			n = PS_PAYLOAD_MAX;
-		s->base = base;
-		if (side_rp_window(skb, s, pl_off + base, n))
-			return -1;
-		base += n;
-	}
-	return base >= len ? 0 : -1;
-}
-
 static __always_inline void side_view(struct ps_side_flow *f, struct ps_wr_view *v)
 {
 	v->ent = f->wr;
@@ -521,9 +404,10 @@ static __always_inline int side_data(struct __sk_buff *skb, struct side_pkt *p,
 	s->wr_n = 0;
 	s->cut_mask = 0;   /* nothing is cut here (wr_push_view) */
 	s->ncut = 0;
-	r = side_fast_cmds(skb, s, p->pl_off, p->pl_len);
-	if (r)
-		r = side_rq_walk(skb, s, p->pl_off, p->pl_len);
+	/* the fast paths, else the shared walk (resp.h): as poststack's */
+	r = 0;
+	if (!rq_fast_skb(skb, s, p->pl_off, p->pl_len))
+		r = rq_walk_skb(skb, s, p->pl_off, p->pl_len);
 	s->wr_track = 0;
 	side_view(f, &v);
 	wr_push_view(&v, f->cmds, s);
@@ -784,7 +668,7 @@ static __always_inline void side_replies(struct __sk_buff *skb, struct side_pkt 
 	s->rp = f->rp;
 	s->fq_mask = 0;
 	s->pos = from;
-	if (side_rp_walk(skb, s, p->pl_off, p->pl_len) || s->rp_error) {
+	if (rp_walk_skb(skb, s, p->pl_off, p->pl_len) || s->rp_error) {
 		__sync_fetch_and_or(&f->flags, PS_SF_REP_LOST);
 		side_hold(f);
 		return;

@@ -2,7 +2,7 @@
 /*
  * bpf_user.h - just enough of the BPF environment to compile xdp/parsing.h
  * and xdp/resp.h as ordinary C for libFuzzer. Maps become small arrays
- * owned by the harness (bpf_user.c); helpers become plain functions with
+ * owned by the harness (fuzz_parsers.c); helpers become plain functions with
  * the semantics the parsers rely on. Nothing here is used by the BPF build.
  */
 #ifndef PS_BPF_USER_H
@@ -43,6 +43,7 @@ long bpf_ringbuf_output(void *ringbuf, void *data, __u64 size, __u64 flags);
 __u32 bpf_get_prandom_u32(void);
 long bpf_xdp_load_bytes(struct xdp_md *ctx, __u32 off, void *to, __u32 len);
 long bpf_skb_load_bytes(const void *skb, __u32 off, void *to, __u32 len);
+long bpf_msg_pull_data(struct sk_msg_md *msg, __u32 start, __u32 end, __u64 flags);
 long bpf_skb_pull_data(struct __sk_buff *skb, __u32 len);
 __s64 bpf_csum_diff(__be32 *from, __u32 from_size, __be32 *to, __u32 to_size, __u32 seed);
 

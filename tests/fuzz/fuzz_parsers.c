@@ -15,6 +15,11 @@
  *     the fast path against the general parser on the same bytes;
  *   replies: the RESP2/3 reply parser as TC runs it, against a reference
  *     (top-level replies, errors, first bulk string) and split in two;
+ *   both: the shared window walks every hook runs (resp.h: rq_walk at
+ *     XDP, rq_fast_skb/rq_walk_skb for the side path and poststack's
+ *     sk_skb, rp_walk_skb for TC egress and the side path, rp_walk_msg for
+ *     poststack's sk_msg) on the whole input, up to four windows, through
+ *     the hooks' loaders, against the same references;
  *   frame: ps_parse + parse_tcp_opts on an exactly-sized heap copy, so
  *     ASan sees any read past the frame; offsets must stay in the frame.
  * Any disagreement aborts with a message (a crash for libFuzzer).
@@ -116,8 +121,6 @@ __u64 bpf_ktime_get_ns(void) { return 1000000000ull; }
 long bpf_ringbuf_output(void *r, void *d, __u64 n, __u64 f)
 { (void)r; (void)d; (void)n; (void)f; return 0; }
 __u32 bpf_get_prandom_u32(void) { UNREACHED("bpf_get_prandom_u32"); }
-long bpf_skb_load_bytes(const void *c, __u32 o, void *t, __u32 l)
-{ (void)c; (void)o; (void)t; (void)l; UNREACHED("bpf_skb_load_bytes"); }
 long bpf_skb_pull_data(struct __sk_buff *c, __u32 l) { (void)c; (void)l; UNREACHED("bpf_skb_pull_data"); }
 /* the kernel's csum_partial of to[] minus from[], 32 bits with end-around
  * carry (the payload sum rq_parse takes for the checksum check) */
@@ -141,6 +144,56 @@ __s64 bpf_csum_diff(__be32 *f, __u32 fs, __be32 *t, __u32 ts, __u32 seed)
 
 #define FAIL(...) do { fprintf(stderr, "fuzz: " __VA_ARGS__); \
 		       fputc('\n', stderr); abort(); } while (0)
+
+/* ---- the other hooks' loaders: an skb or sk_msg in the harness ---- */
+
+/*
+ * The shared walks (resp.h, ps_rq_walk/ps_rp_walk) read windows through
+ * the hook's loader: bpf_skb_load_bytes (TC, the side path, poststack's
+ * sk_skb), bpf_msg_pull_data and a copy (poststack's sk_msg). Here both
+ * read hook_bytes, an exactly-sized heap copy (ASan sees a read past it);
+ * a pulled message is linear in one piece, [start, end).
+ */
+static __u8 *hook_bytes;
+static __u32 hook_len;
+
+long bpf_skb_load_bytes(const void *c, __u32 o, void *t, __u32 l)
+{
+	(void)c;
+	if (!hook_bytes || (__u64)o + l > hook_len)
+		return -EFAULT;
+	memcpy(t, hook_bytes + o, l);
+	return 0;
+}
+
+long bpf_msg_pull_data(struct sk_msg_md *msg, __u32 start, __u32 end, __u64 flags)
+{
+	(void)flags;
+	if (!hook_bytes || start >= end || end > hook_len)
+		return -EINVAL;
+	msg->data = hook_bytes + start;
+	msg->data_end = hook_bytes + end;
+	return 0;
+}
+
+/* d[0..n) after hdr bytes of headers as the hook's packet; free with
+ * hook_free */
+static void hook_set(const __u8 *d, __u32 n, __u32 hdr)
+{
+	hook_bytes = malloc(hdr + n + 1);
+	if (!hook_bytes)
+		abort();
+	memset(hook_bytes, 0, hdr);
+	memcpy(hook_bytes + hdr, d, n);
+	hook_len = hdr + n;
+}
+
+static void hook_free(void)
+{
+	free(hook_bytes);
+	hook_bytes = NULL;
+	hook_len = 0;
+}
 
 /* ---- requests ---- */
 
@@ -342,12 +395,67 @@ static int key_in_log(const struct ps_cache_key *k, unsigned from, unsigned to)
 	return 0;
 }
 
+/* headers in front of the payload the skb walks read (TC's offsets are
+ * from skb->data: Ethernet, IPv4, TCP with timestamps) */
+#define WALK_HDRS 66
+
+/*
+ * The request walk as every hook runs it, on the whole input (up to four
+ * windows): XDP's (rq_parse on a frame; past one window, rq_walk) and the
+ * skb hooks' (rq_fast_skb, else rq_walk_skb: the side path at TC,
+ * poststack's sk_skb), held to the model: the same commands, the same
+ * verdict on the stream, and within one window the same GET keys.
+ */
+static void fuzz_rq_walks(const __u8 *d, __u32 n)
+{
+	struct ps_scratch *s = &scratch[PS_SCR_XDP];
+	struct __sk_buff skb = {0};
+	struct ref_rq ref;
+	unsigned i, err;
+	int rc;
+
+	if (!n)
+		return;
+	ref_requests(d, n, &ref);
+	if (n > PS_PAYLOAD_MAX) { /* (within one window: fuzz_requests) */
+		s = rq_frame(d, n, &rc);
+		err = !!(s->rq_out & RQO_ERROR);
+		if (rc || s->ncmds != ref.ncmds || err != ref.error || !(s->rq_out & RQO_BIG))
+			FAIL("request walk at XDP: %d, %u commands (error %u, out %#x), "
+			     "Redis %u (error %u)", rc, s->ncmds, err, s->rq_out, ref.ncmds,
+			     ref.error);
+	}
+	hook_set(d, n, WALK_HDRS);
+	memset(&s->rq, 0, sizeof(s->rq));
+	rq_reset(s, 0);
+	s->naive = 0;
+	s->pos = 0;
+	/* as the side path and poststack run it: the fast paths, else the walk */
+	rc = 0;
+	if (!rq_fast_skb(&skb, s, WALK_HDRS, n))
+		rc = rq_walk_skb(&skb, s, WALK_HDRS, n);
+	hook_free();
+	err = !!(s->rq_out & RQO_ERROR);
+	if (rc || s->ncmds != ref.ncmds || err != ref.error)
+		FAIL("request walk of an skb: %d, %u commands (error %u), Redis %u (error %u)",
+		     rc, s->ncmds, err, ref.ncmds, ref.error);
+	if (n <= PS_PAYLOAD_MAX && !(s->rq_out & RQO_TOO_MANY)) {
+		if (s->ngets != ref.ngets)
+			FAIL("request walk of an skb: %u GETs, Redis %u", s->ngets, ref.ngets);
+		for (i = 0; i < s->ngets && i < PS_MAX_CMDS; i++)
+			if (s->key_off[i] != ref.koff[i] || s->key_len[i] != ref.klen[i])
+				FAIL("request walk of an skb: GET %u key at %u+%u, Redis %u+%u",
+				     i, s->key_off[i], s->key_len[i], ref.koff[i], ref.klen[i]);
+	}
+}
+
 static void fuzz_requests(const __u8 *d, __u32 n, __u32 split)
 {
 	struct ref_rq ref;
 	struct ps_scratch *s;
 	unsigned whole_ncmds, whole_err, whole_flush, w_from, w_to, i;
 	unsigned ncmds2, err2, flush2, s_from;
+	__u32 n_all = n;
 
 	if (n > PS_PAYLOAD_MAX)
 		n = PS_PAYLOAD_MAX;
@@ -461,6 +569,8 @@ static void fuzz_requests(const __u8 *d, __u32 n, __u32 split)
 				FAIL("requests split at %u: a key invalidated whole was not "
 				     "invalidated split, and nothing was flushed", split);
 	(void)whole_flush;
+
+	fuzz_rq_walks(d, n_all);
 }
 
 /* ---- replies ---- */
@@ -580,11 +690,41 @@ static struct ps_scratch *rp_segment(const __u8 *d, __u32 n, int fresh)
 	return s;
 }
 
+/*
+ * The reply walk as every hook runs it, on the whole input (up to four
+ * windows, bulk bodies skipped unread): rp_walk_skb (TC egress, the side
+ * path) and rp_walk_msg (poststack's sk_msg), held to the reference.
+ */
+static void fuzz_rp_walks(const __u8 *d, __u32 n)
+{
+	struct ps_scratch *s = &scratch[PS_SCR_TC];
+	struct __sk_buff skb = {0};
+	struct sk_msg_md msg = {0};
+	struct ref_rp ref;
+	int rc, msg_hook;
+
+	ref_replies(d, n, &ref);
+	for (msg_hook = 0; msg_hook < 2; msg_hook++) {
+		hook_set(d, n, msg_hook ? 0 : WALK_HDRS);
+		memset(&s->rp, 0, sizeof(s->rp));
+		rp_reset(s, 0, 0, 0);
+		s->fq_mask = 0;
+		s->pos = 0;
+		rc = msg_hook ? rp_walk_msg(&msg, s, 0, n) : rp_walk_skb(&skb, s, WALK_HDRS, n);
+		hook_free();
+		if (rc || s->replies != ref.replies || s->rp_error != ref.error)
+			FAIL("reply walk of an %s: %d, %u replies (error %u), reference %u "
+			     "(error %u)", msg_hook ? "sk_msg" : "skb", rc, s->replies,
+			     s->rp_error, ref.replies, ref.error);
+	}
+}
+
 static void fuzz_replies(const __u8 *d, __u32 n, __u32 split)
 {
 	struct ref_rp ref;
 	struct ps_scratch *s;
 	unsigned replies, err;
+	__u32 n_all = n;
 
 	if (n > PS_PAYLOAD_MAX)
 		n = PS_PAYLOAD_MAX;
@@ -636,6 +776,8 @@ static void fuzz_replies(const __u8 *d, __u32 n, __u32 split)
 	if (s->replies != replies || s->rp_error != err)
 		FAIL("replies split at %u: %u (error %u), whole %u (error %u)",
 		     split, s->replies, s->rp_error, replies, err);
+
+	fuzz_rp_walks(d, n_all);
 }
 
 /* ---- frames ---- */

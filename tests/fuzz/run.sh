@@ -40,5 +40,5 @@ runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
 if [ $rc -ne 0 ]; then
 	grep -E '^fuzz:|SUMMARY|runtime error|^artifact' "$log" | head -5 | sed 's/^/# /'
 fi
-t $rc "fuzzed ${runs:-0} inputs in ${secs}s (requests vs reference, split, fast path; replies; frames + options under ASan/UBSan)"
+t $rc "fuzzed ${runs:-0} inputs in ${secs}s (requests vs reference, split, fast path; replies; every hook's window walks; frames + options under ASan/UBSan)"
 exit $bad

@@ -110,6 +110,7 @@ void t_ttl_answered(struct env *e);
 /* t_side.c */
 void t_side_write(struct env *e);
 void t_side_stream(struct env *e);
+void t_side_windows(struct env *e);
 void t_side_lost(struct env *e);
 void t_side_ahead(struct env *e);
 void t_side_attached(struct env *e);

@@ -68,9 +68,12 @@ static void side_unload(void)
 	sd.skel = NULL;
 }
 
+/* frames up to two parser windows of payload and more (t_side_windows) */
+#define SIDE_FRAME_MAX 4096
+
 static int run(int fd, const uint8_t *f, size_t n)
 {
-	static uint8_t o[4096];
+	static uint8_t o[SIDE_FRAME_MAX];
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = f, .data_size_in = (__u32)n,
 		    .data_out = o, .data_size_out = sizeof(o), .repeat = 1);
 
@@ -89,7 +92,7 @@ static size_t frame(uint8_t *buf, int to_srv, uint32_t seq, uint8_t flags,
 			      .ack = 1, .flags = flags, .window = 512, .payload = pl,
 			      .payload_len = n };
 
-	return pkt_build(buf, 1600, &s);
+	return pkt_build(buf, SIDE_FRAME_MAX, &s);
 }
 
 /* the same as IPv6 (2001:db8::2 -> 2001:db8::1) */
@@ -143,7 +146,7 @@ static size_t frame6(uint8_t *buf, int to_srv, uint32_t seq, uint8_t flags,
 
 static int cli(uint32_t seq, uint8_t flags, const char *pl, size_t n)
 {
-	static uint8_t f[1600];
+	static uint8_t f[SIDE_FRAME_MAX];
 
 	return run(sd.in, f, sd.v6 ? frame6(f, 1, seq, flags, pl, n) :
 				     frame(f, 1, seq, flags, pl, n));
@@ -151,7 +154,7 @@ static int cli(uint32_t seq, uint8_t flags, const char *pl, size_t n)
 
 static int srv(uint32_t seq, uint8_t flags, const char *pl, size_t n)
 {
-	static uint8_t f[1600];
+	static uint8_t f[SIDE_FRAME_MAX];
 
 	return run(sd.eg, f, sd.v6 ? frame6(f, 0, seq, flags, pl, n) :
 				     frame(f, 0, seq, flags, pl, n));
@@ -302,6 +305,55 @@ void t_side_stream(struct env *e)
 	CHECK_EQ(send_rep(S("+OK\r\n:1\r\n+OK\r\n")), -1);
 	CHECK_EQ(inflight(e, "sk"), 0);
 	CHECK_EQ(inflight(e, "sa"), 0);
+	CHECK_EQ(inflight(e, NULL), 0);
+	side_unload();
+}
+
+/* Segments longer than the parser's window (loopback's GSO segments run
+ * to 64 KB), walked a window at a time by the walks XDP, TC and poststack
+ * run (resp.h): a write in each window invalidated, and a reply stream
+ * whose bulk string crosses the window edge counted whole */
+void t_side_windows(struct env *e)
+{
+	static char req[3000], rep[3000];
+	/* the SET fills the first window exactly: no argument crosses its
+	 * edge (one that did would flush, as at a segment edge) */
+	size_t vlen = PS_PAYLOAD_MAX - 30, n, m;
+	uint32_t g0;
+
+	if (setup(e))
+		return;
+	cache_put(e, "sa", "1");
+	cache_put(e, "sb", "2");
+	cache_put(e, "sx", "3");
+	open_conn();
+	g0 = gen(e);
+	n = (size_t)sprintf(req, "*3\r\n$3\r\nSET\r\n$2\r\nsa\r\n$%zu\r\n", vlen);
+	memset(req + n, 'v', vlen);
+	n += vlen;
+	n += (size_t)sprintf(req + n, "\r\n");
+	CHECK_EQ(n, PS_PAYLOAD_MAX);
+	n += (size_t)sprintf(req + n, "*2\r\n$3\r\nGET\r\n$2\r\nsx\r\n"
+			     "*2\r\n$3\r\nDEL\r\n$2\r\nsb\r\n");
+	CHECK_EQ(send_req(req, n), -1);
+	CHECK(!cache_has(e, "sa", NULL, 0), "the SET of the first window left its key cached");
+	CHECK(!cache_has(e, "sb", NULL, 0), "the DEL of the second window left its key cached");
+	CHECK(cache_has(e, "sx", NULL, 0), "a GET invalidated");
+	CHECK_EQ(gen(e), g0);
+	CHECK_EQ(stat_get(e, PS_ST_SIDE_INVAL), 2);
+	CHECK_EQ(inflight(e, "sa"), 1);
+	CHECK_EQ(inflight(e, "sb"), 1);
+	/* three replies, the GET's a 2,500-byte value across the edge */
+	m = (size_t)sprintf(rep, "+OK\r\n$2500\r\n");
+	memset(rep + m, 'x', 2500);
+	m += 2500;
+	m += (size_t)sprintf(rep + m, "\r\n:1\r\n");
+	CHECK(m > PS_PAYLOAD_MAX, "a reply stream of %zu bytes fits one window", m);
+	CHECK_EQ(send_rep(rep, m), -1);
+	CHECK_EQ(stat_get(e, PS_ST_SIDE_REPLIES), 3);
+	CHECK_EQ(inflight(e, "sa"), 0);
+	CHECK_EQ(inflight(e, "sb"), 0);
+	/* the count held: no hold on every fill */
 	CHECK_EQ(inflight(e, NULL), 0);
 	side_unload();
 }

@@ -107,6 +107,8 @@ static const struct tcase {
 	  t_side_write, TS(GUARDED) },
 	{ "side path: split commands followed, data past a hole dropped, old bytes not parsed",
 	  t_side_stream, TS(GUARDED) },
+	{ "side path: segments longer than a window walked whole, requests and replies",
+	  t_side_windows, TS(GUARDED) },
 	{ "side path: a connection opened before attach flushes, holds fills until followed from a command boundary",
 	  t_side_lost, TS(GUARDED) },
 	{ "side path: a connection put ahead by the watcher is followed from its first command",
