@@ -57,6 +57,7 @@ WRITERS = {
     "experiments/bench/pipelined.py": "csvio",
     "experiments/bench/poststack_cost.py": "csvio",
     "experiments/bench/pktcost_ab.py": "csvio",
+    "experiments/campaign/run.py": "csvio",
     "experiments/bench/run.sh": "prestack_lib.csvio",
     "experiments/where.sh": "prestack_lib.csvio",
     "experiments/bench/ceiling.sh": "prestack_lib.csvio",

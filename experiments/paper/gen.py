@@ -89,6 +89,9 @@ SOURCES = {
     "live": ("results/failures-live.csv",
              ["scenario", "mode", "outcome", "wrong", "stale", "error", "timeouts", "max_ms", "get_hits",
               "retrans_replies", "ack_held", "rtx_dupack", "dropped"], True),
+    "campaign": ("results/campaign-summary.csv",
+                 ["mode", "seeds", "rows", "replies", "wrong", "stale", "errors", "stalls", "resets",
+                  "unchecked", "connections", "answered", "stall_cells", "reset_cells"], True),
     "lossrep": ("results/failures-loss-repeats.csv",
                 ["seed", "scenario", "mode", "outcome", "timeouts", "ack_held"], True),
     "replay": ("results/failures-replay.csv",
@@ -178,6 +181,8 @@ WRITERS = {
     "results/ladders/failures-ladder.csv": ["experiments/failures/run.py", "experiments/failures/client.py",
                                             "experiments/mbx/mbx.c"],
     "results/failures-replay.csv": ["experiments/replay_suite.py", "experiments/liveplay"],
+    "results/campaign-summary.csv": ["experiments/campaign/run.py", "experiments/campaign/pyclient.py",
+                                     "experiments/mbx/mbx.c", "experiments/bench/pipeload.c"],
     "results/where-to-answer.csv": ["experiments/where_to_answer.py", "experiments/where.sh"],
 }
 
@@ -602,6 +607,40 @@ PIPE_POINTS = {"mix-p1": ("MixOne", "GET:SET 10:1, $P{=}1$"),
                "rbench-get-p16": ("RbenchSixteen", "\\texttt{redis-benchmark} GET, $P{=}16$")}
 
 
+CAMPAIGN_MODES = ["off", "guarded", "retrans", "guarded-cut", "retrans-cut"]
+
+
+def gen_campaign(o, rows):
+    """The randomized fault campaign: per mode, replies judged, wrong and
+    stale ones, the cells that stalled or reset (seed/client)."""
+    o.prov["campaign"] = provenance("campaign", rows)
+    modes = [m for m in CAMPAIGN_MODES if any(r["mode"] == m for r in rows)]
+    if "guarded" not in modes:
+        raise GenError("results/campaign-summary.csv: no guarded row")
+    t = ["\\begin{tabular}{l r r r r r r r}", "\\toprule",
+         "mode & seeds & replies judged & answered before Redis & wrong & stale & stalled & reset \\\\",
+         "\\midrule"]
+    for m in modes:
+        r = one(rows, "campaign", mode=m)
+        t.append(f"\\texttt{{{tex_escape(m)}}} & {r['seeds']} & {fmt_int(r['replies'])} & "
+                 f"{fmt_int(r['answered'])} & {r['wrong']} & {r['stale']} & {r['stalls']} & "
+                 f"{r['resets']} \\\\")
+    t += ["\\bottomrule", "\\end{tabular}", o.note("campaign")]
+    o.tables["tab-campaign.tex"] = "\n".join(t)
+    safe = [one(rows, "campaign", mode=m) for m in modes if m != "off"]
+    o.m("CampSeeds", one(rows, "campaign", mode="guarded")["seeds"], "campaign")
+    o.m("CampReplies", fmt_int(sum(int(r["replies"]) for r in rows)), "campaign")
+    o.m("CampSafeReplies", fmt_int(sum(int(r["replies"]) for r in safe)), "campaign")
+    o.m("CampSafeAnswered", fmt_int(sum(int(r["answered"]) for r in safe)), "campaign")
+    o.m("CampSafeBad", sum(int(r["wrong"]) + int(r["stale"]) for r in safe), "campaign")
+    o.m("CampConnections", fmt_int(sum(int(r["connections"]) for r in rows)), "campaign")
+    for m, name in (("off", "Off"), ("guarded", "Guarded"), ("retrans", "Retrans")):
+        if m in modes:
+            r = one(rows, "campaign", mode=m)
+            o.m(f"Camp{name}StallCells", len(r["stall_cells"].split()), "campaign")
+            o.m(f"Camp{name}ResetCells", len(r["reset_cells"].split()), "campaign")
+
+
 def gen_pipelines(o, summ, ap):
     """The pipelined load (ratios to Redis alone within a repetition,
     medians; vs_nocoh: the coherence machinery's cost) and the realistic
@@ -678,7 +717,8 @@ def gen_live(o, rows, lossrep, ladderrun):
     scen = list(dict.fromkeys(r["scenario"] for r in rows))
     modes = [m for m in LIVE_MODES if any(r["mode"] == m for r in rows)]
     modes += [m for m in dict.fromkeys(r["mode"] for r in rows) if m not in modes]
-    t = ["\\begin{tabular}{l" + "c" * len(modes) + "}", "\\toprule",
+    # one column per mode (eight today): scaled to the text width
+    t = ["\\resizebox{\\linewidth}{!}{%", "\\begin{tabular}{l" + "c" * len(modes) + "}", "\\toprule",
          "fault & " + " & ".join(f"\\texttt{{{tex_escape(m)}}}" for m in modes) + " \\\\", "\\midrule"]
     for s in scen:
         cells = []
@@ -686,7 +726,7 @@ def gen_live(o, rows, lossrep, ladderrun):
             h = [r for r in rows if r["scenario"] == s and r["mode"] == m]
             cells.append(cell_tex(h[0]) if len(h) == 1 else "")
         t.append(f"\\texttt{{{tex_escape(s)}}} & " + " & ".join(cells) + " \\\\")
-    t += ["\\bottomrule", "\\end{tabular}", o.note("live")]
+    t += ["\\bottomrule", "\\end{tabular}}", o.note("live")]
     o.tables["tab-failures-live.tex"] = "\n".join(t)
     o.m("LiveCells", len(rows), "live")
     o.m("LiveScenarios", len(scen), "live")
@@ -922,6 +962,7 @@ def generate(outdir, draw_ladders=True, ladders=True):
     gen_realistic(o, src["realistic"], src["coherence"])
     gen_pipelines(o, src["pipelined"], src["autopipe"])
     gen_live(o, src["live"], src["lossrep"], src["ladderrun"])
+    gen_campaign(o, src["campaign"])
     gen_replay(o, src["replay"])
     gen_coming(o, src["e2elat"], src["where"])
     gen_provenance(o)
