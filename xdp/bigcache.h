@@ -15,14 +15,6 @@
 
 /* the maps, ps_cache_big and ps_big_fill, are in maps.h */
 
-/* Is an expiry (0: none) far enough away to answer now? Both caches'
- * rule; now_ns may be the coarse clock, up to a tick behind
- * (PS_CLOCK_TICK_NS). */
-static __always_inline int ttl_ok(__u64 expires_ns, __u64 now_ns)
-{
-	return !expires_ns || now_ns + PS_TTL_MARGIN_NS + PS_CLOCK_TICK_NS < expires_ns;
-}
-
 /* The large entry for k if it is of generation gen and not about to
  * expire (the rules of cache_lookup). */
 static __always_inline struct ps_cache_big_val *
@@ -37,7 +29,7 @@ big_lookup(const struct ps_cache_key *k, __u32 gen, __u64 now_ns)
 			bpf_map_delete_elem(&ps_cache_big, k);
 		return NULL;
 	}
-	if (!ttl_ok(v->expires_ns, now_ns)) {
+	if (v->expires_ns && now_ns + PS_TTL_MARGIN_NS >= v->expires_ns) {
 		stat_inc(PS_ST_TTL_REFUSED);
 		bpf_map_delete_elem(&ps_cache_big, k);
 		return NULL;

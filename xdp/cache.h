@@ -524,6 +524,12 @@ static __always_inline int ps_invalidate(struct ps_scratch *s, __u32 off,
 	return counted;
 }
 
+/* Is an expiry (0: none) far enough away to answer now? */
+static __always_inline int ttl_ok(__u64 expires_ns, __u64 now_ns)
+{
+	return !expires_ns || now_ns + PS_TTL_MARGIN_NS < expires_ns;
+}
+
 /* The entry for k if it is of generation gen and not about to expire; an
  * older one is deleted, one near its expiry is left to Redis. */
 static __always_inline struct ps_cache_val *

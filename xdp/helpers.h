@@ -52,10 +52,7 @@ static __always_inline void stat_inc(__u32 idx)
 
 /* The kernel's TCP timestamp clock is CLOCK_MONOTONIC in ms (plus a
  * per-connection offset learnt from the SYN-ACK); replay overrides it.
- * now_ns is the packet's one clock read, the coarse clock (a precise read
- * costs ~30 ns in a VM): up to a tick behind the kernel's, which the
- * TSval written from it never is (em_setup raises it to ts_srv_last, the
- * kernel's last TSval: PAWS on the client). */
+ * now_ns is the packet's one clock read (a read costs ~30 ns in a VM). */
 static __always_inline __u32 now_ms(const struct ps_config *cfg, __u64 now_ns)
 {
 	if (cfg->clock_ms)
@@ -79,8 +76,7 @@ static __always_inline int lease_ok(const struct ps_config *cfg, __u64 now_ns)
 	rv = bpf_map_lookup_elem(&ps_lease, &idx);
 	idx = PS_LEASE_REVOKE_ACK;
 	ack = bpf_map_lookup_elem(&ps_lease, &idx);
-	/* now_ns may be the coarse clock, up to a tick behind */
-	return until && rv && ack && now_ns + PS_CLOCK_TICK_NS < *until && *rv == *ack;
+	return until && rv && ack && now_ns < *until && *rv == *ack;
 }
 
 /* Sequence-number order, modulo 2^32 (the kernel's before()/after()). */

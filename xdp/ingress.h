@@ -67,7 +67,7 @@ static __always_inline int ingress_segment(struct xdp_md *ctx,
 		stat_inc(PS_ST_UNTRACKED);
 		return XDP_PASS;
 	}
-	p->now_ns = bpf_ktime_get_coarse_ns();
+	p->now_ns = bpf_ktime_get_ns();
 	p->now_ms = now_ms(cfg, p->now_ns);
 	if (f->state == PS_FLOW_DONE)
 		return xdp_time_wait(ctx, p, f, &key, naive);

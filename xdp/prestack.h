@@ -158,16 +158,6 @@ enum ps_lease_idx {
 #ifndef PS_TTL_MARGIN_NS
 #define PS_TTL_MARGIN_NS   (5 * 1000000ull)
 #endif
-/* The fast paths read the coarse clock (bpf_ktime_get_coarse_ns,
- * CLOCK_MONOTONIC_COARSE: a variable the timer tick moves, where the
- * precise clock reads kvm-clock). It lags CLOCK_MONOTONIC by up to one
- * tick, so every deadline read against it (the lease, a TTL's margin)
- * is one tick earlier. One tick: 1/CONFIG_HZ, 4 ms at the 250 of the
- * kernels we run on; the unit tests check clock_getres() of
- * CLOCK_MONOTONIC_COARSE against it (t_clock_tick). */
-#ifndef PS_CLOCK_TICK_NS
-#define PS_CLOCK_TICK_NS   (4 * 1000000ull)
-#endif
 
 struct ps_cache_key {
 	__u32 len;               /* key length, 1..PS_KEY_MAX */

@@ -76,7 +76,7 @@ static __always_inline void rtx_store(struct xdp_md *ctx, struct ps_scratch *s,
 		return;
 	s->rtx.len = tot;
 	s->rtx.csum = s->asm_csum;
-	s->rtx.id = bpf_ktime_get_ns();  /* an identity: the coarse clock repeats within a tick */
+	s->rtx.id = p->now_ns;
 	flow_key(&k.flow, p, 1);
 	k.srv_seq = srv_seq;
 	if (bpf_map_update_elem(&ps_rtx, &k, &s->rtx, BPF_ANY))

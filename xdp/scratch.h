@@ -43,7 +43,7 @@ struct ps_pkt {
 	__u32 tsval, tsecr;
 	__u8  frag;         /* first fragment of a fragmented segment (XDP) */
 	__u32 l4_sum;       /* pseudo header + TCP header, folded (hostile.h) */
-	__u64 now_ns;       /* bpf_ktime_get_coarse_ns(), read once (helpers.h) */
+	__u64 now_ns;       /* bpf_ktime_get_ns(), read once where needed */
 	__u32 now_ms;       /* the TSval clock (now_ms()) at now_ns */
 };
 

@@ -251,7 +251,7 @@ static __always_inline int tcr_pick_asm(struct ps_scratch *s,
 		return TCR_NO_PICK;
 	s->rtx.len = tot;
 	s->rtx.csum = s->asm_csum;
-	s->rtx.id = bpf_ktime_get_ns();  /* an identity: the coarse clock repeats within a tick */
+	s->rtx.id = p->now_ns;
 	flow_key(&k.flow, p, 1);
 	k.srv_seq = srv_seq;
 	if (bpf_map_update_elem(&ps_tcr_asm, &k, &s->rtx, BPF_ANY))
@@ -299,7 +299,7 @@ static __always_inline int tcr_snapshot(struct ps_scratch *s,
 	if (!ENTRY_SAME(v, s->tcr.filled_ns, s->tcr.tot, s->rtx.csum))
 		return TCR_NO_PICK;
 	s->rtx.len = s->tcr.tot;
-	s->rtx.id = bpf_ktime_get_ns();  /* an identity: the coarse clock repeats within a tick */
+	s->rtx.id = p->now_ns;
 	flow_key(&k.flow, p, 1);
 	k.srv_seq = srv_seq;
 	if (bpf_map_update_elem(&ps_tcr_asm, &k, &s->rtx, BPF_ANY))

@@ -169,7 +169,7 @@ tcr_prepare(struct __sk_buff *skb, const struct ps_tcr_meta *m)
 	struct ps_tcr_req q;
 	struct ps_tcr_ref *r;
 	struct ps_flow *f;
-	__u64 now_ns = bpf_ktime_get_coarse_ns();
+	__u64 now_ns = bpf_ktime_get_ns();
 	__u32 zero = 0, tot, from, tsval;
 
 	cfg = bpf_map_lookup_elem(&ps_config, &zero);

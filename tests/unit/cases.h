@@ -66,7 +66,6 @@ void t_big_request(struct env *e);
 /* t_coherence.c */
 void t_ttl_expiry(struct env *e);
 void t_lease(struct env *e);
-void t_clock_tick(struct env *e);
 void t_tc_reply_big(struct env *e);
 void t_tc_reply_small_mss(struct env *e);
 void t_tc_reply_pipelined(struct env *e);

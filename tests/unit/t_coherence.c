@@ -20,15 +20,6 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* CLOCK_MONOTONIC_COARSE: bpf_ktime_get_coarse_ns()'s clock */
-static uint64_t coarse_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static int ttl_set(struct env *e, const char *key, uint64_t v)
 {
 	struct ps_cache_key k;
@@ -120,44 +111,6 @@ void t_lease(struct env *e)
 	cache_put(e, "foo", "bar");
 	expect_srv(e, S("$3\r\nbar\r\n"), 22, 9);
 	expect_answer(e, S(GET_FOO), S("$3\r\nbar\r\n"));
-}
-
-/* XDP reads the coarse clock, up to a tick behind CLOCK_MONOTONIC: the
- * lease and a TTL's margin end one tick earlier (PS_CLOCK_TICK_NS). A
- * deadline one tick from the coarse clock's now is already refused (the
- * program reads that clock later, never earlier); it would have been
- * answered against the precise clock without the tick. */
-void t_clock_tick(struct env *e)
-{
-	struct ps_cache_key k;
-	struct ps_cache_val v;
-	struct timespec res;
-
-	/* the tick covers the coarse clock's resolution on this kernel */
-	CHECK_EQ(clock_getres(CLOCK_MONOTONIC_COARSE, &res), 0);
-	CHECK((uint64_t)res.tv_sec * 1000000000ull + (uint64_t)res.tv_nsec <= PS_CLOCK_TICK_NS,
-	      "CLOCK_MONOTONIC_COARSE ticks every %ld ns, more than PS_CLOCK_TICK_NS",
-	      res.tv_nsec);
-	env_set_mode(e, PS_MODE_GUARDED, PS_CFG_FILL | PS_CFG_LEASE);
-	cache_put(e, "foo", "bar");
-	/* the lease ends one tick from now: refused */
-	CHECK_EQ(lease_set(e, coarse_ns() + PS_CLOCK_TICK_NS), 0);
-	expect_pass(e, S(GET_FOO), 0, 0);
-	expect_srv(e, S("$3\r\nbar\r\n"), 0, 0);
-	CHECK_EQ(stat_get(e, PS_ST_FB_LEASE), 1);
-	/* a second away: answered */
-	CHECK_EQ(lease_set(e, mono_ns() + 1000000000ull), 0);
-	expect_answer(e, S(GET_FOO), S("$3\r\nbar\r\n"));
-	/* the key expires the margin and one tick from now: refused, and
-	 * forgotten */
-	ps_cache_key_build(&k, "foo", 3);
-	CHECK_EQ(ps_cache_get(e->cache, &k, &v), 0);
-	v.expires_ns = coarse_ns() + PS_TTL_MARGIN_NS + PS_CLOCK_TICK_NS;
-	CHECK_EQ(ps_cache_put(e->cache, &k, &v), 0);
-	expect_pass(e, S(GET_FOO), 22, 9);
-	CHECK_EQ(stat_get(e, PS_ST_TTL_REFUSED), 1);
-	CHECK(!cache_has(e, "foo", NULL, 0), "an entry within a tick of its margin stayed cached");
-	CHECK_EQ(stat_get(e, PS_ST_FB_LEASE), 1);
 }
 
 static uint32_t inflight_any(struct env *e)

@@ -96,8 +96,6 @@ static const struct tcase {
 	  t_ttl_expiry, TS(GUARDED) },
 	{ "with the lease on, nothing is answered while the watcher's lease is stale",
 	  t_lease, TS(GUARDED) },
-	{ "the coarse clock: the lease and a TTL's margin end one tick earlier",
-	  t_clock_tick, TS(GUARDED) },
 	{ "a flushing command is in flight until its reply: no fill meanwhile, a flush at both ends",
 	  t_flush_in_flight, TS(GUARDED) },
 	{ "REPLICAOF, CONFIG SET: nothing answered until the watcher has looked at Redis",
