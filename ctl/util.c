@@ -353,18 +353,27 @@ int ps_count_offset_flows(int fd, int *total)
 	return n;
 }
 
+/*
+ * Entries in a hash map, or -1 if they cannot be counted. A get_next_key
+ * whose key is no longer found starts again from the first bucket, so a
+ * walk under deletions, or over an element the map cannot find again,
+ * can go on forever: it is cut off after max_entries keys.
+ */
 long ps_map_count(int fd, size_t key_size)
 {
+	struct bpf_map_info info = {};
+	__u32 ilen = sizeof(info);
 	char k[128], next[128];
 	void *prev = NULL;
 	long n = 0;
 
-	if (key_size > sizeof(k))
+	if (key_size > sizeof(k) || bpf_obj_get_info_by_fd(fd, &info, &ilen))
 		return -1;
 	while (bpf_map_get_next_key(fd, prev, next) == 0) {
 		memcpy(k, next, key_size);
 		prev = k;
-		n++;
+		if (++n > (long)info.max_entries)
+			return -1;
 	}
 	return n;
 }

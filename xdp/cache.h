@@ -731,6 +731,9 @@ static __always_inline void cache_fill_at(struct __sk_buff *skb,
 		return;
 	if (!flow_may_fill(cfg, f))
 		goto skipped;
+	/* a private copy: k may be in a map value another CPU writes */
+	__builtin_memcpy(&s->fill_key, k, sizeof(s->fill_key));
+	k = &s->fill_key;
 	if (vlen > PS_VAL_MAX || rlen == 0 || rlen > PS_BIG_REPLY_MAX - 3)
 		goto skipped;
 	/* a large value is kept only for the TC ingress path */

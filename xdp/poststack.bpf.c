@@ -448,7 +448,9 @@ static __always_inline void post_fill(struct ps_psock *ps, struct ps_scratch *s,
 	    s->first_val_len > PS_VAL_MAX || rlen == 0 || rlen > PS_REPLY_MAX - 3 ||
 	    off + rlen > size)
 		goto skipped;
-	if (fill_check(cfg, &ps->fill_key, ps->fill_epoch, ps->fill_gen,
+	/* a private copy: sk_skb on another CPU may rearm ps->fill_key */
+	__builtin_memcpy(&s->fill_key, &ps->fill_key, sizeof(s->fill_key));
+	if (fill_check(cfg, &s->fill_key, ps->fill_epoch, ps->fill_gen,
 		       bpf_ktime_get_ns(), &expires))
 		goto skipped;
 	BOUND_1_TO(rlen, PS_REPLY_BOUND);
@@ -482,7 +484,7 @@ static __always_inline void post_fill(struct ps_psock *ps, struct ps_scratch *s,
 	v->expires_ns = expires;
 	/* the store XDP's fills use: its large twin goes, a racing
 	 * invalidation wins */
-	if (cache_store(&ps_cache, &ps_cache_big, &ps->fill_key, v, ps->fill_gen,
+	if (cache_store(&ps_cache, &ps_cache_big, &s->fill_key, v, ps->fill_gen,
 			ps->fill_epoch) == 0) {
 		stat_inc(PS_ST_POST_FILLS);
 		return;

@@ -171,6 +171,15 @@ struct ps_scratch {
 	__u32 g_from;
 	__u32 g_pending_before;
 
+	/* cache_fill_at (cache.h), post_fill (poststack.bpf.c): the key
+	 * being filled, copied out of the flow (or socket) it was armed
+	 * in. The map hashes the key it is given and then copies it: a
+	 * key in a shared map value that another CPU rearms in between
+	 * (naive arms every GET that misses) left an element stored under
+	 * another key's hash, which no lookup finds and on which every
+	 * get_next_key walk over ps_cache started again from the top */
+	struct ps_cache_key fill_key;
+
 	/* cache_fill (cache.h): the value being filled. Never the last
 	 * field: its checksum reads whole PS_CSUM_CHUNK chunks, which the
 	 * verifier bounds by the end of the map value, not of reply[] */

@@ -304,7 +304,7 @@ def _run_cell(seed, mode, a, outdir, procs):
     if lost:
         raise CellLost("; ".join(lost))
     if not p1:
-        raise CellLost("prestack stats --json gave nothing (detached?)")
+        raise CellLost(f"prestack stats --json gave nothing ({psstats.last_error})")
     sh(TB, "mbx")                                 # plain forwarding again
     acts = mbx_counts(base + ".mbx.csv")
     # the log of a cell with a wrong or stale reply stays (build/campaign/)

@@ -219,7 +219,7 @@ def _run_cell(sc, mode, outdir, a, procs):
     if res is None:
         raise CellLost(why)
     if not p1:
-        raise CellLost("prestack stats --json gave nothing (detached?)")
+        raise CellLost(f"prestack stats --json gave nothing ({psstats.last_error})")
     sh(TB, "mbx")                                 # plain forwarding again
     with open(base + ".mbx.csv") as f:
         actions = max(0, sum(1 for _ in f) - 1)

@@ -24,14 +24,27 @@ def parse(raw):
     return d if isinstance(d, dict) else {}
 
 
+# why the last read() gave {} (its stderr, exit code or timeout), for
+# the message of a cell that is lost because of it
+last_error = ""
+
+
 def read(tgt, ps=PS, timeout=30):
-    """`prestack stats TGT --json` now; {} if it fails."""
+    """`prestack stats TGT --json` now; {} if it fails (why: last_error)."""
+    global last_error
     try:
         r = subprocess.run([ps, "stats", *tgt, "--json"], stdout=subprocess.PIPE,
-                           stderr=subprocess.DEVNULL, text=True, timeout=timeout)
-    except (OSError, subprocess.TimeoutExpired):
+                           stderr=subprocess.PIPE, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        last_error = f"no answer in {timeout} s"
         return {}
-    return parse(r.stdout) if r.returncode == 0 else {}
+    except OSError as e:
+        last_error = str(e)
+        return {}
+    d = parse(r.stdout) if r.returncode == 0 else {}
+    if not d:
+        last_error = (f"exit {r.returncode}: " + " ".join(r.stderr.split())[-300:])
+    return d
 
 
 def delta(before, after, names):
