@@ -17,12 +17,16 @@ headers, reply written), built and run alternately with the full program;
 the difference between consecutive stops is the cost of a step.
 results/bench-pktcost-steps.csv. Nothing in the source tree is changed.
 
+--nocsum adds a third binary, the working tree with the checksum
+verification of hostile.h taken out (version after-nocsum): what verifying
+costs, apart from the other refusals.
+
 With --harness other than the default, only the rows of the deployed
 configuration (and the floors) are kept, the ones the issue's targets are
 about. PS_RESULTS=DIR writes the CSVs and plots to DIR instead of results/.
 
 usage: pktcost_ab.py [--before REV] [--harness REV|HEAD|tree] [--rounds N]
-                     [--runs N] [--no-steps]
+                     [--runs N] [--no-steps] [--nocsum] [--csv NAME]
 """
 import argparse
 import csv
@@ -44,12 +48,48 @@ HARNESS = "5db72af"
 
 # (step, file, anchor, text inserted after it): the early returns
 STOPS = [
-    ("flow", "xdp/ingress.h", "\tf->last_ns = p->now_ns;\n", "\treturn XDP_PASS;\n"),
+    # (the mark after the flow's clock: xdp_time_wait has the same store)
+    ("flow", "xdp/ingress.h", "\tf->last_ns = p->now_ns;\n\tPROF_MARK(0, 1);\n", "\treturn XDP_PASS;\n"),
     ("parse", "xdp/guarded.h", "\tapply_rq_flags(f, s);\n", "\treturn XDP_PASS;\n"),
     ("guards", "xdp/guarded.h", "\tif (fb == PS_FB_ANSWER) {\n", "\treturn XDP_PASS;\n"),
     ("headers", "xdp/guarded.h", "\t\tem_setup(s, p, f, srv_seq, end, tot);\n", "\t\treturn XDP_PASS;\n"),
     ("emit", "xdp/guarded.h", "\t\tif (r == PS_SENT_TX) {\n", "\t\t\treturn XDP_TX;\n"),
 ]
+# --nocsum: the working tree with hostile.h's checksum verification taken
+# out (every checksum accepted, the GET's payload sum not computed), so
+# that what verifying costs is measured apart from the other refusals:
+# (file, anchor, text that replaces it)
+NOCSUM = [
+    ("xdp/hostile.h",
+     "static __always_inline int xdp_hdr_sums(struct xdp_md *ctx, struct ps_pkt *p)\n{\n",
+     "static __always_inline int xdp_hdr_sums(struct xdp_md *ctx, struct ps_pkt *p)\n{\n"
+     "\tif (ctx)\n\t\treturn 1;\n"),
+    ("xdp/hostile.h",
+     "static __always_inline int seg_csum_ok(const struct ps_pkt *p, __u32 pl_sum)\n{\n",
+     "static __always_inline int seg_csum_ok(const struct ps_pkt *p, __u32 pl_sum)\n{\n"
+     "\tif (p)\n\t\treturn 1;\n"),
+]
+# and xdp_fast_get's sum block (resp.h), from this line to rq_reset
+NOCSUM_CUT = ("xdp/resp.h", "\t/* its ones' complement sum for hostile.h, from what was read",
+              "\trq_reset(s, len);\n\ts->key_off[0] = koff;")
+
+
+def nocsum(tree):
+    """Patch tree (an export of the working tree) into the --nocsum variant."""
+    for f, anchor, text in NOCSUM:
+        p = os.path.join(tree, f)
+        s = open(p).read()
+        if anchor not in s:
+            sys.exit(f"pktcost_ab: --nocsum: anchor not found in {f}")
+        open(p, "w").write(s.replace(anchor, text, 1))
+    f, a, b = NOCSUM_CUT
+    p = os.path.join(tree, f)
+    s = open(p).read()
+    if a not in s or b not in s or s.index(a) > s.index(b):
+        sys.exit(f"pktcost_ab: --nocsum: the payload sum not found in {f}")
+    open(p, "w").write(s[:s.index(a)] + s[s.index(b):])
+
+
 STEP_NOTES = {
     "flow": "config, headers and options, scratch, flow lookup, clock",
     "parse": "request parse (canonical GET in place, key loaded)",
@@ -130,9 +170,17 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--runs", type=int, default=5001)
     ap.add_argument("--no-steps", action="store_true")
+    ap.add_argument("--nocsum", action="store_true",
+                    help="also the working tree without checksum verification (rows "
+                    "version=after-nocsum): what verifying costs, apart")
+    ap.add_argument("--csv", default="bench-pktcost-ab.csv",
+                    help="the before/after CSV's name in results/ (default %(default)s; "
+                    "the plot is made for the default only)")
     a = ap.parse_args()
     if a.rounds < 1 or a.runs < 101:
         ap.error("--rounds >= 1, --runs >= 101")
+    if os.path.basename(a.csv) != a.csv or not a.csv.endswith(".csv"):
+        ap.error("--csv takes a file name ending in .csv (written in results/)")
     if os.geteuid() != 0:
         sys.exit("pktcost_ab: run as root (BPF_PROG_TEST_RUN)")
     try:
@@ -157,6 +205,10 @@ def main():
     bins["before"] = build(os.path.join(AB, "before"))
     export(None, os.path.join(AB, "after"), harness)
     bins["after"] = build(os.path.join(AB, "after"))
+    if a.nocsum:
+        export(None, os.path.join(AB, "after-nocsum"), harness)
+        nocsum(os.path.join(AB, "after-nocsum"))
+        bins["after-nocsum"] = build(os.path.join(AB, "after-nocsum"))
     if not a.no_steps:
         for name, path, anchor, text in STOPS:
             tree = os.path.join(AB, "stop-" + name)
@@ -181,10 +233,12 @@ def main():
     ab = [{**meta, "before_commit": before_commit, "harness": harness or "tree", "version": ver, "mode": mode, "path": path,
            "value_size": vs, "rounds": a.rounds, "runs": a.runs,
            "ns_median": int(statistics.median(v))}
-          for ver in ("before", "after") for (mode, path, vs), v in sorted(meds[ver].items())]
-    csvio.save(os.path.join(RES, "bench-pktcost-ab.csv"), ab)
-    print(f"wrote {RES}/bench-pktcost-ab.csv")
-    plot(RES)
+          for ver in ("before", "after", "after-nocsum") if ver in meds
+          for (mode, path, vs), v in sorted(meds[ver].items())]
+    csvio.save(os.path.join(RES, a.csv), ab)
+    print(f"wrote {RES}/{a.csv}")
+    if a.csv == "bench-pktcost-ab.csv":
+        plot(RES)
     if a.no_steps:
         return
     key = ("guarded", "get_hit", "64")
