@@ -20,6 +20,7 @@
  * the segment */
 #define PS_GUARDED_TAIL 0x100
 #define PS_GUARDED_OLD  0x101
+#define PS_GUARDED_INSIDE 0x102
 
 /* guarded_veto's answers besides a PS_ST_FB_* counter */
 #define PS_FB_NONE   0     /* pass, count no fallback (PS_ST_PKTS is never one) */
@@ -231,8 +232,14 @@ __noinline int guarded_data(struct xdp_md *ctx, struct ps_scratch *s,
 		/* old bytes within an answered request (a keep-alive's
 		 * garbage byte at snd_una - 1): mapped below the kernel's
 		 * rcv_nxt, the kernel drops them and ACKs */
-		if (meet == SEQADJ_INSIDE)
+		if (meet == SEQADJ_INSIDE) {
+			/* retrans: perhaps a piece of a request whose reply
+			 * was lost (its retransmission split on the way):
+			 * guarded_inside */
+			if (cfg->mode == PS_MODE_RETRANS && len)
+				return PS_GUARDED_INSIDE;
 			return guarded_pass(ctx, p, f);
+		}
 		/* answered bytes again: guarded_old */
 		if (meet == SEQADJ_OVERLAP)
 			return PS_GUARDED_OLD;
@@ -393,6 +400,31 @@ __noinline int guarded_old(struct xdp_md *ctx, struct ps_scratch *s,
 	if (r != PS_SENT_NONE)
 		return sent_verdict(r);
 	return XDP_DROP;
+}
+
+/*
+ * retrans: old bytes within an answered request (guarded_data found them).
+ * A piece of the request whose reply the client has not acked, its
+ * retransmission split on the way, gets the reply again (rtx_request).
+ * Passed, the kernel ACKed it at its rcv_nxt, which the client reads as
+ * its whole request delivered: it never sent the request again and no
+ * one re-sent the lost reply (campaign seed 6: an XDP reply lost, the
+ * request's retransmission split in three). Anything else (a keep-alive's
+ * garbage byte, its reply acked) is passed as in guarded. Called by
+ * ps_ingress after guarded_data returned PS_GUARDED_INSIDE.
+ */
+__noinline int guarded_inside(struct xdp_md *ctx, struct ps_scratch *s,
+			      struct ps_config *cfg, struct ps_pkt *p,
+			      struct ps_flow *f)
+{
+	int r;
+
+	if (!ctx || !s || !cfg || !p || !f)
+		return XDP_DROP;
+	r = rtx_request(ctx, s, p, f);
+	if (r != PS_SENT_NONE)
+		return sent_verdict(r);
+	return guarded_pass(ctx, p, f);
 }
 
 #endif

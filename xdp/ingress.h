@@ -140,6 +140,8 @@ static __always_inline int ingress_segment(struct xdp_md *ctx,
 			verdict = guarded_tail(ctx, s, cfg, p, f);
 		else if (verdict == PS_GUARDED_OLD)
 			verdict = guarded_old(ctx, s, cfg, p, f);
+		else if (verdict == PS_GUARDED_INSIDE)
+			verdict = guarded_inside(ctx, s, cfg, p, f);
 		if (s->add_pending)
 			__sync_fetch_and_add(&f->pending, s->add_pending);
 	}

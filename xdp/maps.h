@@ -171,6 +171,17 @@ struct {
 	__type(value, struct ps_rtx_val);
 } ps_tcr_asm SEC(".maps");
 
+/* retrans mode: TC replies from ps_cache_big, copied at XDP under the
+ * ref's key (PS_TCR_SRC_BIGCOPY): a re-send must not depend on the cache
+ * entry, which a write, a fill or a flush may change before the client
+ * has the reply; LRU: an evicted one is a lost TC reply (tc_lost) */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, PS_TCR_BIG_ENTRIES);
+	__type(key, struct ps_rtx_key);
+	__type(value, struct ps_cache_big_val);
+} ps_tcr_big SEC(".maps");
+
 /* pipelined fills armed at XDP, taken by TC egress (cache.h, fq_*) */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

@@ -30,6 +30,9 @@
 #define PS_FLOW_ENTRIES   65536
 #define PS_EPOCH_SLOTS    4096   /* power of two: invalidation epochs by key hash */
 #define PS_RTX_ENTRIES    8192   /* retrans mode: injected replies kept */
+/* retrans mode: TC replies from ps_cache_big kept as bytes (ps_tcr_big):
+ * 256 x 16.4 KB = 4.2 MB, preallocated (an LRU map cannot be otherwise) */
+#define PS_TCR_BIG_ENTRIES 256
 #define PS_CMD_ENTRIES    1024   /* Redis command table (COMMAND) loaded at attach */
 #define PS_MAX_CMDS       16     /* commands answered from one segment */
 #define PS_PAYLOAD_MAX    2048   /* largest TCP payload the parsers look at */
@@ -847,6 +850,9 @@ enum ps_tcr_src {
 	PS_TCR_SRC_BIG = 1,   /* the entry in ps_cache_big */
 	PS_TCR_SRC_ASM = 2,   /* the replies of several GETs, assembled at XDP
 			       * and copied into ps_tcr_asm under the ref's key */
+	PS_TCR_SRC_BIGCOPY = 3, /* retrans: the ps_cache_big entry as XDP
+				 * answered from it, copied into ps_tcr_big
+				 * under the ref's key */
 };
 
 struct ps_tcr_ref {

@@ -137,9 +137,10 @@ __noinline int rtx_resend(struct xdp_md *ctx, struct ps_scratch *s,
 	return emit_reply(ctx, s, NULL);
 }
 
-/* A retransmitted request we answered (from its first byte: Linux may
- * collapse several into one segment; the rest comes again once acked).
- * Returns an enum ps_sent. */
+/* A retransmitted request we answered, from its first byte (Linux may
+ * collapse several into one segment; the rest comes again once acked) or
+ * from inside it (a middlebox split the retransmission: the reply acks
+ * the whole request, which the client did send). Returns an enum ps_sent. */
 static __always_inline int rtx_request(struct xdp_md *ctx, struct ps_scratch *s,
 				       struct ps_pkt *p, struct ps_flow *f)
 {
@@ -150,7 +151,8 @@ static __always_inline int rtx_request(struct xdp_md *ctx, struct ps_scratch *s,
 
 		int r;
 
-		if (!e->rep_len || e->req_seq != p->seq || p->payload_len < e->req_len ||
+		if (!e->rep_len || before(p->seq, e->req_seq) ||
+		    !before(p->seq, e->req_seq + e->req_len) ||
 		    before(e->srv_seq, f->srv_una))
 			continue;
 		r = rtx_resend(ctx, s, p, f, i);

@@ -308,6 +308,47 @@ static __always_inline int tcr_snapshot(struct ps_scratch *s,
 	return TCR_PICKED;
 }
 
+/*
+ * retrans mode: a ps_cache_big entry picked for TC ingress, copied whole
+ * now into ps_tcr_big under the ref's key. By reference, a write, a fill
+ * or a flush of the cache (an untrusted flow flushes it on each of its
+ * segments) between the answer and a re-send left TC nothing to send:
+ * the request had been consumed, so each retransmission of it and each
+ * duplicate ACK at the reply was shot at TC ingress (tc_lost) and the
+ * client waited for ever (the campaign's seed 6: a lost 1209- or
+ * 3009-byte reply). Guarded keeps the reference (its documented limit:
+ * it re-sends only what the cache still gives). Returns TCR_PICKED or
+ * TCR_NO_PICK.
+ */
+static __always_inline int tcr_copy_big(struct ps_scratch *s,
+					const struct ps_config *cfg,
+					const struct ps_pkt *p, __u32 srv_seq)
+{
+	struct ps_cache_big_val *v, *c;
+	struct ps_rtx_key k = {};
+
+	v = big_lookup(&s->tcr.key, cfg->cache_gen, p->now_ns);
+	if (!v || v->filled_ns != s->tcr.filled_ns || v->reply_len != s->tcr.tot)
+		return TCR_NO_PICK;
+	flow_key(&k.flow, p, 1);
+	k.srv_seq = srv_seq;
+	/* the helper copies the whole value from one map's element into
+	 * the other's (same struct): no 16 KB buffer of our own */
+	if (bpf_map_update_elem(&ps_tcr_big, &k, v, BPF_ANY))
+		return TCR_NO_PICK;
+	c = bpf_map_lookup_elem(&ps_tcr_big, &k);
+	/* the entry evicted and reused for another value while copied: the
+	 * copy may mix both (helpers.h, ENTRY_SAME) */
+	MEM_BARRIER();
+	if (!c || c->filled_ns != s->tcr.filled_ns || c->reply_len != s->tcr.tot ||
+	    v->filled_ns != s->tcr.filled_ns || v->reply_len != s->tcr.tot) {
+		bpf_map_delete_elem(&ps_tcr_big, &k);
+		return TCR_NO_PICK;
+	}
+	s->tcr.big = PS_TCR_SRC_BIGCOPY;
+	return TCR_PICKED;
+}
+
 __noinline int tcr_take(struct xdp_md *ctx, struct ps_scratch *s,
 			struct ps_config *cfg, struct ps_pkt *p,
 			struct ps_flow *f)
@@ -328,6 +369,10 @@ __noinline int tcr_take(struct xdp_md *ctx, struct ps_scratch *s,
 	}
 	if (s->tcr.big == PS_TCR_SRC_CACHE &&
 	    tcr_snapshot(s, cfg, p, srv_seq) != TCR_PICKED)
+		return PS_SENT_NONE;
+	/* retrans re-sends what it answered, whatever the cache holds then */
+	if (s->tcr.big == PS_TCR_SRC_BIG && cfg->mode == PS_MODE_RETRANS &&
+	    tcr_copy_big(s, cfg, p, srv_seq) != TCR_PICKED)
 		return PS_SENT_NONE;
 	tot = s->tcr.tot;
 	if (tcr_answer(ctx, s, p, seq, len, srv_seq) != PS_SENT_TC)

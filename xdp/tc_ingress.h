@@ -209,6 +209,16 @@ tcr_prepare(struct __sk_buff *skb, const struct ps_tcr_meta *m)
 		w->src = (__u64)(long)av->rep;
 		w->idp = (__u64)(long)&av->id;
 		w->id = av->id;
+	} else if (r->big == PS_TCR_SRC_BIGCOPY) {
+		/* retrans: the big entry as XDP answered from it (tc_handoff.h,
+		 * tcr_copy_big), whatever the cache holds now */
+		struct ps_cache_big_val *cv = bpf_map_lookup_elem(&ps_tcr_big, &rk);
+
+		if (!cv || cv->filled_ns != r->filled_ns || cv->reply_len != tot)
+			return NULL;
+		w->src = (__u64)(long)cv->reply;
+		w->idp = (__u64)(long)&cv->filled_ns;
+		w->id = r->filled_ns;
 	} else if (r->big) {
 		bv = big_lookup(&r->key, cfg->cache_gen, now_ns);
 		if (!bv || bv->filled_ns != r->filled_ns || bv->reply_len != tot)

@@ -57,6 +57,7 @@ void t_ack_hold(struct env *e);
 /* t_retrans.c */
 void t_retransmission(struct env *e);
 void t_retrans_mode(struct env *e);
+void t_retrans_split(struct env *e);
 /* t_cmdtable.c */
 void t_cmdtable(struct env *e);
 void t_cmdtable_sub(struct env *e);
@@ -70,6 +71,7 @@ void t_tc_reply_big(struct env *e);
 void t_tc_reply_small_mss(struct env *e);
 void t_tc_reply_pipelined(struct env *e);
 void t_tc_reply_marks(struct env *e);
+void t_tc_reply_rtx_flushed(struct env *e);
 void t_verdict_counts(struct env *e);
 void t_emit_broken(struct env *e);
 void t_emit_broken_resend(struct env *e);

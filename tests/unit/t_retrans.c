@@ -113,3 +113,39 @@ void t_retrans_mode(struct env *e)
 	      "reply 2 re-sent for the SACK hole differs from the original");
 	CHECK_EQ(stat_get(e, PS_ST_RTX_DUPACK), 1);
 }
+
+/* retrans: the reply lost, the request's retransmission split in three on
+ * the way (campaign seed 6): each piece lies inside the answered request.
+ * Passed, the kernel ACKed it at its rcv_nxt, which the client reads as
+ * its request delivered: it waited for ever. Each piece gets the reply
+ * again, acking the whole request. */
+void t_retrans_split(struct env *e)
+{
+	uint8_t first[1600];
+	size_t flen, n = sizeof(GET_FOO) - 1, i, k = 3;
+	uint32_t c1;
+
+	cache_put(e, "foo", "bar");
+	c1 = e->cseq;
+	expect_answer(e, S(GET_FOO), S("$3\r\nbar\r\n"));
+	memcpy(first, out, olen);
+	flen = olen;
+	e->sseq -= 9;   /* the reply lost: the client acks up to it only */
+	for (i = 0; i < k; i++) {
+		size_t a = i * n / k, b = (i + 1) * n / k;
+
+		e->cseq = c1 + (uint32_t)a;
+		len = cli_seg(e, in, GET_FOO + a, b - a, TF_PSH | TF_ACK);
+		CHECK_EQ(xdp_run(e, in, len, out, &olen), XDP_TX);
+		CHECK_EQ(olen, flen);
+		/* the same reply (seq, ack of the whole request) but TSval/TSecr */
+		CHECK(olen == flen && !memcmp(out, first, OFF_TCP + 16) &&
+		      !memcmp(out + OFF_TCP + 32, first + OFF_TCP + 32, flen - OFF_TCP - 32),
+		      "piece %zu: re-sent reply differs from the original", i);
+		CHECK_EQ(rd32(out + OFF_TCP + 8), c1 + (uint32_t)n);
+		CHECK(pkt_csum_ok(out, olen), "re-sent reply checksum");
+	}
+	CHECK_EQ(stat_get(e, PS_ST_RTX_REQ), k);
+	e->cseq = c1 + (uint32_t)n;
+	e->sseq += 9;
+}

@@ -25,6 +25,8 @@
 static char val[PS_VAL_MAX + 1];
 static char rep[PS_BIG_REPLY_MAX];
 static struct ps_cache_big_val bv;
+/* the cache generation put_val writes (t_tc_reply_rtx_flushed moves it) */
+static uint32_t put_gen = 1;
 
 /* a value of n bytes under key (ps_cache_big above PS_SMALL_VAL_MAX);
  * rep/the returned length: its RESP reply */
@@ -38,12 +40,12 @@ static size_t put_val(struct env *e, const char *key, size_t n, char seed)
 		val[i] = (char)('a' + (seed + i * 7) % 26);
 	ps_cache_key_build(&k, key, strlen(key));
 	if (n > PS_SMALL_VAL_MAX) {
-		ps_cache_big_val_build(&bv, val, n, 1, PS_FILL_USER);
+		ps_cache_big_val_build(&bv, val, n, put_gen, PS_FILL_USER);
 		ps_cache_put(bpf_map__fd(e->skel->maps.ps_cache_big), &k, &bv);
 		memcpy(rep, bv.reply, bv.reply_len);
 		return bv.reply_len;
 	}
-	ps_cache_val_build(&v, val, n, 1, PS_FILL_USER);
+	ps_cache_val_build(&v, val, n, put_gen, PS_FILL_USER);
 	ps_cache_put(e->cache, &k, &v);
 	memcpy(rep, v.reply, v.reply_len);
 	return v.reply_len;
@@ -424,5 +426,109 @@ void t_tc_reply_pipelined(struct env *e)
 	}
 	expect_pass(e, req, rl, f.consumed, f.injected);
 	CHECK_EQ(stat_get(e, PS_ST_FB_MSS), 1);
+	tcr_harness_bpf__destroy(h);
+}
+
+/* the cache flushed: every entry of the older generation misses (what an
+ * untrusted flow's every segment does, cache.h ps_flush) */
+static void cache_flush_gen(struct env *e, uint32_t gen)
+{
+	struct ps_config c = { .mode = PS_MODE_RETRANS,
+			       .flags = PS_CFG_FILL | PS_CFG_TC_REPLY,
+			       .port = SRV_PORT, .cache_gen = gen };
+	uint32_t zero = 0;
+
+	bpf_map_update_elem(e->cfg, &zero, &c, BPF_ANY);
+	put_gen = gen;
+}
+
+/*
+ * retrans: a TC reply from ps_cache_big is re-sent with the bytes it was
+ * answered with after the cache was flushed (campaign seed 6). Two ways a
+ * lost TC reply comes back: the last of three segments lost, the client
+ * acks the first two and retransmits its request; a one-segment reply
+ * lost whole, the kernel's retransmission of its earlier reply (+OK) acks
+ * the request for the client, which D-SACKs it: an ACK at the reply's
+ * first byte. Before the copy in ps_tcr_big, TC ingress found no entry of
+ * the current generation and shot each re-send (tc_lost): a stall.
+ */
+void t_tc_reply_rtx_flushed(struct env *e)
+{
+	struct tcr_harness_bpf *h = harness_open(e);
+	static char rep1[PS_BIG_REPLY_MAX];
+	struct ps_tcr_meta m;
+	char req[128];
+	size_t rl, tot, tot2;
+	uint32_t req_seq, reply_seq, tsecr;
+
+	CHECK(h != NULL, "harness did not load");
+	if (!h)
+		return;
+	env_set_mode(e, PS_MODE_RETRANS, PS_CFG_FILL | PS_CFG_TC_REPLY);
+	tot = put_val(e, "big", 3000, 1);
+	CHECK_EQ(tot, 3009);
+	memcpy(rep1, rep, tot);
+	rl = get_req(req, "big");
+	req_seq = e->cseq;
+	reply_seq = e->sseq;
+	tsecr = e->tsval;
+	expect_handoff(e, req, rl, &m);
+	CHECK_EQ(stat_get(e, PS_ST_RTX_STORED), 1);
+	check_segments(e, h, &m, in, len, tot, 0, e->ts ? 1448 : 1460, req_seq,
+		       req_seq + (uint32_t)rl, tsecr);
+	e->cseq += (uint32_t)rl;
+	/* the third segment lost: the client acks the first two */
+	e->sseq = reply_seq + 2 * (e->ts ? 1448 : 1460);
+	len = cli_seg(e, in, "", 0, TF_ACK);
+	CHECK_EQ(xdp_run(e, in, len, out, &olen), XDP_PASS);
+	CHECK_EQ(olen, len);
+	cache_flush_gen(e, 2);
+	/* its request again (RTO): the whole reply again, its bytes as sent */
+	e->cseq = req_seq;
+	tsecr = e->tsval;
+	len = cli_seg(e, in, req, rl, TF_PSH | TF_ACK);
+	e->cseq += (uint32_t)rl;
+	CHECK_EQ(xdp_run(e, in, len, out, &olen), XDP_PASS);
+	CHECK_EQ(olen, len + sizeof(m));
+	read_meta(&m, out);
+	CHECK_EQ(m.magic, PS_TCR_MAGIC);
+	CHECK_EQ(m.srv_seq, reply_seq);
+	CHECK_EQ(m.from, 0);
+	CHECK_EQ(stat_get(e, PS_ST_TC_RESENDS), 1);
+	memcpy(rep, rep1, tot);
+	check_segments(e, h, &m, out + sizeof(m), len, tot, 0, e->ts ? 1448 : 1460,
+		       req_seq, req_seq + (uint32_t)rl, tsecr);
+	CHECK_EQ(stat_get(e, PS_ST_TC_LOST), 0);
+	e->sseq = reply_seq + (uint32_t)tot;
+
+	/* a 1200-byte value (ps_cache_big), one segment, lost whole */
+	tot2 = put_val(e, "mid", 1200, 5);
+	CHECK_EQ(tot2, 1209);
+	memcpy(rep1, rep, tot2);
+	rl = get_req(req, "mid");
+	req_seq = e->cseq;
+	reply_seq = e->sseq;
+	/* TSecr: the request's TSval (the duplicate ACK that asks for the
+	 * re-send is not echoed, as in t_tc_reply_big) */
+	tsecr = e->tsval;
+	expect_handoff(e, req, rl, &m);
+	e->cseq += (uint32_t)rl;
+	cache_flush_gen(e, 3);
+	/* an ACK at the reply's first byte with a D-SACK of 5 bytes below
+	 * it (the kernel's +OK again): rtx_dupack sends the reply again */
+	len = ack_sack(e, in, reply_seq - 5, reply_seq);
+	CHECK_EQ(xdp_run(e, in, len, out, &olen), XDP_PASS);
+	CHECK_EQ(olen, len + sizeof(m));
+	read_meta(&m, out);
+	CHECK_EQ(m.magic, PS_TCR_MAGIC);
+	CHECK_EQ(m.srv_seq, reply_seq);
+	CHECK_EQ(m.from, 0);
+	CHECK_EQ(stat_get(e, PS_ST_RTX_DUPACK), 1);
+	memcpy(rep, rep1, tot2);
+	check_segments(e, h, &m, out + sizeof(m), len, tot2, 0, e->ts ? 1448 : 1460,
+		       req_seq, req_seq + (uint32_t)rl, tsecr);
+	CHECK_EQ(stat_get(e, PS_ST_TC_LOST), 0);
+	e->sseq = reply_seq + (uint32_t)tot2;
+	put_gen = 1;
 	tcr_harness_bpf__destroy(h);
 }
