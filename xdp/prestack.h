@@ -106,6 +106,10 @@ struct ps_config {
 				     * (emit_reply, assemble_many) */
 #define PS_FAULT_REUSE_LATE (1u << 3) /* ... right after an answer was sent
 				       * from it (before rtx_store) */
+#define PS_FAULT_NO_GROW  (1u << 4) /* emit_reply of replies in scratch
+				     * (a retrans-mode re-send) finds no
+				     * room, frame untouched (a veth frame
+				     * on a small skb) */
 
 /*
  * ps_lease (array): entries the control tool and the BPF program each

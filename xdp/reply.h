@@ -241,7 +241,8 @@ __noinline int emit_reply(struct xdp_md *ctx, struct ps_scratch *s,
 	/* grow at the tail, or at the head when the tail has no room (a veth
 	 * frame built on a small skb); headers are written from offset 0 */
 	delta = (int)(hlen + tot) - (int)(data_end - data);
-	if (grow_frame(ctx, delta))
+	if ((!v && (ps_fault & PS_FAULT_NO_GROW)) ||
+	    grow_frame(ctx, delta))
 		return PS_SENT_NONE;
 	/* from here the frame is no longer the request */
 	s->em_dirty = 1;

@@ -92,9 +92,11 @@ static __always_inline void rtx_store(struct xdp_md *ctx, struct ps_scratch *s,
 
 /* Re-send ring entry `slot` in place of segment p, acking its request
  * (as the original did). Returns an enum ps_sent (emit_reply's), or
- * RTX_NOT_KEPT: its bytes are not in ps_rtx (the caller tries
- * tcr_resend_ent). Global: verified once. */
+ * RTX_NOT_KEPT: its bytes are not in ps_rtx, or RTX_NO_ROOM: they are
+ * but p's frame could not grow to hold them, untouched (the caller tries
+ * tcr_resend_ent for both). Global: verified once. */
 #define RTX_NOT_KEPT (PS_SENT_BROKEN + 1)
+#define RTX_NO_ROOM  (PS_SENT_BROKEN + 2)
 __noinline int rtx_resend(struct xdp_md *ctx, struct ps_scratch *s,
 			  struct ps_pkt *p, struct ps_flow *f, __u32 slot)
 {
@@ -103,6 +105,7 @@ __noinline int rtx_resend(struct xdp_md *ctx, struct ps_scratch *s,
 	struct ps_rtx_ent *e;
 	__u32 n, sum;
 	__u64 id;
+	int r;
 
 	if (!ctx || !s || !p || !f)
 		return PS_SENT_NONE;
@@ -134,7 +137,13 @@ __noinline int rtx_resend(struct xdp_md *ctx, struct ps_scratch *s,
 	}
 	s->asm_csum = sum;
 	em_setup(s, p, f, e->srv_seq, e->req_seq + e->req_len, e->rep_len);
-	return emit_reply(ctx, s, NULL);
+	r = emit_reply(ctx, s, NULL);
+	/* the frame could not grow (a veth frame on a small skb: an ACK,
+	 * a short request): TC ingress builds the reply in an skb of its
+	 * own. Before, nothing was sent: the ACK passed, a retransmitted
+	 * request dropped, and each one after it alike (campaign seeds 6
+	 * and 4, a lost XDP reply never re-sent) */
+	return r == PS_SENT_NONE ? RTX_NO_ROOM : r;
 }
 
 /* A retransmitted request we answered, from its first byte (Linux may
@@ -156,8 +165,8 @@ static __always_inline int rtx_request(struct xdp_md *ctx, struct ps_scratch *s,
 		    before(e->srv_seq, f->srv_una))
 			continue;
 		r = rtx_resend(ctx, s, p, f, i);
-		if (r == RTX_NOT_KEPT)
-			r = tcr_resend_ent(ctx, p, e);
+		if (r == RTX_NOT_KEPT || r == RTX_NO_ROOM)
+			r = tcr_resend_ent(ctx, s, p, e);
 		switch (r) {
 		case PS_SENT_TX:
 		case PS_SENT_TC:
@@ -192,8 +201,8 @@ static __always_inline int rtx_dupack(struct xdp_md *ctx, struct ps_scratch *s,
 			return PS_SENT_NONE;
 		f->dupacks = 0;
 		r = rtx_resend(ctx, s, p, f, i);
-		if (r == RTX_NOT_KEPT)
-			r = tcr_resend_ent(ctx, p, e);
+		if (r == RTX_NOT_KEPT || r == RTX_NO_ROOM)
+			r = tcr_resend_ent(ctx, s, p, e);
 		if (r == PS_SENT_TX || r == PS_SENT_TC)
 			stat_inc(PS_ST_RTX_DUPACK);
 		return r;

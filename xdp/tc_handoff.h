@@ -143,16 +143,55 @@ static __always_inline int tcr_resend(struct xdp_md *ctx,
 	return tcr_handoff(ctx, p, srv_seq, from, NULL);
 }
 
-/* rtx_resend of a ring entry whose bytes are not in ps_rtx: a TC reply is
- * sent again (PS_SENT_TC), anything else is gone (PS_SENT_NONE). Global:
- * rtx_resend's frame stays as it was (combined stack limit). */
-__noinline int tcr_resend_ent(struct xdp_md *ctx, const struct ps_pkt *p,
-			      const struct ps_rtx_ent *e)
+/* rtx_resend of a ring entry it could not send: a TC reply (its ref in
+ * ps_tcr_refs) is sent again; an XDP reply whose bytes are in ps_rtx but
+ * would not fit in the frame (RTX_NO_ROOM) is copied into ps_tcr_asm and
+ * handed over as a TC reply of those bytes (PS_TCR_SRC_ASM), when TC
+ * ingress is attached (PS_CFG_TC_REPLY). Returns PS_SENT_TC, else
+ * PS_SENT_NONE (gone: nothing kept, or not sent). Global: rtx_resend's
+ * frame stays as it was (combined stack limit). */
+__noinline int tcr_resend_ent(struct xdp_md *ctx, struct ps_scratch *s,
+			      const struct ps_pkt *p, const struct ps_rtx_ent *e)
 {
-	if (!ctx || !p || !e)
+	struct ps_rtx_key k = {};
+	struct ps_rtx_val *v, *c;
+	struct ps_config *cfg;
+	__u32 zero = 0;
+	__u64 id;
+
+	if (!ctx || !s || !p || !e)
 		return PS_SENT_NONE;
 	if (tcr_handoff(ctx, p, e->srv_seq, 0, NULL) == PS_SENT_TC)
 		return PS_SENT_TC;
+	cfg = bpf_map_lookup_elem(&ps_config, &zero);
+	flow_key(&k.flow, p, 1);
+	k.srv_seq = e->srv_seq;
+	v = bpf_map_lookup_elem(&ps_rtx, &k);
+	if (!cfg || !(cfg->flags & PS_CFG_TC_REPLY) || !v ||
+	    v->len != e->rep_len)
+		goto gone;
+	id = v->id;
+	/* the helper copies the value between the two maps (same struct) */
+	if (bpf_map_update_elem(&ps_tcr_asm, &k, v, BPF_ANY))
+		goto gone;
+	c = bpf_map_lookup_elem(&ps_tcr_asm, &k);
+	/* ps_rtx's element evicted and reused while copied: the copy may
+	 * mix two replies (helpers.h, ENTRY_SAME) */
+	MEM_BARRIER();
+	if (!c || c->id != id || c->len != e->rep_len || v->id != id ||
+	    v->len != e->rep_len) {
+		bpf_map_delete_elem(&ps_tcr_asm, &k);
+		goto gone;
+	}
+	__builtin_memset(&s->tcr, 0, sizeof(s->tcr));
+	s->tcr.big = PS_TCR_SRC_ASM;
+	s->tcr.tot = e->rep_len;
+	s->tcr.gen = cfg->cache_gen;
+	s->tcr.req_seq = e->req_seq;
+	s->tcr.req_end = e->req_seq + e->req_len;
+	if (tcr_handoff(ctx, p, e->srv_seq, 0, &s->tcr) == PS_SENT_TC)
+		return PS_SENT_TC;
+gone:
 	stat_inc(PS_ST_RTX_GONE);
 	return PS_SENT_NONE;
 }

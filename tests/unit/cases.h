@@ -72,6 +72,8 @@ void t_tc_reply_small_mss(struct env *e);
 void t_tc_reply_pipelined(struct env *e);
 void t_tc_reply_marks(struct env *e);
 void t_tc_reply_rtx_flushed(struct env *e);
+void t_tc_reply_rtx_dsack_small(struct env *e);
+void t_tc_reply_rtx_no_room(struct env *e);
 void t_verdict_counts(struct env *e);
 void t_emit_broken(struct env *e);
 void t_emit_broken_resend(struct env *e);

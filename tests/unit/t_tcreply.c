@@ -532,3 +532,160 @@ void t_tc_reply_rtx_flushed(struct env *e)
 	put_gen = 1;
 	tcr_harness_bpf__destroy(h);
 }
+
+/*
+ * retrans: a one-segment TC reply of a small value (its bytes copied in
+ * ps_tcr_asm) lost whole, right after a reply of the kernel's own whose
+ * ACK rode on the GET (campaign seed 6, a 708-byte reply): the kernel,
+ * which never saw that ACK, sends its reply again at RTO with an ACK that
+ * covers the GET; the client D-SACKs it, an ACK at the lost reply's first
+ * byte, and waits: that ACK must bring the reply back.
+ */
+void t_tc_reply_rtx_dsack_small(struct env *e)
+{
+	struct tcr_harness_bpf *h = harness_open(e);
+	struct ps_flow_key k = { htonl(CLI_IP), htonl(SRV_IP), htons(CLI_PORT), htons(SRV_PORT) };
+	static const char incr[] = "*2\r\n$4\r\nincr\r\n$2\r\nk3\r\n";
+	static char rep1[PS_BIG_REPLY_MAX];
+	struct ps_tcr_meta m;
+	struct ps_flow f;
+	char req[128];
+	size_t rl, tot;
+	uint32_t req_seq, reply_seq, kseq0, tsecr;
+
+	CHECK(h != NULL, "harness did not load");
+	if (!h)
+		return;
+	env_set_mode(e, PS_MODE_RETRANS, PS_CFG_FILL | PS_CFG_TC_REPLY);
+	/* a reply over the client's MSS goes to TC ingress (in the campaign
+	 * the frame could not grow: one segment; here two) */
+	CHECK_EQ(flow_get(e, &f), 0);
+	f.mss_cli = 700;
+	bpf_map_update_elem(e->flows, &k, &f, BPF_EXIST);
+	tot = put_val(e, "mid", 700, 4);
+	CHECK_EQ(tot, 708);
+	memcpy(rep1, rep, tot);
+	/* the kernel answers a command; the GET acks that reply */
+	expect_pass(e, incr, sizeof(incr) - 1, 0, 0);
+	kseq0 = e->kseq;
+	expect_srv(e, ":1\r\n", 4, 0, 0);
+	rl = get_req(req, "mid");
+	req_seq = e->cseq;
+	reply_seq = e->sseq;
+	tsecr = e->tsval;
+	expect_handoff(e, req, rl, &m);
+	check_segments(e, h, &m, in, len, tot, 0, 700 - (e->ts ? 12 : 0), req_seq,
+		       req_seq + (uint32_t)rl, tsecr);
+	e->cseq += (uint32_t)rl;
+	/* the reply lost; the kernel's ":1" again, its ACK covering the GET */
+	len = srv_seg_at(e, in, sizeof(in), kseq0, ":1\r\n", 4, TF_PSH | TF_ACK);
+	CHECK_EQ(tc_run(e, in, len, out, &olen), TC_OK);
+	CHECK_EQ(rd32(out + OFF_TCP + 4), reply_seq - 4);
+	CHECK_EQ(rd32(out + OFF_TCP + 8), e->cseq);
+	/* the client's D-SACK of it: an ACK at the reply's first byte */
+	len = ack_sack(e, in, reply_seq - 4, reply_seq);
+	CHECK_EQ(xdp_run(e, in, len, out, &olen), XDP_PASS);
+	CHECK_EQ(olen, len + sizeof(m));
+	read_meta(&m, out);
+	CHECK_EQ(m.magic, PS_TCR_MAGIC);
+	CHECK_EQ(m.srv_seq, reply_seq);
+	CHECK_EQ(m.from, 0);
+	CHECK_EQ(stat_get(e, PS_ST_RTX_DUPACK), 1);
+	memcpy(rep, rep1, tot);
+	check_segments(e, h, &m, out + sizeof(m), len, tot, 0, 700 - (e->ts ? 12 : 0),
+		       req_seq, req_seq + (uint32_t)rl, tsecr);
+	CHECK_EQ(stat_get(e, PS_ST_TC_LOST), 0);
+	e->sseq = reply_seq + (uint32_t)tot;
+	tcr_harness_bpf__destroy(h);
+}
+
+/*
+ * retrans: an XDP reply kept in ps_rtx, lost, whose re-send would not fit
+ * in the frame that asks for it (a veth frame on a small skb: the
+ * campaign's seeds 4 and 6; PS_FAULT_NO_GROW here). rtx_resend returned
+ * "nothing sent": a retransmitted request was dropped, every time (seed
+ * 4, a 308-byte reply), a D-SACK ACK at the reply's first byte passed
+ * (seed 6, a 708-byte reply after the kernel's own reply, re-sent at RTO
+ * with an ACK over the GET): the client waited for ever. The kept bytes
+ * now go to TC ingress (ps_tcr_asm), which builds the reply as sent.
+ */
+void t_tc_reply_rtx_no_room(struct env *e)
+{
+	static const char incr[] = "*2\r\n$4\r\nincr\r\n$2\r\nk3\r\n";
+	struct tcr_harness_bpf *h;
+	struct ps_tcr_meta m;
+	char req[128];
+	size_t rl, tot;
+	uint32_t req_seq, reply_seq, kseq0, tsecr, mss;
+	bool ts = e->ts;
+
+	fixture_teardown(e);
+	if (env_open_fault(e, PS_MODE_RETRANS, PS_CFG_FILL | PS_CFG_TC_REPLY,
+			   PS_FAULT_NO_GROW) || handshake(e, ts)) {
+		CHECK(0, "setup failed");
+		return;
+	}
+	h = harness_open(e);
+	CHECK(h != NULL, "harness did not load");
+	if (!h)
+		return;
+	mss = 1460 - (e->ts ? 12 : 0);
+	tot = put_val(e, "mid", 700, 4);
+	CHECK_EQ(tot, 708);
+	rl = get_req(req, "mid");
+
+	/* seed 4: answered at XDP, lost; the request again */
+	req_seq = e->cseq;
+	reply_seq = e->sseq;
+	len = cli_seg(e, in, req, rl, TF_PSH | TF_ACK);
+	CHECK_EQ(xdp_run(e, in, len, out, &olen), XDP_TX);
+	CHECK_EQ(rd32(out + OFF_TCP + 4), reply_seq);
+	CHECK_EQ(stat_get(e, PS_ST_RTX_STORED), 1);
+	e->cseq = req_seq;
+	tsecr = e->tsval;
+	len = cli_seg(e, in, req, rl, TF_PSH | TF_ACK);
+	e->cseq += (uint32_t)rl;
+	CHECK_EQ(xdp_run(e, in, len, out, &olen), XDP_PASS);
+	CHECK_EQ(olen, len + sizeof(m));
+	read_meta(&m, out);
+	CHECK_EQ(m.magic, PS_TCR_MAGIC);
+	CHECK_EQ(m.srv_seq, reply_seq);
+	CHECK_EQ(m.from, 0);
+	CHECK_EQ(stat_get(e, PS_ST_RTX_REQ), 1);
+	check_segments(e, h, &m, out + sizeof(m), len, tot, 0, mss, req_seq,
+		       req_seq + (uint32_t)rl, tsecr);
+	e->sseq = reply_seq + (uint32_t)tot;
+
+	/* seed 6: the kernel answers a command; the next GET acks that
+	 * reply and is answered at XDP, lost */
+	expect_pass(e, incr, sizeof(incr) - 1, (uint32_t)rl, (uint32_t)tot);
+	kseq0 = e->kseq;
+	expect_srv(e, ":1\r\n", 4, (uint32_t)rl, (uint32_t)tot);
+	req_seq = e->cseq;
+	reply_seq = e->sseq;
+	tsecr = e->tsval;
+	len = cli_seg(e, in, req, rl, TF_PSH | TF_ACK);
+	CHECK_EQ(xdp_run(e, in, len, out, &olen), XDP_TX);
+	CHECK_EQ(rd32(out + OFF_TCP + 4), reply_seq);
+	e->cseq += (uint32_t)rl;
+	/* the kernel's ":1" again (it never saw the GET that acked it), its
+	 * ACK over the GET; the client D-SACKs it at the lost reply */
+	len = srv_seg_at(e, in, sizeof(in), kseq0, ":1\r\n", 4, TF_PSH | TF_ACK);
+	CHECK_EQ(tc_run(e, in, len, out, &olen), TC_OK);
+	CHECK_EQ(rd32(out + OFF_TCP + 4), reply_seq - 4);
+	CHECK_EQ(rd32(out + OFF_TCP + 8), e->cseq);
+	len = ack_sack(e, in, reply_seq - 4, reply_seq);
+	CHECK_EQ(xdp_run(e, in, len, out, &olen), XDP_PASS);
+	CHECK_EQ(olen, len + sizeof(m));
+	read_meta(&m, out);
+	CHECK_EQ(m.magic, PS_TCR_MAGIC);
+	CHECK_EQ(m.srv_seq, reply_seq);
+	CHECK_EQ(m.from, 0);
+	CHECK_EQ(stat_get(e, PS_ST_RTX_DUPACK), 1);
+	check_segments(e, h, &m, out + sizeof(m), len, tot, 0, mss, req_seq,
+		       req_seq + (uint32_t)rl, tsecr);
+	CHECK_EQ(stat_get(e, PS_ST_RTX_GONE), 0);
+	CHECK_EQ(stat_get(e, PS_ST_TC_LOST), 0);
+	e->sseq = reply_seq + (uint32_t)tot;
+	tcr_harness_bpf__destroy(h);
+}
