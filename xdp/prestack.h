@@ -677,7 +677,7 @@ struct ps_flow {
 	X(RTX_STORED, rtx_stored, "injected replies kept for retransmission") \
 	X(RTX_REQ, rtx_req, "re-sent for a retransmitted request") \
 	X(RTX_DUPACK, rtx_dupack, "re-sent for duplicate ACKs / a SACK hole") \
-	X(RTX_GONE, rtx_gone, "wanted, but evicted from ps_rtx") \
+	X(RTX_GONE, rtx_gone, "a re-send wanted, nothing sent: evicted from ps_rtx, or no room in the frame without TC ingress") \
 	/* guarded mode */ \
 	X(ACK_HELD, ack_held, "kernel retransmissions whose ACK stopped at an answered request") \
 	X(FB_BIG, fb_big, "GETs in a segment longer than the parser's window (parsed, not answered)") \
