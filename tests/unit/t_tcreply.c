@@ -182,6 +182,19 @@ static void read_meta(struct ps_tcr_meta *m, const uint8_t *o)
 	memcpy(m, o, sizeof(*m));
 }
 
+/* Run the segment in[0..len) through XDP: it must pass up with a
+ * handoff for the reply at reply_seq from byte `from` (in *m) in front. */
+static void expect_meta(struct env *e, uint32_t reply_seq, uint32_t from,
+			struct ps_tcr_meta *m)
+{
+	CHECK_EQ(xdp_run(e, in, len, out, &olen), XDP_PASS);
+	CHECK_EQ(olen, len + sizeof(*m));
+	read_meta(m, out);
+	CHECK_EQ(m->magic, PS_TCR_MAGIC);
+	CHECK_EQ(m->srv_seq, reply_seq);
+	CHECK_EQ(m->from, from);
+}
+
 /* Send request req as the client's next segment: XDP must pass it up
  * untouched with a handoff for a reply at the client's next server seq
  * from byte 0 (in *m). */
@@ -191,14 +204,28 @@ static void expect_handoff(struct env *e, const char *req, size_t rl,
 	uint32_t reply_seq = e->sseq;
 
 	len = cli_seg(e, in, req, rl, TF_PSH | TF_ACK);
-	CHECK_EQ(xdp_run(e, in, len, out, &olen), XDP_PASS);
-	CHECK_EQ(olen, len + sizeof(*m));
-	read_meta(m, out);
-	CHECK_EQ(m->magic, PS_TCR_MAGIC);
-	CHECK_EQ(m->srv_seq, reply_seq);
-	CHECK_EQ(m->from, 0);
+	expect_meta(e, reply_seq, 0, m);
 	CHECK(olen == len + sizeof(*m) && !memcmp(out + sizeof(*m), in, len),
 	      "the request was changed");
+}
+
+/*
+ * The kernel's ":1" (sent at kseq0, before the lost reply at reply_seq)
+ * again at RTO, its ACK covering the GET it never saw; the client
+ * D-SACKs it, an ACK at the reply's first byte: XDP must hand the reply
+ * over again whole (in *m, the frame in out[0..olen), the ACK in
+ * in[0..len)), counted as rtx_dupack.
+ */
+static void dsack_handoff(struct env *e, uint32_t kseq0, uint32_t reply_seq,
+			  struct ps_tcr_meta *m)
+{
+	len = srv_seg_at(e, in, sizeof(in), kseq0, ":1\r\n", 4, TF_PSH | TF_ACK);
+	CHECK_EQ(tc_run(e, in, len, out, &olen), TC_OK);
+	CHECK_EQ(rd32(out + OFF_TCP + 4), reply_seq - 4);
+	CHECK_EQ(rd32(out + OFF_TCP + 8), e->cseq);
+	len = ack_sack(e, in, reply_seq - 4, reply_seq);
+	expect_meta(e, reply_seq, 0, m);
+	CHECK_EQ(stat_get(e, PS_ST_RTX_DUPACK), 1);
 }
 
 void t_tc_reply_big(struct env *e)
@@ -246,12 +273,7 @@ void t_tc_reply_big(struct env *e)
 	CHECK_EQ(xdp_run(e, in, len, out, &olen), XDP_PASS);
 	CHECK_EQ(olen, len); /* a partial ACK alone: no re-send */
 	len = cli_seg(e, in, "", 0, TF_ACK);
-	CHECK_EQ(xdp_run(e, in, len, out, &olen), XDP_PASS);
-	CHECK_EQ(olen, len + sizeof(m));
-	read_meta(&m, out);
-	CHECK_EQ(m.magic, PS_TCR_MAGIC);
-	CHECK_EQ(m.srv_seq, reply_seq);
-	CHECK_EQ(m.from, 1448);
+	expect_meta(e, reply_seq, 1448, &m);
 	CHECK_EQ(stat_get(e, PS_ST_TC_RESENDS), 1);
 	if (e->ts) {
 		/* TSecr: the partial ACK's TSval (the duplicate that asks
@@ -488,12 +510,7 @@ void t_tc_reply_rtx_flushed(struct env *e)
 	tsecr = e->tsval;
 	len = cli_seg(e, in, req, rl, TF_PSH | TF_ACK);
 	e->cseq += (uint32_t)rl;
-	CHECK_EQ(xdp_run(e, in, len, out, &olen), XDP_PASS);
-	CHECK_EQ(olen, len + sizeof(m));
-	read_meta(&m, out);
-	CHECK_EQ(m.magic, PS_TCR_MAGIC);
-	CHECK_EQ(m.srv_seq, reply_seq);
-	CHECK_EQ(m.from, 0);
+	expect_meta(e, reply_seq, 0, &m);
 	CHECK_EQ(stat_get(e, PS_ST_TC_RESENDS), 1);
 	memcpy(rep, rep1, tot);
 	check_segments(e, h, &m, out + sizeof(m), len, tot, 0, e->ts ? 1448 : 1460,
@@ -517,12 +534,7 @@ void t_tc_reply_rtx_flushed(struct env *e)
 	/* an ACK at the reply's first byte with a D-SACK of 5 bytes below
 	 * it (the kernel's +OK again): rtx_dupack sends the reply again */
 	len = ack_sack(e, in, reply_seq - 5, reply_seq);
-	CHECK_EQ(xdp_run(e, in, len, out, &olen), XDP_PASS);
-	CHECK_EQ(olen, len + sizeof(m));
-	read_meta(&m, out);
-	CHECK_EQ(m.magic, PS_TCR_MAGIC);
-	CHECK_EQ(m.srv_seq, reply_seq);
-	CHECK_EQ(m.from, 0);
+	expect_meta(e, reply_seq, 0, &m);
 	CHECK_EQ(stat_get(e, PS_ST_RTX_DUPACK), 1);
 	memcpy(rep, rep1, tot2);
 	check_segments(e, h, &m, out + sizeof(m), len, tot2, 0, e->ts ? 1448 : 1460,
@@ -577,20 +589,8 @@ void t_tc_reply_rtx_dsack_small(struct env *e)
 	check_segments(e, h, &m, in, len, tot, 0, 700 - (e->ts ? 12 : 0), req_seq,
 		       req_seq + (uint32_t)rl, tsecr);
 	e->cseq += (uint32_t)rl;
-	/* the reply lost; the kernel's ":1" again, its ACK covering the GET */
-	len = srv_seg_at(e, in, sizeof(in), kseq0, ":1\r\n", 4, TF_PSH | TF_ACK);
-	CHECK_EQ(tc_run(e, in, len, out, &olen), TC_OK);
-	CHECK_EQ(rd32(out + OFF_TCP + 4), reply_seq - 4);
-	CHECK_EQ(rd32(out + OFF_TCP + 8), e->cseq);
-	/* the client's D-SACK of it: an ACK at the reply's first byte */
-	len = ack_sack(e, in, reply_seq - 4, reply_seq);
-	CHECK_EQ(xdp_run(e, in, len, out, &olen), XDP_PASS);
-	CHECK_EQ(olen, len + sizeof(m));
-	read_meta(&m, out);
-	CHECK_EQ(m.magic, PS_TCR_MAGIC);
-	CHECK_EQ(m.srv_seq, reply_seq);
-	CHECK_EQ(m.from, 0);
-	CHECK_EQ(stat_get(e, PS_ST_RTX_DUPACK), 1);
+	/* the reply lost; the kernel's ":1" again, the client's D-SACK */
+	dsack_handoff(e, kseq0, reply_seq, &m);
 	memcpy(rep, rep1, tot);
 	check_segments(e, h, &m, out + sizeof(m), len, tot, 0, 700 - (e->ts ? 12 : 0),
 		       req_seq, req_seq + (uint32_t)rl, tsecr);
@@ -645,12 +645,7 @@ void t_tc_reply_rtx_no_room(struct env *e)
 	tsecr = e->tsval;
 	len = cli_seg(e, in, req, rl, TF_PSH | TF_ACK);
 	e->cseq += (uint32_t)rl;
-	CHECK_EQ(xdp_run(e, in, len, out, &olen), XDP_PASS);
-	CHECK_EQ(olen, len + sizeof(m));
-	read_meta(&m, out);
-	CHECK_EQ(m.magic, PS_TCR_MAGIC);
-	CHECK_EQ(m.srv_seq, reply_seq);
-	CHECK_EQ(m.from, 0);
+	expect_meta(e, reply_seq, 0, &m);
 	CHECK_EQ(stat_get(e, PS_ST_RTX_REQ), 1);
 	check_segments(e, h, &m, out + sizeof(m), len, tot, 0, mss, req_seq,
 		       req_seq + (uint32_t)rl, tsecr);
@@ -668,20 +663,9 @@ void t_tc_reply_rtx_no_room(struct env *e)
 	CHECK_EQ(xdp_run(e, in, len, out, &olen), XDP_TX);
 	CHECK_EQ(rd32(out + OFF_TCP + 4), reply_seq);
 	e->cseq += (uint32_t)rl;
-	/* the kernel's ":1" again (it never saw the GET that acked it), its
-	 * ACK over the GET; the client D-SACKs it at the lost reply */
-	len = srv_seg_at(e, in, sizeof(in), kseq0, ":1\r\n", 4, TF_PSH | TF_ACK);
-	CHECK_EQ(tc_run(e, in, len, out, &olen), TC_OK);
-	CHECK_EQ(rd32(out + OFF_TCP + 4), reply_seq - 4);
-	CHECK_EQ(rd32(out + OFF_TCP + 8), e->cseq);
-	len = ack_sack(e, in, reply_seq - 4, reply_seq);
-	CHECK_EQ(xdp_run(e, in, len, out, &olen), XDP_PASS);
-	CHECK_EQ(olen, len + sizeof(m));
-	read_meta(&m, out);
-	CHECK_EQ(m.magic, PS_TCR_MAGIC);
-	CHECK_EQ(m.srv_seq, reply_seq);
-	CHECK_EQ(m.from, 0);
-	CHECK_EQ(stat_get(e, PS_ST_RTX_DUPACK), 1);
+	/* the kernel's ":1" again (it never saw the GET that acked it), the
+	 * client's D-SACK */
+	dsack_handoff(e, kseq0, reply_seq, &m);
 	check_segments(e, h, &m, out + sizeof(m), len, tot, 0, mss, req_seq,
 		       req_seq + (uint32_t)rl, tsecr);
 	CHECK_EQ(stat_get(e, PS_ST_RTX_GONE), 0);
