@@ -143,6 +143,41 @@ static __always_inline int tcr_resend(struct xdp_md *ctx,
 	return tcr_handoff(ctx, p, srv_seq, from, NULL);
 }
 
+/*
+ * Copy map element v into map dst under k, then check that the copy and
+ * v both still hold the value they held before: identity id (the __u64
+ * at id_off) and length len (the __u32 at len_off), the same offsets in
+ * both, as both maps hold v's struct. An LRU element evicted and reused
+ * while the helper copied it leaves a copy that may mix two values
+ * (helpers.h, ENTRY_SAME): such a copy is deleted. The helper copies
+ * between the two maps' elements: no buffer of our own (a ps_cache_big
+ * value is 16 KB). Returns 1 when the copy stands, 0 when there is none.
+ * Always inlined: dst is then each call site's own map (a constant
+ * ld_imm64 for the map helpers) and the offsets constants, so each call
+ * compiles to plain field loads, as if written out.
+ */
+static __always_inline int tcr_copy_same(void *dst, const struct ps_rtx_key *k,
+					 const void *v, __u32 id_off, const __u64 *id,
+					 __u32 len_off, const __u32 *len)
+{
+	const void *c;
+
+	if (bpf_map_update_elem(dst, k, v, BPF_ANY))
+		return 0;
+	c = bpf_map_lookup_elem(dst, k);
+	/* read v, *id and *len again after the copy, not values held from
+	 * before it */
+	MEM_BARRIER();
+	if (!c || *(const __u64 *)(c + id_off) != *id ||
+	    *(const __u32 *)(c + len_off) != *len ||
+	    *(const __u64 *)(v + id_off) != *id ||
+	    *(const __u32 *)(v + len_off) != *len) {
+		bpf_map_delete_elem(dst, k);
+		return 0;
+	}
+	return 1;
+}
+
 /* rtx_resend of a ring entry it could not send: a TC reply (its ref in
  * ps_tcr_refs) is sent again; an XDP reply whose bytes are in ps_rtx but
  * would not fit in the frame (RTX_NO_ROOM) is copied into ps_tcr_asm and
@@ -154,7 +189,7 @@ __noinline int tcr_resend_ent(struct xdp_md *ctx, struct ps_scratch *s,
 			      const struct ps_pkt *p, const struct ps_rtx_ent *e)
 {
 	struct ps_rtx_key k = {};
-	struct ps_rtx_val *v, *c;
+	struct ps_rtx_val *v;
 	struct ps_config *cfg;
 	__u32 zero = 0;
 	__u64 id;
@@ -171,18 +206,9 @@ __noinline int tcr_resend_ent(struct xdp_md *ctx, struct ps_scratch *s,
 	    v->len != e->rep_len)
 		goto gone;
 	id = v->id;
-	/* the helper copies the value between the two maps (same struct) */
-	if (bpf_map_update_elem(&ps_tcr_asm, &k, v, BPF_ANY))
+	if (!tcr_copy_same(&ps_tcr_asm, &k, v, offsetof(struct ps_rtx_val, id),
+			   &id, offsetof(struct ps_rtx_val, len), &e->rep_len))
 		goto gone;
-	c = bpf_map_lookup_elem(&ps_tcr_asm, &k);
-	/* ps_rtx's element evicted and reused while copied: the copy may
-	 * mix two replies (helpers.h, ENTRY_SAME) */
-	MEM_BARRIER();
-	if (!c || c->id != id || c->len != e->rep_len || v->id != id ||
-	    v->len != e->rep_len) {
-		bpf_map_delete_elem(&ps_tcr_asm, &k);
-		goto gone;
-	}
 	__builtin_memset(&s->tcr, 0, sizeof(s->tcr));
 	s->tcr.big = PS_TCR_SRC_ASM;
 	s->tcr.tot = e->rep_len;
@@ -363,7 +389,7 @@ static __always_inline int tcr_copy_big(struct ps_scratch *s,
 					const struct ps_config *cfg,
 					const struct ps_pkt *p, __u32 srv_seq)
 {
-	struct ps_cache_big_val *v, *c;
+	struct ps_cache_big_val *v;
 	struct ps_rtx_key k = {};
 
 	v = big_lookup(&s->tcr.key, cfg->cache_gen, p->now_ns);
@@ -371,19 +397,10 @@ static __always_inline int tcr_copy_big(struct ps_scratch *s,
 		return TCR_NO_PICK;
 	flow_key(&k.flow, p, 1);
 	k.srv_seq = srv_seq;
-	/* the helper copies the whole value from one map's element into
-	 * the other's (same struct): no 16 KB buffer of our own */
-	if (bpf_map_update_elem(&ps_tcr_big, &k, v, BPF_ANY))
+	if (!tcr_copy_same(&ps_tcr_big, &k, v,
+			   offsetof(struct ps_cache_big_val, filled_ns), &s->tcr.filled_ns,
+			   offsetof(struct ps_cache_big_val, reply_len), &s->tcr.tot))
 		return TCR_NO_PICK;
-	c = bpf_map_lookup_elem(&ps_tcr_big, &k);
-	/* the entry evicted and reused for another value while copied: the
-	 * copy may mix both (helpers.h, ENTRY_SAME) */
-	MEM_BARRIER();
-	if (!c || c->filled_ns != s->tcr.filled_ns || c->reply_len != s->tcr.tot ||
-	    v->filled_ns != s->tcr.filled_ns || v->reply_len != s->tcr.tot) {
-		bpf_map_delete_elem(&ps_tcr_big, &k);
-		return TCR_NO_PICK;
-	}
 	s->tcr.big = PS_TCR_SRC_BIGCOPY;
 	return TCR_PICKED;
 }
