@@ -41,8 +41,14 @@ CPU per run, each from its own counter (limits in README, Benchmarks):
   With --pin steer the CPUs themselves separate the sides (see README):
   srv_cpu_steer_us_per_req     (busy CPU 0 + server XDP) / requests
   cli_cpu_steer_us_per_req     (busy CPU 1 - server XDP) / requests
-  (valid on a quiet machine only: other_cpu_s, the busy time none of these
-  counters explains, says how quiet it was)
+  (valid on a quiet machine only: other_cpu_s, the CPU time of every other
+  task, says how quiet it was)
+  The busy time adds up (cpuacct.split): redis_cpu_s + watcher_cpu_s +
+  client_cpu_s + other_cpu_s + idle_irq_s = busy_cpu_s, idle_irq_s being
+  the softirq and irq ticks that interrupted an idle CPU. The softirq
+  column overlaps these terms (without IRQ time accounting a tick in
+  softirq is also charged to the task it interrupted), so it is never
+  subtracted from them.
 
 Outputs (into results/ or $PS_RESULTS; OUT is bench-e2e or --out):
   OUT.csv           one row per run
@@ -332,6 +338,7 @@ def measure(m, cfg, rep, wl, size, clients, pipe, threads, pinmode):
             bpf[kind] += p["run_time_ns"]
             bpf["srv_runs"] += p["run_cnt"]
     softirq = sum(c["softirq_s"] for c in d["cpus"].values())
+    sp = cpuacct.split(d)
     per = 1e6 / reqs
     row = {**m, "config": cfg, "mode": (config(cfg) or {}).get("mode", "-") if cfg != "redis" else "-",
            "rep": rep, "workload": wl, "value_size": size, "clients": clients, "pipeline": pipe,
@@ -345,11 +352,11 @@ def measure(m, cfg, rep, wl, size, clients, pipe, threads, pinmode):
            "client_cpu_s": round(d["children_s"], 3),
            "client_cpu_util": round(d["children_s"] / d["wall_s"], 3),
            "softirq_s": round(softirq, 3),
-           # busy CPU time nobody here accounts for: other processes on a
-           # shared machine (less the softirq ticks counted twice, in a
-           # process's stime and in the softirq column); ~0 on a quiet one
-           "other_cpu_s": round(sum(c["busy_s"] for c in d["cpus"].values()) - d["redis_s"] - d["extra_s"]
-                                - d["children_s"] - softirq, 3)}
+           # the rest of the busy time, in terms that add up to it
+           # (cpuacct.split): every other task (how quiet a shared machine
+           # was) and softirq/irq ticks on an idle CPU, charged to no task
+           "other_cpu_s": sp["other_tasks_s"], "idle_irq_s": sp["idle_irq_s"],
+           "busy_cpu_s": sp["busy_s"]}
     for c in sorted(d["cpus"]):
         row[f"softirq_cpu{c}_s"] = round(d["cpus"][c]["softirq_s"], 3)
     for c in sorted(d["cpus"]):

@@ -41,8 +41,11 @@ Outputs (into results/ or $PS_RESULTS; OUT is bench-pipelined or --out):
                    non-null GET replies, wrong values, errors, per-request
                    p50/p90/p99/p99.9 latency; redis-benchmark: p50, p95,
                    p99, max, mean), CPU per op (Redis, the
-                   client, softirq; other_cpu_s: busy time none of them
-                   explains, i.e. how quiet the machine was), prestack's counter deltas (get_hits,
+                   client, softirq; other_cpu_s: the busy time of every other
+                   task, i.e. how quiet the machine was; idle_irq_s: softirq
+                   and irq ticks on an idle CPU; Redis, watcher, client,
+                   other_cpu_s and idle_irq_s add up to busy_cpu_s:
+                   cpuacct.split), prestack's counter deltas (get_hits,
                    get_misses, fills, fq_armed, fq_unarmed, tc_handoffs,
                    fb_* that moved, ...) and answered_share = get_hits /
                    GETs issued: the GETs answered before Redis
@@ -342,6 +345,7 @@ def measure(m, cfg, rep, order, name):
         raise Lost("`prestack stats --json` gave nothing")
     ops = res["ops"] or 1
     softirq = sum(c["softirq_s"] for c in d["cpus"].values())
+    sp = cpuacct.split(d)
     row = {**m, "config": cfg, "mode": mode_of(cfg), "attach_args": " ".join(attach_args(cfg) or []),
            "rep": rep, "order": order, "point": name, "generator": gen, "pipeline": pipe,
            "ratio": ratio, "keyspace": keyspace, "key_offset": off, "keys": KEYS, "value_size": VALUE,
@@ -351,10 +355,11 @@ def measure(m, cfg, rep, order, name):
     row.update({"redis_cpu_us_per_op": round(d["redis_s"] * 1e6 / ops, 3),
                 "client_cpu_us_per_op": round(d["children_s"] * 1e6 / ops, 3),
                 "softirq_us_per_op": round(softirq * 1e6 / ops, 3),
-                # busy CPU time none of these explains (other processes on
-                # a shared machine; ~0 on a quiet one), as in e2e.py
-                "other_cpu_s": round(sum(c["busy_s"] for c in d["cpus"].values()) - d["redis_s"]
-                                     - d["extra_s"] - d["children_s"] - softirq, 3)})
+                # the rest of the busy time, in terms that add up to it
+                # (cpuacct.split): other tasks (on a shared machine, how
+                # quiet it was) and ticks in softirq on an idle CPU
+                "other_cpu_s": sp["other_tasks_s"], "idle_irq_s": sp["idle_irq_s"],
+                "busy_cpu_s": sp["busy_s"]})
     for k in COUNTERS:
         row[k] = s1[k] - s0.get(k, 0) if k in s1 and isinstance(s1[k], int) else ""
     if gen == "redis-benchmark":

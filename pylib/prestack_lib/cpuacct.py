@@ -2,15 +2,39 @@
 the kernel keeps anyway (no perf, no hardware counters):
 
   Sample(redis_pid, prog_ids)  - a snapshot; `b - a` gives the deltas:
-    cpus[i] = {'softirq_s', 'busy_s', 'wall_s'}   /proc/stat per CPU
+    cpus[i] = {'softirq_s', 'busy_s', ...}       /proc/stat per CPU: busy_s
+                                                  is the wall time less idle,
+                                                  iowait and steal (kept
+                                                  exactly), not the ticks
     redis_s                                       redis-server's utime+stime
                                                   (/proc/PID/stat, every thread)
     children_s                                    this process's waited-for
                                                   children (getrusage): the
                                                   load generator run between
+    tasks_s                                       every task's utime+stime,
+                                                  and its waited-for children's
+                                                  (/proc/*/stat): what the
+                                                  tick charged to some task
     progs[id] = {'name', 'type', 'run_time_ns', 'run_cnt'}
                                                   `bpftool prog show --json`,
                                                   with kernel.bpf_stats_enabled=1
+
+split(d): the busy time of a delta d, cut so that it adds up (the kernel
+here has tick-based accounting without CONFIG_IRQ_TIME_ACCOUNTING: a tick
+that lands in softirq is charged both to the softirq column of /proc/stat
+and to the stime of the task it interrupted, so "processes + softirq"
+counts it twice and a remainder computed that way goes negative):
+
+    busy_s = redis_s + extra_s + children_s + other_tasks_s + idle_irq_s
+
+  other_tasks_s  every other task (kernel threads such as ksoftirqd
+                 included), from the all-task sum
+  idle_irq_s     busy - all tasks: softirq and irq ticks that interrupted
+                 the idle task, charged to no process (>= 0 but for the
+                 rounding of /proc/PID/stat, which counts in 10 ms units
+                 per process and field: a few tens of ms in all)
+  softirq_s      the softirq column, for reference only: it overlaps the
+                 other terms (it is inside whichever task a tick hit)
 
 bpf_stats(): a context manager that sets kernel.bpf_stats_enabled to 1 and
 puts the old value back (the sysctl is global: it adds two clock reads to
@@ -43,8 +67,13 @@ def _cpus():
         if not f or not f[0].startswith("cpu") or f[0] == "cpu":
             continue
         v = [int(x) for x in f[1:9]]   # user nice system idle iowait irq softirq steal
-        out[int(f[0][3:])] = {"softirq_s": v[6] / HZ, "busy_s": (sum(v) - v[3] - v[4]) / HZ,
-                              "all_s": sum(v) / HZ}
+        # idle and iowait are kept exactly (nohz idle accounting); the
+        # busy columns are sampled by the tick (250 Hz here), which
+        # misses much of a load that runs in bursts shorter than a tick
+        # and sleeps between them: busy_s is therefore the wall time
+        # less idle, iowait and steal (__sub__), tick_busy_s the sum
+        out[int(f[0][3:])] = {"softirq_s": v[6] / HZ, "idle_s": (v[3] + v[4]) / HZ,
+                              "steal_s": v[7] / HZ, "tick_busy_s": (sum(v) - v[3] - v[4] - v[7]) / HZ}
     return out
 
 def _proc_cpu(pid):
@@ -55,6 +84,21 @@ def _proc_cpu(pid):
     except OSError:
         return 0.0
     return (int(st[11]) + int(st[12])) / HZ
+
+def _all_tasks():
+    """utime+stime+cutime+cstime over every process: a process's threads
+    are in its own line, an exited child's time in its reaper's c-fields
+    once reaped (the load generator's in ours)."""
+    tot = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            st = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue   # exited meanwhile
+        tot += int(st[11]) + int(st[12]) + int(st[13]) + int(st[14])
+    return tot / HZ
 
 def _progs(ids):
     if not ids:
@@ -82,6 +126,7 @@ class Sample:
         self.extra_s = sum(_proc_cpu(p) for p in extra_pids)
         ru = resource.getrusage(resource.RUSAGE_CHILDREN)
         self.children_s = ru.ru_utime + ru.ru_stime
+        self.tasks_s = _all_tasks()
         if end:
             self.progs = _progs(set(prog_ids))
 
@@ -89,13 +134,30 @@ class Sample:
         """self - a: what was spent between sample a and this one."""
         d = {"wall_s": self.t - a.t, "redis_s": self.redis_s - a.redis_s,
              "extra_s": self.extra_s - a.extra_s, "children_s": self.children_s - a.children_s,
-             "cpus": {}, "progs": {}}
+             "tasks_s": self.tasks_s - a.tasks_s, "cpus": {}, "progs": {}}
         for c, v in self.cpus.items():
             if c in a.cpus:
                 d["cpus"][c] = {k: v[k] - a.cpus[c][k] for k in v}
+                d["cpus"][c]["busy_s"] = max(0.0, d["wall_s"] - d["cpus"][c]["idle_s"]
+                                             - d["cpus"][c]["steal_s"])
         for i, p in self.progs.items():
             if i in a.progs:
                 d["progs"][i] = {"name": p["name"], "type": p["type"],
                                  "run_time_ns": p["run_time_ns"] - a.progs[i]["run_time_ns"],
                                  "run_cnt": p["run_cnt"] - a.progs[i]["run_cnt"]}
         return d
+
+def split(d):
+    """The busy time of delta d cut into terms that add up to it (see the
+    module's docstring), rounded to ms: busy_s, redis_s, extra_s,
+    children_s, other_tasks_s, idle_irq_s, softirq_s (reference only)."""
+    busy = sum(c["busy_s"] for c in d["cpus"].values())
+    known = d["redis_s"] + d["extra_s"] + d["children_s"]
+    out = {"busy_s": busy, "redis_s": d["redis_s"], "extra_s": d["extra_s"],
+           "children_s": d["children_s"],
+           # tasks counted apart (redis, watcher, load generator) are in
+           # the all-task sum too
+           "other_tasks_s": d["tasks_s"] - known,
+           "idle_irq_s": busy - d["tasks_s"],
+           "softirq_s": sum(c["softirq_s"] for c in d["cpus"].values())}
+    return {k: round(v, 3) for k, v in out.items()}

@@ -2,7 +2,7 @@
 # Every benchmark script runs and writes well-formed CSV (bench-quick into
 # a temporary results dir). Never asserts a speed.
 . "$(dirname "$0")/lib.sh"
-plan 10
+plan 11
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"; teardown' EXIT
 PS_RESULTS=$tmp timeout 600 "$TOP/experiments/bench/run.sh" --quick >"$tmp/log" 2>&1
@@ -38,6 +38,19 @@ ok $(check_csv "$tmp/bench-ceiling.csv" 2 frames_per_s ratio_to_reflector >/dev/
 	"bench-ceiling.csv: reflector and hit path, numeric"
 ok $(check_csv "$tmp/bench-e2e.csv" 5 rps p50_ms p99_ms p999_ms client_cpu_s redis_cpu_s softirq_s \
 	bpf_srv_xdp_ns >/dev/null 2>&1; echo $?) "bench-e2e.csv: latency percentiles and CPU by counter, numeric"
+ok $($PY - "$tmp/bench-e2e.csv" <<'PY' >"$tmp/cpucheck" 2>&1; r=$?; sed 's/^/#   /' "$tmp/cpucheck" >&2; echo $r
+import csv, sys
+# the CPU split adds up to the busy time and no term is negative beyond
+# the counters' own rounding (/proc/PID/stat counts in 10 ms units, per
+# process and field: the all-task sum can be off by a few tens of ms)
+for r in csv.DictReader(open(sys.argv[1])):
+    parts = [float(r[c]) for c in ("redis_cpu_s", "watcher_cpu_s", "client_cpu_s",
+                                   "other_cpu_s", "idle_irq_s")]
+    assert all(x >= -0.1 for x in parts), r
+    assert abs(sum(parts) - float(r["busy_cpu_s"])) <= 0.01, r
+    assert float(r["busy_cpu_s"]) <= float(r["seconds"]) * int(r["ncpu"]) + 0.05, r
+PY
+) "bench-e2e.csv: the CPU split adds up to the busy time, no term negative"
 ok $(check_csv "$tmp/bench-e2e-latency-cdf.csv" 25 latency_ms count cum_share >/dev/null 2>&1 &&
 	check_csv "$tmp/bench-e2e-latency.csv" 5 p50_us p99_us p999_us >/dev/null 2>&1; echo $?) \
 	"bench-e2e-latency{-cdf,}.csv: a distribution per run, percentiles per point"

@@ -80,6 +80,8 @@ for r in rows:
         assert int(r["get_nulls"]) == 0 and int(r["gets"]) >= int(r["ops"]) > 0, r
         assert int(r["gets"]) == int(r["gets_at_redis"]) + int(r["get_hits"] or 0), r
     assert float(r["ops_per_s"]) > 0 and int(r["ops"]) > 0
+    # CPU: the terms of the busy time, none negative (tick rounding aside)
+    assert float(r["other_cpu_s"]) >= -0.1 and float(r["idle_irq_s"]) >= -0.1, r
     assert r["attach_args"] == {"redis": "", "guarded-nocoh": "--mode guarded --no-coherence"}.get(
         r["config"], "--mode " + r["config"]), r
     if r["config"] != "redis":
