@@ -4,7 +4,11 @@ configuration, side by side in one run, on the netns testbed; the realistic
 workload (realistic.py) per configuration next to it.
 
 Configurations are names from CONFIGS below (redis = nothing attached, off,
-naive, guarded, retrans, guarded-tc = guarded with the TC reply path);
+naive, guarded, retrans, guarded-tc = guarded with the TC reply path; and
+two more baselines with nothing attached, what a user would run instead
+on the same two CPUs: redis-io2 = Redis restarted with --io-threads 2
+--io-threads-do-reads yes, redis-pinned = Redis on CPU 0 and the client on
+CPU 1 whatever the point's pinning);
 any other name is taken as a `prestack attach --mode` name (poststack, ...)
 and fails clearly if attach rejects it. Repetitions are interleaved: rep 1
 of every configuration, then rep 2, ...; the configuration order rotates.
@@ -56,8 +60,11 @@ Outputs (into results/ or $PS_RESULTS; OUT is bench-e2e or --out):
   OUT-latency.csv   p50/p99/p99.9 (us) per configuration and point, medians
                     of the repetitions (the paper's table)
   OUT-summary.csv   medians per configuration and point, ratio to Redis
-                    alone in the same repetition; the realistic workload's
-                    rows (workload=realistic) beside them
+                    alone in the same repetition (speedup_vs_redis_median)
+                    and to the best baseline of that repetition
+                    (vs_best_baseline_median); the realistic workload's
+                    rows (workload=realistic, Redis alone its only
+                    baseline) beside them
   OUT-realistic.csv realistic.py's own rows
 
 Runs that use the testbed take /tmp/prestack-live.lock (flock) for at
@@ -95,9 +102,15 @@ SRV_CPU, CLI_CPU = 0, 1  # --pin split, steer
 
 # A configuration: nothing attached (None), or a prestack mode and whether
 # the TC reply path may carry replies (attach without --no-tc-reply).
-# A name not in this table is a mode name, TC reply path off.
+# A name not in this table is a mode name, TC reply path off. Baselines
+# (nothing attached) besides Redis alone, what a user would pick instead
+# on the same two CPUs: Redis 7 with two I/O threads (reads and writes
+# threaded; Redis restarted with redis_args), and Redis alone pinned to
+# CPU 0 with the client on CPU 1 (pin: whatever the point's own pinning).
 CONFIGS = {
     "redis": None,
+    "redis-io2": {"baseline": True, "redis_args": "--io-threads 2 --io-threads-do-reads yes"},
+    "redis-pinned": {"baseline": True, "pin": "split"},
     "off": {"mode": "off"},
     "naive": {"mode": "naive"},
     "guarded": {"mode": "guarded"},
@@ -110,6 +123,15 @@ def config(name):
     return CONFIGS[name] if name in CONFIGS else {"mode": name}
 
 
+def baseline(name):
+    """Nothing attached: Redis alone, or one of the baselines above."""
+    return name == "redis" or bool((CONFIGS.get(name) or {}).get("baseline"))
+
+
+def redis_args(name):
+    return (CONFIGS.get(name) or {}).get("redis_args", "")
+
+
 def ints(s):
     return [int(x) for x in s.split(",") if x]
 
@@ -120,7 +142,7 @@ ap.add_argument("--sizing", action="store_true",
                 help="size the client: redis,guarded x --threads 1,2,3,4 x --pin none,split "
                      "at 1/50/200 clients -> OUT bench-e2e-sizing")
 ap.add_argument("--reps", type=int, default=5)
-ap.add_argument("--configs", default="redis,off,naive,guarded,retrans")
+ap.add_argument("--configs", default="redis,redis-io2,redis-pinned,off,naive,guarded,retrans")
 ap.add_argument("--sizes", default="64,16,256,1024", help="value sizes (B); the first gets the whole grid, "
                 "the others 50 clients without pipelining")
 ap.add_argument("--clients", default="1,10,50,200")
@@ -307,27 +329,30 @@ def meta():
 EST = {}   # (size, clients, pipe, threads, pin, wl) -> highest req/s seen
 
 
-def measure(m, cfg, rep, wl, size, clients, pipe, threads, pinmode):
-    key = (size, clients, pipe, threads, pinmode, wl)
+def measure(m, cfg, rep, wl, size, clients, pipe, threads, pinmode, run_pin=None):
+    """One measured run; pinmode is the point's (the row's), run_pin the
+    pinning it runs with (a baseline's own, else the point's)."""
+    run_pin = run_pin or pinmode
+    key = (size, clients, pipe, threads, run_pin, wl)
     guess = EST.get(key, 20000 * min(clients, 8) * pipe)
     # warm-up (connections, slow start, cache fill), discarded; sizes the run
     try:
-        w = bench(wl, size, clients, pipe, threads, max(2000, int(guess * 0.4)), pinmode)
+        w = bench(wl, size, clients, pipe, threads, max(2000, int(guess * 0.4)), run_pin)
         EST[key] = max(EST.get(key, 0), w["rps"])
     except (rbench.ParseError, subprocess.TimeoutExpired):
         pass
     n = max(2000, min(20_000_000, int(a.seconds * EST.get(key, guess))))
     ids = prog_ids()
     spids = server_pids()
-    h0, by = answered(cfg) if cfg != "redis" else (0, "")
+    h0, by = answered(cfg) if not baseline(cfg) else (0, "")
     s0 = cpuacct.Sample(spids[0], ids, spids[1:])
     err, r = "", None
     try:
-        r = bench(wl, size, clients, pipe, threads, n, pinmode)
+        r = bench(wl, size, clients, pipe, threads, n, run_pin)
     except (rbench.ParseError, subprocess.TimeoutExpired) as e:
         err = str(e)[:200]
     d = cpuacct.Sample(spids[0], ids, spids[1:], end=True) - s0
-    hits = answered(cfg)[0] - h0 if cfg != "redis" else 0
+    hits = answered(cfg)[0] - h0 if not baseline(cfg) else 0
     reqs = r["requests"] if r else n
     bpf = {"srv_xdp": 0, "srv_tc": 0, "srv_other": 0, "cli": 0, "srv_runs": 0}
     for i, p in d["progs"].items():
@@ -340,14 +365,14 @@ def measure(m, cfg, rep, wl, size, clients, pipe, threads, pinmode):
     softirq = sum(c["softirq_s"] for c in d["cpus"].values())
     sp = cpuacct.split(d)
     per = 1e6 / reqs
-    row = {**m, "config": cfg, "mode": (config(cfg) or {}).get("mode", "-") if cfg != "redis" else "-",
+    row = {**m, "config": cfg, "mode": (config(cfg) or {}).get("mode", "-") if not baseline(cfg) else "-",
            "rep": rep, "workload": wl, "value_size": size, "clients": clients, "pipeline": pipe,
            "threads": threads, "threads_used": min(threads, clients), "pin": pinmode, "requests": reqs,
            "seconds": round(d["wall_s"], 3),
            "rps": r["rps"] if r else "", "p50_ms": r["p50_ms"] if r else "",
            "p99_ms": r["p99_ms"] if r else "", "p999_ms": r["p999_ms"] if r else "",
            "max_ms": r["max_ms"] if r else "",
-           "answered": hits, "answered_by": by, "hit_share": round(hits / r["gets"], 4) if r and cfg != "redis" else "",
+           "answered": hits, "answered_by": by, "hit_share": round(hits / r["gets"], 4) if r and not baseline(cfg) else "",
            "redis_cpu_s": round(d["redis_s"], 3), "watcher_cpu_s": round(d["extra_s"], 3),
            "client_cpu_s": round(d["children_s"], 3),
            "client_cpu_util": round(d["children_s"] / d["wall_s"], 3),
@@ -423,19 +448,29 @@ def pieces():
     return out
 
 
-def one_piece(m, rep, size, pipe, pts, rows, lats):
+def testbed_up(args):
+    """The testbed, Redis started with args (PS_REDIS_ARGS)."""
     run(TB, "down", check=False)
-    run(TB, "up")
+    run(TB, "up", env=dict(os.environ, PS_REDIS_ARGS=args))
+
+
+def one_piece(m, rep, size, pipe, pts, rows, lats):
+    up = None
     try:
-        populate(size)
         k = (rep - 1) % len(CFGS)
         for cfg in CFGS[k:] + CFGS[:k]:
-            if cfg != "redis":
+            # a baseline with Redis's own options has Redis restarted
+            if up != redis_args(cfg):
+                testbed_up(redis_args(cfg))
+                up = redis_args(cfg)
+                populate(size)
+            if not baseline(cfg):
                 attach(cfg)
             try:
                 for wl, c, threads, pinmode in pts:
-                    set_pin(pinmode)
-                    row, lat = measure(m, cfg, rep, wl, size, c, pipe, threads, pinmode)
+                    run_pin = (CONFIGS.get(cfg) or {}).get("pin", pinmode)
+                    set_pin(run_pin)
+                    row, lat = measure(m, cfg, rep, wl, size, c, pipe, threads, pinmode, run_pin)
                     rows.append(row)
                     lats.extend(lat)
             finally:
@@ -456,7 +491,8 @@ def realistic(rep, rows):
         if CONFIGS[c].get("tc_reply"):
             return CONFIGS[c]["mode"]
         return CONFIGS[c]["mode"] + ("-notc" if CONFIGS[c]["mode"] in ("guarded", "retrans") else "")
-    cfgs = list(CFGS)
+    # (the baselines besides Redis alone are for redis-benchmark only)
+    cfgs = [c for c in CFGS if c == "redis" or not baseline(c)]
     k = (rep - 1) % len(cfgs)
     cfgs = cfgs[k:] + cfgs[:k]
     name = {rmode(c): c for c in cfgs}
@@ -508,11 +544,17 @@ def summarize(rows, real, where):
         same = [r for r in ok if (r["workload"], r["value_size"], r["clients"], r["pipeline"],
                                   r["threads"], r["pin"]) == key]
         base = {r["rep"]: r for r in same if r["config"] == "redis"}
+        # the best of what a user would pick instead, per repetition
+        best = {}
+        for r in same:
+            if baseline(r["config"]) and r["rps"] > best.get(r["rep"], 0):
+                best[r["rep"]] = r["rps"]
         for cfg in CFGS:
             mine = [r for r in same if r["config"] == cfg]
             if not mine:
                 continue
             sp = [r["rps"] / base[r["rep"]]["rps"] for r in mine if r["rep"] in base]
+            spb = [r["rps"] / best[r["rep"]] for r in mine if r["rep"] in best]
             p99r = [r["p99_ms"] / base[r["rep"]]["p99_ms"] for r in mine
                     if r["rep"] in base and base[r["rep"]]["p99_ms"]]
             rps = [r["rps"] for r in mine]
@@ -522,6 +564,7 @@ def summarize(rows, real, where):
                  "rps_median": med(rps), "rps_min": min(rps), "rps_max": max(rps),
                  "speedup_vs_redis_median": med(sp), "speedup_min": round(min(sp), 3) if sp else "",
                  "speedup_max": round(max(sp), 3) if sp else "",
+                 "vs_best_baseline_median": med(spb),
                  "p99_vs_redis_median": med(p99r)}
             for c in ("p50_ms", "p99_ms", "p999_ms", "hit_share", "redis_cpu_us_per_req", "bpf_srv_us_per_req",
                       "softirq_us_per_req", "client_us_per_req", "server_cpu_us_per_req",
@@ -590,7 +633,7 @@ def main():
         run(TB, "up")
         try:
             for cfg in CFGS:
-                if cfg != "redis":
+                if not baseline(cfg):
                     attach(cfg)
                     detach()
         finally:
