@@ -86,6 +86,7 @@ import sys
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(TOP, "pylib"))
 from prestack_lib import cpuacct, csvio, psstats, rbench  # noqa: E402
+from prestack_lib.medci import median_ci  # noqa: E402
 from prestack_lib.livelock import live_lock  # noqa: E402
 from prestack_lib.provenance import provenance  # noqa: E402
 from prestack_lib.testbed import DEV_CLI, DEV_SRV, IP_SRV, NS_CLI, NS_SRV, PORT, TGT  # noqa: E402
@@ -141,7 +142,7 @@ ap.add_argument("--quick", action="store_true", help="about a minute: 64 B, 50 c
 ap.add_argument("--sizing", action="store_true",
                 help="size the client: redis,guarded x --threads 1,2,3,4 x --pin none,split "
                      "at 1/50/200 clients -> OUT bench-e2e-sizing")
-ap.add_argument("--reps", type=int, default=5)
+ap.add_argument("--reps", type=int, default=10)
 ap.add_argument("--configs", default="redis,redis-io2,redis-pinned,off,naive,guarded,retrans")
 ap.add_argument("--sizes", default="64,16,256,1024", help="value sizes (B); the first gets the whole grid, "
                 "the others 50 clients without pipelining")
@@ -533,6 +534,14 @@ def med(xs):
     return round(statistics.median(xs), 4) if xs else ""
 
 
+def ci(prefix, xs):
+    """The median's 95% interval over the repetitions (medci), empty with
+    fewer than 6: {prefix}_ci95_lo, _hi."""
+    c = median_ci(xs) if len(xs) >= 6 else None
+    return {f"{prefix}_ci95_lo": round(c[0], 4) if c else "",
+            f"{prefix}_ci95_hi": round(c[1], 4) if c else ""}
+
+
 def summarize(rows, real, where):
     """Medians per configuration and point; ratios to Redis alone taken
     within each repetition, then their median."""
@@ -565,6 +574,7 @@ def summarize(rows, real, where):
                  "speedup_vs_redis_median": med(sp), "speedup_min": round(min(sp), 3) if sp else "",
                  "speedup_max": round(max(sp), 3) if sp else "",
                  "vs_best_baseline_median": med(spb),
+                 **ci("rps", rps), **ci("speedup", sp), **ci("vs_best_baseline", spb),
                  "p99_vs_redis_median": med(p99r)}
             for c in ("p50_ms", "p99_ms", "p999_ms", "hit_share", "redis_cpu_us_per_req", "bpf_srv_us_per_req",
                       "softirq_us_per_req", "client_us_per_req", "server_cpu_us_per_req",

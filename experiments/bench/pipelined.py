@@ -77,6 +77,7 @@ import sys
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(TOP, "pylib"))
 from prestack_lib import cpuacct, csvio, psstats  # noqa: E402
+from prestack_lib.medci import median_ci  # noqa: E402
 from prestack_lib import rbench as rbench_parse  # noqa: E402
 from prestack_lib.livelock import live_lock  # noqa: E402
 from prestack_lib.provenance import provenance  # noqa: E402
@@ -125,7 +126,7 @@ def dist_of(name):
 
 ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 ap.add_argument("--quick", action="store_true", help="1 repetition of 2 s runs (for tests)")
-ap.add_argument("--reps", type=int, default=5)
+ap.add_argument("--reps", type=int, default=10)
 ap.add_argument("--seconds", type=float, default=5.0, help="length of each measured run")
 ap.add_argument("--warmup", type=float, default=1.0, help="length of the discarded run before each")
 ap.add_argument("--configs", default="redis,off,guarded,guarded-nocoh,retrans")
@@ -449,6 +450,14 @@ def med(xs):
     return round(statistics.median(xs), 4) if xs else ""
 
 
+def ci(prefix, xs):
+    """The median's 95% interval over the repetitions (medci), empty with
+    fewer than 6: {prefix}_ci95_lo, _hi."""
+    c = median_ci(xs) if len(xs) >= 6 else None
+    return {f"{prefix}_ci95_lo": round(c[0], 4) if c else "",
+            f"{prefix}_ci95_hi": round(c[1], 4) if c else ""}
+
+
 def summarize(rows):
     """Medians per configuration and point; the ratio to Redis alone taken
     within each repetition, then its median."""
@@ -475,6 +484,7 @@ def summarize(rows):
                         "vs_redis_median": med(ratio),
                         "vs_redis_min": round(min(ratio), 4) if ratio else "",
                         "vs_redis_max": round(max(ratio), 4) if ratio else "",
+                        **ci("ops_per_s", [r["ops_per_s"] for r in mine]), **ci("vs_redis", ratio),
                         "vs_nocoh_median": med(vs_nocoh),
                         "vs_nocoh_min": round(min(vs_nocoh), 4) if vs_nocoh else "",
                         "vs_nocoh_max": round(max(vs_nocoh), 4) if vs_nocoh else "",
