@@ -216,10 +216,12 @@ __noinline int cut_one(struct ps_scratch *s, struct ps_config *cfg,
 		stat_inc(why);
 		return 0;
 	}
-	if (!from_asm)
+	if (!from_asm) {
 		v = cache_lookup(&s->key, cfg->cache_gen, p->now_ns);
-	else if (s->asm_len[i])
+		fault_reuse_early(s, &s->key, v);
+	} else if (s->asm_len[i]) {
 		rlen = s->asm_len[i];
+	}
 	PROF_MARK(0, 11);
 	if (!v && !rlen) {
 		if (!s->cut_misses)
@@ -283,8 +285,9 @@ __noinline int cut_one(struct ps_scratch *s, struct ps_config *cfg,
 		stat_inc(PS_ST_GA_FULL);
 		return 0;
 	}
-	/* the entry reused under us (helpers.h): a miss */
-	if (v && !ENTRY_SAME(v, id, rlen, vsum)) {
+	/* the entry reused under us (helpers.h), or before its identity
+	 * was read (no longer under s->key): a miss */
+	if (v && !ENTRY_OF(&ps_cache, &s->key, v, id, rlen, vsum)) {
 		stat_inc(PS_ST_GA_MISS);
 		return 0;
 	}

@@ -32,6 +32,27 @@
 #define ENTRY_SAME(v, id, len, sum) ({ MEM_BARRIER(); \
 	(v)->filled_ns == (id) && (v)->reply_len == (len) && (v)->csum == (sum); })
 
+/*
+ * ENTRY_SAME says the bytes copied are those of the fill whose identity
+ * was read, not that this fill is of the key looked up: an element
+ * deleted (an invalidation, a fill replacing it, an eviction) and reused
+ * for another key between the lookup and the read of its identity holds
+ * that key's entry, consistent in itself, and passes (the wrong value
+ * `attach --cut` once delivered under pipeload, docs/pipelines.md).
+ * ENTRY_OF adds a lookup of k after the copy: v linked under k now, with
+ * the identity read before the copy (every fill takes a new one), was
+ * k's entry all along. Counted (entry_moved) when only that lookup fails.
+ * The lookup may come any time between the read of the identity and
+ * ENTRY_SAME (emit_reply makes it before it touches the frame).
+ */
+#define ENTRY_OF(map, k, v, id, len, sum) ({ int ok_ = 0; \
+	if (ENTRY_SAME(v, id, len, sum)) { \
+		ok_ = bpf_map_lookup_elem(map, k) == (void *)(v); \
+		if (!ok_) \
+			stat_inc(PS_ST_ENTRY_MOVED); \
+	} \
+	ok_; })
+
 /* For a helper's size argument already checked to be in 1..pow2: re-derive
  * the bound on the very register passed (clang otherwise checks a copy). */
 #define BOUND_1_TO(x, pow2) do { BARRIER_VAR(x); \

@@ -110,6 +110,11 @@ struct ps_config {
 				     * (a retrans-mode re-send) finds no
 				     * room, frame untouched (a veth frame
 				     * on a small skb) */
+#define PS_FAULT_REUSE_EARLY (1u << 5) /* a cache entry is deleted and its
+					* element reused for the key "zzz"
+					* between its lookup and the read of
+					* its identity (assemble,
+					* assemble_many, cut_one) */
 
 /*
  * ps_lease (array): entries the control tool and the BPF program each
@@ -705,6 +710,7 @@ struct ps_flow {
 	X(TCIN_SHOT, tcin_shot, "TC ingress: TC_ACT_SHOT verdicts (a reply that could not be built)") \
 	X(TCIN_REDIRECT, tcin_redirect, "TC ingress: TC_ACT_REDIRECT verdicts (a reply's last segment)") \
 	X(EMIT_BROKEN, emit_broken, "frames dropped because a reply rewrite began and could not complete") \
+	X(ENTRY_MOVED, entry_moved, "GET replies copied from a cache entry no longer under their key after the copy (deleted, replaced, or reused for another key since the lookup): not sent (a miss, or the frame dropped)") \
 	/* segments of a tracked flow the kernel would refuse (xdp/hostile.h): \
 	 * never answered, nothing learnt from them, counted whatever they hold */ \
 	X(FB_CSUM, fb_csum, "IP header or TCP checksum wrong: passed untouched (the kernel drops it)") \

@@ -43,6 +43,30 @@ static __always_inline int sent_verdict(int r)
  * attached program, where the verifier removes the branches it guards */
 const volatile __u32 ps_fault = 0;
 
+/* Unit tests only (PS_FAULT_REUSE_EARLY): v, just looked up under k in
+ * ps_cache, is deleted and its element reused for the key "zzz", as an
+ * LRU hash may do at once: that key's whole entry is copied over it. */
+static __always_inline void fault_reuse_early(struct ps_scratch *s,
+					      const struct ps_cache_key *k,
+					      struct ps_cache_val *v)
+{
+	struct ps_cache_key *o = &s->fill_key;
+	struct ps_cache_val *ov;
+
+	if (!(ps_fault & PS_FAULT_REUSE_EARLY) || !v)
+		return;
+	__builtin_memset(o, 0, sizeof(*o));
+	o->len = 3;
+	o->data[0] = 'z';
+	o->data[1] = 'z';
+	o->data[2] = 'z';
+	ov = bpf_map_lookup_elem(&ps_cache, o);
+	if (!ov || ov == v)
+		return;
+	bpf_map_delete_elem(&ps_cache, k);
+	bpf_probe_read_kernel(v, sizeof(*v), ov);
+}
+
 /*
  * Look up every GET key of the segment and assemble the replies in
  * s->rep (sum in s->asm_csum, misses in s->asm_misses). Returns the
@@ -79,6 +103,7 @@ __noinline int assemble_many(struct ps_scratch *s, __u32 limit, __u32 gen,
 			s->asm_len[i] = 0;
 			continue;
 		}
+		fault_reuse_early(s, k, v);
 		rlen = v->reply_len;
 		vsum = v->csum;
 		id = v->filled_ns;
@@ -95,7 +120,7 @@ __noinline int assemble_many(struct ps_scratch *s, __u32 limit, __u32 gen,
 		if (ps_fault & PS_FAULT_REUSE)
 			v->filled_ns++;
 		/* reused under us (helpers.h): another key's bytes, a miss */
-		if (!ENTRY_SAME(v, id, rlen, vsum)) {
+		if (!ENTRY_OF(&ps_cache, k, v, id, rlen, vsum)) {
 			if (!miss)
 				s->first_miss = i;
 			miss++;
@@ -138,6 +163,7 @@ static __always_inline int assemble(struct ps_scratch *s, __u32 limit,
 		s->asm_csum = 0;
 		return 0;
 	}
+	fault_reuse_early(s, &s->key, v);
 	rlen = v->reply_len;
 	if (rlen == 0 || rlen > PS_REPLY_MAX || rlen > limit)
 		return -1;
@@ -197,7 +223,8 @@ static __always_inline int grow_frame(struct xdp_md *ctx, int delta)
 /*
  * Turn the request frame into the reply described by s->em: fresh headers
  * (no IP options; TCP options NOP NOP TS when em.ts), written in place,
- * and the payload from v->reply (one GET) or s->rep (v NULL). Returns an
+ * and the payload from v->reply (one GET: v looked up under s->key,
+ * assemble) or s->rep (v NULL). Returns an
  * enum ps_sent: PS_SENT_TX (the frame holds the reply), PS_SENT_NONE
  * (nothing changed: every check that can fail before the frame is
  * touched comes first) or PS_SENT_BROKEN (the frame was grown or written
@@ -232,6 +259,14 @@ __noinline int emit_reply(struct xdp_md *ctx, struct ps_scratch *s,
 		return PS_SENT_NONE;
 	csum = v ? v->csum : s->em.csum;
 	id = v ? v->filled_ns : 0;
+	/* still under the key assemble looked it up by (s->key)? Reused
+	 * before its identity was read, it holds another key's entry, whole
+	 * (helpers.h, ENTRY_OF: the lookup may come any time after that
+	 * read; here, before the frame is touched, the GET just goes on) */
+	if (v && bpf_map_lookup_elem(&ps_cache, &s->key) != v) {
+		stat_inc(PS_ST_ENTRY_MOVED);
+		return PS_SENT_NONE;
+	}
 	ts = s->em.ts;
 	__builtin_memcpy(cli_mac, eth->h_source, ETH_ALEN);
 	__builtin_memcpy(srv_mac, eth->h_dest, ETH_ALEN);

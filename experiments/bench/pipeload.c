@@ -40,6 +40,19 @@
  * (the JSON is still printed) or when a connection cannot be opened; 2 for
  * bad arguments; 130 after SIGINT/SIGTERM (the replies in flight are
  * awaited and the JSON printed, "interrupted": true).
+ *
+ * stderr: every wrong value and unexpected reply (the first DIAG_MAX per
+ * thread) as one "pipeload: wrong ..." line: the connection, the reply's
+ * number and byte range in the connection's reply stream (tcpdump's
+ * relative seq of its first byte is that offset + 1), the request's byte
+ * offset in the request stream, the key asked for, the expected value's
+ * length and first bytes, what came back, and whose value it is: a value
+ * of this generator's shape belongs to every key n with n = r (mod 36)
+ * (value() repeats with period 36), so the line names r and the requests
+ * around this one (by distance: -1 is the reply before) whose key is r mod
+ * 36; anything else is "not a value" with the first byte that differs.
+ * A "pipeload: raw ..." line follows with the reply stream's bytes around
+ * the reply's end (C-escaped, from the last RAW_KEEP bytes read).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -71,6 +84,9 @@
 #define MAX_VALUE    (1u << 20)
 #define ZIPF_S       0.99
 #define RBUF         (256u * 1024u)
+#define DIAG_MAX     20u        /* wrong-reply lines per thread */
+#define HIST_N       64u        /* requests each connection remembers (power of 2) */
+#define RAW_KEEP     4096u      /* reply-stream bytes each connection keeps (power of 2) */
 
 enum dist { D_UNIFORM, D_ZIPF, D_GAUSSIAN };
 static const char *const dist_names[] = { "uniform", "zipf", "gaussian" };
@@ -119,8 +135,9 @@ static uint64_t t_start, deadline; /* ns, CLOCK_MONOTONIC */
 static double *zipf_cdf;
 
 struct pend {
-	uint64_t t;   /* ns, when queued */
-	uint32_t key; /* index in the key space */
+	uint64_t t;     /* ns, when queued */
+	uint64_t txoff; /* its first byte's offset in the request stream */
+	uint32_t key;   /* index in the key space */
 	uint8_t op;
 };
 
@@ -133,6 +150,13 @@ struct conn {
 	struct pend *ring; /* the requests in flight, oldest first */
 	unsigned head, n;
 	uint64_t last_rx; /* ns: the last read, or when requests were queued on an idle one */
+	/* for the wrong-reply lines */
+	unsigned id;
+	uint64_t queued, replies; /* requests queued, replies read */
+	uint64_t tx_total, rx_total; /* bytes queued, bytes read */
+	uint64_t rep_end;         /* the last reply's end in the reply stream */
+	struct pend hist[HIST_N]; /* request q at hist[q % HIST_N] */
+	char raw[RAW_KEEP];       /* reply-stream byte x at raw[x % RAW_KEEP] */
 };
 
 struct thr {
@@ -145,6 +169,7 @@ struct thr {
 	uint64_t lat_sum_us, lat_max_us, end_ns;
 	uint64_t *hist;
 	char *vbuf, *rbuf;
+	unsigned diags;
 };
 
 static uint64_t now_ns(void)
@@ -307,6 +332,10 @@ static bool queue_one(struct thr *t, struct conn *c, uint64_t now)
 
 	if (!out_room(c, need))
 		die("out of memory (output buffer)");
+	struct pend pd = { .t = now, .txoff = c->tx_total, .key = key, .op = op };
+
+	c->tx_total += need;
+	c->hist[c->queued++ % HIST_N] = pd;
 	memcpy(c->out + c->out_len, hdr, (size_t)n);
 	c->out_len += (size_t)n;
 	if (op == OP_SET) {
@@ -317,7 +346,7 @@ static bool queue_one(struct thr *t, struct conn *c, uint64_t now)
 	}
 	if (!c->n)
 		c->last_rx = now; /* the stall clock starts with the first in flight */
-	c->ring[(c->head + c->n) % o.pipeline] = (struct pend){ .t = now, .key = key, .op = op };
+	c->ring[(c->head + c->n) % o.pipeline] = pd;
 	c->n++;
 	return true;
 }
@@ -370,10 +399,127 @@ static void flush_out(struct thr *t, struct conn *c)
 }
 
 /* ---- replies */
-static void account(struct thr *t, struct conn *c, redisReply *r, uint64_t now)
+/* up to n bytes of b into out, C-escaped (out: 4n + 1 bytes) */
+static void esc(char *out, const char *b, size_t n)
+{
+	static const char hx[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)b[i];
+
+		if (ch == '\r') {
+			*out++ = '\\';
+			*out++ = 'r';
+		} else if (ch == '\n') {
+			*out++ = '\\';
+			*out++ = 'n';
+		} else if (ch < 0x20 || ch >= 0x7f || ch == '\\') {
+			*out++ = '\\';
+			*out++ = 'x';
+			*out++ = hx[ch >> 4];
+			*out++ = hx[ch & 15];
+		} else {
+			*out++ = (char)ch;
+		}
+	}
+	*out = 0;
+}
+
+/* r in 0..35 when b (n bytes) is value() of every key index n = r - O
+ * (mod 36), or -1 */
+static int value_class(const char *b, size_t n)
+{
+	static const char al[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+
+	if (n != o.value_size)
+		return -1;
+	for (int r = 0; r < 36; r++) {
+		size_t j;
+
+		for (j = 0; j < n && b[j] == al[((unsigned)r * 7 + j) % 36]; j++)
+			;
+		if (j == n)
+			return r; /* (O + idx) * 7 = r * 7 (mod 36): O + idx = r */
+	}
+	return -1;
+}
+
+/*
+ * One "pipeload: wrong" line for request q of connection c (p), whose
+ * reply r (NULL: none) ended at byte rend of the reply stream, and a
+ * "pipeload: raw" line with the stream's bytes around its end.
+ */
+static void diag(struct thr *t, struct conn *c, const struct pend *p, uint64_t q,
+		 const redisReply *r, uint64_t rend, const char *why)
+{
+	char want[4 * 16 + 1], got[4 * 32 + 1], near[512], raw[4 * 384 + 1];
+	size_t nl = 0, gl = 0;
+	uint64_t r0, r1;
+	int cls = -1;
+
+	if (t->diags++ >= DIAG_MAX)
+		return;
+	value(t->vbuf, p->key);
+	esc(want, t->vbuf, o.value_size < 16 ? o.value_size : 16);
+	got[0] = 0;
+	near[0] = 0;
+	if (r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS ||
+		  r->type == REDIS_REPLY_ERROR)) {
+		gl = r->len;
+		esc(got, r->str, gl < 32 ? gl : 32);
+		if (r->type == REDIS_REPLY_STRING)
+			cls = value_class(r->str, r->len);
+	}
+	if (cls >= 0) { /* whose value: the requests around q of key class cls */
+		for (int64_t d = -(int64_t)HIST_N / 2; d < (int64_t)HIST_N / 2; d++) {
+			int64_t j = (int64_t)q + d;
+			const struct pend *h;
+
+			if (j < 0 || (uint64_t)j >= c->queued || c->queued - (uint64_t)j > HIST_N)
+				continue;
+			h = &c->hist[(uint64_t)j % HIST_N];
+			if (((uint64_t)o.key_offset + h->key) % 36 != (unsigned)cls || nl > sizeof(near) - 48)
+				continue;
+			nl += (size_t)snprintf(near + nl, sizeof(near) - nl, "%s%+lld:%s:%u", nl ? "," : "",
+					       (long long)d, h->op == OP_GET ? "GET" : "SET", h->key);
+		}
+	} else if (r && r->type == REDIS_REPLY_STRING) {
+		size_t j;
+
+		value(t->vbuf, p->key);
+		for (j = 0; j < r->len && j < o.value_size && r->str[j] == t->vbuf[j]; j++)
+			;
+		snprintf(near, sizeof(near), "not a value, first difference at byte %zu", j);
+	}
+	fprintf(stderr,
+		"pipeload: wrong (%s) thread %u conn %u reply #%llu stream bytes [%llu, %llu) "
+		"request at %llu: %s key %u (\"key:%012u\"), want %u bytes \"%s\"; got type %d "
+		"len %zu \"%s\"; value of key class %d (mod 36): %s\n",
+		why, t->id, c->id, (unsigned long long)q, (unsigned long long)c->rep_end,
+		(unsigned long long)rend, (unsigned long long)p->txoff,
+		p->op == OP_GET ? "GET" : "SET", p->key, o.key_offset + p->key, o.value_size, want,
+		r ? r->type : -1, gl, got, cls, near[0] ? near : "-");
+	/* the stream's bytes around the reply's end, those still kept */
+	r0 = rend > 256 ? rend - 256 : 0;
+	r1 = rend + 128 < c->rx_total ? rend + 128 : c->rx_total;
+	if (c->rx_total - r0 > RAW_KEEP)
+		r0 = c->rx_total - RAW_KEEP;
+	char lin[384];
+	size_t n = 0;
+
+	for (uint64_t x = r0; x < r1 && n < sizeof(lin); x++)
+		lin[n++] = c->raw[x % RAW_KEEP];
+	esc(raw, lin, n);
+	fprintf(stderr, "pipeload: raw conn %u stream bytes [%llu, %llu) (reply ends at %llu): \"%s\"\n",
+		c->id, (unsigned long long)r0, (unsigned long long)(r0 + n),
+		(unsigned long long)rend, raw);
+}
+
+static void account(struct thr *t, struct conn *c, redisReply *r, uint64_t now, uint64_t rend)
 {
 	struct pend p = c->ring[c->head];
 	uint64_t us = now > p.t ? (now - p.t) / 1000 : 0;
+	uint64_t q = c->replies++;
 
 	c->head = (c->head + 1) % o.pipeline;
 	c->n--;
@@ -388,18 +534,24 @@ static void account(struct thr *t, struct conn *c, redisReply *r, uint64_t now)
 		if (r->type == REDIS_REPLY_STRING) {
 			t->hits++;
 			value(t->vbuf, p.key);
-			if (r->len != (size_t)o.value_size || memcmp(r->str, t->vbuf, o.value_size))
+			if (r->len != (size_t)o.value_size || memcmp(r->str, t->vbuf, o.value_size)) {
 				t->wrong++;
+				diag(t, c, &p, q, r, rend, "value");
+			}
 		} else if (r->type == REDIS_REPLY_NIL) {
 			t->nulls++;
 		} else {
 			t->errors++;
+			diag(t, c, &p, q, r, rend, "reply type");
 		}
 	} else {
 		t->sets++;
-		if (r->type != REDIS_REPLY_STATUS || strcmp(r->str, "OK"))
+		if (r->type != REDIS_REPLY_STATUS || strcmp(r->str, "OK")) {
 			t->errors++;
+			diag(t, c, &p, q, r, rend, "reply type");
+		}
 	}
+	c->rep_end = rend;
 }
 
 static void on_readable(struct thr *t, struct conn *c)
@@ -408,6 +560,11 @@ static void on_readable(struct thr *t, struct conn *c)
 		ssize_t n = recv(c->fd, t->rbuf, RBUF, 0);
 
 		if (n > 0) {
+			size_t keep = (size_t)n < RAW_KEEP ? (size_t)n : RAW_KEEP;
+
+			for (size_t i = (size_t)n - keep; i < (size_t)n; i++)
+				c->raw[(c->rx_total + i) % RAW_KEEP] = t->rbuf[i];
+			c->rx_total += (uint64_t)n;
 			if (redisReaderFeed(c->rd, t->rbuf, (size_t)n) != REDIS_OK) {
 				fail_conn(t, c, "reader");
 				return;
@@ -444,7 +601,8 @@ static void on_readable(struct thr *t, struct conn *c)
 			fail_conn(t, c, "a reply with no request in flight");
 			return;
 		}
-		account(t, c, r, now);
+		/* its end: what was read less what the reader holds unparsed */
+		account(t, c, r, now, c->rx_total - (c->rd->len - c->rd->pos));
 		freeReplyObject(r);
 	}
 	while (queue_one(t, c, now))
@@ -777,8 +935,10 @@ int main(int argc, char **argv)
 	th = calloc(o.threads, sizeof(*th));
 	if (!cs || !th)
 		die("out of memory");
-	for (unsigned i = 0; i < o.conns; i++)
+	for (unsigned i = 0; i < o.conns; i++) {
 		cs[i] = conn_open(&sa);
+		cs[i]->id = i;
+	}
 	for (unsigned i = 0; i < o.threads; i++) {
 		struct thr *t = &th[i];
 

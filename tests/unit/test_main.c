@@ -190,6 +190,8 @@ static const struct tcase {
 	  TS(GUARDED) },
 	{ "pipeline: a reply copy that does not sum to its entry's sum goes to Redis",
 	  t_cut_torn_copy, TS(GUARDED) },
+	{ "pipeline: an entry reused for another key before its identity was read is never sent",
+	  t_cut_entry_rekeyed, TS(GUARDED) },
 	/* t_hostile.c: segments the kernel refuses or reads differently */
 	{ "hostile: a stray RST and a duplicate SYN keep the flow (RFC 5961)", t_stray_rst_syn,
 	  TS(GUARDED) },
