@@ -39,19 +39,20 @@
  * for another key between the lookup and the read of its identity holds
  * that key's entry, consistent in itself, and passes (the wrong value
  * `attach --cut` once delivered under pipeload, docs/pipelines.md).
- * ENTRY_OF adds a lookup of k after the copy: v linked under k now, with
- * the identity read before the copy (every fill takes a new one), was
- * k's entry all along. Counted (entry_moved) when only that lookup fails.
- * The lookup may come any time between the read of the identity and
- * ENTRY_SAME (emit_reply makes it before it touches the frame).
+ * ENTRY_OF adds a lookup of k before ENTRY_SAME: v linked under k at
+ * that moment, with the identity read before the copy still there after
+ * it (every fill takes a new one), held one fill from that read to
+ * ENTRY_SAME, and it was k's. The lookup must come between the read of
+ * the identity and ENTRY_SAME, never after ENTRY_SAME: an element reused
+ * once more, for k, after ENTRY_SAME would be found under k although the
+ * bytes copied were the other key's (emit_reply makes it before it
+ * touches the frame). Counted (entry_moved) when the lookup fails.
  */
-#define ENTRY_OF(map, k, v, id, len, sum) ({ int ok_ = 0; \
-	if (ENTRY_SAME(v, id, len, sum)) { \
-		ok_ = bpf_map_lookup_elem(map, k) == (void *)(v); \
-		if (!ok_) \
-			stat_inc(PS_ST_ENTRY_MOVED); \
-	} \
-	ok_; })
+#define ENTRY_OF(map, k, v, id, len, sum) ({ \
+	int ok_ = bpf_map_lookup_elem(map, k) == (void *)(v); \
+	if (!ok_) \
+		stat_inc(PS_ST_ENTRY_MOVED); \
+	ok_ && ENTRY_SAME(v, id, len, sum); })
 
 /* For a helper's size argument already checked to be in 1..pow2: re-derive
  * the bound on the very register passed (clang otherwise checks a copy). */

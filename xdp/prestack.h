@@ -710,7 +710,7 @@ struct ps_flow {
 	X(TCIN_SHOT, tcin_shot, "TC ingress: TC_ACT_SHOT verdicts (a reply that could not be built)") \
 	X(TCIN_REDIRECT, tcin_redirect, "TC ingress: TC_ACT_REDIRECT verdicts (a reply's last segment)") \
 	X(EMIT_BROKEN, emit_broken, "frames dropped because a reply rewrite began and could not complete") \
-	X(ENTRY_MOVED, entry_moved, "GET replies copied from a cache entry no longer under their key after the copy (deleted, replaced, or reused for another key since the lookup): not sent (a miss, or the frame dropped)") \
+	X(ENTRY_MOVED, entry_moved, "GET replies from a cache entry no longer under their key when checked (deleted, replaced, or reused for another key since the lookup): not sent (a miss, or the GET left to Redis)") \
 	/* segments of a tracked flow the kernel would refuse (xdp/hostile.h): \
 	 * never answered, nothing learnt from them, counted whatever they hold */ \
 	X(FB_CSUM, fb_csum, "IP header or TCP checksum wrong: passed untouched (the kernel drops it)") \
