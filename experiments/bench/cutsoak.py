@@ -64,6 +64,8 @@ ap.add_argument("--no-warm", action="store_true", help="no `cache warm` before e
 ap.add_argument("--prestack", default=os.path.join(TOP, "build", "prestack"),
                 help="the prestack binary (a build with other BPF flags: make BUILD=DIR BPF_EXTRA=...)")
 a = ap.parse_args()
+if a.runs < 1 or a.seconds <= 0:
+    ap.error("--runs >= 1 and --seconds > 0")
 PS = os.path.abspath(a.prestack)
 
 CHILDREN = []       # Popen objects to stop by PID on the way out
