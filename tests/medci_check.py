@@ -5,7 +5,7 @@ import random
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "pylib"))
-from prestack_lib.medci import median_ci  # noqa: E402
+from prestack_lib.medci import ci_columns, median_ci  # noqa: E402
 
 N = FAIL = 0
 
@@ -32,5 +32,8 @@ for _ in range(4000):
     hit += lo <= 0.6931471805599453 <= hi
     trials += 1
 ok(0.965 <= hit / trials <= 0.99, f"simulated coverage at n=10 near 97.85%: {hit / trials:.3f}")
+ok(ci_columns("x", range(1, 11)) == {"x_ci95_lo": 2.0, "x_ci95_hi": 9.0} and
+   ci_columns("x", range(5)) == {"x_ci95_lo": "", "x_ci95_hi": ""},
+   "ci_columns: the two columns, empty below 6 values")
 print(f"1..{N}")
 sys.exit(1 if FAIL else 0)

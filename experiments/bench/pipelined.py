@@ -77,7 +77,7 @@ import sys
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(TOP, "pylib"))
 from prestack_lib import cpuacct, csvio, psstats  # noqa: E402
-from prestack_lib.medci import median_ci  # noqa: E402
+from prestack_lib.medci import ci_columns as ci  # noqa: E402
 from prestack_lib import rbench as rbench_parse  # noqa: E402
 from prestack_lib.livelock import live_lock  # noqa: E402
 from prestack_lib.provenance import provenance  # noqa: E402
@@ -448,14 +448,6 @@ def cleanup():
 def med(xs):
     xs = [float(x) for x in xs if x not in ("", None)]
     return round(statistics.median(xs), 4) if xs else ""
-
-
-def ci(prefix, xs):
-    """The median's 95% interval over the repetitions (medci), empty with
-    fewer than 6: {prefix}_ci95_lo, _hi."""
-    c = median_ci(xs) if len(xs) >= 6 else None
-    return {f"{prefix}_ci95_lo": round(c[0], 4) if c else "",
-            f"{prefix}_ci95_hi": round(c[1], 4) if c else ""}
 
 
 def summarize(rows):
