@@ -33,7 +33,22 @@ struct {
 /* A plain hash, not LRU: evicting a flow whose offsets are not zero would
  * hand its later segments to the kernel untranslated, a corrupt stream.
  * When full, a new flow is simply not tracked (never answered, counted
- * flows_full); entries go on FIN/RST and `prestack flows --reap`. */
+ * flows_full).
+ * XDP and TC each keep a flow's element through a whole segment, on two
+ * CPUs at once, and a deleted element is the next insert's on the
+ * deleting CPU at once (prealloc or not: t_hash_reuses_deleted): a holder
+ * would write its flow's mirrors into the next flow opened. So a flow
+ * either hook may be in is never deleted: FIN and RST leave it done
+ * (flow.h), and it goes only once idle for PS_TIME_WAIT_NS
+ * (xdp_time_wait), replaced by a SYN of its tuple, or by `prestack flows
+ * --reap` (no server socket, idle). A holder such a delete can meet is in
+ * a late segment of a connection over for that long (or that its own
+ * client just replaced), which is only translated (XDP may still move
+ * its last_ns and ksnd_una): the same microsecond as the delete and an
+ * insert on the deleting CPU, never seen. XXX a SYN replacing a flow still in
+ * SYN state frees it while TC may be learning its SYN-ACK (tc_synack):
+ * that holder would write into the next flow opened on the CPU (the
+ * window of one program run, between two SYNs of one tuple). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, PS_FLOW_ENTRIES);

@@ -91,6 +91,7 @@ void t_cut_torn_copy(struct env *e);
 void t_cut_entry_rekeyed(struct env *e);
 /* t_reuse.c */
 void t_hash_reuses_deleted(struct env *e);
+void t_reset_flow_kept(struct env *e);
 void t_rtx_kept_bytes(struct env *e);
 /* t_resp.c */
 void t_fill_rule(struct env *e);

@@ -195,6 +195,8 @@ static const struct tcase {
 	/* t_reuse.c: a deleted hash element is the next insert's */
 	{ "kernel: a hash (no prealloc, or prealloc) gives a deleted element to the next insert, under an old pointer",
 	  t_hash_reuses_deleted, LOADED(GUARDED) },
+	{ "an RST keeps its flow until idle: the next flow opened never takes an element a holder may use",
+	  t_reset_flow_kept, TS(GUARDED) },
 	/* t_hostile.c: segments the kernel refuses or reads differently */
 	{ "hostile: a stray RST and a duplicate SYN keep the flow (RFC 5961)", t_stray_rst_syn,
 	  TS(GUARDED) },
