@@ -115,6 +115,12 @@ struct ps_config {
 					* between its lookup and the read of
 					* its identity (assemble,
 					* assemble_many, cut_one) */
+#define PS_FAULT_RUN_REUSE (1u << 6) /* a queued run TC looked up is
+				      * withdrawn and its element reused for
+				      * another run (b + PS_FAULT_RUN_B, its
+				      * value's bytes "zzz") before TC's
+				      * compare-and-swap (ins_take_one) */
+#define PS_FAULT_RUN_B 100
 
 /*
  * ps_lease (array): entries the control tool and the BPF program each
@@ -485,10 +491,15 @@ struct ps_run_key {
 };
 
 struct ps_run_val {
-	__u32 state; /* enum ps_runq_state */
+	union {
+		struct {
+			__u32 state; /* enum ps_runq_state */
+			__u32 tag;   /* its key's run_tag (runs.h) */
+		};
+		__u64 st;            /* both: one compare-and-swap */
+	};
 	__u32 len;   /* reply bytes */
 	__u32 ngets; /* GETs it answers */
-	__u32 pad;
 	__u8  rep[PS_RUN_BYTES];
 };
 

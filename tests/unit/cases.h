@@ -89,6 +89,7 @@ void t_cut_racy_runs(struct env *e);
 void t_cut_adj_lock(struct env *e);
 void t_cut_torn_copy(struct env *e);
 void t_cut_entry_rekeyed(struct env *e);
+void t_run_take_rekeyed(struct env *e);
 /* t_reuse.c */
 void t_hash_reuses_deleted(struct env *e);
 void t_reset_flow_kept(struct env *e);

@@ -192,6 +192,8 @@ static const struct tcase {
 	  t_cut_torn_copy, TS(GUARDED) },
 	{ "pipeline: an entry reused for another key before its identity was read is never sent",
 	  t_cut_entry_rekeyed, TS(GUARDED) },
+	{ "pipeline: a run withdrawn and its element reused for another run before TC takes it is never sent",
+	  t_run_take_rekeyed, TS(GUARDED) },
 	/* t_reuse.c: a deleted hash element is the next insert's */
 	{ "kernel: a hash (no prealloc, or prealloc) gives a deleted element to the next insert, under an old pointer",
 	  t_hash_reuses_deleted, LOADED(GUARDED) },
