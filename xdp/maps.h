@@ -130,7 +130,10 @@ struct {
 } ps_ttl SEC(".maps");
 
 /* retrans mode: the exact bytes of each injected reply until acked (LRU:
- * an evicted one is counted rtx_gone when wanted) */
+ * an evicted one is counted rtx_gone when wanted). An evicted element is
+ * another reply's at once, under a pointer looked up before: rtx_resend
+ * finds the key again and the store's id unchanged after its copy
+ * (helpers.h, ENTRY_OF). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, PS_RTX_ENTRIES);

@@ -121,6 +121,12 @@ struct ps_config {
 				      * value's bytes "zzz") before TC's
 				      * compare-and-swap (ins_take_one) */
 #define PS_FAULT_RUN_B 100
+#define PS_FAULT_RTX_REUSE (1u << 7) /* a reply's entry in ps_rtx is evicted
+				      * and its element reused for the reply
+				      * at srv_seq + PS_FAULT_RTX_SEQ of the
+				      * flow between its lookup and the read
+				      * of its identity (rtx_resend) */
+#define PS_FAULT_RTX_SEQ 0x10000
 
 /*
  * ps_lease (array): entries the control tool and the BPF program each

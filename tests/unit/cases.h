@@ -57,6 +57,7 @@ void t_ack_hold(struct env *e);
 /* t_retrans.c */
 void t_retransmission(struct env *e);
 void t_retrans_mode(struct env *e);
+void t_rtx_entry_rekeyed(struct env *e);
 void t_retrans_split(struct env *e);
 /* t_cmdtable.c */
 void t_cmdtable(struct env *e);

@@ -86,6 +86,8 @@ static const struct tcase {
 	  TS(GUARDED) },
 	{ "retrans: stored reply re-sent for an older request and a SACK hole", t_retrans_mode,
 	  TS(RETRANS) },
+	{ "retrans: a stored reply evicted and its element reused before its identity was read is never re-sent",
+	  t_rtx_entry_rekeyed, TS(RETRANS) },
 	{ "retrans: a lost reply re-sent for each piece of its request's split retransmission",
 	  t_retrans_split, TS(RETRANS) },
 	{ "guarded: a kernel retransmission acks only up to an answered GET until its reply is acked",
