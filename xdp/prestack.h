@@ -127,6 +127,9 @@ struct ps_config {
 				      * flow between its lookup and the read
 				      * of its identity (rtx_resend) */
 #define PS_FAULT_RTX_SEQ 0x10000
+#define PS_FAULT_ASM_REUSE (1u << 8) /* ... the same for a TC reply's bytes
+				      * in ps_tcr_asm, between tcr_setup's
+				      * lookup and its read of their id */
 
 /*
  * ps_lease (array): entries the control tool and the BPF program each

@@ -71,6 +71,7 @@ void t_lease(struct env *e);
 void t_tc_reply_big(struct env *e);
 void t_tc_reply_small_mss(struct env *e);
 void t_tc_reply_pipelined(struct env *e);
+void t_tc_reply_asm_rekeyed(struct env *e);
 void t_tc_reply_marks(struct env *e);
 void t_tc_reply_rtx_flushed(struct env *e);
 void t_tc_reply_rtx_dsack_small(struct env *e);

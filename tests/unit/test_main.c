@@ -149,6 +149,8 @@ static const struct tcase {
 	  t_tc_reply_pipelined, TS(GUARDED) },
 	{ "TC reply: the same pipelined batch in retrans mode", t_tc_reply_pipelined,
 	  TS(RETRANS) },
+	{ "TC reply: a TC reply's bytes evicted and reused before their id was read are never sent",
+	  t_tc_reply_asm_rekeyed, TS(GUARDED) },
 	{ "TC reply: marked segments pass TC egress untranslated; TC ingress passes the rest",
 	  t_tc_reply_marks, TS(GUARDED) },
 	{ "TC reply: retrans re-sends a lost big reply's own bytes after a cache flush",
