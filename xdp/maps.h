@@ -119,7 +119,13 @@ struct {
 } ps_lease SEC(".maps");
 
 /* Keys with a TTL: expiry or PS_TTL_UNKNOWN (prestack.h). A plain hash:
- * an evicted entry would make a key with a TTL look like one without. */
+ * an evicted entry would make a key with a TTL look like one without.
+ * A write replaces or deletes an entry, and its element is the next
+ * insert's on that CPU at once: its readers (cache.h, ttl_record and
+ * fill_check) load the value right after the lookup. XXX an element
+ * deleted and reused for another key between those two instructions
+ * gives the reader that key's expiry (a fill cached with it); not
+ * closed: a second lookup after the load would (helpers.h, ENTRY_OF). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, PS_TTL_ENTRIES);
@@ -172,7 +178,8 @@ struct {
 
 /* TC ingress replies (tc_handoff.h): per flow and reply seq, what each
  * was made of (LRU: an evicted one is not sent again, counted rtx_gone /
- * tc_lost) */
+ * tc_lost; reused at once: tcr_prepare copies it and checks the copy's
+ * srv_seq and filled_ns against the element's after) */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, PS_RTX_ENTRIES);
@@ -181,7 +188,10 @@ struct {
 } ps_tcr_refs SEC(".maps");
 
 /* TC replies to several GETs (PS_TCR_SRC_ASM): the bytes as XDP assembled
- * them, keyed as ps_tcr_refs; LRU: an evicted one is a lost TC reply */
+ * them, keyed as ps_tcr_refs; LRU: an evicted one is a lost TC reply. An
+ * evicted element is another reply's at once: tcr_prepare finds the key
+ * again after it read the id that each segment checks after its copy
+ * (helpers.h, ENTRY_OF) */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, PS_RTX_ENTRIES);
@@ -200,7 +210,11 @@ struct {
 	__type(value, struct ps_cache_big_val);
 } ps_tcr_big SEC(".maps");
 
-/* pipelined fills armed at XDP, taken by TC egress (cache.h, fq_*) */
+/* pipelined fills armed at XDP, taken by TC egress (cache.h, fq_*). An
+ * entry is re-armed only after TC deleted it (the flow's fq_mask bit), so
+ * only an eviction (LRU: 16384 arms, not taken, before it) reuses one
+ * under TC, whose fill would then store this reply under the other key.
+ * XXX not closed: the copy-and-lookup of ENTRY_OF would */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, PS_FQ_ENTRIES);
