@@ -56,6 +56,7 @@ WRITERS = {
     "experiments/bench/e2e.py": "csvio",
     "experiments/bench/pipelined.py": "csvio",
     "experiments/bench/liveprof.py": "csvio",
+    "experiments/bench/xdpfloor.py": "csvio",
     "experiments/bench/poststack_cost.py": "csvio",
     "experiments/bench/pktcost_ab.py": "csvio",
     "experiments/campaign/run.py": "csvio",

@@ -71,16 +71,7 @@ PREFILLED = POINTS[a.point][3] == "prefilled"
 
 
 def main():
-    if os.geteuid():
-        sys.exit("cutsoak: run as root")
-    for f in (PS, LOAD):
-        if not os.access(f, os.X_OK):
-            sys.exit(f"cutsoak: {os.path.relpath(f, TOP)} missing: run make first")
-
-    def on_sig(*_):
-        raise KeyboardInterrupt
-    signal.signal(signal.SIGINT, on_sig)
-    signal.signal(signal.SIGTERM, on_sig)
+    loadpoint.preflight("cutsoak", PS, LOAD)
     bad = 0
     tot = {"runs": 0, "gets": 0, "get_wrong": 0, "errors": 0, "get_nulls": 0}
     log = open(a.log, "a") if a.log else None

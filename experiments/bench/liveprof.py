@@ -39,7 +39,6 @@ import collections
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -198,18 +197,9 @@ def profile(tmp):
 
 
 def main():
-    if os.geteuid():
-        sys.exit("liveprof: run as root")
-    for f in (PS, LOAD):
-        if not os.access(f, os.X_OK):
-            sys.exit(f"liveprof: {os.path.relpath(f, TOP)} missing: run make first")
     if not shutil.which("perf"):
         sys.exit("liveprof: perf not found (Debian: linux-perf)")
-
-    def on_sig(*_):
-        raise KeyboardInterrupt
-    signal.signal(signal.SIGINT, on_sig)
-    signal.signal(signal.SIGTERM, on_sig)
+    loadpoint.preflight("liveprof", PS, LOAD)
     tmp = tempfile.mkdtemp(prefix="liveprof.")
     try:
         with live_lock(f"liveprof {a.point}", budget_s=a.seconds + 180):

@@ -69,7 +69,6 @@ import argparse
 import json
 import os
 import random
-import signal
 import statistics
 import subprocess
 import sys
@@ -419,11 +418,7 @@ def write(where, rows):
 
 
 def main():
-    if os.geteuid():
-        sys.exit("pipelined: run as root")
-    for f in (PS, LOAD):
-        if not os.access(f, os.X_OK):
-            sys.exit(f"pipelined: {os.path.relpath(f, TOP)} missing: run make first")
+    loadpoint.preflight("pipelined", PS, LOAD)
     n_runs = a.reps * len(CFGS) * len(PTS)
     est = a.reps * (8 + 3 * (len(CFGS) - 1)) + n_runs * (a.seconds + a.warmup + 0.6)
     print(f"# pipelined: {a.reps} reps x {len(CFGS)} configs x {len(PTS)} points, "
@@ -431,13 +426,6 @@ def main():
     m = {**provenance(), "ncpu": os.cpu_count(), "offloads": "tso,gso,gro,tx,rx,sg off both ends"}
     rows, lost = [], []
     interrupted = False
-
-    def stop(*_):
-        raise KeyboardInterrupt
-    # Ctrl-C and SIGTERM stop the run even where the shell that started
-    # us had SIGINT ignored (a background job of a script)
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
     try:
         for rep in range(1, a.reps + 1):
             with live_lock(f"pipelined rep {rep}"):

@@ -10,6 +10,8 @@ liveprof.py:
   fresh       prestack detached, the testbed down and up again, every key
               set once by pipeload --prefill (and checked in Redis)
   teardown    every child stopped by PID, prestack detached, testbed down
+  preflight   root, the build's files there, Ctrl-C and SIGTERM raised as
+              KeyboardInterrupt (so that teardown runs)
 
 Children are started through spawn() and remembered until they end, so
 that teardown() stops exactly the processes this script started.
@@ -18,6 +20,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import threading
 
 from . import PS, TOP
@@ -153,3 +156,20 @@ def teardown():
     finally:
         signal.signal(signal.SIGINT, old[0])
         signal.signal(signal.SIGTERM, old[1])
+
+
+def preflight(who, *files):
+    """Exit with who's message unless run as root with every file of the
+    build there; then Ctrl-C and SIGTERM raise KeyboardInterrupt, also
+    where the shell that started us had SIGINT ignored (a background job
+    of a script)."""
+    if os.geteuid():
+        sys.exit(f"{who}: run as root")
+    for f in files:
+        if not os.access(f, os.R_OK):
+            sys.exit(f"{who}: {os.path.relpath(f, TOP)} missing: run make first")
+
+    def on_sig(*_):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGINT, on_sig)
+    signal.signal(signal.SIGTERM, on_sig)
