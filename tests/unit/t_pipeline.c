@@ -481,9 +481,9 @@ static void cache_put_torn(struct env *e, const char *key, const char *val)
 
 	cache_put(e, key, val);
 	ps_cache_key_build(&k, key, strlen(key));
-	CHECK_EQ(bpf_map_lookup_elem(e->cache, &k, &v), 0);
+	CHECK_EQ(ps_cache_get(e->cache, &k, &v), 0);
 	v.csum ^= 1;
-	CHECK_EQ(bpf_map_update_elem(e->cache, &k, &v, BPF_EXIST), 0);
+	CHECK_EQ(bpf_map_update_elem(e->cache, &k.hash, &v, BPF_EXIST), 0);
 }
 
 /*
