@@ -192,6 +192,10 @@ static const struct tcase {
 	  t_cut_torn_copy, TS(GUARDED) },
 	{ "pipeline: an entry reused for another key before its identity was read is never sent",
 	  t_cut_entry_rekeyed, TS(GUARDED) },
+	{ "cache: an entry of another key under the key's hash is a miss everywhere; the fill replaces it",
+	  t_cache_other_key, TS(GUARDED) },
+	{ "pipeline: an entry reused for a key of the same hash before its identity was read is never sent",
+	  t_cut_entry_same_hash, TS(GUARDED) },
 	/* t_hostile.c: segments the kernel refuses or reads differently */
 	{ "hostile: a stray RST and a duplicate SYN keep the flow (RFC 5961)", t_stray_rst_syn,
 	  TS(GUARDED) },
