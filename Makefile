@@ -59,6 +59,7 @@ help:
 	@echo "sudo make realistic        cache-shaped workload per mode -> results/bench-realistic.csv"
 	@echo "sudo make realistic-autopipe  the same, auto-pipelining connections -> results/bench-realistic-autopipe.csv"
 	@echo "sudo make bench-pipelined  pipelined GET/SET load (pipeload, redis-benchmark -P) per mode -> results/bench-pipelined*.csv"
+	@echo "sudo make xdpfloor  the deployed XDP program's ns per packet against an empty XDP_PASS one, live -> results/bench-xdpfloor*.csv"
 	@echo "sudo make coherence-window stale window of other-path writes, expiry, eviction -> results/coherence-window*.csv"
 	@echo "sudo make coherence-cost  default attach vs --no-coherence, GET:SET 10:1 P1/P16 -> results/bench-coherence-cost*.csv"
 	@echo "sudo make where  XDP vs XDP+TC vs post-stack: cost, e2e, faults -> results/where-to-answer.csv"
@@ -290,6 +291,14 @@ e2e-sizing: all
 .PHONY: bench-pipelined
 bench-pipelined: all
 	$(Q)$(PY) experiments/bench/pipelined.py $(PIPELINED_ARGS)
+
+# the deployed XDP program's mean time per packet against an empty
+# XDP_PASS program on the same veth, redis-benchmark GETs of cached 64 B
+# keys, interleaved repetitions -> results/bench-xdpfloor{,-summary}.csv
+# (XDPFLOOR_ARGS: xdpfloor.py's options, e.g. --reps 3)
+.PHONY: xdpfloor
+xdpfloor: all
+	$(Q)$(PY) experiments/bench/xdpfloor.py $(XDPFLOOR_ARGS)
 
 # where to answer: XDP, XDP + TC ingress, post-stack, in one run
 where: all

@@ -28,7 +28,6 @@ static int cache_put(const struct ps_maps *m, const void *key, size_t klen,
 	struct ps_cache_val v;
 	struct ps_cache_key k;
 	bool big = vlen > PS_SMALL_VAL_MAX;
-	int put_fd = big ? m->cache_big : m->cache, other_fd = big ? m->cache : m->cache_big;
 
 	if (ps_cache_key_build(&k, key, klen) || ps_config_read(m, &cfg) ||
 	    (big ? ps_cache_big_val_build(&bv, val, vlen, cfg.cache_gen, PS_FILL_USER) :
@@ -40,8 +39,9 @@ static int cache_put(const struct ps_maps *m, const void *key, size_t klen,
 	 * the other map (the other size class) goes */
 	if ((expires_ns && bpf_map_update_elem(m->ttl, &k, &expires_ns, BPF_ANY)) ||
 	    ps_epoch_bump(m->epochs, &k) ||
-	    (ps_cache_del(other_fd, &k) && errno != ENOENT) ||
-	    ps_cache_put(put_fd, &k, big ? (void *)&bv : (void *)&v)) {
+	    ((big ? ps_cache_del(m->cache, &k) : ps_big_del(m->cache_big, &k)) &&
+	     errno != ENOENT) ||
+	    (big ? ps_big_put(m->cache_big, &k, &bv) : ps_cache_put(m->cache, &k, &v))) {
 		ps_err("cannot insert '%.*s': %s", (int)klen, (const char *)key, strerror(errno));
 		return -1;
 	}
@@ -72,7 +72,7 @@ static int cache_get(struct ps_call *c, const struct cache_opts *o)
 		gen = v.gen, rlen = v.reply_len, vlen = v.val_len, reply = v.reply;
 		if (rlen > PS_REPLY_MAX)
 			rlen = 0;
-	} else if (!ps_cache_get(c->maps.cache_big, &k, &bv)) {
+	} else if (!ps_big_get(c->maps.cache_big, &k, &bv)) {
 		gen = bv.gen, rlen = bv.reply_len, vlen = bv.val_len, reply = bv.reply;
 		if (rlen > PS_BIG_REPLY_MAX)
 			rlen = 0;
@@ -117,7 +117,7 @@ static int cache_flush(struct ps_call *c, const struct cache_opts *o)
 	}
 	n = ps_map_clear(c->maps.cache, sizeof(ps_cache_mkey));
 	if (n >= 0) {
-		long nb = ps_map_clear(c->maps.cache_big, sizeof(ps_cache_mkey));
+		long nb = ps_map_clear(c->maps.cache_big, sizeof(ps_big_mkey));
 
 		n = nb < 0 ? nb : n + nb;
 	}
@@ -130,23 +130,25 @@ static int cache_flush(struct ps_call *c, const struct cache_opts *o)
 	return 0;
 }
 
-/* the entry at map key mk of ps_cache (big: ps_cache_big) as the header
- * fields of a ps_cache_val (reply not copied) and its key k; -1 if it is
- * gone */
-static int entry_head(const struct ps_maps *m, const ps_cache_mkey *mk, bool big,
-		      struct ps_cache_val *v, struct ps_cache_key *k)
+/* the entry at map key mk of ps_cache (a hash: the key is the one the
+ * entry holds) or at big_mk of ps_cache_big (the key itself) as the
+ * header fields of a ps_cache_val (reply not copied) and its key k; -1
+ * if it is gone */
+static int entry_head(const struct ps_maps *m, const ps_cache_mkey *mk,
+		      const ps_big_mkey *big_mk, struct ps_cache_val *v,
+		      struct ps_cache_key *k)
 {
 	static struct ps_cache_big_val bv;
 
-	if (!big) {
-		if (bpf_map_lookup_elem(m->cache, mk, v))
+	if (!big_mk) {
+		if (bpf_map_lookup_elem(m->cache, mk, v) || v->key.len > PS_KEY_MAX)
 			return -1;
-		ps_cache_key_of(mk, v, k);
+		*k = v->key;
 		return 0;
 	}
-	if (bpf_map_lookup_elem(m->cache_big, mk, &bv))
+	if (bpf_map_lookup_elem(m->cache_big, big_mk, &bv))
 		return -1;
-	ps_cache_key_of(mk, &bv, k);
+	*k = *big_mk;
 	v->gen = bv.gen;
 	v->val_len = bv.val_len;
 	v->source = bv.source;
@@ -154,45 +156,56 @@ static int entry_head(const struct ps_maps *m, const ps_cache_mkey *mk, bool big
 	return 0;
 }
 
+/* one entry of the listing, if it is of the current generation */
+static void list_entry(const struct cache_opts *o, const struct ps_config *cfg,
+		       const struct timespec *now, const struct ps_cache_key *k,
+		       const struct ps_cache_val *v, int *n)
+{
+	double age;
+
+	if (v->gen != cfg->cache_gen)
+		return;
+	age = ((double)now->tv_sec * 1e9 + (double)now->tv_nsec - (double)v->filled_ns) / 1e9;
+	if (o->json) {
+		printf("%s{\"key\":", *n ? "," : "");
+		ps_json_str(stdout, k->data, k->len);
+		printf(",\"len\":%u,\"source\":\"%s\",\"age_s\":%.3f}", v->val_len,
+		       v->source == PS_FILL_TC ? "tc" : "user", age);
+	} else {
+		printf("%-40.*s %5u bytes  %-4s  %.1fs\n", (int)k->len, k->data,
+		       v->val_len, v->source == PS_FILL_TC ? "tc" : "user", age);
+	}
+	(*n)++;
+}
+
 static int cache_list(struct ps_call *c, const struct cache_opts *o)
 {
-	ps_cache_mkey mk, next, *prev = NULL;
+	ps_cache_mkey mk, next;
+	ps_big_mkey bmk, bnext;
 	struct ps_cache_key k;
 	struct ps_cache_val v;
 	struct ps_config cfg;
 	struct timespec now;
-	int n = 0, big = 0;
+	bool first;
+	int n = 0;
 
 	if (ps_config_read(&c->maps, &cfg))
 		return 1;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	if (o->json)
 		printf("[");
-	/* ps_cache, then ps_cache_big */
-	for (;;) {
-		double age;
-
-		if (bpf_map_get_next_key(big ? c->maps.cache_big : c->maps.cache, prev, &next)) {
-			if (big++)
-				break;
-			prev = NULL;
-			continue;
-		}
+	/* ps_cache (keyed by hash: the key is the entry's), then ps_cache_big */
+	for (first = true; !bpf_map_get_next_key(c->maps.cache, first ? NULL : &mk, &next);
+	     first = false) {
 		mk = next;
-		prev = &mk;
-		if (entry_head(&c->maps, &mk, big, &v, &k) || v.gen != cfg.cache_gen)
-			continue;
-		age = ((double)now.tv_sec * 1e9 + (double)now.tv_nsec - (double)v.filled_ns) / 1e9;
-		if (o->json) {
-			printf("%s{\"key\":", n ? "," : "");
-			ps_json_str(stdout, k.data, k.len);
-			printf(",\"len\":%u,\"source\":\"%s\",\"age_s\":%.3f}", v.val_len,
-			       v.source == PS_FILL_TC ? "tc" : "user", age);
-		} else {
-			printf("%-40.*s %5u bytes  %-4s  %.1fs\n", (int)k.len, k.data,
-			       v.val_len, v.source == PS_FILL_TC ? "tc" : "user", age);
-		}
-		n++;
+		if (!entry_head(&c->maps, &mk, NULL, &v, &k))
+			list_entry(o, &cfg, &now, &k, &v, &n);
+	}
+	for (first = true; !bpf_map_get_next_key(c->maps.cache_big, first ? NULL : &bmk, &bnext);
+	     first = false) {
+		bmk = bnext;
+		if (!entry_head(&c->maps, NULL, &bmk, &v, &k))
+			list_entry(o, &cfg, &now, &k, &v, &n);
 	}
 	if (o->json)
 		printf("]\n");

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* cachefmt.c - cache keys and values in the layout of xdp/prestack.h. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -44,7 +45,15 @@ int ps_cache_key_build(struct ps_cache_key *k, const void *key, size_t len)
 		return -1;
 	k->len = (__u32)len;
 	memcpy(k->data, key, len);
+	ps_key_seal(k);
 	return 0;
+}
+
+__u32 ps_key_slot_of(const void *key, size_t len)
+{
+	struct ps_cache_key k;
+
+	return ps_cache_key_build(&k, key, len) ? PS_EPOCH_SLOTS : ps_key_slot(&k);
 }
 
 /* the RESP reply "$<n>\r\n<val>\r\n" into reply[size]; its length */
@@ -115,23 +124,39 @@ int ps_cmd_key_build(struct ps_cmd_key *k, const void *name, size_t n)
 	return 0;
 }
 
-int ps_cache_get(int fd, const struct ps_cache_key *k, void *v)
+int ps_cache_get(int fd, const struct ps_cache_key *k, struct ps_cache_val *v)
 {
-	return bpf_map_lookup_elem(fd, k, v);
+	if (bpf_map_lookup_elem(fd, &k->hash, v))
+		return -1;
+	if (!ps_key_eq(&v->key, k)) {
+		errno = ENOENT;
+		return -1;
+	}
+	return 0;
 }
 
-int ps_cache_put(int fd, const struct ps_cache_key *k, void *v)
+int ps_cache_put(int fd, const struct ps_cache_key *k, struct ps_cache_val *v)
 {
-	return bpf_map_update_elem(fd, k, v, BPF_ANY);
+	v->key = *k;
+	return bpf_map_update_elem(fd, &k->hash, v, BPF_ANY);
 }
 
 int ps_cache_del(int fd, const struct ps_cache_key *k)
 {
-	return bpf_map_delete_elem(fd, k);
+	return bpf_map_delete_elem(fd, &k->hash);
 }
 
-void ps_cache_key_of(const ps_cache_mkey *mk, const void *v, struct ps_cache_key *k)
+int ps_big_get(int fd, const struct ps_cache_key *k, struct ps_cache_big_val *v)
 {
-	(void)v;
-	*k = *mk;
+	return bpf_map_lookup_elem(fd, k, v);
+}
+
+int ps_big_put(int fd, const struct ps_cache_key *k, struct ps_cache_big_val *v)
+{
+	return bpf_map_update_elem(fd, k, v, BPF_ANY);
+}
+
+int ps_big_del(int fd, const struct ps_cache_key *k)
+{
+	return bpf_map_delete_elem(fd, k);
 }

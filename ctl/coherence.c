@@ -123,12 +123,12 @@ static __u32 inflight(struct coh *c, __u32 slot)
 /* every write of k's slot (and every flushing command) answered */
 static bool quiet(struct coh *c, const struct ps_cache_key *k)
 {
-	return !inflight(c, PS_WR_ANY) && (!k || !inflight(c, ps_key_slot(k->data, k->len)));
+	return !inflight(c, PS_WR_ANY) && (!k || !inflight(c, ps_key_slot(k)));
 }
 
 static __u32 epoch_of(struct coh *c, const struct ps_cache_key *k)
 {
-	__u32 slot = ps_key_slot(k->data, k->len), e = 0;
+	__u32 slot = ps_key_slot(k), e = 0;
 
 	bpf_map_lookup_elem(c->maps->epochs, &slot, &e);
 	return e;

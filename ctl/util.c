@@ -423,7 +423,7 @@ long ps_map_clear(int fd, size_t key_size)
 
 int ps_epoch_bump(int epochs_fd, const struct ps_cache_key *k)
 {
-	__u32 slot = ps_key_slot(k->data, k->len), e = 0;
+	__u32 slot = ps_key_slot(k), e = 0;
 
 	if (bpf_map_lookup_elem(epochs_fd, &slot, &e))
 		return -1;
@@ -440,7 +440,7 @@ int ps_invalidate_key(const struct ps_maps *m, const struct ps_cache_key *k)
 	if (ps_epoch_bump(m->epochs, k))
 		return -1;
 	small = ps_cache_del(m->cache, k);
-	big = ps_cache_del(m->cache_big, k);
+	big = ps_big_del(m->cache_big, k);
 	return small && big ? 1 : 0;
 }
 

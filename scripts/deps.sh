@@ -11,7 +11,7 @@ fi
 [ -n "${PKGS+x}" ] || PKGS=(clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libhiredis-dev
       libpcap-dev redis-server redis-tools python3-redis python3-scapy
       python3-matplotlib tcpdump tshark tcpreplay nftables ethtool iproute2
-      jq gcc make libclang-rt-dev groff-base man-db)
+      jq gcc make libclang-rt-dev groff-base man-db linux-perf)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -55,6 +55,8 @@ WRITERS = {
     "experiments/bench/coherence_window.py": "csvio",
     "experiments/bench/e2e.py": "csvio",
     "experiments/bench/pipelined.py": "csvio",
+    "experiments/bench/liveprof.py": "csvio",
+    "experiments/bench/xdpfloor.py": "csvio",
     "experiments/bench/poststack_cost.py": "csvio",
     "experiments/bench/pktcost_ab.py": "csvio",
     "experiments/campaign/run.py": "csvio",

@@ -5,7 +5,8 @@
  *
  * Coherence rests on two numbers. ps_config.cache_gen is bumped to flush:
  * an entry filled under an older generation misses (and is deleted when
- * looked up). ps_epochs holds one counter per key-hash slot, moved by every
+ * looked up). ps_epochs holds one counter per key-hash slot (ps_key_slot:
+ * bits of the key's 64-bit hash, keyhash.h), moved by every
  * invalidation of a key in that slot: a GET that missed records its slot's
  * epoch (arm_fill), and the reply is stored only if the epoch has not moved
  * since, so a write that overtakes a fill in flight always wins.
@@ -30,7 +31,8 @@
 #include "flow.h"
 #include "bigcache.h"
 
-/* Build a zero-padded cache key from len bytes of buf at off. */
+/* Build a zero-padded cache key from len bytes of buf at off, with its
+ * hash (taken here, once: every later use reads k->hash). */
 static __always_inline int ps_key_from_buf(struct ps_cache_key *k,
 					   struct ps_scratch *s, __u32 off,
 					   __u32 len)
@@ -44,6 +46,7 @@ static __always_inline int ps_key_from_buf(struct ps_cache_key *k,
 	 * destination bound (len <= PS_KEY_MAX) is what the verifier checks */
 	if (bpf_probe_read_kernel(k->data, len, &s->buf[off & PS_BUF_MASK]))
 		return -1;
+	ps_key_seal(k);
 	return 0;
 }
 
@@ -56,7 +59,7 @@ static __always_inline __u32 *ps_epoch_at(const __u32 *slot)
 
 static __always_inline __u32 *ps_epoch_of(const struct ps_cache_key *k)
 {
-	__u32 slot = ps_key_slot(k->data, k->len);
+	__u32 slot = ps_key_slot(k);
 
 	return ps_epoch_at(&slot);
 }
@@ -373,7 +376,7 @@ static __always_inline void ttl_settle_unknown(struct ps_scratch *s,
 /* How many writes of k's slot are in flight (atomically read). */
 static __always_inline __u32 ttl_slot_writes(const struct ps_cache_key *k)
 {
-	__u32 slot = ps_key_slot(k->data, k->len), *n;
+	__u32 slot = ps_key_slot(k), *n;
 
 	n = bpf_map_lookup_elem(&ps_wr_inflight, &slot);
 	return n ? __sync_val_compare_and_swap(n, 0, 0) : ~0u;
@@ -508,7 +511,7 @@ static __always_inline int ps_invalidate(struct ps_scratch *s, __u32 off,
 
 	if (ps_key_from_buf(k, s, off, len))
 		return 0;
-	slot = ps_key_slot(k->data, k->len);
+	slot = ps_key_slot(k);
 	/* in flight before the epoch moves (wr_record) */
 	counted = wr_record(s, slot, s->ncmds);
 	/* before the epoch moves: a fill that sees the new epoch sees the mark */
@@ -517,7 +520,9 @@ static __always_inline int ps_invalidate(struct ps_scratch *s, __u32 off,
 	/* the epoch moves even if the key is not cached: a fill that is
 	 * in flight for it must not land */
 	ps_epoch_bump(&slot);
-	if (bpf_map_delete_elem(&ps_cache, k) == 0)
+	/* by hash: an entry of another key under the same hash goes too,
+	 * which costs that key a miss and nothing else */
+	if (bpf_map_delete_elem(&ps_cache, &k->hash) == 0)
 		s->invalidated++;
 	if (bpf_map_delete_elem(&ps_cache_big, k) == 0)
 		s->invalidated++;
@@ -530,24 +535,31 @@ static __always_inline int ttl_ok(__u64 expires_ns, __u64 now_ns)
 	return !expires_ns || now_ns + PS_TTL_MARGIN_NS < expires_ns;
 }
 
-/* The entry for k if it is of generation gen and not about to expire; an
- * older one is deleted, one near its expiry is left to Redis. */
+/* The entry for k if it holds k (not another key of the same hash), is
+ * of generation gen and not about to expire; an older one is deleted, one
+ * near its expiry is left to Redis. A reader that copies from the entry
+ * checks the key again after it read the entry's identity (helpers.h,
+ * ENTRY_OF). */
 static __always_inline struct ps_cache_val *
 cache_lookup(struct ps_cache_key *k, __u32 gen, __u64 now_ns)
 {
-	struct ps_cache_val *v = bpf_map_lookup_elem(&ps_cache, k);
+	struct ps_cache_val *v = bpf_map_lookup_elem(&ps_cache, &k->hash);
 
 	if (!v)
 		return NULL;
+	if (!ps_key_eq(&v->key, k)) {
+		stat_inc(PS_ST_KEY_OTHER);
+		return NULL;
+	}
 	if (v->gen != gen) {
 		/* flushed since it was filled; a pending fill is its filler's */
 		if (!(v->gen & PS_GEN_PENDING))
-			bpf_map_delete_elem(&ps_cache, k);
+			bpf_map_delete_elem(&ps_cache, &k->hash);
 		return NULL;
 	}
 	if (!ttl_ok(v->expires_ns, now_ns)) {
 		stat_inc(PS_ST_TTL_REFUSED);
-		bpf_map_delete_elem(&ps_cache, k);
+		bpf_map_delete_elem(&ps_cache, &k->hash);
 		return NULL;
 	}
 	return v;
@@ -599,7 +611,7 @@ static __always_inline int fill_check(const struct ps_config *cfg,
 		return -1;
 	/* in flight first, then the epoch: wr_release moves the epoch
 	 * before it lowers the count */
-	slot = ps_key_slot(k->data, k->len);
+	slot = ps_key_slot(k);
 	n = bpf_map_lookup_elem(&ps_wr_inflight, &slot);
 	any = PS_WR_ANY;
 	a = bpf_map_lookup_elem(&ps_wr_inflight, &any);
@@ -623,11 +635,12 @@ static __always_inline int fill_check(const struct ps_config *cfg,
 }
 
 /*
- * Insert v (struct ps_cache_val or ps_cache_big_val: gen is the first
- * field of both) as k's entry in map, and drop k's entry in twin (the
- * other size's map: a value that changed size must not hit there), for a
- * fill armed at epoch of k's slot, of generation gen. Returns 0 when the
- * entry is published.
+ * Insert v as k's entry, for a fill armed at epoch of k's slot, of
+ * generation gen: big 0, v a struct ps_cache_val, into ps_cache under
+ * k's hash, with k written into v (its readers compare it); big 1, v a
+ * ps_cache_big_val, into ps_cache_big under k. k's entry in the other
+ * map goes (a value that changed size must not hit there). Returns 0
+ * when the entry is published.
  *
  * Why no invalidation can be lost. An invalidation (ps_invalidate) moves
  * the epoch with an atomic add, then deletes k from both maps. Here the
@@ -651,25 +664,33 @@ static __always_inline int fill_check(const struct ps_config *cfg,
 #define PS_FILL_RACE(point, k) do { } while (0)
 #endif
 
-static __always_inline int cache_store(void *map, void *twin,
-				       const struct ps_cache_key *k, void *v,
-				       __u32 gen, __u32 epoch)
+static __always_inline int cache_store(int big, const struct ps_cache_key *k,
+				       void *v, __u32 gen, __u32 epoch)
 {
 	__u32 token = PS_GEN_PENDING | bpf_get_prandom_u32(), *e, *cur;
+	/* (big is a constant at every call: one branch of each is emitted) */
+	void *map = big ? (void *)&ps_cache_big : (void *)&ps_cache;
+	const void *mk = big ? (const void *)k : (const void *)&k->hash;
 
+	/* gen is the first field of both value structs */
 	*(__u32 *)v = token;
-	bpf_map_delete_elem(twin, k);
+	if (big) {
+		bpf_map_delete_elem(&ps_cache, &k->hash);
+	} else {
+		__builtin_memcpy(&((struct ps_cache_val *)v)->key, k, sizeof(*k));
+		bpf_map_delete_elem(&ps_cache_big, k);
+	}
 	PS_FILL_RACE(1, k);
-	if (bpf_map_update_elem(map, k, v, BPF_ANY))
+	if (bpf_map_update_elem(map, mk, v, BPF_ANY))
 		return -1;
 	e = ps_epoch_of(k);
 	if (!e || __sync_val_compare_and_swap(e, epoch, epoch) != epoch) {
-		bpf_map_delete_elem(map, k);
+		bpf_map_delete_elem(map, mk);
 		stat_inc(PS_ST_FILL_RACED);
 		return -1;
 	}
 	PS_FILL_RACE(2, k);
-	cur = bpf_map_lookup_elem(map, k);
+	cur = bpf_map_lookup_elem(map, mk);
 	if (!cur || __sync_val_compare_and_swap(cur, token, gen) != token) {
 		stat_inc(PS_ST_FILL_RACED);
 		return -1;
@@ -746,7 +767,7 @@ static __always_inline void cache_fill_at(struct __sk_buff *skb,
 		struct ps_cache_big_val *bv;
 
 		bv = big_stage(skb, off, rlen, vlen, expires);
-		if (!bv || cache_store(&ps_cache_big, &ps_cache, k, bv, gen, epoch))
+		if (!bv || cache_store(1, k, bv, gen, epoch))
 			goto skipped;
 		stat_inc(PS_ST_FILLS);
 		stat_inc(PS_ST_TC_FILLS);
@@ -780,7 +801,7 @@ static __always_inline void cache_fill_at(struct __sk_buff *skb,
 	v->filled_ns = now;
 	v->source = PS_FILL_TC;
 	v->expires_ns = expires;
-	if (cache_store(&ps_cache, &ps_cache_big, k, v, gen, epoch) == 0) {
+	if (cache_store(0, k, v, gen, epoch) == 0) {
 		stat_inc(PS_ST_FILLS);
 		return;
 	}
@@ -855,7 +876,7 @@ __noinline int fq_arm(struct ps_scratch *s, struct ps_config *cfg,
 	/* a write to its slot in Redis's hands now: its fill would most
 	 * likely be refused (fill_check), so the arming is not paid for */
 	{
-		__u32 slot = ps_key_slot(s->fqv.key.data, s->fqv.key.len);
+		__u32 slot = ps_key_slot(&s->fqv.key);
 		__u32 *n = bpf_map_lookup_elem(&ps_wr_inflight, &slot);
 
 		if (!n || *n) {

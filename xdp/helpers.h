@@ -9,6 +9,7 @@
 #include "prestack.h"
 #include "consts.h"
 #include "maps.h"
+#include "keyhash.h"
 
 /* Make the verifier forget nothing but stop clang from merging or dropping
  * a bounds check on x (it emits no instruction). */
@@ -34,22 +35,32 @@
 
 /*
  * ENTRY_SAME says the bytes copied are those of the fill whose identity
- * was read, not that this fill is of the key looked up: an element
- * deleted (an invalidation, a fill replacing it, an eviction) and reused
- * for another key between the lookup and the read of its identity holds
- * that key's entry, consistent in itself, and passes (the wrong value
- * `attach --cut` once delivered under pipeload, docs/pipelines.md).
- * ENTRY_OF adds a lookup of k before ENTRY_SAME: v linked under k at
- * that moment, with the identity read before the copy still there after
- * it (every fill takes a new one), held one fill from that read to
- * ENTRY_SAME, and it was k's. The lookup must come between the read of
- * the identity and ENTRY_SAME, never after ENTRY_SAME: an element reused
- * once more, for k, after ENTRY_SAME would be found under k although the
- * bytes copied were the other key's (emit_reply makes it before it
- * touches the frame). Counted (entry_moved) when the lookup fails.
+ * was read, not that this fill is of the key looked up. ENTRY_OF checks
+ * that too, with three checks, each for its own way of going wrong, all
+ * made after the identity was read (before the copy or after it):
+ * - the element reused for a key of another hash: an element deleted
+ *   (an invalidation, a fill replacing it, an eviction) and reused
+ *   between the lookup and the read of its identity holds that key's
+ *   entry, consistent in itself, and passes ENTRY_SAME (the wrong value
+ *   `attach --cut` once delivered under pipeload, docs/pipelines.md).
+ *   So k's hash is looked up again: v is linked under it at that moment;
+ * - another key under the same hash (ps_cache is keyed by the 64-bit
+ *   hash, keyhash.h): that lookup finds such an entry too, so the key it
+ *   holds is compared with k;
+ * - a new fill of the element, for k or any key, after those two: its
+ *   identity changes, so ENTRY_SAME, last, fails. With it passing, v
+ *   held one fill from the identity read on (every fill takes a new
+ *   identity), linked under k's hash and holding k: the bytes copied
+ *   were k's. ENTRY_SAME must come after the lookup and the comparison,
+ *   never before: an element reused once more, for k, after ENTRY_SAME
+ *   would be found under k although the bytes copied were the other
+ *   key's (emit_reply makes the first two checks before it touches the
+ *   frame, ENTRY_SAME after its copy).
+ * Counted (entry_moved) when the lookup or the comparison fails.
  */
 #define ENTRY_OF(map, k, v, id, len, sum) ({ \
-	int ok_ = bpf_map_lookup_elem(map, k) == (void *)(v); \
+	int ok_ = bpf_map_lookup_elem(map, &(k)->hash) == (void *)(v) && \
+		  ps_key_eq(&(v)->key, k); \
 	if (!ok_) \
 		stat_inc(PS_ST_ENTRY_MOVED); \
 	ok_ && ENTRY_SAME(v, id, len, sum); })

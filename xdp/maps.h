@@ -58,11 +58,13 @@ struct {
 } ps_flows SEC(".maps");
 
 /* LRU: entries of an older cache_gen (after a flush) are never looked up
- * again and age out instead of filling the map */
+ * again and age out instead of filling the map. Keyed by the key's 64-bit
+ * hash (ps_cache_key.hash, keyhash.h); the entry holds the key, which
+ * every reader compares (cache.h, cache_lookup; helpers.h, ENTRY_OF) */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, PS_CACHE_ENTRIES);
-	__type(key, struct ps_cache_key);
+	__type(key, __u64);
 	__type(value, struct ps_cache_val);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ps_cache SEC(".maps");
@@ -158,7 +160,9 @@ struct {
 } ps_cmds SEC(".maps");
 
 /* Values over PS_SMALL_VAL_MAX (bigcache.h): LRU like ps_cache;
- * 1024 x 16.4 KB = 17 MB, preallocated */
+ * 1024 x 16.4 KB = 17 MB, preallocated. Keyed by the whole key (its hash
+ * included), so an entry is always its key's: only the TC ingress path
+ * reads it, the hit path's cost is ps_cache's */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, PS_BIG_ENTRIES);

@@ -484,8 +484,7 @@ static __always_inline void post_fill(struct ps_psock *ps, struct ps_scratch *s,
 	v->expires_ns = expires;
 	/* the store XDP's fills use: its large twin goes, a racing
 	 * invalidation wins */
-	if (cache_store(&ps_cache, &ps_cache_big, &s->fill_key, v, ps->fill_gen,
-			ps->fill_epoch) == 0) {
+	if (cache_store(0, &s->fill_key, v, ps->fill_gen, ps->fill_epoch) == 0) {
 		stat_inc(PS_ST_POST_FILLS);
 		return;
 	}

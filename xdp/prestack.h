@@ -115,19 +115,23 @@ struct ps_config {
 					* between its lookup and the read of
 					* its identity (assemble,
 					* assemble_many, cut_one) */
-#define PS_FAULT_RUN_REUSE (1u << 6) /* a queued run TC looked up is
+#define PS_FAULT_REUSE_SAME_HASH (1u << 6) /* ... the element left under
+					    * the hash of the key looked
+					    * up (a key of the same hash
+					    * filled into it) */
+#define PS_FAULT_RUN_REUSE (1u << 7) /* a queued run TC looked up is
 				      * withdrawn and its element reused for
 				      * another run (b + PS_FAULT_RUN_B, its
 				      * value's bytes "zzz") before TC's
 				      * compare-and-swap (ins_take_one) */
 #define PS_FAULT_RUN_B 100
-#define PS_FAULT_RTX_REUSE (1u << 7) /* a reply's entry in ps_rtx is evicted
+#define PS_FAULT_RTX_REUSE (1u << 8) /* a reply's entry in ps_rtx is evicted
 				      * and its element reused for the reply
 				      * at srv_seq + PS_FAULT_RTX_SEQ of the
 				      * flow between its lookup and the read
 				      * of its identity (rtx_resend) */
 #define PS_FAULT_RTX_SEQ 0x10000
-#define PS_FAULT_ASM_REUSE (1u << 8) /* ... the same for a TC reply's bytes
+#define PS_FAULT_ASM_REUSE (1u << 9) /* ... the same for a TC reply's bytes
 				      * in ps_tcr_asm, between tcr_setup's
 				      * lookup and its read of their id */
 
@@ -186,9 +190,18 @@ enum ps_lease_idx {
 #define PS_TTL_MARGIN_NS   (5 * 1000000ull)
 #endif
 
+/*
+ * A key as parsed, with its 64-bit hash (keyhash.h, ps_key_hash: taken
+ * once, where the key is built). ps_cache is keyed by the hash alone and
+ * its entries hold the key (ps_cache_val.key); the epoch slot is bits of
+ * the hash. ps_ttl and ps_cache_big are keyed by the whole struct.
+ */
 struct ps_cache_key {
+	__u64 hash;              /* ps_key_hash(len, data) */
 	__u32 len;               /* key length, 1..PS_KEY_MAX */
-	__u8  data[PS_KEY_MAX];  /* key bytes, zero padded */
+	__u32 pad;               /* 0 (the struct is a map key) */
+	__u8  data[PS_KEY_MAX];  /* key bytes, zero padded; 8-byte aligned:
+				  * hashed and compared a word at a time */
 };
 
 /*
@@ -207,6 +220,8 @@ struct ps_cache_val {
 	__u32 source;     /* PS_FILL_* */
 	__u32 pad;
 	__u64 expires_ns; /* the key's expiry, CLOCK_MONOTONIC; 0: no TTL */
+	struct ps_cache_key key; /* whose value this is: ps_cache is keyed by
+				  * the hash, every reader compares the key */
 	__u8  reply[PS_REPLY_MAX];
 };
 
@@ -731,6 +746,7 @@ struct ps_flow {
 	X(TCIN_REDIRECT, tcin_redirect, "TC ingress: TC_ACT_REDIRECT verdicts (a reply's last segment)") \
 	X(EMIT_BROKEN, emit_broken, "frames dropped because a reply rewrite began and could not complete") \
 	X(ENTRY_MOVED, entry_moved, "GET replies from a cache entry no longer under their key when checked (deleted, replaced, or reused for another key since the lookup): not sent (a miss, or the GET left to Redis)") \
+	X(KEY_OTHER, key_other, "cache lookups that found another key's entry under the key's 64-bit hash (a collision): a miss") \
 	/* segments of a tracked flow the kernel would refuse (xdp/hostile.h): \
 	 * never answered, nothing learnt from them, counted whatever they hold */ \
 	X(FB_CSUM, fb_csum, "IP header or TCP checksum wrong: passed untouched (the kernel drops it)") \

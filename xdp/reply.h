@@ -45,7 +45,9 @@ const volatile __u32 ps_fault = 0;
 
 /* Unit tests only (PS_FAULT_REUSE_EARLY): v, just looked up under k in
  * ps_cache, is deleted and its element reused for the key "zzz", as an
- * LRU hash may do at once: that key's whole entry is copied over it. */
+ * LRU hash may do at once: that key's whole entry is copied over it.
+ * PS_FAULT_REUSE_SAME_HASH: the same copy, the element left under k's
+ * hash, as if "zzz" had k's hash (a fill of a colliding key). */
 static __always_inline void fault_reuse_early(struct ps_scratch *s,
 					      const struct ps_cache_key *k,
 					      struct ps_cache_val *v)
@@ -53,17 +55,19 @@ static __always_inline void fault_reuse_early(struct ps_scratch *s,
 	struct ps_cache_key *o = &s->fill_key;
 	struct ps_cache_val *ov;
 
-	if (!(ps_fault & PS_FAULT_REUSE_EARLY) || !v)
+	if (!(ps_fault & (PS_FAULT_REUSE_EARLY | PS_FAULT_REUSE_SAME_HASH)) || !v)
 		return;
 	__builtin_memset(o, 0, sizeof(*o));
 	o->len = 3;
 	o->data[0] = 'z';
 	o->data[1] = 'z';
 	o->data[2] = 'z';
-	ov = bpf_map_lookup_elem(&ps_cache, o);
+	ps_key_seal(o);
+	ov = bpf_map_lookup_elem(&ps_cache, &o->hash);
 	if (!ov || ov == v)
 		return;
-	bpf_map_delete_elem(&ps_cache, k);
+	if (!(ps_fault & PS_FAULT_REUSE_SAME_HASH))
+		bpf_map_delete_elem(&ps_cache, &k->hash);
 	bpf_probe_read_kernel(v, sizeof(*v), ov);
 }
 
@@ -259,11 +263,13 @@ __noinline int emit_reply(struct xdp_md *ctx, struct ps_scratch *s,
 		return PS_SENT_NONE;
 	csum = v ? v->csum : s->em.csum;
 	id = v ? v->filled_ns : 0;
-	/* still under the key assemble looked it up by (s->key)? Reused
-	 * before its identity was read, it holds another key's entry, whole
-	 * (helpers.h, ENTRY_OF: the lookup may come any time after that
-	 * read; here, before the frame is touched, the GET just goes on) */
-	if (v && bpf_map_lookup_elem(&ps_cache, &s->key) != v) {
+	/* still under the hash of the key assemble looked it up by (s->key),
+	 * and holding that key? Reused before its identity was read, it
+	 * holds another key's entry, whole (helpers.h, ENTRY_OF: the lookup
+	 * and the comparison may come any time after that read; here,
+	 * before the frame is touched, the GET just goes on) */
+	if (v && (bpf_map_lookup_elem(&ps_cache, &s->key.hash) != v ||
+		  !ps_key_eq(&v->key, &s->key))) {
 		stat_inc(PS_ST_ENTRY_MOVED);
 		return PS_SENT_NONE;
 	}

@@ -655,7 +655,7 @@ __noinline int rq_ttl_prepare(struct ps_scratch *s, __u32 i)
 	s->ttl_args.counted = 0;
 	if (flags & PS_TF_COUNTED) {
 		/* this segment's writes of the slot: in its order, no conflict */
-		__u32 slot = ps_key_slot(s->key.data, s->key.len), j, own = 0;
+		__u32 slot = ps_key_slot(&s->key), j, own = 0;
 
 		for (j = 0; j < PS_WR_SCR; j++)
 			if (j < s->wr_n && s->wr_slot[j] == slot)
@@ -1961,6 +1961,7 @@ static __always_inline int xdp_fast_get(struct xdp_md *ctx,
 	BOUND_1_TO(klen, PS_KEY_MAX);
 	if (bpf_xdp_load_bytes(ctx, payload_off + koff, s->key.data, klen))
 		return 0;
+	ps_key_seal(&s->key);
 	/* its ones' complement sum for hostile.h, from what was read: the
 	 * header words resp_get_head compared, the length digits, the key
 	 * (zero padded to PS_KEY_MAX: every word summed, no branch), the

@@ -2,12 +2,13 @@
 """cutsoak.py - a soak of `attach --cut` under bench-pipelined's mix-p16
 load, to catch a wrong value (docs/pipelines.md, "Why it is still opt-in").
 
-The testbed comes up as pipelined.py brings it up (testbed.sh up, every
-key prefilled once by pipeload --prefill over the veth, nothing attached),
-prestack attaches with ATTACH (default: --mode guarded --cut), and then
---runs runs of build/pipeload with mix-p16's settings (50 connections, 2
-threads, pipeline 16, GET:SET 10:1, Zipf over 10,000 keys, 64 B values),
---seconds each, a `cache warm` before each (as pipelined.py does before
+The testbed comes up as pipelined.py brings it up (loadpoint.fresh:
+testbed.sh up, every key prefilled once by pipeload --prefill over the
+veth, nothing attached), prestack attaches with ATTACH (default: --mode
+guarded --cut), and then --runs runs of build/pipeload with the settings
+of --point (default mix-p16: 50 connections, 2 threads, pipeline 16,
+GET:SET 10:1, Zipf over 10,000 keys, 64 B values; any pipeload point of
+bench-pipelined, loadpoint.POINTS), --seconds each, a `cache warm` before each (as pipelined.py does before
 each point) and a new seed per run. After each run: pipeload's JSON, its
 wrong-reply lines (pipeload.c: connection, reply number, stream offsets,
 the key, what came back and whose value it is), and the deltas of
@@ -24,7 +25,7 @@ detached and the testbed taken down on the way out (Ctrl-C too). Exit 0
 when no run had a wrong value, nil of a prefilled key or an error; 1
 otherwise.
 
-usage: cutsoak.py [--runs N] [--seconds S] [--seed N] [--attach ARGS]
+usage: cutsoak.py [--runs N] [--point NAME] [--seconds S] [--seed N] [--attach ARGS]
                   [--pcap DIR] [--log FILE] [--no-warm] [--prestack PATH]
 """
 import argparse
@@ -33,19 +34,15 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(TOP, "pylib"))
-from prestack_lib import psstats  # noqa: E402
+from prestack_lib import loadpoint, psstats  # noqa: E402
 from prestack_lib.livelock import live_lock  # noqa: E402
-from prestack_lib.testbed import DEV_CLI, IP_SRV, NS_CLI, NS_SRV, PORT, TGT  # noqa: E402
+from prestack_lib.loadpoint import LOAD, POINTS, Lost  # noqa: E402
+from prestack_lib.testbed import DEV_CLI, NS_CLI, PORT, TGT  # noqa: E402
 
-PS = os.path.join(TOP, "build", "prestack")
-LOAD = os.path.join(TOP, "build", "pipeload")
-TB = os.path.join(TOP, "experiments", "testbed.sh")
-KEYS, VALUE = 10000, 64
 COUNTERS = ("get_hits", "cut_gets", "cut_segs", "cut_empty", "recut_segs", "ga_miss",
             "ga_partial", "ga_mss", "ga_other", "ga_full", "ga_race", "run_torn",
             "runs_queued", "runs_taken", "runs_withdrawn", "runs_lost", "ins_segs",
@@ -55,6 +52,7 @@ COUNTERS = ("get_hits", "cut_gets", "cut_segs", "cut_empty", "recut_segs", "ga_m
 
 ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 ap.add_argument("--runs", type=int, default=10)
+ap.add_argument("--point", default="mix-p16", help="the bench-pipelined point (pipeload's)")
 ap.add_argument("--seconds", type=float, default=60.0)
 ap.add_argument("--seed", type=int, default=1, help="run i uses seed SEED*1000+i")
 ap.add_argument("--attach", default="--mode guarded --cut", help="prestack attach arguments")
@@ -66,101 +64,28 @@ ap.add_argument("--prestack", default=os.path.join(TOP, "build", "prestack"),
 a = ap.parse_args()
 if a.runs < 1 or a.seconds <= 0:
     ap.error("--runs >= 1 and --seconds > 0")
-PS = os.path.abspath(a.prestack)
-
-CHILDREN = []       # Popen objects to stop by PID on the way out
-
-
-def run(*cmd, check=True, timeout=120):
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    if check and r.returncode:
-        sys.exit(f"cutsoak: {' '.join(cmd)}: exit {r.returncode}: {(r.stderr or r.stdout).strip()[-300:]}")
-    return r
-
-
-def stop(p, sig=signal.SIGTERM):
-    if p.poll() is None:
-        p.send_signal(sig)
-        try:
-            p.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-
-
-def cleanup():
-    old = signal.signal(signal.SIGINT, signal.SIG_IGN), signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    try:
-        for p in CHILDREN:
-            stop(p, signal.SIGINT)
-        run(PS, "detach", *TGT, "--force", check=False)
-        run(TB, "down", check=False)
-    finally:
-        signal.signal(signal.SIGINT, old[0])
-        signal.signal(signal.SIGTERM, old[1])
-
-
-def pipeload(args, seconds, on_wrong=None):
-    """build/pipeload in the client namespace against Redis over the veth:
-    (its JSON, its stderr lines). on_wrong() is called at the first wrong-reply line."""
-    cmd = ["ip", "netns", "exec", NS_CLI, LOAD, "--host", IP_SRV, "--port", str(PORT), *args]
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    CHILDREN.append(p)
-    err = []
-
-    def read_err():
-        for line in p.stderr:
-            err.append(line.rstrip("\n"))
-            if on_wrong and line.startswith("pipeload: wrong"):
-                on_wrong()
-    t = threading.Thread(target=read_err, daemon=True)
-    t.start()
-    try:
-        out = p.stdout.read()
-        p.wait(timeout=seconds + 60)
-    finally:
-        stop(p, signal.SIGINT)
-        CHILDREN.remove(p)
-    t.join(timeout=5)
-    try:
-        res = json.loads(out.strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        res = {"error": f"exit {p.returncode}, no JSON"}
-    return res, err
+if a.point not in POINTS or POINTS[a.point][4] != "pipeload":
+    ap.error(f"--point: one of {','.join(n for n, p in POINTS.items() if p[4] == 'pipeload')}")
+loadpoint.PS = PS = os.path.abspath(a.prestack)
+PREFILLED = POINTS[a.point][3] == "prefilled"
 
 
 def main():
-    if os.geteuid():
-        sys.exit("cutsoak: run as root")
-    for f in (PS, LOAD):
-        if not os.access(f, os.X_OK):
-            sys.exit(f"cutsoak: {os.path.relpath(f, TOP)} missing: run make first")
-
-    def on_sig(*_):
-        raise KeyboardInterrupt
-    signal.signal(signal.SIGINT, on_sig)
-    signal.signal(signal.SIGTERM, on_sig)
+    loadpoint.preflight("cutsoak", PS, LOAD)
     bad = 0
     tot = {"runs": 0, "gets": 0, "get_wrong": 0, "errors": 0, "get_nulls": 0}
     log = open(a.log, "a") if a.log else None
     try:
         with live_lock(f"cutsoak {a.runs} x {a.seconds:.0f} s", budget_s=a.runs * (a.seconds + 20) + 60):
-            run(PS, "detach", *TGT, "--force", check=False)
-            run(TB, "down", check=False)
-            run(TB, "up")
-            pre, _ = pipeload(["--prefill", "--keys", str(KEYS), "-d", str(VALUE), "-c", "8", "-t", "1",
-                               "-P", "64"], 30)
-            if pre.get("errors") or pre.get("sets") != KEYS:
-                sys.exit(f"cutsoak: prefill: {pre}")
-            run(PS, "attach", *TGT, *a.attach.split())
+            loadpoint.fresh()
+            loadpoint.attach(a.attach.split())
             dump = None
             if a.pcap:
                 os.makedirs(a.pcap, exist_ok=True)
-                dump = subprocess.Popen(["ip", "netns", "exec", NS_CLI, "tcpdump", "-i", DEV_CLI, "-s", "0",
-                                         "-w", os.path.join(a.pcap, "cli.pcap"), "-C", "200", "-W", "4",
-                                         "-B", "16384", "-Z", "root", "tcp", "port", str(PORT)],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-                CHILDREN.append(dump)
+                dump = loadpoint.spawn(["ip", "netns", "exec", NS_CLI, "tcpdump", "-i", DEV_CLI, "-s", "0",
+                                        "-w", os.path.join(a.pcap, "cli.pcap"), "-C", "200", "-W", "4",
+                                        "-B", "16384", "-Z", "root", "tcp", "port", str(PORT)],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
                 time.sleep(1)
                 if dump.poll() is not None:
                     sys.exit(f"cutsoak: tcpdump: exit {dump.returncode}: {dump.stderr.read().decode()[-300:]}")
@@ -171,14 +96,16 @@ def main():
                     dump.send_signal(signal.SIGINT)
             for i in range(1, a.runs + 1):
                 if not a.no_warm:
-                    run(PS, "cache", "warm", "--redis", f"127.0.0.1:{PORT}", *TGT)
+                    loadpoint.warm()
                 s0 = psstats.read(TGT, PS)
-                res, err = pipeload(["-c", "50", "-t", "2", "-P", "16", "--ratio", "10:1", "--keys", str(KEYS),
-                                     "--dist", "zipf", "-d", str(VALUE), "--seconds", str(a.seconds),
-                                     "--seed", str(a.seed * 1000 + i)], a.seconds, on_wrong)
+                try:
+                    res, err = loadpoint.pipeload(loadpoint.point_args(a.point, a.seconds, a.seed * 1000 + i),
+                                                  a.seconds, on_wrong)
+                except Lost as e:
+                    res, err = {"error": str(e)}, []
                 s1 = psstats.read(TGT, PS)
                 d = {k: s1[k] - s0.get(k, 0) for k in COUNTERS if isinstance(s1.get(k), int)}
-                row = {"run": i, "seed": a.seed * 1000 + i, "attach": a.attach,
+                row = {"run": i, "point": a.point, "seed": a.seed * 1000 + i, "attach": a.attach,
                        **{k: res.get(k) for k in ("ops", "seconds", "ops_per_s", "gets", "sets", "get_hits_nonnull",
                                                   "get_nulls", "get_wrong", "errors", "conns_failed", "error")
                           if k in res},
@@ -191,17 +118,22 @@ def main():
                 tot["runs"] += 1
                 for k in ("gets", "get_wrong", "errors", "get_nulls"):
                     tot[k] += res.get(k) or 0
-                if res.get("get_wrong") or res.get("errors") or res.get("get_nulls") or "error" in res:
+                if (res.get("get_wrong") or res.get("errors") or (PREFILLED and res.get("get_nulls"))
+                        or "error" in res):
                     bad += 1
+    except Lost as e:
+        print(f"cutsoak: {e}", file=sys.stderr, flush=True)
+        bad += 1
     except KeyboardInterrupt:
         print("cutsoak: interrupted, cleaning up", file=sys.stderr, flush=True)
         bad += 1
     finally:
-        cleanup()
+        loadpoint.teardown()
         if log:
             log.close()
     print(f"# cutsoak: {tot['runs']} runs, {tot['gets']} GETs checked, {tot['get_wrong']} wrong values, "
-          f"{tot['get_nulls']} nils, {tot['errors']} errors", flush=True)
+          f"{tot['get_nulls']} nils{'' if PREFILLED else ' (keys never set)'}, {tot['errors']} errors",
+          flush=True)
     return 1 if bad else 0
 
 

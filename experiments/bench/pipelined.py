@@ -69,7 +69,6 @@ import argparse
 import json
 import os
 import random
-import signal
 import statistics
 import subprocess
 import sys
@@ -81,24 +80,14 @@ from prestack_lib.medci import ci_columns as ci  # noqa: E402
 from prestack_lib import rbench as rbench_parse  # noqa: E402
 from prestack_lib.livelock import live_lock  # noqa: E402
 from prestack_lib.provenance import provenance  # noqa: E402
+from prestack_lib.loadpoint import (CONNS, DIST, KEYS, LOAD, POINTS, PS, THREADS, VALUE,  # noqa: E402
+                                    Lost, detach, fresh, point_args, run, spawn, stop, teardown)
+from prestack_lib import loadpoint  # noqa: E402
 from prestack_lib.testbed import IP_SRV, NS_CLI, NS_SRV, PORT, TGT  # noqa: E402
 
-PS = os.path.join(TOP, "build", "prestack")
-LOAD = os.path.join(TOP, "build", "pipeload")
-TB = os.path.join(TOP, "experiments", "testbed.sh")
 RES = os.environ.get("PS_RESULTS") or os.path.join(TOP, "results")
 REDIS_PID = "/run/prestack-testbed/redis.pid"
 
-CONNS, THREADS, KEYS, VALUE, DIST = 50, 2, 10000, 64, "zipf"
-MISS_OFFSET = 50_000_000           # "key:000050000000".. : never set
-# name -> (pipeline, GET:SET, first key index, what the keys are, generator)
-POINTS = {
-    "mix-p1": (1, "10:1", 0, "prefilled", "pipeload"),
-    "mix-p16": (16, "10:1", 0, "prefilled", "pipeload"),
-    "get-p16": (16, "1:0", 0, "prefilled", "pipeload"),
-    "miss-p16": (16, "1:0", MISS_OFFSET, "never set", "pipeload"),
-    "rbench-get-p16": (16, "1:0", 0, "prefilled", "redis-benchmark"),
-}
 # configuration -> `prestack attach` arguments (None: nothing attached); a
 # name not here is a mode: --mode NAME
 CONFIGS = {
@@ -150,54 +139,13 @@ for p in PTS:
     if p not in POINTS:
         ap.error(f"--points: {p} is not one of {','.join(POINTS)}")
 
-CHILD = None       # the pipeload running now, killed by PID on the way out
-
-
-class Lost(Exception):
-    """A run (or a configuration's, or a repetition's runs) not measured."""
-
-
-def run(*cmd, check=True, timeout=120):
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    if check and r.returncode:
-        first = ((r.stderr or r.stdout).strip() or "-").splitlines()[0][:300]
-        raise Lost(f"{' '.join(cmd)}: exit {r.returncode}: {first}")
-    return r
-
 
 def pipeload(*args, seconds):
-    """build/pipeload in the client namespace, against Redis over the veth:
-    its JSON (exit 1 with a JSON line is a run with errors, judged by the
-    caller); Lost without one."""
-    global CHILD
-    cmd = ["ip", "netns", "exec", NS_CLI, LOAD, "--host", IP_SRV, "--port", str(PORT), *args]
-    # `ip netns exec` execs pipeload: CHILD.pid is pipeload's own
-    p = CHILD = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        out, err = p.communicate(timeout=seconds + 60)
-    except subprocess.TimeoutExpired:
-        raise Lost(f"pipeload {' '.join(args)}: no result in {seconds + 60:.0f} s")
-    finally:
-        stop_child()
-    try:
-        res = json.loads(out.strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        raise Lost(f"pipeload {' '.join(args)}: exit {p.returncode}, no JSON: {err.strip()[-300:]}")
-    res["_stderr"] = err.strip()
+    """build/pipeload (loadpoint.pipeload): its JSON, its stderr under
+    "_stderr"; Lost without JSON."""
+    res, err = loadpoint.pipeload(list(args), seconds)
+    res["_stderr"] = "\n".join(err)
     return res
-
-
-def stop_child():
-    global CHILD
-    if CHILD is not None:
-        if CHILD.poll() is None:
-            CHILD.kill()
-        CHILD.wait()
-        CHILD = None
-
-
-def detach():
-    run(PS, "detach", *TGT, "--force", check=False)
 
 
 def attach_args(cfg):
@@ -209,7 +157,7 @@ def attach_args(cfg):
 
 
 def attach(cfg):
-    run(PS, "attach", *TGT, *attach_args(cfg))
+    loadpoint.attach(attach_args(cfg))
 
 
 def mode_of(cfg):
@@ -231,14 +179,7 @@ def warm():
     """Every key into the cache again: each point starts from the same
     state, whatever the SETs of the one before invalidated."""
     if not a.no_warm:
-        run(PS, "cache", "warm", "--redis", f"127.0.0.1:{PORT}", *TGT)
-
-
-def point_args(name, seconds, rep):
-    pipe, ratio, off, _, _ = POINTS[name]
-    return ["-c", str(CONNS), "-t", str(THREADS), "-P", str(pipe), "--ratio", ratio,
-            "--keys", str(KEYS), "--key-offset", str(off), "--dist", DIST, "-d", str(VALUE),
-            "--seconds", str(seconds), "--seed", str(a.seed * 1000 + rep)]
+        loadpoint.warm()
 
 
 def redis_stats():
@@ -261,20 +202,19 @@ def rbench(name, n):
     pipeload's JSON shape. redis-benchmark sends whole pipelines, a few
     GETs more than the n it reports: the caller counts the GETs sent as
     gets_at_redis + get_hits."""
-    global CHILD
     pipe = POINTS[name][0]
     cmd = ["ip", "netns", "exec", NS_CLI, "redis-benchmark", "-h", IP_SRV, "-p", str(PORT),
            "-t", "get", "-n", str(n), "-c", str(CONNS), "-P", str(pipe), "--threads", str(THREADS),
            "-r", str(KEYS), "-d", str(VALUE), "--csv"]
     r0 = redis_stats()
-    p = CHILD = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = spawn(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     limit = n / 1000 + 60          # 1,000 req/s would be far below anything seen
     try:
         out, err = p.communicate(timeout=limit)
     except subprocess.TimeoutExpired:
         raise Lost(f"redis-benchmark -n {n}: no result in {limit:.0f} s")
     finally:
-        stop_child()
+        stop(p)
     if p.returncode:
         raise Lost(f"redis-benchmark exit {p.returncode}: {(err or out).strip()[-300:]}")
     try:
@@ -301,7 +241,7 @@ EST = {}            # (configuration, point) -> the last warm-up's req/s
 def load(cfg, name, rep, seconds, warmup=False):
     """One run of a point with its generator: the pipeload-shaped result."""
     if POINTS[name][4] == "pipeload":
-        return pipeload(*point_args(name, seconds, rep), seconds=seconds)
+        return pipeload(*point_args(name, seconds, a.seed * 1000 + rep), seconds=seconds)
     n = max(2000, int(seconds * EST.get((cfg, name), RBENCH_GUESS)))
     res = rbench(name, n)
     if warmup:
@@ -392,17 +332,7 @@ def one_rep(m, rep, rows, lost):
     random.Random(a.seed * 1000 + rep).shuffle(cfgs)
     print(f"# rep {rep}: {', '.join(cfgs)}", flush=True)
     try:
-        detach()
-        run(TB, "down", check=False)
-        run(TB, "up")
-        pre = pipeload("--prefill", "--keys", str(KEYS), "-d", str(VALUE), "-c", "8", "-t", "1",
-                       "-P", "64", seconds=30)
-        if pre.get("errors") or pre.get("sets") != KEYS:
-            raise Lost(f"prefill: {pre.get('sets')} of {KEYS} SETs, {pre.get('errors')} errors")
-        n = run("ip", "netns", "exec", NS_SRV, "redis-cli", "-h", "127.0.0.1", "-p", str(PORT),
-                "dbsize").stdout.strip()
-        if n != str(KEYS):
-            raise Lost(f"prefill: Redis holds {n} keys, not {KEYS}")
+        fresh()
         for order, cfg in enumerate(cfgs, 1):
             try:
                 if cfg != "redis":
@@ -429,20 +359,7 @@ def one_rep(m, rep, rows, lost):
                     if (c, p) not in done)
         print(f"# lost: rep {rep}: {e}", file=sys.stderr, flush=True)
     finally:
-        cleanup()
-
-
-def cleanup():
-    """pipeload by PID, prestack detached, the testbed down; Ctrl-C and
-    SIGTERM wait until this is done."""
-    old = signal.signal(signal.SIGINT, signal.SIG_IGN), signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    try:
-        stop_child()
-        detach()
-        run(TB, "down", check=False)
-    finally:
-        signal.signal(signal.SIGINT, old[0])
-        signal.signal(signal.SIGTERM, old[1])
+        teardown()
 
 
 def med(xs):
@@ -501,11 +418,7 @@ def write(where, rows):
 
 
 def main():
-    if os.geteuid():
-        sys.exit("pipelined: run as root")
-    for f in (PS, LOAD):
-        if not os.access(f, os.X_OK):
-            sys.exit(f"pipelined: {os.path.relpath(f, TOP)} missing: run make first")
+    loadpoint.preflight("pipelined", PS, LOAD)
     n_runs = a.reps * len(CFGS) * len(PTS)
     est = a.reps * (8 + 3 * (len(CFGS) - 1)) + n_runs * (a.seconds + a.warmup + 0.6)
     print(f"# pipelined: {a.reps} reps x {len(CFGS)} configs x {len(PTS)} points, "
@@ -513,13 +426,6 @@ def main():
     m = {**provenance(), "ncpu": os.cpu_count(), "offloads": "tso,gso,gro,tx,rx,sg off both ends"}
     rows, lost = [], []
     interrupted = False
-
-    def stop(*_):
-        raise KeyboardInterrupt
-    # Ctrl-C and SIGTERM stop the run even where the shell that started
-    # us had SIGINT ignored (a background job of a script)
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
     try:
         for rep in range(1, a.reps + 1):
             with live_lock(f"pipelined rep {rep}"):
@@ -528,7 +434,7 @@ def main():
         interrupted = True
         print("pipelined: interrupted, cleaning up", file=sys.stderr, flush=True)
     finally:
-        cleanup()
+        teardown()
     measured = {(r["rep"], r["config"], r["point"]) for r in rows if not r["error"]}
     whole = not interrupted and not lost and len(measured) == n_runs
     where = RES if whole else csvio.PARTIAL_DIR

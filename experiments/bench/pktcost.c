@@ -345,7 +345,7 @@ static int tc_reply_cost(int runs, uint32_t *ns)
 			return 1;
 		ps_cache_key_build(&ck, "big", 3);
 		ps_cache_big_val_build(&bv, val, (size_t)sizes[z], 1, PS_FILL_USER);
-		ps_cache_put(bpf_map__fd(e.skel->maps.ps_cache_big), &ck, &bv);
+		ps_big_put(bpf_map__fd(e.skel->maps.ps_cache_big), &ck, &bv);
 		bpf_map_lookup_elem(e.flows, &k, &snap);
 		len = cli_seg(&e, in, req, strlen(req), TF_PSH | TF_ACK);
 		for (int r = 0; r < runs; r++) {

@@ -100,7 +100,9 @@ def _all_tasks():
         tot += int(st[11]) + int(st[12]) + int(st[13]) + int(st[14])
     return tot / HZ
 
-def _progs(ids):
+def prog_stats(ids):
+    """{id: name, type, run_time_ns, run_cnt} of the BPF programs ids
+    (bpftool prog show; the times count only while bpf_stats is on)."""
     if not ids:
         return {}
     r = subprocess.run(["bpftool", "prog", "show", "--json"], capture_output=True, text=True)
@@ -119,7 +121,7 @@ class Sample:
         runs before the start sample's clocks and after the end's, so its
         own CPU time never lands in children_s."""
         if not end:
-            self.progs = _progs(set(prog_ids))
+            self.progs = prog_stats(set(prog_ids))
         self.t = time.monotonic()
         self.cpus = _cpus()
         self.redis_s = _proc_cpu(redis_pid)
@@ -128,7 +130,7 @@ class Sample:
         self.children_s = ru.ru_utime + ru.ru_stime
         self.tasks_s = _all_tasks()
         if end:
-            self.progs = _progs(set(prog_ids))
+            self.progs = prog_stats(set(prog_ids))
 
     def __sub__(self, a):
         """self - a: what was spent between sample a and this one."""

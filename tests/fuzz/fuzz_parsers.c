@@ -45,8 +45,10 @@ static __u32 wr_inflight[PS_EPOCH_SLOTS + 1];
 static __u64 lease[PS_LEASE__MAX];
 
 #define LOG_MAX 4096
-static struct ps_cache_key inval_log[LOG_MAX]; /* keys deleted from ps_cache */
+static struct ps_cache_key inval_log[LOG_MAX]; /* keys invalidated */
 static unsigned inval_n;
+static __u64 inval_hash;  /* the hash ps_cache's last delete had */
+static int inval_hashed;  /* ... and ps_cache_big's delete is owed */
 
 void *bpf_map_lookup_elem(void *map, const void *key)
 {
@@ -84,13 +86,26 @@ long bpf_map_update_elem(void *map, const void *key, const void *value, __u64 fl
 
 long bpf_map_delete_elem(void *map, const void *key)
 {
-	/* an invalidation deletes from both caches: the log keeps ps_cache's */
-	if (map == &ps_cache_big)
+	const struct ps_cache_key *k = key;
+
+	/* an invalidation deletes from both caches, ps_cache under the key's
+	 * hash, then ps_cache_big under the key: the log keeps the key, whose
+	 * hash must be the one ps_cache's delete had, taken by ps_key_hash */
+	if (map == &ps_cache) {
+		memcpy(&inval_hash, key, sizeof(inval_hash));
+		inval_hashed = 1;
 		return -ENOENT;
-	if (map != &ps_cache) {
+	}
+	if (map != &ps_cache_big) {
 		fprintf(stderr, "fuzz: delete from an unexpected map\n");
 		abort();
 	}
+	if (!inval_hashed || k->hash != inval_hash || k->hash != ps_key_hash(k)) {
+		fprintf(stderr, "fuzz: a key deleted from ps_cache_big not under its hash "
+			"in ps_cache\n");
+		abort();
+	}
+	inval_hashed = 0;
 	if (inval_n < LOG_MAX)
 		memcpy(&inval_log[inval_n++], key, sizeof(struct ps_cache_key));
 	return -ENOENT; /* nothing is cached here */
@@ -502,7 +517,8 @@ static void fuzz_requests(const __u8 *d, __u32 n, __u32 split)
 				FAIL("requests at XDP: GET %u key at %u+%u, Redis %u+%u", i,
 				     s->key_off[i], s->key_len[i], ref.koff[i], ref.klen[i]);
 		if (s->key_ready && (s->ngets != 1 || s->key.len != s->key_len[0] ||
-				     memcmp(s->key.data, d + s->key_off[0], s->key.len)))
+				     memcmp(s->key.data, d + s->key_off[0], s->key.len) ||
+				     s->key.hash != ps_key_hash(&s->key)))
 			FAIL("requests at XDP: the key loaded in place differs");
 	}
 

@@ -2,7 +2,7 @@
 # Every benchmark script runs and writes well-formed CSV (bench-quick into
 # a temporary results dir). Never asserts a speed.
 . "$(dirname "$0")/lib.sh"
-plan 11
+plan 13
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"; teardown' EXIT
 PS_RESULTS=$tmp timeout 600 "$TOP/experiments/bench/run.sh" --quick >"$tmp/log" 2>&1
@@ -67,4 +67,24 @@ PY
 ok $([ -s "$tmp/bench-e2e-throughput.png" ] && [ -s "$tmp/bench-e2e-latency-cdf.pdf" ] &&
 	[ -s "$tmp/bench-e2e-cpu.png" ] && [ -s "$tmp/bench-pktcost.pdf" ]; echo $?) \
 	"plots drawn from the CSVs"
+# the deployed XDP program against an empty one (xdpfloor.py), short
+PS_RESULTS=$tmp timeout 300 "$PY" "$TOP/experiments/bench/xdpfloor.py" --reps 1 --requests 5000 \
+	--clients 10 >"$tmp/floor.log" 2>&1
+r=$?
+tail -4 "$tmp/floor.log" | sed 's/^/#   /'
+ok $r "xdpfloor.py runs to completion"
+ok $($PY - "$tmp/bench-xdpfloor.csv" "$tmp/bench-xdpfloor-summary.csv" <<'PY' >"$tmp/floorcheck" 2>&1; r=$?; sed 's/^/#   /' "$tmp/floorcheck" >&2; echo $r
+import csv, sys
+rows = {r["config"]: r for r in csv.DictReader(open(sys.argv[1]))}
+assert set(rows) == {"floor", "guarded"}, rows
+assert list(next(iter(rows.values())))[:5] == ["date", "machine", "kernel", "cpu", "commit"]
+assert rows["floor"]["prog"] == "xdp_pass" and rows["guarded"]["prog"] == "ps_xdp", rows
+for r in rows.values():
+    # every GET's segment went through the program (ACKs may add more)
+    assert int(r["runs"]) >= int(r["requests"]) and float(r["ns_per_packet"]) > 0, r
+assert float(rows["guarded"]["answered_share"]) > 0.9, "warmed: the GETs are hits"
+summ = {r["config"]: r for r in csv.DictReader(open(sys.argv[2]))}
+assert float(summ["floor"]["vs_floor_median"]) == 1.0 and float(summ["guarded"]["vs_floor_median"]) > 0
+PY
+) "bench-xdpfloor{,-summary}.csv: the floor (xdp_pass) and ps_xdp per packet, every GET a hit"
 finish

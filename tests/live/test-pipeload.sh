@@ -6,9 +6,11 @@
 # end and writes both CSVs (into a temporary directory: PS_RESULTS), with
 # a row for every configuration (guarded-nocoh attached with
 # --no-coherence) and point (rbench-get-p16 from redis-benchmark's --csv,
-# every GET of a prefilled key). Never asserts a speed.
+# every GET of a prefilled key); cutsoak.py runs one short soak and
+# liveprof.py one short profile (guarded --cut: the BPF programs'
+# samples and bpf_stats rows are there). Never asserts a speed.
 . "$(dirname "$0")/lib.sh"
-plan 9
+plan 12
 LOAD="$TOP/build/pipeload"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"; teardown' EXIT
@@ -92,5 +94,34 @@ for s in summ:
     float(s["vs_redis_median"]), float(s["ops_per_s_median"])
 PY
 )" "bench-pipelined{,-summary}.csv: every configuration and point (redis-benchmark's too), errors 0, shares in [0, 1]"
+sed 's/^/#   /' "$tmp/check"
+
+# (d) cutsoak.py and liveprof.py, short, on the same shared driver
+timeout 300 "$PY" "$TOP/experiments/bench/cutsoak.py" --runs 1 --seconds 2 >"$tmp/soak.log" 2>&1
+r=$?
+tail -3 "$tmp/soak.log" | sed 's/^/#   /'
+ok "$([ $r -eq 0 ] && grep -q '"get_wrong": 0' "$tmp/soak.log" && grep -q '"cut_gets": [1-9]' "$tmp/soak.log"; echo $?)" \
+	"cutsoak.py --runs 1: exit 0, no wrong value, GETs cut"
+PS_RESULTS=$tmp/res timeout 300 "$PY" "$TOP/experiments/bench/liveprof.py" --attach "--mode guarded --cut" \
+	--seconds 4 --profile-seconds 1 --freq 500 >"$tmp/prof.log" 2>&1
+r=$?
+tail -8 "$tmp/prof.log" | sed 's/^/#   /'
+ok $r "liveprof.py runs to completion"
+ok "$("$PY" - "$tmp/res/liveprof.csv" <<'PY' >"$tmp/check" 2>&1; echo $?
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+kinds = {r["kind"] for r in rows}
+assert kinds == {"task", "bpf", "bpf_prog", "load"}, kinds
+assert list(rows[0])[:5] == ["date", "machine", "kernel", "cpu", "commit"], "provenance first"
+xdp = [r for r in rows if r["kind"] == "bpf_prog" and r["prog"] == "ps_xdp"]
+assert len(xdp) == 1 and int(xdp[0]["runs"]) > 0 and float(xdp[0]["ns_per_run"]) > 0, xdp
+assert any(r["kind"] == "bpf" and r["prog"] == "ps_xdp" for r in rows), "samples inside ps_xdp"
+n = int(rows[0]["samples"])
+assert abs(sum(int(r["count"]) for r in rows if r["kind"] == "task")
+           + sum(int(r["count"]) for r in rows if r["kind"] == "bpf") - n) <= n, "counts within the samples"
+load = [r for r in rows if r["kind"] == "load"][0]
+assert int(load["get_wrong"]) == 0 and float(load["answered_share"]) > 0, load
+PY
+)" "liveprof.csv: task, bpf, bpf_prog (ps_xdp runs, ns per run) and load rows, provenance first"
 sed 's/^/#   /' "$tmp/check"
 finish

@@ -91,11 +91,13 @@ void t_cut_racy_runs(struct env *e);
 void t_cut_adj_lock(struct env *e);
 void t_cut_torn_copy(struct env *e);
 void t_cut_entry_rekeyed(struct env *e);
+void t_cache_other_key(struct env *e);
+void t_cut_entry_same_hash(struct env *e);
 void t_run_take_rekeyed(struct env *e);
+void t_rtx_kept_bytes(struct env *e);
 /* t_reuse.c */
 void t_hash_reuses_deleted(struct env *e);
 void t_reset_flow_kept(struct env *e);
-void t_rtx_kept_bytes(struct env *e);
 /* t_resp.c */
 void t_fill_rule(struct env *e);
 void t_fill_rule_late(struct env *e);

@@ -79,7 +79,7 @@ void t_fill_skipped_after_write(struct env *e)
 		uint32_t ep;
 		char key[] = "kk";
 
-		slot = ps_key_slot((const __u8 *)key, 2);
+		slot = ps_key_slot_of(key, 2);
 		bpf_map_lookup_elem(other.epochs, &slot, &ep);
 		ep++;
 		bpf_map_update_elem(other.epochs, &slot, &ep, 0);

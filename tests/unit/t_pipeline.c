@@ -481,9 +481,9 @@ static void cache_put_torn(struct env *e, const char *key, const char *val)
 
 	cache_put(e, key, val);
 	ps_cache_key_build(&k, key, strlen(key));
-	CHECK_EQ(bpf_map_lookup_elem(e->cache, &k, &v), 0);
+	CHECK_EQ(ps_cache_get(e->cache, &k, &v), 0);
 	v.csum ^= 1;
-	CHECK_EQ(bpf_map_update_elem(e->cache, &k, &v, BPF_EXIST), 0);
+	CHECK_EQ(bpf_map_update_elem(e->cache, &k.hash, &v, BPF_EXIST), 0);
 }
 
 /*
@@ -609,4 +609,117 @@ void t_run_take_rekeyed(struct env *e)
 	CHECK_EQ(v->state, PS_RUNQ_QUEUED);
 	CHECK(!memcmp(v->rep, "$3\r\nzzz\r\n", 9), "the other run's bytes");
 	free(v);
+}
+
+/* an entry under key's hash that holds other_key, with other_key's value:
+ * what a colliding key's fill leaves (ps_cache is keyed by the hash) */
+static void cache_put_colliding(struct env *e, const char *key, const char *other_key,
+				const char *val)
+{
+	struct ps_cache_key k, o;
+	struct ps_cache_val v;
+
+	ps_cache_key_build(&k, key, strlen(key));
+	ps_cache_key_build(&o, other_key, strlen(other_key));
+	ps_cache_val_build(&v, val, strlen(val), 1, PS_FILL_USER);
+	v.key = o;
+	CHECK_EQ(bpf_map_update_elem(e->cache, &k.hash, &v, BPF_ANY), 0);
+}
+
+/*
+ * ps_cache is keyed by the key's 64-bit hash; an entry found under the
+ * hash that holds another key (a collision) is a miss wherever it is
+ * looked up (cache_lookup, key_other): a single GET goes to Redis with
+ * its frame untouched, two GETs alone and a GET before a SET are neither
+ * answered nor cut. The reply fills the key's own entry over it, and
+ * the GET is answered from that one.
+ */
+void t_cache_other_key(struct env *e)
+{
+	const char req[] = GETK("foo") SETK("kkk", "v");
+	const char gets[] = GETK("foo") GETK("baz");
+	char got[64];
+
+	cache_put_colliding(e, "foo", "zzz", "other");
+	expect_pass(e, S(GET_FOO), 0, 0);
+	CHECK_EQ(stat_get(e, PS_ST_KEY_OTHER), 1);
+	CHECK_EQ(stat_get(e, PS_ST_GET_HITS), 0);
+	CHECK_EQ(stat_get(e, PS_ST_TX), 0);
+	CHECK(!cache_has(e, "foo", NULL, 0), "user space read another key's entry as foo's");
+	/* the entry the reply fills holds foo */
+	expect_srv(e, S("$3\r\nbar\r\n"), 0, 0);
+	CHECK_EQ(stat_get(e, PS_ST_FILLS), 1);
+	CHECK(cache_has(e, "foo", got, sizeof(got)) && !strcmp(got, "$3\r\nbar\r\n"),
+	      "the fill did not store foo's entry holding foo");
+	/* two GETs alone (assemble_many), each hash taken by another key */
+	cache_put_colliding(e, "foo", "zzz", "other");
+	cache_put_colliding(e, "baz", "zzz", "other");
+	expect_pass(e, S(gets), 0, 0);
+	CHECK_EQ(stat_get(e, PS_ST_KEY_OTHER), 3);
+	CHECK_EQ(stat_get(e, PS_ST_GET_HITS), 0);
+	CHECK_EQ(stat_get(e, PS_ST_TX), 0);
+	expect_srv(e, S("$3\r\nbar\r\n$3\r\nqux\r\n"), 0, 0);
+	/* a GET before a SET (cut_one's own lookup): not cut */
+	cache_put_colliding(e, "foo", "zzz", "other");
+	expect_pass(e, S(req), 0, 0);
+	CHECK_EQ(stat_get(e, PS_ST_KEY_OTHER), 4);
+	CHECK_EQ(stat_get(e, PS_ST_CUT_GETS), 0);
+	CHECK_EQ(stat_get(e, PS_ST_RUNS_QUEUED), 0);
+	CHECK_EQ(stat_get(e, PS_ST_GET_HITS), 0);
+	CHECK_EQ(stat_get(e, PS_ST_ENTRY_MOVED), 0);
+	expect_srv(e, S("$3\r\nbar\r\n+OK\r\n"), 0, 0);
+	/* foo's own entry (cache set writes the key into it) is its hit */
+	cache_put(e, "foo", "bar");
+	expect_answer(e, S(GET_FOO), S("$3\r\nbar\r\n"));
+	CHECK_EQ(stat_get(e, PS_ST_GET_HITS), 1);
+	CHECK_EQ(stat_get(e, PS_ST_KEY_OTHER), 4);
+}
+
+/*
+ * The element reused, between a lookup and the read of its identity, for
+ * a key of the same hash (PS_FAULT_REUSE_SAME_HASH: "zzz"'s whole entry
+ * copied over it, the element left under the key's hash): the lookup
+ * after the identity read finds it there and ENTRY_SAME passes it, so
+ * only ENTRY_OF's comparison of the key it holds keeps another key's
+ * value from the client: a single GET goes to Redis before its frame is
+ * touched, GETs assembled for a segment of GETs alone miss, a GET cut_one
+ * looked up goes to Redis (entry_moved each time).
+ */
+void t_cut_entry_same_hash(struct env *e)
+{
+	const char req[] = GETK("foo") SETK("kkk", "v");
+	const char gets[] = GETK("foo") GETK("baz");
+
+	fixture_teardown(e);
+	if (env_open_fault(e, PS_MODE_GUARDED, PS_CFG_FILL, PS_FAULT_REUSE_SAME_HASH) ||
+	    handshake(e, true)) {
+		CHECK(0, "setup failed");
+		return;
+	}
+	cache_put(e, "zzz", "other");
+	cache_put(e, "foo", "bar");
+	expect_pass(e, S(GET_FOO), 0, 0);
+	CHECK_EQ(stat_get(e, PS_ST_ENTRY_MOVED), 1);
+	CHECK_EQ(stat_get(e, PS_ST_EMIT_BROKEN), 0);
+	CHECK_EQ(stat_get(e, PS_ST_GET_HITS), 0);
+	CHECK_EQ(stat_get(e, PS_ST_TX), 0);
+	/* once emit_reply let the GET go on, its next lookup finds what is
+	 * under foo's hash now, "zzz"'s entry: key_other */
+	CHECK_EQ(stat_get(e, PS_ST_KEY_OTHER), 1);
+	expect_srv(e, S("$3\r\nbar\r\n"), 0, 0);
+	cache_put(e, "foo", "bar");
+	cache_put(e, "baz", "qux");
+	expect_pass(e, S(gets), 0, 0);
+	CHECK_EQ(stat_get(e, PS_ST_ENTRY_MOVED), 3);
+	CHECK_EQ(stat_get(e, PS_ST_FB_MISS), 1);
+	CHECK_EQ(stat_get(e, PS_ST_GET_HITS), 0);
+	CHECK_EQ(stat_get(e, PS_ST_TX), 0);
+	expect_srv(e, S("$3\r\nbar\r\n$3\r\nqux\r\n"), 0, 0);
+	cache_put(e, "foo", "bar");
+	expect_pass(e, S(req), 0, 0);
+	CHECK_EQ(stat_get(e, PS_ST_ENTRY_MOVED), 4);
+	CHECK_EQ(stat_get(e, PS_ST_CUT_GETS), 0);
+	CHECK_EQ(stat_get(e, PS_ST_RUNS_QUEUED), 0);
+	CHECK_EQ(stat_get(e, PS_ST_GET_HITS), 0);
+	CHECK_EQ(stat_get(e, PS_ST_KEY_OTHER), 1);
 }

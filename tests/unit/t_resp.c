@@ -175,7 +175,7 @@ static int fh_fill(struct env *e, struct fill_harness_bpf *h, uint32_t race, uin
 		    .repeat = 1);
 
 	ps_cache_key_build(&t.key, "rk", 2);
-	slot = ps_key_slot(t.key.data, t.key.len);
+	slot = ps_key_slot(&t.key);
 	if (bpf_map_lookup_elem(e->epochs, &slot, &t.epoch) ||
 	    bpf_map_lookup_elem(e->cfg, &zero, &c))
 		return -1;
@@ -195,7 +195,7 @@ static int big_has(struct env *e, const char *key, uint32_t *gen)
 	int r;
 
 	ps_cache_key_build(&k, key, strlen(key));
-	r = bv && !ps_cache_get(bpf_map__fd(e->skel->maps.ps_cache_big), &k, bv);
+	r = bv && !ps_big_get(bpf_map__fd(e->skel->maps.ps_cache_big), &k, bv);
 	if (r && gen)
 		*gen = bv->gen;
 	free(bv);
@@ -263,7 +263,7 @@ void t_write_in_flight(struct env *e)
 {
 	const char *set = "*3\r\n$3\r\nSET\r\n$2\r\nkk\r\n$3\r\nnew\r\n";
 	int fd = bpf_map__fd(e->skel->maps.ps_wr_inflight);
-	__u32 slot = ps_key_slot((const __u8 *)"kk", 2), n = 9, ep0 = 0, ep = 0;
+	__u32 slot = ps_key_slot_of("kk", 2), n = 9, ep0 = 0, ep = 0;
 	struct ps_flow f;
 
 	bpf_map_lookup_elem(e->epochs, &slot, &ep0);
@@ -297,7 +297,7 @@ void t_write_in_flight(struct env *e)
 void t_fill_refused_in_flight(struct env *e)
 {
 	int fd = bpf_map__fd(e->skel->maps.ps_wr_inflight);
-	__u32 slot = ps_key_slot((const __u8 *)"kk", 2), one = 1, zero = 0;
+	__u32 slot = ps_key_slot_of("kk", 2), one = 1, zero = 0;
 
 	expect_pass(e, S("*2\r\n$3\r\nGET\r\n$2\r\nkk\r\n"), 0, 0);
 	CHECK_EQ(bpf_map_update_elem(fd, &slot, &one, 0), 0);

@@ -187,7 +187,7 @@ static int send_rep(const char *pl, size_t n)
 
 static uint32_t inflight(struct env *e, const char *key)
 {
-	uint32_t slot = key ? ps_key_slot((const uint8_t *)key, (uint32_t)strlen(key)) :
+	uint32_t slot = key ? ps_key_slot_of(key, strlen(key)) :
 			      PS_EPOCH_SLOTS, v = ~0u;
 
 	bpf_map_lookup_elem(bpf_map__fd(e->skel->maps.ps_wr_inflight), &slot, &v);
@@ -196,7 +196,7 @@ static uint32_t inflight(struct env *e, const char *key)
 
 static uint32_t epoch(struct env *e, const char *key)
 {
-	uint32_t slot = ps_key_slot((const uint8_t *)key, (uint32_t)strlen(key)), v = ~0u;
+	uint32_t slot = ps_key_slot_of(key, strlen(key)), v = ~0u;
 
 	bpf_map_lookup_elem(e->epochs, &slot, &v);
 	return v;

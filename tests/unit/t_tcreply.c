@@ -42,7 +42,7 @@ static size_t put_val(struct env *e, const char *key, size_t n, char seed)
 	ps_cache_key_build(&k, key, strlen(key));
 	if (n > PS_SMALL_VAL_MAX) {
 		ps_cache_big_val_build(&bv, val, n, put_gen, PS_FILL_USER);
-		ps_cache_put(bpf_map__fd(e->skel->maps.ps_cache_big), &k, &bv);
+		ps_big_put(bpf_map__fd(e->skel->maps.ps_cache_big), &k, &bv);
 		memcpy(rep, bv.reply, bv.reply_len);
 		return bv.reply_len;
 	}

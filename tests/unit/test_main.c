@@ -196,6 +196,10 @@ static const struct tcase {
 	  t_cut_torn_copy, TS(GUARDED) },
 	{ "pipeline: an entry reused for another key before its identity was read is never sent",
 	  t_cut_entry_rekeyed, TS(GUARDED) },
+	{ "cache: an entry of another key under the key's hash is a miss everywhere; the fill replaces it",
+	  t_cache_other_key, TS(GUARDED) },
+	{ "pipeline: an entry reused for a key of the same hash before its identity was read is never sent",
+	  t_cut_entry_same_hash, TS(GUARDED) },
 	{ "pipeline: a run withdrawn and its element reused for another run before TC takes it is never sent",
 	  t_run_take_rekeyed, TS(GUARDED) },
 	/* t_reuse.c: a deleted hash element is the next insert's */

@@ -15,7 +15,7 @@
 #include "helpers.h"
 
 struct fh_in {
-	struct ps_cache_key key;
+	struct ps_cache_key key; /* sealed (keyhash.h) by the test */
 	__u32 race;  /* cache_store's race point to invalidate at, 0: none */
 	__u32 epoch; /* the epoch the fill was armed at */
 	__u32 gen;
@@ -48,9 +48,9 @@ static __always_inline void fh_race(__u32 point, const struct ps_cache_key *k)
 
 	if (!t || t->race != point)
 		return;
-	slot = ps_key_slot(k->data, k->len);
+	slot = ps_key_slot(k);
 	ps_epoch_bump(&slot);
-	bpf_map_delete_elem(&ps_cache, k);
+	bpf_map_delete_elem(&ps_cache, &k->hash);
 	bpf_map_delete_elem(&ps_cache_big, k);
 }
 
@@ -68,8 +68,7 @@ int fh_store(struct __sk_buff *skb)
 	if (!t || !v)
 		return 2;
 	if (!t->big)
-		return cache_store(&ps_cache, &ps_cache_big, &t->key, v, t->gen,
-				   t->epoch) == 0;
+		return cache_store(0, &t->key, v, t->gen, t->epoch) == 0;
 	bv = bpf_map_lookup_elem(&ps_big_fill, &zero);
 	if (!bv)
 		return 2;
@@ -80,8 +79,7 @@ int fh_store(struct __sk_buff *skb)
 	bv->filled_ns = v->filled_ns;
 	bv->source = PS_FILL_TC;
 	bv->expires_ns = 0;
-	return cache_store(&ps_cache_big, &ps_cache, &t->key, bv, t->gen,
-			   t->epoch) == 0;
+	return cache_store(1, &t->key, bv, t->gen, t->epoch) == 0;
 }
 
 char LICENSE[] SEC("license") = "GPL";
