@@ -39,7 +39,8 @@ UNIT_HDRS := $(wildcard tests/unit/*.h)
 .PHONY: where pktcost-ab all deps deps-paper paper paper-gen test test-unit test-live demo clean help fuzz install uninstall
 .DELETE_ON_ERROR:
 .SECONDARY: $(SKELS) $(BPF_OBJS) $(BUILD)/vmlinux.h $(BUILD)/tcr_harness.bpf.o $(BUILD)/tcr_harness.skel.h \
-	$(BUILD)/fill_harness.bpf.o $(BUILD)/fill_harness.skel.h
+	$(BUILD)/fill_harness.bpf.o $(BUILD)/fill_harness.skel.h \
+	$(BUILD)/reuse_harness.bpf.o $(BUILD)/reuse_harness.skel.h
 
 all: $(BUILD)/prestack $(BUILD)/prestack.8 $(BPF_OBJS) $(BUILD)/test_prog $(BUILD)/pktcost $(BUILD)/fuzz/fuzz_parsers \
      $(BUILD)/mbx $(BUILD)/pipeload
@@ -103,14 +104,15 @@ $(BUILD)/prestack.8: $(BUILD)/prestack
 	$(call msg,MAN,$@)
 	$(Q)$< --man > $@.tmp && mv $@.tmp $@
 
-# unit tests only: the TC ingress builder driven without data_meta, and
-# cache_store with an invalidation at each of its race points
-$(BUILD)/tcr_harness.bpf.o $(BUILD)/fill_harness.bpf.o: $(BUILD)/%.bpf.o: tests/unit/bpf/%.bpf.c $(BPF_HDRS) $(BUILD)/vmlinux.h | $(BUILD)
+# unit tests only: the TC ingress builder driven without data_meta,
+# cache_store with an invalidation at each of its race points, and what a
+# hash does with a deleted element
+$(BUILD)/tcr_harness.bpf.o $(BUILD)/fill_harness.bpf.o $(BUILD)/reuse_harness.bpf.o: $(BUILD)/%.bpf.o: tests/unit/bpf/%.bpf.c $(BPF_HDRS) $(BUILD)/vmlinux.h | $(BUILD)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 $(BUILD)/unit/%.o: tests/unit/%.c $(UNIT_HDRS) $(CTL_HDRS) xdp/prestack.h $(SKELS) $(BUILD)/tcr_harness.skel.h \
-		$(BUILD)/fill_harness.skel.h | $(BUILD)/unit
+		$(BUILD)/fill_harness.skel.h $(BUILD)/reuse_harness.skel.h | $(BUILD)/unit
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit -c $< -o $@
 

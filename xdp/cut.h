@@ -75,6 +75,7 @@ static __always_inline int run_store(struct ps_scratch *s,
 		return -1;
 	run_key(&s->rkey, fk, f, b, sub);
 	s->runv.state = PS_RUNQ_QUEUED;
+	s->runv.tag = run_tag(&s->rkey);
 	if (bpf_map_update_elem(&ps_runs, &s->rkey, &s->runv, BPF_NOEXIST))
 		return -1;
 	f->run_b = b;
@@ -103,8 +104,10 @@ static __always_inline int run_withdraw(struct ps_scratch *s,
 	v = bpf_map_lookup_elem(&ps_runs, &s->rkey);
 	if (!v)
 		return 1;
-	if (__sync_val_compare_and_swap(&v->state, PS_RUNQ_QUEUED,
-					PS_RUNQ_WITHDRAWN) != PS_RUNQ_QUEUED)
+	/* (of this run's tag: the element may be another run's by now) */
+	if (__sync_val_compare_and_swap(&v->st, run_st(PS_RUNQ_QUEUED, &s->rkey),
+					run_st(PS_RUNQ_WITHDRAWN, &s->rkey)) !=
+	    run_st(PS_RUNQ_QUEUED, &s->rkey))
 		return 0;
 	bpf_map_delete_elem(&ps_runs, &s->rkey);
 	return 1;

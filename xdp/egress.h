@@ -380,7 +380,7 @@ static __always_inline int ps_egress(struct __sk_buff *skb,
 	PROF_MARK(1, 20);
 	if (p->flags & TCPF_RST) {
 		runs_forget(f, &key);
-		flow_close(&key);
+		flow_reset(f, bpf_ktime_get_ns());
 		return TC_ACT_OK;
 	}
 

@@ -3,7 +3,8 @@
  * flow.h - per-flow state shared by both hooks: the flow key (always in
  * client -> server orientation, whichever direction the segment goes),
  * flag updates that tolerate the other hook running at once, handing a
- * flow to the kernel for good, and removing a finished flow.
+ * flow to the kernel for good, and ending a flow (reset or finished:
+ * kept until idle, never deleted under the other hook).
  */
 #ifndef PS_FLOW_H
 #define PS_FLOW_H
@@ -48,14 +49,6 @@ static __always_inline void untrust(struct ps_flow *f, __u32 reason)
 	}
 }
 
-/* The flow is reset (an RST at the next expected byte, or the kernel's):
- * nothing of it is left to translate. */
-static __always_inline void flow_close(const struct ps_flow_key *k)
-{
-	bpf_map_delete_elem(&ps_flows, k);
-	stat_inc(PS_ST_FLOWS_CLOSED);
-}
-
 /* The last ACK after both FINs: the flow is done but kept (PS_FLOW_DONE)
  * so that a retransmitted FIN or the TIME_WAIT ACK is still translated. */
 static __always_inline void flow_finish(struct ps_flow *f)
@@ -63,6 +56,22 @@ static __always_inline void flow_finish(struct ps_flow *f)
 	if (f->state != PS_FLOW_DONE)
 		stat_inc(PS_ST_FLOWS_CLOSED);
 	f->state = PS_FLOW_DONE;
+}
+
+/*
+ * The flow is reset (an RST at the next expected byte, or the kernel's):
+ * done, without TIME_WAIT (any SYN of the tuple opens a new flow,
+ * syn_reuses). Not deleted: the other hook may be in a segment of it on
+ * another CPU with this element, and a deleted element is the next
+ * insert's on the deleting CPU at once (maps.h, ps_flows): that holder
+ * would write this flow's mirrors into the next flow opened. Forgotten
+ * once idle for PS_TIME_WAIT_NS (xdp_time_wait), as a finished flow.
+ */
+static __always_inline void flow_reset(struct ps_flow *f, __u64 now_ns)
+{
+	flow_clear(f, PS_F_SRV_TW);
+	f->last_ns = now_ns;
+	flow_finish(f);
 }
 
 /*

@@ -104,7 +104,7 @@ static __always_inline int ingress_segment(struct xdp_md *ctx,
 	if (p->flags & TCPF_RST) {
 		xdp_translate(ctx, p, f, cli_seq_to_k(f, p->seq, naive), naive);
 		if (rst_closes(p, f))
-			flow_close(&key);
+			flow_reset(f, p->now_ns);
 		else
 			stat_inc(PS_ST_RST_KEPT);
 		return XDP_PASS;

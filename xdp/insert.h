@@ -27,6 +27,7 @@
 #include "seqadj.h"
 #include "runs.h"
 #include "cache.h"
+#include "reply.h"
 
 /* skb->mark of the pieces sent as clones: tc_ingress.h's mark, so that
  * ps_tc passes them (they are in client space already) */
@@ -41,6 +42,29 @@
  * i + 1 builds pieces up to piece i, sends none, and returns piece i as
  * the skb. 0 in every attached program. */
 volatile __u32 ps_ins_stop = 0;
+
+/* Unit tests only (PS_FAULT_RUN_REUSE): the queued run v, just looked up
+ * under k, is withdrawn by XDP (deleted) and its element reused for the
+ * run (b + PS_FAULT_RUN_B, sub), queued, whose bytes say "zzz" where
+ * this run's value was: what XDP on another CPU may do at once. */
+static __always_inline void fault_run_reuse(struct ps_scratch *s,
+					    const struct ps_run_key *k,
+					    struct ps_run_val *v)
+{
+	if (!(ps_fault & PS_FAULT_RUN_REUSE) || !v || v->state != PS_RUNQ_QUEUED)
+		return;
+	if (bpf_probe_read_kernel(&s->runv, sizeof(s->runv), v))
+		return;
+	s->rkey = *k;
+	s->rkey.b += PS_FAULT_RUN_B;
+	s->runv.tag = run_tag(&s->rkey);
+	/* "$3\r\nbar\r\n": the value's bytes from the fifth */
+	s->runv.rep[4] = 'z';
+	s->runv.rep[5] = 'z';
+	s->runv.rep[6] = 'z';
+	bpf_map_delete_elem(&ps_runs, k);
+	bpf_map_update_elem(&ps_runs, &s->rkey, &s->runv, BPF_NOEXIST);
+}
 
 /*
  * The ring's oldest entry, for a segment whose replies (rs0, rs0 + nrep]
@@ -77,7 +101,7 @@ __noinline int ins_take_one(struct ps_scratch *s, struct ps_flow *f,
 		 * cannot be placed any more (the handshake prevents it) */
 		run_key(&k, fk, f, b, f->runq[t & (PS_RUNQ_RING - 1)].sub);
 		v = bpf_map_lookup_elem(&ps_runs, &k);
-		if (v && v->state == PS_RUNQ_QUEUED) {
+		if (v && v->st == run_st(PS_RUNQ_QUEUED, &k)) {
 			flow_set(f, PS_F_RUNS_LOST);
 			stat_inc(PS_ST_INS_BROKEN);
 		}
@@ -96,8 +120,11 @@ __noinline int ins_take_one(struct ps_scratch *s, struct ps_flow *f,
 	}
 	run_key(&k, fk, f, b, f->runq[t & (PS_RUNQ_RING - 1)].sub);
 	v = bpf_map_lookup_elem(&ps_runs, &k);
-	if (!v || __sync_val_compare_and_swap(&v->state, PS_RUNQ_QUEUED,
-					      PS_RUNQ_TAKEN) != PS_RUNQ_QUEUED)
+	fault_run_reuse(s, &k, v);
+	/* taken only if still this run (runs.h, run_tag) */
+	if (!v || __sync_val_compare_and_swap(&v->st, run_st(PS_RUNQ_QUEUED, &k),
+					      run_st(PS_RUNQ_TAKEN, &k)) !=
+		  run_st(PS_RUNQ_QUEUED, &k))
 		return 0;
 	n = w->nnew;
 	if (n >= PS_RUNQ_RING || v->len == 0 || v->len > PS_RUN_BYTES) {

@@ -33,7 +33,22 @@ struct {
 /* A plain hash, not LRU: evicting a flow whose offsets are not zero would
  * hand its later segments to the kernel untranslated, a corrupt stream.
  * When full, a new flow is simply not tracked (never answered, counted
- * flows_full); entries go on FIN/RST and `prestack flows --reap`. */
+ * flows_full).
+ * XDP and TC each keep a flow's element through a whole segment, on two
+ * CPUs at once, and a deleted element is the next insert's on the
+ * deleting CPU at once (prealloc or not: t_hash_reuses_deleted): a holder
+ * would write its flow's mirrors into the next flow opened. So a flow
+ * either hook may be in is never deleted: FIN and RST leave it done
+ * (flow.h), and it goes only once idle for PS_TIME_WAIT_NS
+ * (xdp_time_wait), replaced by a SYN of its tuple, or by `prestack flows
+ * --reap` (no server socket, idle). A holder such a delete can meet is in
+ * a late segment of a connection over for that long (or that its own
+ * client just replaced), which is only translated (XDP may still move
+ * its last_ns and ksnd_una): the same microsecond as the delete and an
+ * insert on the deleting CPU, never seen. XXX a SYN replacing a flow still in
+ * SYN state frees it while TC may be learning its SYN-ACK (tc_synack):
+ * that holder would write into the next flow opened on the CPU (the
+ * window of one program run, between two SYNs of one tuple). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, PS_FLOW_ENTRIES);
@@ -106,7 +121,13 @@ struct {
 } ps_lease SEC(".maps");
 
 /* Keys with a TTL: expiry or PS_TTL_UNKNOWN (prestack.h). A plain hash:
- * an evicted entry would make a key with a TTL look like one without. */
+ * an evicted entry would make a key with a TTL look like one without.
+ * A write replaces or deletes an entry, and its element is the next
+ * insert's on that CPU at once: its readers (cache.h, ttl_record and
+ * fill_check) load the value right after the lookup. XXX an element
+ * deleted and reused for another key between those two instructions
+ * gives the reader that key's expiry (a fill cached with it); not
+ * closed: a second lookup after the load would (helpers.h, ENTRY_OF). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, PS_TTL_ENTRIES);
@@ -117,7 +138,10 @@ struct {
 } ps_ttl SEC(".maps");
 
 /* retrans mode: the exact bytes of each injected reply until acked (LRU:
- * an evicted one is counted rtx_gone when wanted) */
+ * an evicted one is counted rtx_gone when wanted). An evicted element is
+ * another reply's at once, under a pointer looked up before: rtx_resend
+ * finds the key again and the store's id unchanged after its copy
+ * (helpers.h, ENTRY_OF). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, PS_RTX_ENTRIES);
@@ -158,7 +182,8 @@ struct {
 
 /* TC ingress replies (tc_handoff.h): per flow and reply seq, what each
  * was made of (LRU: an evicted one is not sent again, counted rtx_gone /
- * tc_lost) */
+ * tc_lost; reused at once: tcr_prepare copies it and checks the copy's
+ * srv_seq and filled_ns against the element's after) */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, PS_RTX_ENTRIES);
@@ -167,7 +192,10 @@ struct {
 } ps_tcr_refs SEC(".maps");
 
 /* TC replies to several GETs (PS_TCR_SRC_ASM): the bytes as XDP assembled
- * them, keyed as ps_tcr_refs; LRU: an evicted one is a lost TC reply */
+ * them, keyed as ps_tcr_refs; LRU: an evicted one is a lost TC reply. An
+ * evicted element is another reply's at once: tcr_prepare finds the key
+ * again after it read the id that each segment checks after its copy
+ * (helpers.h, ENTRY_OF) */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, PS_RTX_ENTRIES);
@@ -186,7 +214,11 @@ struct {
 	__type(value, struct ps_cache_big_val);
 } ps_tcr_big SEC(".maps");
 
-/* pipelined fills armed at XDP, taken by TC egress (cache.h, fq_*) */
+/* pipelined fills armed at XDP, taken by TC egress (cache.h, fq_*). An
+ * entry is re-armed only after TC deleted it (the flow's fq_mask bit), so
+ * only an eviction (LRU: 16384 arms, not taken, before it) reuses one
+ * under TC, whose fill would then store this reply under the other key.
+ * XXX not closed: the copy-and-lookup of ENTRY_OF would */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, PS_FQ_ENTRIES);
@@ -212,8 +244,18 @@ struct {
 
 /* per-command answering (runs.h): the replies of cut GETs, queued by
  * XDP, inserted by TC egress, kept until the client and the kernel are
- * past them. No prealloc: a deleted run is freed after an RCU grace
- * period, so a reader's pointer never sees another run's bytes. */
+ * past them. No prealloc: memory only for the runs in use. That defers
+ * no reuse: a deleted run's element is the next insert's on the deleting
+ * CPU at once (t_hash_reuses_deleted), under any pointer looked up
+ * before. So TC's take and XDP's withdrawal swap the state together with
+ * the run's tag (runs.h, run_tag) and never act on another run. TC keeps
+ * an inserted run's address (ps_span.src) until it copies the bytes into
+ * its pieces, after it let go of adj_lock; the deletes that can come
+ * between are TC's own (runs_forget: a connection's segments pass TC
+ * egress one at a time, under its socket's lock) and XDP retiring the
+ * point, which it does only once the client acked every byte of the run:
+ * another run's bytes copied there are old data to the client's TCP,
+ * which drops them. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, PS_RUN_ENTRIES);

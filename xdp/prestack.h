@@ -119,6 +119,21 @@ struct ps_config {
 					    * the hash of the key looked
 					    * up (a key of the same hash
 					    * filled into it) */
+#define PS_FAULT_RUN_REUSE (1u << 7) /* a queued run TC looked up is
+				      * withdrawn and its element reused for
+				      * another run (b + PS_FAULT_RUN_B, its
+				      * value's bytes "zzz") before TC's
+				      * compare-and-swap (ins_take_one) */
+#define PS_FAULT_RUN_B 100
+#define PS_FAULT_RTX_REUSE (1u << 8) /* a reply's entry in ps_rtx is evicted
+				      * and its element reused for the reply
+				      * at srv_seq + PS_FAULT_RTX_SEQ of the
+				      * flow between its lookup and the read
+				      * of its identity (rtx_resend) */
+#define PS_FAULT_RTX_SEQ 0x10000
+#define PS_FAULT_ASM_REUSE (1u << 9) /* ... the same for a TC reply's bytes
+				      * in ps_tcr_asm, between tcr_setup's
+				      * lookup and its read of their id */
 
 /*
  * ps_lease (array): entries the control tool and the BPF program each
@@ -500,10 +515,15 @@ struct ps_run_key {
 };
 
 struct ps_run_val {
-	__u32 state; /* enum ps_runq_state */
+	union {
+		struct {
+			__u32 state; /* enum ps_runq_state */
+			__u32 tag;   /* its key's run_tag (runs.h) */
+		};
+		__u64 st;            /* both: one compare-and-swap */
+	};
 	__u32 len;   /* reply bytes */
 	__u32 ngets; /* GETs it answers */
-	__u32 pad;
 	__u8  rep[PS_RUN_BYTES];
 };
 

@@ -90,6 +90,27 @@ static __always_inline void rtx_store(struct xdp_md *ctx, struct ps_scratch *s,
 	stat_inc(PS_ST_RTX_STORED);
 }
 
+/* Unit tests only (PS_FAULT_RTX_REUSE): v, just looked up under k in
+ * ps_rtx, is evicted and its element reused for the reply at
+ * k->srv_seq + PS_FAULT_RTX_SEQ, as an LRU hash may do at once: that
+ * entry's whole value is copied over it. */
+static __always_inline void fault_rtx_reuse(struct ps_scratch *s,
+					    const struct ps_rtx_key *k,
+					    struct ps_rtx_val *v)
+{
+	struct ps_rtx_key o = *k;
+	struct ps_rtx_val *ov;
+
+	if (!(ps_fault & PS_FAULT_RTX_REUSE) || !v)
+		return;
+	o.srv_seq += PS_FAULT_RTX_SEQ;
+	ov = bpf_map_lookup_elem(&ps_rtx, &o);
+	if (!ov || ov == v)
+		return;
+	bpf_map_delete_elem(&ps_rtx, k);
+	bpf_probe_read_kernel(v, sizeof(*v), ov);
+}
+
 /* Re-send ring entry `slot` in place of segment p, acking its request
  * (as the original did). Returns an enum ps_sent (emit_reply's), or
  * RTX_NOT_KEPT: its bytes are not in ps_rtx, or RTX_NO_ROOM: they are
@@ -113,6 +134,7 @@ __noinline int rtx_resend(struct xdp_md *ctx, struct ps_scratch *s,
 	flow_key(&k.flow, p, 1);
 	k.srv_seq = e->srv_seq;
 	v = bpf_map_lookup_elem(&ps_rtx, &k);
+	fault_rtx_reuse(s, &k, v);
 	/* not in ps_rtx: perhaps a TC reply (the caller asks tc_handoff.h;
 	 * a call from here would exceed the combined stack limit) */
 	if (!v)
@@ -129,9 +151,12 @@ __noinline int rtx_resend(struct xdp_md *ctx, struct ps_scratch *s,
 	BOUND_1_TO(n, PS_RTX_BYTES);
 	if (bpf_probe_read_kernel(s->rep, n, v->rep))
 		return PS_SENT_NONE;
-	/* evicted and reused for another reply while we copied (helpers.h) */
+	/* evicted and reused for another reply while we copied, or before
+	 * the identity was read (helpers.h, ENTRY_OF): k's still, and the
+	 * same store of it */
 	MEM_BARRIER();
-	if (v->id != id || v->len != n || v->csum != sum) {
+	if (bpf_map_lookup_elem(&ps_rtx, &k) != v ||
+	    v->id != id || v->len != n || v->csum != sum) {
 		stat_inc(PS_ST_RTX_GONE);
 		return PS_SENT_NONE;
 	}

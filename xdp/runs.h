@@ -19,6 +19,42 @@
 #include "flow.h"
 #include "seqadj.h"
 
+/*
+ * A run's identity, in the word its state is swapped in (ps_run_val.st:
+ * state, then tag): ps_runs hands a deleted element to the next insert on
+ * the deleting CPU at once (maps.h), so TC's take and XDP's withdrawal,
+ * each a compare-and-swap from QUEUED on an element looked up before,
+ * would take or withdraw another run queued meanwhile in a run withdrawn
+ * or forgotten since (its bytes sent in this run's place, that run's
+ * never). The tag is a mix of every word of the key: with it in the word
+ * compared, the swap succeeds only on the run the holder looked up (two
+ * live runs' tags are equal once in 2^32).
+ */
+static __always_inline __u32 run_tag(const struct ps_run_key *k)
+{
+	__u32 w[6] = { k->flow.cli_addr, k->flow.srv_addr,
+		       k->flow.cli_port | (__u32)k->flow.srv_port << 16,
+		       k->isn, k->b, k->sub };
+	__u32 h = 0x9e3779b9u, i;
+
+	for (i = 0; i < 6; i++) {
+		h = (h ^ w[i]) * 0x85ebca6bu;
+		h ^= h >> 13;
+	}
+	return h ^ (h >> 16);
+}
+
+/* ps_run_val.st for a run of key k in state */
+static __always_inline __u64 run_st(__u32 state, const struct ps_run_key *k)
+{
+	union {
+		struct { __u32 state, tag; } w;
+		__u64 st;
+	} u = { .w = { state, run_tag(k) } };
+
+	return u.st;
+}
+
 static __always_inline void run_key(struct ps_run_key *k,
 				    const struct ps_flow_key *fk,
 				    const struct ps_flow *f, __u32 b, __u32 sub)

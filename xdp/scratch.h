@@ -352,9 +352,10 @@ struct ps_span {
 	__u32 len;
 	__u32 off;
 	__u32 pad;
-	__u64 src;       /* PS_SPAN_RUN: the run's rep[] in ps_runs (a hash
-			  * without prealloc: freed after an RCU grace
-			  * period, never reused under us) */
+	__u64 src;       /* PS_SPAN_RUN: the run's rep[] in ps_runs, read
+			  * when a piece is gathered: by then another run's
+			  * only if the client acked this one whole (maps.h,
+			  * ps_runs) */
 };
 
 /* the kernel's payload of the segment being rebuilt, per CPU in

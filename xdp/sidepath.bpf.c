@@ -48,8 +48,22 @@ const volatile __u32 ps_side_attached = 0;
  * socket to look up under BPF_PROG_TEST_RUN) */
 const volatile __u32 ps_side_all_local = 0;
 
-/* the connections followed; no prealloc: an element freed under a reader
- * on another CPU is not reused for another connection meanwhile */
+/* the connections followed. No prealloc: memory only for the connections
+ * in use; no reuse is deferred by it. A deleted element is the next
+ * insert's on the deleting CPU at once (t_hash_reuses_deleted), and
+ * ps_side_in and ps_side_out each keep a connection's element through a
+ * whole segment, on two CPUs at once. XXX side_forget deletes at once
+ * (Redis's FIN or RST at egress; the client's RST, or a SYN that replaces
+ * the connection, at ingress): if side_open then opens another
+ * connection on that CPU before the other hook is done, that hook writes
+ * the old connection's parser, cli_nxt or srv_nxt, reply count and write
+ * ring into the new one: its writes in flight released early (a fill of
+ * their keys may land before Redis runs them) or its parser out of step
+ * (its writes not seen, or its data dropped as past a hole). The window
+ * is one program run, between a close and an open on one CPU. The fix,
+ * as ps_flows': mark the entry dead at the close, released once, absent
+ * to both hooks, reopened in place by a SYN of its tuple, and deleted only
+ * once idle longer than any program runs. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, PS_SIDE_FLOWS);

@@ -152,6 +152,26 @@ struct ps_tcr_req {
 	__be16 sport, dport;
 } __attribute__((packed));
 
+/* Unit tests only (PS_FAULT_ASM_REUSE): av, just looked up under rk in
+ * ps_tcr_asm, is evicted and its element reused for the reply at
+ * rk->srv_seq + PS_FAULT_RTX_SEQ, as an LRU hash may do at once: that
+ * entry's whole value is copied over it. */
+static __always_inline void fault_asm_reuse(const struct ps_rtx_key *rk,
+					    struct ps_rtx_val *av)
+{
+	struct ps_rtx_key o = *rk;
+	struct ps_rtx_val *ov;
+
+	if (!(ps_fault & PS_FAULT_ASM_REUSE) || !av)
+		return;
+	o.srv_seq += PS_FAULT_RTX_SEQ;
+	ov = bpf_map_lookup_elem(&ps_tcr_asm, &o);
+	if (!ov || ov == av)
+		return;
+	bpf_map_delete_elem(&ps_tcr_asm, rk);
+	bpf_probe_read_kernel(av, sizeof(*av), ov);
+}
+
 /*
  * Everything the segments share, from the handoff m and the request in
  * skb: the flow, the ref, the cache entry (still the one XDP answered
@@ -204,11 +224,20 @@ tcr_prepare(struct __sk_buff *skb, const struct ps_tcr_meta *m)
 		/* bytes fixed at XDP: no cache entry to check */
 		struct ps_rtx_val *av = bpf_map_lookup_elem(&ps_tcr_asm, &rk);
 
+		fault_asm_reuse(&rk, av);
 		if (!av || av->len != tot || tot > PS_RTX_BYTES)
 			return NULL;
 		w->src = (__u64)(long)av->rep;
 		w->idp = (__u64)(long)&av->id;
 		w->id = av->id;
+		/* evicted and reused for another reply before its id was read,
+		 * the id would be that reply's, and pass each segment's check
+		 * after its copy: rk's still (helpers.h, ENTRY_OF) */
+		MEM_BARRIER();
+		if (bpf_map_lookup_elem(&ps_tcr_asm, &rk) != av) {
+			stat_inc(PS_ST_ENTRY_MOVED);
+			return NULL;
+		}
 	} else if (r->big == PS_TCR_SRC_BIGCOPY) {
 		/* retrans: the big entry as XDP answered from it (tc_handoff.h,
 		 * tcr_copy_big), whatever the cache holds now */

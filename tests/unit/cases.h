@@ -57,6 +57,7 @@ void t_ack_hold(struct env *e);
 /* t_retrans.c */
 void t_retransmission(struct env *e);
 void t_retrans_mode(struct env *e);
+void t_rtx_entry_rekeyed(struct env *e);
 void t_retrans_split(struct env *e);
 /* t_cmdtable.c */
 void t_cmdtable(struct env *e);
@@ -70,6 +71,7 @@ void t_lease(struct env *e);
 void t_tc_reply_big(struct env *e);
 void t_tc_reply_small_mss(struct env *e);
 void t_tc_reply_pipelined(struct env *e);
+void t_tc_reply_asm_rekeyed(struct env *e);
 void t_tc_reply_marks(struct env *e);
 void t_tc_reply_rtx_flushed(struct env *e);
 void t_tc_reply_rtx_dsack_small(struct env *e);
@@ -91,7 +93,11 @@ void t_cut_torn_copy(struct env *e);
 void t_cut_entry_rekeyed(struct env *e);
 void t_cache_other_key(struct env *e);
 void t_cut_entry_same_hash(struct env *e);
+void t_run_take_rekeyed(struct env *e);
 void t_rtx_kept_bytes(struct env *e);
+/* t_reuse.c */
+void t_hash_reuses_deleted(struct env *e);
+void t_reset_flow_kept(struct env *e);
 /* t_resp.c */
 void t_fill_rule(struct env *e);
 void t_fill_rule_late(struct env *e);

@@ -564,6 +564,53 @@ void t_cut_entry_rekeyed(struct env *e)
 	CHECK_EQ(stat_get(e, PS_ST_GET_HITS), 0);
 }
 
+/*
+ * A queued run withdrawn by XDP and its element reused for another run
+ * between TC's lookup and its take (PS_FAULT_RUN_REUSE: the run of
+ * b + PS_FAULT_RUN_B, queued, its bytes "zzz"): ps_runs frees a deleted
+ * element to the next insert on that CPU at once (t_hash_reuses_deleted).
+ * The take was a compare-and-swap of the state alone, from QUEUED: it
+ * took the other run, sent its bytes in this run's place and left that
+ * run TAKEN, never to be inserted where it belongs. The swap now
+ * compares the run's tag too (runs.h, run_tag): it fails, the reply goes
+ * out alone, the other run stays queued.
+ */
+void t_run_take_rekeyed(struct env *e)
+{
+	struct ps_run_val *v = calloc(1, sizeof(*v));
+	struct ps_run_key k = { .flow = { htonl(CLI_IP), htonl(SRV_IP), htons(CLI_PORT),
+					  htons(SRV_PORT) },
+				.isn = CISN, .b = 1 + PS_FAULT_RUN_B, .sub = 0 };
+	uint32_t s0;
+
+	fixture_teardown(e);
+	if (!v || env_open_fault(e, PS_MODE_GUARDED, PS_CFG_FILL, PS_FAULT_RUN_REUSE) ||
+	    handshake(e, true)) {
+		CHECK(0, "setup failed");
+		free(v);
+		return;
+	}
+	s0 = e->sseq;
+	cache_put(e, "foo", "bar");
+	/* Redis owes the SET's reply: the GET is cut, its run queued after it */
+	expect_pass(e, S(SETK("kkk", "v")), 0, 0);
+	CHECK_EQ(cli_at(e, e->cseq, e->sseq, S(GETK("foo"))), XDP_DROP);
+	CHECK_EQ(stat_get(e, PS_ST_RUNS_QUEUED), 1);
+	e->cseq += L(GETK("foo"));
+	len = srv_seg(e, in, S("+OK\r\n"), TF_PSH | TF_ACK);
+	CHECK_EQ(tc_run(e, in, len, out, &olen), TC_OK);
+	check_payload("the owed reply alone", S("+OK\r\n"));
+	CHECK_EQ(rd32(out + OFF_TCP + 4), s0);
+	CHECK(pkt_csum_ok(out, olen), "checksum");
+	CHECK_EQ(stat_get(e, PS_ST_RUNS_TAKEN), 0);
+	CHECK_EQ(stat_get(e, PS_ST_INS_SEGS), 0);
+	/* the other run is still queued, for its own place */
+	CHECK_EQ(bpf_map_lookup_elem(bpf_map__fd(e->skel->maps.ps_runs), &k, v), 0);
+	CHECK_EQ(v->state, PS_RUNQ_QUEUED);
+	CHECK(!memcmp(v->rep, "$3\r\nzzz\r\n", 9), "the other run's bytes");
+	free(v);
+}
+
 /* an entry under key's hash that holds other_key, with other_key's value:
  * what a colliding key's fill leaves (ps_cache is keyed by the hash) */
 static void cache_put_colliding(struct env *e, const char *key, const char *other_key,

@@ -3,9 +3,13 @@
  * t_retrans.c - retransmitted requests: re-answered identically or
  * dropped, and retrans mode's stored replies.
  */
+#include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
 #include "fixture.h"
 #include "cases.h"
+#include "prestack.skel.h"
 
 void t_retransmission(struct env *e)
 {
@@ -148,4 +152,62 @@ void t_retrans_split(struct env *e)
 	CHECK_EQ(stat_get(e, PS_ST_RTX_REQ), k);
 	e->cseq = c1 + (uint32_t)n;
 	e->sseq += 9;
+}
+
+/*
+ * retrans: a reply's entry in ps_rtx evicted and its element reused for
+ * another reply between rtx_resend's lookup and its read of the entry's
+ * identity (PS_FAULT_RTX_REUSE: the flow's entry at srv_seq +
+ * PS_FAULT_RTX_SEQ copied over it, the key looked up gone). The copy is
+ * that reply's, consistent in itself (id, length and sum all its own, the
+ * length the same as the lost reply's), so the check after the copy
+ * passed and the other reply's bytes went out as this one. rtx_resend
+ * now looks its key up again before that check (ENTRY_OF): nothing is
+ * re-sent from ps_rtx, counted rtx_gone, and the request goes on as when
+ * nothing is kept (here: answered again from the cache).
+ */
+void t_rtx_entry_rekeyed(struct env *e)
+{
+	struct ps_rtx_key k = { .flow = { htonl(CLI_IP), htonl(SRV_IP), htons(CLI_PORT),
+					  htons(SRV_PORT) } };
+	struct ps_rtx_val *v = calloc(1, sizeof(*v));
+	uint32_t s1, c1, ss;
+	int verdict;
+
+	fixture_teardown(e);
+	if (!v || env_open_fault(e, PS_MODE_RETRANS, PS_CFG_FILL, PS_FAULT_RTX_REUSE) ||
+	    handshake(e, true)) {
+		CHECK(0, "setup failed");
+		free(v);
+		return;
+	}
+	cache_put(e, "foo", "bar");
+	s1 = e->sseq;
+	c1 = e->cseq;
+	expect_answer(e, S(GET_FOO), S("$3\r\nbar\r\n"));
+	CHECK_EQ(stat_get(e, PS_ST_RTX_STORED), 1);
+	/* another reply of the same length, stored where the fault finds it */
+	k.srv_seq = s1 + PS_FAULT_RTX_SEQ;
+	v->len = 9;
+	v->id = 42;
+	memcpy(v->rep, "$3\r\nzzz\r\n", 9);
+	CHECK_EQ(bpf_map_update_elem(bpf_map__fd(e->skel->maps.ps_rtx), &k, v, BPF_ANY), 0);
+	/* the request again (its reply lost): re-sent from ps_rtx */
+	ss = e->sseq;
+	e->cseq = c1;
+	e->sseq = s1;
+	len = cli_seg(e, in, S(GET_FOO), TF_PSH | TF_ACK);
+	e->cseq += sizeof(GET_FOO) - 1;
+	e->sseq = ss;
+	verdict = xdp_run(e, in, len, out, &olen);
+	CHECK(verdict != XDP_TX || memmem(out, olen, "zzz", 3) == NULL,
+	      "another reply's bytes re-sent as this one's");
+	/* answered again from the cache, as guarded re-answers */
+	CHECK_EQ(verdict, XDP_TX);
+	CHECK(olen >= 9 && !memcmp(out + olen - 9, "$3\r\nbar\r\n", 9),
+	      "the re-answer is not the key's reply");
+	CHECK(pkt_csum_ok(out, olen), "re-answer checksum");
+	CHECK_EQ(stat_get(e, PS_ST_RTX_GONE), 1);
+	CHECK_EQ(stat_get(e, PS_ST_RTX_REQ), 0);
+	free(v);
 }

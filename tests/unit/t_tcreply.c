@@ -10,6 +10,7 @@
  * by tests/unit/bpf/tcr_harness.bpf.c, which runs the same builder with
  * the handoff from a map, one segment per run, sending nothing.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
@@ -57,13 +58,14 @@ static size_t get_req(char *buf, const char *key)
 }
 
 /* the harness, its maps the prestack object's */
-static struct tcr_harness_bpf *harness_open(struct env *e)
+static struct tcr_harness_bpf *harness_open_fault(struct env *e, uint32_t fault)
 {
 	struct tcr_harness_bpf *h = tcr_harness_bpf__open();
 	struct bpf_map *m;
 
 	if (!h)
 		return NULL;
+	h->rodata->ps_fault = fault;
 	bpf_object__for_each_map(m, h->obj) {
 		struct bpf_map *own;
 
@@ -80,6 +82,11 @@ static struct tcr_harness_bpf *harness_open(struct env *e)
 		return NULL;
 	}
 	return h;
+}
+
+static struct tcr_harness_bpf *harness_open(struct env *e)
+{
+	return harness_open_fault(e, 0);
 }
 
 /* segment `seg` of the handoff m built from request frame req */
@@ -672,4 +679,56 @@ void t_tc_reply_rtx_no_room(struct env *e)
 	CHECK_EQ(stat_get(e, PS_ST_TC_LOST), 0);
 	e->sseq = reply_seq + (uint32_t)tot;
 	tcr_harness_bpf__destroy(h);
+}
+
+/*
+ * A TC reply's bytes in ps_tcr_asm evicted and their element reused for
+ * another reply of the same length between tcr_prepare's lookup and its
+ * read of their id (PS_FAULT_ASM_REUSE: the entry at srv_seq +
+ * PS_FAULT_RTX_SEQ, its bytes all 'z', copied over them): the id read was
+ * that reply's, so each segment's check after its copy passed and the
+ * other reply's bytes went out. tcr_prepare now finds the key again after
+ * it read the id (ENTRY_OF): no segment is built (tc_lost, the request's
+ * retransmission brings the reply back), counted entry_moved.
+ */
+void t_tc_reply_asm_rekeyed(struct env *e)
+{
+	struct ps_rtx_key k = { .flow = { htonl(CLI_IP), htonl(SRV_IP), htons(CLI_PORT),
+					  htons(SRV_PORT) } };
+	struct ps_rtx_val *v = calloc(1, sizeof(*v));
+	struct tcr_harness_bpf *h = harness_open_fault(e, PS_FAULT_ASM_REUSE);
+	static char req[2048];
+	struct ps_tcr_meta m;
+	uint8_t o[4096];
+	size_t rl = 0, ol;
+	uint32_t i;
+	int fd = bpf_map__fd(e->skel->maps.ps_tcr_asm);
+	char key[8];
+
+	CHECK(h != NULL && v != NULL, "harness did not load");
+	if (!h || !v) {
+		free(v);
+		return;
+	}
+	env_set_mode(e, PS_MODE_GUARDED, PS_CFG_FILL | PS_CFG_TC_REPLY);
+	for (i = 0; i < 9; i++) {
+		snprintf(key, sizeof(key), "p%u", i);
+		put_val(e, key, 200, (char)i);
+		rl += get_req(req + rl, key);
+	}
+	expect_handoff(e, req, rl, &m);
+	CHECK_EQ(stat_get(e, PS_ST_TC_HANDOFFS), 1);
+	/* another reply of the same length, where the fault finds it */
+	k.srv_seq = m.srv_seq;
+	CHECK_EQ(bpf_map_lookup_elem(fd, &k, v), 0);
+	CHECK_EQ(v->len, 9 * 208);
+	memset(v->rep, 'z', v->len);
+	v->id++;
+	k.srv_seq = m.srv_seq + PS_FAULT_RTX_SEQ;
+	CHECK_EQ(bpf_map_update_elem(fd, &k, v, BPF_ANY), 0);
+	CHECK_EQ(harness_seg(h, &m, 0, in, len, o, &ol), 1);
+	CHECK(memmem(o, ol, "zzzz", 4) == NULL, "another reply's bytes sent");
+	CHECK_EQ(stat_get(e, PS_ST_ENTRY_MOVED), 1);
+	tcr_harness_bpf__destroy(h);
+	free(v);
 }
