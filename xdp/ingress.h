@@ -103,9 +103,12 @@ static __always_inline int ingress_segment(struct xdp_md *ctx,
 	}
 	if (p->flags & TCPF_RST) {
 		xdp_translate(ctx, p, f, cli_seq_to_k(f, p->seq, naive), naive);
-		if (rst_closes(p, f))
+		if (rst_closes(p, f)) {
+			/* the kernel sends nothing more on it: TC would
+			 * never forget the runs it holds */
+			runs_forget(f, &key);
 			flow_reset(f, p->now_ns);
-		else
+		} else
 			stat_inc(PS_ST_RST_KEPT);
 		return XDP_PASS;
 	}
@@ -156,8 +159,10 @@ static __always_inline int ingress_segment(struct xdp_md *ctx,
 		f->state = PS_FLOW_CLOSING;
 	}
 	/* last ACK of the server's FIN after both FINs: the flow is done */
-	if (flow_done(f, p, !before(p->ack, srv_nxt(f))))
+	if (flow_done(f, p, !before(p->ack, srv_nxt(f)))) {
+		runs_forget(f, &key);
 		flow_finish(f);
+	}
 	return XDP_PASS;
 }
 

@@ -244,22 +244,24 @@ struct {
 
 /* per-command answering (runs.h): the replies of cut GETs, queued by
  * XDP, inserted by TC egress, kept until the client and the kernel are
- * past them. No prealloc: memory only for the runs in use. That defers
- * no reuse: a deleted run's element is the next insert's on the deleting
- * CPU at once (t_hash_reuses_deleted), under any pointer looked up
- * before. So TC's take and XDP's withdrawal swap the state together with
+ * past them. Preallocated (PS_RUN_ENTRIES of about 2 KB): an insert and
+ * a delete take and give back an element of the per-CPU free list, where
+ * the BPF allocator of a hash without prealloc cost XDP about a third
+ * more per cut segment, live (docs/pipelines.md). Either way a deleted
+ * run's element is the next insert's on the deleting CPU at once
+ * (t_hash_reuses_deleted), under any pointer looked up before. So TC's take and XDP's withdrawal swap the state together with
  * the run's tag (runs.h, run_tag) and never act on another run. TC keeps
  * an inserted run's address (ps_span.src) until it copies the bytes into
  * its pieces, after it let go of adj_lock; the deletes that can come
  * between are TC's own (runs_forget: a connection's segments pass TC
- * egress one at a time, under its socket's lock) and XDP retiring the
- * point, which it does only once the client acked every byte of the run:
- * another run's bytes copied there are old data to the client's TCP,
- * which drops them. */
+ * egress one at a time, under its socket's lock), XDP retiring the
+ * point, which it does only once the client acked every byte of the run
+ * (another run's bytes copied there are old data to the client's TCP,
+ * which drops them), and XDP forgetting the flow's runs at the client's
+ * RST (the client takes nothing more of that connection). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, PS_RUN_ENTRIES);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct ps_run_key);
 	__type(value, struct ps_run_val);
 } ps_runs SEC(".maps");

@@ -498,7 +498,8 @@ struct ps_seqadj {
 #define PS_RUN_BYTES   2048  /* power of two, >= a run's replies */
 #define PS_RUN_SUBS    16    /* runs one boundary may take (ps_corr.subs bits) */
 #define PS_RUNQ_RING   16    /* runs queued per flow, not yet taken */
-#define PS_RUN_ENTRIES 65536 /* ps_runs, all flows */
+#define PS_RUN_ENTRIES 16384 /* ps_runs, all flows (preallocated: ~35 MB);
+			      * full, a GET is not cut (ga_full) */
 
 enum ps_runq_state {
 	PS_RUNQ_QUEUED = 1,
@@ -774,7 +775,7 @@ struct ps_flow {
 	X(CUT_SEGS, cut_segs, "client segments some GETs were cut from") \
 	X(CUT_EMPTY, cut_empty, "... of which nothing was left: passed as a pure ACK, or dropped when its ACK told the kernel nothing new") \
 	X(RECUT_SEGS, recut_segs, "retransmitted client segments cut again as first cut (their runs already queued or sent)") \
-	X(GA_FULL, ga_full, "GETs not cut: the flow's run ring, correction points, a run's bytes or the client's window were full, or more than 256 replies were owed before it") \
+	X(GA_FULL, ga_full, "GETs not cut: the flow's run ring, correction points, a run's bytes, the runs table or the client's window were full, or more than 256 replies were owed before it") \
 	X(GA_RACE, ga_race, "GETs not cut: the kernel may already have sent the reply they would follow (withdrawn)") \
 	X(RUNS_QUEUED, runs_queued, "runs XDP queued for TC (the replies of cut GETs that share a boundary)") \
 	X(RUNS_TAKEN, runs_taken, "runs TC egress took and inserted into the kernel's reply stream") \
