@@ -32,6 +32,7 @@ import argparse
 import csv
 import io
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -136,6 +137,20 @@ def export(rev, dst, harness=HARNESS):
             src = subprocess.run(["git", "-C", TOP, "show", f"{harness}:{f}"], check=True,
                                  capture_output=True).stdout
         open(os.path.join(dst, f), "wb").write(src)
+    hash_keyed_puts(dst)
+
+
+def hash_keyed_puts(tree):
+    """A harness older than the cache keyed by the key's hash (its entries
+    hold the key) fills ps_cache with a raw map update under the whole key:
+    in such a tree that is no entry of any key, and every hit would be
+    timed as a miss. There its puts go through the tree's ps_cache_put."""
+    if "struct ps_cache_key key;" not in open(os.path.join(tree, "xdp/prestack.h")).read():
+        return
+    p = os.path.join(tree, "experiments/bench/pktcost.c")
+    s = open(p).read()
+    open(p, "w").write(re.sub(r"bpf_map_update_elem\(e\.cache, ([^,]+), ([^,]+), BPF_ANY\)",
+                              r"ps_cache_put(e.cache, \1, \2)", s))
 
 
 def build(tree):
@@ -145,7 +160,7 @@ def build(tree):
 
 
 def run(binary, runs, config=None):
-    """{(mode, path, value_size): median ns}; with config, only that
+    """{(mode, path, value_size): (median ns, verdict)}; with config, only that
     configuration's rows and the floors (a harness without the column
     has one configuration)."""
     out = subprocess.run([binary, str(runs)], check=True, capture_output=True,
@@ -154,7 +169,7 @@ def run(binary, runs, config=None):
     for r in csv.DictReader(io.StringIO(out)):
         if config and r.get("config", config) not in (config, "floor"):
             continue
-        rows[(r["mode"], r["path"], r["value_size"])] = int(r["ns_median"])
+        rows[(r["mode"], r["path"], r["value_size"])] = (int(r["ns_median"]), r["verdict"])
     return rows
 
 
@@ -221,13 +236,24 @@ def main():
             bins["stop-" + name] = build(tree)
 
     meds = {k: {} for k in bins}
+    verdicts = {k: {} for k in bins}
     for rnd in range(a.rounds):
         order = list(bins)
         order = order[rnd % len(order):] + order[:rnd % len(order)]
         for k in order:
-            for key, ns in run(bins[k], a.runs, config).items():
+            for key, (ns, verdict) in run(bins[k], a.runs, config).items():
                 meds[k].setdefault(key, []).append(ns)
+                verdicts[k][key] = verdict
         print(f"round {rnd + 1}/{a.rounds} done", file=sys.stderr)
+    # the two trees must take the same path for a row to compare them (a
+    # hit in one and a miss in the other is a harness that does not fit
+    # one of the trees): nothing is written otherwise
+    differ = [f"{'/'.join(key)}: before {verdicts['before'][key]}, after {v}"
+              for key, v in sorted(verdicts["after"].items())
+              if key in verdicts["before"] and verdicts["before"][key] != v]
+    if differ:
+        sys.exit("pktcost_ab: the trees' verdicts differ, so their times are of different paths "
+                 f"(another --harness?): {'; '.join(differ[:6])}; {RES} left as it was")
 
     os.makedirs(RES, exist_ok=True)
     ab = [{**meta, "before_commit": before_commit, "harness": harness or "tree", "version": ver, "mode": mode, "path": path,
