@@ -46,6 +46,7 @@ if [ "$what" != live ]; then
 	run_one paper-freshness-logic /usr/bin/python3 tests/freshness_check.py
 	run_one csv /usr/bin/python3 tests/csv_check.py
 	run_one median-ci /usr/bin/python3 tests/medci_check.py
+	run_one cpu-split /usr/bin/python3 tests/cpuacct_check.py
 	run_one readme ./tests/readme_check.sh
 fi
 if [ "$what" != unit ]; then

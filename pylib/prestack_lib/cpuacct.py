@@ -14,7 +14,11 @@ the kernel keeps anyway (no perf, no hardware counters):
     tasks_s                                       every task's utime+stime,
                                                   and its waited-for children's
                                                   (/proc/*/stat): what the
-                                                  tick charged to some task
+                                                  tick charged to some task;
+                                                  kernel threads that exit
+                                                  between two samples are
+                                                  added back (no one reaps
+                                                  their time)
     progs[id] = {'name', 'type', 'run_time_ns', 'run_cnt'}
                                                   `bpftool prog show --json`,
                                                   with kernel.bpf_stats_enabled=1
@@ -85,11 +89,19 @@ def _proc_cpu(pid):
         return 0.0
     return (int(st[11]) + int(st[12])) / HZ
 
+PF_KTHREAD = 0x00200000
+
 def _all_tasks():
-    """utime+stime+cutime+cstime over every process: a process's threads
-    are in its own line, an exited child's time in its reaper's c-fields
-    once reaped (the load generator's in ours)."""
+    """(sum, kthreads): utime+stime+cutime+cstime over every process, and
+    {(pid, starttime): utime+stime} of the kernel threads among them. A
+    process's threads are in its own line; an exited child's time is in
+    its reaper's c-fields once reaped (the load generator's in ours). A
+    kernel thread that exits is reaped by no one: its whole time leaves
+    the sum (an unbound kworker idle for minutes is destroyed, taking
+    seconds of netns cleanup with it), so a delta adds the kthreads that
+    went away back (Sample.__sub__)."""
     tot = 0
+    kth = {}
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
@@ -97,8 +109,11 @@ def _all_tasks():
             st = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
         except OSError:
             continue   # exited meanwhile
-        tot += int(st[11]) + int(st[12]) + int(st[13]) + int(st[14])
-    return tot / HZ
+        t = int(st[11]) + int(st[12]) + int(st[13]) + int(st[14])
+        tot += t
+        if int(st[6]) & PF_KTHREAD:
+            kth[(pid, st[19])] = t
+    return tot / HZ, kth
 
 def prog_stats(ids):
     """{id: name, type, run_time_ns, run_cnt} of the BPF programs ids
@@ -128,7 +143,7 @@ class Sample:
         self.extra_s = sum(_proc_cpu(p) for p in extra_pids)
         ru = resource.getrusage(resource.RUSAGE_CHILDREN)
         self.children_s = ru.ru_utime + ru.ru_stime
-        self.tasks_s = _all_tasks()
+        self.tasks_s, self.kthreads = _all_tasks()
         if end:
             self.progs = prog_stats(set(prog_ids))
 
@@ -136,7 +151,10 @@ class Sample:
         """self - a: what was spent between sample a and this one."""
         d = {"wall_s": self.t - a.t, "redis_s": self.redis_s - a.redis_s,
              "extra_s": self.extra_s - a.extra_s, "children_s": self.children_s - a.children_s,
-             "tasks_s": self.tasks_s - a.tasks_s, "cpus": {}, "progs": {}}
+             # a kernel thread gone since a took its time out of the sum
+             "tasks_s": self.tasks_s - a.tasks_s + sum(
+                 t for k, t in a.kthreads.items() if k not in self.kthreads) / HZ,
+             "cpus": {}, "progs": {}}
         for c, v in self.cpus.items():
             if c in a.cpus:
                 d["cpus"][c] = {k: v[k] - a.cpus[c][k] for k in v}

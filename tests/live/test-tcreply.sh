@@ -82,9 +82,14 @@ ok $([ "$(stat tc_replies)" -gt 0 ]; echo $?) "retrans: the checker's large GETs
 
 attach_with guarded --no-tc-reply
 "$PS" cache warm --redis "$REDIS_LO" "${TGT[@]}" >/dev/null
-g0=$(getcalls)
+g0=$(getcalls); x0=$(stat replies)
 out=$(fetch 1); r=$?
 ok $r "--no-tc-reply: byte-exact from Redis"
 is "$(stat tc_handoffs)" 0 "--no-tc-reply: nothing handed to TC"
-ok $([ "$(( $(getcalls) - g0 ))" -ge 7 ]; echo $?) "--no-tc-reply: Redis answered the large ones"
+# XDP answers what fits its frame: 100 B always, 600 B when the veth
+# frame it got has the room (it can: 1 XDP_TX of the 35 over 100 B in
+# the runs above); a value over a page (5000, 9000, 16384) never fits
+g=$(( $(getcalls) - g0 )); x=$(( $(stat replies) - x0 ))
+ok $([ "$g" -ge 3 ] && [ "$(( g + x ))" -eq 8 ]; echo $?) \
+	"--no-tc-reply: each GET answered once, $g by Redis (the 3 over a page at least), $x in XDP's frame"
 finish
