@@ -6,15 +6,8 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "pylib"))
 from prestack_lib import cpuacct  # noqa: E402
+from prestack_lib.tap import done, ok  # noqa: E402
 
-N = FAIL = 0
-
-
-def ok(cond, what):
-    global N, FAIL
-    N += 1
-    FAIL += not cond
-    print(f"{'ok' if cond else 'not ok'} {N} - {what}")
 
 
 def fake(t, tasks, kthreads):
@@ -46,5 +39,4 @@ ok(sp["other_tasks_s"] >= -0.1,
    f"other tasks not negative beyond /proc's rounding ({sp['other_tasks_s']} s)")
 total = sp["redis_s"] + sp["extra_s"] + sp["children_s"] + sp["other_tasks_s"] + sp["idle_irq_s"]
 ok(abs(total - sp["busy_s"]) < 0.005, f"the terms add up to the busy time ({total:.3f} vs {sp['busy_s']})")
-print(f"{N - FAIL} passed, {FAIL} failed")
-sys.exit(1 if FAIL else 0)
+done()

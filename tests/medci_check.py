@@ -6,15 +6,8 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "pylib"))
 from prestack_lib.medci import ci_columns, median_ci  # noqa: E402
+from prestack_lib.tap import done, ok  # noqa: E402
 
-N = FAIL = 0
-
-
-def ok(cond, what):
-    global N, FAIL
-    N += 1
-    FAIL += not cond
-    print(f"{'ok' if cond else 'not ok'} {N} - {what}")
 
 
 ok(median_ci([1, 2, 3, 4, 5]) is None, "5 repetitions: no 95% interval (min..max covers 93.75%)")
@@ -35,5 +28,4 @@ ok(0.965 <= hit / trials <= 0.99, f"simulated coverage at n=10 near 97.85%: {hit
 ok(ci_columns("x", range(1, 11)) == {"x_ci95_lo": 2.0, "x_ci95_hi": 9.0} and
    ci_columns("x", range(5)) == {"x_ci95_lo": "", "x_ci95_hi": ""},
    "ci_columns: the two columns, empty below 6 values")
-print(f"1..{N}")
-sys.exit(1 if FAIL else 0)
+done()
