@@ -11,6 +11,7 @@ import sys
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TOP, "pylib"))
+from prestack_lib.tap import done, ok  # noqa: E402
 
 
 def load(name, path):
@@ -22,20 +23,10 @@ def load(name, path):
 
 pc = load("pyclient", "experiments/campaign/pyclient.py")
 run = load("campaign_run", "experiments/campaign/run.py")
-n = fails = 0
-
-
-def ok(cond, what):
-    global n, fails
-    n += 1
-    print(f"{'ok' if cond else 'not ok'} {n} - {what}")
-    fails += not cond
 
 
 def is_(got, want, what):
-    if got != want:
-        print(f"#   got {got!r}, want {want!r}")
-    ok(got == want, what)
+    ok(got == want, what, f"got {got!r}, want {want!r}")
 
 
 class A:
@@ -121,5 +112,4 @@ is_((sm["guarded"]["replies"], sm["guarded"]["wrong"], sm["guarded"]["wrong_cell
 is_((sm["guarded"]["seconds"], sm["guarded"]["replies_per_s"], sm["guarded"]["answered"]),
     (20, 20.0, 10), "summary: seconds and answers counted once per cell, not per client")
 is_(run.seeds_of("1-3,7"), [1, 2, 3, 7], "--seeds ranges and lists")
-print(f"1..{n}")
-sys.exit(1 if fails else 0)
+done()

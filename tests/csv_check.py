@@ -26,19 +26,7 @@ TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TOP, "pylib"))
 from prestack_lib import csvio  # noqa: E402
 from prestack_lib.provenance import COLUMNS, provenance, with_provenance  # noqa: E402
-
-N = 0
-FAIL = 0
-
-
-def ok(cond, what, info=""):
-    global N, FAIL
-    N += 1
-    print(f"{'ok' if cond else 'not ok'} {N} - {what}")
-    if not cond:
-        FAIL += 1
-        if info:
-            print(f"#   {info}")
+from prestack_lib.tap import done, ok  # noqa: E402
 
 
 def read(p):
@@ -158,9 +146,8 @@ def main():
         if re.search(r"csv\.DictWriter|csv\.writer\(|>>\s*\"?\$csv|rev-parse --short", open(p).read()):
             others.append(rel)
     ok(not others, "no other experiment writes a CSV on its own", str(others))
-    print(f"1..{N}")
-    return 1 if FAIL else 0
+    done()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

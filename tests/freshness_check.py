@@ -22,21 +22,10 @@ import tempfile
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TOP, "experiments/paper"))
+sys.path.insert(0, os.path.join(TOP, "pylib"))
 import freshness as fr  # noqa: E402
 import gen  # noqa: E402
-
-N = 0
-FAILED = 0
-
-
-def ok(cond, what, info=""):
-    global N, FAILED
-    N += 1
-    print(f"{'ok' if cond else 'not ok'} {N} - {what}")
-    if not cond:
-        FAILED += 1
-        if info:
-            print(f"#   {info}")
+from prestack_lib.tap import done, ok  # noqa: E402
 
 
 def sh(d, *args):
@@ -209,9 +198,8 @@ def main():
         ok(e and "not a git checkout" in e, f"a tree without git is refused ({e})")
     finally:
         shutil.rmtree(d, ignore_errors=True)
-    print(f"1..{N}")
-    return 1 if FAILED else 0
+    done()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

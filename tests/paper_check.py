@@ -29,21 +29,12 @@ import tempfile
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TOP, "experiments/paper"))
+sys.path.insert(0, os.path.join(TOP, "pylib"))
 import freshness as fr  # noqa: E402
 import gen  # noqa: E402
 import ladder  # noqa: E402
 from prestack_lib import csvio  # noqa: E402
-
-N = 0
-FAILED = 0
-
-
-def ok(cond, what):
-    global N, FAILED
-    N += 1
-    print(f"{'ok' if cond else 'not ok'} {N} - {what}")
-    if not cond:
-        FAILED += 1
+from prestack_lib.tap import done, ok  # noqa: E402
 
 
 def scratch_tree():
@@ -188,8 +179,7 @@ def main():
     k14 = frames.index(14)
     ok(a[k14]["label"] == "seq=20 ack=91 len=5 [PA]  +OK" and a[k14]["ack"] == a[frames.index(12)]["seq"],
        "the kernel's retransmitted +OK acks only up to the answered GET (the ACK hold)")
-    print(f"1..{N}")
-    return 1 if FAILED else 0
+    done()
 
 
 def paper_csvs(texs):
@@ -211,9 +201,8 @@ def freshness():
     try:
         repo = fr.Repo(TOP)
     except fr.FreshnessError as e:
-        print(f"not ok 1 - freshness cannot be checked: {e}")
-        print("1..1")
-        return 2
+        ok(False, f"freshness cannot be checked: {e}")
+        done(status=2)
     sys.path.insert(0, os.path.join(TOP, "tests"))
     import csv_check
     out = os.path.join(TOP, "build/paper/freshness")
@@ -221,8 +210,7 @@ def freshness():
         o = gen.generate(out, ladders=False)
     except gen.GenError as e:
         ok(False, f"generator: {e}")
-        print(f"1..{N}")
-        return 1
+        done()
     texs = {os.path.basename(p): open(p).read() for p in gen.paper_tex()}
     macros_tex = open(os.path.join(out, "macros.tex")).read()
     csvs = paper_csvs(texs)
@@ -278,14 +266,13 @@ def freshness():
     if dirty:
         print("# fresh, but measured on a tree with uncommitted changes (the table footers say "
               f"+dirty; a re-run from a clean tree removes it): {'; '.join(dirty)}")
-    print(f"1..{N}")
-    return 1 if FAILED else 0
+    done()
 
 
 if __name__ == "__main__":
     if sys.argv[1:] == ["--freshness"]:
-        sys.exit(freshness())
+        freshness()
     if sys.argv[1:]:
         print("usage: tests/paper_check.py [--freshness]", file=sys.stderr)
         sys.exit(2)
-    sys.exit(main())
+    main()

@@ -11,21 +11,8 @@ import sys
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TOP, "pylib"))
 from prestack_lib import rbench  # noqa: E402
+from prestack_lib.tap import done, ok  # noqa: E402
 
-n = failed = 0
-
-
-def ok(cond, what, diag=None):
-    global n, failed
-    n += 1
-    print(f"{'ok' if cond else 'not ok'} {n} - {what}")
-    if not cond:
-        failed += 1
-        if diag is not None:
-            print(f"#   {diag}")
-
-
-print("1..11")
 text = open(os.path.join(TOP, "tests", "fixtures", "redis-benchmark-7.0-get.txt")).read()
 r = rbench.parse(text)
 ok(r["rps"] == 36363.64, "throughput from the summary line", r["rps"])
@@ -62,4 +49,4 @@ for broken in ("", text.splitlines()[0] + "\n", text.replace("198412.69", "n/a")
     except rbench.ParseError:
         pass
 ok(not bad, "--csv: no header, no row, a value that is not a number, an empty value: errors", bad)
-sys.exit(1 if failed else 0)
+done()

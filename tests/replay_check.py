@@ -16,21 +16,7 @@ TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TOP, "pylib"))
 from prestack_lib.outcome import classify, client_stream, replay, trace  # noqa: E402
 from prestack_lib.testbed import PORT  # noqa: E402
-
-n = 0
-failed = 0
-
-
-def ok(cond, what, diag=None):
-    global n, failed
-    n += 1
-    if cond:
-        print(f"ok {n} - {what}")
-    else:
-        failed += 1
-        print(f"not ok {n} - {what}")
-        for line in (diag or "").splitlines():
-            print(f"#   {line}")
+from prestack_lib.tap import done, ok  # noqa: E402
 
 
 # fields of the frame the programs wrote, read from the output pcap (the
@@ -112,10 +98,9 @@ def main():
                     ok(same, f"{meta['name']} [{mode}] replays to the same bytes twice")
     finally:
         subprocess.run(["rm", "-rf", tmp])
-    print(f"{n - failed} passed, {failed} failed")
-    return 1 if failed else 0
+    done()
 
 
 if __name__ == "__main__":
     print("# offline replay of the pcap suite")
-    sys.exit(main())
+    main()

@@ -15,6 +15,7 @@ here:
   livelock  /tmp/prestack-live.lock, taken unless an ancestor holds it
   faultrun  live runs through the middlebox: sh, nstat, mbx_alive, the mode
             table, lost cells and the --resume sidecar (failures, campaign)
+  tap       the TAP ok()/done() of the Python checks under tests/
 """
 import os
 
