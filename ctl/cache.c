@@ -41,7 +41,7 @@ static int cache_put(const struct ps_maps *m, const void *key, size_t klen,
 	    ps_epoch_bump(m->epochs, &k) ||
 	    ((big ? ps_cache_del(m->cache, &k) : ps_big_del(m->cache_big, &k)) &&
 	     errno != ENOENT) ||
-	    (big ? ps_big_put(m->cache_big, &k, &bv) : ps_cache_put(m->cache, &k, &v))) {
+	    (big ? ps_big_put(m->cache_big, &k, &bv) : ps_cache_put(m->cache, m->present, &k, &v))) {
 		ps_err("cannot insert '%.*s': %s", (int)klen, (const char *)key, strerror(errno));
 		return -1;
 	}
@@ -121,6 +121,9 @@ static int cache_flush(struct ps_call *c, const struct cache_opts *o)
 
 		n = nb < 0 ? nb : n + nb;
 	}
+	/* the bits last: a bit cleared under a new entry costs it a miss */
+	if (n >= 0 && ps_present_clear(c->maps.present))
+		n = -1;
 	if (n < 0) {
 		ps_err("generation %u is new, but the old entries could not be deleted: %s",
 		       cfg.cache_gen, strerror(errno));

@@ -135,10 +135,34 @@ int ps_cache_get(int fd, const struct ps_cache_key *k, struct ps_cache_val *v)
 	return 0;
 }
 
-int ps_cache_put(int fd, const struct ps_cache_key *k, struct ps_cache_val *v)
+int ps_cache_put(int fd, int present_fd, const struct ps_cache_key *k, struct ps_cache_val *v)
 {
+	__u64 bit, w;
+	__u32 i = ps_present_pos(k->hash, &bit);
+
+	/* read, OR, write back: a bit the BPF side sets between the two is
+	 * lost, which costs that key misses until it is filled again (a
+	 * clear bit is always safe, a miss) */
+	if (bpf_map_lookup_elem(present_fd, &i, &w))
+		return -1;
+	if (!(w & bit)) {
+		w |= bit;
+		if (bpf_map_update_elem(present_fd, &i, &w, BPF_ANY))
+			return -1;
+	}
 	v->key = *k;
 	return bpf_map_update_elem(fd, &k->hash, v, BPF_ANY);
+}
+
+int ps_present_clear(int present_fd)
+{
+	__u64 zero = 0;
+	__u32 i;
+
+	for (i = 0; i < PS_PRESENT_WORDS; i++)
+		if (bpf_map_update_elem(present_fd, &i, &zero, BPF_ANY))
+			return -1;
+	return 0;
 }
 
 int ps_cache_del(int fd, const struct ps_cache_key *k)

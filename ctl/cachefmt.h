@@ -29,9 +29,13 @@ int ps_cache_big_val_build(struct ps_cache_big_val *v, const void *val, size_t l
  * key; del deletes whatever is under the hash, another key's entry too:
  * an extra miss, as the BPF side's invalidation). ps_big_*: ps_cache_big,
  * keyed by the whole key. 0, or -1 with errno (ENOENT: no entry for k).
- * Every user-space reader and writer goes through these. */
+ * Every user-space reader and writer goes through these. put sets k's
+ * bit in ps_present (present_fd) before it inserts: the BPF side looks
+ * up only keys whose bit is set (xdp/maps.h). */
 int ps_cache_get(int fd, const struct ps_cache_key *k, struct ps_cache_val *v);
-int ps_cache_put(int fd, const struct ps_cache_key *k, struct ps_cache_val *v);
+int ps_cache_put(int fd, int present_fd, const struct ps_cache_key *k, struct ps_cache_val *v);
+/* ps_present cleared, every word (a flush, after the entries went) */
+int ps_present_clear(int present_fd);
 int ps_cache_del(int fd, const struct ps_cache_key *k);
 int ps_big_get(int fd, const struct ps_cache_key *k, struct ps_cache_big_val *v);
 int ps_big_put(int fd, const struct ps_cache_key *k, struct ps_cache_big_val *v);

@@ -46,6 +46,7 @@ struct ps_maps {
 	int config, stats, flows, cache, epochs, meta, ttl, cmds, lease;
 	int inflight;  /* ps_wr_inflight: writes in flight per epoch slot */
 	int cache_big; /* opened with PS_MAP_CACHE: values over PS_SMALL_VAL_MAX */
+	int present;   /* opened with PS_MAP_CACHE: ps_present */
 };
 enum {
 	PS_MAP_CONFIG = 1u << 0,

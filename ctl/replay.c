@@ -27,7 +27,7 @@
 
 struct replay {
 	struct prestack_bpf *skel;
-	int xdp, tc, cfg, flows, cache, stats;
+	int xdp, tc, cfg, flows, cache, present, stats;
 	__u16 port;
 	__u64 prev[PS_ST__MAX];
 };
@@ -45,7 +45,7 @@ static int load_cache_line(struct replay *r, const char *kv)
 		       kv, PS_KEY_MAX, PS_SMALL_VAL_MAX);
 		return -1;
 	}
-	if (ps_cache_put(r->cache, &k, &v)) {
+	if (ps_cache_put(r->cache, r->present, &k, &v)) {
 		ps_err("cannot preload '%s': %s", kv, strerror(errno));
 		return -1;
 	}
@@ -330,6 +330,7 @@ static int replay_run(struct ps_call *c, void *opts)
 	r.cfg = bpf_map__fd(r.skel->maps.ps_config);
 	r.flows = bpf_map__fd(r.skel->maps.ps_flows);
 	r.cache = bpf_map__fd(r.skel->maps.ps_cache);
+	r.present = bpf_map__fd(r.skel->maps.ps_present);
 	r.stats = bpf_map__fd(r.skel->maps.ps_stats);
 	r.port = (__u16)o->port;
 	/* no socket exists offline: no tcp_sock checks */

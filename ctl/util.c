@@ -222,6 +222,7 @@ static const struct {
 	{ PS_MAP_CACHE, offsetof(struct ps_maps, cache), "ps_cache", sizeof(struct ps_cache_val) },
 	{ PS_MAP_CACHE, offsetof(struct ps_maps, cache_big), "ps_cache_big",
 	  sizeof(struct ps_cache_big_val) },
+	{ PS_MAP_CACHE, offsetof(struct ps_maps, present), "ps_present", sizeof(__u64) },
 	{ PS_MAP_EPOCHS, offsetof(struct ps_maps, epochs), "ps_epochs", sizeof(__u32) },
 	{ PS_MAP_META, offsetof(struct ps_maps, meta), "ps_meta", sizeof(struct ps_meta) },
 	{ PS_MAP_TTL, offsetof(struct ps_maps, ttl), "ps_ttl", sizeof(__u64) },

@@ -529,6 +529,20 @@ static __always_inline int ps_invalidate(struct ps_scratch *s, __u32 off,
 	return counted;
 }
 
+/* Set the bit of hash in ps_present before its entry is inserted (a
+ * reader that sees the entry without the bit only misses: safe either
+ * way). Read first: most fills find it set, and an atomic OR would take
+ * the line exclusive on every one. */
+static __always_inline void present_set(__u64 hash)
+{
+	__u64 bit, *w;
+	__u32 i = ps_present_pos(hash, &bit);
+
+	w = bpf_map_lookup_elem(&ps_present, &i);
+	if (w && !(*w & bit))
+		__sync_fetch_and_or(w, bit);
+}
+
 /* Is an expiry (0: none) far enough away to answer now? */
 static __always_inline int ttl_ok(__u64 expires_ns, __u64 now_ns)
 {
@@ -543,8 +557,16 @@ static __always_inline int ttl_ok(__u64 expires_ns, __u64 now_ns)
 static __always_inline struct ps_cache_val *
 cache_lookup(struct ps_cache_key *k, __u32 gen, __u64 now_ns)
 {
-	struct ps_cache_val *v = bpf_map_lookup_elem(&ps_cache, &k->hash);
+	struct ps_cache_val *v;
+	__u64 bit, *w;
+	__u32 i = ps_present_pos(k->hash, &bit);
 
+	/* no bit: no entry was ever inserted under this hash since the
+	 * last flush (ps_present); an array read instead of a bucket walk */
+	w = bpf_map_lookup_elem(&ps_present, &i);
+	if (!w || !(*w & bit))
+		return NULL;
+	v = bpf_map_lookup_elem(&ps_cache, &k->hash);
 	if (!v)
 		return NULL;
 	if (!ps_key_eq(&v->key, k)) {
@@ -680,6 +702,8 @@ static __always_inline int cache_store(int big, const struct ps_cache_key *k,
 		__builtin_memcpy(&((struct ps_cache_val *)v)->key, k, sizeof(*k));
 		bpf_map_delete_elem(&ps_cache_big, k);
 	}
+	if (!big)
+		present_set(k->hash);
 	PS_FILL_RACE(1, k);
 	if (bpf_map_update_elem(map, mk, v, BPF_ANY))
 		return -1;

@@ -65,6 +65,15 @@ ps_key_slot(const struct ps_cache_key *k)
 	return (__u32)(k->hash >> 32) & (PS_EPOCH_SLOTS - 1);
 }
 
+/* The key's bit in ps_present (maps.h): bits 6..19 of the hash pick the
+ * word, bits 0..5 the bit (the epoch slot takes the high half) */
+static inline __attribute__((always_inline)) __u32
+ps_present_pos(__u64 hash, __u64 *bit)
+{
+	*bit = 1ull << (hash & 63);
+	return (__u32)(hash >> 6) & (PS_PRESENT_WORDS - 1);
+}
+
 /* Is a the same key as b (length and bytes; both zero padded)? */
 static inline __attribute__((always_inline)) int
 ps_key_eq(const struct ps_cache_key *a, const struct ps_cache_key *b)

@@ -69,6 +69,20 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ps_cache SEC(".maps");
 
+/* A superset of the hashes of the keys in ps_cache, one bit each
+ * (keyhash.h, ps_present_pos): every insert sets its key's bit first
+ * (cache.h, cache_store; ctl's ps_cache_put), nothing clears one but a
+ * flush. A lookup whose bit is clear is a miss without walking
+ * ps_cache's bucket: a pipeline of misses costs an array read a key. A
+ * bit left by an evicted or deleted entry only costs that key the walk. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PS_PRESENT_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ps_present SEC(".maps");
+
 /* Bumped on every invalidation of a key hashing to the slot: a fill is
  * stored only if its slot's epoch did not move since the GET passed. */
 struct {

@@ -26,6 +26,10 @@
 /* "$1024\r\n" + value + "\r\n", rounded up to a multiple of 4 (csum) */
 #define PS_REPLY_MAX      1040
 #define PS_CACHE_ENTRIES  16384
+/* words of 64 bits in ps_present, a power of two: 2^20 bits, 64 per
+ * cache entry, so that at most ~1.6% of absent keys look present when the
+ * cache is full (keyhash.h, ps_present_pos) */
+#define PS_PRESENT_WORDS  16384
 #define PS_TTL_ENTRIES    262144 /* keys with a TTL (or an unknown one) */
 #define PS_FLOW_ENTRIES   65536
 #define PS_EPOCH_SLOTS    4096   /* power of two: invalidation epochs by key hash */

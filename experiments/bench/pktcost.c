@@ -247,7 +247,7 @@ static uint32_t hit_median(uint32_t mode, enum config c, uint32_t extra, int run
 		return 0;
 	ps_cache_key_build(&ck, "v016", 4);
 	ps_cache_val_build(&cv, val, 16, 1, PS_FILL_USER);
-	ps_cache_put(e.cache, &ck, &cv);
+	ps_cache_put(e.cache, e.present, &ck, &cv);
 	bpf_map_lookup_elem(e.cfg, &zero, &cfg);
 	cfg.extra_work = extra;
 	bpf_map_update_elem(e.cfg, &zero, &cfg, BPF_ANY);
@@ -750,7 +750,7 @@ static int path_row(const char *kernel, uint32_t mode, const char *mname, enum c
 		memset(vals[i], 'x', (size_t)sizes[i]);
 		ps_cache_key_build(&ck[i], keys[i], 4);
 		ps_cache_val_build(&cv[i], vals[i], (size_t)sizes[i], 1, PS_FILL_USER);
-		ps_cache_put(e.cache, &ck[i], &cv[i]);
+		ps_cache_put(e.cache, e.present, &ck[i], &cv[i]);
 	}
 	if (bpf_map_lookup_elem(e.flows, &k, &snap))
 		return -1;
@@ -760,7 +760,7 @@ static int path_row(const char *kernel, uint32_t mode, const char *mname, enum c
 		 * and the key a SET invalidates */
 		restore(&e, &snap);
 		if (is_set)
-			ps_cache_put(e.cache, &ck[0], &cv[0]);
+			ps_cache_put(e.cache, e.present, &ck[0], &cv[0]);
 		if (one_run(e.xdp, in, len, &ns[r], &v))
 			return -1;
 		if (strcmp(vname(v), want))

@@ -144,13 +144,20 @@ def hash_keyed_puts(tree):
     """A harness older than the cache keyed by the key's hash (its entries
     hold the key) fills ps_cache with a raw map update under the whole key:
     in such a tree that is no entry of any key, and every hit would be
-    timed as a miss. There its puts go through the tree's ps_cache_put."""
+    timed as a miss. There its puts go through the tree's ps_cache_put,
+    called as the tree declares it: with ps_present's fd (xdp/maps.h) in
+    a tree that has the presence bits, without it in one before them."""
     if "struct ps_cache_key key;" not in open(os.path.join(tree, "xdp/prestack.h")).read():
         return
+    present = "int present_fd" in open(os.path.join(tree, "ctl/cachefmt.h")).read()
     p = os.path.join(tree, "experiments/bench/pktcost.c")
-    s = open(p).read()
-    open(p, "w").write(re.sub(r"bpf_map_update_elem\(e\.cache, ([^,]+), ([^,]+), BPF_ANY\)",
-                              r"ps_cache_put(e.cache, \1, \2)", s))
+    s = re.sub(r"bpf_map_update_elem\(e\.cache, ([^,]+), ([^,]+), BPF_ANY\)",
+               r"ps_cache_put(e.cache, \1, \2)", open(p).read())
+    if present:
+        s = re.sub(r"ps_cache_put\(e\.cache, (?!e\.present)", "ps_cache_put(e.cache, e.present, ", s)
+    else:
+        s = s.replace("ps_cache_put(e.cache, e.present, ", "ps_cache_put(e.cache, ")
+    open(p, "w").write(s)
 
 
 def build(tree):

@@ -92,6 +92,7 @@ void t_cut_adj_lock(struct env *e);
 void t_cut_torn_copy(struct env *e);
 void t_cut_entry_rekeyed(struct env *e);
 void t_cache_other_key(struct env *e);
+void t_cache_present(struct env *e);
 void t_cut_entry_same_hash(struct env *e);
 void t_run_take_rekeyed(struct env *e);
 void t_rtx_kept_bytes(struct env *e);

@@ -61,6 +61,7 @@ int env_open_fault(struct env *e, uint32_t mode, uint32_t flags, uint32_t fault)
 	e->cfg = bpf_map__fd(e->skel->maps.ps_config);
 	e->flows = bpf_map__fd(e->skel->maps.ps_flows);
 	e->cache = bpf_map__fd(e->skel->maps.ps_cache);
+	e->present = bpf_map__fd(e->skel->maps.ps_present);
 	e->stats = bpf_map__fd(e->skel->maps.ps_stats);
 	e->epochs = bpf_map__fd(e->skel->maps.ps_epochs);
 	env_set_mode(e, mode, flags);
@@ -143,7 +144,7 @@ int cache_put(struct env *e, const char *key, const char *val)
 
 	ps_cache_key_build(&k, key, strlen(key));
 	ps_cache_val_build(&v, val, strlen(val), 1, PS_FILL_USER);
-	return ps_cache_put(e->cache, &k, &v);
+	return ps_cache_put(e->cache, e->present, &k, &v);
 }
 
 int cache_has(struct env *e, const char *key, char *val, size_t cap)

@@ -22,7 +22,7 @@ extern const uint8_t CLI_MAC[6], SRV_MAC[6];
 
 struct env {
 	struct prestack_bpf *skel;
-	int xdp, tc, cfg, flows, cache, stats, epochs;
+	int xdp, tc, cfg, flows, cache, present, stats, epochs;
 	bool ts;            /* fixture flow negotiated timestamps */
 	uint32_t cseq;      /* client's next seq (client space) */
 	uint32_t sseq;      /* client's view of the server's next seq */

@@ -70,7 +70,7 @@ void t_ttl_expiry(struct env *e)
 	exp = mono_ns() + PS_TTL_MARGIN_NS / 2;
 	CHECK_EQ(ttl_set(e, "tk", exp), 0);
 	v.expires_ns = exp;
-	CHECK_EQ(ps_cache_put(e->cache, &k, &v), 0);
+	CHECK_EQ(ps_cache_put(e->cache, e->present, &k, &v), 0);
 	expect_pass(e, get, strlen(get), 21, 7);
 	CHECK_EQ(stat_get(e, PS_ST_TTL_REFUSED), 1);
 	CHECK(!cache_has(e, "tk", NULL, 0), "an entry past its margin stayed cached");

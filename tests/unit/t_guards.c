@@ -133,7 +133,7 @@ void t_select_multi(struct env *e)
 
 		ps_cache_key_build(&k, "foo", 3);
 		ps_cache_val_build(&v, "bar", 3, c.cache_gen, PS_FILL_USER);
-		ps_cache_put(e->cache, &k, &v);
+		ps_cache_put(e->cache, e->present, &k, &v);
 	}
 	expect_answer(e, S(GET_FOO), S("$3\r\nbar\r\n"));
 	expect_pass(e, S("*2\r\n$6\r\nSELECT\r\n$1\r\n1\r\n"), sizeof(GET_FOO) - 1, 9);

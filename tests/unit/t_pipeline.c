@@ -622,6 +622,9 @@ static void cache_put_colliding(struct env *e, const char *key, const char *othe
 	ps_cache_key_build(&k, key, strlen(key));
 	ps_cache_key_build(&o, other_key, strlen(other_key));
 	ps_cache_val_build(&v, val, strlen(val), 1, PS_FILL_USER);
+	/* key's own put first: its bit in ps_present is set, as a fill of
+	 * the colliding key would have set the same bit */
+	CHECK_EQ(ps_cache_put(e->cache, e->present, &k, &v), 0);
 	v.key = o;
 	CHECK_EQ(bpf_map_update_elem(e->cache, &k.hash, &v, BPF_ANY), 0);
 }
@@ -673,6 +676,57 @@ void t_cache_other_key(struct env *e)
 	expect_answer(e, S(GET_FOO), S("$3\r\nbar\r\n"));
 	CHECK_EQ(stat_get(e, PS_ST_GET_HITS), 1);
 	CHECK_EQ(stat_get(e, PS_ST_KEY_OTHER), 4);
+}
+
+static int present_bit(struct env *e, const char *key)
+{
+	struct ps_cache_key k;
+	__u64 bit, w = 0;
+	__u32 i;
+
+	ps_cache_key_build(&k, key, strlen(key));
+	i = ps_present_pos(k.hash, &bit);
+	return !bpf_map_lookup_elem(e->present, &i, &w) && (w & bit);
+}
+
+/*
+ * ps_present: a key whose bit is clear misses without ps_cache being
+ * looked at, even with its entry there (a raw map update sets no bit);
+ * the reply's fill sets the bit, and so does user space's put; a flush's
+ * clear turns entries into misses (safe) until filled again.
+ */
+void t_cache_present(struct env *e)
+{
+	struct ps_cache_key k;
+	struct ps_cache_val v;
+
+	ps_cache_key_build(&k, "foo", 3);
+	ps_cache_val_build(&v, "bar", 3, 1, PS_FILL_USER);
+	v.key = k;
+	CHECK_EQ(bpf_map_update_elem(e->cache, &k.hash, &v, BPF_ANY), 0);
+	CHECK(!present_bit(e, "foo"), "a raw update set foo's bit");
+	expect_pass(e, S(GET_FOO), 0, 0);
+	CHECK_EQ(stat_get(e, PS_ST_GET_HITS), 0);
+	CHECK_EQ(stat_get(e, PS_ST_KEY_OTHER), 0);
+	/* the reply fills (cache_store), bit first */
+	expect_srv(e, S("$3\r\nbar\r\n"), 0, 0);
+	CHECK_EQ(stat_get(e, PS_ST_FILLS), 1);
+	CHECK(present_bit(e, "foo"), "the fill set no bit");
+	expect_answer(e, S(GET_FOO), S("$3\r\nbar\r\n"));
+	CHECK_EQ(stat_get(e, PS_ST_GET_HITS), 1);
+	/* cleared (cache flush): the entry is there, the GET goes to Redis */
+	CHECK_EQ(ps_present_clear(e->present), 0);
+	CHECK(!present_bit(e, "foo") && cache_has(e, "foo", NULL, 0), "clear: bit or entry");
+	/* the answer moved the offsets by its request and its reply */
+	expect_pass(e, S(GET_FOO), sizeof(GET_FOO) - 1, 9);
+	CHECK_EQ(stat_get(e, PS_ST_GET_HITS), 1);
+	expect_srv(e, S("$3\r\nbar\r\n"), sizeof(GET_FOO) - 1, 9);
+	/* user space's put sets it */
+	CHECK_EQ(ps_present_clear(e->present), 0);
+	CHECK_EQ(cache_put(e, "foo", "baz"), 0);
+	CHECK(present_bit(e, "foo"), "ps_cache_put set no bit");
+	expect_answer(e, S(GET_FOO), S("$3\r\nbaz\r\n"));
+	CHECK_EQ(stat_get(e, PS_ST_GET_HITS), 2);
 }
 
 /*

@@ -248,7 +248,7 @@ void t_fill_race(struct env *e)
 	/* a pending entry (a fill between its insert and its publish) is no
 	 * hit, and a lookup leaves it to its filler */
 	ps_cache_val_build(&v, "old", 3, PS_GEN_PENDING | 7, PS_FILL_TC);
-	CHECK_EQ(ps_cache_put(e->cache, &k, &v), 0);
+	CHECK_EQ(ps_cache_put(e->cache, e->present, &k, &v), 0);
 	expect_pass(e, S("*2\r\n$3\r\nGET\r\n$2\r\nrk\r\n"), 0, 0);
 	CHECK_EQ(stat_get(e, PS_ST_GET_HITS), 0);
 	CHECK(!ps_cache_get(e->cache, &k, &v) && v.gen == (PS_GEN_PENDING | 7),

@@ -47,7 +47,7 @@ static size_t put_val(struct env *e, const char *key, size_t n, char seed)
 		return bv.reply_len;
 	}
 	ps_cache_val_build(&v, val, n, put_gen, PS_FILL_USER);
-	ps_cache_put(e->cache, &k, &v);
+	ps_cache_put(e->cache, e->present, &k, &v);
 	memcpy(rep, v.reply, v.reply_len);
 	return v.reply_len;
 }

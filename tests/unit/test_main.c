@@ -198,6 +198,8 @@ static const struct tcase {
 	  t_cut_entry_rekeyed, TS(GUARDED) },
 	{ "cache: an entry of another key under the key's hash is a miss everywhere; the fill replaces it",
 	  t_cache_other_key, TS(GUARDED) },
+	{ "ps_present: a clear bit is a miss whatever ps_cache holds; fills and puts set it, a flush clears it",
+	  t_cache_present, TS(GUARDED) },
 	{ "pipeline: an entry reused for a key of the same hash before its identity was read is never sent",
 	  t_cut_entry_same_hash, TS(GUARDED) },
 	{ "pipeline: a run withdrawn and its element reused for another run before TC takes it is never sent",
