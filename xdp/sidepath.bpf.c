@@ -64,7 +64,8 @@ const volatile __u32 ps_side_all_local = 0;
  * one. So a closed connection is kept, dead (side_close), absent to both
  * hooks; a SYN of its tuple reopens the element in place once no run of
  * the old connection is inside it (side_revive); it is deleted only once
- * dead for PS_SIDE_GRACE_NS (side_reap). */
+ * dead for PS_SIDE_GRACE_NS (side_reap: met again, side_dead_pop, or a
+ * full table's pass). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, PS_SIDE_FLOWS);
@@ -73,6 +74,37 @@ struct {
 	__type(value, struct ps_side_flow);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ps_side_flows SEC(".maps");
+
+/* Connections closed on this CPU, oldest first: each open deletes the
+ * oldest once past their grace (side_dead_pop), so that short connections
+ * do not fill the table with dead entries (a ring of keys: a hash cannot
+ * be walked a little at a time). Per CPU: the two TC programs never run
+ * nested on one CPU, so each ring has one writer at a time. */
+#define SIDE_DEAD_RING 4096   /* a power of two */
+#define SIDE_DEAD_POP  2      /* entries deleted per open, at most */
+
+struct side_dead {
+	struct ps_side_key k;
+	__u64 dead_ns;
+};
+
+struct side_dead_pos {
+	__u32 head, tail;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SIDE_DEAD_RING);
+	__type(key, __u32);
+	__type(value, struct side_dead);
+} ps_side_dead SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct side_dead_pos);
+} ps_side_dead_pos SEC(".maps");
 
 /* connections not followed, to follow from a command boundary (written
  * by the watcher, ps_side_resync) */
@@ -407,17 +439,45 @@ static __always_inline void side_leave(struct ps_side_flow *f, struct ps_scratch
 	}
 }
 
+/* A dead connection's key, for side_dead_pop; on a full ring the oldest
+ * is dropped (met again, or the full-table pass, deletes it). Global
+ * functions, this and side_dead_pop: verified once, not at each close and
+ * open they are inlined into. */
+__noinline int side_dead_push(const struct ps_side_key *k, __u64 now)
+{
+	struct side_dead_pos *pos;
+	struct side_dead *d;
+	__u32 zero = 0, idx;
+
+	pos = bpf_map_lookup_elem(&ps_side_dead_pos, &zero);
+	if (!pos || !k)
+		return 0;
+	if (pos->head - pos->tail >= SIDE_DEAD_RING)
+		pos->tail++;
+	idx = pos->head & (SIDE_DEAD_RING - 1);
+	d = bpf_map_lookup_elem(&ps_side_dead, &idx);
+	if (!d)
+		return 0;
+	d->k = *k;
+	d->dead_ns = now;
+	pos->head++;
+	return 0;
+}
+
 /* The connection closed (by a run inside it): dead from now on; the
  * first close counts, later ones (the other side's) change nothing. */
-static __always_inline void side_close(struct ps_side_flow *f)
+static __always_inline void side_close(const struct ps_side_key *k, struct ps_side_flow *f)
 {
+	__u64 now = bpf_ktime_get_ns();
+
 	/* the time first, for whoever sees the entry dead (side_reap): a
 	 * second close only moves it later */
-	f->dead_ns = bpf_ktime_get_ns();
+	f->dead_ns = now;
 	asm volatile("" ::: "memory");
 	if (__sync_fetch_and_or(&f->flags, PS_SF_DEAD) & PS_SF_DEAD)
 		return;
 	side_att_count(f->ifindex, -1);
+	side_dead_push(k, now);
 }
 
 /* dead, released, nobody inside, not being deleted */
@@ -440,6 +500,34 @@ static __always_inline int side_reap(const struct ps_side_key *k, struct ps_side
 		return 0;
 	bpf_map_delete_elem(&ps_side_flows, k);
 	return 1;
+}
+
+/* The oldest connections closed on this CPU, once past their grace:
+ * deleted if still dead (side_reap checks; one reopened meanwhile
+ * stays), and off the ring either way. */
+__noinline int side_dead_pop(__u64 now)
+{
+	struct side_dead_pos *pos;
+	struct ps_side_flow *f;
+	struct side_dead *d;
+	__u32 zero = 0, idx, i;
+
+	pos = bpf_map_lookup_elem(&ps_side_dead_pos, &zero);
+	if (!pos)
+		return 0;
+	for (i = 0; i < SIDE_DEAD_POP; i++) {
+		if (pos->tail == pos->head)
+			return 0;
+		idx = pos->tail & (SIDE_DEAD_RING - 1);
+		d = bpf_map_lookup_elem(&ps_side_dead, &idx);
+		if (!d || now - d->dead_ns < PS_SIDE_GRACE_NS)
+			return 0;
+		f = bpf_map_lookup_elem(&ps_side_flows, &d->k);
+		if (f)
+			side_reap(&d->k, f, now);
+		pos->tail++;
+	}
+	return 0;
 }
 
 /* bpf_for_each_map_elem's callback: deletes what side_reap would */
@@ -475,6 +563,8 @@ static __always_inline struct ps_side_flow *side_open(const struct side_pkt *p,
 	__u64 *full, now;
 	long err;
 
+	/* room first: the oldest closed connections past their grace */
+	side_dead_pop(bpf_ktime_get_ns());
 	f = bpf_map_lookup_elem(&ps_side_tmp, &zero);
 	if (!f)
 		return NULL;
@@ -763,7 +853,7 @@ static __always_inline int side_in(struct __sk_buff *skb)
 			}
 			/* it replaces the connection: that one is over
 			 * (released here, unless the other hook is inside) */
-			side_close(f);
+			side_close(&p.k, f);
 			side_leave(f, s);
 		}
 		if (!side_local(skb, &p))
@@ -818,7 +908,7 @@ static __always_inline int side_in(struct __sk_buff *skb)
 		side_att_count(skb->ifindex, 1);
 	}
 	if (p.flags & TCPF_RST) {
-		side_close(f);
+		side_close(&p.k, f);
 		goto leave;
 	}
 	if (!p.pl_len)
@@ -935,7 +1025,7 @@ static __always_inline int side_out(struct __sk_buff *skb)
 		side_hold(f);   /* replies of a connection whose start we missed */
 	/* Redis closed it: nothing more of it runs */
 	if (p.flags & (TCPF_FIN | TCPF_RST))
-		side_close(f);
+		side_close(&p.k, f);
 	side_leave(f, s);
 	if (s->flushes)
 		stat_add(PS_ST_SIDE_FLUSHES, s->flushes);
