@@ -75,17 +75,22 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ps_side_flows SEC(".maps");
 
-/* Connections closed on this CPU, oldest first: each open deletes the
+/* Connections closed, oldest first: each open and close deletes the
  * oldest once past their grace (side_dead_pop), so that short connections
- * do not fill the table with dead entries (a ring of keys: a hash cannot
- * be walked a little at a time). Per CPU: the two TC programs never run
- * nested on one CPU, so each ring has one writer at a time. */
-#define SIDE_DEAD_RING 4096   /* a power of two */
-#define SIDE_DEAD_POP  2      /* entries deleted per open, at most */
+ * do not fill the table with dead entries (a queue of keys: a hash cannot
+ * be walked a little at a time). One queue for every CPU: a connection's
+ * close runs on Redis's CPU, its client's open on another, and a per-CPU
+ * queue was left full on a CPU Redis had left (measured live). A bounded
+ * multi-producer, multi-consumer queue: slot i of lap n has sequence
+ * number i + n * size while free, i + n * size + 1 once written. */
+#define SIDE_DEAD_Q    PS_SIDE_FLOWS  /* as many as the table: a power of two */
+#define SIDE_DEAD_POP  2              /* entries deleted per open or close, at most */
 
 struct side_dead {
-	struct ps_side_key k;
+	__u32 seq;        /* minus the slot's index (an array starts zeroed) */
+	__u32 pad;
 	__u64 dead_ns;
+	struct ps_side_key k;
 };
 
 struct side_dead_pos {
@@ -93,14 +98,14 @@ struct side_dead_pos {
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, SIDE_DEAD_RING);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SIDE_DEAD_Q);
 	__type(key, __u32);
 	__type(value, struct side_dead);
 } ps_side_dead SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct side_dead_pos);
@@ -439,30 +444,41 @@ static __always_inline void side_leave(struct ps_side_flow *f, struct ps_scratch
 	}
 }
 
-/* A dead connection's key, for side_dead_pop; on a full ring the oldest
- * is dropped (met again, or the full-table pass, deletes it). Global
+/* A dead connection's key, for side_dead_pop; on a full queue it is
+ * left out (met again, or the full-table pass, deletes it). Global
  * functions, this and side_dead_pop: verified once, not at each close and
  * open they are inlined into. */
 __noinline int side_dead_push(const struct ps_side_key *k, __u64 now)
 {
-	struct side_dead_pos *pos;
+	struct side_dead_pos *q;
 	struct side_dead *d;
-	__u32 zero = 0, idx;
+	__u32 zero = 0, pos, idx, i;
 
-	pos = bpf_map_lookup_elem(&ps_side_dead_pos, &zero);
-	if (!pos || !k)
+	q = bpf_map_lookup_elem(&ps_side_dead_pos, &zero);
+	if (!q || !k)
 		return 0;
-	if (pos->head - pos->tail >= SIDE_DEAD_RING)
-		pos->tail++;
-	idx = pos->head & (SIDE_DEAD_RING - 1);
-	d = bpf_map_lookup_elem(&ps_side_dead, &idx);
-	if (!d)
+	/* (bounded: another CPU may take the slot first) */
+	for (i = 0; i < SIDE_CAS_TRIES; i++) {
+		pos = READ_ONCE(q->head);
+		idx = pos & (SIDE_DEAD_Q - 1);
+		d = bpf_map_lookup_elem(&ps_side_dead, &idx);
+		if (!d)
+			return 0;
+		if ((__s32)(READ_ONCE(d->seq) + idx - pos) < 0)
+			return 0;   /* full: its slot not yet freed */
+		if (READ_ONCE(d->seq) + idx != pos ||
+		    __sync_val_compare_and_swap(&q->head, pos, pos + 1) != pos)
+			continue;
+		d->k = *k;
+		d->dead_ns = now;
+		asm volatile("" ::: "memory");
+		WRITE_ONCE(d->seq, pos + 1 - idx);   /* written */
 		return 0;
-	d->k = *k;
-	d->dead_ns = now;
-	pos->head++;
+	}
 	return 0;
 }
+
+__noinline int side_dead_pop(__u64 now);
 
 /* The connection closed (by a run inside it): dead from now on; the
  * first close counts, later ones (the other side's) change nothing. */
@@ -478,6 +494,7 @@ static __always_inline void side_close(const struct ps_side_key *k, struct ps_si
 		return;
 	side_att_count(f->ifindex, -1);
 	side_dead_push(k, now);
+	side_dead_pop(now);
 }
 
 /* dead, released, nobody inside, not being deleted */
@@ -502,30 +519,36 @@ static __always_inline int side_reap(const struct ps_side_key *k, struct ps_side
 	return 1;
 }
 
-/* The oldest connections closed on this CPU, once past their grace:
- * deleted if still dead (side_reap checks; one reopened meanwhile
- * stays), and off the ring either way. */
+/* The oldest connections closed, once past their grace: deleted if
+ * still dead (side_reap checks; one reopened meanwhile stays), and off
+ * the queue either way. */
 __noinline int side_dead_pop(__u64 now)
 {
-	struct side_dead_pos *pos;
 	struct ps_side_flow *f;
+	struct side_dead_pos *q;
 	struct side_dead *d;
-	__u32 zero = 0, idx, i;
+	struct ps_side_key k;
+	__u32 zero = 0, pos, idx, i;
 
-	pos = bpf_map_lookup_elem(&ps_side_dead_pos, &zero);
-	if (!pos)
+	q = bpf_map_lookup_elem(&ps_side_dead_pos, &zero);
+	if (!q)
 		return 0;
 	for (i = 0; i < SIDE_DEAD_POP; i++) {
-		if (pos->tail == pos->head)
-			return 0;
-		idx = pos->tail & (SIDE_DEAD_RING - 1);
+		pos = READ_ONCE(q->tail);
+		idx = pos & (SIDE_DEAD_Q - 1);
 		d = bpf_map_lookup_elem(&ps_side_dead, &idx);
-		if (!d || now - d->dead_ns < PS_SIDE_GRACE_NS)
+		/* empty, or its oldest not written yet, or young */
+		if (!d || READ_ONCE(d->seq) + idx != pos + 1 ||
+		    now - READ_ONCE(d->dead_ns) < PS_SIDE_GRACE_NS)
 			return 0;
-		f = bpf_map_lookup_elem(&ps_side_flows, &d->k);
+		if (__sync_val_compare_and_swap(&q->tail, pos, pos + 1) != pos)
+			return 0;   /* another CPU took it */
+		k = d->k;
+		asm volatile("" ::: "memory");
+		WRITE_ONCE(d->seq, pos + SIDE_DEAD_Q - idx);   /* free for the next lap */
+		f = bpf_map_lookup_elem(&ps_side_flows, &k);
 		if (f)
-			side_reap(&d->k, f, now);
-		pos->tail++;
+			side_reap(&k, f, now);
 	}
 	return 0;
 }
