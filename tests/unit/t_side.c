@@ -827,9 +827,9 @@ void t_side_reopen(struct env *e)
 
 /*
  * A dead entry goes once dead for PS_SIDE_GRACE_NS, not before: deleted
- * by the next segment of its tuple that does not reopen it, by an open on
- * the CPU it closed on, or, on a full table, by the SYN that needs the
- * room.
+ * by the next segment of its tuple that does not reopen it, by a later
+ * open or close (the queue of closed connections), or, on a full table,
+ * by the SYN that needs the room.
  */
 void t_side_reap(struct env *e)
 {
@@ -869,10 +869,9 @@ void t_side_reap(struct env *e)
 	CHECK_EQ(cli(sd.cseq, TF_ACK, "", 0), -1);
 	CHECK(side_flow(SIDE_PORT, &f) != 0, "a dead entry past its grace was kept (ingress)");
 
-	/* the connections closed on a CPU are deleted by the opens after
-	 * their grace there (side_dead_pop), not by those before */
+	/* a closed connection is deleted by an open after its grace
+	 * (side_dead_pop), not by one before */
 	{
-		cpu_set_t was = side_pin();
 		static uint8_t fr[SIDE_FRAME_MAX];
 		struct pkt_spec sp = { .saddr = CLI_IP, .daddr = SRV_IP, .dport = SRV_PORT,
 				       .seq = 5, .flags = TF_SYN, .window = 512 };
@@ -893,7 +892,6 @@ void t_side_reap(struct env *e)
 		CHECK_EQ(side_flow(SIDE_PORT + 2, &f), 0);
 		CHECK_EQ(bpf_map_delete_elem(fd, (k = side_key(SIDE_PORT + 1), &k)), 0);
 		CHECK_EQ(bpf_map_delete_elem(fd, (k = side_key(SIDE_PORT + 2), &k)), 0);
-		sched_setaffinity(0, sizeof(was), &was);
 	}
 
 	/* a table full of dead entries, all but one past the grace: the
