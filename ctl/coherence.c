@@ -637,8 +637,9 @@ static int parse_addr(const char *t, __u32 a[4], __u16 *port_be)
  * flushing, no fill) if the client sent no byte while we looked
  * (ps_side_resync); one not seen yet is put in the table ahead of its
  * first segment (PS_SF_AHEAD: BPF_NOEXIST, so that a segment that came
- * meanwhile wins). BPF checks the socket and the '*' itself. Returns the
- * connections still lost (-1: the connection to Redis).
+ * meanwhile wins). BPF checks the socket and the '*' itself. A closed
+ * connection's entry (PS_SF_DEAD, kept until BPF deletes it) is none of
+ * these. Returns the connections still lost (-1: the connection to Redis).
  */
 static int follow_lost(struct coh *c)
 {
@@ -656,8 +657,8 @@ static int follow_lost(struct coh *c)
 		k = next;
 		prev = &k;
 		if (!bpf_map_lookup_elem(c->side_flows, &k, &f) &&
-		    (f.flags & (PS_SF_LOST | PS_SF_REP_LOST | PS_SF_AHEAD)) == PS_SF_LOST &&
-		    n < LOST_MAX) {
+		    (f.flags & (PS_SF_LOST | PS_SF_REP_LOST | PS_SF_AHEAD | PS_SF_DEAD)) ==
+		    PS_SF_LOST && n < LOST_MAX) {
 			lost[n] = k;
 			at[n++] = f.cli_nxt;
 		}
@@ -689,12 +690,15 @@ static int follow_lost(struct coh *c)
 
 			/* nothing arrived while we looked */
 			if (!bpf_map_lookup_elem(c->side_flows, &k, &f) && f.cli_nxt == at[i] &&
-			    (f.flags & PS_SF_LOST))
+			    (f.flags & (PS_SF_LOST | PS_SF_DEAD)) == PS_SF_LOST)
 				bpf_map_update_elem(c->side_resync, &k, &rs, BPF_ANY);
 			continue;
 		}
+		/* followed already; or closed, its entry not yet deleted:
+		 * the update below could not take it, and its tuple's next
+		 * segment reopens it (lost, if not its SYN) */
 		if (!bpf_map_lookup_elem(c->side_flows, &k, &f))
-			continue;   /* followed already */
+			continue;
 		if (k.cli[2] == htonl(0xffff) && c->maps->flows >= 0) {
 			struct ps_flow_key fk = { .cli_addr = k.cli[3], .srv_addr = k.srv[3],
 						  .cli_port = k.cli_port, .srv_port = k.srv_port };
@@ -710,7 +714,7 @@ static int follow_lost(struct coh *c)
 	free(text);
 	for (unsigned i = 0; i < n; i++)
 		still += !bpf_map_lookup_elem(c->side_flows, &lost[i], &f) &&
-			 (f.flags & PS_SF_LOST);
+			 (f.flags & (PS_SF_LOST | PS_SF_DEAD)) == PS_SF_LOST;
 	return still;
 }
 

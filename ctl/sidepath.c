@@ -277,7 +277,8 @@ long ps_side_conns(const struct ps_target *t, long *lost)
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
 		k = next;
 		prev = &k;
-		if (bpf_map_lookup_elem(fd, &k, &f))
+		/* a closed connection's entry (kept until BPF deletes it) */
+		if (bpf_map_lookup_elem(fd, &k, &f) || (f.flags & PS_SF_DEAD))
 			continue;
 		n++;
 		*lost += !!(f.flags & (PS_SF_LOST | PS_SF_HOLD));

@@ -41,6 +41,11 @@
 #define SIDE_EXT_MAX    4    /* IPv6 extension headers walked */
 #define CSUM_UNNECESSARY 1   /* skb->ip_summed */
 #define CSUM_PARTIAL     3
+#define SIDE_EEXIST      17  /* -errno of bpf_map_update_elem */
+#define SIDE_E2BIG       7
+/* one load or store of the word, as the other CPU's atomics see it */
+#define READ_ONCE(x)     (*(volatile typeof(x) *)&(x))
+#define WRITE_ONCE(x, v) (*(volatile typeof(x) *)&(x) = (v))
 
 /* the attached interface (XDP follows its IPv4 connections) */
 const volatile __u32 ps_side_attached = 0;
@@ -52,18 +57,15 @@ const volatile __u32 ps_side_all_local = 0;
  * in use; no reuse is deferred by it. A deleted element is the next
  * insert's on the deleting CPU at once (t_hash_reuses_deleted), and
  * ps_side_in and ps_side_out each keep a connection's element through a
- * whole segment, on two CPUs at once. XXX side_forget deletes at once
- * (Redis's FIN or RST at egress; the client's RST, or a SYN that replaces
- * the connection, at ingress): if side_open then opens another
- * connection on that CPU before the other hook is done, that hook writes
- * the old connection's parser, cli_nxt or srv_nxt, reply count and write
- * ring into the new one: its writes in flight released early (a fill of
- * their keys may land before Redis runs them) or its parser out of step
- * (its writes not seen, or its data dropped as past a hole). The window
- * is one program run, between a close and an open on one CPU. The fix,
- * as ps_flows': mark the entry dead at the close, released once, absent
- * to both hooks, reopened in place by a SYN of its tuple, and deleted only
- * once idle longer than any program runs. */
+ * whole segment, on two CPUs at once: a connection deleted at its close
+ * would hand its element, under the other hook's pointer, to the next
+ * connection opened on that CPU, and that hook would write the old
+ * parser, cli_nxt or srv_nxt, reply count and write ring into the new
+ * one. So a closed connection is kept, dead (side_close), absent to both
+ * hooks; a SYN of its tuple reopens the element in place once no run of
+ * the old connection is inside it (side_revive); it is deleted only once
+ * dead for PS_SIDE_GRACE_NS (side_reap: met again, side_dead_pop, or a
+ * full table's pass). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, PS_SIDE_FLOWS);
@@ -72,6 +74,42 @@ struct {
 	__type(value, struct ps_side_flow);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ps_side_flows SEC(".maps");
+
+/* Connections closed, oldest first: each open and close deletes the
+ * oldest once past their grace (side_dead_pop), so that short connections
+ * do not fill the table with dead entries (a queue of keys: a hash cannot
+ * be walked a little at a time). One queue for every CPU: a connection's
+ * close runs on Redis's CPU, its client's open on another, and a per-CPU
+ * queue was left full on a CPU Redis had left (measured live). A bounded
+ * multi-producer, multi-consumer queue: slot i of lap n has sequence
+ * number i + n * size while free, i + n * size + 1 once written. */
+#define SIDE_DEAD_Q    PS_SIDE_FLOWS  /* as many as the table: a power of two */
+#define SIDE_DEAD_POP  2              /* entries deleted per open or close, at most */
+
+struct side_dead {
+	__u32 seq;        /* minus the slot's index (an array starts zeroed) */
+	__u32 pad;
+	__u64 dead_ns;
+	struct ps_side_key k;
+};
+
+struct side_dead_pos {
+	__u32 head, tail;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SIDE_DEAD_Q);
+	__type(key, __u32);
+	__type(value, struct side_dead);
+} ps_side_dead SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct side_dead_pos);
+} ps_side_dead_pos SEC(".maps");
 
 /* connections not followed, to follow from a command boundary (written
  * by the watcher, ps_side_resync) */
@@ -322,9 +360,9 @@ static __always_inline void side_hold(struct ps_side_flow *f)
 	wr_slot_add(PS_WR_ANY, 1);
 }
 
-/* The connection is gone (or forgotten): every write it had in flight
- * is over (Redis runs nothing of a closed client), with the epochs and
- * the cache moved on as at their replies. */
+/* The connection is gone: every write it had in flight is over (Redis
+ * runs nothing of a closed client), with the epochs and the cache moved
+ * on as at their replies. Its last run's, once (side_leave). */
 static __always_inline void side_release(struct ps_side_flow *f, struct ps_scratch *s)
 {
 	struct ps_wr_view v;
@@ -335,6 +373,17 @@ static __always_inline void side_release(struct ps_side_flow *f, struct ps_scrat
 		ps_flush(s);
 		wr_slot_add(PS_WR_ANY, -1);
 	}
+}
+
+/* side_release for side_leave, which every way out of both programs
+ * takes: a global function (verified once; inlined at each of them, the
+ * release loop grew the two programs by half) */
+__noinline int side_release_last(struct ps_side_flow *f, struct ps_scratch *s)
+{
+	if (!f || !s)
+		return 0;
+	side_release(f, s);
+	return 0;
 }
 
 static __always_inline void side_att_count(__u32 ifindex, __u64 delta)
@@ -349,12 +398,176 @@ static __always_inline void side_att_count(__u32 ifindex, __u64 delta)
 		__sync_fetch_and_add(n, delta);
 }
 
-static __always_inline void side_forget(const struct ps_side_key *k, struct ps_side_flow *f,
-					struct ps_scratch *s)
+/*
+ * An entry's life, in its flags word (sidepath.h). A run (one program
+ * run, one segment) that works on a connection enters it (side_enter:
+ * counted in PS_SF_USERS, unless it is dead) and leaves it at its end
+ * (side_leave). A close marks it dead (side_close): nobody enters it any
+ * more; the runs inside finish their segment, and the last to leave
+ * releases its writes in flight and its hold, once, and marks it
+ * released. A run that looked the element up before the close and
+ * enters after it finds it dead: absent. A dead, released entry that no
+ * run is inside is reopened in place by its tuple's SYN (side_revive), or
+ * deleted once dead for PS_SIDE_GRACE_NS (side_reap): a run that looked
+ * it up and has not entered yet (a few instructions) has long ended by
+ * then, so the element's next key is nobody's old pointer.
+ */
+#define SIDE_CAS_TRIES 8
+
+/* Count this run inside f: 0 when f is dead (absent), or, never in
+ * practice, the word kept changing under us (treated as absent too). */
+static __always_inline int side_enter(struct ps_side_flow *f)
 {
-	side_release(f, s);
+	__u32 old, i;
+
+	/* (a bounded loop: the verifier needs its end) */
+	for (i = 0; i < SIDE_CAS_TRIES; i++) {
+		old = READ_ONCE(f->flags);
+		if (old & PS_SF_DEAD)
+			return 0;
+		if (__sync_val_compare_and_swap(&f->flags, old, old + PS_SF_USER) == old)
+			return 1;
+	}
+	return 0;
+}
+
+/* The run is done with f; the last run out of a dead entry releases it. */
+static __always_inline void side_leave(struct ps_side_flow *f, struct ps_scratch *s)
+{
+	__u32 old = __sync_fetch_and_add(&f->flags, -PS_SF_USER);
+
+	if ((old & PS_SF_DEAD) && (old & PS_SF_USERS) == PS_SF_USER) {
+		/* nobody else can be inside: no run enters a dead entry,
+		 * and reopening or deleting it waits for PS_SF_RELEASED */
+		side_release_last(f, s);
+		__sync_fetch_and_or(&f->flags, PS_SF_RELEASED);
+	}
+}
+
+/* A dead connection's key, for side_dead_pop; on a full queue it is
+ * left out (met again, or the full-table pass, deletes it). Global
+ * functions, this and side_dead_pop: verified once, not at each close and
+ * open they are inlined into. */
+__noinline int side_dead_push(const struct ps_side_key *k, __u64 now)
+{
+	struct side_dead_pos *q;
+	struct side_dead *d;
+	__u32 zero = 0, pos, idx, i;
+
+	q = bpf_map_lookup_elem(&ps_side_dead_pos, &zero);
+	if (!q || !k)
+		return 0;
+	/* (bounded: another CPU may take the slot first) */
+	for (i = 0; i < SIDE_CAS_TRIES; i++) {
+		pos = READ_ONCE(q->head);
+		idx = pos & (SIDE_DEAD_Q - 1);
+		d = bpf_map_lookup_elem(&ps_side_dead, &idx);
+		if (!d)
+			return 0;
+		if ((__s32)(READ_ONCE(d->seq) + idx - pos) < 0)
+			return 0;   /* full: its slot not yet freed */
+		if (READ_ONCE(d->seq) + idx != pos ||
+		    __sync_val_compare_and_swap(&q->head, pos, pos + 1) != pos)
+			continue;
+		d->k = *k;
+		d->dead_ns = now;
+		asm volatile("" ::: "memory");
+		WRITE_ONCE(d->seq, pos + 1 - idx);   /* written */
+		return 0;
+	}
+	return 0;
+}
+
+__noinline int side_dead_pop(__u64 now);
+
+/* The connection closed (by a run inside it): dead from now on; the
+ * first close counts, later ones (the other side's) change nothing. */
+static __always_inline void side_close(const struct ps_side_key *k, struct ps_side_flow *f)
+{
+	__u64 now = bpf_ktime_get_ns();
+
+	/* the time first, for whoever sees the entry dead (side_reap): a
+	 * second close only moves it later */
+	f->dead_ns = now;
+	asm volatile("" ::: "memory");
+	if (__sync_fetch_and_or(&f->flags, PS_SF_DEAD) & PS_SF_DEAD)
+		return;
 	side_att_count(f->ifindex, -1);
+	side_dead_push(k, now);
+	side_dead_pop(now);
+}
+
+/* dead, released, nobody inside, not being deleted */
+static __always_inline int side_idle_dead(__u32 flags)
+{
+	return (flags & (PS_SF_DEAD | PS_SF_RELEASED | PS_SF_REAPED | PS_SF_USERS)) ==
+	       (PS_SF_DEAD | PS_SF_RELEASED);
+}
+
+/* Delete a dead entry once dead for PS_SIDE_GRACE_NS; 1 if it went. */
+static __always_inline int side_reap(const struct ps_side_key *k, struct ps_side_flow *f,
+				     __u64 now)
+{
+	__u32 old = READ_ONCE(f->flags);
+
+	/* claimed, yet still here long after: the claim was made through a
+	 * pointer whose element had meanwhile been deleted and reused for
+	 * this entry (a whole connection's life between a lookup and a
+	 * compare-and-swap; never seen). Nothing else would ever free it */
+	if ((old & (PS_SF_REAPED | PS_SF_USERS)) == PS_SF_REAPED &&
+	    now - f->dead_ns >= 2 * PS_SIDE_GRACE_NS) {
+		bpf_map_delete_elem(&ps_side_flows, k);
+		return 1;
+	}
+	if (!side_idle_dead(old) || now - f->dead_ns < PS_SIDE_GRACE_NS)
+		return 0;
+	/* claimed: no SYN reopens it meanwhile, no other run deletes it */
+	if (__sync_val_compare_and_swap(&f->flags, old, old | PS_SF_REAPED) != old)
+		return 0;
 	bpf_map_delete_elem(&ps_side_flows, k);
+	return 1;
+}
+
+/* The oldest connections closed, once past their grace: deleted if
+ * still dead (side_reap checks; one reopened meanwhile stays), and off
+ * the queue either way. */
+__noinline int side_dead_pop(__u64 now)
+{
+	struct ps_side_flow *f;
+	struct side_dead_pos *q;
+	struct side_dead *d;
+	struct ps_side_key k;
+	__u32 zero = 0, pos, idx, i;
+
+	q = bpf_map_lookup_elem(&ps_side_dead_pos, &zero);
+	if (!q)
+		return 0;
+	for (i = 0; i < SIDE_DEAD_POP; i++) {
+		pos = READ_ONCE(q->tail);
+		idx = pos & (SIDE_DEAD_Q - 1);
+		d = bpf_map_lookup_elem(&ps_side_dead, &idx);
+		/* empty, or its oldest not written yet, or young */
+		if (!d || READ_ONCE(d->seq) + idx != pos + 1 ||
+		    now - READ_ONCE(d->dead_ns) < PS_SIDE_GRACE_NS)
+			return 0;
+		if (__sync_val_compare_and_swap(&q->tail, pos, pos + 1) != pos)
+			return 0;   /* another CPU took it */
+		k = d->k;
+		asm volatile("" ::: "memory");
+		WRITE_ONCE(d->seq, pos + SIDE_DEAD_Q - idx);   /* free for the next lap */
+		f = bpf_map_lookup_elem(&ps_side_flows, &k);
+		if (f)
+			side_reap(&k, f, now);
+	}
+	return 0;
+}
+
+/* bpf_for_each_map_elem's callback: deletes what side_reap would */
+static long side_reap_cb(struct bpf_map *map, const struct ps_side_key *k,
+			 struct ps_side_flow *f, __u64 *now)
+{
+	side_reap(k, f, *now);
+	return 0;
 }
 
 /* A connection we cannot follow: every segment with data flushes, and
@@ -368,25 +581,43 @@ static __always_inline void side_lost(struct ps_side_flow *f, struct ps_scratch 
 }
 
 /* Track a new connection (its SYN, or data of one opened before we
- * looked: lost); on a full table nothing can be followed: no fill until
- * the next attach. Returns the flow or NULL. */
+ * looked: lost); on a full table dead entries are reclaimed, and if
+ * none can be, nothing can be followed: no fill until the next attach.
+ * Returns the flow, entered (side_leave it), or NULL; *drop: the segment
+ * must wait (its tuple is being opened on another CPU). */
 static __always_inline struct ps_side_flow *side_open(const struct side_pkt *p,
 						      struct ps_scratch *s,
-						      struct __sk_buff *skb, int lost)
+						      struct __sk_buff *skb, int lost,
+						      int *drop)
 {
 	__u32 idx = PS_LEASE_SIDE_FULL, zero = 0;
 	struct ps_side_flow *f;
-	__u64 *full;
+	__u64 *full, now;
+	long err;
 
+	/* room first: the oldest closed connections past their grace */
+	side_dead_pop(bpf_ktime_get_ns());
 	f = bpf_map_lookup_elem(&ps_side_tmp, &zero);
 	if (!f)
 		return NULL;
 	__builtin_memset(f, 0, sizeof(*f));
 	f->ifindex = skb->ifindex;
 	f->cli_nxt = lost ? p->seq + p->pl_len : p->seq + 1;
-	if (!lost)
-		f->flags = PS_SF_SYN;
-	if (bpf_map_update_elem(&ps_side_flows, &p->k, f, BPF_NOEXIST)) {
+	/* born entered: nobody reopens or deletes it before this run is done */
+	f->flags = (lost ? 0 : PS_SF_SYN) + PS_SF_USER;
+	err = bpf_map_update_elem(&ps_side_flows, &p->k, f, BPF_NOEXIST);
+	if (err == -SIDE_E2BIG) {
+		/* full: the dead entries past their grace make room */
+		now = bpf_ktime_get_ns();
+		bpf_for_each_map_elem(&ps_side_flows, side_reap_cb, &now, 0);
+		err = bpf_map_update_elem(&ps_side_flows, &p->k, f, BPF_NOEXIST);
+	}
+	if (err == -SIDE_EEXIST) {
+		/* another CPU opened (or reopens, or deletes) it meanwhile */
+		*drop = 1;
+		return NULL;
+	}
+	if (err) {
 		ps_flush(s);
 		full = bpf_map_lookup_elem(&ps_lease, &idx);
 		if (full)
@@ -397,6 +628,47 @@ static __always_inline struct ps_side_flow *side_open(const struct side_pkt *p,
 	side_att_count(skb->ifindex, 1);
 	f = bpf_map_lookup_elem(&ps_side_flows, &p->k);
 	if (f && lost)
+		side_lost(f, s);
+	return f;
+}
+
+/*
+ * Reopen a dead entry in place for a new connection of its tuple (its
+ * SYN, or lost: data of one we did not see open), once released and no
+ * run is inside it. Returns it entered, or NULL: the old connection's last
+ * run is still inside, or it is being deleted; the caller drops the
+ * segment (sent again, it finds the entry free).
+ */
+static __always_inline struct ps_side_flow *side_revive(struct ps_side_flow *f,
+							const struct side_pkt *p,
+							struct ps_scratch *s,
+							struct __sk_buff *skb, int lost)
+{
+	__u32 old = READ_ONCE(f->flags);
+
+	if (!side_idle_dead(old) ||
+	    __sync_val_compare_and_swap(&f->flags, old, old + PS_SF_USER) != old)
+		return NULL;
+	/* ours alone: still dead to every other run, and no reopen or
+	 * reap takes an entry with a run inside. Its ring is empty and its
+	 * hold gone (side_release) */
+	f->cli_nxt = lost ? p->seq + p->pl_len : p->seq + 1;
+	f->srv_nxt = 0;
+	f->cmds = 0;
+	f->replies = 0;
+	f->ifindex = skb->ifindex;
+	f->last_ns = 0;
+	f->dead_ns = 0;
+	__builtin_memset(&f->rq, 0, sizeof(f->rq));
+	__builtin_memset(&f->rp, 0, sizeof(f->rp));
+	f->wr_head = f->wr_tail = 0;
+	f->wr_any = f->wr_any_idx = 0;
+	asm volatile("" ::: "memory");
+	/* alive again, this run inside; a plain store: no other run writes
+	 * the word of a dead entry with a run inside */
+	WRITE_ONCE(f->flags, (lost ? 0 : PS_SF_SYN) + PS_SF_USER);
+	side_att_count(skb->ifindex, 1);
+	if (lost)
 		side_lost(f, s);
 	return f;
 }
@@ -522,7 +794,11 @@ static __always_inline int side_resync(struct __sk_buff *skb, const struct side_
 	f->cmds = f->replies = 0;
 	f->cli_nxt = at;
 	f->srv_nxt = srv;
-	f->flags = PS_SF_SYN | PS_SF_SRV;
+	/* followed: known first, then no longer lost (egress, meanwhile,
+	 * sees it lost, not as one whose start it missed); the runs count
+	 * in the same word is kept */
+	__sync_fetch_and_or(&f->flags, PS_SF_SYN | PS_SF_SRV);
+	__sync_fetch_and_and(&f->flags, ~(PS_SF_LOST | PS_SF_REP_LOST | PS_SF_AHEAD));
 	return 1;
 }
 
@@ -566,7 +842,7 @@ static __always_inline int side_in(struct __sk_buff *skb)
 	struct ps_config *cfg;
 	struct ps_scratch *s;
 	struct side_pkt p = {};
-	int r;
+	int r, verdict = TC_ACT_UNSPEC_, drop = 0;
 
 	cfg = bpf_map_lookup_elem(&ps_config, &zero);
 	if (!cfg)
@@ -602,21 +878,66 @@ static __always_inline int side_in(struct __sk_buff *skb)
 	if ((p.flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN) {
 		/* a new connection (or the same SYN again): follow it from
 		 * its first byte */
-		if (f) {
-			if (!(f->flags & PS_SF_LOST) && f->cli_nxt == p.seq + 1 && !f->cmds)
+		if (f && side_enter(f)) {
+			if (!(f->flags & PS_SF_LOST) && f->cli_nxt == p.seq + 1 && !f->cmds) {
+				side_leave(f, s);
 				goto out;
-			side_forget(&p.k, f, s);
+			}
+			/* it replaces the connection: that one is over
+			 * (released here, unless the other hook is inside) */
+			side_close(&p.k, f);
+			side_leave(f, s);
 		}
-		if (side_local(skb, &p))
-			side_open(&p, s, skb, 0);
+		if (!side_local(skb, &p))
+			goto out;
+		if (f) {
+			struct ps_side_flow *old = f;
+
+			f = side_revive(f, &p, s, skb, 0);
+			/* else the old connection's last run is still
+			 * inside (the client sends its SYN again), or it is
+			 * being deleted */
+			drop = !f;
+			if (!f)
+				side_reap(&p.k, old, bpf_ktime_get_ns());
+		} else {
+			f = side_open(&p, s, skb, 0, &drop);
+		}
+		if (f)
+			side_leave(f, s);
+		if (drop)
+			verdict = TC_ACT_SHOT;
+		goto out;
+	}
+	if (f && !side_enter(f)) {
+		/* dead: absent. Its tuple's data opens it again (lost, as
+		 * below); anything else deletes it once old enough */
+		if (!p.pl_len) {
+			side_reap(&p.k, f, bpf_ktime_get_ns());
+			goto out;
+		}
+		if (!side_local(skb, &p))
+			goto out;
+		f = side_revive(f, &p, s, skb, 1);
+		if (f)
+			side_leave(f, s);
+		else
+			/* not parsed, so not for Redis yet: sent again */
+			verdict = TC_ACT_SHOT;
 		goto out;
 	}
 	if (!f) {
 		/* data of a connection opened before we looked: lost */
-		if (p.pl_len && side_local(skb, &p))
-			side_open(&p, s, skb, 1);
+		if (p.pl_len && side_local(skb, &p)) {
+			f = side_open(&p, s, skb, 1, &drop);
+			if (f)
+				side_leave(f, s);
+			else if (drop)
+				verdict = TC_ACT_SHOT;
+		}
 		goto out;
 	}
+	/* entered: every way out below leaves (side_leave) */
 	/* put here by the watcher (PS_SF_AHEAD), which cannot tell the
 	 * interface: egress there must look for it */
 	if (!f->ifindex) {
@@ -624,41 +945,43 @@ static __always_inline int side_in(struct __sk_buff *skb)
 		side_att_count(skb->ifindex, 1);
 	}
 	if (p.flags & TCPF_RST) {
-		side_forget(&p.k, f, s);
-		goto out;
+		side_close(&p.k, f);
+		goto leave;
 	}
 	if (!p.pl_len)
-		goto out;
+		goto leave;
 	if ((f->flags & PS_SF_LOST) && !side_resync(skb, &p, f, s)) {
 		side_lost(f, s);
 		/* where the client is: the watcher's resync starts from it */
 		if (after(p.seq + p.pl_len, f->cli_nxt))
 			f->cli_nxt = p.seq + p.pl_len;
-		goto out;
+		goto leave;
 	}
 	if (!side_csum_ok(skb, s, p.l4_off, p.l4_len, p.net | (p.v6 << 16))) {
 		/* the kernel drops it; its good copy comes again */
 		stat_inc(PS_ST_SIDE_CSUM);
-		goto out;
+		goto leave;
 	}
 	if (after(p.seq, f->cli_nxt)) {
 		/* past a hole: dropped, sent again once the hole is filled */
 		stat_inc(PS_ST_SIDE_OOO);
-		return TC_ACT_SHOT;
+		verdict = TC_ACT_SHOT;
+		goto leave;
 	}
 	if (!after(p.seq + p.pl_len, f->cli_nxt))
-		goto out;   /* all of it parsed before (a retransmission) */
+		goto leave;   /* all of it parsed before (a retransmission) */
 	from = f->cli_nxt - p.seq;
 	f->last_ns = bpf_ktime_get_ns();
+	/* if the connection closes meanwhile (its server FIN, an RST on
+	 * another CPU), what this pushes is released with the rest when the
+	 * last run leaves */
 	side_data(skb, &p, f, s, from);
-	/* the connection went away meanwhile (its server FIN or an RST
-	 * on another CPU): what was pushed is released with it */
-	if (!bpf_map_lookup_elem(&ps_side_flows, &p.k))
-		side_release(f, s);
+leave:
+	side_leave(f, s);
 out:
 	if (s->flushes)
 		stat_add(PS_ST_SIDE_FLUSHES, s->flushes);
-	return TC_ACT_UNSPEC_;
+	return verdict;
 }
 
 /* Redis's replies on a followed connection: counted, releasing the writes
@@ -722,9 +1045,15 @@ static __always_inline int side_out(struct __sk_buff *skb)
 	if (!f)
 		return TC_ACT_UNSPEC_;
 	s->flushes = 0;
+	if (!side_enter(f)) {
+		/* dead: absent; deleted once old enough */
+		side_reap(&p.k, f, bpf_ktime_get_ns());
+		return TC_ACT_UNSPEC_;
+	}
 	if ((p.flags & (TCPF_SYN | TCPF_ACK)) == (TCPF_SYN | TCPF_ACK)) {
 		f->srv_nxt = p.seq + 1;
 		__sync_fetch_and_or(&f->flags, PS_SF_SRV);
+		side_leave(f, s);
 		return TC_ACT_UNSPEC_;
 	}
 	if (p.pl_len && (f->flags & (PS_SF_SRV | PS_SF_LOST | PS_SF_REP_LOST)) == PS_SF_SRV)
@@ -733,7 +1062,8 @@ static __always_inline int side_out(struct __sk_buff *skb)
 		side_hold(f);   /* replies of a connection whose start we missed */
 	/* Redis closed it: nothing more of it runs */
 	if (p.flags & (TCPF_FIN | TCPF_RST))
-		side_forget(&p.k, f, s);
+		side_close(&p.k, f);
+	side_leave(f, s);
 	if (s->flushes)
 		stat_add(PS_ST_SIDE_FLUSHES, s->flushes);
 	return TC_ACT_UNSPEC_;

@@ -49,15 +49,29 @@ struct ps_side_key {
 				 * showed at a command boundary: followed from
 				 * its first segment if that starts with '*'
 				 * where Redis has read to (the socket) */
+/* An entry's life (sidepath.bpf.c, side_enter ... side_reap): a closed
+ * connection is kept, dead, rather than deleted, so that no hook still
+ * holding its element writes into the next connection opened on it */
+#define PS_SF_DEAD     (1u << 6) /* closed: absent to both hooks */
+#define PS_SF_RELEASED (1u << 7) /* dead, and its writes in flight and hold
+				  * released (by its last run) */
+#define PS_SF_REAPED   (1u << 8) /* dead, being deleted */
+#define PS_SF_USER     (1u << 16) /* runs inside the entry now, counted in
+				   * bits 16..31 */
+#define PS_SF_USERS    0xffff0000u
+/* a dead entry is deleted only once dead this long: longer than any
+ * program run, so no run that looked it up before is still in it */
+#define PS_SIDE_GRACE_NS 1000000000ull
 
 struct ps_side_flow {
-	__u32 flags;     /* PS_SF_* */
+	__u32 flags;     /* PS_SF_*, and the runs inside (PS_SF_USERS) */
 	__u32 cli_nxt;   /* the client's next byte (what Redis will read next) */
 	__u32 srv_nxt;   /* the server's next byte (its replies) */
 	__u32 cmds;      /* commands parsed (1-based reply index of the last) */
 	__u32 replies;   /* replies counted */
 	__u32 ifindex;   /* where its client segments arrive */
 	__u64 last_ns;
+	__u64 dead_ns;   /* when it was closed (PS_SF_DEAD) */
 	struct ps_req_parser rq;
 	struct ps_rep_parser rp;
 	/* writes in flight (cache.h, ps_wr_view): pushed at ingress, popped

@@ -130,6 +130,9 @@ void t_side_attached(struct env *e);
 void t_side_ttl_subscribe(struct env *e);
 void t_side_ipv6(struct env *e);
 void t_side_csum(struct env *e);
+void t_side_close_kept(struct env *e);
+void t_side_reopen(struct env *e);
+void t_side_reap(struct env *e);
 /* t_coherence.c */
 void t_flush_in_flight(struct env *e);
 void t_revoke(struct env *e);

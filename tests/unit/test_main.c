@@ -121,6 +121,12 @@ static const struct tcase {
 	{ "side path on the attached interface: XDP's connections left alone, the others followed",
 	  t_side_attached, TS(GUARDED) },
 	{ "side path: a segment with a bad checksum is not parsed", t_side_csum, TS(GUARDED) },
+	{ "side path: a closed connection is kept dead, released once, absent to both hooks; the next one gets its own element",
+	  t_side_close_kept, TS(GUARDED) },
+	{ "side path: a SYN reopens a dead connection in place, not while a run of the old one is inside",
+	  t_side_reopen, TS(GUARDED) },
+	{ "side path: a dead connection is deleted once past its grace, not before; a full table reclaims them",
+	  t_side_reap, TS(GUARDED) },
 	/* t_ttl.c: TTLs read from the requests, exact values */
 	{ "TTL: SET EX, PX, EXAT, PXAT, KEEPTTL, none; what Redis refuses is asked",
 	  t_ttl_set, TS(GUARDED) },

@@ -10,13 +10,16 @@
  * value. rh_hash_reuse shows it on two maps of its own; rh_flow_addr
  * gives the element ps_flows holds for a key, so that a test can tell
  * whether an insert took the element a holder of another flow may still
- * use. Its other maps are the prestack object's (t_reuse.c, rh_open).
+ * use; rh_side_addr the same for the side path's ps_side_flows. Its other
+ * maps are the prestack object's and the side path's (t_reuse.c,
+ * rh_open; t_side.c).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
 #include "prestack.h"
+#include "sidepath.h"
 #include "helpers.h"
 
 struct rh_val {
@@ -122,6 +125,41 @@ int rh_flow_addr(struct __sk_buff *skb)
 		return 1;
 	/* the address as a number (a privileged loader may store one) */
 	io->addr = (__u64)(long)bpf_map_lookup_elem(&ps_flows, &io->key);
+	return 0;
+}
+
+/* the side path's table (the fd of the object under test, t_side.c) */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PS_SIDE_FLOWS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct ps_side_key);
+	__type(value, struct ps_side_flow);
+} ps_side_flows SEC(".maps");
+
+/* rh_side_addr: a side-path key in, its value's address out (0: none) */
+struct rh_side_io {
+	struct ps_side_key key;
+	__u64 addr;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct rh_side_io);
+} rh_side_io SEC(".maps");
+
+SEC("tc")
+int rh_side_addr(struct __sk_buff *skb)
+{
+	struct rh_side_io *io;
+	__u32 zero = 0;
+
+	io = bpf_map_lookup_elem(&rh_side_io, &zero);
+	if (!io)
+		return 1;
+	io->addr = (__u64)(long)bpf_map_lookup_elem(&ps_side_flows, &io->key);
 	return 0;
 }
 
