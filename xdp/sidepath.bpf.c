@@ -510,15 +510,6 @@ static __always_inline int side_reap(const struct ps_side_key *k, struct ps_side
 {
 	__u32 old = READ_ONCE(f->flags);
 
-	/* claimed, yet still here long after: the claim was made through a
-	 * pointer whose element had meanwhile been deleted and reused for
-	 * this entry (a whole connection's life between a lookup and a
-	 * compare-and-swap; never seen). Nothing else would ever free it */
-	if ((old & (PS_SF_REAPED | PS_SF_USERS)) == PS_SF_REAPED &&
-	    now - f->dead_ns >= 2 * PS_SIDE_GRACE_NS) {
-		bpf_map_delete_elem(&ps_side_flows, k);
-		return 1;
-	}
 	if (!side_idle_dead(old) || now - f->dead_ns < PS_SIDE_GRACE_NS)
 		return 0;
 	/* claimed: no SYN reopens it meanwhile, no other run deletes it */
@@ -891,15 +882,10 @@ static __always_inline int side_in(struct __sk_buff *skb)
 		if (!side_local(skb, &p))
 			goto out;
 		if (f) {
-			struct ps_side_flow *old = f;
-
 			f = side_revive(f, &p, s, skb, 0);
 			/* else the old connection's last run is still
-			 * inside (the client sends its SYN again), or it is
-			 * being deleted */
+			 * inside: the client sends its SYN again */
 			drop = !f;
-			if (!f)
-				side_reap(&p.k, old, bpf_ktime_get_ns());
 		} else {
 			f = side_open(&p, s, skb, 0, &drop);
 		}

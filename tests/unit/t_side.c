@@ -869,19 +869,6 @@ void t_side_reap(struct env *e)
 	CHECK_EQ(cli(sd.cseq, TF_ACK, "", 0), -1);
 	CHECK(side_flow(SIDE_PORT, &f) != 0, "a dead entry past its grace was kept (ingress)");
 
-	/* claimed for deletion yet still there long after: deleted by the
-	 * next segment of its tuple, not before */
-	f.flags = PS_SF_SYN | DEAD_DONE | PS_SF_REAPED;
-	f.dead_ns = mono_ns();
-	CHECK_EQ(bpf_map_update_elem(fd, (k = side_key(SIDE_PORT), &k), &f, BPF_NOEXIST), 0);
-	CHECK_EQ(cli(sd.cseq, TF_ACK, "", 0), -1);
-	CHECK_EQ(side_flow(SIDE_PORT, &f), 0);
-	CHECK_EQ(cli(SIDE_ISN, TF_SYN, "", 0), 2);   /* not reopened */
-	f.dead_ns = mono_ns() - 2 * PS_SIDE_GRACE_NS;
-	CHECK_EQ(side_flow_put(SIDE_PORT, &f), 0);
-	CHECK_EQ(cli(SIDE_ISN, TF_SYN, "", 0), 2);   /* dropped, and it goes */
-	CHECK(side_flow(SIDE_PORT, &f) != 0, "a stale claimed entry was kept");
-
 	/* a closed connection is deleted by an open after its grace
 	 * (side_dead_pop), not by one before */
 	{
