@@ -135,6 +135,13 @@ struct ps_config {
 				      * flow between its lookup and the read
 				      * of its identity (rtx_resend) */
 #define PS_FAULT_RTX_SEQ 0x10000
+#define PS_FAULT_SIDE_REUSE (1u << 10) /* the side path's entry for a
+				       * client segment is deleted and its
+				       * element taken by another connection
+				       * (client port + 1, cli_nxt
+				       * PS_FAULT_SIDE_NXT) between ps_side_in's
+				       * lookup and side_enter */
+#define PS_FAULT_SIDE_NXT 0x5151
 #define PS_FAULT_ASM_REUSE (1u << 9) /* ... the same for a TC reply's bytes
 				      * in ps_tcr_asm, between tcr_setup's
 				      * lookup and its read of their id */

@@ -111,6 +111,17 @@ struct {
 	__type(value, struct side_dead_pos);
 } ps_side_dead_pos SEC(".maps");
 
+/* when the last pass over a full table began (side_open): one pass per
+ * SIDE_PASS_NS at most, so that a table full of live connections costs
+ * a failed insert, not a walk of every entry, per segment */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} ps_side_pass SEC(".maps");
+#define SIDE_PASS_NS 100000000ull   /* 100 ms */
+
 /* connections not followed, to follow from a command boundary (written
  * by the watcher, ps_side_resync) */
 struct {
@@ -414,9 +425,52 @@ static __always_inline void side_att_count(__u32 ifindex, __u64 delta)
  */
 #define SIDE_CAS_TRIES 8
 
-/* Count this run inside f: 0 when f is dead (absent), or, never in
- * practice, the word kept changing under us (treated as absent too). */
-static __always_inline int side_enter(struct ps_side_flow *f)
+/* Faults the unit tests inject (prestack.h, PS_FAULT_*) */
+const volatile __u32 ps_fault = 0;
+
+/* PS_FAULT_SIDE_REUSE: what another CPU's reap of k and open of another
+ * connection would do between our lookup of f and side_enter */
+static __always_inline void fault_side_reuse(const struct ps_side_key *k,
+					     const struct ps_side_flow *f)
+{
+	struct ps_side_flow *t;
+	struct ps_side_key o;
+	__u32 zero = 0;
+
+	if (!(ps_fault & PS_FAULT_SIDE_REUSE) || !f)
+		return;
+	t = bpf_map_lookup_elem(&ps_side_tmp, &zero);
+	if (!t)
+		return;
+	__builtin_memset(t, 0, sizeof(*t));
+	t->flags = PS_SF_SYN;
+	t->cli_nxt = PS_FAULT_SIDE_NXT;
+	o = *k;
+	o.cli_port = bpf_htons(bpf_ntohs(k->cli_port) + 1);
+	bpf_map_delete_elem(&ps_side_flows, k);
+	bpf_map_update_elem(&ps_side_flows, &o, t, BPF_NOEXIST);
+}
+
+/* Is f still k's element? Asked once a compare-and-swap on f's word
+ * holds it (a run inside, or a claim): from then on it cannot be deleted,
+ * so the answer stays true. Before, it may have been: a pointer looked up
+ * before a delete whose element the next insert took (another
+ * connection's, the grace long past when the lookup was late) */
+static __always_inline int side_is(const struct ps_side_key *k, const struct ps_side_flow *f)
+{
+	return bpf_map_lookup_elem(&ps_side_flows, k) == f;
+}
+
+static __always_inline void side_leave(struct ps_side_flow *f, struct ps_scratch *s);
+
+enum { SIDE_OTHER = -1, SIDE_DEAD = 0, SIDE_IN = 1 };
+
+/* Count this run inside f, k's entry: SIDE_IN; SIDE_DEAD when it is dead
+ * (absent), or, never in practice, the word kept changing under us;
+ * SIDE_OTHER when the element is no longer k's (absent too: k has no
+ * entry, or another one) */
+static __always_inline int side_enter(const struct ps_side_key *k, struct ps_side_flow *f,
+				      struct ps_scratch *s)
 {
 	__u32 old, i;
 
@@ -424,11 +478,17 @@ static __always_inline int side_enter(struct ps_side_flow *f)
 	for (i = 0; i < SIDE_CAS_TRIES; i++) {
 		old = READ_ONCE(f->flags);
 		if (old & PS_SF_DEAD)
-			return 0;
-		if (__sync_val_compare_and_swap(&f->flags, old, old + PS_SF_USER) == old)
-			return 1;
+			return SIDE_DEAD;
+		if (__sync_val_compare_and_swap(&f->flags, old, old + PS_SF_USER) != old)
+			continue;
+		if (side_is(k, f))
+			return SIDE_IN;
+		/* another connection's: our count is one of its runs,
+		 * which leaves as any other (and releases it if last) */
+		side_leave(f, s);
+		return SIDE_OTHER;
 	}
-	return 0;
+	return SIDE_DEAD;
 }
 
 /* The run is done with f; the last run out of a dead entry releases it. */
@@ -515,6 +575,11 @@ static __always_inline int side_reap(const struct ps_side_key *k, struct ps_side
 	/* claimed: no SYN reopens it meanwhile, no other run deletes it */
 	if (__sync_val_compare_and_swap(&f->flags, old, old | PS_SF_REAPED) != old)
 		return 0;
+	if (!side_is(k, f)) {
+		/* another connection's, dead too: not ours to delete */
+		__sync_fetch_and_and(&f->flags, ~PS_SF_REAPED);
+		return 0;
+	}
 	bpf_map_delete_elem(&ps_side_flows, k);
 	return 1;
 }
@@ -598,10 +663,17 @@ static __always_inline struct ps_side_flow *side_open(const struct side_pkt *p,
 	f->flags = (lost ? 0 : PS_SF_SYN) + PS_SF_USER;
 	err = bpf_map_update_elem(&ps_side_flows, &p->k, f, BPF_NOEXIST);
 	if (err == -SIDE_E2BIG) {
-		/* full: the dead entries past their grace make room */
+		/* full: the dead entries past their grace make room, by one
+		 * pass (the CPU that moves the time) every SIDE_PASS_NS */
+		__u64 *last = bpf_map_lookup_elem(&ps_side_pass, &zero), t;
+
 		now = bpf_ktime_get_ns();
-		bpf_for_each_map_elem(&ps_side_flows, side_reap_cb, &now, 0);
-		err = bpf_map_update_elem(&ps_side_flows, &p->k, f, BPF_NOEXIST);
+		t = last ? READ_ONCE(*last) : 0;
+		if (last && now - t >= SIDE_PASS_NS &&
+		    __sync_val_compare_and_swap(last, t, now) == t) {
+			bpf_for_each_map_elem(&ps_side_flows, side_reap_cb, &now, 0);
+			err = bpf_map_update_elem(&ps_side_flows, &p->k, f, BPF_NOEXIST);
+		}
 	}
 	if (err == -SIDE_EEXIST) {
 		/* another CPU opened (or reopens, or deletes) it meanwhile */
@@ -640,6 +712,11 @@ static __always_inline struct ps_side_flow *side_revive(struct ps_side_flow *f,
 	if (!side_idle_dead(old) ||
 	    __sync_val_compare_and_swap(&f->flags, old, old + PS_SF_USER) != old)
 		return NULL;
+	if (!side_is(&p->k, f)) {
+		/* another connection's (dead, released: nothing to release) */
+		__sync_fetch_and_add(&f->flags, -PS_SF_USER);
+		return NULL;
+	}
 	/* ours alone: still dead to every other run, and no reopen or
 	 * reap takes an entry with a run inside. Its ring is empty and its
 	 * hold gone (side_release) */
@@ -830,6 +907,7 @@ static __always_inline int side_in(struct __sk_buff *skb)
 {
 	__u32 zero = 0, sidx = PS_SCR_XDP, from;
 	struct ps_side_flow *f;
+	int in;
 	struct ps_config *cfg;
 	struct ps_scratch *s;
 	struct side_pkt p = {};
@@ -866,10 +944,14 @@ static __always_inline int side_in(struct __sk_buff *skb)
 			goto out;
 	}
 	f = bpf_map_lookup_elem(&ps_side_flows, &p.k);
+	fault_side_reuse(&p.k, f);
+	in = f ? side_enter(&p.k, f, s) : SIDE_OTHER;
+	if (in == SIDE_OTHER)
+		f = NULL;   /* k has no entry (or another element) */
 	if ((p.flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN) {
 		/* a new connection (or the same SYN again): follow it from
 		 * its first byte */
-		if (f && side_enter(f)) {
+		if (f && in == SIDE_IN) {
 			if (!(f->flags & PS_SF_LOST) && f->cli_nxt == p.seq + 1 && !f->cmds) {
 				side_leave(f, s);
 				goto out;
@@ -895,7 +977,7 @@ static __always_inline int side_in(struct __sk_buff *skb)
 			verdict = TC_ACT_SHOT;
 		goto out;
 	}
-	if (f && !side_enter(f)) {
+	if (f && in != SIDE_IN) {
 		/* dead: absent. Its tuple's data opens it again (lost, as
 		 * below); anything else deletes it once old enough */
 		if (!p.pl_len) {
@@ -1008,6 +1090,7 @@ static __always_inline int side_out(struct __sk_buff *skb)
 {
 	__u32 zero = 0, sidx = PS_SCR_TC;
 	struct ps_side_flow *f;
+	int in;
 	struct ps_config *cfg;
 	struct ps_scratch *s;
 	struct side_pkt p = {};
@@ -1031,7 +1114,10 @@ static __always_inline int side_out(struct __sk_buff *skb)
 	if (!f)
 		return TC_ACT_UNSPEC_;
 	s->flushes = 0;
-	if (!side_enter(f)) {
+	in = side_enter(&p.k, f, s);
+	if (in == SIDE_OTHER)
+		return TC_ACT_UNSPEC_;
+	if (in == SIDE_DEAD) {
 		/* dead: absent; deleted once old enough */
 		side_reap(&p.k, f, bpf_ktime_get_ns());
 		return TC_ACT_UNSPEC_;

@@ -51,17 +51,17 @@ import subprocess
 import time
 
 HZ = os.sysconf("SC_CLK_TCK")
-_SYSCTL = "/proc/sys/kernel/bpf_stats_enabled"
+SYSCTL = "/proc/sys/kernel/bpf_stats_enabled"
 
 @contextlib.contextmanager
 def bpf_stats():
-    old = open(_SYSCTL).read().strip()
-    with open(_SYSCTL, "w") as f:
+    old = open(SYSCTL).read().strip()
+    with open(SYSCTL, "w") as f:
         f.write("1")
     try:
         yield
     finally:
-        with open(_SYSCTL, "w") as f:
+        with open(SYSCTL, "w") as f:
             f.write(old)
 
 def _cpus():

@@ -131,6 +131,7 @@ void t_side_ttl_subscribe(struct env *e);
 void t_side_ipv6(struct env *e);
 void t_side_csum(struct env *e);
 void t_side_close_kept(struct env *e);
+void t_side_enter_reused(struct env *e);
 void t_side_reopen(struct env *e);
 void t_side_reap(struct env *e);
 /* t_coherence.c */

@@ -39,6 +39,8 @@ static struct side sd;
 /* the attached interface as the side path's object is told it: a test
  * run's skb arrives on loopback (1); 7 is none of them */
 static unsigned side_att = 7;
+/* the programs' ps_fault at the next load */
+static unsigned side_fault;
 
 static int side_load(struct env *e)
 {
@@ -57,6 +59,7 @@ static int side_load(struct env *e)
 	}
 	sd.skel->rodata->ps_side_all_local = 1;
 	sd.skel->rodata->ps_side_attached = side_att;
+	sd.skel->rodata->ps_fault = side_fault;
 	sd.skel->rodata->ps_ttl_clock_ns = env_ttl_clock;
 	if (sidepath_bpf__load(sd.skel))
 		return -1;
@@ -729,6 +732,36 @@ void t_side_close_kept(struct env *e)
 	CHECK_EQ(f.flags, PS_SF_SYN);
 	sched_setaffinity(0, sizeof(was), &was);
 	reuse_harness_bpf__destroy(h);
+	side_unload();
+}
+
+/*
+ * A run that looked a connection up and enters its element after the
+ * element went to another connection (k reaped and another opened on
+ * that CPU, PS_FAULT_SIDE_REUSE) leaves it as it found it: the client's
+ * RST closes nothing, k is absent.
+ */
+void t_side_enter_reused(struct env *e)
+{
+	struct ps_side_flow f;
+	cpu_set_t was;
+
+	side_fault = PS_FAULT_SIDE_REUSE;
+	if (setup(e)) {
+		side_fault = 0;
+		return;
+	}
+	side_fault = 0;
+	was = side_pin();
+	open_conn();   /* the SYN found no entry: no fault */
+	CHECK_EQ(cli(sd.cseq, TF_RST, "", 0), -1);
+	CHECK_EQ(side_flow(SIDE_PORT + 1, &f), 0);
+	CHECK(f.flags == PS_SF_SYN && f.cli_nxt == PS_FAULT_SIDE_NXT,
+	      "the other connection's entry was touched: flags %#x cli_nxt %#x",
+	      f.flags, f.cli_nxt);
+	CHECK(side_flow(SIDE_PORT, &f) != 0, "the reset connection has an entry again");
+	CHECK_EQ(stat_get(e, PS_ST_SIDE_LOST), 0);
+	sched_setaffinity(0, sizeof(was), &was);
 	side_unload();
 }
 

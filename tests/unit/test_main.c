@@ -123,6 +123,8 @@ static const struct tcase {
 	{ "side path: a segment with a bad checksum is not parsed", t_side_csum, TS(GUARDED) },
 	{ "side path: a closed connection is kept dead, released once, absent to both hooks; the next one gets its own element",
 	  t_side_close_kept, TS(GUARDED) },
+	{ "side path: a run entering an element another connection took leaves it untouched, its own connection absent",
+	  t_side_enter_reused, TS(GUARDED) },
 	{ "side path: a SYN reopens a dead connection in place, not while a run of the old one is inside",
 	  t_side_reopen, TS(GUARDED) },
 	{ "side path: a dead connection is deleted once past its grace, not before; a full table reclaims them",
