@@ -142,9 +142,10 @@ struct ps_config {
 				       * PS_FAULT_SIDE_NXT) between ps_side_in's
 				       * lookup and side_enter */
 #define PS_FAULT_SIDE_NXT 0x5151
-#define PS_FAULT_ASM_REUSE (1u << 9) /* ... the same for a TC reply's bytes
-				      * in ps_tcr_asm, between tcr_setup's
-				      * lookup and its read of their id */
+#define PS_FAULT_ASM_REUSE (1u << 9) /* a TC reply's slot in ps_tcr_asm
+				      * claimed again and rewritten between
+				      * tcr_prepare's lookup and its read of
+				      * the slot's id */
 
 /*
  * ps_lease (array): entries the control tool and the BPF program each
@@ -906,8 +907,9 @@ struct ps_tcr_meta {
 enum ps_tcr_src {
 	PS_TCR_SRC_CACHE = 0, /* the entry in ps_cache (key, filled_ns its identity) */
 	PS_TCR_SRC_BIG = 1,   /* the entry in ps_cache_big */
-	PS_TCR_SRC_ASM = 2,   /* the replies of several GETs, assembled at XDP
-			       * and copied into ps_tcr_asm under the ref's key */
+	PS_TCR_SRC_ASM = 2,   /* bytes fixed at XDP (the replies of several
+			       * GETs, a snapshot of one entry), copied into
+			       * the ps_tcr_asm slot of the ref's claim */
 	PS_TCR_SRC_BIGCOPY = 3, /* retrans: the ps_cache_big entry as XDP
 				 * answered from it, copied into ps_tcr_big
 				 * under the ref's key */
@@ -917,7 +919,8 @@ struct ps_tcr_ref {
 	struct ps_cache_key key;
 	__u32 big;       /* where the bytes are: enum ps_tcr_src */
 	__u32 gen;       /* cache_gen it was answered under */
-	__u64 filled_ns; /* the entry's fill time: its identity */
+	__u64 filled_ns; /* the entry's fill time: its identity; for
+			  * PS_TCR_SRC_ASM the slot's claim (tc_handoff.h) */
 	__u32 tot;       /* reply bytes (the entry's reply_len) */
 	__u32 req_seq;   /* client seq of the request it answers */
 	__u32 req_end;   /* ... and of the byte after it: the last segment acks it */

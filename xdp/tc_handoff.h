@@ -178,9 +178,48 @@ static __always_inline int tcr_copy_same(void *dst, const struct ps_rtx_key *k,
 	return 1;
 }
 
+/*
+ * A slot of ps_tcr_asm for a TC reply's bytes (maps.h): claim number n
+ * (from 1, never 0) is the bytes' identity, the slot (n - 1) modulo the
+ * ring. Its id is zeroed before anything else is written, so that a
+ * reader copying the reply it held sees its id change (tc_ingress.h,
+ * each segment's check after its copy); tcr_slot_publish writes the new
+ * id last. A writer still copying when the ring comes round to its slot
+ * again (ps_tcr_slots claims later) could mix two replies under one id:
+ * not guarded against, as a claim is a few hundred nanoseconds long.
+ */
+static __always_inline __u32 tcr_slot_of(__u64 n)
+{
+	return ps_tcr_slots ? (__u32)((n - 1) % ps_tcr_slots) : 0;
+}
+
+static __always_inline struct ps_rtx_val *tcr_slot_claim(__u64 *n)
+{
+	struct ps_rtx_val *v;
+	__u32 i;
+
+	*n = __sync_fetch_and_add(&ps_tcr_claims, 1) + 1;
+	i = tcr_slot_of(*n);
+	v = bpf_map_lookup_elem(&ps_tcr_asm, &i);
+	if (!v)
+		return NULL;
+	*(volatile __u64 *)&v->id = 0;
+	MEM_BARRIER();
+	return v;
+}
+
+static __always_inline void tcr_slot_publish(struct ps_rtx_val *v, __u32 len,
+					     __u32 csum, __u64 n)
+{
+	v->len = len;
+	v->csum = csum;
+	MEM_BARRIER();
+	*(volatile __u64 *)&v->id = n;
+}
+
 /* rtx_resend of a ring entry it could not send: a TC reply (its ref in
  * ps_tcr_refs) is sent again; an XDP reply whose bytes are in ps_rtx but
- * would not fit in the frame (RTX_NO_ROOM) is copied into ps_tcr_asm and
+ * would not fit in the frame (RTX_NO_ROOM) is copied into a slot of ps_tcr_asm and
  * handed over as a TC reply of those bytes (PS_TCR_SRC_ASM), when TC
  * ingress is attached (PS_CFG_TC_REPLY). Returns PS_SENT_TC, else
  * PS_SENT_NONE (gone: nothing kept, or not sent). Global: rtx_resend's
@@ -189,10 +228,10 @@ __noinline int tcr_resend_ent(struct xdp_md *ctx, struct ps_scratch *s,
 			      const struct ps_pkt *p, const struct ps_rtx_ent *e)
 {
 	struct ps_rtx_key k = {};
-	struct ps_rtx_val *v;
+	struct ps_rtx_val *v, *a;
 	struct ps_config *cfg;
-	__u32 zero = 0;
-	__u64 id;
+	__u32 zero = 0, n, csum;
+	__u64 id, claim;
 
 	if (!ctx || !s || !p || !e)
 		return PS_SENT_NONE;
@@ -202,15 +241,29 @@ __noinline int tcr_resend_ent(struct xdp_md *ctx, struct ps_scratch *s,
 	flow_key(&k.flow, p, 1);
 	k.srv_seq = e->srv_seq;
 	v = bpf_map_lookup_elem(&ps_rtx, &k);
+	n = e->rep_len;
 	if (!cfg || !(cfg->flags & PS_CFG_TC_REPLY) || !v ||
-	    v->len != e->rep_len)
+	    v->len != n || n == 0 || n > PS_RTX_BYTES)
 		goto gone;
 	id = v->id;
-	if (!tcr_copy_same(&ps_tcr_asm, &k, v, offsetof(struct ps_rtx_val, id),
-			   &id, offsetof(struct ps_rtx_val, len), &e->rep_len))
+	csum = v->csum;
+	a = tcr_slot_claim(&claim);
+	if (!a)
 		goto gone;
+	BOUND_1_TO(n, PS_RTX_BYTES);
+	/* probe_read: a variable-length copy between two map values */
+	if (bpf_probe_read_kernel(a->rep, n, v->rep))
+		goto gone;
+	/* ps_rtx's element evicted and reused while it was copied: the
+	 * copy may mix two replies (helpers.h, ENTRY_SAME); the slot stays
+	 * unpublished */
+	MEM_BARRIER();
+	if (v->id != id || v->len != e->rep_len)
+		goto gone;
+	tcr_slot_publish(a, e->rep_len, csum, claim);
 	__builtin_memset(&s->tcr, 0, sizeof(s->tcr));
 	s->tcr.big = PS_TCR_SRC_ASM;
+	s->tcr.filled_ns = claim;
 	s->tcr.tot = e->rep_len;
 	s->tcr.gen = cfg->cache_gen;
 	s->tcr.req_seq = e->req_seq;
@@ -294,35 +347,33 @@ static __always_inline int tcr_ack_hole(struct xdp_md *ctx,
 
 /*
  * Several GETs whose replies (s->rep, tot bytes, assembled by
- * assemble_many) the frame cannot carry: copy them into ps_tcr_asm under
- * the ref's key and pick that. The answer is what the cache held at
+ * assemble_many) the frame cannot carry: copy them into a slot of
+ * ps_tcr_asm and pick that. The answer is what the cache held at
  * this XDP run, as for an XDP_TX reply; a write after it changes nothing
  * already answered. Returns TCR_PICKED or TCR_NO_PICK.
  */
 static __always_inline int tcr_pick_asm(struct ps_scratch *s,
 					const struct ps_config *cfg,
-					const struct ps_pkt *p, __u32 srv_seq,
 					__u32 tot)
 {
-	struct ps_rtx_key k = {};
+	struct ps_rtx_val *a;
 	__u32 n = tot;
+	__u64 claim;
 
 	if (!(cfg->flags & PS_CFG_TC_REPLY) || s->ngets < 2 || n == 0 ||
 	    n > PS_RTX_BYTES || n > PS_REP_MASK)
 		return TCR_NO_PICK;
+	a = tcr_slot_claim(&claim);
+	if (!a)
+		return TCR_NO_PICK;
 	BOUND_1_TO(n, PS_RTX_BYTES);
 	/* probe_read: a variable-length copy between two map values */
-	if (bpf_probe_read_kernel(s->rtx.rep, n, s->rep))
+	if (bpf_probe_read_kernel(a->rep, n, s->rep))
 		return TCR_NO_PICK;
-	s->rtx.len = tot;
-	s->rtx.csum = s->asm_csum;
-	s->rtx.id = p->now_ns;
-	flow_key(&k.flow, p, 1);
-	k.srv_seq = srv_seq;
-	if (bpf_map_update_elem(&ps_tcr_asm, &k, &s->rtx, BPF_ANY))
-		return TCR_NO_PICK;
+	tcr_slot_publish(a, tot, s->asm_csum, claim);
 	__builtin_memset(&s->tcr, 0, sizeof(s->tcr));
 	s->tcr.big = PS_TCR_SRC_ASM;
+	s->tcr.filled_ns = claim;
 	s->tcr.tot = tot;
 	s->tcr.gen = cfg->cache_gen;
 	s->tcr_on = 1;
@@ -346,30 +397,30 @@ static __always_inline int tcr_pick_asm(struct ps_scratch *s,
  */
 static __always_inline int tcr_snapshot(struct ps_scratch *s,
 					const struct ps_config *cfg,
-					const struct ps_pkt *p, __u32 srv_seq)
+					const struct ps_pkt *p)
 {
-	struct ps_rtx_key k = {};
 	struct ps_cache_val *v;
-	__u32 n = s->tcr.tot;
+	struct ps_rtx_val *a;
+	__u32 n = s->tcr.tot, csum;
+	__u64 claim;
 
 	v = cache_lookup(&s->tcr.key, cfg->cache_gen, p->now_ns);
 	if (!v || v->filled_ns != s->tcr.filled_ns || v->reply_len != n ||
 	    n == 0 || n > PS_REPLY_MAX || n > PS_RTX_BYTES)
 		return TCR_NO_PICK;
+	csum = v->csum;
+	a = tcr_slot_claim(&claim);
+	if (!a)
+		return TCR_NO_PICK;
 	BOUND_1_TO(n, PS_RTX_BYTES);
-	s->rtx.csum = v->csum;
-	if (bpf_probe_read_kernel(s->rtx.rep, n, v->reply))
+	if (bpf_probe_read_kernel(a->rep, n, v->reply))
 		return TCR_NO_PICK;
-	/* reused under us (helpers.h) */
-	if (!ENTRY_SAME(v, s->tcr.filled_ns, s->tcr.tot, s->rtx.csum))
+	/* reused under us (helpers.h): the slot stays unpublished */
+	if (!ENTRY_SAME(v, s->tcr.filled_ns, s->tcr.tot, csum))
 		return TCR_NO_PICK;
-	s->rtx.len = s->tcr.tot;
-	s->rtx.id = p->now_ns;
-	flow_key(&k.flow, p, 1);
-	k.srv_seq = srv_seq;
-	if (bpf_map_update_elem(&ps_tcr_asm, &k, &s->rtx, BPF_ANY))
-		return TCR_NO_PICK;
+	tcr_slot_publish(a, s->tcr.tot, csum, claim);
 	s->tcr.big = PS_TCR_SRC_ASM;
+	s->tcr.filled_ns = claim;
 	return TCR_PICKED;
 }
 
@@ -417,14 +468,14 @@ __noinline int tcr_take(struct xdp_md *ctx, struct ps_scratch *s,
 	len = p->payload_len;
 	srv_seq = s->em.seq;
 	if (!s->tcr_on && s->ngets > 1) {
-		if (tcr_pick_asm(s, cfg, p, srv_seq, s->em.tot) != TCR_PICKED)
+		if (tcr_pick_asm(s, cfg, s->em.tot) != TCR_PICKED)
 			return PS_SENT_NONE;
 	} else if (!s->tcr_on && (tcr_pick(s, cfg, 1, p->now_ns) != TCR_PICKED ||
 				  s->tcr.tot != s->em.tot)) {
 		return PS_SENT_NONE;
 	}
 	if (s->tcr.big == PS_TCR_SRC_CACHE &&
-	    tcr_snapshot(s, cfg, p, srv_seq) != TCR_PICKED)
+	    tcr_snapshot(s, cfg, p) != TCR_PICKED)
 		return PS_SENT_NONE;
 	/* retrans re-sends what it answered, whatever the cache holds then */
 	if (s->tcr.big == PS_TCR_SRC_BIG && cfg->mode == PS_MODE_RETRANS &&

@@ -682,14 +682,15 @@ void t_tc_reply_rtx_no_room(struct env *e)
 }
 
 /*
- * A TC reply's bytes in ps_tcr_asm evicted and their element reused for
- * another reply of the same length between tcr_prepare's lookup and its
- * read of their id (PS_FAULT_ASM_REUSE: the entry at srv_seq +
- * PS_FAULT_RTX_SEQ, its bytes all 'z', copied over them): the id read was
- * that reply's, so each segment's check after its copy passed and the
- * other reply's bytes went out. tcr_prepare now finds the key again after
- * it read the id (ENTRY_OF): no segment is built (tc_lost, the request's
- * retransmission brings the reply back), counted entry_moved.
+ * A TC reply's bytes in a slot of ps_tcr_asm claimed again and rewritten
+ * with another reply of the same length between tcr_prepare's lookup and
+ * its read of their id (PS_FAULT_ASM_REUSE: the next slot's value, its
+ * bytes all 'z', copied over it), as a writer on another CPU does once
+ * the ring came round. The id read is then that reply's, not the claim
+ * the ref names: no segment is built (tc_lost, the request's
+ * retransmission brings the reply back), counted entry_moved. Without
+ * the comparison with the ref, each segment's check after its copy
+ * passes and the other reply's bytes go out.
  */
 void t_tc_reply_asm_rekeyed(struct env *e)
 {
@@ -699,9 +700,10 @@ void t_tc_reply_asm_rekeyed(struct env *e)
 	struct tcr_harness_bpf *h = harness_open_fault(e, PS_FAULT_ASM_REUSE);
 	static char req[2048];
 	struct ps_tcr_meta m;
+	struct ps_tcr_ref r;
 	uint8_t o[4096];
 	size_t rl = 0, ol;
-	uint32_t i;
+	uint32_t i, slot;
 	int fd = bpf_map__fd(e->skel->maps.ps_tcr_asm);
 	char key[8];
 
@@ -718,14 +720,20 @@ void t_tc_reply_asm_rekeyed(struct env *e)
 	}
 	expect_handoff(e, req, rl, &m);
 	CHECK_EQ(stat_get(e, PS_ST_TC_HANDOFFS), 1);
-	/* another reply of the same length, where the fault finds it */
+	/* the ref names the claim; its slot holds the bytes under that id */
 	k.srv_seq = m.srv_seq;
-	CHECK_EQ(bpf_map_lookup_elem(fd, &k, v), 0);
+	CHECK_EQ(bpf_map_lookup_elem(bpf_map__fd(e->skel->maps.ps_tcr_refs), &k, &r), 0);
+	CHECK_EQ(r.big, PS_TCR_SRC_ASM);
+	CHECK(r.filled_ns != 0, "no claim in the ref");
+	slot = (uint32_t)((r.filled_ns - 1) % PS_RTX_ENTRIES);
+	CHECK_EQ(bpf_map_lookup_elem(fd, &slot, v), 0);
 	CHECK_EQ(v->len, 9 * 208);
+	CHECK_EQ(v->id, r.filled_ns);
+	/* another reply of the same length, where the fault finds it */
 	memset(v->rep, 'z', v->len);
-	v->id++;
-	k.srv_seq = m.srv_seq + PS_FAULT_RTX_SEQ;
-	CHECK_EQ(bpf_map_update_elem(fd, &k, v, BPF_ANY), 0);
+	v->id += PS_RTX_ENTRIES;
+	slot = (slot + 1) % PS_RTX_ENTRIES;
+	CHECK_EQ(bpf_map_update_elem(fd, &slot, v, BPF_ANY), 0);
 	CHECK_EQ(harness_seg(h, &m, 0, in, len, o, &ol), 1);
 	CHECK(memmem(o, ol, "zzzz", 4) == NULL, "another reply's bytes sent");
 	CHECK_EQ(stat_get(e, PS_ST_ENTRY_MOVED), 1);
