@@ -219,7 +219,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, PS_RTX_ENTRIES);
 	__type(key, __u32);
-	__type(value, struct ps_rtx_val);
+	__type(value, struct ps_tcr_slot);
 } ps_tcr_asm SEC(".maps");
 
 /* ps_tcr_asm's size, as loaded (ctl/loader.c sets both), and the number of

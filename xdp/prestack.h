@@ -420,6 +420,20 @@ struct ps_rtx_val {
 	__u8  rep[PS_RTX_BYTES];
 };
 
+/* A slot of ps_tcr_asm (maps.h): a TC reply's bytes, fixed at XDP, and
+ * what TC ingress needs to send them without a ps_tcr_refs entry. */
+struct ps_tcr_slot {
+	__u32 len;             /* reply payload bytes */
+	__u32 csum;            /* their partial sum */
+	__u64 id;              /* the claim whose bytes these are; 0 while a
+				* claim writes them (tc_handoff.h) */
+	__u32 srv_seq;         /* client-space seq of the reply */
+	__u32 req_seq;         /* client seq of the request it answers */
+	__u32 req_end;         /* ... and of the byte after it */
+	__u32 pad;
+	__u8  rep[PS_RTX_BYTES];
+};
+
 /*
  * The mirrors: what each field of struct ps_flow stands for in the server's
  * tcp_sock (tp->...), and in which sequence space it is kept. C = client
@@ -634,6 +648,8 @@ struct ps_flow {
 	struct ps_rtx_ent rtx[PS_RTX_RING];
 	__u32 rtx_next;       /* ring slot the next answer goes to */
 	__u32 dupacks;        /* consecutive ACKs stuck at an injected reply */
+	__u64 ans_claim;      /* guarded: the last answer's ps_tcr_asm claim
+			       * when TC ingress sent it from a slot, else 0 */
 
 	/* per-flow counters */
 	__u64 hits;           /* GETs answered */
@@ -899,6 +915,10 @@ struct ps_tcr_meta {
 	__u32 srv_seq; /* client-space seq of the reply's first byte: with the
 			* flow, the key of its ps_tcr_refs entry */
 	__u32 from;    /* first reply byte to send (a re-send from a hole) */
+	__u32 pad;
+	__u64 claim;   /* 0, or the ps_tcr_asm claim whose slot holds the
+			* reply and what the ref would (no ps_tcr_refs entry:
+			* tc_handoff.h, tcr_handoff_slot) */
 };
 
 /* ps_tcr_refs values: what a TC reply was made of, kept (LRU) so that it

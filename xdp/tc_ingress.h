@@ -156,9 +156,9 @@ struct ps_tcr_req {
  * up, claimed again and rewritten under us with the reply of the next
  * slot, as a writer on another CPU may do once the ring came round: that
  * slot's whole value is copied over it. */
-static __always_inline void fault_asm_reuse(__u32 i, struct ps_rtx_val *av)
+static __always_inline void fault_asm_reuse(__u32 i, struct ps_tcr_slot *av)
 {
-	struct ps_rtx_val *ov;
+	struct ps_tcr_slot *ov;
 	__u32 o = (i + 1) % (ps_tcr_slots ? ps_tcr_slots : 1);
 
 	if (!(ps_fault & PS_FAULT_ASM_REUSE) || !av)
@@ -201,22 +201,34 @@ tcr_prepare(struct __sk_buff *skb, const struct ps_tcr_meta *m)
 	fk.cli_port = q.sport;
 	fk.srv_port = q.dport;
 	f = bpf_map_lookup_elem(&ps_flows, &fk);
-	rk.flow = fk;
-	rk.srv_seq = m->srv_seq;
-	r = bpf_map_lookup_elem(&ps_tcr_refs, &rk);
-	if (!f || !r)
+	if (!f)
 		return NULL;
-	/* a copy, checked to be of our key after it was taken: the element
-	 * may be evicted and reused under us (helpers.h, ENTRY_SAME) */
-	__builtin_memcpy(&w->ref, r, sizeof(w->ref));
-	MEM_BARRIER();
-	if (w->ref.srv_seq != m->srv_seq || r->srv_seq != m->srv_seq ||
-	    r->filled_ns != w->ref.filled_ns)
-		return NULL;
+	if (m->claim) {
+		/* no ref: the slot holds what it would (tc_handoff.h,
+		 * tcr_handoff_slot), read once its id is checked */
+		__builtin_memset(&w->ref, 0, sizeof(w->ref));
+		w->ref.big = PS_TCR_SRC_ASM;
+		w->ref.filled_ns = m->claim;
+		w->ref.srv_seq = m->srv_seq;
+	} else {
+		rk.flow = fk;
+		rk.srv_seq = m->srv_seq;
+		r = bpf_map_lookup_elem(&ps_tcr_refs, &rk);
+		if (!r)
+			return NULL;
+		/* a copy, checked to be of our key after it was taken: the
+		 * element may be evicted and reused under us (helpers.h,
+		 * ENTRY_SAME) */
+		__builtin_memcpy(&w->ref, r, sizeof(w->ref));
+		MEM_BARRIER();
+		if (w->ref.srv_seq != m->srv_seq || r->srv_seq != m->srv_seq ||
+		    r->filled_ns != w->ref.filled_ns)
+			return NULL;
+	}
 	r = &w->ref;
+	tot = r->tot;
 	/* the entry must still be the one XDP answered from; its identity
 	 * is checked again after each segment's bytes are copied */
-	tot = r->tot;
 	if (r->big == PS_TCR_SRC_ASM) {
 		/* bytes fixed at XDP, in the slot of the ref's claim
 		 * (tc_handoff.h, tcr_slot_claim): the slot must still hold
@@ -224,7 +236,7 @@ tcr_prepare(struct __sk_buff *skb, const struct ps_tcr_meta *m)
 		 * a writer is rewriting it) changed its id. Each segment
 		 * checks the id again after its copy. */
 		__u32 i = tcr_slot_of(r->filled_ns);
-		struct ps_rtx_val *av = bpf_map_lookup_elem(&ps_tcr_asm, &i);
+		struct ps_tcr_slot *av = bpf_map_lookup_elem(&ps_tcr_asm, &i);
 
 		fault_asm_reuse(i, av);
 		if (!av)
@@ -234,6 +246,13 @@ tcr_prepare(struct __sk_buff *skb, const struct ps_tcr_meta *m)
 		if (w->id != r->filled_ns) {
 			stat_inc(PS_ST_ENTRY_MOVED);
 			return NULL;
+		}
+		if (m->claim) {
+			if (av->srv_seq != m->srv_seq)
+				return NULL;
+			r->tot = tot = av->len;
+			r->req_seq = av->req_seq;
+			r->req_end = av->req_end;
 		}
 		if (av->len != tot || tot > PS_RTX_BYTES)
 			return NULL;
