@@ -197,7 +197,8 @@ struct {
 /* TC ingress replies (tc_handoff.h): per flow and reply seq, what each
  * was made of (LRU: an evicted one is not sent again, counted rtx_gone /
  * tc_lost; reused at once: tcr_prepare copies it and checks the copy's
- * srv_seq and filled_ns against the element's after) */
+ * srv_seq and filled_ns against the element's after). Not for guarded's
+ * replies in a ps_tcr_asm slot: the slot holds what the ref would */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, PS_RTX_ENTRIES);
