@@ -41,6 +41,7 @@ int ps_loader_open(struct prestack_bpf **out, const char *pin_root, __u32 flow_e
 		bpf_map__set_max_entries(skel->maps.ps_rtx, rtx_entries);
 		bpf_map__set_max_entries(skel->maps.ps_tcr_refs, rtx_entries);
 		bpf_map__set_max_entries(skel->maps.ps_tcr_asm, rtx_entries);
+		skel->rodata->ps_tcr_slots = rtx_entries;
 		if (rtx_entries < PS_TCR_BIG_ENTRIES)
 			bpf_map__set_max_entries(skel->maps.ps_tcr_big, rtx_entries);
 	}

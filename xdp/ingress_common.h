@@ -206,6 +206,7 @@ static __always_inline void account_answer(struct ps_flow *f, __u32 seq,
 	f->ans_srv_seq = srv_seq;
 	f->ans_reply_len = tot;
 	f->ans_csum = csum;
+	f->ans_claim = 0;
 	flow_set(f, PS_F_ANSWERED);
 	f->hits += ngets;
 	f->replies++;

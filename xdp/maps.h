@@ -197,7 +197,8 @@ struct {
 /* TC ingress replies (tc_handoff.h): per flow and reply seq, what each
  * was made of (LRU: an evicted one is not sent again, counted rtx_gone /
  * tc_lost; reused at once: tcr_prepare copies it and checks the copy's
- * srv_seq and filled_ns against the element's after) */
+ * srv_seq and filled_ns against the element's after). Not for guarded's
+ * replies in a ps_tcr_asm slot: the slot holds what the ref would */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, PS_RTX_ENTRIES);
@@ -205,17 +206,27 @@ struct {
 	__type(value, struct ps_tcr_ref);
 } ps_tcr_refs SEC(".maps");
 
-/* TC replies to several GETs (PS_TCR_SRC_ASM): the bytes as XDP assembled
- * them, keyed as ps_tcr_refs; LRU: an evicted one is a lost TC reply. An
- * evicted element is another reply's at once: tcr_prepare finds the key
- * again after it read the id that each segment checks after its copy
- * (helpers.h, ENTRY_OF) */
+/* TC replies whose bytes XDP fixed (PS_TCR_SRC_ASM: the replies of
+ * several GETs as assembled, a snapshot of one entry, a retrans ring entry
+ * no frame could carry): a ring of slots that every CPU claims in turn
+ * (tc_handoff.h, tcr_slot_claim). The claim's number is the bytes'
+ * identity, kept in the ref (ps_tcr_ref.filled_ns) and in the slot once
+ * written; a slot claimed again ps_tcr_slots claims later holds another
+ * reply, and the old one is lost as an evicted one is (tc_lost, rtx_gone).
+ * An array, not an LRU hash: a pipelined answer's handoff took an LRU
+ * insert, whose free-list refill and eviction under the LRU lock cost
+ * more than the rest of the handoff (docs/tc-reply.md). */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, PS_RTX_ENTRIES);
-	__type(key, struct ps_rtx_key);
-	__type(value, struct ps_rtx_val);
+	__type(key, __u32);
+	__type(value, struct ps_tcr_slot);
 } ps_tcr_asm SEC(".maps");
+
+/* ps_tcr_asm's size, as loaded (ctl/loader.c sets both), and the number of
+ * the last slot claimed, by all CPUs */
+const volatile __u32 ps_tcr_slots = PS_RTX_ENTRIES;
+__u64 ps_tcr_claims;
 
 /* retrans mode: TC replies from ps_cache_big, copied at XDP under the
  * ref's key (PS_TCR_SRC_BIGCOPY): a re-send must not depend on the cache

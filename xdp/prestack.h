@@ -142,9 +142,10 @@ struct ps_config {
 				       * PS_FAULT_SIDE_NXT) between ps_side_in's
 				       * lookup and side_enter */
 #define PS_FAULT_SIDE_NXT 0x5151
-#define PS_FAULT_ASM_REUSE (1u << 9) /* ... the same for a TC reply's bytes
-				      * in ps_tcr_asm, between tcr_setup's
-				      * lookup and its read of their id */
+#define PS_FAULT_ASM_REUSE (1u << 9) /* a TC reply's slot in ps_tcr_asm
+				      * claimed again and rewritten between
+				      * tcr_prepare's lookup and its read of
+				      * the slot's id */
 
 /*
  * ps_lease (array): entries the control tool and the BPF program each
@@ -419,6 +420,20 @@ struct ps_rtx_val {
 	__u8  rep[PS_RTX_BYTES];
 };
 
+/* A slot of ps_tcr_asm (maps.h): a TC reply's bytes, fixed at XDP, and
+ * what TC ingress needs to send them without a ps_tcr_refs entry. */
+struct ps_tcr_slot {
+	__u32 len;             /* reply payload bytes */
+	__u32 csum;            /* their partial sum */
+	__u64 id;              /* the claim whose bytes these are; 0 while a
+				* claim writes them (tc_handoff.h) */
+	__u32 srv_seq;         /* client-space seq of the reply */
+	__u32 req_seq;         /* client seq of the request it answers */
+	__u32 req_end;         /* ... and of the byte after it */
+	__u32 pad;
+	__u8  rep[PS_RTX_BYTES];
+};
+
 /*
  * The mirrors: what each field of struct ps_flow stands for in the server's
  * tcp_sock (tp->...), and in which sequence space it is kept. C = client
@@ -633,6 +648,8 @@ struct ps_flow {
 	struct ps_rtx_ent rtx[PS_RTX_RING];
 	__u32 rtx_next;       /* ring slot the next answer goes to */
 	__u32 dupacks;        /* consecutive ACKs stuck at an injected reply */
+	__u64 ans_claim;      /* guarded: the last answer's ps_tcr_asm claim
+			       * when TC ingress sent it from a slot, else 0 */
 
 	/* per-flow counters */
 	__u64 hits;           /* GETs answered */
@@ -898,6 +915,10 @@ struct ps_tcr_meta {
 	__u32 srv_seq; /* client-space seq of the reply's first byte: with the
 			* flow, the key of its ps_tcr_refs entry */
 	__u32 from;    /* first reply byte to send (a re-send from a hole) */
+	__u32 pad;
+	__u64 claim;   /* 0, or the ps_tcr_asm claim whose slot holds the
+			* reply and what the ref would (no ps_tcr_refs entry:
+			* tc_handoff.h, tcr_handoff_slot) */
 };
 
 /* ps_tcr_refs values: what a TC reply was made of, kept (LRU) so that it
@@ -906,8 +927,9 @@ struct ps_tcr_meta {
 enum ps_tcr_src {
 	PS_TCR_SRC_CACHE = 0, /* the entry in ps_cache (key, filled_ns its identity) */
 	PS_TCR_SRC_BIG = 1,   /* the entry in ps_cache_big */
-	PS_TCR_SRC_ASM = 2,   /* the replies of several GETs, assembled at XDP
-			       * and copied into ps_tcr_asm under the ref's key */
+	PS_TCR_SRC_ASM = 2,   /* bytes fixed at XDP (the replies of several
+			       * GETs, a snapshot of one entry), copied into
+			       * the ps_tcr_asm slot of the ref's claim */
 	PS_TCR_SRC_BIGCOPY = 3, /* retrans: the ps_cache_big entry as XDP
 				 * answered from it, copied into ps_tcr_big
 				 * under the ref's key */
@@ -917,7 +939,8 @@ struct ps_tcr_ref {
 	struct ps_cache_key key;
 	__u32 big;       /* where the bytes are: enum ps_tcr_src */
 	__u32 gen;       /* cache_gen it was answered under */
-	__u64 filled_ns; /* the entry's fill time: its identity */
+	__u64 filled_ns; /* the entry's fill time: its identity; for
+			  * PS_TCR_SRC_ASM the slot's claim (tc_handoff.h) */
 	__u32 tot;       /* reply bytes (the entry's reply_len) */
 	__u32 req_seq;   /* client seq of the request it answers */
 	__u32 req_end;   /* ... and of the byte after it: the last segment acks it */

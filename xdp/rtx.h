@@ -30,7 +30,7 @@ static __always_inline int guarded_retrans(struct xdp_md *ctx,
 		return PS_SENT_NONE;
 	/* a TC reply: TC ingress sends it again if the entry is unchanged */
 	if ((cfg->flags & PS_CFG_TC_REPLY) &&
-	    tcr_resend(ctx, p, f->ans_srv_seq, 0) == PS_SENT_TC)
+	    tcr_resend(ctx, p, f, f->ans_srv_seq, 0) == PS_SENT_TC)
 		return PS_SENT_TC;
 	__builtin_memset(&s->rq, 0, sizeof(s->rq));
 	/* naive=1: a fresh parse without side effects (GETs only anyway) */

@@ -76,6 +76,82 @@ __noinline int tcr_pick(struct ps_scratch *s, struct ps_config *cfg, int small,
 }
 
 /*
+ * A slot of ps_tcr_asm for a TC reply's bytes (maps.h): claim number n
+ * (from 1, never 0) is the bytes' identity, the slot (n - 1) modulo the
+ * ring. Its id is zeroed before anything else is written, so that a
+ * reader copying the reply it held sees its id change (tc_ingress.h,
+ * each segment's check after its copy); tcr_slot_publish writes the rest
+ * and the new id last. A writer still copying when the ring comes round
+ * to its slot again (ps_tcr_slots claims later) could mix two replies
+ * under one id: not guarded against, as a claim is a few hundred
+ * nanoseconds long.
+ */
+static __always_inline __u32 tcr_slot_of(__u64 n)
+{
+	return ps_tcr_slots ? (__u32)((n - 1) % ps_tcr_slots) : 0;
+}
+
+static __always_inline struct ps_tcr_slot *tcr_slot_claim(__u64 *n)
+{
+	struct ps_tcr_slot *v;
+	__u32 i;
+
+	*n = __sync_fetch_and_add(&ps_tcr_claims, 1) + 1;
+	i = tcr_slot_of(*n);
+	v = bpf_map_lookup_elem(&ps_tcr_asm, &i);
+	if (!v)
+		return NULL;
+	*(volatile __u64 *)&v->id = 0;
+	MEM_BARRIER();
+	return v;
+}
+
+/* The reply at srv_seq answering request [req_seq, req_end), len bytes
+ * already in v->rep, published under claim n. */
+static __always_inline void tcr_slot_publish(struct ps_tcr_slot *v, __u32 len,
+					     __u32 csum, __u64 n, __u32 srv_seq,
+					     __u32 req_seq, __u32 req_end)
+{
+	v->len = len;
+	v->csum = csum;
+	v->srv_seq = srv_seq;
+	v->req_seq = req_seq;
+	v->req_end = req_end;
+	MEM_BARRIER();
+	*(volatile __u64 *)&v->id = n;
+}
+
+/* Put the handoff (reply at srv_seq, from byte from, from the slot of
+ * claim or, with 0, through ps_tcr_refs) in front of the frame. Returns
+ * PS_SENT_TC, or PS_SENT_NONE (no data_meta left behind). */
+static __always_inline int tcr_meta_put(struct xdp_md *ctx, __u32 srv_seq,
+					__u32 from, __u64 claim, int resend)
+{
+	struct ps_tcr_meta *m;
+	void *data;
+
+	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*m)))
+		return PS_SENT_NONE;
+	/* packet pointers are stale after the adjust: read them again */
+	m = (void *)(long)ctx->data_meta;
+	data = (void *)(long)ctx->data;
+	if ((void *)(m + 1) > data) {
+		/* give the room back: no stale bytes in front of the frame */
+		bpf_xdp_adjust_meta(ctx, (int)sizeof(*m));
+		return PS_SENT_NONE;
+	}
+	m->magic = PS_TCR_MAGIC;
+	m->srv_seq = srv_seq;
+	m->from = from;
+	m->pad = 0;
+	m->claim = claim;
+	stat_inc(PS_ST_TC_HANDOFFS);
+	if (resend)
+		stat_inc(PS_ST_TC_RESENDS);
+	return PS_SENT_TC;
+}
+
+/*
  * Hand the reply at srv_seq of p's flow to TC ingress, from byte `from`:
  * with `store`, a new answer whose ref is stored first; without, a
  * re-send of a TC reply, if p's flow has one at srv_seq. Puts the
@@ -87,9 +163,7 @@ __noinline int tcr_handoff(struct xdp_md *ctx, const struct ps_pkt *p,
 			   __u32 srv_seq, __u32 from, struct ps_tcr_ref *store)
 {
 	struct ps_rtx_key k = {};
-	struct ps_tcr_meta *m;
 	struct ps_tcr_ref *r;
-	void *data;
 
 	if (!ctx || !p)
 		return PS_SENT_NONE;
@@ -104,23 +178,29 @@ __noinline int tcr_handoff(struct xdp_md *ctx, const struct ps_pkt *p,
 		if (!r || from >= r->tot)
 			return PS_SENT_NONE;
 	}
-	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*m)))
+	return tcr_meta_put(ctx, srv_seq, from, 0, !store);
+}
+
+/*
+ * Hand the reply in the ps_tcr_asm slot of claim to TC ingress, from byte
+ * `from`, as the reply at srv_seq: no ps_tcr_refs entry, the slot holds
+ * what TC needs (guarded's answers fixed at XDP, and their re-sends:
+ * ps_flow.ans_claim). A slot claimed again since holds another id: gone,
+ * as an evicted ref is. Returns PS_SENT_TC or PS_SENT_NONE.
+ * Global: its stack is not added to the caller's (combined stack limit).
+ */
+__noinline int tcr_handoff_slot(struct xdp_md *ctx, __u32 srv_seq, __u32 from,
+				__u64 claim, int resend)
+{
+	struct ps_tcr_slot *a;
+	__u32 i = tcr_slot_of(claim);
+
+	if (!ctx || !claim)
 		return PS_SENT_NONE;
-	/* packet pointers are stale after the adjust: read them again */
-	m = (void *)(long)ctx->data_meta;
-	data = (void *)(long)ctx->data;
-	if ((void *)(m + 1) > data) {
-		/* give the room back: no stale bytes in front of the frame */
-		bpf_xdp_adjust_meta(ctx, (int)sizeof(*m));
+	a = bpf_map_lookup_elem(&ps_tcr_asm, &i);
+	if (!a || a->id != claim || a->srv_seq != srv_seq || from >= a->len)
 		return PS_SENT_NONE;
-	}
-	m->magic = PS_TCR_MAGIC;
-	m->srv_seq = srv_seq;
-	m->from = from;
-	stat_inc(PS_ST_TC_HANDOFFS);
-	if (!store)
-		stat_inc(PS_ST_TC_RESENDS);
-	return PS_SENT_TC;
+	return tcr_meta_put(ctx, srv_seq, from, claim, resend);
 }
 
 /* Hand the picked reply (s->tcr) to TC ingress as the answer to request
@@ -134,12 +214,17 @@ static __always_inline int tcr_answer(struct xdp_md *ctx, struct ps_scratch *s,
 	return tcr_handoff(ctx, p, srv_seq, 0, &s->tcr);
 }
 
-/* Send the TC reply at srv_seq again from byte `from` in place of segment
- * p. Returns PS_SENT_TC or PS_SENT_NONE (none there, or not sent). */
+/* Send the TC reply at srv_seq of flow f again from byte `from` in place
+ * of segment p: from its slot when it is f's last answer and was sent
+ * from one (guarded), else through its ref. Returns PS_SENT_TC or
+ * PS_SENT_NONE (none there, or not sent). */
 static __always_inline int tcr_resend(struct xdp_md *ctx,
-				      const struct ps_pkt *p, __u32 srv_seq,
+				      const struct ps_pkt *p,
+				      const struct ps_flow *f, __u32 srv_seq,
 				      __u32 from)
 {
+	if (f->ans_claim && srv_seq == f->ans_srv_seq)
+		return tcr_handoff_slot(ctx, srv_seq, from, f->ans_claim, 1);
 	return tcr_handoff(ctx, p, srv_seq, from, NULL);
 }
 
@@ -180,7 +265,7 @@ static __always_inline int tcr_copy_same(void *dst, const struct ps_rtx_key *k,
 
 /* rtx_resend of a ring entry it could not send: a TC reply (its ref in
  * ps_tcr_refs) is sent again; an XDP reply whose bytes are in ps_rtx but
- * would not fit in the frame (RTX_NO_ROOM) is copied into ps_tcr_asm and
+ * would not fit in the frame (RTX_NO_ROOM) is copied into a slot of ps_tcr_asm and
  * handed over as a TC reply of those bytes (PS_TCR_SRC_ASM), when TC
  * ingress is attached (PS_CFG_TC_REPLY). Returns PS_SENT_TC, else
  * PS_SENT_NONE (gone: nothing kept, or not sent). Global: rtx_resend's
@@ -189,10 +274,11 @@ __noinline int tcr_resend_ent(struct xdp_md *ctx, struct ps_scratch *s,
 			      const struct ps_pkt *p, const struct ps_rtx_ent *e)
 {
 	struct ps_rtx_key k = {};
+	struct ps_tcr_slot *a;
 	struct ps_rtx_val *v;
 	struct ps_config *cfg;
-	__u32 zero = 0;
-	__u64 id;
+	__u32 zero = 0, n, csum;
+	__u64 id, claim;
 
 	if (!ctx || !s || !p || !e)
 		return PS_SENT_NONE;
@@ -202,15 +288,30 @@ __noinline int tcr_resend_ent(struct xdp_md *ctx, struct ps_scratch *s,
 	flow_key(&k.flow, p, 1);
 	k.srv_seq = e->srv_seq;
 	v = bpf_map_lookup_elem(&ps_rtx, &k);
+	n = e->rep_len;
 	if (!cfg || !(cfg->flags & PS_CFG_TC_REPLY) || !v ||
-	    v->len != e->rep_len)
+	    v->len != n || n == 0 || n > PS_RTX_BYTES)
 		goto gone;
 	id = v->id;
-	if (!tcr_copy_same(&ps_tcr_asm, &k, v, offsetof(struct ps_rtx_val, id),
-			   &id, offsetof(struct ps_rtx_val, len), &e->rep_len))
+	csum = v->csum;
+	a = tcr_slot_claim(&claim);
+	if (!a)
 		goto gone;
+	BOUND_1_TO(n, PS_RTX_BYTES);
+	/* probe_read: a variable-length copy between two map values */
+	if (bpf_probe_read_kernel(a->rep, n, v->rep))
+		goto gone;
+	/* ps_rtx's element evicted and reused while it was copied: the
+	 * copy may mix two replies (helpers.h, ENTRY_SAME); the slot stays
+	 * unpublished */
+	MEM_BARRIER();
+	if (v->id != id || v->len != e->rep_len)
+		goto gone;
+	tcr_slot_publish(a, e->rep_len, csum, claim, e->srv_seq, e->req_seq,
+			 e->req_seq + e->req_len);
 	__builtin_memset(&s->tcr, 0, sizeof(s->tcr));
 	s->tcr.big = PS_TCR_SRC_ASM;
+	s->tcr.filled_ns = claim;
 	s->tcr.tot = e->rep_len;
 	s->tcr.gen = cfg->cache_gen;
 	s->tcr.req_seq = e->req_seq;
@@ -287,15 +388,15 @@ static __always_inline int tcr_ack_hole(struct xdp_md *ctx,
 		    (p->ack == start && i < PS_RTX_RING) ||
 		    !before(p->ack, start + len))
 			continue;
-		return tcr_resend(ctx, p, start, p->ack - start);
+		return tcr_resend(ctx, p, f, start, p->ack - start);
 	}
 	return PS_SENT_NONE;
 }
 
 /*
  * Several GETs whose replies (s->rep, tot bytes, assembled by
- * assemble_many) the frame cannot carry: copy them into ps_tcr_asm under
- * the ref's key and pick that. The answer is what the cache held at
+ * assemble_many) the frame cannot carry: copy them into a slot of
+ * ps_tcr_asm and pick that. The answer is what the cache held at
  * this XDP run, as for an XDP_TX reply; a write after it changes nothing
  * already answered. Returns TCR_PICKED or TCR_NO_PICK.
  */
@@ -304,25 +405,25 @@ static __always_inline int tcr_pick_asm(struct ps_scratch *s,
 					const struct ps_pkt *p, __u32 srv_seq,
 					__u32 tot)
 {
-	struct ps_rtx_key k = {};
+	struct ps_tcr_slot *a;
 	__u32 n = tot;
+	__u64 claim;
 
 	if (!(cfg->flags & PS_CFG_TC_REPLY) || s->ngets < 2 || n == 0 ||
 	    n > PS_RTX_BYTES || n > PS_REP_MASK)
 		return TCR_NO_PICK;
+	a = tcr_slot_claim(&claim);
+	if (!a)
+		return TCR_NO_PICK;
 	BOUND_1_TO(n, PS_RTX_BYTES);
 	/* probe_read: a variable-length copy between two map values */
-	if (bpf_probe_read_kernel(s->rtx.rep, n, s->rep))
+	if (bpf_probe_read_kernel(a->rep, n, s->rep))
 		return TCR_NO_PICK;
-	s->rtx.len = tot;
-	s->rtx.csum = s->asm_csum;
-	s->rtx.id = p->now_ns;
-	flow_key(&k.flow, p, 1);
-	k.srv_seq = srv_seq;
-	if (bpf_map_update_elem(&ps_tcr_asm, &k, &s->rtx, BPF_ANY))
-		return TCR_NO_PICK;
+	tcr_slot_publish(a, tot, s->asm_csum, claim, srv_seq, p->seq,
+			 p->seq + p->payload_len);
 	__builtin_memset(&s->tcr, 0, sizeof(s->tcr));
 	s->tcr.big = PS_TCR_SRC_ASM;
+	s->tcr.filled_ns = claim;
 	s->tcr.tot = tot;
 	s->tcr.gen = cfg->cache_gen;
 	s->tcr_on = 1;
@@ -348,28 +449,29 @@ static __always_inline int tcr_snapshot(struct ps_scratch *s,
 					const struct ps_config *cfg,
 					const struct ps_pkt *p, __u32 srv_seq)
 {
-	struct ps_rtx_key k = {};
 	struct ps_cache_val *v;
-	__u32 n = s->tcr.tot;
+	struct ps_tcr_slot *a;
+	__u32 n = s->tcr.tot, csum;
+	__u64 claim;
 
 	v = cache_lookup(&s->tcr.key, cfg->cache_gen, p->now_ns);
 	if (!v || v->filled_ns != s->tcr.filled_ns || v->reply_len != n ||
 	    n == 0 || n > PS_REPLY_MAX || n > PS_RTX_BYTES)
 		return TCR_NO_PICK;
+	csum = v->csum;
+	a = tcr_slot_claim(&claim);
+	if (!a)
+		return TCR_NO_PICK;
 	BOUND_1_TO(n, PS_RTX_BYTES);
-	s->rtx.csum = v->csum;
-	if (bpf_probe_read_kernel(s->rtx.rep, n, v->reply))
+	if (bpf_probe_read_kernel(a->rep, n, v->reply))
 		return TCR_NO_PICK;
-	/* reused under us (helpers.h) */
-	if (!ENTRY_SAME(v, s->tcr.filled_ns, s->tcr.tot, s->rtx.csum))
+	/* reused under us (helpers.h): the slot stays unpublished */
+	if (!ENTRY_SAME(v, s->tcr.filled_ns, s->tcr.tot, csum))
 		return TCR_NO_PICK;
-	s->rtx.len = s->tcr.tot;
-	s->rtx.id = p->now_ns;
-	flow_key(&k.flow, p, 1);
-	k.srv_seq = srv_seq;
-	if (bpf_map_update_elem(&ps_tcr_asm, &k, &s->rtx, BPF_ANY))
-		return TCR_NO_PICK;
+	tcr_slot_publish(a, s->tcr.tot, csum, claim, srv_seq, p->seq,
+			 p->seq + p->payload_len);
 	s->tcr.big = PS_TCR_SRC_ASM;
+	s->tcr.filled_ns = claim;
 	return TCR_PICKED;
 }
 
@@ -410,6 +512,7 @@ __noinline int tcr_take(struct xdp_md *ctx, struct ps_scratch *s,
 			struct ps_flow *f)
 {
 	__u32 seq, len, srv_seq, tot;
+	__u64 claim;
 
 	if (!ctx || !s || !cfg || !p || !f)
 		return PS_SENT_NONE;
@@ -431,9 +534,15 @@ __noinline int tcr_take(struct xdp_md *ctx, struct ps_scratch *s,
 	    tcr_copy_big(s, cfg, p, srv_seq) != TCR_PICKED)
 		return PS_SENT_NONE;
 	tot = s->tcr.tot;
-	if (tcr_answer(ctx, s, p, seq, len, srv_seq) != PS_SENT_TC)
+	/* bytes in a slot: guarded needs no ref (re-sends go by the flow's
+	 * ans_claim); retrans keeps one, its ring's re-sends look them up */
+	claim = s->tcr.big == PS_TCR_SRC_ASM && cfg->mode != PS_MODE_RETRANS ?
+		s->tcr.filled_ns : 0;
+	if (claim ? tcr_handoff_slot(ctx, srv_seq, 0, claim, 0) != PS_SENT_TC :
+		    tcr_answer(ctx, s, p, seq, len, srv_seq) != PS_SENT_TC)
 		return PS_SENT_NONE;
 	account_answer(f, seq, len, srv_seq, tot, s->asm_csum, s->ngets);
+	f->ans_claim = claim;
 	if (cfg->mode == PS_MODE_RETRANS)
 		tcr_ring_add(f, seq, len, srv_seq, tot);
 	return PS_SENT_TC;

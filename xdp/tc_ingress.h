@@ -152,23 +152,20 @@ struct ps_tcr_req {
 	__be16 sport, dport;
 } __attribute__((packed));
 
-/* Unit tests only (PS_FAULT_ASM_REUSE): av, just looked up under rk in
- * ps_tcr_asm, is evicted and its element reused for the reply at
- * rk->srv_seq + PS_FAULT_RTX_SEQ, as an LRU hash may do at once: that
- * entry's whole value is copied over it. */
-static __always_inline void fault_asm_reuse(const struct ps_rtx_key *rk,
-					    struct ps_rtx_val *av)
+/* Unit tests only (PS_FAULT_ASM_REUSE): slot i of ps_tcr_asm, just looked
+ * up, claimed again and rewritten under us with the reply of the next
+ * slot, as a writer on another CPU may do once the ring came round: that
+ * slot's whole value is copied over it. */
+static __always_inline void fault_asm_reuse(__u32 i, struct ps_tcr_slot *av)
 {
-	struct ps_rtx_key o = *rk;
-	struct ps_rtx_val *ov;
+	struct ps_tcr_slot *ov;
+	__u32 o = (i + 1) % (ps_tcr_slots ? ps_tcr_slots : 1);
 
 	if (!(ps_fault & PS_FAULT_ASM_REUSE) || !av)
 		return;
-	o.srv_seq += PS_FAULT_RTX_SEQ;
 	ov = bpf_map_lookup_elem(&ps_tcr_asm, &o);
 	if (!ov || ov == av)
 		return;
-	bpf_map_delete_elem(&ps_tcr_asm, rk);
 	bpf_probe_read_kernel(av, sizeof(*av), ov);
 }
 
@@ -204,40 +201,63 @@ tcr_prepare(struct __sk_buff *skb, const struct ps_tcr_meta *m)
 	fk.cli_port = q.sport;
 	fk.srv_port = q.dport;
 	f = bpf_map_lookup_elem(&ps_flows, &fk);
-	rk.flow = fk;
-	rk.srv_seq = m->srv_seq;
-	r = bpf_map_lookup_elem(&ps_tcr_refs, &rk);
-	if (!f || !r)
+	if (!f)
 		return NULL;
-	/* a copy, checked to be of our key after it was taken: the element
-	 * may be evicted and reused under us (helpers.h, ENTRY_SAME) */
-	__builtin_memcpy(&w->ref, r, sizeof(w->ref));
-	MEM_BARRIER();
-	if (w->ref.srv_seq != m->srv_seq || r->srv_seq != m->srv_seq ||
-	    r->filled_ns != w->ref.filled_ns)
-		return NULL;
+	if (m->claim) {
+		/* no ref: the slot holds what it would (tc_handoff.h,
+		 * tcr_handoff_slot), read once its id is checked */
+		__builtin_memset(&w->ref, 0, sizeof(w->ref));
+		w->ref.big = PS_TCR_SRC_ASM;
+		w->ref.filled_ns = m->claim;
+		w->ref.srv_seq = m->srv_seq;
+	} else {
+		rk.flow = fk;
+		rk.srv_seq = m->srv_seq;
+		r = bpf_map_lookup_elem(&ps_tcr_refs, &rk);
+		if (!r)
+			return NULL;
+		/* a copy, checked to be of our key after it was taken: the
+		 * element may be evicted and reused under us (helpers.h,
+		 * ENTRY_SAME) */
+		__builtin_memcpy(&w->ref, r, sizeof(w->ref));
+		MEM_BARRIER();
+		if (w->ref.srv_seq != m->srv_seq || r->srv_seq != m->srv_seq ||
+		    r->filled_ns != w->ref.filled_ns)
+			return NULL;
+	}
 	r = &w->ref;
+	tot = r->tot;
 	/* the entry must still be the one XDP answered from; its identity
 	 * is checked again after each segment's bytes are copied */
-	tot = r->tot;
 	if (r->big == PS_TCR_SRC_ASM) {
-		/* bytes fixed at XDP: no cache entry to check */
-		struct ps_rtx_val *av = bpf_map_lookup_elem(&ps_tcr_asm, &rk);
+		/* bytes fixed at XDP, in the slot of the ref's claim
+		 * (tc_handoff.h, tcr_slot_claim): the slot must still hold
+		 * that claim's bytes; a later claim (the ring came round, or
+		 * a writer is rewriting it) changed its id. Each segment
+		 * checks the id again after its copy. */
+		__u32 i = tcr_slot_of(r->filled_ns);
+		struct ps_tcr_slot *av = bpf_map_lookup_elem(&ps_tcr_asm, &i);
 
-		fault_asm_reuse(&rk, av);
-		if (!av || av->len != tot || tot > PS_RTX_BYTES)
+		fault_asm_reuse(i, av);
+		if (!av)
 			return NULL;
-		w->src = (__u64)(long)av->rep;
-		w->idp = (__u64)(long)&av->id;
-		w->id = av->id;
-		/* evicted and reused for another reply before its id was read,
-		 * the id would be that reply's, and pass each segment's check
-		 * after its copy: rk's still (helpers.h, ENTRY_OF) */
+		w->id = *(volatile __u64 *)&av->id;
 		MEM_BARRIER();
-		if (bpf_map_lookup_elem(&ps_tcr_asm, &rk) != av) {
+		if (w->id != r->filled_ns) {
 			stat_inc(PS_ST_ENTRY_MOVED);
 			return NULL;
 		}
+		if (m->claim) {
+			if (av->srv_seq != m->srv_seq)
+				return NULL;
+			r->tot = tot = av->len;
+			r->req_seq = av->req_seq;
+			r->req_end = av->req_end;
+		}
+		if (av->len != tot || tot > PS_RTX_BYTES)
+			return NULL;
+		w->src = (__u64)(long)av->rep;
+		w->idp = (__u64)(long)&av->id;
 	} else if (r->big == PS_TCR_SRC_BIGCOPY) {
 		/* retrans: the big entry as XDP answered from it (tc_handoff.h,
 		 * tcr_copy_big), whatever the cache holds now */

@@ -334,7 +334,6 @@ static int tc_reply_cost(int runs, uint32_t *ns)
 		struct tcr_harness_bpf *h;
 		struct ps_cache_key ck;
 		struct ps_flow snap;
-		struct bpf_map *m;
 		uint32_t zero = 0, xdp_ns, build = 0, nseg = 0;
 		static uint8_t in[1600], out[4096];
 		struct env e;
@@ -374,15 +373,8 @@ static int tc_reply_cost(int runs, uint32_t *ns)
 		h = tcr_harness_bpf__open();
 		if (!h)
 			return 1;
-		bpf_object__for_each_map(m, h->obj) {
-			struct bpf_map *own = bpf_object__find_map_by_name(e.skel->obj,
-									  bpf_map__name(m));
-
-			bpf_map__set_pin_path(m, NULL);
-			if (own && strcmp(bpf_map__name(m), "ps_tcr_work"))
-				bpf_map__reuse_fd(m, bpf_map__fd(own));
-		}
-		if (tcr_harness_bpf__load(h))
+		if (env_share_maps(h->obj, &e.skel->obj, 1, "ps_tcr_work") ||
+		    tcr_harness_bpf__load(h))
 			return 1;
 		for (t.seg = 0; t.seg < 64; t.seg++) {
 			bpf_map_update_elem(bpf_map__fd(h->maps.tcr_test_in), &zero, &t, BPF_ANY);

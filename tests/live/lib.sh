@@ -11,6 +11,11 @@ TGT=(--netns "$NS_SRV" --dev "$DEV_SRV")
 REDIS_LO=127.0.0.1:$PORT # Redis on loopback inside the server namespace
 T_N=0
 T_FAIL=0
+# bash runs an EXIT trap on a signal only when the signal is trapped: so
+# that every test's own EXIT trap (teardown) runs on Ctrl-C and on
+# timeout's TERM too, not only the tests that call setup (a campaign test
+# killed by TERM left its coherence watcher and its pins behind)
+trap 'exit 130' INT TERM
 
 teardown() {
 	"$PS" detach "${TGT[@]}" --force >/dev/null 2>&1

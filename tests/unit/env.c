@@ -270,3 +270,23 @@ size_t srv_seg(struct env *e, uint8_t *buf, const char *payload, size_t len,
 {
 	return srv_seg_at(e, buf, 1600, e->kseq, payload, len, flags);
 }
+
+int env_share_maps(struct bpf_object *obj, struct bpf_object *const *from, int n,
+		   const char *own)
+{
+	struct bpf_map *m, *src;
+	const char *name;
+	int i;
+
+	bpf_object__for_each_map(m, obj) {
+		bpf_map__set_pin_path(m, NULL);
+		name = bpf_map__name(m);
+		if (own && !strncmp(name, own, strlen(own)))
+			continue;
+		for (i = 0, src = NULL; i < n && !src; i++)
+			src = bpf_object__find_map_by_name(from[i], name);
+		if (src && bpf_map__reuse_fd(m, bpf_map__fd(src)))
+			return -1;
+	}
+	return 0;
+}

@@ -44,6 +44,13 @@ int env_open(struct env *e, uint32_t mode, uint32_t flags);
 /* ... with ps_fault (xdp/reply.h: PS_FAULT_*) set before load */
 int env_open_fault(struct env *e, uint32_t mode, uint32_t flags, uint32_t fault);
 void env_close(struct env *e);
+/* Before obj's load: each of its maps that one of the n objects in from
+ * declares by the same name (the first that does) becomes that map, its
+ * fd reused; a map whose name starts with own (NULL: none) stays obj's.
+ * Pins are dropped. 0, or -1 when a reuse failed. */
+struct bpf_object;
+int env_share_maps(struct bpf_object *obj, struct bpf_object *const *from, int n,
+		   const char *own);
 void env_set_mode(struct env *e, uint32_t mode, uint32_t flags);
 
 /* run one frame; *outlen gets the output length; returns the verdict */

@@ -136,22 +136,10 @@ void t_rq_redis_rules(struct env *e)
 static struct fill_harness_bpf *fh_open(struct env *e)
 {
 	struct fill_harness_bpf *h = fill_harness_bpf__open();
-	struct bpf_map *m;
 
 	if (!h)
 		return NULL;
-	bpf_object__for_each_map(m, h->obj) {
-		struct bpf_map *own;
-
-		bpf_map__set_pin_path(m, NULL);
-		own = bpf_object__find_map_by_name(e->skel->obj, bpf_map__name(m));
-		if (own && strncmp(bpf_map__name(m), "fh_", 3) &&
-		    bpf_map__reuse_fd(m, bpf_map__fd(own))) {
-			fill_harness_bpf__destroy(h);
-			return NULL;
-		}
-	}
-	if (fill_harness_bpf__load(h)) {
+	if (env_share_maps(h->obj, &e->skel->obj, 1, "fh_") || fill_harness_bpf__load(h)) {
 		fill_harness_bpf__destroy(h);
 		return NULL;
 	}

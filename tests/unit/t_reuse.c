@@ -19,22 +19,10 @@
 static struct reuse_harness_bpf *rh_open(struct env *e)
 {
 	struct reuse_harness_bpf *h = reuse_harness_bpf__open();
-	struct bpf_map *m;
 
 	if (!h)
 		return NULL;
-	bpf_object__for_each_map(m, h->obj) {
-		struct bpf_map *own;
-
-		bpf_map__set_pin_path(m, NULL);
-		own = bpf_object__find_map_by_name(e->skel->obj, bpf_map__name(m));
-		if (own && strncmp(bpf_map__name(m), "rh_", 3) &&
-		    bpf_map__reuse_fd(m, bpf_map__fd(own))) {
-			reuse_harness_bpf__destroy(h);
-			return NULL;
-		}
-	}
-	if (reuse_harness_bpf__load(h)) {
+	if (env_share_maps(h->obj, &e->skel->obj, 1, "rh_") || reuse_harness_bpf__load(h)) {
 		reuse_harness_bpf__destroy(h);
 		return NULL;
 	}

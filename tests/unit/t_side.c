@@ -44,19 +44,13 @@ static unsigned side_fault;
 
 static int side_load(struct env *e)
 {
-	struct bpf_map *m, *pm;
-
 	memset(&sd, 0, sizeof(sd));
 	sd.skel = sidepath_bpf__open();
 	if (!sd.skel)
 		return -1;
 	/* the fixture's maps, by name (attach: the pins) */
-	bpf_object__for_each_map(m, sd.skel->obj) {
-		bpf_map__set_pin_path(m, NULL);
-		pm = bpf_object__find_map_by_name(e->skel->obj, bpf_map__name(m));
-		if (pm && bpf_map__reuse_fd(m, bpf_map__fd(pm)))
-			return -1;
-	}
+	if (env_share_maps(sd.skel->obj, &e->skel->obj, 1, NULL))
+		return -1;
 	sd.skel->rodata->ps_side_all_local = 1;
 	sd.skel->rodata->ps_side_attached = side_att;
 	sd.skel->rodata->ps_fault = side_fault;
@@ -597,24 +591,11 @@ static int side_flow_put(uint16_t port, const struct ps_side_flow *f)
 static struct reuse_harness_bpf *side_rh_open(struct env *e)
 {
 	struct reuse_harness_bpf *h = reuse_harness_bpf__open();
-	struct bpf_map *m, *own;
+	struct bpf_object *from[2] = { sd.skel->obj, e->skel->obj };
 
 	if (!h)
 		return NULL;
-	bpf_object__for_each_map(m, h->obj) {
-		bpf_map__set_pin_path(m, NULL);
-		if (!strcmp(bpf_map__name(m), "ps_side_flows"))
-			own = sd.skel->maps.ps_side_flows;
-		else if (strncmp(bpf_map__name(m), "rh_", 3))
-			own = bpf_object__find_map_by_name(e->skel->obj, bpf_map__name(m));
-		else
-			own = NULL;
-		if (own && bpf_map__reuse_fd(m, bpf_map__fd(own))) {
-			reuse_harness_bpf__destroy(h);
-			return NULL;
-		}
-	}
-	if (reuse_harness_bpf__load(h)) {
+	if (env_share_maps(h->obj, from, 2, "rh_") || reuse_harness_bpf__load(h)) {
 		reuse_harness_bpf__destroy(h);
 		return NULL;
 	}

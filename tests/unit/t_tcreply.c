@@ -61,23 +61,12 @@ static size_t get_req(char *buf, const char *key)
 static struct tcr_harness_bpf *harness_open_fault(struct env *e, uint32_t fault)
 {
 	struct tcr_harness_bpf *h = tcr_harness_bpf__open();
-	struct bpf_map *m;
 
 	if (!h)
 		return NULL;
 	h->rodata->ps_fault = fault;
-	bpf_object__for_each_map(m, h->obj) {
-		struct bpf_map *own;
-
-		bpf_map__set_pin_path(m, NULL);
-		own = bpf_object__find_map_by_name(e->skel->obj, bpf_map__name(m));
-		if (own && strcmp(bpf_map__name(m), "ps_tcr_work") &&
-		    bpf_map__reuse_fd(m, bpf_map__fd(own))) {
-			tcr_harness_bpf__destroy(h);
-			return NULL;
-		}
-	}
-	if (tcr_harness_bpf__load(h)) {
+	if (env_share_maps(h->obj, &e->skel->obj, 1, "ps_tcr_work") ||
+	    tcr_harness_bpf__load(h)) {
 		tcr_harness_bpf__destroy(h);
 		return NULL;
 	}
@@ -407,10 +396,12 @@ void t_tc_reply_pipelined(struct env *e)
 {
 	struct tcr_harness_bpf *h = harness_open(e);
 	static char all[4096], req[2048];
+	static struct ps_tcr_slot slot[1];
 	struct ps_tcr_meta m;
 	struct ps_flow f;
 	size_t rl = 0, tot = 0, n;
-	uint32_t req_seq, tsecr, reply_seq, i;
+	uint32_t req_seq, tsecr, reply_seq, i, v;
+	uint64_t claim;
 	char key[8];
 
 	CHECK(h != NULL, "harness did not load");
@@ -443,7 +434,42 @@ void t_tc_reply_pipelined(struct env *e)
 	m.from = 1000;
 	check_segments(e, h, &m, in, len, tot, 1000, e->ts ? 1448 : 1460, req_seq,
 		       req_seq + (uint32_t)rl, tsecr);
+	/* guarded stores no ref for bytes in a slot: its re-sends go by the
+	 * flow's claim. The first segment acked twice (the second lost):
+	 * the reply again from the hole, the same bytes */
+	CHECK(m.claim != 0, "the handoff names no slot");
+	CHECK_EQ(f.ans_claim, m.claim);
+	claim = m.claim;
 	e->cseq += (uint32_t)rl;
+	e->sseq = reply_seq + 1448;
+	len = cli_seg(e, in, "", 0, TF_ACK);
+	CHECK_EQ(xdp_run(e, in, len, out, &olen), XDP_PASS);
+	CHECK_EQ(olen, len);
+	len = cli_seg(e, in, "", 0, TF_ACK);
+	expect_meta(e, reply_seq, 1448, &m);
+	CHECK_EQ(m.claim, claim);
+	CHECK_EQ(stat_get(e, PS_ST_TC_RESENDS), 1);
+	/* the request again (the client's RTO): the reply again whole */
+	e->cseq = req_seq;
+	len = cli_seg(e, in, req, rl, TF_PSH | TF_ACK);
+	expect_meta(e, reply_seq, 0, &m);
+	CHECK_EQ(m.claim, claim);
+	CHECK_EQ(stat_get(e, PS_ST_TC_RESENDS), 2);
+	CHECK_EQ(stat_get(e, PS_ST_GET_HITS), 9);
+	check_segments(e, h, &m, in, len, tot, 0, e->ts ? 1448 : 1460, req_seq,
+		       req_seq + (uint32_t)rl, e->tsval - 1);
+	/* the slot claimed again (the ring came round): the re-send is
+	 * gone, no handoff */
+	v = (uint32_t)((claim - 1) % PS_RTX_ENTRIES);
+	CHECK_EQ(bpf_map_lookup_elem(bpf_map__fd(e->skel->maps.ps_tcr_asm), &v, slot), 0);
+	slot->id = claim + PS_RTX_ENTRIES;
+	CHECK_EQ(bpf_map_update_elem(bpf_map__fd(e->skel->maps.ps_tcr_asm), &v, slot, BPF_ANY), 0);
+	e->cseq = req_seq + (uint32_t)rl;
+	len = cli_seg(e, in, "", 0, TF_ACK);
+	CHECK_EQ(xdp_run(e, in, len, out, &olen), XDP_PASS);
+	CHECK_EQ(olen, len);
+	CHECK_EQ(stat_get(e, PS_ST_TC_RESENDS), 2);
+	e->cseq = req_seq + (uint32_t)rl;
 	e->sseq = reply_seq + (uint32_t)tot;
 
 	/* 11 replies of 208 bytes (2288) exceed what XDP assembles */
@@ -682,26 +708,29 @@ void t_tc_reply_rtx_no_room(struct env *e)
 }
 
 /*
- * A TC reply's bytes in ps_tcr_asm evicted and their element reused for
- * another reply of the same length between tcr_prepare's lookup and its
- * read of their id (PS_FAULT_ASM_REUSE: the entry at srv_seq +
- * PS_FAULT_RTX_SEQ, its bytes all 'z', copied over them): the id read was
- * that reply's, so each segment's check after its copy passed and the
- * other reply's bytes went out. tcr_prepare now finds the key again after
- * it read the id (ENTRY_OF): no segment is built (tc_lost, the request's
- * retransmission brings the reply back), counted entry_moved.
+ * A TC reply's bytes in a slot of ps_tcr_asm claimed again and rewritten
+ * with another reply of the same length between tcr_prepare's lookup and
+ * its read of their id (PS_FAULT_ASM_REUSE: the next slot's value, its
+ * bytes all 'z', copied over it), as a writer on another CPU does once
+ * the ring came round. The id read is then that reply's, not the claim
+ * the ref names: no segment is built (tc_lost, the request's
+ * retransmission brings the reply back), counted entry_moved. Without
+ * the comparison with the ref, each segment's check after its copy
+ * passes and the other reply's bytes go out.
  */
 void t_tc_reply_asm_rekeyed(struct env *e)
 {
 	struct ps_rtx_key k = { .flow = { htonl(CLI_IP), htonl(SRV_IP), htons(CLI_PORT),
 					  htons(SRV_PORT) } };
-	struct ps_rtx_val *v = calloc(1, sizeof(*v));
+	struct ps_tcr_slot *v = calloc(1, sizeof(*v));
 	struct tcr_harness_bpf *h = harness_open_fault(e, PS_FAULT_ASM_REUSE);
 	static char req[2048];
 	struct ps_tcr_meta m;
+	struct ps_tcr_ref r;
+	struct ps_flow f;
 	uint8_t o[4096];
 	size_t rl = 0, ol;
-	uint32_t i;
+	uint32_t i, slot;
 	int fd = bpf_map__fd(e->skel->maps.ps_tcr_asm);
 	char key[8];
 
@@ -718,14 +747,25 @@ void t_tc_reply_asm_rekeyed(struct env *e)
 	}
 	expect_handoff(e, req, rl, &m);
 	CHECK_EQ(stat_get(e, PS_ST_TC_HANDOFFS), 1);
-	/* another reply of the same length, where the fault finds it */
+	/* guarded: no ref, the handoff and the flow name the claim, whose
+	 * slot holds the bytes under that id and what the ref would */
 	k.srv_seq = m.srv_seq;
-	CHECK_EQ(bpf_map_lookup_elem(fd, &k, v), 0);
+	CHECK(bpf_map_lookup_elem(bpf_map__fd(e->skel->maps.ps_tcr_refs), &k, &r) != 0,
+	      "a ref stored for a reply in a slot");
+	CHECK(m.claim != 0, "no claim in the handoff");
+	CHECK_EQ(flow_get(e, &f), 0);
+	CHECK_EQ(f.ans_claim, m.claim);
+	slot = (uint32_t)((m.claim - 1) % PS_RTX_ENTRIES);
+	CHECK_EQ(bpf_map_lookup_elem(fd, &slot, v), 0);
 	CHECK_EQ(v->len, 9 * 208);
+	CHECK_EQ(v->id, m.claim);
+	CHECK_EQ(v->srv_seq, m.srv_seq);
+	CHECK_EQ(v->req_end - v->req_seq, (uint32_t)rl);
+	/* another reply of the same length, where the fault finds it */
 	memset(v->rep, 'z', v->len);
-	v->id++;
-	k.srv_seq = m.srv_seq + PS_FAULT_RTX_SEQ;
-	CHECK_EQ(bpf_map_update_elem(fd, &k, v, BPF_ANY), 0);
+	v->id += PS_RTX_ENTRIES;
+	slot = (slot + 1) % PS_RTX_ENTRIES;
+	CHECK_EQ(bpf_map_update_elem(fd, &slot, v, BPF_ANY), 0);
 	CHECK_EQ(harness_seg(h, &m, 0, in, len, o, &ol), 1);
 	CHECK(memmem(o, ol, "zzzz", 4) == NULL, "another reply's bytes sent");
 	CHECK_EQ(stat_get(e, PS_ST_ENTRY_MOVED), 1);
