@@ -106,6 +106,26 @@ static __always_inline struct ps_tcr_slot *tcr_slot_claim(__u64 *n)
 	return v;
 }
 
+/* A claimed slot (claim in *n) holding n bytes copied from src (a map
+ * value or the scratch), not yet published; NULL when none. The caller
+ * checks src was not rewritten during the copy, then publishes. */
+static __always_inline struct ps_tcr_slot *tcr_slot_copy(__u64 *claim,
+							 const void *src, __u32 n)
+{
+	struct ps_tcr_slot *a;
+
+	if (n == 0 || n > PS_RTX_BYTES)
+		return NULL;
+	a = tcr_slot_claim(claim);
+	if (!a)
+		return NULL;
+	BOUND_1_TO(n, PS_RTX_BYTES);
+	/* probe_read: a variable-length copy between two map values */
+	if (bpf_probe_read_kernel(a->rep, n, src))
+		return NULL;
+	return a;
+}
+
 /* The reply at srv_seq answering request [req_seq, req_end), len bytes
  * already in v->rep, published under claim n. */
 static __always_inline void tcr_slot_publish(struct ps_tcr_slot *v, __u32 len,
@@ -277,7 +297,7 @@ __noinline int tcr_resend_ent(struct xdp_md *ctx, struct ps_scratch *s,
 	struct ps_tcr_slot *a;
 	struct ps_rtx_val *v;
 	struct ps_config *cfg;
-	__u32 zero = 0, n, csum;
+	__u32 zero = 0, csum;
 	__u64 id, claim;
 
 	if (!ctx || !s || !p || !e)
@@ -288,18 +308,13 @@ __noinline int tcr_resend_ent(struct xdp_md *ctx, struct ps_scratch *s,
 	flow_key(&k.flow, p, 1);
 	k.srv_seq = e->srv_seq;
 	v = bpf_map_lookup_elem(&ps_rtx, &k);
-	n = e->rep_len;
 	if (!cfg || !(cfg->flags & PS_CFG_TC_REPLY) || !v ||
-	    v->len != n || n == 0 || n > PS_RTX_BYTES)
+	    v->len != e->rep_len)
 		goto gone;
 	id = v->id;
 	csum = v->csum;
-	a = tcr_slot_claim(&claim);
+	a = tcr_slot_copy(&claim, v->rep, e->rep_len);
 	if (!a)
-		goto gone;
-	BOUND_1_TO(n, PS_RTX_BYTES);
-	/* probe_read: a variable-length copy between two map values */
-	if (bpf_probe_read_kernel(a->rep, n, v->rep))
 		goto gone;
 	/* ps_rtx's element evicted and reused while it was copied: the
 	 * copy may mix two replies (helpers.h, ENTRY_SAME); the slot stays
@@ -406,18 +421,12 @@ static __always_inline int tcr_pick_asm(struct ps_scratch *s,
 					__u32 tot)
 {
 	struct ps_tcr_slot *a;
-	__u32 n = tot;
 	__u64 claim;
 
-	if (!(cfg->flags & PS_CFG_TC_REPLY) || s->ngets < 2 || n == 0 ||
-	    n > PS_RTX_BYTES || n > PS_REP_MASK)
+	if (!(cfg->flags & PS_CFG_TC_REPLY) || s->ngets < 2 || tot > PS_REP_MASK)
 		return TCR_NO_PICK;
-	a = tcr_slot_claim(&claim);
+	a = tcr_slot_copy(&claim, s->rep, tot);
 	if (!a)
-		return TCR_NO_PICK;
-	BOUND_1_TO(n, PS_RTX_BYTES);
-	/* probe_read: a variable-length copy between two map values */
-	if (bpf_probe_read_kernel(a->rep, n, s->rep))
 		return TCR_NO_PICK;
 	tcr_slot_publish(a, tot, s->asm_csum, claim, srv_seq, p->seq,
 			 p->seq + p->payload_len);
@@ -456,14 +465,11 @@ static __always_inline int tcr_snapshot(struct ps_scratch *s,
 
 	v = cache_lookup(&s->tcr.key, cfg->cache_gen, p->now_ns);
 	if (!v || v->filled_ns != s->tcr.filled_ns || v->reply_len != n ||
-	    n == 0 || n > PS_REPLY_MAX || n > PS_RTX_BYTES)
+	    n > PS_REPLY_MAX)
 		return TCR_NO_PICK;
 	csum = v->csum;
-	a = tcr_slot_claim(&claim);
+	a = tcr_slot_copy(&claim, v->reply, n);
 	if (!a)
-		return TCR_NO_PICK;
-	BOUND_1_TO(n, PS_RTX_BYTES);
-	if (bpf_probe_read_kernel(a->rep, n, v->reply))
 		return TCR_NO_PICK;
 	/* reused under us (helpers.h): the slot stays unpublished */
 	if (!ENTRY_SAME(v, s->tcr.filled_ns, s->tcr.tot, csum))
