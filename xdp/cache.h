@@ -341,6 +341,39 @@ static __always_inline void ps_ttl_unknown(struct ps_scratch *s,
 	stat_inc(PS_ST_TTL_LOST);
 }
 
+/* The unit tests put a reuse of k's ps_ttl element at this point of
+ * ttl_read (tests/unit/bpf/fill_harness.bpf.c); nothing anywhere else. */
+#ifndef PS_TTL_RACE
+#define PS_TTL_RACE(k, p) do { } while (0)
+#endif
+
+/*
+ * k's TTL mark: 1 with *val (an expiry or PS_TTL_UNKNOWN), 0 when k has
+ * none, -1 when its element changed hands under the read. A deleted
+ * key's element is the next insert's at once (maps.h): loaded after
+ * another CPU deleted k and inserted another key, it holds that key's
+ * expiry. So k is looked up again after the load: the same element
+ * still under k held k's mark when it was read (k back in it would be a
+ * write of k, and so a moved epoch, which every fill checks after it
+ * inserts; ttl_record reads k's own current mark then). Counted
+ * ttl_moved; the callers take -1 as "not known".
+ */
+static __always_inline int ttl_read(const struct ps_cache_key *k, __u64 *val)
+{
+	__u64 *p = bpf_map_lookup_elem(&ps_ttl, k);
+
+	if (!p)
+		return 0;
+	PS_TTL_RACE(k, p);
+	*val = *(volatile __u64 *)p;
+	MEM_BARRIER();
+	if (bpf_map_lookup_elem(&ps_ttl, k) != p) {
+		stat_inc(PS_ST_TTL_MOVED);
+		return -1;
+	}
+	return 1;
+}
+
 /* The unit tests fix the clock TTLs are read against (0: the real one,
  * CLOCK_MONOTONIC, as everywhere else). */
 const volatile __u64 ps_ttl_clock_ns = 0;
@@ -405,8 +438,8 @@ static __always_inline void ttl_settle(struct ps_scratch *s, const struct ps_cac
 				       __u32 eff, __u64 exp, __u32 cond, int sure,
 				       int counted)
 {
-	__u64 *cur, old = 0, r = 0;
-	int had = 0, unk = 0, none = 0, pass = 1;
+	__u64 old = 0, r = 0;
+	int had = 0, unk = 0, none = 0, pass = 1, cur;
 
 	if (eff == PS_TE_KEEP)
 		return;
@@ -414,12 +447,13 @@ static __always_inline void ttl_settle(struct ps_scratch *s, const struct ps_cac
 		goto unknown;
 	/* (values through s->ttl_args.val: this runs at the bottom of the
 	 * XDP program's deepest call chain, stack is short) */
-	cur = bpf_map_lookup_elem(&ps_ttl, k);
+	cur = ttl_read(k, &old);
+	if (cur < 0)
+		goto unknown;
 	/* no TTL before, none after: whatever happens (the common SET) */
 	if (eff == PS_TE_CLEAR && !cur)
 		return;
 	if (cur) {
-		old = *cur;
 		unk = old == PS_TTL_UNKNOWN;
 		had = !unk;
 	}
@@ -626,7 +660,7 @@ static __always_inline int fill_check(const struct ps_config *cfg,
 				      __u32 gen, __u64 now, __u64 *expires)
 {
 	__u32 *e, *n, *a, slot, any;
-	__u64 *ttl;
+	int had;
 
 	*expires = 0;
 	if (ttl_fill_stopped(cfg))
@@ -647,12 +681,10 @@ static __always_inline int fill_check(const struct ps_config *cfg,
 		return -1;
 	/* a key with a TTL is cached with its expiry, one whose TTL is
 	 * being learnt is not cached */
-	ttl = bpf_map_lookup_elem(&ps_ttl, k);
-	if (ttl) {
-		*expires = *ttl;
-		if (*expires == PS_TTL_UNKNOWN || !ttl_ok(*expires, now))
-			return -1;
-	}
+	had = ttl_read(k, expires);
+	if (had < 0 || (had && (*expires == PS_TTL_UNKNOWN ||
+				!ttl_ok(*expires, now))))
+		return -1;
 	return 0;
 }
 
@@ -926,13 +958,45 @@ __noinline int fq_arm(struct ps_scratch *s, struct ps_config *cfg,
 	return 0;
 }
 
+/* The unit tests put an eviction and reuse of k's ps_fillq element at
+ * this point of fq_take (tests/unit/bpf/fill_harness.bpf.c). */
+#ifndef PS_FQ_RACE
+#define PS_FQ_RACE(k, v) do { } while (0)
+#endif
+
+/*
+ * TC: the arming of reply k, copied into *out. Returns 0, or -1 when
+ * there is none or its element changed hands under the copy. ps_fillq
+ * is an LRU: 16,384 armings on other flows, not yet taken, evict this
+ * one, and the element is the next arming's at once; copied then, it
+ * would fill this reply's bytes under another GET's key. The copy is
+ * therefore checked by a second lookup after it: k is armed again only
+ * after TC deleted it (the flow's fq_mask bit is set until then), so
+ * the same element still under k held k's arming all along.
+ */
+static __always_inline int fq_take(const struct ps_fq_key *k,
+				   struct ps_fq_val *out)
+{
+	struct ps_fq_val *v = bpf_map_lookup_elem(&ps_fillq, k);
+
+	if (!v)
+		return -1;
+	PS_FQ_RACE(k, v);
+	__builtin_memcpy(out, v, sizeof(*out));
+	MEM_BARRIER();
+	if (bpf_map_lookup_elem(&ps_fillq, k) != v) {
+		stat_inc(PS_ST_FQ_MOVED);
+		return -1;
+	}
+	return 0;
+}
+
 /* TC egress: the armed reply j this segment completed (s->fq_*), filled
  * and its arming cleared. Global: verified once for all j. */
 __noinline int fq_fill_one(struct __sk_buff *skb, struct ps_scratch *s,
 			   struct ps_flow *f, const struct ps_pkt *p, __u32 j)
 {
 	struct ps_fq_key k = {};
-	struct ps_fq_val *v;
 	struct ps_config *cfg;
 	__u32 zero = 0, idx;
 
@@ -946,16 +1010,16 @@ __noinline int fq_fill_one(struct __sk_buff *skb, struct ps_scratch *s,
 	flow_key(&k.flow, p, 0);
 	k.isn = f->cli_isn;
 	k.idx = idx;
-	v = bpf_map_lookup_elem(&ps_fillq, &k);
-	if (v) {
+	/* (into s->fqv: fq_arm's, XDP's; this is TC's scratch) */
+	if (!fq_take(&k, &s->fqv)) {
 		if (s->fq_len[j])
-			cache_fill_at(skb, s, cfg, f, &v->key, v->epoch, v->gen,
-				      p->payload_off + s->fq_off[j], s->fq_len[j],
-				      s->fq_vlen[j]);
+			cache_fill_at(skb, s, cfg, f, &s->fqv.key, s->fqv.epoch,
+				      s->fqv.gen, p->payload_off + s->fq_off[j],
+				      s->fq_len[j], s->fq_vlen[j]);
 		else
 			stat_inc(PS_ST_FILL_SKIPPED);
-		bpf_map_delete_elem(&ps_fillq, &k);
 	}
+	bpf_map_delete_elem(&ps_fillq, &k);
 	__sync_fetch_and_and(&f->fq_mask, ~(1ull << (idx & 63)));
 	return 0;
 }

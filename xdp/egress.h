@@ -115,6 +115,9 @@ static __always_inline __u32 tc_translate(struct __sk_buff *skb,
 static __always_inline void tc_synack(const struct ps_config *cfg,
 				      struct ps_flow *f, const struct ps_pkt *p)
 {
+	/* unit tests: the SYN of another ISN lands here (its ISN first) */
+	if (ps_fault & PS_FAULT_SYN_RACE)
+		f->cli_isn += PS_FAULT_SYN_ISN;
 	f->srv_isn = p->seq;
 	f->ksnd_nxt = p->seq + 1;
 	f->ksnd_una = p->seq + 1;
@@ -139,6 +142,12 @@ static __always_inline void tc_synack(const struct ps_config *cfg,
 	f->srv_wnd_raw = p->window >> (f->wscale_srv & 15);
 	f->rwnd_end = p->ack + p->window;
 	f->state = PS_FLOW_EST;
+	/* a SYN of another ISN may have replaced the flow meanwhile
+	 * (flow_replace_syn, XDP, ISN first): read again after every write
+	 * above (a compare-and-swap: a full barrier); changed, some of
+	 * those writes may be in the new flow */
+	if (__sync_val_compare_and_swap(&f->cli_isn, 0, 0) + 1 != p->ack)
+		untrust(f, PS_UT_SYN_RACE);
 }
 
 /* The reply parser over a segment of any size, from byte `from`: the

@@ -118,6 +118,47 @@ static __always_inline int syn_reuses(const struct ps_flow *old,
 }
 
 /*
+ * A SYN of another ISN on a flow still in SYN state: the new flow n is
+ * written into the old one's element, never into a new element. A
+ * replacing update would free the old element, the next flow opened on
+ * this CPU would get it, and TC egress, which may be learning the old
+ * SYN-ACK in it right now (tc_synack), would write the old connection's
+ * server side into that other flow. Written in place, those writes can
+ * only land in this tuple's new flow, and tc_synack sees that they may
+ * have: the ISN goes first, then the rest; TC reads the ISN again after
+ * its writes, with a full barrier, and untrusts the flow if it changed.
+ * If it read the old ISN, every one of its writes came before this copy,
+ * which overwrites them all. If it read the new one, the untrust stays:
+ * the flags are rewritten keeping PS_F_UNTRUSTED (this copy keeps the
+ * untrusted reason too, and a flow untrusted before stays so; rare, and
+ * the safe way). The ISN's word and the state are whole words; the
+ * copy goes word by word (clang will not inline a memcpy this large).
+ */
+static __always_inline void flow_replace_syn(struct ps_flow *old,
+					     const struct ps_flow *n)
+{
+	const __u32 *src = (const __u32 *)n;
+	__u32 *dst = (__u32 *)old, i, keep, fl = __builtin_offsetof(struct ps_flow, flags) / 4,
+	      ur = __builtin_offsetof(struct ps_flow, untrusted_reason) / 4;
+
+	_Static_assert(sizeof(*n) % 4 == 0, "ps_flow: whole words");
+	_Static_assert(__builtin_offsetof(struct ps_flow, flags) % 4 == 0 &&
+		       __builtin_offsetof(struct ps_flow, untrusted_reason) % 4 == 0 &&
+		       sizeof(n->untrusted_reason) == 4, "ps_flow: flags words");
+	__sync_lock_test_and_set(&old->cli_isn, n->cli_isn);
+	for (i = 0; i < sizeof(*n) / 4; i++) {
+		if (i == fl || i == ur)
+			continue;
+		dst[i] = src[i];
+		asm volatile("" ::: "memory");
+	}
+	keep = __sync_fetch_and_and(&old->flags, PS_F_UNTRUSTED) & PS_F_UNTRUSTED;
+	__sync_fetch_and_or(&old->flags, n->flags);
+	if (!keep)
+		old->untrusted_reason = n->untrusted_reason;
+}
+
+/*
  * A SYN (without ACK) from the client. A new tuple opens a flow. On a
  * tracked one, as Linux does: a retransmitted SYN keeps the flow it
  * opened; a SYN on an established or closing flow changes nothing (Linux
@@ -182,6 +223,11 @@ static __always_inline int xdp_handle_syn(struct xdp_md *ctx,
 	if (!naive)
 		f->flags |= PS_F_STREAM;
 	f->last_ns = bpf_ktime_get_ns();
+	if (old && old->state == PS_FLOW_SYN) {
+		flow_replace_syn(old, f);
+		stat_inc(PS_ST_FLOWS_NEW);
+		return XDP_PASS;
+	}
 	if (bpf_map_update_elem(&ps_flows, key, f, BPF_ANY) == 0)
 		stat_inc(PS_ST_FLOWS_NEW);
 	else

@@ -45,10 +45,10 @@ struct {
  * a late segment of a connection over for that long (or that its own
  * client just replaced), which is only translated (XDP may still move
  * its last_ns and ksnd_una): the same microsecond as the delete and an
- * insert on the deleting CPU, never seen. XXX a SYN replacing a flow still in
- * SYN state frees it while TC may be learning its SYN-ACK (tc_synack):
- * that holder would write into the next flow opened on the CPU (the
- * window of one program run, between two SYNs of one tuple). */
+ * insert on the deleting CPU, never seen. A SYN of another ISN on a flow
+ * still in SYN state, which TC may be learning the SYN-ACK of
+ * (tc_synack), is written into the same element instead
+ * (flow_replace_syn, ingress_common.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, PS_FLOW_ENTRIES);
@@ -137,11 +137,9 @@ struct {
 /* Keys with a TTL: expiry or PS_TTL_UNKNOWN (prestack.h). A plain hash:
  * an evicted entry would make a key with a TTL look like one without.
  * A write replaces or deletes an entry, and its element is the next
- * insert's on that CPU at once: its readers (cache.h, ttl_record and
- * fill_check) load the value right after the lookup. XXX an element
- * deleted and reused for another key between those two instructions
- * gives the reader that key's expiry (a fill cached with it); not
- * closed: a second lookup after the load would (helpers.h, ENTRY_OF). */
+ * insert's on that CPU at once: its readers (ttl_record and fill_check)
+ * go through ttl_read (cache.h), which looks the key up again after the
+ * load and takes an element that changed hands as "not known". */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, PS_TTL_ENTRIES);
@@ -242,8 +240,8 @@ struct {
 /* pipelined fills armed at XDP, taken by TC egress (cache.h, fq_*). An
  * entry is re-armed only after TC deleted it (the flow's fq_mask bit), so
  * only an eviction (LRU: 16384 arms, not taken, before it) reuses one
- * under TC, whose fill would then store this reply under the other key.
- * XXX not closed: the copy-and-lookup of ENTRY_OF would */
+ * under TC, whose fill would then store this reply under the other key:
+ * TC copies the arming and looks it up again (cache.h, fq_take). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, PS_FQ_ENTRIES);

@@ -142,6 +142,10 @@ struct ps_config {
 				       * PS_FAULT_SIDE_NXT) between ps_side_in's
 				       * lookup and side_enter */
 #define PS_FAULT_SIDE_NXT 0x5151
+#define PS_FAULT_SYN_RACE (1u << 11) /* a SYN of ISN + PS_FAULT_SYN_ISN
+				     * replaces the flow while tc_synack
+				     * learns the SYN-ACK (after its check) */
+#define PS_FAULT_SYN_ISN 1000
 #define PS_FAULT_ASM_REUSE (1u << 9) /* a TC reply's slot in ps_tcr_asm
 				      * claimed again and rewritten between
 				      * tcr_prepare's lookup and its read of
@@ -335,7 +339,8 @@ enum ps_flag { PS_FLAGS(PS_FLAG_VAL_) };
 	X(MODE, mode, "opened or seen in another mode: accounting incomplete") \
 	X(FRAG, frag, "an IP fragment: the kernel reassembles bytes we did not parse") \
 	X(URG, urg, "urgent data: Linux takes the urgent byte out of the stream") \
-	X(KDROP, kdrop, "a data segment failed PAWS, the ACK range or the window: the kernel's copy of those mirrors may differ from ours")
+	X(KDROP, kdrop, "a data segment failed PAWS, the ACK range or the window: the kernel's copy of those mirrors may differ from ours") \
+	X(SYN_RACE, syn_race, "a SYN of another ISN replaced the flow while TC egress was learning the old SYN-ACK: the mirrors may mix the two")
 
 enum ps_untrust {
 #define PS_UT_ENUM_(id, name, doc) PS_UT_##id,
@@ -798,6 +803,7 @@ struct ps_flow {
 	X(FQ_ARMED, fq_armed, "GETs passed in a segment of GETs alone, armed to fill from their own reply (the first miss)") \
 	X(FQ_UNARMED, fq_unarmed, "misses that could not be armed (their reply slot busy, ps_fillq full)") \
 	X(FQ_BUSY, fq_busy, "misses not armed: a write to their key's slot was in Redis's hands (the fill would be refused)") \
+	X(FQ_MOVED, fq_moved, "armed fills whose ps_fillq element was evicted and taken by another arming while TC read it: not filled") \
 	/* per-command answering (docs/pipelines.md) */ \
 	X(CUT_GETS, cut_gets, "GETs cut from pipelined segments and answered by a run inserted at TC egress (also in get_hits)") \
 	X(CUT_SEGS, cut_segs, "client segments some GETs were cut from") \
@@ -842,6 +848,7 @@ struct ps_flow {
 	X(TTL_EARLIEST, ttl_earliest, "TTL writes recorded at their earliest outcome (a condition, a write that may fail, another write in flight), the watcher asked") \
 	X(TTL_ASKED, ttl_asked, "keys handed to the watcher to learn their TTL after their write") \
 	X(TTL_RESCANS, ttl_rescans, "TTL changes of keys not seen whole (fills stop until the watcher has scanned every TTL)") \
+	X(TTL_MOVED, ttl_moved, "TTL marks whose element changed hands while read (another key's by then): taken as not known, the fill skipped or the write's TTL asked") \
 	X(WR_FLUSH_HELD, wr_flush_held, "flushing commands held in flight until their reply (no fill anywhere meanwhile)") \
 	X(REVOKED, revoked, "commands after which no packet shows every write (REPLICAOF, MODULE): nothing answered until the watcher checked") \
 	/* the side path (xdp/sidepath.bpf.c): TC on loopback and every other \

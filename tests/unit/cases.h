@@ -40,6 +40,7 @@ void t_history_full(struct env *e);
 void t_set_invalidates(struct env *e);
 void t_fill_then_hit(struct env *e);
 void t_fill_pipelined(struct env *e);
+void t_fill_readers_reused(struct env *e);
 void t_ttl_not_filled(struct env *e);
 void t_fill_skipped_after_write(struct env *e);
 /* t_parse.c */
@@ -99,6 +100,7 @@ void t_rtx_kept_bytes(struct env *e);
 /* t_reuse.c */
 void t_hash_reuses_deleted(struct env *e);
 void t_reset_flow_kept(struct env *e);
+void t_syn_replaced_in_place(struct env *e);
 /* t_resp.c */
 void t_fill_rule(struct env *e);
 void t_fill_rule_late(struct env *e);

@@ -9,6 +9,7 @@
  * tests/unit/bpf/fill_harness.bpf.c).
  */
 #include <string.h>
+#include <time.h>
 #include <bpf/bpf.h>
 #include "cachefmt.h"
 #include "keyhash.h"
@@ -149,6 +150,13 @@ static struct fill_harness_bpf *fh_open(struct env *e)
 struct fh_in_u {
 	struct ps_cache_key key;
 	uint32_t race, epoch, gen, big;
+	uint64_t other;
+	struct ps_fq_key fq;
+};
+
+struct fh_out_u {
+	uint64_t expires;
+	struct ps_fq_val fqv;
 };
 
 /* a fill of key "rk" armed now, stored with an invalidation at race */
@@ -294,4 +302,87 @@ void t_fill_refused_in_flight(struct env *e)
 	CHECK_EQ(stat_get(e, PS_ST_FILL_INFLIGHT), 1);
 	CHECK(!cache_has(e, "kk", NULL, 0), "filled while a write was in flight");
 	CHECK_EQ(bpf_map_update_elem(fd, &slot, &zero, 0), 0);
+}
+
+/* one run of the harness's reader prog with input t; its output in *o */
+static int fh_read(struct fill_harness_bpf *h, struct bpf_program *prog,
+		   const struct fh_in_u *t, struct fh_out_u *o)
+{
+	uint8_t pkt[64] = { 0 };
+	uint32_t zero = 0;
+	LIBBPF_OPTS(bpf_test_run_opts, r, .data_in = pkt, .data_size_in = sizeof(pkt),
+		    .repeat = 1);
+
+	memset(o, 0, sizeof(*o));
+	if (bpf_map_update_elem(bpf_map__fd(h->maps.fh_out), &zero, o, BPF_ANY) ||
+	    bpf_map_update_elem(bpf_map__fd(h->maps.fh_in), &zero, t, BPF_ANY) ||
+	    bpf_prog_test_run_opts(bpf_program__fd(prog), &r) ||
+	    bpf_map_lookup_elem(bpf_map__fd(h->maps.fh_out), &zero, o))
+		return -1;
+	return (int)r.retval;
+}
+
+/*
+ * Class 11's other readers. ps_ttl (a plain hash) and ps_fillq (an LRU)
+ * hand a deleted element to the next insert at once, so a reader that
+ * looked one up and loaded it after that loaded another key's mark:
+ * fill_check took another key's expiry and cached the fill with it (a
+ * value served past its own TTL), and TC's pipelined fill took another
+ * GET's arming and stored this reply under that GET's key. Each reader
+ * looks its key up again after the load (cache.h, ttl_read and fq_take);
+ * the harness takes the element at that point (FH_RACE_TTL, FH_RACE_FQ).
+ */
+void t_fill_readers_reused(struct env *e)
+{
+	struct fill_harness_bpf *h = fh_open(e);
+	struct fh_in_u t = { 0 };
+	struct fh_out_u o;
+	struct ps_fq_val fv = { 0 }, rv;
+	struct timespec ts;
+	uint64_t now, want, other;
+	int fd_ttl = bpf_map__fd(e->skel->maps.ps_ttl);
+	int fd_fq = bpf_map__fd(e->skel->maps.ps_fillq);
+	uint32_t zero = 0;
+	struct ps_config c;
+
+	CHECK(h != NULL, "cannot load the fill harness");
+	if (!h)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	want = now + 60ull * 1000000000ull;
+	other = now + 3600ull * 1000000000ull;
+	ps_cache_key_build(&t.key, "tk", 2);
+	t.other = other;
+
+	/* the key's own expiry, read whole */
+	CHECK_EQ(bpf_map_update_elem(fd_ttl, &t.key, &want, BPF_ANY), 0);
+	CHECK_EQ(fh_read(h, h->progs.fh_check, &t, &o), 1);
+	CHECK(o.expires == want, "the fill would be cached with another expiry");
+	/* its element another key's by the load: never used */
+	t.race = 10; /* FH_RACE_TTL */
+	CHECK_EQ(bpf_map_update_elem(fd_ttl, &t.key, &want, BPF_ANY), 0);
+	CHECK(fh_read(h, h->progs.fh_check, &t, &o) == 0,
+	      "a fill went on with the expiry of the key its TTL element went to (%s)",
+	      o.expires == other ? "the other key's" : "another");
+	CHECK_EQ(stat_get(e, PS_ST_TTL_MOVED), 1);
+
+	/* an arming of reply 5 for GET "bb", taken whole */
+	bpf_map_lookup_elem(e->cfg, &zero, &c);
+	t.race = 0;
+	t.fq.isn = 1000;
+	t.fq.idx = 5;
+	ps_cache_key_build(&fv.key, "bb", 2);
+	fv.gen = c.cache_gen;
+	CHECK_EQ(bpf_map_update_elem(fd_fq, &t.fq, &fv, BPF_ANY), 0);
+	CHECK_EQ(fh_read(h, h->progs.fh_fq, &t, &o), 1);
+	CHECK(o.fqv.key.len == 2 && !memcmp(o.fqv.key.data, "bb", 2), "not the arming stored");
+	CHECK_EQ(bpf_map_lookup_elem(fd_fq, &t.fq, &rv), 0);
+	/* evicted, its element another GET's arming by the copy: not taken */
+	t.race = 11; /* FH_RACE_FQ */
+	CHECK(fh_read(h, h->progs.fh_fq, &t, &o) == 0,
+	      "TC took another GET's arming (key %.*s) for this reply",
+	      (int)(o.fqv.key.len < 8 ? o.fqv.key.len : 8), (const char *)o.fqv.key.data);
+	CHECK_EQ(stat_get(e, PS_ST_FQ_MOVED), 1);
+	fill_harness_bpf__destroy(h);
 }

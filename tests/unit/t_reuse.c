@@ -185,3 +185,76 @@ void t_reset_flow_kept(struct env *e)
 	sched_setaffinity(0, sizeof(was), &was);
 	reuse_harness_bpf__destroy(h);
 }
+
+/* a SYN from the fixture client's port with ISN isn */
+static void port_syn(struct env *e, uint32_t isn)
+{
+	struct pkt_spec s = { .smac = CLI_MAC, .dmac = SRV_MAC, .saddr = CLI_IP,
+			      .daddr = SRV_IP, .sport = CLI_PORT, .dport = SRV_PORT,
+			      .seq = isn, .flags = TF_SYN, .window = 64240 };
+	uint8_t in[256], out[256];
+	size_t len, olen;
+
+	len = pkt_build(in, sizeof(in), &s);
+	CHECK_EQ(xdp_run(e, in, len, out, &olen), XDP_PASS);
+}
+
+/*
+ * A SYN of another ISN on a flow still in SYN state replaces it, while
+ * TC egress may be learning the old SYN-ACK in it on another CPU. A
+ * replacing update freed the old element to the next flow opened on this
+ * CPU, into which TC then wrote the old connection's server side. The
+ * new flow is now written into the same element (flow_replace_syn), and
+ * tc_synack, reading the ISN again after its writes, untrusts a flow
+ * replaced under it (PS_FAULT_SYN_RACE puts the new ISN there).
+ */
+void t_syn_replaced_in_place(struct env *e)
+{
+	struct reuse_harness_bpf *h;
+	struct ps_flow_key k;
+	struct ps_flow f;
+	uint64_t a;
+	cpu_set_t was, one;
+
+	fixture_teardown(e);
+	if (env_open(e, PS_MODE_GUARDED, PS_CFG_FILL)) {
+		CHECK(0, "setup failed");
+		return;
+	}
+	h = rh_open(e);
+	CHECK(h != NULL, "cannot load the reuse harness");
+	if (!h)
+		return;
+	sched_getaffinity(0, sizeof(was), &was);
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu(), &one);
+	sched_setaffinity(0, sizeof(one), &one);
+	fixture_key(&k, CLI_PORT);
+	port_syn(e, 5000);
+	a = flow_addr(h, &k);
+	CHECK(a != 0, "the SYN opened no flow");
+	/* its retransmission keeps it; a SYN of another ISN rewrites it */
+	port_syn(e, 5000);
+	CHECK_EQ(stat_get(e, PS_ST_FLOWS_NEW), 1);
+	port_syn(e, 9000);
+	CHECK_EQ(stat_get(e, PS_ST_FLOWS_NEW), 2);
+	CHECK(flow_addr(h, &k) == a, "the replaced flow's element was freed (another went in its place)");
+	CHECK_EQ(flow_get(e, &f), 0);
+	CHECK_EQ(f.cli_isn, 9000);
+	CHECK_EQ(f.state, PS_FLOW_SYN);
+	CHECK_EQ(f.flags & PS_F_UNTRUSTED, 0);
+	sched_setaffinity(0, sizeof(was), &was);
+	reuse_harness_bpf__destroy(h);
+
+	/* TC learning the SYN-ACK as the new SYN lands */
+	fixture_teardown(e);
+	if (env_open_fault(e, PS_MODE_GUARDED, PS_CFG_FILL, PS_FAULT_SYN_RACE)) {
+		CHECK(0, "setup failed");
+		return;
+	}
+	handshake(e, true);
+	CHECK_EQ(flow_get(e, &f), 0);
+	CHECK_EQ(f.cli_isn, CISN + PS_FAULT_SYN_ISN);
+	CHECK(f.flags & PS_F_UNTRUSTED, "a flow replaced under tc_synack was left trusted");
+	CHECK_EQ(f.untrusted_reason, PS_UT_SYN_RACE);
+}

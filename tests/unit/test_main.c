@@ -217,6 +217,8 @@ static const struct tcase {
 	  t_hash_reuses_deleted, LOADED(GUARDED) },
 	{ "an RST keeps its flow until idle: the next flow opened never takes an element a holder may use",
 	  t_reset_flow_kept, TS(GUARDED) },
+	{ "a SYN of another ISN rewrites a SYN-state flow in place; one under tc_synack is untrusted",
+	  t_syn_replaced_in_place, TS(GUARDED) },
 	/* t_hostile.c: segments the kernel refuses or reads differently */
 	{ "hostile: a stray RST and a duplicate SYN keep the flow (RFC 5961)", t_stray_rst_syn,
 	  TS(GUARDED) },
@@ -249,6 +251,8 @@ static const struct tcase {
 	  t_rq_redis_rules, TS(GUARDED) },
 	{ "a fill raced by an invalidation at each point never stays (small and large)",
 	  t_fill_race, TS(GUARDED) },
+	{ "a TTL mark or a pipelined arming read from an element another key took is never used",
+	  t_fill_readers_reused, TS(GUARDED) },
 };
 
 int main(void)

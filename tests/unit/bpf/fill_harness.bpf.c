@@ -4,8 +4,10 @@
  * invalidation of the key (what ps_invalidate does on another CPU: the
  * epoch moved, the key deleted from both maps) put at one of its race
  * points, so a test can run each interleaving of a fill and a write that
- * two CPUs could produce, one BPF_PROG_TEST_RUN each. Its maps are the
- * prestack object's (caches, epochs, stats).
+ * two CPUs could produce, one BPF_PROG_TEST_RUN each; and the readers
+ * of ps_ttl (fill_check) and ps_fillq (fq_take) with the element they
+ * looked up taken by another key before they read it. Its maps are the
+ * prestack object's (caches, epochs, TTLs, armings, stats).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -20,7 +22,28 @@ struct fh_in {
 	__u32 epoch; /* the epoch the fill was armed at */
 	__u32 gen;
 	__u32 big;   /* store into ps_cache_big (a 9-byte stand-in value) */
+	__u64 other; /* FH_RACE_TTL: the expiry the reused element holds */
+	struct ps_fq_key fq; /* fh_fq: the arming to take */
 };
+
+/* race points of the readers (fh_in.race) */
+#define FH_RACE_TTL 10 /* k's ps_ttl element: another key's expiry
+			* (fh_in.other) written into it, k deleted */
+#define FH_RACE_FQ  11 /* k's ps_fillq element: another arming (key "zzz")
+			* written into it, k deleted */
+
+/* what fh_check and fh_fq read */
+struct fh_out {
+	__u64 expires;
+	struct ps_fq_val fqv;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fh_out);
+} fh_out SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -39,7 +62,44 @@ struct {
 
 static __always_inline void fh_race(__u32 point, const struct ps_cache_key *k);
 #define PS_FILL_RACE(point, k) fh_race(point, k)
+static __always_inline void fh_ttl_race(const struct ps_cache_key *k, __u64 *p);
+#define PS_TTL_RACE(k, p) fh_ttl_race(k, p)
+static __always_inline void fh_fq_race(const struct ps_fq_key *k, struct ps_fq_val *v);
+#define PS_FQ_RACE(k, v) fh_fq_race(k, v)
 #include "cache.h"
+
+static __always_inline struct fh_in *fh_at(__u32 point)
+{
+	__u32 zero = 0;
+	struct fh_in *t = bpf_map_lookup_elem(&fh_in, &zero);
+
+	return t && t->race == point ? t : NULL;
+}
+
+/* another CPU deletes k and its element is the next key's (maps.h) */
+static __always_inline void fh_ttl_race(const struct ps_cache_key *k, __u64 *p)
+{
+	struct fh_in *t = fh_at(FH_RACE_TTL);
+
+	if (!t)
+		return;
+	*p = t->other;
+	bpf_map_delete_elem(&ps_ttl, k);
+}
+
+/* 16,384 armings evict k; its element is the next arming's, key "zzz" */
+static __always_inline void fh_fq_race(const struct ps_fq_key *k, struct ps_fq_val *v)
+{
+	if (!fh_at(FH_RACE_FQ))
+		return;
+	__builtin_memset(&v->key, 0, sizeof(v->key));
+	v->key.len = 3;
+	v->key.data[0] = 'z';
+	v->key.data[1] = 'z';
+	v->key.data[2] = 'z';
+	ps_key_seal(&v->key);
+	bpf_map_delete_elem(&ps_fillq, k);
+}
 
 static __always_inline void fh_race(__u32 point, const struct ps_cache_key *k)
 {
@@ -80,6 +140,38 @@ int fh_store(struct __sk_buff *skb)
 	bv->source = PS_FILL_TC;
 	bv->expires_ns = 0;
 	return cache_store(1, &t->key, bv, t->gen, t->epoch) == 0;
+}
+
+/* fill_check of fh_in.key armed now (its epoch, this generation): 1 with
+ * the expiry to cache it with in fh_out, 0 skipped, 2 no input */
+SEC("tc")
+int fh_check(struct __sk_buff *skb)
+{
+	__u32 zero = 0, *e;
+	struct ps_config *cfg = bpf_map_lookup_elem(&ps_config, &zero);
+	struct fh_in *t = bpf_map_lookup_elem(&fh_in, &zero);
+	struct fh_out *o = bpf_map_lookup_elem(&fh_out, &zero);
+
+	if (!cfg || !t || !o)
+		return 2;
+	e = ps_epoch_of(&t->key);
+	if (!e)
+		return 2;
+	return fill_check(cfg, &t->key, *e, cfg->cache_gen, ttl_now(),
+			  &o->expires) == 0;
+}
+
+/* fq_take of fh_in.fq: 1 with the arming in fh_out, 0 none, 2 no input */
+SEC("tc")
+int fh_fq(struct __sk_buff *skb)
+{
+	__u32 zero = 0;
+	struct fh_in *t = bpf_map_lookup_elem(&fh_in, &zero);
+	struct fh_out *o = bpf_map_lookup_elem(&fh_out, &zero);
+
+	if (!t || !o)
+		return 2;
+	return fq_take(&t->fq, &o->fqv) == 0;
 }
 
 char LICENSE[] SEC("license") = "GPL";
